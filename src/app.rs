@@ -1,0 +1,133 @@
+//! Application state and router assembly. Every route is declared once, with its access rule,
+//! in its domain's `routes()`; the router and the authorisation test are both built from that list.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{MethodFilter, MethodRouter};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::audit::{self, Entry};
+use crate::auth::{Caller, RequestInfo, Role};
+use crate::config::Config;
+use crate::db::Db;
+use crate::web::error::AppError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub cfg: Arc<Config>,
+    pub metrics: PrometheusHandle,
+}
+
+/// Who may call a route. Data scope is enforced further in, inside each query.
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    Public,
+    /// Any signed-in user.
+    Signed,
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    pub fn allows(&self, role: Role) -> bool {
+        match self {
+            Access::Public | Access::Signed => true,
+            Access::Roles(roles) => roles.contains(&role),
+        }
+    }
+}
+
+pub struct RouteDef {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub handler: MethodRouter<AppState>,
+}
+
+/// Declares one route: method, path, access rule, handler.
+pub fn r<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> RouteDef
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("standard method");
+    RouteDef { method, path, access, handler: axum::routing::on(filter, handler) }
+}
+
+pub fn all_routes() -> Vec<RouteDef> {
+    let mut v = Vec::new();
+    v.extend(crate::ops::routes());
+    v.extend(crate::auth::pages::routes());
+    v.extend(crate::auth::api::routes());
+    v.extend(crate::home::routes());
+    v.extend(crate::org::routes());
+    v.extend(crate::staff::routes());
+    v.extend(crate::audit::pages::routes());
+    v.extend(crate::openapi::routes());
+    v
+}
+
+pub fn router(st: AppState) -> Router {
+    let mut router = Router::new();
+    for def in all_routes() {
+        let (access, route) = (def.access, def.path);
+        let guarded = def.handler.layer(from_fn_with_state(
+            st.clone(),
+            move |state: State<AppState>, req: Request, next: Next| async move {
+                let start = std::time::Instant::now();
+                let method = req.method().clone();
+                let res = guard(state, access, req, next).await;
+                crate::ops::observe(&method, route, res.status(), start.elapsed());
+                res
+            },
+        ));
+        router = router.route(def.path, guarded);
+    }
+    router
+        .fallback(|| async { AppError::NotFound })
+        .layer(from_fn_with_state(st.clone(), crate::web::csrf::protect))
+        .layer(from_fn_with_state(st.clone(), crate::web::render::render_errors))
+        .layer(from_fn_with_state(st.clone(), crate::web::idempotency::layer))
+        .layer(from_fn_with_state(st.clone(), crate::auth::resolve))
+        .layer(RequestBodyLimitLayer::new(st.cfg.max_body_bytes))
+        .layer(from_fn(crate::web::security::headers))
+        .layer(CatchPanicLayer::new())
+        .with_state(st)
+}
+
+async fn guard(State(st): State<AppState>, access: Access, req: Request, next: Next) -> Response {
+    if matches!(access, Access::Public) {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_string();
+    let is_api = path.starts_with("/api/");
+    let Some(caller) = req.extensions().get::<Caller>().cloned() else {
+        let pending = req.extensions().get::<RequestInfo>().and_then(|i| i.pending.clone());
+        if !is_api && pending.is_some() {
+            return Redirect::to("/login/totp").into_response();
+        }
+        return AppError::Unauthenticated.into_response();
+    };
+    if !access.allows(caller.role) {
+        let _ = audit::record_alone(&st.db, &caller.actor(), Entry {
+            action: "access.denied",
+            entity: "route",
+            entity_id: Some(format!("{} {}", req.method(), path)),
+            detail: serde_json::Value::Null,
+        })
+        .await;
+        return AppError::Forbidden.into_response();
+    }
+    if caller.must_change_password && !is_api && path != "/account/password" && path != "/logout" {
+        return Redirect::to("/account/password").into_response();
+    }
+    next.run(req).await
+}

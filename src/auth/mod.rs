@@ -1,0 +1,175 @@
+//! Who is calling: sessions, API tokens, roles and the data scope.
+
+pub mod api;
+pub mod login;
+pub mod pages;
+pub mod password;
+pub mod roles;
+pub mod session;
+pub mod tokens;
+pub mod totp;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::Actor;
+use crate::web::error::AppError;
+use crate::web::i18n::Lang;
+pub use roles::Role;
+
+/// The data scope: the materialised paths of the places a user is bound to. Every list and
+/// fetch of place-bound data filters by these inside its SQL.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub roots: Vec<String>,
+}
+
+impl Scope {
+    pub fn covers(&self, path: &str) -> bool {
+        self.roots.iter().any(|r| path.starts_with(r.as_str()))
+    }
+    /// SQL fragment restricting `col` (a place path) to the scope, placeholders from `$first`.
+    pub fn filter(&self, col: &str, first: usize) -> (String, Vec<String>) {
+        crate::db::scope_sql::path_filter(col, &self.roots, first)
+    }
+    /// As `filter`, plus the places above the scope (for shared records such as departments).
+    pub fn filter_visible(&self, col: &str, first: usize) -> (String, Vec<String>) {
+        crate::db::scope_sql::path_or_ancestor_filter(col, &self.roots, first)
+    }
+}
+
+/// An authenticated caller, resolved once per request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub account: String,
+    pub display_name: String,
+    pub role: Role,
+    pub lang: Lang,
+    pub scope: Scope,
+    /// Set for cookie sessions (browser); `None` for API tokens.
+    pub session: Option<session::SessionRef>,
+    pub ip: String,
+    pub must_change_password: bool,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor { id: Some(self.user_id), name: self.account.clone(), ip: self.ip.clone() }
+    }
+    pub fn csrf(&self) -> &str {
+        self.session.as_ref().map(|s| s.csrf.as_str()).unwrap_or("")
+    }
+    pub fn is(&self, roles: &[Role]) -> bool {
+        roles.contains(&self.role)
+    }
+}
+
+/// What every request carries, signed in or not.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub ip: String,
+    pub lang: Lang,
+    /// A login that passed the password but still owes its second factor.
+    pub pending: Option<session::Pending>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or(AppError::Unauthenticated)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Caller>().cloned())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<RequestInfo>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("auth middleware not installed")))
+    }
+}
+
+/// Middleware: resolves the caller from a bearer token or the session cookie.
+pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let ip = client_ip(&st, &req);
+    let accept = req
+        .headers()
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let mut info = RequestInfo { ip: ip.clone(), lang: Lang::from_accept(accept), pending: None };
+    if let Some(l) = crate::web::cookie(req.headers(), "linli_lang").and_then(|v| Lang::parse(&v)) {
+        info.lang = l;
+    }
+    let bearer = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let outcome = if let Some(token) = bearer {
+        match tokens::authenticate(&st, &token, &ip).await {
+            Ok(Some(caller)) => Ok(Some(caller)),
+            Ok(None) => Err(AppError::Unauthenticated),
+            Err(e) => Err(e),
+        }
+    } else if let Some(sid) = crate::web::cookie(req.headers(), session::COOKIE) {
+        match session::load(&st, &sid, &ip).await {
+            Ok(session::Loaded::Full(caller)) => Ok(Some(*caller)),
+            Ok(session::Loaded::Pending(p)) => {
+                info.pending = Some(p);
+                Ok(None)
+            }
+            Ok(session::Loaded::None) => Ok(None),
+            Err(e) => Err(e),
+        }
+    } else {
+        Ok(None)
+    };
+    match outcome {
+        Ok(Some(caller)) => {
+            info.lang = caller.lang;
+            req.extensions_mut().insert(caller);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            let is_api = req.uri().path().starts_with("/api/");
+            return crate::web::render::error_response(e, info.lang, is_api, None);
+        }
+    }
+    req.extensions_mut().insert(info);
+    next.run(req).await
+}
+
+fn client_ip(st: &AppState, req: &Request) -> String {
+    if st.cfg.trust_forwarded_for {
+        if let Some(first) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            let first = first.trim();
+            if first.parse::<std::net::IpAddr>().is_ok() {
+                return first.to_string();
+            }
+        }
+    }
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}

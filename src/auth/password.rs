@@ -1,0 +1,95 @@
+//! Password hashing (argon2id) and the password policy.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::rngs::OsRng;
+
+pub const MIN_LEN: usize = 12;
+pub const MAX_LEN: usize = 128;
+
+fn hasher() -> Argon2<'static> {
+    // OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane.
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).unwrap())
+}
+
+pub fn hash(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashing with valid params cannot fail")
+        .to_string()
+}
+
+pub fn verify(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(parsed) => hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Verifies against a fixed hash so an unknown account costs the same time as a wrong password.
+pub fn burn_time(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash("linli-timing-equaliser"));
+    let _ = verify(password, dummy);
+}
+
+const COMMON: &str = include_str!("common_passwords.txt");
+
+/// Checks the policy; returns the i18n code of the first rule broken.
+pub fn check_policy(password: &str, account: &str, display_name: &str) -> Result<(), &'static str> {
+    let chars = password.chars().count();
+    if chars < MIN_LEN {
+        return Err("password.too_short");
+    }
+    if chars > MAX_LEN {
+        return Err("password.too_long");
+    }
+    let lower = password.to_lowercase();
+    for own in [account, display_name] {
+        let own = own.trim().to_lowercase();
+        if own.chars().count() >= 2 && lower.contains(&own) {
+            return Err("password.contains_name");
+        }
+    }
+    let distinct: std::collections::HashSet<char> = lower.chars().collect();
+    if distinct.len() <= 3 || is_common(&lower) {
+        return Err("password.common");
+    }
+    Ok(())
+}
+
+fn is_common(lower: &str) -> bool {
+    // Also catches a listed password padded with digits or symbols to reach the length.
+    let core: String = lower.trim_end_matches(|c: char| !c.is_alphabetic()).to_string();
+    COMMON.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|w| {
+        w == lower || (w.len() >= 6 && (w == core || lower.starts_with(w) && lower[w.len()..].chars().all(|c| !c.is_alphabetic())))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_rules() {
+        assert_eq!(check_policy("short", "a", "b"), Err("password.too_short"));
+        assert_eq!(check_policy(&"x".repeat(129), "a", "b"), Err("password.too_long"));
+        assert!(check_policy(&"Ab1!".repeat(16), "zz", "yy").is_ok(), "64 chars allowed");
+        assert_eq!(check_policy("wangpeng-2026-xyz", "wangpeng", "王鹏"), Err("password.contains_name"));
+        assert_eq!(check_policy("我是王鹏的密码好长啊啊啊", "wp", "王鹏"), Err("password.contains_name"));
+        assert_eq!(check_policy("password123456", "a", "b"), Err("password.common"));
+        assert_eq!(check_policy("qwertyuiop!!", "a", "b"), Err("password.common"));
+        assert_eq!(check_policy("aaaaaaaaaaaaaa", "a", "b"), Err("password.common"));
+        assert!(check_policy("correct horse battery", "a", "b").is_ok());
+    }
+
+    #[test]
+    fn hash_round_trip() {
+        let h = hash("a long enough secret");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify("a long enough secret", &h));
+        assert!(!verify("another secret!!", &h));
+        assert!(!verify("x", "not a hash"));
+    }
+}

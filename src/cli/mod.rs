@@ -1,0 +1,102 @@
+//! The command line: one binary, one subcommand per task.
+
+mod maintenance;
+mod serve;
+mod user;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ConfigArgs;
+
+#[derive(Parser)]
+#[command(name = "linli", version, about = "Linli (邻里): community social-work platform for a district", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the web app and API (applies pending migrations first; on an empty database it
+    /// creates the first administrator and prints a one-time password).
+    Serve,
+    /// Start a demo district on a fresh embedded database and print one login per role.
+    Demo {
+        /// Where to keep the demo data (replaced if it holds an earlier demo).
+        #[arg(long, default_value = "linli-demo")]
+        dir: std::path::PathBuf,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Verify the database: audit hash chain, integrity and foreign keys. Exits 1 on a problem.
+    Check,
+    /// Take a consistent online copy of the database while the app keeps writing.
+    Backup {
+        /// File to write (SQLite: a database file; PostgreSQL: a pg_dump custom-format archive).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Restore a backup taken by `linli backup` (stop the app first).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let cfg = match cli.config.resolve() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("linli: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(cfg.log_json);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve => serve::serve(cfg).await,
+            Command::Demo { dir } => serve::demo(cfg, dir).await,
+            Command::Migrate => maintenance::migrate(cfg).await,
+            Command::User(u) => user::run(cfg, u).await,
+            Command::Check => maintenance::check(cfg).await,
+            Command::Backup { out } => maintenance::backup(cfg, out).await,
+            Command::Restore { from, force } => maintenance::restore(cfg, from, force).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("linli: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LINLI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

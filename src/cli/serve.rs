@@ -1,0 +1,123 @@
+//! `linli serve` and `linli demo`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+
+use crate::app::{AppState, router};
+use crate::config::Config;
+use crate::db::Db;
+use crate::{read, write};
+
+pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(cfg).await?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
+    let db = open(&cfg).await?;
+    bootstrap_admin(&db).await?;
+    run(cfg, db).await
+}
+
+/// On a database without accounts, creates `admin` (system administrator) with a one-time
+/// password printed once on the terminal, never to the log.
+async fn bootstrap_admin(db: &Db) -> anyhow::Result<()> {
+    let (users,): (i64,) = read!(db, |c| sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(c).await)?;
+    if users > 0 {
+        return Ok(());
+    }
+    let pass = crate::staff::store::one_time_password();
+    let hash = crate::auth::password::hash(&pass);
+    let now = chrono::Utc::now();
+    let id = uuid::Uuid::now_v7();
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| {
+        sqlx::query(
+            "INSERT INTO users (id, account, display_name, role, password_hash, must_change_password, version, created_at, updated_at)
+             VALUES ($1, 'admin', '系统管理员', 'system_admin', $2, TRUE, 1, $3, $3)",
+        )
+        .bind(id)
+        .bind(&hash)
+        .bind(now)
+        .execute(c)
+        .await.map(|r| r.rows_affected())
+    })?;
+    crate::audit::record(&mut tx, &crate::audit::Actor::system("linli serve"), crate::audit::Entry {
+        action: "staff.bootstrap_admin",
+        entity: "user",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::Value::Null,
+    })
+    .await?;
+    tx.commit().await?;
+    println!("\nFirst administrator created. Sign in once with this password; you will set your own and a second factor.");
+    println!("  account:  admin\n  password: {pass}\n");
+    Ok(())
+}
+
+pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
+    cfg.demo = true;
+    if !cfg.database_url.starts_with("sqlite://") {
+        bail!("the demo runs on the embedded database; unset LINLI_DATABASE_URL");
+    }
+    let marker = dir.join(".linli-demo");
+    if dir.exists() {
+        if !marker.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+            bail!("{} exists and is not a Linli demo directory; choose another with --dir", dir.display());
+        }
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(&marker, "Linli demo data; `linli demo` replaces this directory.\n")?;
+    cfg.data_dir = dir.clone();
+    cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
+    let db = open(&cfg).await?;
+    let pass = crate::staff::store::one_time_password();
+    let logins = crate::demo::load(&db, &pass).await?;
+    println!("\nLinli demo: 大同市 / 平城区 and 云冈区, data in {}", dir.display());
+    println!("Open http://{}/ and sign in as any of these (password for all: {pass}):", cfg.listen);
+    for (role, account, name) in &logins {
+        println!("  {role:<19} {account:<16} {name}");
+    }
+    println!();
+    run(cfg, db).await
+}
+
+async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
+    let state = AppState { db: db.clone(), cfg: Arc::new(cfg.clone()), metrics: crate::ops::install_metrics() };
+    let app = router(state.clone());
+    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
+    tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
+    let janitor = tokio::spawn(crate::ops::janitor(db.clone()));
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    janitor.abort();
+    tracing::info!("in-flight requests finished; closing the database");
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

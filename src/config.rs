@@ -1,0 +1,175 @@
+//! Configuration: defaults → optional TOML file → environment (`LINLI_*`) → flags.
+//! clap handles the last two layers (every flag has an `env`), the file fills what they leave unset.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// Optional TOML configuration file; flags and LINLI_* variables override it.
+    #[arg(long, env = "LINLI_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory for the embedded database and files (default ./linli-data).
+    #[arg(long, env = "LINLI_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… (default: sqlite in the data directory).
+    #[arg(long, env = "LINLI_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "LINLI_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Minutes a session may stay idle (default 30).
+    #[arg(long, env = "LINLI_SESSION_IDLE_MINUTES", global = true)]
+    pub session_idle_minutes: Option<u64>,
+    /// Hours a session may live at most (default 12).
+    #[arg(long, env = "LINLI_SESSION_MAX_HOURS", global = true)]
+    pub session_max_hours: Option<u64>,
+    /// Set when served over TLS (directly or behind a TLS proxy): cookies get the Secure flag.
+    #[arg(long, env = "LINLI_SECURE_COOKIES", global = true)]
+    pub secure_cookies: Option<bool>,
+    /// SQLite synchronous mode: FULL (default, survives power loss) or NORMAL.
+    #[arg(long, env = "LINLI_SQLITE_SYNCHRONOUS", global = true)]
+    pub sqlite_synchronous: Option<String>,
+    /// Requests per minute allowed from one address on login and other sensitive endpoints (default 30).
+    #[arg(long, env = "LINLI_LOGIN_RATE_PER_MINUTE", global = true)]
+    pub login_rate_per_minute: Option<u32>,
+    /// Largest request body accepted, in kilobytes (default 2048).
+    #[arg(long, env = "LINLI_MAX_BODY_KB", global = true)]
+    pub max_body_kb: Option<usize>,
+    /// Size of the PostgreSQL connection pool (default 10).
+    #[arg(long, env = "LINLI_DB_POOL", global = true)]
+    pub db_pool: Option<u32>,
+    /// Log format: text (default) or json.
+    #[arg(long, env = "LINLI_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// Take the client address from X-Forwarded-For (only behind a trusted load balancer).
+    #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    listen: Option<String>,
+    session_idle_minutes: Option<u64>,
+    session_max_hours: Option<u64>,
+    secure_cookies: Option<bool>,
+    sqlite_synchronous: Option<String>,
+    login_rate_per_minute: Option<u32>,
+    max_body_kb: Option<usize>,
+    db_pool: Option<u32>,
+    log_format: Option<String>,
+    trust_forwarded_for: Option<bool>,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub listen: String,
+    pub session_idle: Duration,
+    pub session_max: Duration,
+    pub secure_cookies: bool,
+    pub sqlite_synchronous: String,
+    pub login_rate_per_minute: u32,
+    pub max_body_bytes: usize,
+    pub db_pool: u32,
+    pub log_json: bool,
+    pub trust_forwarded_for: bool,
+    /// Set by `linli demo`: shows the demo banner and lets demo accounts skip the second factor.
+    pub demo: bool,
+}
+
+impl std::fmt::Debug for Config {
+    // The URL may carry a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("session_idle", &self.session_idle)
+            .field("session_max", &self.session_max)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl ConfigArgs {
+    pub fn resolve(&self) -> anyhow::Result<Config> {
+        let file: FileConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("linli-data"));
+        let database_url = self
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("linli.db").display()));
+        let sync = self
+            .sqlite_synchronous
+            .clone()
+            .or(file.sqlite_synchronous)
+            .unwrap_or_else(|| "FULL".into())
+            .to_ascii_uppercase();
+        if sync != "FULL" && sync != "NORMAL" {
+            bail!("sqlite_synchronous must be FULL or NORMAL, not {sync}");
+        }
+        let log_format = self
+            .log_format
+            .clone()
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        Ok(Config {
+            data_dir,
+            database_url,
+            listen: self
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            session_idle: Duration::from_secs(
+                60 * self.session_idle_minutes.or(file.session_idle_minutes).unwrap_or(30),
+            ),
+            session_max: Duration::from_secs(
+                3600 * self.session_max_hours.or(file.session_max_hours).unwrap_or(12),
+            ),
+            secure_cookies: self.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            sqlite_synchronous: sync,
+            login_rate_per_minute: self
+                .login_rate_per_minute
+                .or(file.login_rate_per_minute)
+                .unwrap_or(30),
+            max_body_bytes: 1024 * self.max_body_kb.or(file.max_body_kb).unwrap_or(2048),
+            db_pool: self.db_pool.or(file.db_pool).unwrap_or(10),
+            log_json: log_format == "json",
+            trust_forwarded_for: self.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
+            demo: false,
+        })
+    }
+}

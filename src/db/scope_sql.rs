@@ -1,0 +1,67 @@
+//! Builds the `path` range filter that confines a query to a caller's data scope.
+
+/// `(col >= $n AND col < $n+1) OR …` for each place the caller is bound to; `1=0` when none.
+/// Returns the SQL fragment and the values to bind, in order, starting at placeholder `first`.
+pub fn path_filter(col: &str, roots: &[String], first: usize) -> (String, Vec<String>) {
+    if roots.is_empty() {
+        return ("1=0".into(), Vec::new());
+    }
+    let mut parts = Vec::with_capacity(roots.len());
+    let mut binds = Vec::with_capacity(roots.len() * 2);
+    for (i, root) in roots.iter().enumerate() {
+        let n = first + 2 * i;
+        parts.push(format!("({col} >= ${n} AND {col} < ${})", n + 1));
+        binds.push(root.clone());
+        binds.push(subtree_end(root));
+    }
+    (format!("({})", parts.join(" OR ")), binds)
+}
+
+/// Like `path_filter`, but also admits the ancestors of each root: records anchored above the
+/// caller (a city-level department seen from a street) are visible, not editable.
+pub fn path_or_ancestor_filter(col: &str, roots: &[String], first: usize) -> (String, Vec<String>) {
+    if roots.is_empty() {
+        return ("1=0".into(), Vec::new());
+    }
+    let mut parts = Vec::with_capacity(roots.len());
+    let mut binds = Vec::with_capacity(roots.len() * 2);
+    for (i, root) in roots.iter().enumerate() {
+        let n = first + 2 * i;
+        parts.push(format!("({col} >= ${n} AND {col} < ${}) OR (${n} LIKE {col} || '%')", n + 1));
+        binds.push(root.clone());
+        binds.push(subtree_end(root));
+    }
+    (format!("({})", parts.join(" OR ")), binds)
+}
+
+/// The first path after every descendant of `path`. Paths are `/seg/seg/` with segments of
+/// `[0-9a-z]`, all above `/`, so replacing the trailing `/` by `0` bounds the subtree.
+pub fn subtree_end(path: &str) -> String {
+    let mut end = path.trim_end_matches('/').to_string();
+    end.push('0');
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtree_bounds_hold_descendants_only() {
+        let root = "/aaaaaa/bbbbbb/";
+        let end = subtree_end(root);
+        assert!("/aaaaaa/bbbbbb/cccccc/" < end.as_str());
+        assert!("/aaaaaa/bbbbbb/zzzzzz/zzzzzz/" < end.as_str());
+        assert!("/aaaaaa/bbbbbc/" >= end.as_str());
+        assert!("/aaaaaa/bbbbbb0/" >= end.as_str());
+        assert!("/aaaaaa/" < root);
+    }
+
+    #[test]
+    fn filter_numbers_placeholders_from_first() {
+        let (sql, binds) = path_filter("p.path", &["/a/".into(), "/b/".into()], 3);
+        assert_eq!(sql, "((p.path >= $3 AND p.path < $4) OR (p.path >= $5 AND p.path < $6))");
+        assert_eq!(binds, vec!["/a/", "/a0", "/b/", "/b0"]);
+        assert_eq!(path_filter("x", &[], 1).0, "1=0");
+    }
+}

@@ -1,0 +1,203 @@
+//! The demo city: 大同市 with 平城区 (every street and community the newspaper pages name) and
+//! 云冈区, stations, departments, partner organisations, estates, and one account per role.
+//! Community names marked "(示例)" do not appear in the sources and stand in for unnamed ones.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::audit::Actor;
+use crate::db::Db;
+use crate::org::model::{NewPlace, OrgKind, PlaceKind};
+use crate::org::store::{self, EstateInput, OrgInput, StationInput};
+use crate::staff::store::everything;
+use crate::write;
+
+/// (street, [communities]) of 平城区; the first four are the pilot stations.
+pub const PINGCHENG: &[(&str, &[&str])] = &[
+    ("开源街道", &["民和社区", "开源社区(示例)"]),
+    ("迎宾街道", &["迎宾路社区", "北馨园社区", "振兴街社区", "振华南院社区", "明珠社区", "理想城社区", "万城社区", "绿园社区"]),
+    ("清远街道", &["大齿社区", "惠达社区", "清远西街社区"]),
+    ("振华街道", &["永宁社区", "振华社区(示例)"]),
+    ("新旺街道", &["新泉东街社区", "御锦源社区", "御河九号社区", "向阳东街社区", "工农路社区", "和信社区"]),
+    ("永泰街道", &["柳航里社区", "桥北社区", "恒大社区"]),
+    ("新华街道", &["卫星里社区", "新悦社区"]),
+    ("水泊寺街道", &["永安社区", "文兴社区"]),
+    ("古城街道", &["和阳社区"]),
+    ("白登山街道", &["桐府社区"]),
+    ("武定街道", &["西马路社区"]),
+];
+
+pub const YUNGANG: &[(&str, &[&str])] = &[("口泉街道", &["泉西社区(示例)", "六中社区(示例)"]), ("西花园街道", &["槐园社区(示例)"])];
+
+/// Estates the sources name: (community, estate, property company or none).
+const ESTATES: &[(&str, &str, Option<&str>)] = &[
+    ("北馨园社区", "宏安小区", None),
+    ("振兴街社区", "建筑三公司家属院", None),
+    ("明珠社区", "明珠花园小区", None),
+    ("万城社区", "万城华府小区", None),
+    ("惠达社区", "龙港苑小区", None),
+    ("御河九号社区", "御河九号小区", Some("御河九号博爱物业")),
+    ("御锦源社区", "御锦源小区", Some("御锦源凯兴物业")),
+    ("桥北社区", "蔬菜南库小区", None),
+    ("恒大社区", "恒大绿洲小区", Some("恒大绿洲物业")),
+    ("卫星里社区", "七中家属楼", None),
+    ("槐园社区(示例)", "槐园北区", Some("中瑞物业")),
+    ("泉西社区(示例)", "泉西小区", None),
+    ("六中社区(示例)", "六中家属院小区", None),
+];
+
+/// (kind, name, anchored at: city | district | street name).
+const ORGS: &[(OrgKind, &str, &str)] = &[
+    (OrgKind::Department, "大同市政排污所", "city"),
+    (OrgKind::Department, "平城区环卫服务中心", "平城区"),
+    (OrgKind::Department, "平城区住建局", "平城区"),
+    (OrgKind::Department, "平城区市场监督管理局", "平城区"),
+    (OrgKind::Department, "平城区商务局", "平城区"),
+    (OrgKind::Department, "迎宾街道综合行政执法队", "迎宾街道"),
+    (OrgKind::Department, "水泊寺街道综合行政执法队", "水泊寺街道"),
+    (OrgKind::GovernanceCenter, "平城区社区治理创享中心", "平城区"),
+    (OrgKind::PartnerOrg, "彦君传统文化传媒工作室", "平城区"),
+    (OrgKind::PartnerOrg, "大同市武术协会", "city"),
+    (OrgKind::PartnerOrg, "梵廷心理咨询公司", "平城区"),
+    (OrgKind::PartnerOrg, "美源口腔医院", "平城区"),
+    (OrgKind::PartnerOrg, "大同市养老服务中心", "city"),
+    (OrgKind::PartnerOrg, "东街卫生服务中心", "平城区"),
+    (OrgKind::PartnerOrg, "平城区阳光社会工作服务中心(示例)", "平城区"),
+    (OrgKind::PropertyCompany, "恒大绿洲物业", "平城区"),
+    (OrgKind::PropertyCompany, "御河九号博爱物业", "平城区"),
+    (OrgKind::PropertyCompany, "御锦源凯兴物业", "平城区"),
+    (OrgKind::PropertyCompany, "中瑞物业", "云冈区"),
+];
+
+/// (host community) of each pilot street's station.
+const PILOT_HOSTS: &[(&str, &str)] = &[("开源街道", "民和社区"), ("迎宾街道", "迎宾路社区"), ("清远街道", "大齿社区"), ("振华街道", "永宁社区")];
+
+/// (role, account, display name, places by name, organisation).
+const ACCOUNTS: &[(&str, &str, &str, &[&str], Option<&str>)] = &[
+    ("bureau_admin", "bureau", "平城区民政局 李科长", &["平城区"], None),
+    ("system_admin", "sysadmin", "系统管理员", &["大同市"], None),
+    ("auditor", "auditor", "审计员 周敏", &["大同市"], None),
+    ("station_manager", "zhenhua.mgr", "振华街道社工站 赵站长", &["振华街道"], None),
+    ("station_manager", "kaiyuan.mgr", "开源街道社工站 孙站长", &["开源街道"], None),
+    ("social_worker", "wenbichen", "温碧晨", &["振华街道"], None),
+    ("social_worker", "leizeyu", "雷泽宇", &["清远街道"], None),
+    ("social_worker", "zhengjiangbo", "郑江波", &["开源街道"], None),
+    ("social_worker", "hanjianwei", "韩建伟", &["迎宾街道"], None),
+    ("community_staff", "changmin", "常敏", &["万城社区"], None),
+    ("grid_worker", "yongtai.grid", "永泰街道网格员 刘伟", &["柳航里社区/第一网格"], None),
+    ("department_handler", "paiwu", "市政排污所 王师傅", &["平城区"], Some("大同市政排污所")),
+    ("partner_staff", "yanjun", "彦君工作室 张老师", &["清远街道"], Some("彦君传统文化传媒工作室")),
+    ("volunteer", "volunteer", "志愿者 陈静", &["文兴社区"], None),
+];
+
+/// Loads the demo city into an empty database; returns (role, account, name) of each login.
+pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String, String)>> {
+    let all = everything();
+    let actor = Actor::system("linli demo");
+    let mk = |parent: Option<Uuid>, kind: PlaceKind, name: &str| NewPlace { parent_id: parent, kind, name: name.into(), code: None };
+    let mut ids: std::collections::HashMap<String, Uuid> = std::collections::HashMap::new();
+    let city = store::create_place(db, &all, &actor, &mk(None, PlaceKind::City, "大同市"), true).await.map_err(err)?;
+    ids.insert("大同市".into(), city.id);
+    for (district, streets) in [("平城区", PINGCHENG), ("云冈区", YUNGANG)] {
+        let d = store::create_place(db, &all, &actor, &mk(Some(city.id), PlaceKind::District, district), false).await.map_err(err)?;
+        ids.insert(district.into(), d.id);
+        for (street, communities) in streets {
+            let s = store::create_place(db, &all, &actor, &mk(Some(d.id), PlaceKind::Street, street), false).await.map_err(err)?;
+            ids.insert((*street).into(), s.id);
+            for community in *communities {
+                let c = store::create_place(db, &all, &actor, &mk(Some(s.id), PlaceKind::Community, community), false).await.map_err(err)?;
+                ids.insert((*community).into(), c.id);
+                for grid in ["第一网格", "第二网格"] {
+                    let g = store::create_place(db, &all, &actor, &mk(Some(c.id), PlaceKind::Grid, grid), false).await.map_err(err)?;
+                    ids.insert(format!("{community}/{grid}"), g.id);
+                }
+            }
+        }
+    }
+    let mut orgs = std::collections::HashMap::new();
+    for (kind, name, anchor) in ORGS {
+        let place_id = if *anchor == "city" { city.id } else { ids[*anchor] };
+        let input = OrgInput { kind: *kind, name: (*name).into(), place_id, contact_name: None, contact_phone: None, description: None, active: true, version: None };
+        orgs.insert(*name, store::save_organisation(db, &all, &actor, None, &input).await.map_err(err)?);
+    }
+    for (community, estate, company) in ESTATES {
+        let input = EstateInput {
+            community_id: ids[*community],
+            name: (*estate).into(),
+            address: None,
+            property_company_id: company.map(|c| orgs[c]),
+            active: true,
+            version: None,
+        };
+        store::save_estate(db, &all, &actor, None, &input).await.map_err(err)?;
+    }
+    let operator = orgs["平城区阳光社会工作服务中心(示例)"];
+    let hub = StationInput {
+        place_id: ids["平城区"],
+        name: "平城区社工总站".into(),
+        host_community_id: None,
+        operator_id: Some(orgs["平城区社区治理创享中心"]),
+        service_domains: crate::org::model::SERVICE_DOMAINS.iter().map(|s| s.to_string()).collect(),
+        active: true,
+        version: None,
+    };
+    store::save_station(db, &all, &actor, None, &hub).await.map_err(err)?;
+    for (street, _) in PINGCHENG.iter().chain(YUNGANG) {
+        let host = PILOT_HOSTS.iter().find(|(s, _)| s == street).map(|(_, c)| ids[*c]);
+        let input = StationInput {
+            place_id: ids[*street],
+            name: format!("{street}社工站"),
+            host_community_id: host,
+            operator_id: Some(operator),
+            service_domains: crate::org::model::SERVICE_DOMAINS.iter().map(|s| s.to_string()).collect(),
+            active: true,
+            version: None,
+        };
+        store::save_station(db, &all, &actor, None, &input).await.map_err(err)?;
+    }
+    // One hash for every demo account: they share the printed password, and argon2 per account
+    // would make each demo (and each test database) slower for nothing.
+    let hash = {
+        let p = password.to_string();
+        tokio::task::spawn_blocking(move || crate::auth::password::hash(&p)).await?
+    };
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let mut logins = Vec::new();
+    for (role, account, name, places, org) in ACCOUNTS {
+        let id = Uuid::now_v7();
+        let org_id = org.map(|o| orgs[o]);
+        write!(&mut tx, |c| {
+            sqlx::query(
+                "INSERT INTO users (id, account, display_name, role, password_hash, demo, organisation_id, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $6, 1, $7, $7)",
+            )
+            .bind(id)
+            .bind(*account)
+            .bind(*name)
+            .bind(*role)
+            .bind(&hash)
+            .bind(org_id)
+            .bind(now)
+            .execute(c)
+            .await.map(|r| r.rows_affected())
+        })?;
+        for p in *places {
+            write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)").bind(id).bind(ids[*p]).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+        logins.push((role.to_string(), account.to_string(), name.to_string()));
+    }
+    crate::audit::record(&mut tx, &actor, crate::audit::Entry {
+        action: "demo.load",
+        entity: "user",
+        entity_id: None,
+        detail: serde_json::json!({"accounts": logins.len()}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(logins)
+}
+
+fn err(e: crate::web::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("loading demo data: {e:?}")
+}

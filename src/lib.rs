@@ -1,0 +1,17 @@
+//! Linli (邻里): case work, resident requests and community services for a district's social
+//! work network. One binary; see `docs/architecture.md`.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod home;
+pub mod openapi;
+pub mod ops;
+pub mod org;
+pub mod staff;
+pub mod tabular;
+pub mod web;

@@ -1,0 +1,64 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use axum::Json;
+use axum::http::Method;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::app::{Access, RouteDef, r};
+
+/// Every error answer of the API.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable snake_case code, e.g. `not_found`, `invalid`, `stale`.
+    pub code: String,
+    /// Human-readable text in the caller's language.
+    pub message: String,
+    /// Field errors (`[{field, code, message}]`) or other detail; null when none.
+    pub details: serde_json::Value,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Personal API token (linli_…)")).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Linli API", description = "Linli (邻里): the community-service network of a district. All lists are confined to the caller's data scope; a record outside it answers 404."),
+    paths(
+        crate::auth::api::me,
+        crate::org::api::list_places,
+        crate::org::api::get_place,
+        crate::org::api::create_place,
+        crate::org::api::update_place,
+        crate::org::api::move_place,
+        crate::org::api::list_organisations,
+        crate::org::api::list_estates,
+        crate::org::api::list_stations,
+        crate::staff::api::list,
+        crate::staff::api::get,
+        crate::staff::api::create,
+        crate::audit::pages::list_api,
+    ),
+    components(schemas(ErrorBody, crate::org::model::Place, crate::org::model::PlaceKind, crate::staff::store::PlaceRef)),
+    modifiers(&BearerAuth),
+    security(("token" = [])),
+)]
+pub struct ApiDoc;
+
+pub fn routes() -> Vec<RouteDef> {
+    vec![r(Method::GET, "/api/v1/openapi.json", Access::Public, document)]
+}
+
+async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,84 @@
+//! Operations endpoints: liveness, readiness, Prometheus metrics; and request metrics.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::{Access, AppState, RouteDef, r};
+
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        r(Method::GET, "/healthz", Access::Public, healthz),
+        r(Method::GET, "/readyz", Access::Public, readyz),
+        r(Method::GET, "/metrics", Access::Public, metrics),
+        r(Method::GET, "/static/{name}", Access::Public, crate::web::assets::serve),
+    ]
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(st): State<AppState>) -> Response {
+    match st.db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts requests and their latency per route template (never per concrete path: ids would
+/// explode the label set).
+pub fn observe(method: &Method, route: &'static str, status: StatusCode, elapsed: Duration) {
+    let labels = [("method", method.to_string()), ("route", route.to_string()), ("status", status.as_u16().to_string())];
+    metrics::counter!("linli_http_requests_total", &labels).increment(1);
+    metrics::histogram!("linli_http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
+}
+
+pub fn install_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+                .expect("static buckets")
+                .install_recorder()
+                .expect("metrics recorder installs once")
+        })
+        .clone()
+}
+
+/// Deletes expired sessions, old idempotency keys and rate-limit windows every few minutes.
+/// Plain idempotent deletes: safe when several instances run it at once.
+pub async fn janitor(db: crate::db::Db) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        let result = async {
+            let mut tx = db.begin().await?;
+            crate::write!(&mut tx, |c| {
+                sqlx::query("DELETE FROM sessions WHERE created_at < $1").bind(now - chrono::Duration::hours(24)).execute(&mut *c).await.map(|r| r.rows_affected())?;
+                sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(now - chrono::Duration::hours(24)).execute(&mut *c).await.map(|r| r.rows_affected())?;
+                sqlx::query("DELETE FROM rate_limits WHERE win < $1").bind(now.timestamp() - 3600).execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "janitor pass failed");
+        }
+    }
+}

@@ -1,0 +1,722 @@
+//! All SQL of the org domain. Every read takes the caller's `Scope` and filters inside the query.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::model::*;
+use crate::audit::{self, Actor, Entry};
+use crate::auth::Scope;
+use crate::db::{Db, Tx};
+use crate::web::error::{AppError, FieldErrors};
+use crate::{read, write};
+
+const PLACE_COLS: &str = "p.id, p.parent_id, p.kind, p.name, p.code, p.path, p.depth, p.active, p.version, p.updated_at, pp.name AS parent_name";
+
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlaceFilter {
+    /// city, district, street, community or grid.
+    pub kind: Option<String>,
+    /// Name contains this text.
+    pub q: Option<String>,
+    /// Only direct children of this place.
+    pub parent_id: Option<Uuid>,
+    /// Include deactivated places.
+    pub inactive: Option<bool>,
+}
+
+/// Builds `WHERE` text and text binds for a place list; `$1…` are the scope's.
+fn place_where(scope: &Scope, f: &PlaceFilter) -> (String, Vec<String>, Option<Uuid>) {
+    let (mut sql, mut binds) = scope.filter("p.path", 1);
+    if let Some(k) = f.kind.as_deref().and_then(PlaceKind::parse) {
+        binds.push(k.as_str().to_string());
+        sql.push_str(&format!(" AND p.kind = ${}", binds.len()));
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        binds.push(format!("%{escaped}%"));
+        sql.push_str(&format!(" AND p.name LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    if !f.inactive.unwrap_or(false) {
+        sql.push_str(" AND p.active");
+    }
+    let parent = f.parent_id;
+    if parent.is_some() {
+        sql.push_str(&format!(" AND p.parent_id = ${}", binds.len() + 1));
+    }
+    (sql, binds, parent)
+}
+
+pub async fn list_places(db: &Db, scope: &Scope, f: &PlaceFilter, limit: i64, offset: i64) -> Result<(Vec<Place>, i64), sqlx::Error> {
+    let (wh, binds, parent) = place_where(scope, f);
+    let n = binds.len() + usize::from(parent.is_some());
+    let sql = format!(
+        "SELECT {PLACE_COLS} FROM places p LEFT JOIN places pp ON pp.id = p.parent_id WHERE {wh} ORDER BY p.path LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM places p WHERE {wh}");
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Place>(&sql);
+        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
+        for b in &binds {
+            q = q.bind(b);
+            cq = cq.bind(b);
+        }
+        if let Some(p) = parent {
+            q = q.bind(p);
+            cq = cq.bind(p);
+        }
+        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
+        let total = cq.fetch_one(c).await?.0;
+        Ok((rows, total))
+    })
+}
+
+/// A place inside the scope, or None (missing and out of scope look the same).
+pub async fn get_place(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Place>, sqlx::Error> {
+    let (wh, binds) = scope.filter("p.path", 2);
+    let sql = format!("SELECT {PLACE_COLS} FROM places p LEFT JOIN places pp ON pp.id = p.parent_id WHERE p.id = $1 AND {wh}");
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Place>(&sql).bind(id);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_optional(c).await
+    })
+}
+
+/// Ancestors of a path, root first (for breadcrumbs). Ancestors above the scope are shown by
+/// name only, so a community worker still sees which street and district they are in.
+pub async fn ancestors(db: &Db, path: &str) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let mut prefixes = Vec::new();
+    let mut end = 1;
+    while let Some(i) = path[end..].find('/') {
+        end += i + 1;
+        if end < path.len() {
+            prefixes.push(path[..end].to_string());
+        }
+    }
+    if prefixes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=prefixes.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT id, name FROM places WHERE path IN ({}) ORDER BY depth", placeholders.join(", "));
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, (Uuid, String)>(&sql);
+        for p in &prefixes {
+            q = q.bind(p);
+        }
+        q.fetch_all(c).await
+    })
+}
+
+/// Places of given kinds inside the scope, as (id, label) for select boxes.
+pub async fn place_options(db: &Db, scope: &Scope, kinds: &[PlaceKind]) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let (wh, binds) = scope.filter("p.path", 1);
+    let kinds_sql: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+    let sql = format!(
+        "SELECT p.id, p.name, pp.name FROM places p LEFT JOIN places pp ON pp.id = p.parent_id
+         WHERE {wh} AND p.active AND p.kind IN ({}) ORDER BY p.path",
+        kinds_sql.join(",")
+    );
+    let rows: Vec<(Uuid, String, Option<String>)> = read!(db, |c| {
+        let mut q = sqlx::query_as(&sql);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, parent)| (id, match parent { Some(p) => format!("{p} / {name}"), None => name }))
+        .collect())
+}
+
+pub fn validate_new(input: &NewPlace, errors: &mut FieldErrors) -> (String, Option<String>) {
+    let name = crate::web::form::clean_name(&input.name, "name", 60, errors);
+    let code = input.code.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
+    if let Some(c) = &code {
+        if !valid_code(c) {
+            errors.add("code", "error.code_format");
+        }
+    }
+    (name, code)
+}
+
+pub async fn create_place(db: &Db, scope: &Scope, actor: &Actor, input: &NewPlace, can_create_root: bool) -> Result<Place, AppError> {
+    let mut errors = FieldErrors::default();
+    let (name, code) = validate_new(input, &mut errors);
+    let parent = match (input.kind.parent(), input.parent_id) {
+        (None, None) if can_create_root => None,
+        (None, _) => {
+            errors.add("kind", "place.city_is_root");
+            None
+        }
+        (Some(_), None) => {
+            errors.add("parent_id", "error.required");
+            None
+        }
+        (Some(want), Some(pid)) => match get_place(db, scope, pid).await? {
+            Some(p) if p.kind() == want && p.active => Some(p),
+            Some(p) if p.kind() != want => {
+                errors.add("parent_id", "place.wrong_parent_kind");
+                None
+            }
+            _ => {
+                errors.add("parent_id", "place.parent_not_found");
+                None
+            }
+        },
+    };
+    errors.into_result()?;
+    let mut tx = db.begin().await?;
+    let anchor = parent.as_ref().map(|p| ParentRef { id: p.id, path: p.path.clone(), depth: p.depth });
+    let (id, path, depth, now) = match insert_place(&mut tx, actor, anchor.as_ref(), input.kind, &name, code.as_deref()).await {
+        Ok(v) => v,
+        Err(e) if crate::db::is_unique_violation(&e) => return Err(AppError::field("name", "place.duplicate_name")),
+        Err(e) => return Err(e.into()),
+    };
+    if anchor.is_none() {
+        // Whoever creates a new top-level place (a system administrator) is bound to it, or
+        // they could not see what they just made.
+        if let Some(uid) = actor.id {
+            write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)").bind(uid).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Place {
+        id,
+        parent_id: parent.as_ref().map(|p| p.id),
+        kind: input.kind.as_str().into(),
+        name,
+        code,
+        path,
+        depth,
+        active: true,
+        version: 1,
+        updated_at: now,
+        parent_name: parent.map(|p| p.name),
+    })
+}
+
+pub struct ParentRef {
+    pub id: Uuid,
+    pub path: String,
+    pub depth: i32,
+}
+
+/// Inserts one place (validated by the caller) with its audit row, inside `tx`.
+pub async fn insert_place(
+    tx: &mut Tx,
+    actor: &Actor,
+    parent: Option<&ParentRef>,
+    kind: PlaceKind,
+    name: &str,
+    code: Option<&str>,
+) -> Result<(Uuid, String, i32, chrono::DateTime<Utc>), sqlx::Error> {
+    let id = Uuid::now_v7();
+    let seg = new_segment();
+    let (path, depth) = match parent {
+        Some(p) => (format!("{}{seg}/", p.path), p.depth + 1),
+        None => (format!("/{seg}/"), 0),
+    };
+    let now = Utc::now();
+    write!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO places (id, parent_id, kind, name, code, seg, path, depth, active, version, created_at, created_by, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRUE, 1, $9, $10, $9, $10)",
+        )
+        .bind(id)
+        .bind(parent.map(|p| p.id))
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(code)
+        .bind(&seg)
+        .bind(&path)
+        .bind(depth)
+        .bind(now)
+        .bind(actor.id)
+        .execute(c)
+        .await.map(|r| r.rows_affected())
+    })?;
+    audit::record(tx, actor, Entry {
+        action: "place.create",
+        entity: "place",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::json!({"kind": kind.as_str(), "name": name, "parent_id": parent.map(|p| p.id)}),
+    })
+    .await?;
+    Ok((id, path, depth, now))
+}
+
+/// Bumps the version only if it still matches: the optimistic lock for every edit.
+async fn bump_version(tx: &mut Tx, table: &'static str, id: Uuid, version: Option<i64>, actor: &Actor) -> Result<(), AppError> {
+    let now = Utc::now();
+    let sql = format!(
+        "UPDATE {table} SET version = version + 1, updated_at = $1, updated_by = $2 WHERE id = $3 AND ($4 IS NULL OR version = $4)"
+    );
+    let n = write!(tx, |c| sqlx::query(&sql).bind(now).bind(actor.id).bind(id).bind(version).execute(c).await.map(|r| r.rows_affected()))?;
+    if n == 0 { Err(AppError::Stale) } else { Ok(()) }
+}
+
+pub async fn update_place(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, change: &PlaceChange) -> Result<Place, AppError> {
+    let place = get_place(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let name = crate::web::form::clean_name(&change.name, "name", 60, &mut errors);
+    let code = change.code.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
+    if code.as_deref().is_some_and(|c| !valid_code(c)) {
+        errors.add("code", "error.code_format");
+    }
+    errors.into_result()?;
+    let mut tx = db.begin().await?;
+    bump_version(&mut tx, "places", id, change.version, actor).await?;
+    let res = write!(&mut tx, |c| {
+        sqlx::query("UPDATE places SET name = $1, code = $2 WHERE id = $3").bind(&name).bind(&code).bind(id).execute(c).await.map(|r| r.rows_affected())
+    });
+    if let Err(e) = res {
+        return Err(if crate::db::is_unique_violation(&e) { AppError::field("name", "place.duplicate_name") } else { e.into() });
+    }
+    audit::record(&mut tx, actor, Entry {
+        action: "place.update",
+        entity: "place",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::json!({"name": [place.name, name], "code": [place.code, code]}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(get_place(db, scope, id).await?.ok_or(AppError::NotFound)?)
+}
+
+/// Moves a place and its whole subtree under a new parent of the right kind, in one statement.
+pub async fn move_place(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, m: &PlaceMove) -> Result<Place, AppError> {
+    let place = get_place(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let Some(want) = place.kind().parent() else {
+        return Err(AppError::field("new_parent_id", "place.city_is_root"));
+    };
+    let Some(parent) = get_place(db, scope, m.new_parent_id).await?.filter(|p| p.active) else {
+        return Err(AppError::field("new_parent_id", "place.parent_not_found"));
+    };
+    if parent.path.starts_with(&place.path) {
+        return Err(AppError::field("new_parent_id", "place.move_into_self"));
+    }
+    if parent.kind() != want {
+        return Err(AppError::field("new_parent_id", "place.wrong_parent_kind"));
+    }
+    if place.parent_id == Some(parent.id) {
+        return Err(AppError::field("new_parent_id", "place.same_parent"));
+    }
+    let seg = place.path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+    let new_path = format!("{}{seg}/", parent.path);
+    let old_len = place.path.chars().count() as i64;
+    let end = crate::db::scope_sql::subtree_end(&place.path);
+    let mut tx = db.begin().await?;
+    bump_version(&mut tx, "places", id, m.version, actor).await?;
+    let res = write!(&mut tx, |c| {
+        sqlx::query("UPDATE places SET parent_id = $1 WHERE id = $2").bind(parent.id).bind(id).execute(&mut *c).await.map(|r| r.rows_affected())?;
+        sqlx::query("UPDATE places SET path = $1 || substr(path, $2) WHERE path >= $3 AND path < $4")
+            .bind(&new_path)
+            .bind(old_len + 1)
+            .bind(&place.path)
+            .bind(&end)
+            .execute(&mut *c)
+            .await.map(|r| r.rows_affected())
+    });
+    if let Err(e) = res {
+        return Err(if crate::db::is_unique_violation(&e) { AppError::field("new_parent_id", "place.duplicate_name") } else { e.into() });
+    }
+    audit::record(&mut tx, actor, Entry {
+        action: "place.move",
+        entity: "place",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::json!({"from": place.parent_id, "to": parent.id}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(get_place(db, scope, id).await?.ok_or(AppError::NotFound)?)
+}
+
+pub async fn set_place_active(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, active: bool, version: Option<i64>) -> Result<(), AppError> {
+    let place = get_place(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    if !active {
+        let children: (i64,) = read!(db, |c| {
+            sqlx::query_as("SELECT COUNT(*) FROM places WHERE parent_id = $1 AND active").bind(id).fetch_one(c).await
+        })?;
+        if children.0 > 0 {
+            return Err(AppError::field("active", "place.has_active_children"));
+        }
+    } else if let Some(pid) = place.parent_id {
+        let parent_active: Option<(bool,)> =
+            read!(db, |c| sqlx::query_as("SELECT active FROM places WHERE id = $1").bind(pid).fetch_optional(c).await)?;
+        if !parent_active.is_some_and(|p| p.0) {
+            return Err(AppError::field("active", "place.parent_inactive"));
+        }
+    }
+    let mut tx = db.begin().await?;
+    bump_version(&mut tx, "places", id, version, actor).await?;
+    write!(&mut tx, |c| sqlx::query("UPDATE places SET active = $1 WHERE id = $2").bind(active).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    audit::record(&mut tx, actor, Entry {
+        action: if active { "place.activate" } else { "place.deactivate" },
+        entity: "place",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::Value::Null,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Counts of active places by kind inside the scope (home page).
+pub async fn count_by_kind(db: &Db, scope: &Scope) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let (wh, binds) = scope.filter("p.path", 1);
+    let sql = format!("SELECT p.kind, COUNT(*) FROM places p WHERE {wh} AND p.active GROUP BY p.kind");
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_all(c).await
+    })
+}
+
+// ---- organisations, estates, stations -------------------------------------------------------
+
+pub async fn list_organisations(db: &Db, scope: &Scope, kind: Option<OrgKind>, limit: i64, offset: i64) -> Result<(Vec<Organisation>, i64), sqlx::Error> {
+    let (mut wh, mut binds) = scope.filter_visible("p.path", 1);
+    if let Some(k) = kind {
+        binds.push(k.as_str().into());
+        wh.push_str(&format!(" AND o.kind = ${}", binds.len()));
+    }
+    let sql = format!(
+        "SELECT o.id, o.kind, o.name, o.place_id, p.name AS place_name, o.contact_name, o.contact_phone, o.description, o.active, o.version
+         FROM organisations o JOIN places p ON p.id = o.place_id WHERE {wh} ORDER BY o.kind, o.name LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM organisations o JOIN places p ON p.id = o.place_id WHERE {wh}");
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Organisation>(&sql);
+        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
+        for b in &binds {
+            q = q.bind(b);
+            cq = cq.bind(b);
+        }
+        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
+        Ok((rows, cq.fetch_one(c).await?.0))
+    })
+}
+
+pub async fn get_organisation(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Organisation>, sqlx::Error> {
+    let (wh, binds) = scope.filter_visible("p.path", 2);
+    let sql = format!(
+        "SELECT o.id, o.kind, o.name, o.place_id, p.name AS place_name, o.contact_name, o.contact_phone, o.description, o.active, o.version
+         FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = $1 AND {wh}"
+    );
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Organisation>(&sql).bind(id);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_optional(c).await
+    })
+}
+
+pub struct OrgInput {
+    pub kind: OrgKind,
+    pub name: String,
+    pub place_id: Uuid,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub description: Option<String>,
+    pub active: bool,
+    pub version: Option<i64>,
+}
+
+pub async fn save_organisation(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid>, o: &OrgInput) -> Result<Uuid, AppError> {
+    if get_place(db, scope, o.place_id).await?.is_none() {
+        return Err(AppError::field("place_id", "place.parent_not_found"));
+    }
+    if let Some(id) = id {
+        get_organisation(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    }
+    let now = Utc::now();
+    let new_id = id.unwrap_or_else(Uuid::now_v7);
+    let mut tx = db.begin().await?;
+    if id.is_some() {
+        bump_version(&mut tx, "organisations", new_id, o.version, actor).await?;
+    }
+    let res = write!(&mut tx, |c| {
+        if id.is_some() {
+            sqlx::query(
+                "UPDATE organisations SET kind = $1, name = $2, place_id = $3, contact_name = $4, contact_phone = $5, description = $6, active = $7 WHERE id = $8",
+            )
+        } else {
+            sqlx::query(
+                "INSERT INTO organisations (kind, name, place_id, contact_name, contact_phone, description, active, id, version, created_at, created_by, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $9, $10)",
+            )
+        }
+        .bind(o.kind.as_str())
+        .bind(&o.name)
+        .bind(o.place_id)
+        .bind(&o.contact_name)
+        .bind(&o.contact_phone)
+        .bind(&o.description)
+        .bind(o.active)
+        .bind(new_id)
+        .bind(now)
+        .bind(actor.id)
+        .execute(c)
+        .await.map(|r| r.rows_affected())
+    });
+    if let Err(e) = res {
+        return Err(if crate::db::is_unique_violation(&e) { AppError::field("name", "org.duplicate_name") } else { e.into() });
+    }
+    audit::record(&mut tx, actor, Entry {
+        action: if id.is_some() { "organisation.update" } else { "organisation.create" },
+        entity: "organisation",
+        entity_id: Some(new_id.to_string()),
+        detail: serde_json::json!({"kind": o.kind.as_str(), "name": o.name, "active": o.active}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(new_id)
+}
+
+const ESTATE_COLS: &str = "e.id, e.community_id, p.name AS community_name, e.name, e.address, e.property_company_id, o.name AS property_company_name, e.active, e.version";
+
+pub async fn list_estates(db: &Db, scope: &Scope, limit: i64, offset: i64) -> Result<(Vec<Estate>, i64), sqlx::Error> {
+    let (wh, binds) = scope.filter("p.path", 1);
+    let sql = format!(
+        "SELECT {ESTATE_COLS} FROM estates e JOIN places p ON p.id = e.community_id LEFT JOIN organisations o ON o.id = e.property_company_id
+         WHERE {wh} ORDER BY p.path, e.name LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM estates e JOIN places p ON p.id = e.community_id WHERE {wh}");
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Estate>(&sql);
+        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
+        for b in &binds {
+            q = q.bind(b);
+            cq = cq.bind(b);
+        }
+        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
+        Ok((rows, cq.fetch_one(c).await?.0))
+    })
+}
+
+pub async fn get_estate(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Estate>, sqlx::Error> {
+    let (wh, binds) = scope.filter("p.path", 2);
+    let sql = format!(
+        "SELECT {ESTATE_COLS} FROM estates e JOIN places p ON p.id = e.community_id LEFT JOIN organisations o ON o.id = e.property_company_id
+         WHERE e.id = $1 AND {wh}"
+    );
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Estate>(&sql).bind(id);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_optional(c).await
+    })
+}
+
+pub struct EstateInput {
+    pub community_id: Uuid,
+    pub name: String,
+    pub address: Option<String>,
+    pub property_company_id: Option<Uuid>,
+    pub active: bool,
+    pub version: Option<i64>,
+}
+
+pub async fn save_estate(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid>, e: &EstateInput) -> Result<Uuid, AppError> {
+    match get_place(db, scope, e.community_id).await? {
+        Some(p) if p.kind() == PlaceKind::Community => {}
+        _ => return Err(AppError::field("community_id", "place.parent_not_found")),
+    }
+    if let Some(pc) = e.property_company_id {
+        let ok: Option<(String,)> =
+            read!(db, |c| sqlx::query_as("SELECT kind FROM organisations WHERE id = $1").bind(pc).fetch_optional(c).await)?;
+        if !ok.is_some_and(|k| k.0 == OrgKind::PropertyCompany.as_str()) {
+            return Err(AppError::field("property_company_id", "estate.not_a_property_company"));
+        }
+    }
+    if let Some(id) = id {
+        get_estate(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    }
+    let now = Utc::now();
+    let new_id = id.unwrap_or_else(Uuid::now_v7);
+    let mut tx = db.begin().await?;
+    if id.is_some() {
+        bump_version(&mut tx, "estates", new_id, e.version, actor).await?;
+    }
+    let res = write!(&mut tx, |c| {
+        if id.is_some() {
+            sqlx::query("UPDATE estates SET community_id = $1, name = $2, address = $3, property_company_id = $4, active = $5 WHERE id = $6")
+        } else {
+            sqlx::query(
+                "INSERT INTO estates (community_id, name, address, property_company_id, active, id, version, created_at, created_by, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $7, $8)",
+            )
+        }
+        .bind(e.community_id)
+        .bind(&e.name)
+        .bind(&e.address)
+        .bind(e.property_company_id)
+        .bind(e.active)
+        .bind(new_id)
+        .bind(now)
+        .bind(actor.id)
+        .execute(c)
+        .await.map(|r| r.rows_affected())
+    });
+    if let Err(err) = res {
+        return Err(if crate::db::is_unique_violation(&err) { AppError::field("name", "estate.duplicate_name") } else { err.into() });
+    }
+    audit::record(&mut tx, actor, Entry {
+        action: if id.is_some() { "estate.update" } else { "estate.create" },
+        entity: "estate",
+        entity_id: Some(new_id.to_string()),
+        detail: serde_json::json!({"name": e.name, "community_id": e.community_id, "active": e.active}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(new_id)
+}
+
+const STATION_COLS: &str = "s.id, s.place_id, p.name AS place_name, s.name, s.is_hub, s.host_community_id, h.name AS host_community_name, s.operator_id, o.name AS operator_name, s.service_domains, s.active, s.version";
+
+pub async fn list_stations(db: &Db, scope: &Scope, limit: i64, offset: i64) -> Result<(Vec<Station>, i64), sqlx::Error> {
+    let (wh, binds) = scope.filter("p.path", 1);
+    let sql = format!(
+        "SELECT {STATION_COLS} FROM stations s JOIN places p ON p.id = s.place_id LEFT JOIN places h ON h.id = s.host_community_id
+         LEFT JOIN organisations o ON o.id = s.operator_id WHERE {wh} ORDER BY s.is_hub DESC, p.path LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM stations s JOIN places p ON p.id = s.place_id WHERE {wh}");
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Station>(&sql);
+        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
+        for b in &binds {
+            q = q.bind(b);
+            cq = cq.bind(b);
+        }
+        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
+        Ok((rows, cq.fetch_one(c).await?.0))
+    })
+}
+
+pub async fn get_station(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Station>, sqlx::Error> {
+    let (wh, binds) = scope.filter("p.path", 2);
+    let sql = format!(
+        "SELECT {STATION_COLS} FROM stations s JOIN places p ON p.id = s.place_id LEFT JOIN places h ON h.id = s.host_community_id
+         LEFT JOIN organisations o ON o.id = s.operator_id WHERE s.id = $1 AND {wh}"
+    );
+    read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Station>(&sql).bind(id);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_optional(c).await
+    })
+}
+
+pub struct StationInput {
+    pub place_id: Uuid,
+    pub name: String,
+    pub host_community_id: Option<Uuid>,
+    pub operator_id: Option<Uuid>,
+    pub service_domains: Vec<String>,
+    pub active: bool,
+    pub version: Option<i64>,
+}
+
+pub async fn save_station(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid>, s: &StationInput) -> Result<Uuid, AppError> {
+    let place = match get_place(db, scope, s.place_id).await? {
+        Some(p) if matches!(p.kind(), PlaceKind::Street | PlaceKind::District) => p,
+        _ => return Err(AppError::field("place_id", "station.place_kind")),
+    };
+    if let Some(h) = s.host_community_id {
+        match get_place(db, scope, h).await? {
+            Some(c) if c.kind() == PlaceKind::Community && c.path.starts_with(&place.path) => {}
+            _ => return Err(AppError::field("host_community_id", "station.host_outside")),
+        }
+    }
+    if let Some(op) = s.operator_id {
+        let ok: Option<(String,)> =
+            read!(db, |c| sqlx::query_as("SELECT kind FROM organisations WHERE id = $1").bind(op).fetch_optional(c).await)?;
+        if !ok.is_some_and(|k| k.0 == OrgKind::PartnerOrg.as_str() || k.0 == OrgKind::GovernanceCenter.as_str()) {
+            return Err(AppError::field("operator_id", "station.operator_kind"));
+        }
+    }
+    if s.service_domains.iter().any(|d| !SERVICE_DOMAINS.contains(&d.as_str())) {
+        return Err(AppError::field("service_domains", "error.bad_choice"));
+    }
+    if let Some(id) = id {
+        get_station(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    }
+    let now = Utc::now();
+    let new_id = id.unwrap_or_else(Uuid::now_v7);
+    let domains = s.service_domains.join(",");
+    let is_hub = place.kind() == PlaceKind::District;
+    let mut tx = db.begin().await?;
+    if id.is_some() {
+        bump_version(&mut tx, "stations", new_id, s.version, actor).await?;
+    }
+    let res = write!(&mut tx, |c| {
+        if id.is_some() {
+            sqlx::query(
+                "UPDATE stations SET place_id = $1, name = $2, is_hub = $3, host_community_id = $4, operator_id = $5, service_domains = $6, active = $7 WHERE id = $8",
+            )
+        } else {
+            sqlx::query(
+                "INSERT INTO stations (place_id, name, is_hub, host_community_id, operator_id, service_domains, active, id, version, created_at, created_by, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $9, $10)",
+            )
+        }
+        .bind(s.place_id)
+        .bind(&s.name)
+        .bind(is_hub)
+        .bind(s.host_community_id)
+        .bind(s.operator_id)
+        .bind(&domains)
+        .bind(s.active)
+        .bind(new_id)
+        .bind(now)
+        .bind(actor.id)
+        .execute(c)
+        .await.map(|r| r.rows_affected())
+    });
+    if let Err(e) = res {
+        return Err(if crate::db::is_unique_violation(&e) { AppError::field("name", "station.duplicate_name") } else { e.into() });
+    }
+    audit::record(&mut tx, actor, Entry {
+        action: if id.is_some() { "station.update" } else { "station.create" },
+        entity: "station",
+        entity_id: Some(new_id.to_string()),
+        detail: serde_json::json!({"name": s.name, "place_id": s.place_id, "domains": domains, "active": s.active}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(new_id)
+}
+
+/// (id, name) of organisations of some kinds inside the scope, for select boxes.
+pub async fn organisation_options(db: &Db, scope: &Scope, kinds: &[OrgKind]) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let (wh, binds) = scope.filter_visible("p.path", 1);
+    let kinds_sql: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+    let sql = format!(
+        "SELECT o.id, o.name FROM organisations o JOIN places p ON p.id = o.place_id
+         WHERE {wh} AND o.active AND o.kind IN ({}) ORDER BY o.name",
+        kinds_sql.join(",")
+    );
+    read!(db, |c| {
+        let mut q = sqlx::query_as(&sql);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_all(c).await
+    })
+}

@@ -1,0 +1,389 @@
+//! Staff accounts: SQL and rules. An account is bound to one or more places; a manager sees and
+//! edits only accounts bound inside their own scope, and grants only roles they may grant.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::{Role, Scope, password, session};
+use crate::db::Db;
+use crate::web::error::{AppError, FieldErrors};
+use crate::{read, write};
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Staff {
+    pub id: Uuid,
+    pub account: String,
+    pub display_name: String,
+    pub role: String,
+    pub disabled: bool,
+    pub totp_enabled: bool,
+    pub organisation_id: Option<Uuid>,
+    pub organisation_name: Option<String>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    #[sqlx(skip)]
+    pub places: Vec<PlaceRef>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PlaceRef {
+    #[serde(skip)]
+    pub user_id: Uuid,
+    pub id: Uuid,
+    pub name: String,
+    #[serde(skip)]
+    pub path: String,
+}
+
+const COLS: &str = "u.id, u.account, u.display_name, u.role, u.disabled, u.totp_enabled, u.organisation_id, o.name AS organisation_name, u.last_login_at, u.version";
+
+fn visible(scope: &Scope, first: usize) -> (String, Vec<String>) {
+    let (f, b) = scope.filter("p.path", first);
+    (format!("EXISTS (SELECT 1 FROM user_places up JOIN places p ON p.id = up.place_id WHERE up.user_id = u.id AND {f})"), b)
+}
+
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StaffFilter {
+    /// Role code.
+    pub role: Option<String>,
+    /// Name or account contains.
+    pub q: Option<String>,
+}
+
+pub async fn list(db: &Db, scope: &Scope, f: &StaffFilter, limit: i64, offset: i64) -> Result<(Vec<Staff>, i64), sqlx::Error> {
+    let (mut wh, mut binds) = visible(scope, 1);
+    if let Some(r) = f.role.as_deref().and_then(Role::parse) {
+        binds.push(r.as_str().into());
+        wh.push_str(&format!(" AND u.role = ${}", binds.len()));
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let esc = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        binds.push(format!("%{esc}%"));
+        let n = binds.len();
+        wh.push_str(&format!(" AND (u.display_name LIKE ${n} ESCAPE '\\' OR u.account LIKE ${n} ESCAPE '\\')"));
+    }
+    let sql = format!(
+        "SELECT {COLS} FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id WHERE {wh} ORDER BY u.account LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {wh}");
+    let (mut rows, total) = read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Staff>(&sql);
+        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
+        for b in &binds {
+            q = q.bind(b);
+            cq = cq.bind(b);
+        }
+        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
+        Ok::<_, sqlx::Error>((rows, cq.fetch_one(c).await?.0))
+    })?;
+    attach_places(db, &mut rows).await?;
+    Ok((rows, total))
+}
+
+/// One query for the places of all listed accounts (no N+1).
+async fn attach_places(db: &Db, rows: &mut [Staff]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ph: Vec<String> = (1..=rows.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT up.user_id, p.id, p.name, p.path FROM user_places up JOIN places p ON p.id = up.place_id WHERE up.user_id IN ({}) ORDER BY p.path",
+        ph.join(",")
+    );
+    let refs: Vec<PlaceRef> = read!(db, |c| {
+        let mut q = sqlx::query_as::<_, PlaceRef>(&sql);
+        for r in rows.iter() {
+            q = q.bind(r.id);
+        }
+        q.fetch_all(c).await
+    })?;
+    for r in rows.iter_mut() {
+        r.places = refs.iter().filter(|p| p.user_id == r.id).cloned().collect();
+    }
+    Ok(())
+}
+
+pub async fn get(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Staff>, sqlx::Error> {
+    let (wh, binds) = visible(scope, 2);
+    let sql = format!("SELECT {COLS} FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1 AND {wh}");
+    let row: Option<Staff> = read!(db, |c| {
+        let mut q = sqlx::query_as::<_, Staff>(&sql).bind(id);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_optional(c).await
+    })?;
+    match row {
+        Some(r) => {
+            let mut v = [r];
+            attach_places(db, &mut v).await?;
+            let [r] = v;
+            Ok(Some(r))
+        }
+        None => Ok(None),
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffInput {
+    pub account: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Places the account is bound to; its data scope is these and everything below.
+    pub place_ids: Vec<Uuid>,
+    pub organisation_id: Option<Uuid>,
+    pub version: Option<i64>,
+}
+
+pub fn valid_account(a: &str) -> bool {
+    (3..=32).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// A one-time password: 16 characters without look-alikes, shown once, changed at first login.
+pub fn one_time_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..16).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+async fn check_places(db: &Db, scope: &Scope, ids: &[Uuid], errors: &mut FieldErrors) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        errors.add("place_ids", "staff.places_required");
+        return Ok(());
+    }
+    for id in ids {
+        if crate::org::store::get_place(db, scope, *id).await?.filter(|p| p.active).is_none() {
+            errors.add("place_ids", "place.parent_not_found");
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Creates an account; returns its id and the password (the given one, or a one-time one).
+pub async fn create(db: &Db, scope: &Scope, actor: &Actor, granter: Option<Role>, input: &StaffInput, pass: Option<&str>) -> Result<(Uuid, String), AppError> {
+    let mut errors = FieldErrors::default();
+    let account = input.account.trim().to_lowercase();
+    if !valid_account(&account) {
+        errors.add("account", "staff.account_format");
+    }
+    let name = crate::web::form::clean_name(&input.display_name, "display_name", 40, &mut errors);
+    if granter.is_some_and(|g| !g.can_grant(input.role)) {
+        errors.add("role", "staff.role_not_grantable");
+    }
+    check_places(db, scope, &input.place_ids, &mut errors).await?;
+    let pass = match pass {
+        Some(p) => {
+            if let Err(code) = password::check_policy(p, &account, &name) {
+                errors.add("password", code);
+            }
+            p.to_string()
+        }
+        None => one_time_password(),
+    };
+    errors.into_result()?;
+    let hash = {
+        let p = pass.clone();
+        tokio::task::spawn_blocking(move || password::hash(&p)).await.map_err(|e| anyhow::anyhow!(e))?
+    };
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let res = write!(&mut tx, |c| {
+        sqlx::query(
+            "INSERT INTO users (id, account, display_name, role, password_hash, must_change_password, organisation_id, version, created_at, created_by, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $8, $9)",
+        )
+        .bind(id)
+        .bind(&account)
+        .bind(&name)
+        .bind(input.role.as_str())
+        .bind(&hash)
+        .bind(true)
+        .bind(input.organisation_id)
+        .bind(now)
+        .bind(actor.id)
+        .execute(c)
+        .await.map(|r| r.rows_affected())
+    });
+    if let Err(e) = res {
+        return Err(if crate::db::is_unique_violation(&e) { AppError::field("account", "staff.account_taken") } else { e.into() });
+    }
+    for pid in dedup(&input.place_ids) {
+        write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)").bind(id).bind(pid).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    audit::record(&mut tx, actor, Entry {
+        action: "staff.create",
+        entity: "user",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::json!({"account": account, "role": input.role.as_str(), "places": input.place_ids}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok((id, pass))
+}
+
+fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut v = ids.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+pub async fn update(db: &Db, scope: &Scope, actor: &Actor, granter: Role, id: Uuid, input: &StaffInput) -> Result<(), AppError> {
+    let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let current_role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
+    if !granter.can_grant(current_role) {
+        return Err(AppError::Forbidden);
+    }
+    let mut errors = FieldErrors::default();
+    let name = crate::web::form::clean_name(&input.display_name, "display_name", 40, &mut errors);
+    if !granter.can_grant(input.role) {
+        errors.add("role", "staff.role_not_grantable");
+    }
+    check_places(db, scope, &input.place_ids, &mut errors).await?;
+    errors.into_result()?;
+    // Bindings outside the editor's scope are not theirs to remove.
+    let mut places: Vec<Uuid> = current.places.iter().filter(|p| !scope.covers(&p.path)).map(|p| p.id).collect();
+    places.extend(dedup(&input.place_ids));
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let n = write!(&mut tx, |c| {
+        sqlx::query(
+            "UPDATE users SET display_name = $1, role = $2, organisation_id = $3, version = version + 1, updated_at = $4, updated_by = $5
+             WHERE id = $6 AND ($7 IS NULL OR version = $7)",
+        )
+        .bind(&name)
+        .bind(input.role.as_str())
+        .bind(input.organisation_id)
+        .bind(now)
+        .bind(actor.id)
+        .bind(id)
+        .bind(input.version)
+        .execute(c)
+        .await.map(|r| r.rows_affected())
+    })?;
+    if n == 0 {
+        return Err(AppError::Stale);
+    }
+    write!(&mut tx, |c| sqlx::query("DELETE FROM user_places WHERE user_id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    for pid in dedup(&places) {
+        write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)").bind(id).bind(pid).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    if current_role != input.role {
+        // A changed role must not keep powers in sessions opened under the old one.
+        session::destroy_all_for(&mut tx, id).await?;
+    }
+    audit::record(&mut tx, actor, Entry {
+        action: "staff.update",
+        entity: "user",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::json!({"role": [current.role, input.role.as_str()], "places": places}),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn set_disabled(db: &Db, scope: &Scope, actor: &Actor, granter: Option<Role>, id: Uuid, disabled: bool) -> Result<(), AppError> {
+    let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
+    if granter.is_some_and(|g| !g.can_grant(role)) {
+        return Err(AppError::Forbidden);
+    }
+    if actor.id == Some(id) && disabled {
+        return Err(AppError::field("disabled", "staff.cannot_disable_self"));
+    }
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| {
+        sqlx::query("UPDATE users SET disabled = $1, version = version + 1, updated_at = $2, updated_by = $3 WHERE id = $4")
+            .bind(disabled)
+            .bind(Utc::now())
+            .bind(actor.id)
+            .bind(id)
+            .execute(c)
+            .await.map(|r| r.rows_affected())
+    })?;
+    if disabled {
+        session::destroy_all_for(&mut tx, id).await?;
+        write!(&mut tx, |c| {
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL").bind(Utc::now()).bind(id).execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    audit::record(&mut tx, actor, Entry {
+        action: if disabled { "staff.disable" } else { "staff.enable" },
+        entity: "user",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::Value::Null,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new one-time password (or the given one), ends the account's sessions, clears its lockout.
+pub async fn reset_password(db: &Db, scope: &Scope, actor: &Actor, granter: Option<Role>, id: Uuid, given: Option<&str>) -> Result<String, AppError> {
+    let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
+    if granter.is_some_and(|g| !g.can_grant(role)) {
+        return Err(AppError::Forbidden);
+    }
+    let pass = match given {
+        Some(p) => {
+            password::check_policy(p, &current.account, &current.display_name).map_err(|c| AppError::field("password", c))?;
+            p.to_string()
+        }
+        None => one_time_password(),
+    };
+    let hash = {
+        let p = pass.clone();
+        tokio::task::spawn_blocking(move || password::hash(&p)).await.map_err(|e| anyhow::anyhow!(e))?
+    };
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| {
+        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2, version = version + 1, updated_at = $3, updated_by = $4 WHERE id = $5")
+            .bind(&hash)
+            .bind(given.is_none())
+            .bind(Utc::now())
+            .bind(actor.id)
+            .bind(id)
+            .execute(&mut *c)
+            .await.map(|r| r.rows_affected())?;
+        sqlx::query("DELETE FROM login_failures WHERE account = $1").bind(&current.account).execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    session::destroy_all_for(&mut tx, id).await?;
+    audit::record(&mut tx, actor, Entry {
+        action: "staff.reset_password",
+        entity: "user",
+        entity_id: Some(id.to_string()),
+        detail: serde_json::Value::Null,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(pass)
+}
+
+/// Counts of enabled accounts per role inside the scope (home page).
+pub async fn count_by_role(db: &Db, scope: &Scope) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let (wh, binds) = visible(scope, 1);
+    let sql = format!("SELECT u.role, COUNT(*) FROM users u WHERE {wh} AND NOT u.disabled GROUP BY u.role");
+    read!(db, |c| {
+        let mut q = sqlx::query_as(&sql);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.fetch_all(c).await
+    })
+}
+
+pub fn everything() -> Scope {
+    Scope { roots: vec!["/".into()] }
+}

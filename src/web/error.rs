@@ -1,0 +1,117 @@
+//! One error type for every handler. It becomes a response carrying an `ErrorInfo` extension;
+//! the `render_errors` middleware turns that into `{code, message, details}` JSON for the API or
+//! an HTML page in the caller's language for everything else.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Field-level validation failures: (field name, stable message code).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FieldErrors(pub Vec<(String, &'static str)>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, code: &'static str) {
+        self.0.push((field.to_string(), code));
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn get(&self, field: &str) -> Option<&'static str> {
+        self.0.iter().find(|(f, _)| f == field).map(|(_, c)| *c)
+    }
+    pub fn into_result(self) -> Result<(), AppError> {
+        if self.is_empty() { Ok(()) } else { Err(AppError::Invalid(self)) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("bad request: {0}")]
+    BadRequest(&'static str, Value),
+    #[error("invalid input")]
+    Invalid(FieldErrors),
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("stale version")]
+    Stale,
+    #[error("too many requests")]
+    TooMany,
+    #[error("payload too large")]
+    TooLarge,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad(code: &'static str) -> Self {
+        AppError::BadRequest(code, Value::Null)
+    }
+    pub fn field(field: &str, code: &'static str) -> Self {
+        let mut e = FieldErrors::default();
+        e.add(field, code);
+        AppError::Invalid(e)
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        if crate::db::is_unique_violation(&e) {
+            AppError::Conflict("error.duplicate")
+        } else {
+            AppError::Internal(e.into())
+        }
+    }
+}
+
+/// What the error renderer needs: the HTTP status, a stable code and optional details.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub details: Value,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code, details) = match self {
+            AppError::NotFound => (StatusCode::NOT_FOUND, "error.not_found", Value::Null),
+            AppError::Forbidden => (StatusCode::FORBIDDEN, "error.forbidden", Value::Null),
+            AppError::Unauthenticated => {
+                (StatusCode::UNAUTHORIZED, "error.unauthenticated", Value::Null)
+            }
+            AppError::BadRequest(code, details) => (StatusCode::BAD_REQUEST, code, details),
+            AppError::Invalid(fields) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "error.invalid",
+                Value::Array(
+                    fields
+                        .0
+                        .into_iter()
+                        .map(|(f, c)| serde_json::json!({"field": f, "code": c}))
+                        .collect(),
+                ),
+            ),
+            AppError::Conflict(code) => (StatusCode::CONFLICT, code, Value::Null),
+            AppError::Stale => (StatusCode::PRECONDITION_FAILED, "error.stale", Value::Null),
+            AppError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "error.too_many", Value::Null),
+            AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "error.too_large", Value::Null),
+            AppError::Internal(e) => {
+                // The chain may name tables or values; it goes to the log, never to the client.
+                tracing::error!(error = %format!("{e:#}"), "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "error.internal", Value::Null)
+            }
+        };
+        let mut res = status.into_response();
+        res.extensions_mut().insert(ErrorInfo { code, details });
+        res
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,152 @@
+//! Generic form and list views: most screens are a list of records and a form of fields, so
+//! one pair of templates renders them all, with the user's input and field messages kept.
+
+use super::error::FieldErrors;
+use super::i18n::Tr;
+
+pub enum Input {
+    Text { max: usize },
+    Select(Vec<(String, String)>),
+    Multi(Vec<(String, String)>),
+    Checkbox,
+    Password,
+    File,
+    TextArea,
+}
+
+pub struct Field {
+    pub name: &'static str,
+    pub label: String,
+    pub input: Input,
+    pub value: String,
+    /// For multi-selects: the chosen values.
+    pub values: Vec<String>,
+    pub error: Option<String>,
+    pub required: bool,
+    pub hint: Option<String>,
+}
+
+impl Field {
+    pub fn text(tr: Tr, name: &'static str, label_key: &str, value: &str, max: usize, required: bool) -> Field {
+        Field {
+            name,
+            label: tr.t(label_key).to_string(),
+            input: Input::Text { max },
+            value: value.to_string(),
+            values: Vec::new(),
+            error: None,
+            required,
+            hint: None,
+        }
+    }
+    pub fn select(tr: Tr, name: &'static str, label_key: &str, value: &str, options: Vec<(String, String)>, required: bool) -> Field {
+        Field { input: Input::Select(options), ..Field::text(tr, name, label_key, value, 0, required) }
+    }
+    pub fn multi(tr: Tr, name: &'static str, label_key: &str, values: Vec<String>, options: Vec<(String, String)>) -> Field {
+        Field { input: Input::Multi(options), values, ..Field::text(tr, name, label_key, "", 0, false) }
+    }
+    pub fn checkbox(tr: Tr, name: &'static str, label_key: &str, checked: bool) -> Field {
+        Field {
+            input: Input::Checkbox,
+            ..Field::text(tr, name, label_key, if checked { "on" } else { "" }, 0, false)
+        }
+    }
+    pub fn password(tr: Tr, name: &'static str, label_key: &str) -> Field {
+        Field { input: Input::Password, ..Field::text(tr, name, label_key, "", 128, true) }
+    }
+    pub fn textarea(tr: Tr, name: &'static str, label_key: &str, value: &str) -> Field {
+        Field { input: Input::TextArea, ..Field::text(tr, name, label_key, value, 0, false) }
+    }
+    pub fn file(tr: Tr, name: &'static str, label_key: &str) -> Field {
+        Field { input: Input::File, ..Field::text(tr, name, label_key, "", 0, true) }
+    }
+    pub fn hint(mut self, text: String) -> Field {
+        self.hint = Some(text);
+        self
+    }
+    pub fn is_checked(&self) -> bool {
+        self.value == "on"
+    }
+    pub fn has(&self, v: &str) -> bool {
+        self.values.iter().any(|x| x == v)
+    }
+    pub fn kind(&self) -> &'static str {
+        match self.input {
+            Input::Text { .. } => "text",
+            Input::Select(_) => "select",
+            Input::Multi(_) => "multi",
+            Input::Checkbox => "checkbox",
+            Input::Password => "password",
+            Input::File => "file",
+            Input::TextArea => "textarea",
+        }
+    }
+    pub fn options(&self) -> &[(String, String)] {
+        match &self.input {
+            Input::Select(o) | Input::Multi(o) => o,
+            _ => &[],
+        }
+    }
+    pub fn max(&self) -> usize {
+        match self.input {
+            Input::Text { max } => max,
+            _ => 0,
+        }
+    }
+}
+
+/// Attaches localised field messages.
+pub fn apply_errors(fields: &mut [Field], errors: &FieldErrors, tr: Tr) {
+    for f in fields.iter_mut() {
+        if let Some(code) = errors.get(f.name) {
+            f.error = Some(tr.t(code).to_string());
+        }
+    }
+}
+
+/// Messages for errors that belong to no field on the form (e.g. a stale version).
+pub fn general_errors(fields: &[Field], errors: &FieldErrors, tr: Tr) -> Vec<String> {
+    errors
+        .0
+        .iter()
+        .filter(|(f, _)| !fields.iter().any(|x| x.name == f))
+        .map(|(_, c)| tr.t(c).to_string())
+        .collect()
+}
+
+pub struct Cell {
+    pub text: String,
+    pub href: Option<String>,
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell { text: s.into(), href: None }
+    }
+    pub fn link(s: impl Into<String>, href: String) -> Cell {
+        Cell { text: s.into(), href: Some(href) }
+    }
+}
+
+/// Validation helpers shared by forms and the API.
+pub fn clean_name(v: &str, field: &str, max: usize, errors: &mut FieldErrors) -> String {
+    let v = v.trim();
+    if v.is_empty() {
+        errors.add(field, "error.required");
+    } else if v.chars().count() > max {
+        errors.add(field, if max <= 60 { "error.too_long_60" } else { "error.too_long" });
+    } else if v.chars().any(char::is_control) {
+        errors.add(field, "error.control_chars");
+    }
+    v.to_string()
+}
+
+pub fn clean_optional(v: Option<&str>, field: &str, max: usize, errors: &mut FieldErrors) -> Option<String> {
+    let v = v.map(str::trim).filter(|s| !s.is_empty())?;
+    if v.chars().count() > max {
+        errors.add(field, "error.too_long");
+    } else if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+        errors.add(field, "error.control_chars");
+    }
+    Some(v.to_string())
+}
