@@ -84,9 +84,22 @@ fn read_csv(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, TableError> {
     };
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut out = Vec::new();
-    for (i, rec) in reader.records().enumerate() {
+    for rec in reader.records() {
         let rec = rec.map_err(|_| TableError::Unreadable)?;
-        out.push((i + 1, rec.iter().map(|c| c.trim().to_string()).collect()));
+        // csv skips blank lines; the line number keeps row numbers as the user sees them.
+        let bytes = text.as_bytes();
+        let line = rec
+            .position()
+            .map(|p| {
+                // The position may point at blank lines before the record: step over them.
+                let mut start = p.byte() as usize;
+                while start < bytes.len() && (bytes[start] == b'\n' || bytes[start] == b'\r') {
+                    start += 1;
+                }
+                bytes[..start].iter().filter(|b| **b == b'\n').count() + 1
+            })
+            .unwrap_or(out.len() + 1);
+        out.push((line, rec.iter().map(|c| c.trim().to_string()).collect()));
         if out.len() > MAX_ROWS + 1 {
             return Err(TableError::TooManyRows);
         }

@@ -6,7 +6,7 @@ CREATE TABLE places (
     kind        TEXT NOT NULL CHECK (kind IN ('city','district','street','community','grid')),
     name        TEXT NOT NULL,
     code        TEXT,
-    seg         TEXT NOT NULL,
+    seg         TEXT COLLATE "C" NOT NULL,
     path        TEXT COLLATE "C" NOT NULL UNIQUE,
     depth       INTEGER NOT NULL,
     active      BOOLEAN NOT NULL DEFAULT TRUE,
@@ -131,7 +131,7 @@ CREATE TABLE login_failures (
 CREATE TABLE rate_limits (
     bucket TEXT NOT NULL,
     win    BIGINT NOT NULL,
-    hits   INTEGER NOT NULL,
+    hits   BIGINT NOT NULL,
     PRIMARY KEY (bucket, win)
 );
 

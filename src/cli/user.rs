@@ -109,10 +109,8 @@ pub async fn run(cfg: Config, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             println!("enabled {account}");
         }
         UserCommand::List => {
-            let (rows, _) = store::list(&db, &all, &Default::default(), 10_000, 0).await?;
-            for s in rows {
-                let places: Vec<&str> = s.places.iter().map(|p| p.name.as_str()).collect();
-                println!("{:<20} {:<18} {:<8} {}", s.account, s.role, if s.disabled { "disabled" } else { "active" }, places.join(","));
+            for (account, role, disabled) in store::list_all(&db).await? {
+                println!("{account:<20} {role:<18} {}", if disabled { "disabled" } else { "active" });
             }
         }
     }

@@ -108,12 +108,17 @@ pub fn valid_code(code: &str) -> bool {
     !code.is_empty() && code.len() <= 32 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// A new path segment: six characters of `[0-9a-z]`, all sorting above `/`.
-pub fn new_segment() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut rng = rand::thread_rng();
-    (0..6).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+/// Path segment number `n`: six base-36 digits (`[0-9a-z]`, all sorting above `/`), so
+/// siblings sort in creation order and a parent holds up to 2 billion children.
+pub fn segment_of(n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = [b'0'; 6];
+    let mut v = n;
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(v % 36) as usize];
+        v /= 36;
+    }
+    String::from_utf8(out.to_vec()).expect("ascii")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -199,8 +204,9 @@ mod tests {
         assert_eq!(PlaceKind::parse("社区"), Some(PlaceKind::Community));
         assert_eq!(PlaceKind::parse("grid"), Some(PlaceKind::Grid));
         assert!(PlaceKind::parse("planet").is_none());
-        let s = new_segment();
-        assert_eq!(s.len(), 6);
-        assert!(s.bytes().all(|b| b > b'/'));
+        assert_eq!(segment_of(1), "000001");
+        assert_eq!(segment_of(36), "000010");
+        assert!(segment_of(9) < segment_of(10) && segment_of(35) < segment_of(36));
+        assert!(segment_of(12345).bytes().all(|b| b > b'/'));
     }
 }

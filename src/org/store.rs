@@ -216,7 +216,7 @@ pub async fn insert_place(
     code: Option<&str>,
 ) -> Result<(Uuid, String, i32, chrono::DateTime<Utc>), sqlx::Error> {
     let id = Uuid::now_v7();
-    let seg = new_segment();
+    let seg = next_segment(tx, parent.map(|p| p.id)).await?;
     let (path, depth) = match parent {
         Some(p) => (format!("{}{seg}/", p.path), p.depth + 1),
         None => (format!("/{seg}/"), 0),
@@ -248,6 +248,21 @@ pub async fn insert_place(
     })
     .await?;
     Ok((id, path, depth, now))
+}
+
+/// The next free path segment under a parent: siblings sort in the order they were created.
+/// On PostgreSQL the parent row is locked first, so concurrent inserts under one parent queue
+/// instead of racing for the same segment; SQLite's single writer already serialises them.
+async fn next_segment(tx: &mut Tx, parent: Option<Uuid>) -> Result<String, sqlx::Error> {
+    if let (Tx::Postgres(t), Some(p)) = (&mut *tx, parent) {
+        sqlx::query("SELECT id FROM places WHERE id = $1 FOR UPDATE").bind(p).execute(&mut **t).await?;
+    }
+    let max: (Option<String>,) = write!(tx, |c| match parent {
+        Some(p) => sqlx::query_as("SELECT MAX(seg) FROM places WHERE parent_id = $1").bind(p).fetch_one(c).await,
+        None => sqlx::query_as("SELECT MAX(seg) FROM places WHERE parent_id IS NULL").fetch_one(c).await,
+    })?;
+    let next = max.0.and_then(|m| u64::from_str_radix(&m, 36).ok()).map_or(1, |n| n + 1);
+    Ok(segment_of(next))
 }
 
 /// Bumps the version only if it still matches: the optimistic lock for every edit.
@@ -306,14 +321,15 @@ pub async fn move_place(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, m: &Pla
     if place.parent_id == Some(parent.id) {
         return Err(AppError::field("new_parent_id", "place.same_parent"));
     }
-    let seg = place.path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
-    let new_path = format!("{}{seg}/", parent.path);
-    let old_len = place.path.chars().count() as i64;
+    let old_len = place.path.chars().count() as i32;
     let end = crate::db::scope_sql::subtree_end(&place.path);
     let mut tx = db.begin().await?;
     bump_version(&mut tx, "places", id, m.version, actor).await?;
+    // A new segment under the new parent: the old one may be taken by a sibling there.
+    let seg = next_segment(&mut tx, Some(parent.id)).await?;
+    let new_path = format!("{}{seg}/", parent.path);
     let res = write!(&mut tx, |c| {
-        sqlx::query("UPDATE places SET parent_id = $1 WHERE id = $2").bind(parent.id).bind(id).execute(&mut *c).await.map(|r| r.rows_affected())?;
+        sqlx::query("UPDATE places SET parent_id = $1, seg = $2 WHERE id = $3").bind(parent.id).bind(&seg).bind(id).execute(&mut *c).await.map(|r| r.rows_affected())?;
         sqlx::query("UPDATE places SET path = $1 || substr(path, $2) WHERE path >= $3 AND path < $4")
             .bind(&new_path)
             .bind(old_len + 1)

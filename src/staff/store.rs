@@ -384,6 +384,11 @@ pub async fn count_by_role(db: &Db, scope: &Scope) -> Result<Vec<(String, i64)>,
     })
 }
 
+/// Every account with its role and state, for the operator's `linli user list`.
+pub async fn list_all(db: &Db) -> Result<Vec<(String, String, bool)>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as("SELECT account, role, disabled FROM users ORDER BY account").fetch_all(c).await)
+}
+
 pub fn everything() -> Scope {
     Scope { roots: vec!["/".into()] }
 }

@@ -1,0 +1,64 @@
+use axum::http::{Method, StatusCode};
+
+use crate::harness::TestApp;
+
+#[tokio::test]
+async fn openapi_document_lists_every_api_route() {
+    let app = TestApp::new().await;
+    let doc = app.anon().get("/api/v1/openapi.json").await.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for def in linli::app::all_routes() {
+        if !def.path.starts_with("/api/v1/") || def.path == "/api/v1/openapi.json" {
+            continue;
+        }
+        let item = paths.get(def.path).unwrap_or_else(|| panic!("{} missing from OpenAPI", def.path));
+        let m = def.method.as_str().to_lowercase();
+        assert!(item.get(&m).is_some(), "{} {} missing from OpenAPI", def.method, def.path);
+    }
+}
+
+#[tokio::test]
+async fn create_read_update_move_through_the_api_with_a_token() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let page = c.post_form("/account/tokens", &[("name", "集成")]).await;
+    let mut api = app.anon();
+    api.token = page.between("id=\"new-token\">", "<");
+    let street = app.place_id("白登山街道").await;
+    let r = api.send_json(Method::POST, "/api/v1/places", &format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"接口社区\",\"code\":\"API-1\"}}"), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let created = r.json();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(r.location(), format!("/api/v1/places/{id}"));
+    assert_eq!(created["parent_name"], "白登山街道");
+    let r = api.send_json(Method::PATCH, &format!("/api/v1/places/{id}"), "{\"name\":\"接口社区二\"}", &[]).await;
+    assert_eq!(r.json()["version"], 2);
+    let target = app.place_id("武定街道").await;
+    let r = api.send_json(Method::POST, &format!("/api/v1/places/{id}/move"), &format!("{{\"new_parent_id\":\"{target}\"}}"), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["parent_name"], "武定街道");
+    let r = api.send_json(Method::POST, "/api/v1/staff", &format!("{{\"account\":\"api.user\",\"display_name\":\"接口用户\",\"role\":\"grid_worker\",\"place_ids\":[\"{id}\"],\"organisation_id\":null}}"), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["one_time_password"].as_str().unwrap().len(), 16);
+    let me = api.get("/api/v1/me").await.json();
+    assert_eq!(me["account"], "bureau");
+}
+
+#[tokio::test]
+async fn ops_endpoints_and_security_headers() {
+    let app = TestApp::new().await;
+    let c = app.anon();
+    let r = c.get("/healthz").await;
+    assert_eq!(r.body, "ok");
+    for h in ["content-security-policy", "x-content-type-options", "referrer-policy"] {
+        assert!(r.headers.contains_key(h), "{h}");
+    }
+    assert_eq!(c.get("/readyz").await.status, StatusCode::OK);
+    let m = c.get("/metrics").await;
+    assert!(m.body.contains("linli_http_requests_total"), "{}", &m.body[..m.body.len().min(300)]);
+    let login = c.get("/login").await;
+    assert_eq!(login.headers.get("cache-control").unwrap(), "no-store");
+    assert_eq!(c.get("/static/linli.css").await.status, StatusCode::OK);
+    assert_eq!(c.get("/static/../Cargo.toml").await.status, StatusCode::NOT_FOUND);
+}

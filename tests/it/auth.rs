@@ -1,0 +1,215 @@
+use axum::http::StatusCode;
+
+use crate::harness::TestApp;
+
+#[tokio::test]
+async fn login_sets_a_safe_cookie_and_logout_ends_the_session() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let r = anon.post_form("/login", &[("account", "wenbichen"), ("password", &app.password)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let cookie = r.headers.get("set-cookie").unwrap().to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let c = app.login("wenbichen").await;
+    let old_cookie = c.cookie.clone();
+    let r = c.post_form("/logout", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The old cookie no longer works anywhere.
+    let mut stale = app.anon();
+    stale.cookie = old_cookie;
+    assert_eq!(stale.get("/").await.location(), "/login");
+    assert_eq!(stale.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn each_login_gets_a_new_session_id() {
+    let app = TestApp::new().await;
+    let a = app.login("wenbichen").await;
+    let b = app.login("wenbichen").await;
+    assert_ne!(a.cookie, b.cookie);
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_answer_the_same() {
+    let app = TestApp::new().await;
+    let c = app.anon();
+    let wrong = c.post_form("/login", &[("account", "wenbichen"), ("password", "not the password!")]).await;
+    let unknown = c.post_form("/login", &[("account", "nobody-here"), ("password", "not the password!")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.status, unknown.status);
+    assert_eq!(wrong.between("id=\"login-error\">", "<"), unknown.between("id=\"login-error\">", "<"));
+    assert!(wrong.between("id=\"login-error\">", "<").is_some());
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_account_for_fifteen_minutes_known_or_not() {
+    let app = TestApp::new().await;
+    let c = app.anon();
+    for account in ["wenbichen", "ghost-account"] {
+        for i in 0..5 {
+            let r = c.post_form("/login", &[("account", account), ("password", "wrong password here")]).await;
+            let expected = if i < 4 { StatusCode::UNAUTHORIZED } else { StatusCode::TOO_MANY_REQUESTS };
+            assert_eq!(r.status, expected, "{account} attempt {i}");
+        }
+        // Even the right password is refused while locked.
+        let r = c.post_form("/login", &[("account", account), ("password", &app.password)]).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{account} locked");
+        assert!(r.body.contains("15"), "message names the lock time");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.lockout'").await, 2);
+    // Another account is unaffected.
+    app.login("leizeyu").await;
+}
+
+#[tokio::test]
+async fn address_rate_limit_answers_429() {
+    let app = TestApp::new().await;
+    let c = app.anon();
+    let mut statuses = Vec::new();
+    // 65 attempts span at most two one-minute windows, so one of them exceeds 30.
+    for i in 0..65 {
+        let r = c.post_form("/login", &[("account", &format!("user{i}")), ("password", "whatever-password")]).await;
+        statuses.push(r.status);
+    }
+    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert!(limited >= 5, "{statuses:?}");
+    assert!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.rate_limited'").await >= 5);
+}
+
+#[tokio::test]
+async fn admins_must_enrol_a_second_factor_and_codes_cannot_be_replayed() {
+    let app = TestApp::new().await;
+    let mut c = app.anon();
+    let r = c.post_form("/login", &[("account", "bureau"), ("password", &app.password)]).await;
+    assert_eq!(r.location(), "/login/totp");
+    c.take_cookie(&r);
+    // Half-signed-in: no page but the second factor.
+    assert_eq!(c.get("/places").await.location(), "/login/totp");
+    assert_eq!(c.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    let page = c.get("/login/totp").await;
+    c.csrf = page.csrf();
+    let secret = page.between("id=\"totp-secret\">", "<").unwrap();
+    let bad = c.post_form("/login/totp", &[("code", "000000")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let code = linli::auth::totp::code_at(&secret, "bureau", linli::auth::totp::now_secs());
+    let ok = c.post_form("/login/totp", &[("code", &code)]).await;
+    assert_eq!(ok.location(), "/");
+    // Next login asks for a code; the one just used is refused.
+    let mut d = app.anon();
+    let r = d.post_form("/login", &[("account", "bureau"), ("password", &app.password)]).await;
+    d.take_cookie(&r);
+    let page = d.get("/login/totp").await;
+    assert!(!page.body.contains("totp-secret"), "secret is not shown again");
+    d.csrf = page.csrf();
+    let replay = d.post_form("/login/totp", &[("code", &code)]).await;
+    assert_eq!(replay.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_session_at_once() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    assert_eq!(worker.get("/places").await.status, StatusCode::OK);
+    let admin = app.login("bureau").await;
+    let id = app.user_id("wenbichen").await;
+    let r = admin.post_form(&format!("/staff/{id}/disabled"), &[("disabled", "true")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(worker.get("/places").await.location(), "/login");
+    let again = app.anon().post_form("/login", &[("account", "wenbichen"), ("password", &app.password)]).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn idle_sessions_expire() {
+    let app = TestApp::new().await;
+    let c = app.login("wenbichen").await;
+    let past = chrono::Utc::now() - chrono::Duration::minutes(31);
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |conn| sqlx::query("UPDATE sessions SET last_seen_at = $1").bind(past).execute(conn).await.map(|r| r.rows_affected())).unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(c.get("/").await.location(), "/login");
+}
+
+#[tokio::test]
+async fn reset_password_forces_a_change_that_follows_the_policy() {
+    let app = TestApp::new().await;
+    let admin = app.login("bureau").await;
+    let id = app.user_id("hanjianwei").await;
+    let r = admin.post_form(&format!("/staff/{id}/reset-password"), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let otp = r.between("id=\"one-time-password\">", "<").unwrap();
+    let mut c = app.anon();
+    let r = c.post_form("/login", &[("account", "hanjianwei"), ("password", &otp)]).await;
+    c.take_cookie(&r);
+    assert_eq!(c.get("/places").await.location(), "/account/password");
+    let page = c.get("/account/password").await;
+    c.csrf = page.csrf();
+    let weak = c.post_form("/account/password", &[("current", &otp), ("new_password", "password123456"), ("confirm", "password123456")]).await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let named = c.post_form("/account/password", &[("current", &otp), ("new_password", "hanjianwei-is-me-2026"), ("confirm", "hanjianwei-is-me-2026")]).await;
+    assert_eq!(named.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let long = "长城长江黄河泰山".repeat(8);
+    let ok = c.post_form("/account/password", &[("current", &otp), ("new_password", &long), ("confirm", &long)]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(c.get("/places").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn api_tokens_authenticate_until_revoked_and_are_stored_hashed() {
+    let app = TestApp::new().await;
+    let c = app.login("zhenhua.mgr").await;
+    let r = c.post_form("/account/tokens", &[("name", "手机端")]).await;
+    let token = r.between("id=\"new-token\">", "<").unwrap();
+    assert!(token.starts_with("linli_"));
+    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM api_tokens WHERE token_hash = '{token}'")).await, 0, "never stored in clear");
+    let mut api = app.anon();
+    api.token = Some(token.clone());
+    let me = api.get("/api/v1/me").await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["role"], "station_manager");
+    let id = api.get("/account").await;
+    assert_eq!(id.status, StatusCode::OK);
+    let tid: (uuid::Uuid,) = linli::read!(&app.st.db, |conn| sqlx::query_as("SELECT id FROM api_tokens").fetch_one(conn).await).unwrap();
+    c.post_form(&format!("/account/tokens/{}/revoke", tid.0), &[]).await;
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    let mut forged = app.anon();
+    forged.token = Some("linli_forged".into());
+    let r = forged.get("/api/v1/me").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["code"], "unauthenticated");
+}
+
+#[tokio::test]
+async fn language_switch_is_kept_per_user() {
+    let app = TestApp::new().await;
+    let c = app.login("wenbichen").await;
+    assert!(c.get("/places").await.body.contains("区划网格"));
+    let r = c.post_form("/locale", &[("lang", "en"), ("back", "/places")]).await;
+    assert_eq!(r.location(), "/places");
+    assert!(c.get("/places").await.body.contains("lang=\"en\""));
+    // A new session of the same user keeps English.
+    let d = app.login("wenbichen").await;
+    assert!(d.get("/").await.body.contains("lang=\"en\""));
+    // Open redirects are refused.
+    let r = c.post_form("/locale", &[("lang", "zh-CN"), ("back", "//evil.example")]).await;
+    assert_eq!(r.location(), "/");
+}
+
+#[tokio::test]
+async fn csrf_token_and_origin_are_required_for_changes() {
+    let app = TestApp::new().await;
+    let mut c = app.login("bureau").await;
+    let good = c.csrf.clone();
+    c.csrf = "wrong".into();
+    let r = c.post_form("/places", &[("kind", "grid"), ("name", "x")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    c.csrf = good;
+    let r = c
+        .raw(axum::http::Method::POST, "/locale", &[("origin", "https://evil.example"), ("content-type", "application/x-www-form-urlencoded")], format!("lang=en&_csrf={}", c.csrf).into_bytes())
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = c
+        .raw(axum::http::Method::POST, "/locale", &[("sec-fetch-site", "cross-site"), ("content-type", "application/x-www-form-urlencoded")], format!("lang=en&_csrf={}", c.csrf).into_bytes())
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}

@@ -1,0 +1,116 @@
+//! Hostile input: every answer is a 4xx with the error body (or the form with messages), never
+//! a 500, and nothing is half-written.
+
+use axum::http::{Method, StatusCode};
+
+use crate::harness::TestApp;
+
+#[tokio::test]
+async fn malformed_api_bodies_get_the_error_body() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let before = app.count("SELECT COUNT(*) FROM places").await;
+    let street = app.place_id("开源街道").await;
+    let cases: Vec<(&str, Vec<u8>, &str, StatusCode)> = vec![
+        ("application/json", b"{not json".to_vec(), "bad_json", StatusCode::BAD_REQUEST),
+        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"x\",\"colour\":\"red\"}}").into_bytes(), "json_data", StatusCode::BAD_REQUEST),
+        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":42}}").into_bytes(), "json_data", StatusCode::BAD_REQUEST),
+        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"planet\",\"name\":\"x\"}}").into_bytes(), "json_data", StatusCode::BAD_REQUEST),
+        ("application/json", b"{\"name\":\"\xff\xfe\"}".to_vec(), "bad_json", StatusCode::BAD_REQUEST),
+        ("text/plain", b"{}".to_vec(), "json_content_type", StatusCode::BAD_REQUEST),
+        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"{}\"}}", "长".repeat(61)).into_bytes(), "invalid", StatusCode::UNPROCESSABLE_ENTITY),
+        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"  \"}}").into_bytes(), "invalid", StatusCode::UNPROCESSABLE_ENTITY),
+        ("application/json", format!("{{\"parent_id\":\"{}\",\"kind\":\"community\",\"name\":\"x\"}}", uuid::Uuid::now_v7()).into_bytes(), "invalid", StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    for (ct, body, code, status) in cases {
+        let r = c.raw(Method::POST, "/api/v1/places", &[("content-type", ct), ("x-csrf-token", &c.csrf)], body.clone()).await;
+        assert_eq!(r.status, status, "{}: {}", String::from_utf8_lossy(&body), r.body);
+        let j = r.json();
+        assert_eq!(j["code"], code, "{}", r.body);
+        assert!(j["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(j.get("details").is_some());
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM places").await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn oversize_bodies_are_refused() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let r = c.raw(Method::POST, "/api/v1/places", &[("content-type", "application/json"), ("x-csrf-token", &c.csrf)], big.into_bytes()).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.json()["code"], "too_large");
+    let r = c.raw(Method::POST, "/places", &[("content-type", "application/x-www-form-urlencoded")], format!("_csrf={}&name={}", c.csrf, "x".repeat(3 * 1024 * 1024)).into_bytes()).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn ids_that_are_not_ids_and_unknown_paths() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let r = c.get("/api/v1/places/not-a-uuid").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.json()["code"], "bad_id");
+    let r = c.get("/places/12345").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("编号格式不正确"));
+    let r = c.get("/api/v1/nothing-here").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["code"], "not_found");
+    let r = c.get("/api/v1/places?page=abc").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = c.get("/api/v1/places?kind=planet").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = c.send_json(Method::DELETE, "/api/v1/places", "", &[]).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn page_size_is_capped() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let r = c.get("/api/v1/places?page_size=100000").await.json();
+    assert_eq!(r["page_size"], 200);
+    assert!(r["items"].as_array().unwrap().len() <= 200);
+    let p2 = c.get("/api/v1/places?page_size=10&page=2").await.json();
+    let p1 = c.get("/api/v1/places?page_size=10&page=1").await.json();
+    assert_ne!(p1["items"][0]["id"], p2["items"][0]["id"]);
+    assert_eq!(p1["total"], p2["total"]);
+}
+
+#[tokio::test]
+async fn forms_with_missing_or_long_fields_re_render_with_messages() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let r = c.post_form("/places", &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("class=\"error\""));
+    let long = "很".repeat(61);
+    let street = app.place_id("开源街道").await;
+    let r = c.post_form("/places", &[("kind", "community"), ("parent_id", &street.to_string()), ("name", &long)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains(&long), "typed input kept");
+    assert!(r.body.contains("最多 60 个字"));
+    let r = c.post_form("/places", &[("kind", "community"), ("parent_id", "garbage"), ("name", "x")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = c.raw(Method::POST, "/places", &[("content-type", "application/x-www-form-urlencoded")], [b"_csrf=".as_slice(), c.csrf.as_bytes(), b"&name=%ff%fe".as_slice()].concat()).await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+}
+
+#[tokio::test]
+async fn stale_api_writes_get_412() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let id = app.place_id("民和社区").await;
+    let r = c.get(&format!("/api/v1/places/{id}")).await;
+    assert_eq!(r.headers.get("etag").unwrap(), "\"1\"");
+    let r = c.send_json(Method::PATCH, &format!("/api/v1/places/{id}"), "{\"name\":\"民和社区\",\"code\":\"MH\"}", &[("if-match", "\"1\"")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.headers.get("etag").unwrap(), "\"2\"");
+    let r = c.send_json(Method::PATCH, &format!("/api/v1/places/{id}"), "{\"name\":\"旧版本\"}", &[("if-match", "\"1\"")]).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(r.json()["code"], "stale");
+    assert_eq!(app.count("SELECT COUNT(*) FROM places WHERE name = '旧版本'").await, 0);
+}

@@ -1,0 +1,121 @@
+//! The binary itself: serve's first-admin bootstrap and graceful shutdown, user admin,
+//! check, and an online backup taken while writes go on, then restored.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn linli(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_linli"));
+    c.env_remove("LINLI_DATABASE_URL").arg("--data-dir").arg(dir);
+    c
+}
+
+#[test]
+fn serve_bootstraps_an_admin_once_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let mut child = linli(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut password = None;
+    for line in out.lines() {
+        let line = line.unwrap();
+        if let Some(p) = line.trim().strip_prefix("password: ") {
+            password = Some(p.to_string());
+            break;
+        }
+    }
+    assert_eq!(password.as_ref().map(|p| p.len()), Some(16));
+    let mut ready = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(ready, "server listening");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful exit on SIGTERM: {exit}");
+    // A second start does not create another admin.
+    let list = linli(dir.path()).args(["user", "list"]).output().unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(text.lines().count(), 1, "exactly one account: {text}");
+    assert!(text.starts_with("admin ") && text.contains("system_admin"));
+    let check = linli(dir.path()).arg("check").output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+#[test]
+fn unknown_database_scheme_is_an_error_not_a_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_linli")).args(["--database-url", "mysql://x/y", "migrate"]).current_dir(dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown database URL scheme"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_while_writing_then_restore_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = {
+        // Always SQLite here: the PostgreSQL path is pg_dump, exercised in scripts/test.
+        let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+        cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
+        let db = linli::db::Db::connect(&cfg).await.unwrap();
+        db.migrate().await.unwrap();
+        (db, cfg)
+    };
+    linli::demo::load(&db, "backup-test-password").await.unwrap();
+    let out = linli(dir.path()).args(["user", "add", "--account", "cli.user", "--name", "命令行", "--role", "grid_worker", "--place", "大同市/平城区/清远街道/大齿社区"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("one-time password"));
+    // Writers keep going while the backup runs.
+    let writer_db = db.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let writer = tokio::spawn(async move {
+        let all = linli::staff::store::everything();
+        let actor = linli::audit::Actor::system("writer");
+        let parent: (uuid::Uuid,) = linli::read!(&writer_db, |c| sqlx::query_as("SELECT id FROM places WHERE name = '武定街道'").fetch_one(c).await).unwrap();
+        let mut n = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let input = linli::org::model::NewPlace { parent_id: Some(parent.0), kind: linli::org::model::PlaceKind::Community, name: format!("写入{n}"), code: None };
+            linli::org::store::create_place(&writer_db, &all, &actor, &input, false).await.unwrap();
+            n += 1;
+        }
+        n
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let backup = dir.path().join("copy.db");
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = linli(dir.path());
+        cmd.arg("backup").arg("--out").arg(&backup);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(written > 0);
+    let check = Command::new(env!("CARGO_BIN_EXE_linli")).arg("--database-url").arg(format!("sqlite://{}", backup.display())).arg("check").output().unwrap();
+    assert!(check.status.success(), "backup is consistent: {}", String::from_utf8_lossy(&check.stdout));
+    let restored = tempfile::tempdir().unwrap();
+    let out = linli(restored.path()).arg("restore").arg("--from").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = linli(restored.path()).arg("check").output().unwrap();
+    assert!(out.status.success());
+    let list = linli(restored.path()).args(["user", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("cli.user"));
+    // Restoring over an existing database needs --force.
+    let again = linli(restored.path()).arg("restore").arg("--from").arg(&backup).output().unwrap();
+    assert!(!again.status.success());
+}

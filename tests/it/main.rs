@@ -1,0 +1,14 @@
+//! The integration suite: the same tests on SQLite (default) and on PostgreSQL
+//! (LINLI_TEST_DATABASE_URL=postgres://…), plus browser tests in headless Chromium.
+
+mod harness;
+
+mod api;
+mod audit;
+mod auth;
+mod bad_input;
+mod browser;
+mod cli;
+mod idempotency;
+mod org;
+mod policy;

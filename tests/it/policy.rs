@@ -1,0 +1,162 @@
+//! The authorisation table: every route × every role (and anonymous) × expected outcome.
+//! Built against `app::all_routes()`, so a route added without rows here fails this test.
+//!
+//! Outcomes: `O` passes the guard and the scope (any answer but 401/403/404/login redirect),
+//! `F` 403, `N` 404 (outside the caller's scope, indistinguishable from missing),
+//! `L` sent to log in (303 to /login for pages, 401 for the API).
+//! Columns: anonymous, bureau_admin, system_admin, auditor, station_manager (振华),
+//! social_worker (振华), community_staff (万城社区), grid_worker (柳航里), department_handler,
+//! partner_staff (清远), volunteer (文兴社区).
+//!
+//! Path ids: places → 永宁社区 (振华街道); staff → hanjianwei (迎宾街道); estates → 宏安小区;
+//! organisations → 彦君工作室; stations → 振华街道社工站; tokens → a token of the bureau admin.
+
+use axum::http::{Method, StatusCode};
+
+use crate::harness::{Client, ROLE_ACCOUNTS, TestApp};
+
+const TABLE: &[(&str, &str, &str)] = &[
+    ("GET", "/healthz", "OOOOOOOOOOO"),
+    ("GET", "/readyz", "OOOOOOOOOOO"),
+    ("GET", "/metrics", "OOOOOOOOOOO"),
+    ("GET", "/static/{name}", "OOOOOOOOOOO"),
+    ("GET", "/api/v1/openapi.json", "OOOOOOOOOOO"),
+    ("GET", "/login", "OOOOOOOOOOO"),
+    ("POST", "/login", "OOOOOOOOOOO"),
+    ("GET", "/login/totp", "OOOOOOOOOOO"),
+    ("POST", "/login/totp", "OOOOOOOOOOO"),
+    ("POST", "/locale", "OOOOOOOOOOO"),
+    ("GET", "/", "LOOOOOOOOOO"),
+    ("GET", "/account", "LOOOOOOOOOO"),
+    ("GET", "/account/password", "LOOOOOOOOOO"),
+    ("POST", "/account/password", "LOOOOOOOOOO"),
+    ("POST", "/account/tokens", "LOOOOOOOOOO"),
+    ("POST", "/account/tokens/{id}/revoke", "LONNNNNNNNN"),
+    ("GET", "/api/v1/me", "LOOOOOOOOOO"),
+    ("GET", "/places", "LOOFOOOOOOO"),
+    ("GET", "/places/new", "LOOFFFFFFFF"),
+    ("POST", "/places", "LOOFFFFFFFF"),
+    ("GET", "/places/import", "LOOFFFFFFFF"),
+    ("POST", "/places/import", "LOOFFFFFFFF"),
+    ("POST", "/places/import/commit", "LOOFFFFFFFF"),
+    ("GET", "/places/{id}", "LOOFOONNONN"),
+    ("GET", "/places/{id}/edit", "LOOFFFFFFFF"),
+    ("POST", "/places/{id}", "LOOFFFFFFFF"),
+    ("POST", "/places/{id}/move", "LOOFFFFFFFF"),
+    ("POST", "/places/{id}/active", "LOOFFFFFFFF"),
+    ("GET", "/estates", "LOOFOOOOOOO"),
+    ("GET", "/estates/new", "LOOFFFFFFFF"),
+    ("POST", "/estates", "LOOFFFFFFFF"),
+    ("GET", "/estates/{id}/edit", "LOOFFFFFFFF"),
+    ("POST", "/estates/{id}", "LOOFFFFFFFF"),
+    ("GET", "/organisations", "LOOFOOOOOOO"),
+    ("GET", "/organisations/new", "LOOFFFFFFFF"),
+    ("POST", "/organisations", "LOOFFFFFFFF"),
+    ("GET", "/organisations/{id}/edit", "LOOFFFFFFFF"),
+    ("POST", "/organisations/{id}", "LOOFFFFFFFF"),
+    ("GET", "/stations", "LOOFOOOOOOO"),
+    ("GET", "/stations/new", "LOOFFFFFFFF"),
+    ("POST", "/stations", "LOOFFFFFFFF"),
+    ("GET", "/stations/{id}/edit", "LOOFFFFFFFF"),
+    ("POST", "/stations/{id}", "LOOFFFFFFFF"),
+    ("GET", "/staff", "LOOFOFFFFFF"),
+    ("GET", "/staff/new", "LOOFFFFFFFF"),
+    ("POST", "/staff", "LOOFFFFFFFF"),
+    ("GET", "/staff/{id}", "LOOFNFFFFFF"),
+    ("GET", "/staff/{id}/edit", "LOOFFFFFFFF"),
+    ("POST", "/staff/{id}", "LOOFFFFFFFF"),
+    ("POST", "/staff/{id}/disabled", "LOOFFFFFFFF"),
+    ("POST", "/staff/{id}/reset-password", "LOOFFFFFFFF"),
+    ("GET", "/audit", "LOFOFFFFFFF"),
+    ("GET", "/api/v1/audit", "LOFOFFFFFFF"),
+    ("GET", "/api/v1/places", "LOOFOOOOOOO"),
+    ("POST", "/api/v1/places", "LOOFFFFFFFF"),
+    ("GET", "/api/v1/places/{id}", "LOOFOONNONN"),
+    ("PATCH", "/api/v1/places/{id}", "LOOFFFFFFFF"),
+    ("POST", "/api/v1/places/{id}/move", "LOOFFFFFFFF"),
+    ("GET", "/api/v1/organisations", "LOOFOOOOOOO"),
+    ("GET", "/api/v1/estates", "LOOFOOOOOOO"),
+    ("GET", "/api/v1/stations", "LOOFOOOOOOO"),
+    ("GET", "/api/v1/staff", "LOOFOFFFFFF"),
+    ("GET", "/api/v1/staff/{id}", "LOOFNFFFFFF"),
+    ("POST", "/api/v1/staff", "LOOFFFFFFFF"),
+    // These change the caller's own session, so they run last.
+    ("POST", "/account/totp", "LOOOOOOOOOO"),
+    ("POST", "/logout", "OOOOOOOOOOO"),
+];
+
+fn classify(path: &str, status: StatusCode, location: &str) -> char {
+    let api = path.starts_with("/api/");
+    match status {
+        StatusCode::FORBIDDEN => 'F',
+        StatusCode::NOT_FOUND => 'N',
+        StatusCode::UNAUTHORIZED if api => 'L',
+        StatusCode::SEE_OTHER if location == "/login" && !path.starts_with("/login") && path != "/logout" => 'L',
+        _ => 'O',
+    }
+}
+
+#[tokio::test]
+async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
+    let app = TestApp::new().await;
+    let routes = linli::app::all_routes();
+    let declared: Vec<(String, String)> = routes.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+    let missing: Vec<_> = declared.iter().filter(|(m, p)| !TABLE.iter().any(|(tm, tp, _)| tm == m && tp == p)).collect();
+    assert!(missing.is_empty(), "routes without rows in the authorisation table: {missing:?}");
+    let stale: Vec<_> = TABLE.iter().filter(|(m, p, _)| !declared.iter().any(|(dm, dp)| dm == m && dp == p)).collect();
+    assert!(stale.is_empty(), "rows for routes that no longer exist: {stale:?}");
+    assert_eq!(ROLE_ACCOUNTS.len(), linli::auth::Role::ALL.len(), "one account per role");
+
+    let ids = [
+        ("/places/", app.place_id("永宁社区").await.to_string()),
+        ("/staff/", app.user_id("hanjianwei").await.to_string()),
+    ];
+    let est: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM estates WHERE name = '宏安小区'").fetch_one(c).await).unwrap();
+    let org: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM organisations WHERE name = '彦君传统文化传媒工作室'").fetch_one(c).await).unwrap();
+    let sta: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM stations WHERE name = '振华街道社工站'").fetch_one(c).await).unwrap();
+
+    let mut clients: Vec<Client> = vec![app.anon()];
+    for (_, account) in ROLE_ACCOUNTS {
+        clients.push(app.login(account).await);
+    }
+    let tok = clients[1].post_form("/account/tokens", &[("name", "policy")]).await;
+    assert_eq!(tok.status, StatusCode::OK);
+    let token_id: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM api_tokens").fetch_one(c).await).unwrap();
+
+    let mut failures = Vec::new();
+    for (method, template, expected) in TABLE {
+        let id = if template.contains("/places/") {
+            ids[0].1.clone()
+        } else if template.contains("/staff/") {
+            ids[1].1.clone()
+        } else if template.starts_with("/estates") {
+            est.0.to_string()
+        } else if template.starts_with("/organisations") {
+            org.0.to_string()
+        } else if template.starts_with("/stations") {
+            sta.0.to_string()
+        } else if template.starts_with("/account/tokens") {
+            token_id.0.to_string()
+        } else {
+            String::new()
+        };
+        let path = template.replace("{id}", &id).replace("{name}", "linli.css");
+        let method: Method = method.parse().unwrap();
+        for (i, client) in clients.iter().enumerate() {
+            let want = expected.chars().nth(i).unwrap();
+            let r = if method == Method::GET {
+                client.get(&path).await
+            } else if path.starts_with("/api/") {
+                client.send_json(method.clone(), &path, "{}", &[]).await
+            } else {
+                client.post_form(&path, &[]).await
+            };
+            assert!(r.status.as_u16() < 500, "{method} {path} as column {i} gave {}: {}", r.status, r.body);
+            let got = classify(&path, r.status, &r.location());
+            if got != want {
+                failures.push(format!("{method} {template} column {i}: expected {want}, got {got} ({})", r.status));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "authorisation table mismatches:\n{}", failures.join("\n"));
+}
