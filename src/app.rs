@@ -117,12 +117,16 @@ async fn guard(State(st): State<AppState>, access: Access, req: Request, next: N
         return AppError::Unauthenticated.into_response();
     };
     if !access.allows(caller.role) {
-        let _ = audit::record_alone(&st.db, &caller.actor(), Entry {
-            action: "access.denied",
-            entity: "route",
-            entity_id: Some(format!("{} {}", req.method(), path)),
-            detail: serde_json::Value::Null,
-        })
+        let _ = audit::record_alone(
+            &st.db,
+            &caller.actor(),
+            Entry {
+                action: "access.denied",
+                entity: "route",
+                entity_id: Some(format!("{} {}", req.method(), path)),
+                detail: serde_json::Value::Null,
+            },
+        )
         .await;
         return AppError::Forbidden.into_response();
     }

@@ -115,17 +115,13 @@ impl ConfigArgs {
     pub fn resolve(&self) -> anyhow::Result<Config> {
         let file: FileConfig = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
             }
             None => FileConfig::default(),
         };
-        let data_dir = self
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("linli-data"));
+        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("linli-data"));
         let database_url = self
             .database_url
             .clone()
@@ -140,31 +136,18 @@ impl ConfigArgs {
         if sync != "FULL" && sync != "NORMAL" {
             bail!("sqlite_synchronous must be FULL or NORMAL, not {sync}");
         }
-        let log_format = self
-            .log_format
-            .clone()
-            .or(file.log_format)
-            .unwrap_or_else(|| "text".into());
+        let log_format = self.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
         Ok(Config {
             data_dir,
             database_url,
-            listen: self
-                .listen
-                .clone()
-                .or(file.listen)
-                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            listen: self.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
             session_idle: Duration::from_secs(
                 60 * self.session_idle_minutes.or(file.session_idle_minutes).unwrap_or(30),
             ),
-            session_max: Duration::from_secs(
-                3600 * self.session_max_hours.or(file.session_max_hours).unwrap_or(12),
-            ),
+            session_max: Duration::from_secs(3600 * self.session_max_hours.or(file.session_max_hours).unwrap_or(12)),
             secure_cookies: self.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             sqlite_synchronous: sync,
-            login_rate_per_minute: self
-                .login_rate_per_minute
-                .or(file.login_rate_per_minute)
-                .unwrap_or(30),
+            login_rate_per_minute: self.login_rate_per_minute.or(file.login_rate_per_minute).unwrap_or(30),
             max_body_bytes: 1024 * self.max_body_kb.or(file.max_body_kb).unwrap_or(2048),
             db_pool: self.db_pool.or(file.db_pool).unwrap_or(10),
             log_json: log_format == "json",

@@ -15,7 +15,10 @@ use crate::write;
 /// (street, [communities]) of 平城区; the first four are the pilot stations.
 pub const PINGCHENG: &[(&str, &[&str])] = &[
     ("开源街道", &["民和社区", "开源社区(示例)"]),
-    ("迎宾街道", &["迎宾路社区", "北馨园社区", "振兴街社区", "振华南院社区", "明珠社区", "理想城社区", "万城社区", "绿园社区"]),
+    (
+        "迎宾街道",
+        &["迎宾路社区", "北馨园社区", "振兴街社区", "振华南院社区", "明珠社区", "理想城社区", "万城社区", "绿园社区"],
+    ),
     ("清远街道", &["大齿社区", "惠达社区", "清远西街社区"]),
     ("振华街道", &["永宁社区", "振华社区(示例)"]),
     ("新旺街道", &["新泉东街社区", "御锦源社区", "御河九号社区", "向阳东街社区", "工农路社区", "和信社区"]),
@@ -27,7 +30,8 @@ pub const PINGCHENG: &[(&str, &[&str])] = &[
     ("武定街道", &["西马路社区"]),
 ];
 
-pub const YUNGANG: &[(&str, &[&str])] = &[("口泉街道", &["泉西社区(示例)", "六中社区(示例)"]), ("西花园街道", &["槐园社区(示例)"])];
+pub const YUNGANG: &[(&str, &[&str])] =
+    &[("口泉街道", &["泉西社区(示例)", "六中社区(示例)"]), ("西花园街道", &["槐园社区(示例)"])];
 
 /// Estates the sources name: (community, estate, property company or none).
 const ESTATES: &[(&str, &str, Option<&str>)] = &[
@@ -70,10 +74,12 @@ const ORGS: &[(OrgKind, &str, &str)] = &[
 ];
 
 /// (host community) of each pilot street's station.
-const PILOT_HOSTS: &[(&str, &str)] = &[("开源街道", "民和社区"), ("迎宾街道", "迎宾路社区"), ("清远街道", "大齿社区"), ("振华街道", "永宁社区")];
+const PILOT_HOSTS: &[(&str, &str)] =
+    &[("开源街道", "民和社区"), ("迎宾街道", "迎宾路社区"), ("清远街道", "大齿社区"), ("振华街道", "永宁社区")];
 
 /// (role, account, display name, places by name, organisation).
-const ACCOUNTS: &[(&str, &str, &str, &[&str], Option<&str>)] = &[
+type DemoAccount = (&'static str, &'static str, &'static str, &'static [&'static str], Option<&'static str>);
+const ACCOUNTS: &[DemoAccount] = &[
     ("bureau_admin", "bureau", "平城区民政局 李科长", &["平城区"], None),
     ("system_admin", "sysadmin", "系统管理员", &["大同市"], None),
     ("auditor", "auditor", "审计员 周敏", &["大同市"], None),
@@ -94,21 +100,34 @@ const ACCOUNTS: &[(&str, &str, &str, &[&str], Option<&str>)] = &[
 pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String, String)>> {
     let all = everything();
     let actor = Actor::system("linli demo");
-    let mk = |parent: Option<Uuid>, kind: PlaceKind, name: &str| NewPlace { parent_id: parent, kind, name: name.into(), code: None };
+    let mk = |parent: Option<Uuid>, kind: PlaceKind, name: &str| NewPlace {
+        parent_id: parent,
+        kind,
+        name: name.into(),
+        code: None,
+    };
     let mut ids: std::collections::HashMap<String, Uuid> = std::collections::HashMap::new();
     let city = store::create_place(db, &all, &actor, &mk(None, PlaceKind::City, "大同市"), true).await.map_err(err)?;
     ids.insert("大同市".into(), city.id);
     for (district, streets) in [("平城区", PINGCHENG), ("云冈区", YUNGANG)] {
-        let d = store::create_place(db, &all, &actor, &mk(Some(city.id), PlaceKind::District, district), false).await.map_err(err)?;
+        let d = store::create_place(db, &all, &actor, &mk(Some(city.id), PlaceKind::District, district), false)
+            .await
+            .map_err(err)?;
         ids.insert(district.into(), d.id);
         for (street, communities) in streets {
-            let s = store::create_place(db, &all, &actor, &mk(Some(d.id), PlaceKind::Street, street), false).await.map_err(err)?;
+            let s = store::create_place(db, &all, &actor, &mk(Some(d.id), PlaceKind::Street, street), false)
+                .await
+                .map_err(err)?;
             ids.insert((*street).into(), s.id);
             for community in *communities {
-                let c = store::create_place(db, &all, &actor, &mk(Some(s.id), PlaceKind::Community, community), false).await.map_err(err)?;
+                let c = store::create_place(db, &all, &actor, &mk(Some(s.id), PlaceKind::Community, community), false)
+                    .await
+                    .map_err(err)?;
                 ids.insert((*community).into(), c.id);
                 for grid in ["第一网格", "第二网格"] {
-                    let g = store::create_place(db, &all, &actor, &mk(Some(c.id), PlaceKind::Grid, grid), false).await.map_err(err)?;
+                    let g = store::create_place(db, &all, &actor, &mk(Some(c.id), PlaceKind::Grid, grid), false)
+                        .await
+                        .map_err(err)?;
                     ids.insert(format!("{community}/{grid}"), g.id);
                 }
             }
@@ -117,7 +136,16 @@ pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String
     let mut orgs = std::collections::HashMap::new();
     for (kind, name, anchor) in ORGS {
         let place_id = if *anchor == "city" { city.id } else { ids[*anchor] };
-        let input = OrgInput { kind: *kind, name: (*name).into(), place_id, contact_name: None, contact_phone: None, description: None, active: true, version: None };
+        let input = OrgInput {
+            kind: *kind,
+            name: (*name).into(),
+            place_id,
+            contact_name: None,
+            contact_phone: None,
+            description: None,
+            active: true,
+            version: None,
+        };
         orgs.insert(*name, store::save_organisation(db, &all, &actor, None, &input).await.map_err(err)?);
     }
     for (community, estate, company) in ESTATES {
@@ -183,16 +211,25 @@ pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String
             .await.map(|r| r.rows_affected())
         })?;
         for p in *places {
-            write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)").bind(id).bind(ids[*p]).execute(c).await.map(|r| r.rows_affected()))?;
+            write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(ids[*p])
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
         }
         logins.push((role.to_string(), account.to_string(), name.to_string()));
     }
-    crate::audit::record(&mut tx, &actor, crate::audit::Entry {
-        action: "demo.load",
-        entity: "user",
-        entity_id: None,
-        detail: serde_json::json!({"accounts": logins.len()}),
-    })
+    crate::audit::record(
+        &mut tx,
+        &actor,
+        crate::audit::Entry {
+            action: "demo.load",
+            entity: "user",
+            entity_id: None,
+            detail: serde_json::json!({"accounts": logins.len()}),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(logins)

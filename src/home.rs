@@ -42,17 +42,21 @@ async fn home(State(st): State<AppState>, caller: Caller) -> AppResult<Response>
         let counts = crate::org::store::count_by_kind(&st.db, &caller.scope).await?;
         for kind in ["street", "community", "grid"] {
             let value = counts.iter().find(|(k, _)| k == kind).map(|(_, n)| *n).unwrap_or(0);
-            tiles.push(Tile { label: tr.t(&format!("home.count_{kind}")).into(), value, href: format!("/places?kind={kind}") });
+            tiles.push(Tile {
+                label: tr.t(&format!("home.count_{kind}")),
+                value,
+                href: format!("/places?kind={kind}"),
+            });
         }
         let (_, stations) = crate::org::store::list_stations(&st.db, &caller.scope, 1, 0).await?;
-        tiles.push(Tile { label: tr.t("nav.stations").into(), value: stations, href: "/stations".into() });
+        tiles.push(Tile { label: tr.t("nav.stations"), value: stations, href: "/stations".into() });
         let (_, estates) = crate::org::store::list_estates(&st.db, &caller.scope, 1, 0).await?;
-        tiles.push(Tile { label: tr.t("nav.estates").into(), value: estates, href: "/estates".into() });
+        tiles.push(Tile { label: tr.t("nav.estates"), value: estates, href: "/estates".into() });
     }
     if caller.is(STAFF_READERS) {
         let by_role = crate::staff::store::count_by_role(&st.db, &caller.scope).await?;
         let total: i64 = by_role.iter().map(|(_, n)| n).sum();
-        tiles.push(Tile { label: tr.t("home.staff_active").into(), value: total, href: "/staff".into() });
+        tiles.push(Tile { label: tr.t("home.staff_active"), value: total, href: "/staff".into() });
     }
     if caller.is(AUDIT_READERS) {
         let since = chrono::Utc::now() - chrono::Duration::hours(24);
@@ -65,8 +69,8 @@ async fn home(State(st): State<AppState>, caller: Caller) -> AppResult<Response>
             .fetch_one(c)
             .await
         })?;
-        tiles.push(Tile { label: tr.t("home.audit_24h").into(), value: all, href: "/audit".into() });
-        tiles.push(Tile { label: tr.t("home.security_24h").into(), value: failures, href: "/audit?action=login".into() });
+        tiles.push(Tile { label: tr.t("home.audit_24h"), value: all, href: "/audit".into() });
+        tiles.push(Tile { label: tr.t("home.security_24h"), value: failures, href: "/audit?action=login".into() });
     }
     if caller.is(crate::auth::roles::ORG_ADMINS) {
         quick.push((tr.t("place.new").to_string(), "/places/new".to_string()));

@@ -26,7 +26,12 @@ impl Modify for BearerAuth {
         let components = api.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Personal API token (linli_…)")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("Personal API token (linli_…)"))
+                    .build(),
+            ),
         );
     }
 }

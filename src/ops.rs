@@ -32,17 +32,14 @@ async fn readyz(State(st): State<AppState>) -> Response {
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(),
-    )
-        .into_response()
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render()).into_response()
 }
 
 /// Counts requests and their latency per route template (never per concrete path: ids would
 /// explode the label set).
 pub fn observe(method: &Method, route: &'static str, status: StatusCode, elapsed: Duration) {
-    let labels = [("method", method.to_string()), ("route", route.to_string()), ("status", status.as_u16().to_string())];
+    let labels =
+        [("method", method.to_string()), ("route", route.to_string()), ("status", status.as_u16().to_string())];
     metrics::counter!("linli_http_requests_total", &labels).increment(1);
     metrics::histogram!("linli_http_request_duration_seconds", &labels[..2]).record(elapsed.as_secs_f64());
 }
@@ -70,9 +67,21 @@ pub async fn janitor(db: crate::db::Db) {
         let result = async {
             let mut tx = db.begin().await?;
             crate::write!(&mut tx, |c| {
-                sqlx::query("DELETE FROM sessions WHERE created_at < $1").bind(now - chrono::Duration::hours(24)).execute(&mut *c).await.map(|r| r.rows_affected())?;
-                sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(now - chrono::Duration::hours(24)).execute(&mut *c).await.map(|r| r.rows_affected())?;
-                sqlx::query("DELETE FROM rate_limits WHERE win < $1").bind(now.timestamp() - 3600).execute(&mut *c).await.map(|r| r.rows_affected())
+                sqlx::query("DELETE FROM sessions WHERE created_at < $1")
+                    .bind(now - chrono::Duration::hours(24))
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())?;
+                sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                    .bind(now - chrono::Duration::hours(24))
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())?;
+                sqlx::query("DELETE FROM rate_limits WHERE win < $1")
+                    .bind(now.timestamp() - 3600)
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())
             })?;
             tx.commit().await
         }

@@ -43,14 +43,11 @@ pub fn read(bytes: &[u8], filename: &str) -> Result<Table, TableError> {
 }
 
 fn read_workbook(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, TableError> {
-    let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|_| TableError::Unreadable)?;
+    let mut book =
+        calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|_| TableError::Unreadable)?;
     let range = book.worksheet_range_at(0).ok_or(TableError::Empty)?.map_err(|_| TableError::Unreadable)?;
     let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    Ok(range
-        .rows()
-        .enumerate()
-        .map(|(i, row)| (first_row + i + 1, row.iter().map(cell_text).collect()))
-        .collect())
+    Ok(range.rows().enumerate().map(|(i, row)| (first_row + i + 1, row.iter().map(cell_text).collect())).collect())
 }
 
 /// Numbers typed as numbers come back without a spurious `.0`; long numbers Excel turned into
@@ -63,7 +60,9 @@ fn cell_text(d: &Data) -> String {
         Data::Float(f) => f.to_string(),
         Data::Int(i) => i.to_string(),
         Data::Bool(b) => b.to_string(),
-        Data::DateTime(dt) => dt.as_datetime().map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_else(|| dt.to_string()),
+        Data::DateTime(dt) => {
+            dt.as_datetime().map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_else(|| dt.to_string())
+        }
         Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
         Data::Error(_) => String::new(),
     }

@@ -40,9 +40,7 @@ pub struct Entry<'a> {
 pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), sqlx::Error> {
     let at = Utc::now().trunc_subsecs(6);
     let (seq, prev): (i64, String) = crate::write!(tx, |c| {
-        sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut *c)
-            .await
+        sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash").fetch_one(&mut *c).await
     })?;
     let detail = entry.detail.to_string();
     let row = ChainInput {
@@ -74,8 +72,13 @@ pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), 
         .bind(&prev)
         .bind(&hash)
         .execute(&mut *c)
-        .await.map(|r| r.rows_affected())?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *c).await.map(|r| r.rows_affected())
+        .await
+        .map(|r| r.rows_affected())?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&hash)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     Ok(())
 }

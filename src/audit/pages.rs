@@ -38,7 +38,13 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     fn filter(&self) -> AuditFilter {
-        AuditFilter { actor: self.actor.clone(), action: self.action.clone(), entity: self.entity.clone(), from: self.from.clone(), to: self.to.clone() }
+        AuditFilter {
+            actor: self.actor.clone(),
+            action: self.action.clone(),
+            entity: self.entity.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+        }
     }
 }
 
@@ -50,7 +56,10 @@ async fn list_page(State(st): State<AppState>, caller: Caller, Q(q): Q<AuditQuer
     let rows: Vec<AuditRow> = rows.into_iter().take(PAGE as usize).collect();
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/audit", "nav.audit");
     let tr = ctx.tr;
-    let headers = ["audit.at", "audit.actor", "audit.action", "audit.entity", "audit.ip", "audit.detail"].iter().map(|k| tr.t(k).to_string()).collect();
+    let headers = ["audit.at", "audit.actor", "audit.action", "audit.entity", "audit.ip", "audit.detail"]
+        .iter()
+        .map(|k| tr.t(k).to_string())
+        .collect();
     let last = rows.last().map(|r| r.seq);
     let cells = rows
         .into_iter()
@@ -74,11 +83,10 @@ async fn list_page(State(st): State<AppState>, caller: Caller, Q(q): Q<AuditQuer
         Field::text(tr, "from", "audit.from", q.from.as_deref().unwrap_or(""), 32, false).hint("YYYY-MM-DD".into()),
         Field::text(tr, "to", "audit.to", q.to.as_deref().unwrap_or(""), 32, false).hint("YYYY-MM-DD".into()),
     ];
-    let base = query_of(&[("actor", q.actor), ("action", q.action), ("entity", q.entity), ("from", q.from), ("to", q.to)]);
-    if more {
-        if let Some(seq) = last {
-            view.actions.push((tr.t("audit.older").to_string(), format!("/audit?{base}before={seq}")));
-        }
+    let base =
+        query_of(&[("actor", q.actor), ("action", q.action), ("entity", q.entity), ("from", q.from), ("to", q.to)]);
+    if more && let Some(seq) = last {
+        view.actions.push((tr.t("audit.older").to_string(), format!("/audit?{base}before={seq}")));
     }
     Ok(page(&view))
 }

@@ -15,7 +15,10 @@ pub const LOCK_MINUTES: i64 = 15;
 
 pub enum Outcome {
     /// Password accepted; `stage` is `full`, `totp` or `enroll`.
-    Accepted { user_id: Uuid, stage: &'static str },
+    Accepted {
+        user_id: Uuid,
+        stage: &'static str,
+    },
     Rejected,
     Locked,
 }
@@ -36,12 +39,11 @@ pub fn normalise_account(account: &str) -> String {
 
 pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Result<Outcome, AppError> {
     if !crate::web::ratelimit::hit(&st.db, &format!("login:{ip}"), st.cfg.login_rate_per_minute, 60).await? {
-        audit::record_alone(&st.db, &Actor { id: None, name: "anonymous".into(), ip: ip.into() }, Entry {
-            action: "login.rate_limited",
-            entity: "user",
-            entity_id: None,
-            detail: serde_json::Value::Null,
-        })
+        audit::record_alone(
+            &st.db,
+            &Actor { id: None, name: "anonymous".into(), ip: ip.into() },
+            Entry { action: "login.rate_limited", entity: "user", entity_id: None, detail: serde_json::Value::Null },
+        )
         .await?;
         return Err(AppError::TooMany);
     }
@@ -58,26 +60,23 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
             .await
     })?;
     let actor = Actor { id: None, name: account.clone(), ip: ip.to_string() };
-    if let Some((_, Some(until))) = lock {
-        if until > now {
-            password::burn_time(pass);
-            audit::record_alone(&st.db, &actor, Entry {
-                action: "login.locked",
-                entity: "user",
-                entity_id: None,
-                detail: serde_json::Value::Null,
-            })
-            .await?;
-            return Ok(Outcome::Locked);
-        }
+    if let Some((_, Some(until))) = lock
+        && until > now
+    {
+        password::burn_time(pass);
+        audit::record_alone(
+            &st.db,
+            &actor,
+            Entry { action: "login.locked", entity: "user", entity_id: None, detail: serde_json::Value::Null },
+        )
+        .await?;
+        return Ok(Outcome::Locked);
     }
     let user: Option<UserRow> = read!(&st.db, |c| {
-        sqlx::query_as(
-            "SELECT id, role, password_hash, disabled, totp_enabled, demo FROM users WHERE account = $1",
-        )
-        .bind(&account)
-        .fetch_optional(c)
-        .await
+        sqlx::query_as("SELECT id, role, password_hash, disabled, totp_enabled, demo FROM users WHERE account = $1")
+            .bind(&account)
+            .fetch_optional(c)
+            .await
     })?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let pass_owned = pass.to_string();
@@ -104,12 +103,16 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
                 .fetch_one(c)
                 .await
             })?;
-            audit::record(&mut tx, &actor, Entry {
-                action: "login.failure",
-                entity: "user",
-                entity_id: None,
-                detail: serde_json::json!({"failures": failures.0}),
-            })
+            audit::record(
+                &mut tx,
+                &actor,
+                Entry {
+                    action: "login.failure",
+                    entity: "user",
+                    entity_id: None,
+                    detail: serde_json::json!({"failures": failures.0}),
+                },
+            )
             .await?;
             if failures.0 >= MAX_FAILURES {
                 write!(&mut tx, |c| {
@@ -117,14 +120,19 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
                         .bind(now + Duration::minutes(LOCK_MINUTES))
                         .bind(&account)
                         .execute(c)
-                        .await.map(|r| r.rows_affected())
+                        .await
+                        .map(|r| r.rows_affected())
                 })?;
-                audit::record(&mut tx, &actor, Entry {
-                    action: "login.lockout",
-                    entity: "user",
-                    entity_id: None,
-                    detail: serde_json::json!({"minutes": LOCK_MINUTES}),
-                })
+                audit::record(
+                    &mut tx,
+                    &actor,
+                    Entry {
+                        action: "login.lockout",
+                        entity: "user",
+                        entity_id: None,
+                        detail: serde_json::json!({"minutes": LOCK_MINUTES}),
+                    },
+                )
                 .await?;
                 Outcome::Locked
             } else {
@@ -133,8 +141,17 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
         }
         Some(u) => {
             write!(&mut tx, |c| {
-                sqlx::query("DELETE FROM login_failures WHERE account = $1").bind(&account).execute(&mut *c).await.map(|r| r.rows_affected())?;
-                sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now).bind(u.id).execute(&mut *c).await.map(|r| r.rows_affected())
+                sqlx::query("DELETE FROM login_failures WHERE account = $1")
+                    .bind(&account)
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())?;
+                sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(u.id)
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())
             })?;
             let role = Role::parse(&u.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
             let stage = if u.totp_enabled {
@@ -144,12 +161,16 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
             } else {
                 "full"
             };
-            audit::record(&mut tx, &Actor { id: Some(u.id), ..actor.clone() }, Entry {
-                action: "login.password_ok",
-                entity: "user",
-                entity_id: Some(u.id.to_string()),
-                detail: serde_json::json!({"next": stage}),
-            })
+            audit::record(
+                &mut tx,
+                &Actor { id: Some(u.id), ..actor.clone() },
+                Entry {
+                    action: "login.password_ok",
+                    entity: "user",
+                    entity_id: Some(u.id.to_string()),
+                    detail: serde_json::json!({"next": stage}),
+                },
+            )
             .await?;
             Outcome::Accepted { user_id: u.id, stage }
         }

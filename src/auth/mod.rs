@@ -106,10 +106,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
 /// Middleware: resolves the caller from a bearer token or the session cookie.
 pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let ip = client_ip(&st, &req);
-    let accept = req
-        .headers()
-        .get(axum::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
+    let accept = req.headers().get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let mut info = RequestInfo { ip: ip.clone(), lang: Lang::from_accept(accept), pending: None };
     if let Some(l) = crate::web::cookie(req.headers(), "linli_lang").and_then(|v| Lang::parse(&v)) {
         info.lang = l;
@@ -155,17 +152,13 @@ pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -
 }
 
 fn client_ip(st: &AppState, req: &Request) -> String {
-    if st.cfg.trust_forwarded_for {
-        if let Some(first) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            let first = first.trim();
-            if first.parse::<std::net::IpAddr>().is_ok() {
-                return first.to_string();
-            }
+    if st.cfg.trust_forwarded_for
+        && let Some(first) =
+            req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next())
+    {
+        let first = first.trim();
+        if first.parse::<std::net::IpAddr>().is_ok() {
+            return first.to_string();
         }
     }
     req.extensions()

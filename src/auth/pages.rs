@@ -65,7 +65,11 @@ fn with_cookie(mut res: Response, cookie: &str) -> Response {
     res
 }
 
-async fn login_submit(State(st): State<AppState>, info: RequestInfo, PageForm(f): PageForm<LoginForm>) -> AppResult<Response> {
+async fn login_submit(
+    State(st): State<AppState>,
+    info: RequestInfo,
+    PageForm(f): PageForm<LoginForm>,
+) -> AppResult<Response> {
     let ctx = Ctx::new(st.cfg.demo, None, Some(&info), "/login", "login.title");
     let tr = ctx.tr;
     let account = f.account.chars().take(64).collect::<String>();
@@ -117,7 +121,10 @@ struct TotpRow {
 
 async fn totp_row(st: &AppState, user_id: Uuid) -> AppResult<TotpRow> {
     Ok(read!(&st.db, |c| {
-        sqlx::query_as("SELECT account, totp_secret, totp_enabled, totp_last_step FROM users WHERE id = $1").bind(user_id).fetch_one(c).await
+        sqlx::query_as("SELECT account, totp_secret, totp_enabled, totp_last_step FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(c)
+            .await
     })?)
 }
 
@@ -128,12 +135,22 @@ async fn ensure_secret(st: &AppState, user_id: Uuid, row: &TotpRow) -> AppResult
     }
     let secret = totp::new_secret();
     let mut tx = st.db.begin().await?;
-    write!(&mut tx, |c| sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2 AND NOT totp_enabled").bind(&secret).bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
+    write!(&mut tx, |c| sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2 AND NOT totp_enabled")
+        .bind(&secret)
+        .bind(user_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     tx.commit().await?;
     Ok(secret)
 }
 
-async fn totp_view(st: &AppState, info: &RequestInfo, p: &session::Pending, error: Option<&str>) -> AppResult<TotpPage> {
+async fn totp_view(
+    st: &AppState,
+    info: &RequestInfo,
+    p: &session::Pending,
+    error: Option<&str>,
+) -> AppResult<TotpPage> {
     let ctx = Ctx::new(st.cfg.demo, None, Some(info), "/login/totp", "totp.title");
     let row = totp_row(st, p.user_id).await?;
     let enroll = p.stage == "enroll";
@@ -149,7 +166,9 @@ async fn totp_view(st: &AppState, info: &RequestInfo, p: &session::Pending, erro
 }
 
 async fn totp_form(State(st): State<AppState>, info: RequestInfo) -> AppResult<Response> {
-    let Some(p) = info.pending.clone() else { return Ok(Redirect::to("/login").into_response()) };
+    let Some(p) = info.pending.clone() else {
+        return Ok(Redirect::to("/login").into_response());
+    };
     Ok(page(&totp_view(&st, &info, &p, None).await?))
 }
 
@@ -159,31 +178,69 @@ struct TotpForm {
     code: String,
 }
 
-async fn totp_submit(State(st): State<AppState>, info: RequestInfo, PageForm(f): PageForm<TotpForm>) -> AppResult<Response> {
-    let Some(p) = info.pending.clone() else { return Ok(Redirect::to("/login").into_response()) };
+async fn totp_submit(
+    State(st): State<AppState>,
+    info: RequestInfo,
+    PageForm(f): PageForm<TotpForm>,
+) -> AppResult<Response> {
+    let Some(p) = info.pending.clone() else {
+        return Ok(Redirect::to("/login").into_response());
+    };
     if !crate::web::ratelimit::hit(&st.db, &format!("totp:{}", p.user_id), 10, 300).await? {
-        return Ok(page_with_status(&totp_view(&st, &info, &p, Some("login.too_many")).await?, StatusCode::TOO_MANY_REQUESTS));
+        return Ok(page_with_status(
+            &totp_view(&st, &info, &p, Some("login.too_many")).await?,
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
     }
     let row = totp_row(&st, p.user_id).await?;
     let Some(secret) = row.totp_secret.clone() else {
-        return Ok(page_with_status(&totp_view(&st, &info, &p, Some("totp.wrong")).await?, StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(page_with_status(
+            &totp_view(&st, &info, &p, Some("totp.wrong")).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     };
     let actor = crate::audit::Actor { id: Some(p.user_id), name: row.account.clone(), ip: info.ip.clone() };
     let Some(step) = totp::verify(&secret, &row.account, &f.code, row.totp_last_step, totp::now_secs()) else {
-        audit::record_alone(&st.db, &actor, Entry { action: "login.totp_failure", entity: "user", entity_id: Some(p.user_id.to_string()), detail: serde_json::Value::Null }).await?;
-        return Ok(page_with_status(&totp_view(&st, &info, &p, Some("totp.wrong")).await?, StatusCode::UNPROCESSABLE_ENTITY));
+        audit::record_alone(
+            &st.db,
+            &actor,
+            Entry {
+                action: "login.totp_failure",
+                entity: "user",
+                entity_id: Some(p.user_id.to_string()),
+                detail: serde_json::Value::Null,
+            },
+        )
+        .await?;
+        return Ok(page_with_status(
+            &totp_view(&st, &info, &p, Some("totp.wrong")).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     };
     let mut tx = st.db.begin().await?;
     write!(&mut tx, |c| {
-        sqlx::query("UPDATE users SET totp_enabled = TRUE, totp_last_step = $1 WHERE id = $2").bind(step).bind(p.user_id).execute(&mut *c).await.map(|r| r.rows_affected())?;
-        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&p.session.id).execute(&mut *c).await.map(|r| r.rows_affected())
+        sqlx::query("UPDATE users SET totp_enabled = TRUE, totp_last_step = $1 WHERE id = $2")
+            .bind(step)
+            .bind(p.user_id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(&p.session.id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
-    audit::record(&mut tx, &actor, Entry {
-        action: if row.totp_enabled { "login.success" } else { "login.totp_enrolled" },
-        entity: "user",
-        entity_id: Some(p.user_id.to_string()),
-        detail: serde_json::Value::Null,
-    })
+    audit::record(
+        &mut tx,
+        &actor,
+        Entry {
+            action: if row.totp_enabled { "login.success" } else { "login.totp_enrolled" },
+            entity: "user",
+            entity_id: Some(p.user_id.to_string()),
+            detail: serde_json::Value::Null,
+        },
+    )
     .await?;
     tx.commit().await?;
     // The fully signed-in session gets a new id again.
@@ -196,7 +253,17 @@ async fn logout(State(st): State<AppState>, caller: Option<Caller>, info: Reques
         if let Some(s) = &c.session {
             session::destroy(&st, &s.id).await?;
         }
-        audit::record_alone(&st.db, &c.actor(), Entry { action: "logout", entity: "user", entity_id: Some(c.user_id.to_string()), detail: serde_json::Value::Null }).await?;
+        audit::record_alone(
+            &st.db,
+            &c.actor(),
+            Entry {
+                action: "logout",
+                entity: "user",
+                entity_id: Some(c.user_id.to_string()),
+                detail: serde_json::Value::Null,
+            },
+        )
+        .await?;
     } else if let Some(p) = &info.pending {
         session::destroy(&st, &p.session.id).await?;
     }
@@ -211,15 +278,28 @@ struct LocaleForm {
     back: String,
 }
 
-async fn set_locale(State(st): State<AppState>, caller: Option<Caller>, PageForm(f): PageForm<LocaleForm>) -> AppResult<Response> {
+async fn set_locale(
+    State(st): State<AppState>,
+    caller: Option<Caller>,
+    PageForm(f): PageForm<LocaleForm>,
+) -> AppResult<Response> {
     let lang = Lang::parse(&f.lang).ok_or(AppError::bad("error.bad_choice"))?;
     if let Some(c) = &caller {
         let mut tx = st.db.begin().await?;
-        write!(&mut tx, |conn| sqlx::query("UPDATE users SET locale = $1 WHERE id = $2").bind(lang.code()).bind(c.user_id).execute(conn).await.map(|r| r.rows_affected()))?;
+        write!(&mut tx, |conn| sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
+            .bind(lang.code())
+            .bind(c.user_id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         tx.commit().await?;
     }
     // Only local paths: never an open redirect.
-    let back = if f.back.starts_with('/') && !f.back.starts_with("//") && !f.back.contains('\\') { f.back } else { "/".into() };
+    let back = if f.back.starts_with('/') && !f.back.starts_with("//") && !f.back.contains('\\') {
+        f.back
+    } else {
+        "/".into()
+    };
     let cookie = format!("linli_lang={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
     Ok(with_cookie(Redirect::to(&back).into_response(), &cookie))
 }
@@ -236,7 +316,12 @@ struct AccountPage {
     error: Option<String>,
 }
 
-async fn account_view(st: &AppState, caller: &Caller, new_token: Option<String>, error: Option<&str>) -> AppResult<AccountPage> {
+async fn account_view(
+    st: &AppState,
+    caller: &Caller,
+    new_token: Option<String>,
+    error: Option<&str>,
+) -> AppResult<AccountPage> {
     let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/account", "nav.account");
     let row = totp_row(st, caller.user_id).await?;
     let tokens = tokens::list(st, caller.user_id).await?;
@@ -279,12 +364,21 @@ struct PasswordForm {
     confirm: String,
 }
 
-async fn password_submit(State(st): State<AppState>, caller: Caller, PageForm(f): PageForm<PasswordForm>) -> AppResult<Response> {
+async fn password_submit(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<PasswordForm>,
+) -> AppResult<Response> {
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/account", "password.title");
     let tr = ctx.tr;
-    let hash: (String,) = read!(&st.db, |c| sqlx::query_as("SELECT password_hash FROM users WHERE id = $1").bind(caller.user_id).fetch_one(c).await)?;
+    let hash: (String,) = read!(&st.db, |c| sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+        .bind(caller.user_id)
+        .fetch_one(c)
+        .await)?;
     let current = f.current.clone();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&current, &hash.0)).await.map_err(|e| anyhow::anyhow!(e))?;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&current, &hash.0))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let mut errors = Vec::new();
     if !ok {
         errors.push(("current".to_string(), tr.t("password.current_wrong").to_string()));
@@ -295,7 +389,10 @@ async fn password_submit(State(st): State<AppState>, caller: Caller, PageForm(f)
         errors.push(("confirm".into(), tr.t("password.mismatch").to_string()));
     }
     if !errors.is_empty() {
-        return Ok(page_with_status(&PasswordPage { ctx, forced: caller.must_change_password, errors }, StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(page_with_status(
+            &PasswordPage { ctx, forced: caller.must_change_password, errors },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     }
     let new_hash = {
         let p = f.new_password.clone();
@@ -303,15 +400,31 @@ async fn password_submit(State(st): State<AppState>, caller: Caller, PageForm(f)
     };
     let mut tx = st.db.begin().await?;
     write!(&mut tx, |c| {
-        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = FALSE WHERE id = $2").bind(&new_hash).bind(caller.user_id).execute(&mut *c).await.map(|r| r.rows_affected())?;
+        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = FALSE WHERE id = $2")
+            .bind(&new_hash)
+            .bind(caller.user_id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
         // Other sessions of this account end; this one stays.
         sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(caller.user_id)
             .bind(caller.session.as_ref().map(|s| s.id.as_str()).unwrap_or(""))
             .execute(&mut *c)
-            .await.map(|r| r.rows_affected())
+            .await
+            .map(|r| r.rows_affected())
     })?;
-    audit::record(&mut tx, &caller.actor(), Entry { action: "password.change", entity: "user", entity_id: Some(caller.user_id.to_string()), detail: serde_json::Value::Null }).await?;
+    audit::record(
+        &mut tx,
+        &caller.actor(),
+        Entry {
+            action: "password.change",
+            entity: "user",
+            entity_id: Some(caller.user_id.to_string()),
+            detail: serde_json::Value::Null,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/account").into_response())
 }
@@ -321,7 +434,10 @@ async fn password_submit(State(st): State<AppState>, caller: Caller, PageForm(f)
 async fn totp_enroll_start(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
     let row = totp_row(&st, caller.user_id).await?;
     if row.totp_enabled {
-        return Ok(page_with_status(&account_view(&st, &caller, None, Some("totp.already")).await?, StatusCode::CONFLICT));
+        return Ok(page_with_status(
+            &account_view(&st, &caller, None, Some("totp.already")).await?,
+            StatusCode::CONFLICT,
+        ));
     }
     if let Some(s) = &caller.session {
         session::set_stage(&st, &s.id, "enroll").await?;
@@ -335,10 +451,17 @@ struct TokenForm {
     name: String,
 }
 
-async fn token_create(State(st): State<AppState>, caller: Caller, PageForm(f): PageForm<TokenForm>) -> AppResult<Response> {
+async fn token_create(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<TokenForm>,
+) -> AppResult<Response> {
     match tokens::create(&st, &caller, &f.name).await {
         Ok((_, secret)) => Ok(page(&account_view(&st, &caller, Some(secret), None).await?)),
-        Err(AppError::Invalid(e)) => Ok(page_with_status(&account_view(&st, &caller, None, e.0.first().map(|x| x.1)).await?, StatusCode::UNPROCESSABLE_ENTITY)),
+        Err(AppError::Invalid(e)) => Ok(page_with_status(
+            &account_view(&st, &caller, None, e.0.first().map(|x| x.1)).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
         Err(e) => Err(e),
     }
 }

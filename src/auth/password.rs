@@ -63,7 +63,9 @@ fn is_common(lower: &str) -> bool {
     // Also catches a listed password padded with digits or symbols to reach the length.
     let core: String = lower.trim_end_matches(|c: char| !c.is_alphabetic()).to_string();
     COMMON.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|w| {
-        w == lower || (w.len() >= 6 && (w == core || lower.starts_with(w) && lower[w.len()..].chars().all(|c| !c.is_alphabetic())))
+        w == lower
+            || (w.len() >= 6
+                && (w == core || lower.starts_with(w) && lower[w.len()..].chars().all(|c| !c.is_alphabetic())))
     })
 }
 

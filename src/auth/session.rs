@@ -87,14 +87,22 @@ pub async fn create(st: &AppState, user_id: Uuid, stage: &str, ip: &str) -> Resu
 
 pub async fn destroy(st: &AppState, id: &str) -> Result<(), AppError> {
     let mut tx = st.db.begin().await?;
-    write!(&mut tx, |c| sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    write!(&mut tx, |c| sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Ends every session of a user (disable, password reset): effective on the next request.
 pub async fn destroy_all_for(tx: &mut crate::db::Tx, user_id: Uuid) -> Result<(), sqlx::Error> {
-    write!(tx, |c| sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(c).await.map(|r| r.rows_affected()))?;
+    write!(tx, |c| sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -110,7 +118,9 @@ pub async fn load(st: &AppState, token: &str, ip: &str) -> Result<Loaded, AppErr
         .fetch_optional(c)
         .await
     })?;
-    let Some(row) = row else { return Ok(Loaded::None) };
+    let Some(row) = row else {
+        return Ok(Loaded::None);
+    };
     let now = Utc::now();
     let idle = Duration::from_std(st.cfg.session_idle).unwrap_or(Duration::minutes(30));
     let max = Duration::from_std(st.cfg.session_max).unwrap_or(Duration::hours(12));
@@ -122,7 +132,12 @@ pub async fn load(st: &AppState, token: &str, ip: &str) -> Result<Loaded, AppErr
     if now - row.last_seen_at > Duration::seconds(60) {
         let mut tx = st.db.begin().await?;
         write!(&mut tx, |c| {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2").bind(now).bind(&row.id).execute(c).await.map(|r| r.rows_affected())
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&row.id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
         })?;
         tx.commit().await?;
     }
@@ -161,7 +176,12 @@ pub async fn load_scope(db: &crate::db::Db, user_id: Uuid) -> Result<Scope, sqlx
 pub async fn set_stage(st: &AppState, id: &str, stage: &str) -> Result<(), AppError> {
     let mut tx = st.db.begin().await?;
     write!(&mut tx, |c| {
-        sqlx::query("UPDATE sessions SET stage = $1 WHERE id = $2").bind(stage).bind(id).execute(c).await.map(|r| r.rows_affected())
+        sqlx::query("UPDATE sessions SET stage = $1 WHERE id = $2")
+            .bind(stage)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     tx.commit().await?;
     Ok(())

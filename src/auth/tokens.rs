@@ -55,7 +55,12 @@ pub async fn authenticate(st: &AppState, token: &str, ip: &str) -> Result<Option
     if row.last_used_at.is_none_or(|t| now - t > Duration::minutes(5)) {
         let mut tx = st.db.begin().await?;
         write!(&mut tx, |c| {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(row.token_id).execute(c).await.map(|r| r.rows_affected())
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(row.token_id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
         })?;
         tx.commit().await?;
     }
@@ -101,12 +106,16 @@ pub async fn create(st: &AppState, caller: &Caller, name: &str) -> Result<(Token
         .execute(c)
         .await.map(|r| r.rows_affected())
     })?;
-    audit::record(&mut tx, &caller.actor(), Entry {
-        action: "api_token.create",
-        entity: "api_token",
-        entity_id: Some(info.id.to_string()),
-        detail: serde_json::json!({"name": info.name}),
-    })
+    audit::record(
+        &mut tx,
+        &caller.actor(),
+        Entry {
+            action: "api_token.create",
+            entity: "api_token",
+            entity_id: Some(info.id.to_string()),
+            detail: serde_json::json!({"name": info.name}),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok((info, secret))
@@ -132,17 +141,22 @@ pub async fn revoke(st: &AppState, caller: &Caller, id: Uuid) -> Result<(), AppE
             .bind(id)
             .bind(caller.user_id)
             .execute(c)
-            .await.map(|r| r.rows_affected())
+            .await
+            .map(|r| r.rows_affected())
     })?;
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    audit::record(&mut tx, &caller.actor(), Entry {
-        action: "api_token.revoke",
-        entity: "api_token",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::Value::Null,
-    })
+    audit::record(
+        &mut tx,
+        &caller.actor(),
+        Entry {
+            action: "api_token.revoke",
+            entity: "api_token",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::Value::Null,
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(())

@@ -31,9 +31,7 @@ pub fn verify(secret_b32: &str, account: &str, code: &str, last_step: i64, now: 
     }
     let t = totp(secret_b32, account)?;
     let current = (now / STEP) as i64;
-    (current - 1..=current + 1).find(|&step| {
-        step > last_step && t.generate(step as u64 * STEP) == code
-    })
+    (current - 1..=current + 1).find(|&step| step > last_step && t.generate(step as u64 * STEP) == code)
 }
 
 /// A code for the current step (tests and the demo's documentation use it).

@@ -46,7 +46,12 @@ pub async fn backup(cfg: Config, out: PathBuf) -> anyhow::Result<ExitCode> {
         // VACUUM INTO reads one consistent snapshot; in WAL mode writers carry on meanwhile.
         Db::Sqlite { write, .. } => {
             let target = out.to_str().context("backup path must be UTF-8")?;
-            sqlx::query("VACUUM INTO $1").bind(target).execute(write).await.map(|r| r.rows_affected()).context("VACUUM INTO")?;
+            sqlx::query("VACUUM INTO $1")
+                .bind(target)
+                .execute(write)
+                .await
+                .map(|r| r.rows_affected())
+                .context("VACUUM INTO")?;
         }
         Db::Postgres(_) => {
             // pg_dump runs in one repeatable-read snapshot: consistent while writes go on.
@@ -79,7 +84,10 @@ pub async fn restore(cfg: Config, from: PathBuf, force: bool) -> anyhow::Result<
         let chain = crate::audit::store::verify_chain(&src).await?;
         src.close().await;
         if integrity != "ok" || chain.first_break.is_some() {
-            bail!("the backup fails its checks (integrity: {integrity}, audit chain: {:?}); not restored", chain.first_break);
+            bail!(
+                "the backup fails its checks (integrity: {integrity}, audit chain: {:?}); not restored",
+                chain.first_break
+            );
         }
         if target.exists() && !force {
             bail!("{} exists; pass --force to replace it (stop the app first)", target.display());

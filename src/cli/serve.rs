@@ -47,15 +47,21 @@ async fn bootstrap_admin(db: &Db) -> anyhow::Result<()> {
         .execute(c)
         .await.map(|r| r.rows_affected())
     })?;
-    crate::audit::record(&mut tx, &crate::audit::Actor::system("linli serve"), crate::audit::Entry {
-        action: "staff.bootstrap_admin",
-        entity: "user",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::Value::Null,
-    })
+    crate::audit::record(
+        &mut tx,
+        &crate::audit::Actor::system("linli serve"),
+        crate::audit::Entry {
+            action: "staff.bootstrap_admin",
+            entity: "user",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::Value::Null,
+        },
+    )
     .await?;
     tx.commit().await?;
-    println!("\nFirst administrator created. Sign in once with this password; you will set your own and a second factor.");
+    println!(
+        "\nFirst administrator created. Sign in once with this password; you will set your own and a second factor."
+    );
     println!("  account:  admin\n  password: {pass}\n");
     Ok(())
 }
@@ -91,7 +97,8 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
 async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     let state = AppState { db: db.clone(), cfg: Arc::new(cfg.clone()), metrics: crate::ops::install_metrics() };
     let app = router(state.clone());
-    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
     let janitor = tokio::spawn(crate::ops::janitor(db.clone()));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

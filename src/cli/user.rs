@@ -54,7 +54,8 @@ fn operator() -> Actor {
 
 async fn find_account(db: &Db, account: &str) -> anyhow::Result<Uuid> {
     let acc = account.trim().to_lowercase();
-    let row: Option<(Uuid,)> = read!(db, |c| sqlx::query_as("SELECT id FROM users WHERE account = $1").bind(&acc).fetch_optional(c).await)?;
+    let row: Option<(Uuid,)> =
+        read!(db, |c| sqlx::query_as("SELECT id FROM users WHERE account = $1").bind(&acc).fetch_optional(c).await)?;
     row.map(|r| r.0).with_context(|| format!("no account {acc}"))
 }
 
@@ -65,11 +66,13 @@ async fn resolve_place(db: &Db, spec: &str) -> anyhow::Result<Uuid> {
     let mut parent: Option<Uuid> = None;
     for name in spec.split('/').map(str::trim).filter(|s| !s.is_empty()) {
         let row: Option<(Uuid,)> = read!(db, |c| {
-            sqlx::query_as("SELECT id FROM places WHERE name = $1 AND ((parent_id IS NULL AND $2 IS NULL) OR parent_id = $2)")
-                .bind(name)
-                .bind(parent)
-                .fetch_optional(c)
-                .await
+            sqlx::query_as(
+                "SELECT id FROM places WHERE name = $1 AND ((parent_id IS NULL AND $2 IS NULL) OR parent_id = $2)",
+            )
+            .bind(name)
+            .bind(parent)
+            .fetch_optional(c)
+            .await
         })?;
         parent = Some(row.with_context(|| format!("no place named {name} in {spec}"))?.0);
     }
@@ -86,7 +89,8 @@ pub async fn run(cfg: Config, cmd: UserCommand) -> anyhow::Result<ExitCode> {
             for p in &places {
                 place_ids.push(resolve_place(&db, p).await?);
             }
-            let input = StaffInput { account, display_name: name, role, place_ids, organisation_id: None, version: None };
+            let input =
+                StaffInput { account, display_name: name, role, place_ids, organisation_id: None, version: None };
             match store::create(&db, &all, &operator(), None, &input, None).await {
                 Ok((_, pass)) => println!("created; one-time password: {pass}"),
                 Err(crate::web::error::AppError::Invalid(e)) => bail!("invalid: {:?}", e.0),
@@ -95,7 +99,9 @@ pub async fn run(cfg: Config, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         }
         UserCommand::ResetPassword { account } => {
             let id = find_account(&db, &account).await?;
-            let pass = store::reset_password(&db, &all, &operator(), None, id, None).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let pass = store::reset_password(&db, &all, &operator(), None, id, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("new one-time password: {pass}");
         }
         UserCommand::Disable { account } => {

@@ -20,7 +20,10 @@ pub mod scope_sql;
 pub enum Db {
     /// Reads use a pool of read-only connections; all writes go through one writer connection
     /// with `BEGIN IMMEDIATE`, so SQLite never answers "database is locked".
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -70,17 +73,13 @@ impl Db {
             if path.is_empty() || path == ":memory:" || path.contains("mode=memory") {
                 bail!("an in-memory SQLite database would lose every write; give a file path");
             }
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
+            if let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
             }
-            let sync = if cfg.sqlite_synchronous == "NORMAL" {
-                SqliteSynchronous::Normal
-            } else {
-                SqliteSynchronous::Full
-            };
+            let sync =
+                if cfg.sqlite_synchronous == "NORMAL" { SqliteSynchronous::Normal } else { SqliteSynchronous::Full };
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -94,10 +93,7 @@ impl Db {
                 .connect_with(opts.clone())
                 .await
                 .context("opening the SQLite database")?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(opts.read_only(true))
-                .await?;
+            let read = SqlitePoolOptions::new().max_connections(8).connect_with(opts.read_only(true)).await?;
             Ok(Db::Sqlite { read, write })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;

@@ -49,7 +49,11 @@ pub fn with_etag(mut res: Response, version: i64) -> Response {
 #[utoipa::path(get, path = "/api/v1/places", tag = "org",
     params(PlaceFilter, PageParams),
     responses((status = 200, description = "A page of places", body = PagedPlaces), (status = 401, body = crate::openapi::ErrorBody)))]
-pub async fn list_places(State(st): State<AppState>, caller: Caller, Q(q): Q<PlaceQuery>) -> AppResult<Json<Paged<Place>>> {
+pub async fn list_places(
+    State(st): State<AppState>,
+    caller: Caller,
+    Q(q): Q<PlaceQuery>,
+) -> AppResult<Json<Paged<Place>>> {
     let pp = PageParams { page: q.page, page_size: q.page_size };
     if q.kind.as_deref().is_some_and(|k| !k.is_empty() && PlaceKind::parse(k).is_none()) {
         return Err(AppError::bad("error.bad_query"));
@@ -81,8 +85,13 @@ pub async fn get_place(State(st): State<AppState>, caller: Caller, Id(id): Id) -
 #[utoipa::path(post, path = "/api/v1/places", tag = "org", request_body = NewPlace,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response")),
     responses((status = 201, body = Place), (status = 422, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
-pub async fn create_place(State(st): State<AppState>, caller: Caller, ApiJson(input): ApiJson<NewPlace>) -> AppResult<Response> {
-    let p = store::create_place(&st.db, &caller.scope, &caller.actor(), &input, caller.role == Role::SystemAdmin).await?;
+pub async fn create_place(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<NewPlace>,
+) -> AppResult<Response> {
+    let p =
+        store::create_place(&st.db, &caller.scope, &caller.actor(), &input, caller.role == Role::SystemAdmin).await?;
     let v = p.version;
     let mut res = (StatusCode::CREATED, Json(&p)).into_response();
     if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/places/{}", p.id)) {
@@ -95,7 +104,13 @@ pub async fn create_place(State(st): State<AppState>, caller: Caller, ApiJson(in
 #[utoipa::path(patch, path = "/api/v1/places/{id}", tag = "org", request_body = PlaceChange,
     params(("id" = Uuid, Path, description = "Place id"), ("If-Match" = Option<String>, Header, description = "Expected version")),
     responses((status = 200, body = Place), (status = 412, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
-pub async fn update_place(State(st): State<AppState>, caller: Caller, Id(id): Id, headers: HeaderMap, ApiJson(mut change): ApiJson<PlaceChange>) -> AppResult<Response> {
+pub async fn update_place(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    headers: HeaderMap,
+    ApiJson(mut change): ApiJson<PlaceChange>,
+) -> AppResult<Response> {
     if let Some(v) = if_match(&headers)? {
         change.version = Some(v);
     }
@@ -108,7 +123,13 @@ pub async fn update_place(State(st): State<AppState>, caller: Caller, Id(id): Id
 #[utoipa::path(post, path = "/api/v1/places/{id}/move", tag = "org", request_body = PlaceMove,
     params(("id" = Uuid, Path, description = "Place id"), ("If-Match" = Option<String>, Header, description = "Expected version")),
     responses((status = 200, body = Place), (status = 422, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
-pub async fn move_place(State(st): State<AppState>, caller: Caller, Id(id): Id, headers: HeaderMap, ApiJson(mut m): ApiJson<PlaceMove>) -> AppResult<Response> {
+pub async fn move_place(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    headers: HeaderMap,
+    ApiJson(mut m): ApiJson<PlaceMove>,
+) -> AppResult<Response> {
     if let Some(v) = if_match(&headers)? {
         m.version = Some(v);
     }
@@ -129,7 +150,11 @@ pub struct OrgQuery {
 /// Organisations visible to the caller (inside the scope, or serving an area above it).
 #[utoipa::path(get, path = "/api/v1/organisations", tag = "org", params(OrgQuery),
     responses((status = 200, description = "A page of organisations", body = Vec<Organisation>)))]
-pub async fn list_organisations(State(st): State<AppState>, caller: Caller, Q(q): Q<OrgQuery>) -> AppResult<Json<Paged<Organisation>>> {
+pub async fn list_organisations(
+    State(st): State<AppState>,
+    caller: Caller,
+    Q(q): Q<OrgQuery>,
+) -> AppResult<Json<Paged<Organisation>>> {
     let pp = PageParams { page: q.page, page_size: q.page_size };
     let kind = match q.kind.as_deref().filter(|k| !k.is_empty()) {
         Some(k) => Some(OrgKind::parse(k).ok_or(AppError::bad("error.bad_query"))?),
@@ -142,7 +167,11 @@ pub async fn list_organisations(State(st): State<AppState>, caller: Caller, Q(q)
 /// Estates (小区) in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/estates", tag = "org", params(PageParams),
     responses((status = 200, description = "A page of estates", body = Vec<Estate>)))]
-pub async fn list_estates(State(st): State<AppState>, caller: Caller, Q(pp): Q<PageParams>) -> AppResult<Json<Paged<Estate>>> {
+pub async fn list_estates(
+    State(st): State<AppState>,
+    caller: Caller,
+    Q(pp): Q<PageParams>,
+) -> AppResult<Json<Paged<Estate>>> {
     let (items, total) = store::list_estates(&st.db, &caller.scope, pp.size(), pp.offset()).await?;
     Ok(Json(Paged { items, page: pp.page(), page_size: pp.size(), total }))
 }
@@ -150,8 +179,11 @@ pub async fn list_estates(State(st): State<AppState>, caller: Caller, Q(pp): Q<P
 /// Social work stations in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/stations", tag = "org", params(PageParams),
     responses((status = 200, description = "A page of stations", body = Vec<Station>)))]
-pub async fn list_stations(State(st): State<AppState>, caller: Caller, Q(pp): Q<PageParams>) -> AppResult<Json<Paged<Station>>> {
+pub async fn list_stations(
+    State(st): State<AppState>,
+    caller: Caller,
+    Q(pp): Q<PageParams>,
+) -> AppResult<Json<Paged<Station>>> {
     let (items, total) = store::list_stations(&st.db, &caller.scope, pp.size(), pp.offset()).await?;
     Ok(Json(Paged { items, page: pp.page(), page_size: pp.size(), total }))
 }
-

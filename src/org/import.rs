@@ -53,7 +53,11 @@ const COL_CODE: &[&str] = &["编码", "code"];
 pub fn rows_from_table(t: &tabular::Table) -> Result<Vec<Row>, Vec<Problem>> {
     let find = |names: &[&str]| tabular::column(&t.headers, names);
     let (Some(pi), Some(ki), Some(ni)) = (find(COL_PARENT), find(COL_KIND), find(COL_NAME)) else {
-        return Err(vec![Problem { row: 1, column: "上级 / 类型 / 名称".into(), reason: "import.missing_columns".into() }]);
+        return Err(vec![Problem {
+            row: 1,
+            column: "上级 / 类型 / 名称".into(),
+            reason: "import.missing_columns".into(),
+        }]);
     };
     let ci = find(COL_CODE);
     let cell = |cells: &Vec<String>, i: usize| cells.get(i).cloned().unwrap_or_default();
@@ -106,7 +110,8 @@ pub async fn plan(db: &Db, scope: &Scope, rows: &[Row], can_create_root: bool) -
     let known = known_places(db, scope).await?;
     let mut planned: HashMap<String, PlaceKind> = HashMap::new();
     let mut plan = Plan::default();
-    let problem = |row: usize, column: &str, reason: &str| Problem { row, column: column.into(), reason: reason.into() };
+    let problem =
+        |row: usize, column: &str, reason: &str| Problem { row, column: column.into(), reason: reason.into() };
     for r in rows {
         let mut bad = Vec::new();
         let kind = PlaceKind::parse(&r.kind);
@@ -143,10 +148,8 @@ pub async fn plan(db: &Db, scope: &Scope, rows: &[Row], can_create_root: bool) -
                 (None, true) if !can_create_root => bad.push(problem(r.row, "类型", "place.city_is_root")),
                 (None, false) => bad.push(problem(r.row, "上级", "place.city_is_root")),
                 (Some(_), true) => bad.push(problem(r.row, "上级", "error.required")),
-                (Some(want), false) => {
-                    if parent_kind.is_some_and(|pk| pk != want) {
-                        bad.push(problem(r.row, "类型", "place.wrong_parent_kind"));
-                    }
+                (Some(want), false) if parent_kind.is_some_and(|pk| pk != want) => {
+                    bad.push(problem(r.row, "类型", "place.wrong_parent_kind"));
                 }
                 _ => {}
             }
@@ -155,11 +158,11 @@ pub async fn plan(db: &Db, scope: &Scope, rows: &[Row], can_create_root: bool) -
         if bad.is_empty() {
             if known.contains_key(&full) {
                 plan.existing += 1;
-            } else if planned.contains_key(&full) {
-                plan.problems.push(problem(r.row, "名称", "import.duplicate_in_file"));
-            } else {
-                planned.insert(full, kind.unwrap());
+            } else if let std::collections::hash_map::Entry::Vacant(e) = planned.entry(full) {
+                e.insert(kind.unwrap());
                 plan.new_rows.push(Row { parent, name: name.to_string(), ..r.clone() });
+            } else {
+                plan.problems.push(problem(r.row, "名称", "import.duplicate_in_file"));
             }
         }
         plan.problems.extend(bad);
@@ -187,9 +190,10 @@ pub async fn commit(db: &Db, scope: &Scope, caller: &Caller, rows: &[Row]) -> Re
             known.get(&r.parent).map(|(id, _, path, depth)| ParentRef { id: *id, path: path.clone(), depth: *depth })
         };
         let code = Some(r.code.as_str()).filter(|c| !c.is_empty());
-        let (id, path, depth, _) = store::insert_place(&mut tx, &actor, parent.as_ref(), kind, &r.name, code).await.map_err(|e| {
-            if crate::db::is_unique_violation(&e) { AppError::bad("import.concurrent_change") } else { e.into() }
-        })?;
+        let (id, path, depth, _) =
+            store::insert_place(&mut tx, &actor, parent.as_ref(), kind, &r.name, code).await.map_err(|e| {
+                if crate::db::is_unique_violation(&e) { AppError::bad("import.concurrent_change") } else { e.into() }
+            })?;
         let full = if r.parent.is_empty() { r.name.clone() } else { format!("{}/{}", r.parent, r.name) };
         created.insert(full, ParentRef { id, path, depth });
     }
@@ -277,7 +281,11 @@ pub struct CommitForm {
     payload: String,
 }
 
-pub async fn commit_page(State(st): State<AppState>, caller: Caller, PageForm(f): PageForm<CommitForm>) -> AppResult<Response> {
+pub async fn commit_page(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<CommitForm>,
+) -> AppResult<Response> {
     let rows: Vec<Row> = serde_json::from_str(&f.payload).map_err(|_| AppError::bad("import.bad_payload"))?;
     if rows.len() > tabular::MAX_ROWS {
         return Err(AppError::bad("import.too_many_rows"));

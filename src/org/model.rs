@@ -16,7 +16,8 @@ pub enum PlaceKind {
 }
 
 impl PlaceKind {
-    pub const ALL: [PlaceKind; 5] = [PlaceKind::City, PlaceKind::District, PlaceKind::Street, PlaceKind::Community, PlaceKind::Grid];
+    pub const ALL: [PlaceKind; 5] =
+        [PlaceKind::City, PlaceKind::District, PlaceKind::Street, PlaceKind::Community, PlaceKind::Grid];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -131,7 +132,8 @@ pub enum OrgKind {
 }
 
 impl OrgKind {
-    pub const ALL: [OrgKind; 4] = [OrgKind::Department, OrgKind::PartnerOrg, OrgKind::PropertyCompany, OrgKind::GovernanceCenter];
+    pub const ALL: [OrgKind; 4] =
+        [OrgKind::Department, OrgKind::PartnerOrg, OrgKind::PropertyCompany, OrgKind::GovernanceCenter];
     pub fn as_str(self) -> &'static str {
         match self {
             OrgKind::Department => "department",

@@ -41,7 +41,10 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     let (rows, total) = store::list_places(&st.db, &caller.scope, &filter, pp.size(), pp.offset()).await?;
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/places", "nav.places");
     let tr = ctx.tr;
-    let headers = ["field.name", "field.kind", "field.parent", "field.code", "field.status"].iter().map(|k| tr.t(k).to_string()).collect();
+    let headers = ["field.name", "field.kind", "field.parent", "field.code", "field.status"]
+        .iter()
+        .map(|k| tr.t(k).to_string())
+        .collect();
     let rows = rows
         .into_iter()
         .map(|p| {
@@ -89,7 +92,14 @@ pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> App
     render_show(&st, &caller, id, None, None, StatusCode::OK).await
 }
 
-async fn render_show(st: &AppState, caller: &Caller, id: Uuid, move_error: Option<&str>, active_error: Option<&str>, status: StatusCode) -> AppResult<Response> {
+async fn render_show(
+    st: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    move_error: Option<&str>,
+    active_error: Option<&str>,
+    status: StatusCode,
+) -> AppResult<Response> {
     let place = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let crumbs = store::ancestors(&st.db, &place.path).await?;
     let filter = PlaceFilter { parent_id: Some(id), inactive: Some(true), ..Default::default() };
@@ -145,13 +155,24 @@ pub struct NewQuery {
     pub parent_id: Option<Uuid>,
 }
 
-async fn place_form(st: &AppState, caller: &Caller, f: &PlaceForm, errors: &FieldErrors, edit: Option<&Place>) -> AppResult<FormPage> {
+async fn place_form(
+    st: &AppState,
+    caller: &Caller,
+    f: &PlaceForm,
+    errors: &FieldErrors,
+    edit: Option<&Place>,
+) -> AppResult<FormPage> {
     let title = if edit.is_some() { "place.edit" } else { "place.new" };
     let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/places", title);
     let tr = ctx.tr;
     let mut fields = Vec::new();
     if edit.is_none() {
-        let parents = store::place_options(&st.db, &caller.scope, &[PlaceKind::City, PlaceKind::District, PlaceKind::Street, PlaceKind::Community]).await?;
+        let parents = store::place_options(
+            &st.db,
+            &caller.scope,
+            &[PlaceKind::City, PlaceKind::District, PlaceKind::Street, PlaceKind::Community],
+        )
+        .await?;
         let mut opts = vec![(String::new(), tr.t("filter.choose").to_string())];
         opts.extend(parents.into_iter().map(|(id, n)| (id.to_string(), n)));
         let mut kinds = vec![(String::new(), tr.t("filter.choose").to_string())];
@@ -170,7 +191,8 @@ async fn place_form(st: &AppState, caller: &Caller, f: &PlaceForm, errors: &Fiel
     let mut view = FormPage::new(ctx, action, fields, cancel);
     view.errors = errs;
     if let Some(p) = edit {
-        view.hidden.push(("version".into(), if f.version.is_empty() { p.version.to_string() } else { f.version.clone() }));
+        view.hidden
+            .push(("version".into(), if f.version.is_empty() { p.version.to_string() } else { f.version.clone() }));
     }
     Ok(view)
 }
@@ -180,7 +202,11 @@ pub async fn new_form(State(st): State<AppState>, caller: Caller, Q(q): Q<NewQue
     Ok(page(&place_form(&st, &caller, &f, &FieldErrors::default(), None).await?))
 }
 
-pub async fn create(State(st): State<AppState>, caller: Caller, PageForm(f): PageForm<PlaceForm>) -> AppResult<Response> {
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<PlaceForm>,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let kind = PlaceKind::parse(&f.kind);
     if kind.is_none() {
@@ -216,7 +242,12 @@ pub async fn create(State(st): State<AppState>, caller: Caller, PageForm(f): Pag
 
 pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let p = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    let f = PlaceForm { name: p.name.clone(), code: p.code.clone().unwrap_or_default(), version: p.version.to_string(), ..Default::default() };
+    let f = PlaceForm {
+        name: p.name.clone(),
+        code: p.code.clone().unwrap_or_default(),
+        version: p.version.to_string(),
+        ..Default::default()
+    };
     Ok(page(&place_form(&st, &caller, &f, &FieldErrors::default(), Some(&p)).await?))
 }
 
@@ -224,7 +255,12 @@ pub fn parse_version(v: &str) -> Option<i64> {
     v.trim().parse().ok()
 }
 
-pub async fn update(State(st): State<AppState>, caller: Caller, Id(id): Id, PageForm(f): PageForm<PlaceForm>) -> AppResult<Response> {
+pub async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<PlaceForm>,
+) -> AppResult<Response> {
     let change = PlaceChange { name: f.name.clone(), code: Some(f.code.clone()), version: parse_version(&f.version) };
     match store::update_place(&st.db, &caller.scope, &caller.actor(), id, &change).await {
         Ok(p) => Ok(Redirect::to(&format!("/places/{}", p.id)).into_response()),
@@ -241,7 +277,10 @@ pub async fn update(State(st): State<AppState>, caller: Caller, Id(id): Id, Page
             // A stale save keeps what the user typed; the new version lets them save again on purpose.
             let f = PlaceForm { version: p.version.to_string(), ..f };
             let view = place_form(&st, &caller, &f, &errors, Some(&p)).await?;
-            Ok(page_with_status(&view, if errors.get("_form").is_some() { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY }))
+            Ok(page_with_status(
+                &view,
+                if errors.get("_form").is_some() { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY },
+            ))
         }
         Err(e) => Err(e),
     }
@@ -255,9 +294,15 @@ pub struct MoveForm {
     pub version: String,
 }
 
-pub async fn move_place(State(st): State<AppState>, caller: Caller, Id(id): Id, PageForm(f): PageForm<MoveForm>) -> AppResult<Response> {
+pub async fn move_place(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<MoveForm>,
+) -> AppResult<Response> {
     let Ok(new_parent_id) = Uuid::parse_str(f.new_parent_id.trim()) else {
-        return render_show(&st, &caller, id, Some("place.parent_not_found"), None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_show(&st, &caller, id, Some("place.parent_not_found"), None, StatusCode::UNPROCESSABLE_ENTITY)
+            .await;
     };
     let m = PlaceMove { new_parent_id, version: parse_version(&f.version) };
     match store::move_place(&st.db, &caller.scope, &caller.actor(), id, &m).await {
@@ -278,7 +323,12 @@ pub struct ActiveForm {
     pub version: String,
 }
 
-pub async fn set_active(State(st): State<AppState>, caller: Caller, Id(id): Id, PageForm(f): PageForm<ActiveForm>) -> AppResult<Response> {
+pub async fn set_active(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<ActiveForm>,
+) -> AppResult<Response> {
     let active = f.active == "true";
     match store::set_place_active(&st.db, &caller.scope, &caller.actor(), id, active, parse_version(&f.version)).await {
         Ok(()) => Ok(Redirect::to(&format!("/places/{id}")).into_response()),

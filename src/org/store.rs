@@ -47,7 +47,13 @@ fn place_where(scope: &Scope, f: &PlaceFilter) -> (String, Vec<String>, Option<U
     (sql, binds, parent)
 }
 
-pub async fn list_places(db: &Db, scope: &Scope, f: &PlaceFilter, limit: i64, offset: i64) -> Result<(Vec<Place>, i64), sqlx::Error> {
+pub async fn list_places(
+    db: &Db,
+    scope: &Scope,
+    f: &PlaceFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Place>, i64), sqlx::Error> {
     let (wh, binds, parent) = place_where(scope, f);
     let n = binds.len() + usize::from(parent.is_some());
     let sql = format!(
@@ -76,7 +82,9 @@ pub async fn list_places(db: &Db, scope: &Scope, f: &PlaceFilter, limit: i64, of
 /// A place inside the scope, or None (missing and out of scope look the same).
 pub async fn get_place(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Place>, sqlx::Error> {
     let (wh, binds) = scope.filter("p.path", 2);
-    let sql = format!("SELECT {PLACE_COLS} FROM places p LEFT JOIN places pp ON pp.id = p.parent_id WHERE p.id = $1 AND {wh}");
+    let sql = format!(
+        "SELECT {PLACE_COLS} FROM places p LEFT JOIN places pp ON pp.id = p.parent_id WHERE p.id = $1 AND {wh}"
+    );
     read!(db, |c| {
         let mut q = sqlx::query_as::<_, Place>(&sql).bind(id);
         for b in &binds {
@@ -129,22 +137,36 @@ pub async fn place_options(db: &Db, scope: &Scope, kinds: &[PlaceKind]) -> Resul
     })?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, parent)| (id, match parent { Some(p) => format!("{p} / {name}"), None => name }))
+        .map(|(id, name, parent)| {
+            (
+                id,
+                match parent {
+                    Some(p) => format!("{p} / {name}"),
+                    None => name,
+                },
+            )
+        })
         .collect())
 }
 
 pub fn validate_new(input: &NewPlace, errors: &mut FieldErrors) -> (String, Option<String>) {
     let name = crate::web::form::clean_name(&input.name, "name", 60, errors);
     let code = input.code.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
-    if let Some(c) = &code {
-        if !valid_code(c) {
-            errors.add("code", "error.code_format");
-        }
+    if let Some(c) = &code
+        && !valid_code(c)
+    {
+        errors.add("code", "error.code_format");
     }
     (name, code)
 }
 
-pub async fn create_place(db: &Db, scope: &Scope, actor: &Actor, input: &NewPlace, can_create_root: bool) -> Result<Place, AppError> {
+pub async fn create_place(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    input: &NewPlace,
+    can_create_root: bool,
+) -> Result<Place, AppError> {
     let mut errors = FieldErrors::default();
     let (name, code) = validate_new(input, &mut errors);
     let parent = match (input.kind.parent(), input.parent_id) {
@@ -172,16 +194,24 @@ pub async fn create_place(db: &Db, scope: &Scope, actor: &Actor, input: &NewPlac
     errors.into_result()?;
     let mut tx = db.begin().await?;
     let anchor = parent.as_ref().map(|p| ParentRef { id: p.id, path: p.path.clone(), depth: p.depth });
-    let (id, path, depth, now) = match insert_place(&mut tx, actor, anchor.as_ref(), input.kind, &name, code.as_deref()).await {
-        Ok(v) => v,
-        Err(e) if crate::db::is_unique_violation(&e) => return Err(AppError::field("name", "place.duplicate_name")),
-        Err(e) => return Err(e.into()),
-    };
+    let (id, path, depth, now) =
+        match insert_place(&mut tx, actor, anchor.as_ref(), input.kind, &name, code.as_deref()).await {
+            Ok(v) => v,
+            Err(e) if crate::db::is_unique_violation(&e) => {
+                return Err(AppError::field("name", "place.duplicate_name"));
+            }
+            Err(e) => return Err(e.into()),
+        };
     if anchor.is_none() {
         // Whoever creates a new top-level place (a system administrator) is bound to it, or
         // they could not see what they just made.
         if let Some(uid) = actor.id {
-            write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)").bind(uid).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+            write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
+                .bind(uid)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
         }
     }
     tx.commit().await?;
@@ -240,12 +270,16 @@ pub async fn insert_place(
         .execute(c)
         .await.map(|r| r.rows_affected())
     })?;
-    audit::record(tx, actor, Entry {
-        action: "place.create",
-        entity: "place",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::json!({"kind": kind.as_str(), "name": name, "parent_id": parent.map(|p| p.id)}),
-    })
+    audit::record(
+        tx,
+        actor,
+        Entry {
+            action: "place.create",
+            entity: "place",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({"kind": kind.as_str(), "name": name, "parent_id": parent.map(|p| p.id)}),
+        },
+    )
     .await?;
     Ok((id, path, depth, now))
 }
@@ -266,16 +300,35 @@ async fn next_segment(tx: &mut Tx, parent: Option<Uuid>) -> Result<String, sqlx:
 }
 
 /// Bumps the version only if it still matches: the optimistic lock for every edit.
-async fn bump_version(tx: &mut Tx, table: &'static str, id: Uuid, version: Option<i64>, actor: &Actor) -> Result<(), AppError> {
+async fn bump_version(
+    tx: &mut Tx,
+    table: &'static str,
+    id: Uuid,
+    version: Option<i64>,
+    actor: &Actor,
+) -> Result<(), AppError> {
     let now = Utc::now();
     let sql = format!(
         "UPDATE {table} SET version = version + 1, updated_at = $1, updated_by = $2 WHERE id = $3 AND ($4 IS NULL OR version = $4)"
     );
-    let n = write!(tx, |c| sqlx::query(&sql).bind(now).bind(actor.id).bind(id).bind(version).execute(c).await.map(|r| r.rows_affected()))?;
+    let n = write!(tx, |c| sqlx::query(&sql)
+        .bind(now)
+        .bind(actor.id)
+        .bind(id)
+        .bind(version)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     if n == 0 { Err(AppError::Stale) } else { Ok(()) }
 }
 
-pub async fn update_place(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, change: &PlaceChange) -> Result<Place, AppError> {
+pub async fn update_place(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: Uuid,
+    change: &PlaceChange,
+) -> Result<Place, AppError> {
     let place = get_place(db, scope, id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let name = crate::web::form::clean_name(&change.name, "name", 60, &mut errors);
@@ -287,20 +340,34 @@ pub async fn update_place(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, chang
     let mut tx = db.begin().await?;
     bump_version(&mut tx, "places", id, change.version, actor).await?;
     let res = write!(&mut tx, |c| {
-        sqlx::query("UPDATE places SET name = $1, code = $2 WHERE id = $3").bind(&name).bind(&code).bind(id).execute(c).await.map(|r| r.rows_affected())
+        sqlx::query("UPDATE places SET name = $1, code = $2 WHERE id = $3")
+            .bind(&name)
+            .bind(&code)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
     });
     if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) { AppError::field("name", "place.duplicate_name") } else { e.into() });
+        return Err(if crate::db::is_unique_violation(&e) {
+            AppError::field("name", "place.duplicate_name")
+        } else {
+            e.into()
+        });
     }
-    audit::record(&mut tx, actor, Entry {
-        action: "place.update",
-        entity: "place",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::json!({"name": [place.name, name], "code": [place.code, code]}),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "place.update",
+            entity: "place",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({"name": [place.name, name], "code": [place.code, code]}),
+        },
+    )
     .await?;
     tx.commit().await?;
-    Ok(get_place(db, scope, id).await?.ok_or(AppError::NotFound)?)
+    get_place(db, scope, id).await?.ok_or(AppError::NotFound)
 }
 
 /// Moves a place and its whole subtree under a new parent of the right kind, in one statement.
@@ -329,30 +396,52 @@ pub async fn move_place(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, m: &Pla
     let seg = next_segment(&mut tx, Some(parent.id)).await?;
     let new_path = format!("{}{seg}/", parent.path);
     let res = write!(&mut tx, |c| {
-        sqlx::query("UPDATE places SET parent_id = $1, seg = $2 WHERE id = $3").bind(parent.id).bind(&seg).bind(id).execute(&mut *c).await.map(|r| r.rows_affected())?;
+        sqlx::query("UPDATE places SET parent_id = $1, seg = $2 WHERE id = $3")
+            .bind(parent.id)
+            .bind(&seg)
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
         sqlx::query("UPDATE places SET path = $1 || substr(path, $2) WHERE path >= $3 AND path < $4")
             .bind(&new_path)
             .bind(old_len + 1)
             .bind(&place.path)
             .bind(&end)
             .execute(&mut *c)
-            .await.map(|r| r.rows_affected())
+            .await
+            .map(|r| r.rows_affected())
     });
     if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) { AppError::field("new_parent_id", "place.duplicate_name") } else { e.into() });
+        return Err(if crate::db::is_unique_violation(&e) {
+            AppError::field("new_parent_id", "place.duplicate_name")
+        } else {
+            e.into()
+        });
     }
-    audit::record(&mut tx, actor, Entry {
-        action: "place.move",
-        entity: "place",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::json!({"from": place.parent_id, "to": parent.id}),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "place.move",
+            entity: "place",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({"from": place.parent_id, "to": parent.id}),
+        },
+    )
     .await?;
     tx.commit().await?;
-    Ok(get_place(db, scope, id).await?.ok_or(AppError::NotFound)?)
+    get_place(db, scope, id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn set_place_active(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, active: bool, version: Option<i64>) -> Result<(), AppError> {
+pub async fn set_place_active(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: Uuid,
+    active: bool,
+    version: Option<i64>,
+) -> Result<(), AppError> {
     let place = get_place(db, scope, id).await?.ok_or(AppError::NotFound)?;
     if !active {
         let children: (i64,) = read!(db, |c| {
@@ -370,13 +459,22 @@ pub async fn set_place_active(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, a
     }
     let mut tx = db.begin().await?;
     bump_version(&mut tx, "places", id, version, actor).await?;
-    write!(&mut tx, |c| sqlx::query("UPDATE places SET active = $1 WHERE id = $2").bind(active).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
-    audit::record(&mut tx, actor, Entry {
-        action: if active { "place.activate" } else { "place.deactivate" },
-        entity: "place",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::Value::Null,
-    })
+    write!(&mut tx, |c| sqlx::query("UPDATE places SET active = $1 WHERE id = $2")
+        .bind(active)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: if active { "place.activate" } else { "place.deactivate" },
+            entity: "place",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::Value::Null,
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(())
@@ -397,7 +495,13 @@ pub async fn count_by_kind(db: &Db, scope: &Scope) -> Result<Vec<(String, i64)>,
 
 // ---- organisations, estates, stations -------------------------------------------------------
 
-pub async fn list_organisations(db: &Db, scope: &Scope, kind: Option<OrgKind>, limit: i64, offset: i64) -> Result<(Vec<Organisation>, i64), sqlx::Error> {
+pub async fn list_organisations(
+    db: &Db,
+    scope: &Scope,
+    kind: Option<OrgKind>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Organisation>, i64), sqlx::Error> {
     let (mut wh, mut binds) = scope.filter_visible("p.path", 1);
     if let Some(k) = kind {
         binds.push(k.as_str().into());
@@ -448,7 +552,13 @@ pub struct OrgInput {
     pub version: Option<i64>,
 }
 
-pub async fn save_organisation(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid>, o: &OrgInput) -> Result<Uuid, AppError> {
+pub async fn save_organisation(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: Option<Uuid>,
+    o: &OrgInput,
+) -> Result<Uuid, AppError> {
     if get_place(db, scope, o.place_id).await?.is_none() {
         return Err(AppError::field("place_id", "place.parent_not_found"));
     }
@@ -486,14 +596,22 @@ pub async fn save_organisation(db: &Db, scope: &Scope, actor: &Actor, id: Option
         .await.map(|r| r.rows_affected())
     });
     if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) { AppError::field("name", "org.duplicate_name") } else { e.into() });
+        return Err(if crate::db::is_unique_violation(&e) {
+            AppError::field("name", "org.duplicate_name")
+        } else {
+            e.into()
+        });
     }
-    audit::record(&mut tx, actor, Entry {
-        action: if id.is_some() { "organisation.update" } else { "organisation.create" },
-        entity: "organisation",
-        entity_id: Some(new_id.to_string()),
-        detail: serde_json::json!({"kind": o.kind.as_str(), "name": o.name, "active": o.active}),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: if id.is_some() { "organisation.update" } else { "organisation.create" },
+            entity: "organisation",
+            entity_id: Some(new_id.to_string()),
+            detail: serde_json::json!({"kind": o.kind.as_str(), "name": o.name, "active": o.active}),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(new_id)
@@ -546,15 +664,23 @@ pub struct EstateInput {
     pub version: Option<i64>,
 }
 
-pub async fn save_estate(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid>, e: &EstateInput) -> Result<Uuid, AppError> {
+pub async fn save_estate(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: Option<Uuid>,
+    e: &EstateInput,
+) -> Result<Uuid, AppError> {
     match get_place(db, scope, e.community_id).await? {
         Some(p) if p.kind() == PlaceKind::Community => {}
         _ => return Err(AppError::field("community_id", "place.parent_not_found")),
     }
     if let Some(pc) = e.property_company_id {
-        let ok: Option<(String,)> =
-            read!(db, |c| sqlx::query_as("SELECT kind FROM organisations WHERE id = $1").bind(pc).fetch_optional(c).await)?;
-        if !ok.is_some_and(|k| k.0 == OrgKind::PropertyCompany.as_str()) {
+        let ok: Option<(String,)> = read!(db, |c| sqlx::query_as("SELECT kind FROM organisations WHERE id = $1")
+            .bind(pc)
+            .fetch_optional(c)
+            .await)?;
+        if ok.is_none_or(|k| k.0 != OrgKind::PropertyCompany.as_str()) {
             return Err(AppError::field("property_company_id", "estate.not_a_property_company"));
         }
     }
@@ -588,14 +714,22 @@ pub async fn save_estate(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid>
         .await.map(|r| r.rows_affected())
     });
     if let Err(err) = res {
-        return Err(if crate::db::is_unique_violation(&err) { AppError::field("name", "estate.duplicate_name") } else { err.into() });
+        return Err(if crate::db::is_unique_violation(&err) {
+            AppError::field("name", "estate.duplicate_name")
+        } else {
+            err.into()
+        });
     }
-    audit::record(&mut tx, actor, Entry {
-        action: if id.is_some() { "estate.update" } else { "estate.create" },
-        entity: "estate",
-        entity_id: Some(new_id.to_string()),
-        detail: serde_json::json!({"name": e.name, "community_id": e.community_id, "active": e.active}),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: if id.is_some() { "estate.update" } else { "estate.create" },
+            entity: "estate",
+            entity_id: Some(new_id.to_string()),
+            detail: serde_json::json!({"name": e.name, "community_id": e.community_id, "active": e.active}),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(new_id)
@@ -603,7 +737,12 @@ pub async fn save_estate(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid>
 
 const STATION_COLS: &str = "s.id, s.place_id, p.name AS place_name, s.name, s.is_hub, s.host_community_id, h.name AS host_community_name, s.operator_id, o.name AS operator_name, s.service_domains, s.active, s.version";
 
-pub async fn list_stations(db: &Db, scope: &Scope, limit: i64, offset: i64) -> Result<(Vec<Station>, i64), sqlx::Error> {
+pub async fn list_stations(
+    db: &Db,
+    scope: &Scope,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Station>, i64), sqlx::Error> {
     let (wh, binds) = scope.filter("p.path", 1);
     let sql = format!(
         "SELECT {STATION_COLS} FROM stations s JOIN places p ON p.id = s.place_id LEFT JOIN places h ON h.id = s.host_community_id
@@ -649,7 +788,13 @@ pub struct StationInput {
     pub version: Option<i64>,
 }
 
-pub async fn save_station(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid>, s: &StationInput) -> Result<Uuid, AppError> {
+pub async fn save_station(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    id: Option<Uuid>,
+    s: &StationInput,
+) -> Result<Uuid, AppError> {
     let place = match get_place(db, scope, s.place_id).await? {
         Some(p) if matches!(p.kind(), PlaceKind::Street | PlaceKind::District) => p,
         _ => return Err(AppError::field("place_id", "station.place_kind")),
@@ -661,8 +806,10 @@ pub async fn save_station(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid
         }
     }
     if let Some(op) = s.operator_id {
-        let ok: Option<(String,)> =
-            read!(db, |c| sqlx::query_as("SELECT kind FROM organisations WHERE id = $1").bind(op).fetch_optional(c).await)?;
+        let ok: Option<(String,)> = read!(db, |c| sqlx::query_as("SELECT kind FROM organisations WHERE id = $1")
+            .bind(op)
+            .fetch_optional(c)
+            .await)?;
         if !ok.is_some_and(|k| k.0 == OrgKind::PartnerOrg.as_str() || k.0 == OrgKind::GovernanceCenter.as_str()) {
             return Err(AppError::field("operator_id", "station.operator_kind"));
         }
@@ -706,21 +853,33 @@ pub async fn save_station(db: &Db, scope: &Scope, actor: &Actor, id: Option<Uuid
         .await.map(|r| r.rows_affected())
     });
     if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) { AppError::field("name", "station.duplicate_name") } else { e.into() });
+        return Err(if crate::db::is_unique_violation(&e) {
+            AppError::field("name", "station.duplicate_name")
+        } else {
+            e.into()
+        });
     }
-    audit::record(&mut tx, actor, Entry {
-        action: if id.is_some() { "station.update" } else { "station.create" },
-        entity: "station",
-        entity_id: Some(new_id.to_string()),
-        detail: serde_json::json!({"name": s.name, "place_id": s.place_id, "domains": domains, "active": s.active}),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: if id.is_some() { "station.update" } else { "station.create" },
+            entity: "station",
+            entity_id: Some(new_id.to_string()),
+            detail: serde_json::json!({"name": s.name, "place_id": s.place_id, "domains": domains, "active": s.active}),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(new_id)
 }
 
 /// (id, name) of organisations of some kinds inside the scope, for select boxes.
-pub async fn organisation_options(db: &Db, scope: &Scope, kinds: &[OrgKind]) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+pub async fn organisation_options(
+    db: &Db,
+    scope: &Scope,
+    kinds: &[OrgKind],
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
     let (wh, binds) = scope.filter_visible("p.path", 1);
     let kinds_sql: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
     let sql = format!(

@@ -46,7 +46,11 @@ fn with_blank(tr: Tr, opts: Vec<(Uuid, String)>) -> Vec<(String, String)> {
 }
 
 /// Re-renders a form with messages, or redirects after a successful save.
-fn saved_or_form(result: Result<Uuid, AppError>, base: &str, form: impl FnOnce(FieldErrors) -> Result<FormPage, AppError>) -> AppResult<Response> {
+fn saved_or_form(
+    result: Result<Uuid, AppError>,
+    base: &str,
+    form: impl FnOnce(FieldErrors) -> Result<FormPage, AppError>,
+) -> AppResult<Response> {
     match result {
         Ok(_) => Ok(Redirect::to(base).into_response()),
         Err(AppError::Invalid(errors)) => Ok(page_with_status(&form(errors)?, StatusCode::UNPROCESSABLE_ENTITY)),
@@ -66,7 +70,10 @@ pub async fn estates(State(st): State<AppState>, caller: Caller, Q(q): Q<PageQue
     let (rows, total) = store::list_estates(&st.db, &caller.scope, pp.size(), pp.offset()).await?;
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/estates", "nav.estates");
     let tr = ctx.tr;
-    let headers = ["field.name", "kind.community", "field.property_company", "field.status"].iter().map(|k| tr.t(k).to_string()).collect();
+    let headers = ["field.name", "kind.community", "field.property_company", "field.status"]
+        .iter()
+        .map(|k| tr.t(k).to_string())
+        .collect();
     let edit = can_edit(&caller);
     let rows = rows
         .into_iter()
@@ -102,8 +109,15 @@ pub struct EstateForm {
     version: String,
 }
 
-async fn estate_form(st: &AppState, caller: &Caller, f: &EstateForm, errors: FieldErrors, id: Option<Uuid>) -> AppResult<FormPage> {
-    let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/estates", if id.is_some() { "estate.edit" } else { "estate.new" });
+async fn estate_form(
+    st: &AppState,
+    caller: &Caller,
+    f: &EstateForm,
+    errors: FieldErrors,
+    id: Option<Uuid>,
+) -> AppResult<FormPage> {
+    let ctx =
+        Ctx::new(st.cfg.demo, Some(caller), None, "/estates", if id.is_some() { "estate.edit" } else { "estate.new" });
     let tr = ctx.tr;
     let communities = store::place_options(&st.db, &caller.scope, &[PlaceKind::Community]).await?;
     let companies = store::organisation_options(&st.db, &caller.scope, &[OrgKind::PropertyCompany]).await?;
@@ -111,8 +125,15 @@ async fn estate_form(st: &AppState, caller: &Caller, f: &EstateForm, errors: Fie
         Field::select(tr, "community_id", "kind.community", &f.community_id, with_blank(tr, communities), true),
         Field::text(tr, "name", "field.name", &f.name, 60, true),
         Field::text(tr, "address", "field.address", &f.address, 200, false),
-        Field::select(tr, "property_company_id", "field.property_company", &f.property_company_id, with_blank(tr, companies), false)
-            .hint(tr.t("estate.no_property_company_hint").to_string()),
+        Field::select(
+            tr,
+            "property_company_id",
+            "field.property_company",
+            &f.property_company_id,
+            with_blank(tr, companies),
+            false,
+        )
+        .hint(tr.t("estate.no_property_company_hint").to_string()),
         Field::checkbox(tr, "active", "status.active", f.active == "on"),
     ];
     apply_errors(&mut fields, &errors, tr);
@@ -153,7 +174,14 @@ async fn estate_save(st: AppState, caller: Caller, id: Option<Uuid>, f: EstateFo
     let company = opt_uuid(&f.property_company_id, "property_company_id", &mut errors);
     let result = match community {
         Some(community_id) if errors.is_empty() => {
-            let input = store::EstateInput { community_id, name, address, property_company_id: company, active: f.active == "on", version: parse_version(&f.version) };
+            let input = store::EstateInput {
+                community_id,
+                name,
+                address,
+                property_company_id: company,
+                active: f.active == "on",
+                version: parse_version(&f.version),
+            };
             store::save_estate(&st.db, &caller.scope, &caller.actor(), id, &input).await
         }
         _ => Err(AppError::Invalid(errors)),
@@ -167,11 +195,20 @@ async fn estate_save(st: AppState, caller: Caller, id: Option<Uuid>, f: EstateFo
     })
 }
 
-pub async fn estate_create(State(st): State<AppState>, caller: Caller, PageForm(f): PageForm<EstateForm>) -> AppResult<Response> {
+pub async fn estate_create(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<EstateForm>,
+) -> AppResult<Response> {
     estate_save(st, caller, None, f).await
 }
 
-pub async fn estate_update(State(st): State<AppState>, caller: Caller, Id(id): Id, PageForm(f): PageForm<EstateForm>) -> AppResult<Response> {
+pub async fn estate_update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<EstateForm>,
+) -> AppResult<Response> {
     estate_save(st, caller, Some(id), f).await
 }
 
@@ -183,7 +220,10 @@ pub async fn organisations(State(st): State<AppState>, caller: Caller, Q(q): Q<P
     let (rows, total) = store::list_organisations(&st.db, &caller.scope, kind, pp.size(), pp.offset()).await?;
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/organisations", "nav.organisations");
     let tr = ctx.tr;
-    let headers = ["field.name", "field.kind", "field.place", "field.contact", "field.status"].iter().map(|k| tr.t(k).to_string()).collect();
+    let headers = ["field.name", "field.kind", "field.place", "field.contact", "field.status"]
+        .iter()
+        .map(|k| tr.t(k).to_string())
+        .collect();
     let edit = can_edit(&caller);
     let rows = rows
         .into_iter()
@@ -199,7 +239,9 @@ pub async fn organisations(State(st): State<AppState>, caller: Caller, Q(q): Q<P
         .collect();
     let mut view = ListPage::new(ctx, headers, rows, total, pp.page(), pp.size());
     let mut kinds = vec![(String::new(), tr.t("filter.all").to_string())];
-    kinds.extend(OrgKind::ALL.iter().map(|k| (k.as_str().to_string(), tr.t(&format!("org.{}", k.as_str())).to_string())));
+    kinds.extend(
+        OrgKind::ALL.iter().map(|k| (k.as_str().to_string(), tr.t(&format!("org.{}", k.as_str())).to_string())),
+    );
     view.filters = vec![Field::select(tr, "kind", "field.kind", q.kind.as_deref().unwrap_or(""), kinds, false)];
     view.query = crate::web::views::query_of(&[("kind", q.kind)]);
     if edit {
@@ -229,15 +271,19 @@ pub struct OrgForm {
 }
 
 async fn org_form(st: &AppState, caller: &Caller, f: &OrgForm, id: Option<Uuid>) -> AppResult<FormPage> {
-    let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/organisations", if id.is_some() { "org.edit" } else { "org.new" });
+    let ctx =
+        Ctx::new(st.cfg.demo, Some(caller), None, "/organisations", if id.is_some() { "org.edit" } else { "org.new" });
     let tr = ctx.tr;
     let places = store::place_options(&st.db, &caller.scope, &PlaceKind::ALL).await?;
     let mut kinds = vec![(String::new(), tr.t("filter.choose").to_string())];
-    kinds.extend(OrgKind::ALL.iter().map(|k| (k.as_str().to_string(), tr.t(&format!("org.{}", k.as_str())).to_string())));
+    kinds.extend(
+        OrgKind::ALL.iter().map(|k| (k.as_str().to_string(), tr.t(&format!("org.{}", k.as_str())).to_string())),
+    );
     let fields = vec![
         Field::select(tr, "kind", "field.kind", &f.kind, kinds, true),
         Field::text(tr, "name", "field.name", &f.name, 60, true),
-        Field::select(tr, "place_id", "field.place", &f.place_id, with_blank(tr, places), true).hint(tr.t("org.place_hint").to_string()),
+        Field::select(tr, "place_id", "field.place", &f.place_id, with_blank(tr, places), true)
+            .hint(tr.t("org.place_hint").to_string()),
         Field::text(tr, "contact_name", "field.contact", &f.contact_name, 60, false),
         Field::text(tr, "contact_phone", "field.phone", &f.contact_phone, 30, false),
         Field::textarea(tr, "description", "field.description", &f.description),
@@ -288,7 +334,16 @@ async fn org_save(st: AppState, caller: Caller, id: Option<Uuid>, f: OrgForm) ->
     let description = clean_optional(Some(&f.description), "description", 2000, &mut errors);
     let result = match (kind, place) {
         (Some(kind), Some(place_id)) if errors.is_empty() => {
-            let input = store::OrgInput { kind, name, place_id, contact_name, contact_phone, description, active: f.active == "on", version: parse_version(&f.version) };
+            let input = store::OrgInput {
+                kind,
+                name,
+                place_id,
+                contact_name,
+                contact_phone,
+                description,
+                active: f.active == "on",
+                version: parse_version(&f.version),
+            };
             store::save_organisation(&st.db, &caller.scope, &caller.actor(), id, &input).await
         }
         _ => Err(AppError::Invalid(errors)),
@@ -302,11 +357,20 @@ async fn org_save(st: AppState, caller: Caller, id: Option<Uuid>, f: OrgForm) ->
     })
 }
 
-pub async fn org_create(State(st): State<AppState>, caller: Caller, PageForm(f): PageForm<OrgForm>) -> AppResult<Response> {
+pub async fn org_create(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<OrgForm>,
+) -> AppResult<Response> {
     org_save(st, caller, None, f).await
 }
 
-pub async fn org_update(State(st): State<AppState>, caller: Caller, Id(id): Id, PageForm(f): PageForm<OrgForm>) -> AppResult<Response> {
+pub async fn org_update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<OrgForm>,
+) -> AppResult<Response> {
     org_save(st, caller, Some(id), f).await
 }
 
@@ -325,7 +389,13 @@ pub async fn stations(State(st): State<AppState>, caller: Caller, Q(q): Q<PageQu
     let rows = rows
         .into_iter()
         .map(|s| {
-            let domains = s.service_domains.split(',').filter(|d| !d.is_empty()).map(|d| tr.t(&format!("domain.{d}"))).collect::<Vec<_>>().join("、");
+            let domains = s
+                .service_domains
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(|d| tr.t(&format!("domain.{d}")))
+                .collect::<Vec<_>>()
+                .join("、");
             vec![
                 if edit { Cell::link(s.name, format!("/stations/{}/edit", s.id)) } else { Cell::text(s.name) },
                 Cell::link(s.place_name, format!("/places/{}", s.place_id)),
@@ -362,16 +432,31 @@ pub struct StationForm {
 }
 
 async fn station_form(st: &AppState, caller: &Caller, f: &StationForm, id: Option<Uuid>) -> AppResult<FormPage> {
-    let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/stations", if id.is_some() { "station.edit" } else { "station.new" });
+    let ctx = Ctx::new(
+        st.cfg.demo,
+        Some(caller),
+        None,
+        "/stations",
+        if id.is_some() { "station.edit" } else { "station.new" },
+    );
     let tr = ctx.tr;
     let streets = store::place_options(&st.db, &caller.scope, &[PlaceKind::District, PlaceKind::Street]).await?;
     let communities = store::place_options(&st.db, &caller.scope, &[PlaceKind::Community]).await?;
-    let operators = store::organisation_options(&st.db, &caller.scope, &[OrgKind::PartnerOrg, OrgKind::GovernanceCenter]).await?;
+    let operators =
+        store::organisation_options(&st.db, &caller.scope, &[OrgKind::PartnerOrg, OrgKind::GovernanceCenter]).await?;
     let domains = SERVICE_DOMAINS.iter().map(|d| (d.to_string(), tr.t(&format!("domain.{d}")).to_string())).collect();
     let fields = vec![
-        Field::select(tr, "place_id", "station.place", &f.place_id, with_blank(tr, streets), true).hint(tr.t("station.place_hint").to_string()),
+        Field::select(tr, "place_id", "station.place", &f.place_id, with_blank(tr, streets), true)
+            .hint(tr.t("station.place_hint").to_string()),
         Field::text(tr, "name", "field.name", &f.name, 60, true),
-        Field::select(tr, "host_community_id", "station.host", &f.host_community_id, with_blank(tr, communities), false),
+        Field::select(
+            tr,
+            "host_community_id",
+            "station.host",
+            &f.host_community_id,
+            with_blank(tr, communities),
+            false,
+        ),
         Field::select(tr, "operator_id", "station.operator", &f.operator_id, with_blank(tr, operators), false),
         Field::multi(tr, "service_domains", "station.domains", f.service_domains.clone(), domains),
         Field::checkbox(tr, "active", "status.active", f.active == "on"),
@@ -434,10 +519,19 @@ async fn station_save(st: AppState, caller: Caller, id: Option<Uuid>, f: Station
     })
 }
 
-pub async fn station_create(State(st): State<AppState>, caller: Caller, PageForm(f): PageForm<StationForm>) -> AppResult<Response> {
+pub async fn station_create(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<StationForm>,
+) -> AppResult<Response> {
     station_save(st, caller, None, f).await
 }
 
-pub async fn station_update(State(st): State<AppState>, caller: Caller, Id(id): Id, PageForm(f): PageForm<StationForm>) -> AppResult<Response> {
+pub async fn station_update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<StationForm>,
+) -> AppResult<Response> {
     station_save(st, caller, Some(id), f).await
 }

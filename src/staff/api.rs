@@ -28,7 +28,8 @@ pub struct StaffQuery {
     responses((status = 200, description = "A page of staff accounts", body = Vec<Staff>)))]
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<StaffQuery>) -> AppResult<Json<Paged<Staff>>> {
     let pp = PageParams { page: q.page, page_size: q.page_size };
-    let (items, total) = store::list(&st.db, &caller.scope, &StaffFilter { role: q.role, q: q.q }, pp.size(), pp.offset()).await?;
+    let (items, total) =
+        store::list(&st.db, &caller.scope, &StaffFilter { role: q.role, q: q.q }, pp.size(), pp.offset()).await?;
     Ok(Json(Paged { items, page: pp.page(), page_size: pp.size(), total }))
 }
 
@@ -50,7 +51,11 @@ pub struct Created {
 #[utoipa::path(post, path = "/api/v1/staff", tag = "staff", request_body = StaffInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response")),
     responses((status = 201, body = Created), (status = 422, body = crate::openapi::ErrorBody)))]
-pub async fn create(State(st): State<AppState>, caller: Caller, ApiJson(input): ApiJson<StaffInput>) -> AppResult<Response> {
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<StaffInput>,
+) -> AppResult<Response> {
     let (id, pass) = store::create(&st.db, &caller.scope, &caller.actor(), Some(caller.role), &input, None).await?;
     Ok((StatusCode::CREATED, Json(Created { id, one_time_password: pass })).into_response())
 }

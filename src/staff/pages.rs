@@ -31,7 +31,10 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     let (rows, total) = store::list(&st.db, &caller.scope, &filter, pp.size(), pp.offset()).await?;
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/staff", "nav.staff");
     let tr = ctx.tr;
-    let headers = ["field.display_name", "field.account", "field.role", "field.places", "field.status"].iter().map(|k| tr.t(k).to_string()).collect();
+    let headers = ["field.display_name", "field.account", "field.role", "field.places", "field.status"]
+        .iter()
+        .map(|k| tr.t(k).to_string())
+        .collect();
     let rows = rows
         .into_iter()
         .map(|s| {
@@ -70,14 +73,24 @@ struct StaffPage {
     error: Option<String>,
 }
 
-async fn render_staff(st: &AppState, caller: &Caller, id: Uuid, new_password: Option<String>, error: Option<&str>) -> AppResult<Response> {
+async fn render_staff(
+    st: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    new_password: Option<String>,
+    error: Option<&str>,
+) -> AppResult<Response> {
     let s = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/staff", "nav.staff");
     let tr = ctx.tr;
     let can_manage = Role::parse(&s.role).is_some_and(|r| caller.role.can_grant(r));
     let view = StaffPage {
         role_label: tr.t(&format!("role.{}", s.role)).to_string(),
-        last_login: s.last_login_at.as_ref().map(crate::web::local_time).unwrap_or_else(|| tr.t("staff.never").to_string()),
+        last_login: s
+            .last_login_at
+            .as_ref()
+            .map(crate::web::local_time)
+            .unwrap_or_else(|| tr.t("staff.never").to_string()),
         ctx,
         s,
         can_manage,
@@ -107,23 +120,46 @@ pub struct StaffForm {
     version: String,
 }
 
-async fn staff_form(st: &AppState, caller: &Caller, f: &StaffForm, errors: &FieldErrors, id: Option<Uuid>) -> AppResult<FormPage> {
-    let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/staff", if id.is_some() { "staff.edit" } else { "staff.new" });
+async fn staff_form(
+    st: &AppState,
+    caller: &Caller,
+    f: &StaffForm,
+    errors: &FieldErrors,
+    id: Option<Uuid>,
+) -> AppResult<FormPage> {
+    let ctx =
+        Ctx::new(st.cfg.demo, Some(caller), None, "/staff", if id.is_some() { "staff.edit" } else { "staff.new" });
     let tr = ctx.tr;
     let places = crate::org::store::place_options(&st.db, &caller.scope, &PlaceKind::ALL).await?;
     let orgs = crate::org::store::organisation_options(&st.db, &caller.scope, &OrgKind::ALL).await?;
     let mut roles = vec![(String::new(), tr.t("filter.choose").to_string())];
-    roles.extend(Role::ALL.iter().filter(|r| caller.role.can_grant(**r)).map(|r| (r.as_str().to_string(), tr.t(&r.label_key()).to_string())));
+    roles.extend(
+        Role::ALL
+            .iter()
+            .filter(|r| caller.role.can_grant(**r))
+            .map(|r| (r.as_str().to_string(), tr.t(&r.label_key()).to_string())),
+    );
     let mut org_opts = vec![(String::new(), tr.t("filter.none").to_string())];
     org_opts.extend(orgs.into_iter().map(|(i, n)| (i.to_string(), n)));
     let mut fields = Vec::new();
     if id.is_none() {
-        fields.push(Field::text(tr, "account", "field.account", &f.account, 32, true).hint(tr.t("hint.account").to_string()));
+        fields.push(
+            Field::text(tr, "account", "field.account", &f.account, 32, true).hint(tr.t("hint.account").to_string()),
+        );
     }
     fields.push(Field::text(tr, "display_name", "field.display_name", &f.display_name, 40, true));
     fields.push(Field::select(tr, "role", "field.role", &f.role, roles, true));
-    fields.push(Field::multi(tr, "place_ids", "field.places", f.place_ids.clone(), places.into_iter().map(|(i, n)| (i.to_string(), n)).collect()));
-    fields.push(Field::select(tr, "organisation_id", "field.organisation", &f.organisation_id, org_opts, false).hint(tr.t("hint.organisation").to_string()));
+    fields.push(Field::multi(
+        tr,
+        "place_ids",
+        "field.places",
+        f.place_ids.clone(),
+        places.into_iter().map(|(i, n)| (i.to_string(), n)).collect(),
+    ));
+    fields.push(
+        Field::select(tr, "organisation_id", "field.organisation", &f.organisation_id, org_opts, false)
+            .hint(tr.t("hint.organisation").to_string()),
+    );
     apply_errors(&mut fields, errors, tr);
     let errs = general_errors(&fields, errors, tr);
     let action = id.map(|i| format!("/staff/{i}")).unwrap_or_else(|| "/staff".into());
@@ -170,16 +206,24 @@ pub async fn new_form(State(st): State<AppState>, caller: Caller) -> AppResult<R
     Ok(page(&staff_form(&st, &caller, &StaffForm::default(), &FieldErrors::default(), None).await?))
 }
 
-pub async fn create(State(st): State<AppState>, caller: Caller, PageForm(f): PageForm<StaffForm>) -> AppResult<Response> {
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<StaffForm>,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let input = parse_input(&f, &mut errors);
     let result = match input {
-        Some(input) if errors.is_empty() => store::create(&st.db, &caller.scope, &caller.actor(), Some(caller.role), &input, None).await,
+        Some(input) if errors.is_empty() => {
+            store::create(&st.db, &caller.scope, &caller.actor(), Some(caller.role), &input, None).await
+        }
         _ => Err(AppError::Invalid(errors)),
     };
     match result {
         Ok((id, pass)) => render_staff(&st, &caller, id, Some(pass), None).await,
-        Err(AppError::Invalid(errors)) => Ok(page_with_status(&staff_form(&st, &caller, &f, &errors, None).await?, StatusCode::UNPROCESSABLE_ENTITY)),
+        Err(AppError::Invalid(errors)) => {
+            Ok(page_with_status(&staff_form(&st, &caller, &f, &errors, None).await?, StatusCode::UNPROCESSABLE_ENTITY))
+        }
         Err(e) => Err(e),
     }
 }
@@ -197,16 +241,26 @@ pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -
     Ok(page(&staff_form(&st, &caller, &f, &FieldErrors::default(), Some(id)).await?))
 }
 
-pub async fn update(State(st): State<AppState>, caller: Caller, Id(id): Id, PageForm(f): PageForm<StaffForm>) -> AppResult<Response> {
+pub async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<StaffForm>,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let input = parse_input(&f, &mut errors);
     let result = match input {
-        Some(input) if errors.is_empty() => store::update(&st.db, &caller.scope, &caller.actor(), caller.role, id, &input).await,
+        Some(input) if errors.is_empty() => {
+            store::update(&st.db, &caller.scope, &caller.actor(), caller.role, id, &input).await
+        }
         _ => Err(AppError::Invalid(errors)),
     };
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/staff/{id}")).into_response()),
-        Err(AppError::Invalid(errors)) => Ok(page_with_status(&staff_form(&st, &caller, &f, &errors, Some(id)).await?, StatusCode::UNPROCESSABLE_ENTITY)),
+        Err(AppError::Invalid(errors)) => Ok(page_with_status(
+            &staff_form(&st, &caller, &f, &errors, Some(id)).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
         Err(AppError::Stale) => {
             let mut errors = FieldErrors::default();
             errors.add("_form", "error.stale");
@@ -224,8 +278,14 @@ pub struct DisableForm {
     disabled: String,
 }
 
-pub async fn set_disabled(State(st): State<AppState>, caller: Caller, Id(id): Id, PageForm(f): PageForm<DisableForm>) -> AppResult<Response> {
-    match store::set_disabled(&st.db, &caller.scope, &caller.actor(), Some(caller.role), id, f.disabled == "true").await {
+pub async fn set_disabled(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<DisableForm>,
+) -> AppResult<Response> {
+    match store::set_disabled(&st.db, &caller.scope, &caller.actor(), Some(caller.role), id, f.disabled == "true").await
+    {
         Ok(()) => Ok(Redirect::to(&format!("/staff/{id}")).into_response()),
         Err(AppError::Invalid(e)) => render_staff(&st, &caller, id, None, e.0.first().map(|x| x.1)).await,
         Err(e) => Err(e),

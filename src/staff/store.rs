@@ -42,7 +42,12 @@ const COLS: &str = "u.id, u.account, u.display_name, u.role, u.disabled, u.totp_
 
 fn visible(scope: &Scope, first: usize) -> (String, Vec<String>) {
     let (f, b) = scope.filter("p.path", first);
-    (format!("EXISTS (SELECT 1 FROM user_places up JOIN places p ON p.id = up.place_id WHERE up.user_id = u.id AND {f})"), b)
+    (
+        format!(
+            "EXISTS (SELECT 1 FROM user_places up JOIN places p ON p.id = up.place_id WHERE up.user_id = u.id AND {f})"
+        ),
+        b,
+    )
 }
 
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -54,7 +59,13 @@ pub struct StaffFilter {
     pub q: Option<String>,
 }
 
-pub async fn list(db: &Db, scope: &Scope, f: &StaffFilter, limit: i64, offset: i64) -> Result<(Vec<Staff>, i64), sqlx::Error> {
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    f: &StaffFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Staff>, i64), sqlx::Error> {
     let (mut wh, mut binds) = visible(scope, 1);
     if let Some(r) = f.role.as_deref().and_then(Role::parse) {
         binds.push(r.as_str().into());
@@ -111,7 +122,9 @@ async fn attach_places(db: &Db, rows: &mut [Staff]) -> Result<(), sqlx::Error> {
 
 pub async fn get(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Staff>, sqlx::Error> {
     let (wh, binds) = visible(scope, 2);
-    let sql = format!("SELECT {COLS} FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1 AND {wh}");
+    let sql = format!(
+        "SELECT {COLS} FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1 AND {wh}"
+    );
     let row: Option<Staff> = read!(db, |c| {
         let mut q = sqlx::query_as::<_, Staff>(&sql).bind(id);
         for b in &binds {
@@ -143,7 +156,8 @@ pub struct StaffInput {
 }
 
 pub fn valid_account(a: &str) -> bool {
-    (3..=32).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    (3..=32).contains(&a.len())
+        && a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
 /// A one-time password: 16 characters without look-alikes, shown once, changed at first login.
@@ -169,7 +183,14 @@ async fn check_places(db: &Db, scope: &Scope, ids: &[Uuid], errors: &mut FieldEr
 }
 
 /// Creates an account; returns its id and the password (the given one, or a one-time one).
-pub async fn create(db: &Db, scope: &Scope, actor: &Actor, granter: Option<Role>, input: &StaffInput, pass: Option<&str>) -> Result<(Uuid, String), AppError> {
+pub async fn create(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    granter: Option<Role>,
+    input: &StaffInput,
+    pass: Option<&str>,
+) -> Result<(Uuid, String), AppError> {
     let mut errors = FieldErrors::default();
     let account = input.account.trim().to_lowercase();
     if !valid_account(&account) {
@@ -215,17 +236,30 @@ pub async fn create(db: &Db, scope: &Scope, actor: &Actor, granter: Option<Role>
         .await.map(|r| r.rows_affected())
     });
     if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) { AppError::field("account", "staff.account_taken") } else { e.into() });
+        return Err(if crate::db::is_unique_violation(&e) {
+            AppError::field("account", "staff.account_taken")
+        } else {
+            e.into()
+        });
     }
     for pid in dedup(&input.place_ids) {
-        write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)").bind(id).bind(pid).execute(c).await.map(|r| r.rows_affected()))?;
+        write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(pid)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
     }
-    audit::record(&mut tx, actor, Entry {
-        action: "staff.create",
-        entity: "user",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::json!({"account": account, "role": input.role.as_str(), "places": input.place_ids}),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "staff.create",
+            entity: "user",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({"account": account, "role": input.role.as_str(), "places": input.place_ids}),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok((id, pass))
@@ -238,7 +272,14 @@ fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
     v
 }
 
-pub async fn update(db: &Db, scope: &Scope, actor: &Actor, granter: Role, id: Uuid, input: &StaffInput) -> Result<(), AppError> {
+pub async fn update(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    granter: Role,
+    id: Uuid,
+    input: &StaffInput,
+) -> Result<(), AppError> {
     let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
     let current_role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
     if !granter.can_grant(current_role) {
@@ -274,26 +315,46 @@ pub async fn update(db: &Db, scope: &Scope, actor: &Actor, granter: Role, id: Uu
     if n == 0 {
         return Err(AppError::Stale);
     }
-    write!(&mut tx, |c| sqlx::query("DELETE FROM user_places WHERE user_id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    write!(&mut tx, |c| sqlx::query("DELETE FROM user_places WHERE user_id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     for pid in dedup(&places) {
-        write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)").bind(id).bind(pid).execute(c).await.map(|r| r.rows_affected()))?;
+        write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(pid)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
     }
     if current_role != input.role {
         // A changed role must not keep powers in sessions opened under the old one.
         session::destroy_all_for(&mut tx, id).await?;
     }
-    audit::record(&mut tx, actor, Entry {
-        action: "staff.update",
-        entity: "user",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::json!({"role": [current.role, input.role.as_str()], "places": places}),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "staff.update",
+            entity: "user",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({"role": [current.role, input.role.as_str()], "places": places}),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn set_disabled(db: &Db, scope: &Scope, actor: &Actor, granter: Option<Role>, id: Uuid, disabled: bool) -> Result<(), AppError> {
+pub async fn set_disabled(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    granter: Option<Role>,
+    id: Uuid,
+    disabled: bool,
+) -> Result<(), AppError> {
     let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
     let role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
     if granter.is_some_and(|g| !g.can_grant(role)) {
@@ -304,33 +365,52 @@ pub async fn set_disabled(db: &Db, scope: &Scope, actor: &Actor, granter: Option
     }
     let mut tx = db.begin().await?;
     write!(&mut tx, |c| {
-        sqlx::query("UPDATE users SET disabled = $1, version = version + 1, updated_at = $2, updated_by = $3 WHERE id = $4")
-            .bind(disabled)
-            .bind(Utc::now())
-            .bind(actor.id)
-            .bind(id)
-            .execute(c)
-            .await.map(|r| r.rows_affected())
+        sqlx::query(
+            "UPDATE users SET disabled = $1, version = version + 1, updated_at = $2, updated_by = $3 WHERE id = $4",
+        )
+        .bind(disabled)
+        .bind(Utc::now())
+        .bind(actor.id)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
     })?;
     if disabled {
         session::destroy_all_for(&mut tx, id).await?;
         write!(&mut tx, |c| {
-            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL").bind(Utc::now()).bind(id).execute(c).await.map(|r| r.rows_affected())
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(Utc::now())
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
         })?;
     }
-    audit::record(&mut tx, actor, Entry {
-        action: if disabled { "staff.disable" } else { "staff.enable" },
-        entity: "user",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::Value::Null,
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: if disabled { "staff.disable" } else { "staff.enable" },
+            entity: "user",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::Value::Null,
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Sets a new one-time password (or the given one), ends the account's sessions, clears its lockout.
-pub async fn reset_password(db: &Db, scope: &Scope, actor: &Actor, granter: Option<Role>, id: Uuid, given: Option<&str>) -> Result<String, AppError> {
+pub async fn reset_password(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    granter: Option<Role>,
+    id: Uuid,
+    given: Option<&str>,
+) -> Result<String, AppError> {
     let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
     let role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
     if granter.is_some_and(|g| !g.can_grant(role)) {
@@ -338,7 +418,8 @@ pub async fn reset_password(db: &Db, scope: &Scope, actor: &Actor, granter: Opti
     }
     let pass = match given {
         Some(p) => {
-            password::check_policy(p, &current.account, &current.display_name).map_err(|c| AppError::field("password", c))?;
+            password::check_policy(p, &current.account, &current.display_name)
+                .map_err(|c| AppError::field("password", c))?;
             p.to_string()
         }
         None => one_time_password(),
@@ -357,15 +438,23 @@ pub async fn reset_password(db: &Db, scope: &Scope, actor: &Actor, granter: Opti
             .bind(id)
             .execute(&mut *c)
             .await.map(|r| r.rows_affected())?;
-        sqlx::query("DELETE FROM login_failures WHERE account = $1").bind(&current.account).execute(&mut *c).await.map(|r| r.rows_affected())
+        sqlx::query("DELETE FROM login_failures WHERE account = $1")
+            .bind(&current.account)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     session::destroy_all_for(&mut tx, id).await?;
-    audit::record(&mut tx, actor, Entry {
-        action: "staff.reset_password",
-        entity: "user",
-        entity_id: Some(id.to_string()),
-        detail: serde_json::Value::Null,
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "staff.reset_password",
+            entity: "user",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::Value::Null,
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(pass)

@@ -15,13 +15,13 @@ use crate::auth::{Caller, RequestInfo};
 use crate::web::error::AppError;
 
 pub async fn protect(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) || req.uri().path().starts_with("/open311/") {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || req.uri().path().starts_with("/open311/")
+    {
         return next.run(req).await;
     }
     if !same_origin(&req) {
-        return AppError::BadRequest("error.cross_site", serde_json::Value::Null)
-            .into_response()
-            .with_status(403);
+        return AppError::BadRequest("error.cross_site", serde_json::Value::Null).into_response().with_status(403);
     }
     let expected = match (req.extensions().get::<Caller>(), req.extensions().get::<RequestInfo>()) {
         (Some(c), _) => c.session.as_ref().map(|s| s.csrf.clone()),

@@ -83,20 +83,12 @@ impl IntoResponse for AppError {
         let (status, code, details) = match self {
             AppError::NotFound => (StatusCode::NOT_FOUND, "error.not_found", Value::Null),
             AppError::Forbidden => (StatusCode::FORBIDDEN, "error.forbidden", Value::Null),
-            AppError::Unauthenticated => {
-                (StatusCode::UNAUTHORIZED, "error.unauthenticated", Value::Null)
-            }
+            AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "error.unauthenticated", Value::Null),
             AppError::BadRequest(code, details) => (StatusCode::BAD_REQUEST, code, details),
             AppError::Invalid(fields) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "error.invalid",
-                Value::Array(
-                    fields
-                        .0
-                        .into_iter()
-                        .map(|(f, c)| serde_json::json!({"field": f, "code": c}))
-                        .collect(),
-                ),
+                Value::Array(fields.0.into_iter().map(|(f, c)| serde_json::json!({"field": f, "code": c})).collect()),
             ),
             AppError::Conflict(code) => (StatusCode::CONFLICT, code, Value::Null),
             AppError::Stale => (StatusCode::PRECONDITION_FAILED, "error.stale", Value::Null),

@@ -28,7 +28,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Err(JsonRejection::BytesRejection(r)) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(AppError::TooLarge)
             }
-            Err(JsonRejection::JsonDataError(e)) => Err(AppError::BadRequest("error.json_data", rejection_detail(e.body_text()))),
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(AppError::BadRequest("error.json_data", rejection_detail(e.body_text())))
+            }
             Err(e) => Err(AppError::BadRequest("error.bad_json", rejection_detail(e.body_text()))),
         }
     }
@@ -50,8 +52,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
         }
         let bytes = match axum::body::Bytes::from_request(req, state).await {
             Ok(b) => b,
-            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge),
-            Err(r) => return Err(AppError::BadRequest("error.bad_form", rejection_detail(r.body_text()))),
+            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(AppError::TooLarge);
+            }
+            Err(r) => {
+                return Err(AppError::BadRequest("error.bad_form", rejection_detail(r.body_text())));
+            }
         };
         serde_html_form::from_bytes(&bytes)
             .map(PageForm)

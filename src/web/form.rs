@@ -39,17 +39,27 @@ impl Field {
             hint: None,
         }
     }
-    pub fn select(tr: Tr, name: &'static str, label_key: &str, value: &str, options: Vec<(String, String)>, required: bool) -> Field {
+    pub fn select(
+        tr: Tr,
+        name: &'static str,
+        label_key: &str,
+        value: &str,
+        options: Vec<(String, String)>,
+        required: bool,
+    ) -> Field {
         Field { input: Input::Select(options), ..Field::text(tr, name, label_key, value, 0, required) }
     }
-    pub fn multi(tr: Tr, name: &'static str, label_key: &str, values: Vec<String>, options: Vec<(String, String)>) -> Field {
+    pub fn multi(
+        tr: Tr,
+        name: &'static str,
+        label_key: &str,
+        values: Vec<String>,
+        options: Vec<(String, String)>,
+    ) -> Field {
         Field { input: Input::Multi(options), values, ..Field::text(tr, name, label_key, "", 0, false) }
     }
     pub fn checkbox(tr: Tr, name: &'static str, label_key: &str, checked: bool) -> Field {
-        Field {
-            input: Input::Checkbox,
-            ..Field::text(tr, name, label_key, if checked { "on" } else { "" }, 0, false)
-        }
+        Field { input: Input::Checkbox, ..Field::text(tr, name, label_key, if checked { "on" } else { "" }, 0, false) }
     }
     pub fn password(tr: Tr, name: &'static str, label_key: &str) -> Field {
         Field { input: Input::Password, ..Field::text(tr, name, label_key, "", 128, true) }
@@ -106,12 +116,7 @@ pub fn apply_errors(fields: &mut [Field], errors: &FieldErrors, tr: Tr) {
 
 /// Messages for errors that belong to no field on the form (e.g. a stale version).
 pub fn general_errors(fields: &[Field], errors: &FieldErrors, tr: Tr) -> Vec<String> {
-    errors
-        .0
-        .iter()
-        .filter(|(f, _)| !fields.iter().any(|x| x.name == f))
-        .map(|(_, c)| tr.t(c).to_string())
-        .collect()
+    errors.0.iter().filter(|(f, _)| !fields.iter().any(|x| x.name == f)).map(|(_, c)| tr.t(c).to_string()).collect()
 }
 
 pub struct Cell {

@@ -90,7 +90,8 @@ async fn claim(st: &AppState, slot: &str, request_hash: &str) -> Result<bool, sq
         .bind(request_hash)
         .bind(Utc::now())
         .execute(c)
-        .await.map(|r| r.rows_affected())
+        .await
+        .map(|r| r.rows_affected())
     })?;
     tx.commit().await?;
     Ok(n == 1)
@@ -98,11 +99,20 @@ async fn claim(st: &AppState, slot: &str, request_hash: &str) -> Result<bool, sq
 
 async fn release(st: &AppState, slot: &str) -> Result<(), sqlx::Error> {
     let mut tx = st.db.begin().await?;
-    write!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE key = $1").bind(slot).execute(c).await.map(|r| r.rows_affected()))?;
+    write!(&mut tx, |c| sqlx::query("DELETE FROM idempotency_keys WHERE key = $1")
+        .bind(slot)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     tx.commit().await
 }
 
-async fn finish(st: &AppState, slot: &str, parts: &axum::http::response::Parts, body: &[u8]) -> Result<(), sqlx::Error> {
+async fn finish(
+    st: &AppState,
+    slot: &str,
+    parts: &axum::http::response::Parts,
+    body: &[u8],
+) -> Result<(), sqlx::Error> {
     let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let loc = parts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut tx = st.db.begin().await?;
@@ -123,10 +133,12 @@ async fn replay(st: &AppState, slot: &str, request_hash: &str) -> Result<Respons
     // The first request may still be running: wait for its answer, up to 10 s.
     for _ in 0..200 {
         let row: Result<Option<Stored>, sqlx::Error> = read!(&st.db, |c| {
-            sqlx::query_as("SELECT request_hash, done, status, content_type, location, body FROM idempotency_keys WHERE key = $1")
-                .bind(slot)
-                .fetch_optional(c)
-                .await
+            sqlx::query_as(
+                "SELECT request_hash, done, status, content_type, location, body FROM idempotency_keys WHERE key = $1",
+            )
+            .bind(slot)
+            .fetch_optional(c)
+            .await
         });
         match row {
             Err(e) => return Err(e.into()),

@@ -25,7 +25,8 @@ pub async fn hit(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<
                 .bind(bucket)
                 .bind(win)
                 .execute(&mut *c)
-                .await.map(|r| r.rows_affected())?;
+                .await
+                .map(|r| r.rows_affected())?;
         }
         Ok::<i64, sqlx::Error>(hits.0)
     })?;

@@ -64,7 +64,17 @@ pub struct FormPage {
 impl FormPage {
     pub fn new(ctx: Ctx, action: String, fields: Vec<Field>, cancel: String) -> FormPage {
         let submit = ctx.t("action.save").to_string();
-        FormPage { ctx, action, multipart: false, fields, hidden: Vec::new(), submit, errors: Vec::new(), cancel, intro: None }
+        FormPage {
+            ctx,
+            action,
+            multipart: false,
+            fields,
+            hidden: Vec::new(),
+            submit,
+            errors: Vec::new(),
+            cancel,
+            intro: None,
+        }
     }
 }
 
@@ -72,9 +82,5 @@ impl FormPage {
 pub fn query_of(pairs: &[(&str, Option<String>)]) -> String {
     let kept: Vec<(&str, String)> =
         pairs.iter().filter_map(|(k, v)| v.as_ref().filter(|s| !s.is_empty()).map(|v| (*k, v.clone()))).collect();
-    if kept.is_empty() {
-        String::new()
-    } else {
-        format!("{}&", serde_urlencoded::to_string(kept).unwrap_or_default())
-    }
+    if kept.is_empty() { String::new() } else { format!("{}&", serde_urlencoded::to_string(kept).unwrap_or_default()) }
 }

@@ -26,7 +26,14 @@ async fn create_read_update_move_through_the_api_with_a_token() {
     let mut api = app.anon();
     api.token = page.between("id=\"new-token\">", "<");
     let street = app.place_id("白登山街道").await;
-    let r = api.send_json(Method::POST, "/api/v1/places", &format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"接口社区\",\"code\":\"API-1\"}}"), &[]).await;
+    let r = api
+        .send_json(
+            Method::POST,
+            "/api/v1/places",
+            &format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"接口社区\",\"code\":\"API-1\"}}"),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let created = r.json();
     let id = created["id"].as_str().unwrap().to_string();
@@ -35,7 +42,14 @@ async fn create_read_update_move_through_the_api_with_a_token() {
     let r = api.send_json(Method::PATCH, &format!("/api/v1/places/{id}"), "{\"name\":\"接口社区二\"}", &[]).await;
     assert_eq!(r.json()["version"], 2);
     let target = app.place_id("武定街道").await;
-    let r = api.send_json(Method::POST, &format!("/api/v1/places/{id}/move"), &format!("{{\"new_parent_id\":\"{target}\"}}"), &[]).await;
+    let r = api
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/places/{id}/move"),
+            &format!("{{\"new_parent_id\":\"{target}\"}}"),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["parent_name"], "武定街道");
     let r = api.send_json(Method::POST, "/api/v1/staff", &format!("{{\"account\":\"api.user\",\"display_name\":\"接口用户\",\"role\":\"grid_worker\",\"place_ids\":[\"{id}\"],\"organisation_id\":null}}"), &[]).await;

@@ -12,7 +12,10 @@ async fn changes_logins_and_denials_are_audited_and_the_chain_verifies() {
     let vol = app.login("volunteer").await;
     assert_eq!(vol.get("/audit").await.status, StatusCode::FORBIDDEN);
     for action in ["place.create", "login.failure", "access.denied", "login.totp_enrolled", "login.password_ok"] {
-        assert!(app.count(&format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'")).await >= 1, "{action} recorded");
+        assert!(
+            app.count(&format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'")).await >= 1,
+            "{action} recorded"
+        );
     }
     let report = linli::audit::store::verify_chain(&app.st.db).await.unwrap();
     assert!(report.first_break.is_none(), "{report:?}");
@@ -35,21 +38,35 @@ async fn changes_logins_and_denials_are_audited_and_the_chain_verifies() {
 async fn the_app_cannot_change_audit_rows_and_tampering_is_detected() {
     let app = TestApp::new().await;
     let mut tx = app.st.db.begin().await.unwrap();
-    let r = linli::write!(&mut tx, |c| sqlx::query("UPDATE audit_log SET actor = 'x' WHERE seq = 1").execute(c).await.map(|r| r.rows_affected()));
+    let r = linli::write!(&mut tx, |c| sqlx::query("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()));
     assert!(r.is_err(), "trigger refuses updates");
     drop(tx);
     let mut tx = app.st.db.begin().await.unwrap();
-    let r = linli::write!(&mut tx, |c| sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(c).await.map(|r| r.rows_affected()));
+    let r = linli::write!(&mut tx, |c| sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()));
     assert!(r.is_err(), "trigger refuses deletes");
     drop(tx);
     // Someone with database access drops the trigger and edits a row: `check` finds it.
     let mut tx = app.st.db.begin().await.unwrap();
     linli::write!(&mut tx, |c| async {
         match app.st.db.backend() {
-            linli::db::Backend::Sqlite => sqlx::query("DROP TRIGGER audit_log_no_update").execute(&mut *c).await.map(|r| r.rows_affected())?,
-            linli::db::Backend::Postgres => sqlx::query("DROP TRIGGER audit_log_no_update ON audit_log").execute(&mut *c).await.map(|r| r.rows_affected())?,
+            linli::db::Backend::Sqlite => {
+                sqlx::query("DROP TRIGGER audit_log_no_update").execute(&mut *c).await.map(|r| r.rows_affected())?
+            }
+            linli::db::Backend::Postgres => sqlx::query("DROP TRIGGER audit_log_no_update ON audit_log")
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())?,
         };
-        sqlx::query("UPDATE audit_log SET detail = '{\"forged\":true}' WHERE seq = 3").execute(&mut *c).await.map(|r| r.rows_affected())
+        sqlx::query("UPDATE audit_log SET detail = '{\"forged\":true}' WHERE seq = 3")
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
     }
     .await)
     .unwrap();

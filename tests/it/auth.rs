@@ -125,7 +125,12 @@ async fn idle_sessions_expire() {
     let c = app.login("wenbichen").await;
     let past = chrono::Utc::now() - chrono::Duration::minutes(31);
     let mut tx = app.st.db.begin().await.unwrap();
-    linli::write!(&mut tx, |conn| sqlx::query("UPDATE sessions SET last_seen_at = $1").bind(past).execute(conn).await.map(|r| r.rows_affected())).unwrap();
+    linli::write!(&mut tx, |conn| sqlx::query("UPDATE sessions SET last_seen_at = $1")
+        .bind(past)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(c.get("/").await.location(), "/login");
 }
@@ -144,9 +149,19 @@ async fn reset_password_forces_a_change_that_follows_the_policy() {
     assert_eq!(c.get("/places").await.location(), "/account/password");
     let page = c.get("/account/password").await;
     c.csrf = page.csrf();
-    let weak = c.post_form("/account/password", &[("current", &otp), ("new_password", "password123456"), ("confirm", "password123456")]).await;
+    let weak = c
+        .post_form(
+            "/account/password",
+            &[("current", &otp), ("new_password", "password123456"), ("confirm", "password123456")],
+        )
+        .await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let named = c.post_form("/account/password", &[("current", &otp), ("new_password", "hanjianwei-is-me-2026"), ("confirm", "hanjianwei-is-me-2026")]).await;
+    let named = c
+        .post_form(
+            "/account/password",
+            &[("current", &otp), ("new_password", "hanjianwei-is-me-2026"), ("confirm", "hanjianwei-is-me-2026")],
+        )
+        .await;
     assert_eq!(named.status, StatusCode::UNPROCESSABLE_ENTITY);
     let long = "长城长江黄河泰山".repeat(8);
     let ok = c.post_form("/account/password", &[("current", &otp), ("new_password", &long), ("confirm", &long)]).await;
@@ -161,7 +176,11 @@ async fn api_tokens_authenticate_until_revoked_and_are_stored_hashed() {
     let r = c.post_form("/account/tokens", &[("name", "手机端")]).await;
     let token = r.between("id=\"new-token\">", "<").unwrap();
     assert!(token.starts_with("linli_"));
-    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM api_tokens WHERE token_hash = '{token}'")).await, 0, "never stored in clear");
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM api_tokens WHERE token_hash = '{token}'")).await,
+        0,
+        "never stored in clear"
+    );
     let mut api = app.anon();
     api.token = Some(token.clone());
     let me = api.get("/api/v1/me").await;
@@ -169,7 +188,8 @@ async fn api_tokens_authenticate_until_revoked_and_are_stored_hashed() {
     assert_eq!(me.json()["role"], "station_manager");
     let id = api.get("/account").await;
     assert_eq!(id.status, StatusCode::OK);
-    let tid: (uuid::Uuid,) = linli::read!(&app.st.db, |conn| sqlx::query_as("SELECT id FROM api_tokens").fetch_one(conn).await).unwrap();
+    let tid: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |conn| sqlx::query_as("SELECT id FROM api_tokens").fetch_one(conn).await).unwrap();
     c.post_form(&format!("/account/tokens/{}/revoke", tid.0), &[]).await;
     assert_eq!(api.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
     let mut forged = app.anon();
@@ -205,11 +225,21 @@ async fn csrf_token_and_origin_are_required_for_changes() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     c.csrf = good;
     let r = c
-        .raw(axum::http::Method::POST, "/locale", &[("origin", "https://evil.example"), ("content-type", "application/x-www-form-urlencoded")], format!("lang=en&_csrf={}", c.csrf).into_bytes())
+        .raw(
+            axum::http::Method::POST,
+            "/locale",
+            &[("origin", "https://evil.example"), ("content-type", "application/x-www-form-urlencoded")],
+            format!("lang=en&_csrf={}", c.csrf).into_bytes(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = c
-        .raw(axum::http::Method::POST, "/locale", &[("sec-fetch-site", "cross-site"), ("content-type", "application/x-www-form-urlencoded")], format!("lang=en&_csrf={}", c.csrf).into_bytes())
+        .raw(
+            axum::http::Method::POST,
+            "/locale",
+            &[("sec-fetch-site", "cross-site"), ("content-type", "application/x-www-form-urlencoded")],
+            format!("lang=en&_csrf={}", c.csrf).into_bytes(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }

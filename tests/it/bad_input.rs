@@ -13,17 +13,52 @@ async fn malformed_api_bodies_get_the_error_body() {
     let street = app.place_id("开源街道").await;
     let cases: Vec<(&str, Vec<u8>, &str, StatusCode)> = vec![
         ("application/json", b"{not json".to_vec(), "bad_json", StatusCode::BAD_REQUEST),
-        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"x\",\"colour\":\"red\"}}").into_bytes(), "json_data", StatusCode::BAD_REQUEST),
-        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":42}}").into_bytes(), "json_data", StatusCode::BAD_REQUEST),
-        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"planet\",\"name\":\"x\"}}").into_bytes(), "json_data", StatusCode::BAD_REQUEST),
+        (
+            "application/json",
+            format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"x\",\"colour\":\"red\"}}")
+                .into_bytes(),
+            "json_data",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "application/json",
+            format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":42}}").into_bytes(),
+            "json_data",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "application/json",
+            format!("{{\"parent_id\":\"{street}\",\"kind\":\"planet\",\"name\":\"x\"}}").into_bytes(),
+            "json_data",
+            StatusCode::BAD_REQUEST,
+        ),
         ("application/json", b"{\"name\":\"\xff\xfe\"}".to_vec(), "bad_json", StatusCode::BAD_REQUEST),
         ("text/plain", b"{}".to_vec(), "json_content_type", StatusCode::BAD_REQUEST),
-        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"{}\"}}", "长".repeat(61)).into_bytes(), "invalid", StatusCode::UNPROCESSABLE_ENTITY),
-        ("application/json", format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"  \"}}").into_bytes(), "invalid", StatusCode::UNPROCESSABLE_ENTITY),
-        ("application/json", format!("{{\"parent_id\":\"{}\",\"kind\":\"community\",\"name\":\"x\"}}", uuid::Uuid::now_v7()).into_bytes(), "invalid", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "application/json",
+            format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"{}\"}}", "长".repeat(61))
+                .into_bytes(),
+            "invalid",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "application/json",
+            format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"  \"}}").into_bytes(),
+            "invalid",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "application/json",
+            format!("{{\"parent_id\":\"{}\",\"kind\":\"community\",\"name\":\"x\"}}", uuid::Uuid::now_v7())
+                .into_bytes(),
+            "invalid",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ];
     for (ct, body, code, status) in cases {
-        let r = c.raw(Method::POST, "/api/v1/places", &[("content-type", ct), ("x-csrf-token", &c.csrf)], body.clone()).await;
+        let r = c
+            .raw(Method::POST, "/api/v1/places", &[("content-type", ct), ("x-csrf-token", &c.csrf)], body.clone())
+            .await;
         assert_eq!(r.status, status, "{}: {}", String::from_utf8_lossy(&body), r.body);
         let j = r.json();
         assert_eq!(j["code"], code, "{}", r.body);
@@ -38,10 +73,24 @@ async fn oversize_bodies_are_refused() {
     let app = TestApp::new().await;
     let c = app.login("bureau").await;
     let big = format!("{{\"name\":\"{}\"}}", "x".repeat(3 * 1024 * 1024));
-    let r = c.raw(Method::POST, "/api/v1/places", &[("content-type", "application/json"), ("x-csrf-token", &c.csrf)], big.into_bytes()).await;
+    let r = c
+        .raw(
+            Method::POST,
+            "/api/v1/places",
+            &[("content-type", "application/json"), ("x-csrf-token", &c.csrf)],
+            big.into_bytes(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.json()["code"], "too_large");
-    let r = c.raw(Method::POST, "/places", &[("content-type", "application/x-www-form-urlencoded")], format!("_csrf={}&name={}", c.csrf, "x".repeat(3 * 1024 * 1024)).into_bytes()).await;
+    let r = c
+        .raw(
+            Method::POST,
+            "/places",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            format!("_csrf={}&name={}", c.csrf, "x".repeat(3 * 1024 * 1024)).into_bytes(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -95,7 +144,14 @@ async fn forms_with_missing_or_long_fields_re_render_with_messages() {
     assert!(r.body.contains("最多 60 个字"));
     let r = c.post_form("/places", &[("kind", "community"), ("parent_id", "garbage"), ("name", "x")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let r = c.raw(Method::POST, "/places", &[("content-type", "application/x-www-form-urlencoded")], [b"_csrf=".as_slice(), c.csrf.as_bytes(), b"&name=%ff%fe".as_slice()].concat()).await;
+    let r = c
+        .raw(
+            Method::POST,
+            "/places",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            [b"_csrf=".as_slice(), c.csrf.as_bytes(), b"&name=%ff%fe".as_slice()].concat(),
+        )
+        .await;
     assert!(r.status.is_client_error(), "{}", r.status);
 }
 
@@ -106,10 +162,19 @@ async fn stale_api_writes_get_412() {
     let id = app.place_id("民和社区").await;
     let r = c.get(&format!("/api/v1/places/{id}")).await;
     assert_eq!(r.headers.get("etag").unwrap(), "\"1\"");
-    let r = c.send_json(Method::PATCH, &format!("/api/v1/places/{id}"), "{\"name\":\"民和社区\",\"code\":\"MH\"}", &[("if-match", "\"1\"")]).await;
+    let r = c
+        .send_json(
+            Method::PATCH,
+            &format!("/api/v1/places/{id}"),
+            "{\"name\":\"民和社区\",\"code\":\"MH\"}",
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.headers.get("etag").unwrap(), "\"2\"");
-    let r = c.send_json(Method::PATCH, &format!("/api/v1/places/{id}"), "{\"name\":\"旧版本\"}", &[("if-match", "\"1\"")]).await;
+    let r = c
+        .send_json(Method::PATCH, &format!("/api/v1/places/{id}"), "{\"name\":\"旧版本\"}", &[("if-match", "\"1\"")])
+        .await;
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
     assert_eq!(r.json()["code"], "stale");
     assert_eq!(app.count("SELECT COUNT(*) FROM places WHERE name = '旧版本'").await, 0);

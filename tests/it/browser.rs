@@ -28,19 +28,26 @@ fn free_port() -> u16 {
 }
 
 fn start_driver() -> Option<Driver> {
-    let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
     let Some(path) = path else {
         if std::env::var("LINLI_SKIP_BROWSER").is_ok() {
             eprintln!("browser tests skipped: LINLI_SKIP_BROWSER is set and chromedriver is missing");
             return None;
         }
-        panic!("chromedriver not found: install Debian's chromium and chromium-driver (scripts/test does), or set LINLI_SKIP_BROWSER=1");
+        panic!(
+            "chromedriver not found: install Debian's chromium and chromium-driver (scripts/test does), or set LINLI_SKIP_BROWSER=1"
+        );
     };
     let port = free_port();
-    let child = Command::new(path).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child =
+        Command::new(path).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // From here the Driver owns the process: its Drop kills and reaps it, on every path.
+    let driver = Driver { child, port, _profile: tempfile::tempdir().unwrap() };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Driver { child, port, _profile: tempfile::tempdir().unwrap() });
+            return Some(driver);
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -55,7 +55,11 @@ fn serve_bootstraps_an_admin_once_and_stops_gracefully() {
 #[test]
 fn unknown_database_scheme_is_an_error_not_a_new_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_linli")).args(["--database-url", "mysql://x/y", "migrate"]).current_dir(dir.path()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_linli"))
+        .args(["--database-url", "mysql://x/y", "migrate"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown database URL scheme"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -73,7 +77,21 @@ async fn backup_while_writing_then_restore_and_check() {
         (db, cfg)
     };
     linli::demo::load(&db, "backup-test-password").await.unwrap();
-    let out = linli(dir.path()).args(["user", "add", "--account", "cli.user", "--name", "命令行", "--role", "grid_worker", "--place", "大同市/平城区/清远街道/大齿社区"]).output().unwrap();
+    let out = linli(dir.path())
+        .args([
+            "user",
+            "add",
+            "--account",
+            "cli.user",
+            "--name",
+            "命令行",
+            "--role",
+            "grid_worker",
+            "--place",
+            "大同市/平城区/清远街道/大齿社区",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("one-time password"));
     // Writers keep going while the backup runs.
@@ -83,10 +101,19 @@ async fn backup_while_writing_then_restore_and_check() {
     let writer = tokio::spawn(async move {
         let all = linli::staff::store::everything();
         let actor = linli::audit::Actor::system("writer");
-        let parent: (uuid::Uuid,) = linli::read!(&writer_db, |c| sqlx::query_as("SELECT id FROM places WHERE name = '武定街道'").fetch_one(c).await).unwrap();
+        let parent: (uuid::Uuid,) =
+            linli::read!(&writer_db, |c| sqlx::query_as("SELECT id FROM places WHERE name = '武定街道'")
+                .fetch_one(c)
+                .await)
+            .unwrap();
         let mut n = 0;
         while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-            let input = linli::org::model::NewPlace { parent_id: Some(parent.0), kind: linli::org::model::PlaceKind::Community, name: format!("写入{n}"), code: None };
+            let input = linli::org::model::NewPlace {
+                parent_id: Some(parent.0),
+                kind: linli::org::model::PlaceKind::Community,
+                name: format!("写入{n}"),
+                code: None,
+            };
             linli::org::store::create_place(&writer_db, &all, &actor, &input, false).await.unwrap();
             n += 1;
         }
@@ -106,7 +133,12 @@ async fn backup_while_writing_then_restore_and_check() {
     let written = writer.await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(written > 0);
-    let check = Command::new(env!("CARGO_BIN_EXE_linli")).arg("--database-url").arg(format!("sqlite://{}", backup.display())).arg("check").output().unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_linli"))
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", backup.display()))
+        .arg("check")
+        .output()
+        .unwrap();
     assert!(check.status.success(), "backup is consistent: {}", String::from_utf8_lossy(&check.stdout));
     let restored = tempfile::tempdir().unwrap();
     let out = linli(restored.path()).arg("restore").arg("--from").arg(&backup).output().unwrap();

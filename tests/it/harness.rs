@@ -30,7 +30,8 @@ pub async fn fresh_db(dir: &std::path::Path) -> (Db, Config) {
             let admin = sqlx::PgPool::connect(&url).await.expect("test PostgreSQL reachable");
             sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
             admin.close().await;
-            let opts = sqlx::postgres::PgConnectOptions::from_str(&url).unwrap().options([("search_path", schema.as_str())]);
+            let opts =
+                sqlx::postgres::PgConnectOptions::from_str(&url).unwrap().options([("search_path", schema.as_str())]);
             cfg.database_url = url;
             Db::connect_pg(opts, 5).await.unwrap()
         }
@@ -88,12 +89,21 @@ impl TestApp {
     }
 
     pub async fn place_id(&self, name: &str) -> uuid::Uuid {
-        let row: (uuid::Uuid,) = linli::read!(&self.st.db, |c| sqlx::query_as("SELECT id FROM places WHERE name = $1").bind(name).fetch_one(c).await).unwrap();
+        let row: (uuid::Uuid,) = linli::read!(&self.st.db, |c| sqlx::query_as("SELECT id FROM places WHERE name = $1")
+            .bind(name)
+            .fetch_one(c)
+            .await)
+        .unwrap();
         row.0
     }
 
     pub async fn user_id(&self, account: &str) -> uuid::Uuid {
-        let row: (uuid::Uuid,) = linli::read!(&self.st.db, |c| sqlx::query_as("SELECT id FROM users WHERE account = $1").bind(account).fetch_one(c).await).unwrap();
+        let row: (uuid::Uuid,) =
+            linli::read!(&self.st.db, |c| sqlx::query_as("SELECT id FROM users WHERE account = $1")
+                .bind(account)
+                .fetch_one(c)
+                .await)
+            .unwrap();
         row.0
     }
 
@@ -206,4 +216,3 @@ pub const ROLE_ACCOUNTS: &[(&str, &str)] = &[
     ("partner_staff", "yanjun"),
     ("volunteer", "volunteer"),
 ];
-

@@ -26,7 +26,8 @@ async fn fifty_parallel_duplicates_make_one_record() {
     let c = app.login("bureau").await;
     let street = app.place_id("古城街道").await;
     let body = format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"并发社区\"}}");
-    let futures = (0..50).map(|_| c.send_json(Method::POST, "/api/v1/places", &body, &[("idempotency-key", "parallel-1")]));
+    let futures =
+        (0..50).map(|_| c.send_json(Method::POST, "/api/v1/places", &body, &[("idempotency-key", "parallel-1")]));
     let results = futures::future::join_all(futures).await;
     let first = &results[0].body;
     for r in &results {

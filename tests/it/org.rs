@@ -5,7 +5,21 @@ use crate::harness::TestApp;
 #[tokio::test]
 async fn demo_city_has_every_street_the_seeds_name() {
     let app = TestApp::new().await;
-    for street in ["开源街道", "迎宾街道", "清远街道", "振华街道", "新旺街道", "永泰街道", "新华街道", "水泊寺街道", "古城街道", "白登山街道", "武定街道", "口泉街道", "西花园街道"] {
+    for street in [
+        "开源街道",
+        "迎宾街道",
+        "清远街道",
+        "振华街道",
+        "新旺街道",
+        "永泰街道",
+        "新华街道",
+        "水泊寺街道",
+        "古城街道",
+        "白登山街道",
+        "武定街道",
+        "口泉街道",
+        "西花园街道",
+    ] {
         app.place_id(street).await;
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM places WHERE kind = 'district'").await, 2);
@@ -13,7 +27,10 @@ async fn demo_city_has_every_street_the_seeds_name() {
     assert_eq!(app.count("SELECT COUNT(*) FROM stations").await, 14);
     let c = app.login("bureau").await;
     let home = c.get("/").await;
-    assert!(home.body.contains("<span class=\"value\">11</span><span class=\"label\">街道"), "bureau sees the 11 streets of 平城区");
+    assert!(
+        home.body.contains("<span class=\"value\">11</span><span class=\"label\">街道"),
+        "bureau sees the 11 streets of 平城区"
+    );
 }
 
 #[tokio::test]
@@ -21,7 +38,12 @@ async fn create_edit_move_and_deactivate_a_community() {
     let app = TestApp::new().await;
     let c = app.login("bureau").await;
     let kaiyuan = app.place_id("开源街道").await;
-    let r = c.post_form("/places", &[("kind", "community"), ("parent_id", &kaiyuan.to_string()), ("name", "新建社区"), ("code", "KY-09")]).await;
+    let r = c
+        .post_form(
+            "/places",
+            &[("kind", "community"), ("parent_id", &kaiyuan.to_string()), ("name", "新建社区"), ("code", "KY-09")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let id = app.place_id("新建社区").await;
     assert_eq!(r.location(), format!("/places/{id}"));
@@ -29,11 +51,14 @@ async fn create_edit_move_and_deactivate_a_community() {
     let r = c.post_form("/places", &[("kind", "grid"), ("parent_id", &id.to_string()), ("name", "新网格")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     // Duplicate name under the same street: field message, input kept.
-    let r = c.post_form("/places", &[("kind", "community"), ("parent_id", &kaiyuan.to_string()), ("name", "新建社区")]).await;
+    let r = c
+        .post_form("/places", &[("kind", "community"), ("parent_id", &kaiyuan.to_string()), ("name", "新建社区")])
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("同一上级下已有这个名称") && r.body.contains("value=\"新建社区\""));
     // Wrong parent kind.
-    let r = c.post_form("/places", &[("kind", "community"), ("parent_id", &id.to_string()), ("name", "错层社区")]).await;
+    let r =
+        c.post_form("/places", &[("kind", "community"), ("parent_id", &id.to_string()), ("name", "错层社区")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     // Edit with a stale version keeps the typed name.
     let r = c.post_form(&format!("/places/{id}"), &[("name", "改名社区"), ("code", ""), ("version", "1")]).await;
@@ -43,7 +68,8 @@ async fn create_edit_move_and_deactivate_a_community() {
     assert!(r.body.contains("value=\"再改名\"") && r.body.contains("已被他人修改"));
     // Move under 振华街道: the grid follows.
     let zhenhua = app.place_id("振华街道").await;
-    let r = c.post_form(&format!("/places/{id}/move"), &[("new_parent_id", &zhenhua.to_string()), ("version", "2")]).await;
+    let r =
+        c.post_form(&format!("/places/{id}/move"), &[("new_parent_id", &zhenhua.to_string()), ("version", "2")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let zmgr = app.login("zhenhua.mgr").await;
     assert_eq!(zmgr.get(&format!("/places/{id}")).await.status, StatusCode::OK, "now in 振华's scope");
@@ -71,16 +97,44 @@ async fn a_place_cannot_move_under_its_own_child_or_a_wrong_kind() {
     let c = app.login("bureau").await;
     let street = app.place_id("清远街道").await;
     let community = app.place_id("大齿社区").await;
-    let r = c.send_json(axum::http::Method::POST, &format!("/api/v1/places/{street}/move"), &format!("{{\"new_parent_id\":\"{community}\"}}"), &[]).await;
+    let r = c
+        .send_json(
+            axum::http::Method::POST,
+            &format!("/api/v1/places/{street}/move"),
+            &format!("{{\"new_parent_id\":\"{community}\"}}"),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json()["details"][0]["code"], "place.move_into_self");
-    let r = c.send_json(axum::http::Method::POST, &format!("/api/v1/places/{street}/move"), &format!("{{\"new_parent_id\":\"{street}\"}}"), &[]).await;
+    let r = c
+        .send_json(
+            axum::http::Method::POST,
+            &format!("/api/v1/places/{street}/move"),
+            &format!("{{\"new_parent_id\":\"{street}\"}}"),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let yunqu = app.place_id("西花园街道").await;
-    let r = c.send_json(axum::http::Method::POST, &format!("/api/v1/places/{community}/move"), &format!("{{\"new_parent_id\":\"{}\"}}", app.place_id("平城区").await), &[]).await;
+    let r = c
+        .send_json(
+            axum::http::Method::POST,
+            &format!("/api/v1/places/{community}/move"),
+            &format!("{{\"new_parent_id\":\"{}\"}}", app.place_id("平城区").await),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a community cannot sit under a district");
     // 西花园街道 is in 云冈区, outside the 平城区 bureau's scope: same answer as missing.
-    let r = c.send_json(axum::http::Method::POST, &format!("/api/v1/places/{community}/move"), &format!("{{\"new_parent_id\":\"{yunqu}\"}}"), &[]).await;
+    let r = c
+        .send_json(
+            axum::http::Method::POST,
+            &format!("/api/v1/places/{community}/move"),
+            &format!("{{\"new_parent_id\":\"{yunqu}\"}}"),
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json()["details"][0]["code"], "place.parent_not_found");
     let paths_ok = app.count("SELECT COUNT(*) FROM places c JOIN places p ON p.id = c.parent_id WHERE substr(c.path, 1, length(p.path)) <> p.path").await;
@@ -92,7 +146,8 @@ async fn scope_confines_lists_and_fetches() {
     let app = TestApp::new().await;
     let changmin = app.login("changmin").await;
     let list = changmin.get("/api/v1/places?page_size=200").await.json();
-    let names: Vec<String> = list["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        list["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, vec!["万城社区", "第一网格", "第二网格"]);
     let other = app.place_id("大齿社区").await;
     let r = changmin.get(&format!("/api/v1/places/{other}")).await;
@@ -106,7 +161,8 @@ async fn scope_confines_lists_and_fetches() {
     let all = bureau.get("/api/v1/places?kind=street&page_size=200").await.json();
     assert_eq!(all["total"], 11, "平城区 only, not 云冈区");
     let staff = app.login("zhenhua.mgr").await.get("/api/v1/staff").await.json();
-    let accounts: Vec<&str> = staff["items"].as_array().unwrap().iter().map(|s| s["account"].as_str().unwrap()).collect();
+    let accounts: Vec<&str> =
+        staff["items"].as_array().unwrap().iter().map(|s| s["account"].as_str().unwrap()).collect();
     assert_eq!(accounts, vec!["wenbichen", "zhenhua.mgr"]);
 }
 
@@ -115,23 +171,76 @@ async fn estates_stations_and_organisations_are_managed_on_screens() {
     let app = TestApp::new().await;
     let c = app.login("bureau").await;
     let community = app.place_id("北馨园社区").await;
-    let r = c.post_form("/estates", &[("community_id", &community.to_string()), ("name", "北馨园小区"), ("address", "迎宾街 1 号"), ("active", "on")]).await;
+    let r = c
+        .post_form(
+            "/estates",
+            &[
+                ("community_id", &community.to_string()),
+                ("name", "北馨园小区"),
+                ("address", "迎宾街 1 号"),
+                ("active", "on"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert!(c.get("/estates").await.body.contains("北馨园小区"));
     let r = c.post_form("/estates", &[("community_id", &community.to_string()), ("name", "")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let pingcheng = app.place_id("平城区").await;
-    let r = c.post_form("/organisations", &[("kind", "department"), ("name", "平城区卫生健康局"), ("place_id", &pingcheng.to_string()), ("contact_phone", "0352-1234567"), ("active", "on")]).await;
+    let r = c
+        .post_form(
+            "/organisations",
+            &[
+                ("kind", "department"),
+                ("name", "平城区卫生健康局"),
+                ("place_id", &pingcheng.to_string()),
+                ("contact_phone", "0352-1234567"),
+                ("active", "on"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let r = c.post_form("/organisations", &[("kind", "department"), ("name", "坏电话"), ("place_id", &pingcheng.to_string()), ("contact_phone", "call me")]).await;
+    let r = c
+        .post_form(
+            "/organisations",
+            &[
+                ("kind", "department"),
+                ("name", "坏电话"),
+                ("place_id", &pingcheng.to_string()),
+                ("contact_phone", "call me"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("value=\"坏电话\""), "input kept");
     let street = app.place_id("新旺街道").await;
     let host_elsewhere = app.place_id("大齿社区").await;
-    let r = c.post_form("/stations", &[("place_id", &street.to_string()), ("name", "新旺第二站"), ("host_community_id", &host_elsewhere.to_string()), ("service_domains", "elderly_care")]).await;
+    let r = c
+        .post_form(
+            "/stations",
+            &[
+                ("place_id", &street.to_string()),
+                ("name", "新旺第二站"),
+                ("host_community_id", &host_elsewhere.to_string()),
+                ("service_domains", "elderly_care"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "host community must be inside the street");
     let host = app.place_id("和信社区").await;
-    let r = c.post_form("/stations", &[("place_id", &street.to_string()), ("name", "新旺第二站"), ("host_community_id", &host.to_string()), ("service_domains", "elderly_care"), ("service_domains", "child_welfare"), ("active", "on")]).await;
+    let r = c
+        .post_form(
+            "/stations",
+            &[
+                ("place_id", &street.to_string()),
+                ("name", "新旺第二站"),
+                ("host_community_id", &host.to_string()),
+                ("service_domains", "elderly_care"),
+                ("service_domains", "child_welfare"),
+                ("active", "on"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let list = c.get("/stations").await;
     assert!(list.body.contains("新旺第二站") && list.body.contains("养老服务、儿童福利"));
@@ -142,17 +251,58 @@ async fn staff_accounts_bind_to_places_inside_the_managers_scope() {
     let app = TestApp::new().await;
     let c = app.login("bureau").await;
     let yongning = app.place_id("永宁社区").await;
-    let r = c.post_form("/staff", &[("account", "new.worker"), ("display_name", "新社工"), ("role", "social_worker"), ("place_ids", &yongning.to_string())]).await;
+    let r = c
+        .post_form(
+            "/staff",
+            &[
+                ("account", "new.worker"),
+                ("display_name", "新社工"),
+                ("role", "social_worker"),
+                ("place_ids", &yongning.to_string()),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.between("id=\"one-time-password\">", "<").is_some_and(|p| p.len() == 16));
-    let r = c.post_form("/staff", &[("account", "new.admin"), ("display_name", "越权"), ("role", "system_admin"), ("place_ids", &yongning.to_string())]).await;
+    let r = c
+        .post_form(
+            "/staff",
+            &[
+                ("account", "new.admin"),
+                ("display_name", "越权"),
+                ("role", "system_admin"),
+                ("place_ids", &yongning.to_string()),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "bureau cannot grant system_admin");
     let outside = app.place_id("口泉街道").await;
-    let r = c.post_form("/staff", &[("account", "far.away"), ("display_name", "云冈"), ("role", "social_worker"), ("place_ids", &outside.to_string())]).await;
+    let r = c
+        .post_form(
+            "/staff",
+            &[
+                ("account", "far.away"),
+                ("display_name", "云冈"),
+                ("role", "social_worker"),
+                ("place_ids", &outside.to_string()),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "cannot bind outside own scope");
-    let r = c.post_form("/staff", &[("account", "Bad Account!"), ("display_name", ""), ("role", "social_worker")]).await;
+    let r =
+        c.post_form("/staff", &[("account", "Bad Account!"), ("display_name", ""), ("role", "social_worker")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("value=\"Bad Account!\""));
-    let r = c.post_form("/staff", &[("account", "wenbichen"), ("display_name", "重名"), ("role", "social_worker"), ("place_ids", &yongning.to_string())]).await;
+    let r = c
+        .post_form(
+            "/staff",
+            &[
+                ("account", "wenbichen"),
+                ("display_name", "重名"),
+                ("role", "social_worker"),
+                ("place_ids", &yongning.to_string()),
+            ],
+        )
+        .await;
     assert!(r.body.contains("该账号已被使用"));
 }

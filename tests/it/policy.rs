@@ -101,7 +101,8 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
     let app = TestApp::new().await;
     let routes = linli::app::all_routes();
     let declared: Vec<(String, String)> = routes.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
-    let missing: Vec<_> = declared.iter().filter(|(m, p)| !TABLE.iter().any(|(tm, tp, _)| tm == m && tp == p)).collect();
+    let missing: Vec<_> =
+        declared.iter().filter(|(m, p)| !TABLE.iter().any(|(tm, tp, _)| tm == m && tp == p)).collect();
     assert!(missing.is_empty(), "routes without rows in the authorisation table: {missing:?}");
     let stale: Vec<_> = TABLE.iter().filter(|(m, p, _)| !declared.iter().any(|(dm, dp)| dm == m && dp == p)).collect();
     assert!(stale.is_empty(), "rows for routes that no longer exist: {stale:?}");
@@ -111,9 +112,22 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
         ("/places/", app.place_id("永宁社区").await.to_string()),
         ("/staff/", app.user_id("hanjianwei").await.to_string()),
     ];
-    let est: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM estates WHERE name = '宏安小区'").fetch_one(c).await).unwrap();
-    let org: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM organisations WHERE name = '彦君传统文化传媒工作室'").fetch_one(c).await).unwrap();
-    let sta: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM stations WHERE name = '振华街道社工站'").fetch_one(c).await).unwrap();
+    let est: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM estates WHERE name = '宏安小区'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let org: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT id FROM organisations WHERE name = '彦君传统文化传媒工作室'"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    let sta: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM stations WHERE name = '振华街道社工站'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
 
     let mut clients: Vec<Client> = vec![app.anon()];
     for (_, account) in ROLE_ACCOUNTS {
@@ -121,7 +135,8 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
     }
     let tok = clients[1].post_form("/account/tokens", &[("name", "policy")]).await;
     assert_eq!(tok.status, StatusCode::OK);
-    let token_id: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM api_tokens").fetch_one(c).await).unwrap();
+    let token_id: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM api_tokens").fetch_one(c).await).unwrap();
 
     let mut failures = Vec::new();
     for (method, template, expected) in TABLE {
