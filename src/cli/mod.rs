@@ -24,7 +24,8 @@ pub enum Command {
     /// Serve the web app and API (applies pending migrations first; on an empty database it
     /// creates the first administrator and prints a one-time password).
     Serve,
-    /// Start a demo district on a fresh embedded database and print one login per role.
+    /// Start a demo district (a fresh embedded database, or an empty PostgreSQL one when
+    /// LINLI_DATABASE_URL is set) and print one login per role.
     Demo {
         /// Where to keep the demo data (replaced if it holds an earlier demo).
         #[arg(long, default_value = "linli-demo")]

@@ -68,24 +68,31 @@ async fn bootstrap_admin(db: &Db) -> anyhow::Result<()> {
 
 pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
     cfg.demo = true;
-    if !cfg.database_url.starts_with("sqlite://") {
-        bail!("the demo runs on the embedded database; unset LINLI_DATABASE_URL");
-    }
-    let marker = dir.join(".linli-demo");
-    if dir.exists() {
-        if !marker.exists() && std::fs::read_dir(&dir)?.next().is_some() {
-            bail!("{} exists and is not a Linli demo directory; choose another with --dir", dir.display());
+    let db = if cfg.database_url.starts_with("sqlite://") {
+        let marker = dir.join(".linli-demo");
+        if dir.exists() {
+            if !marker.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+                bail!("{} exists and is not a Linli demo directory; choose another with --dir", dir.display());
+            }
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(&marker, "Linli demo data; `linli demo` replaces this directory.\n")?;
-    cfg.data_dir = dir.clone();
-    cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
-    let db = open(&cfg).await?;
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(&marker, "Linli demo data; `linli demo` replaces this directory.\n")?;
+        cfg.data_dir = dir.clone();
+        cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
+        open(&cfg).await?
+    } else {
+        // On PostgreSQL the demo fills an empty database and never replaces anything.
+        let db = open(&cfg).await?;
+        let (users,): (i64,) = read!(&db, |c| sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(c).await)?;
+        if users > 0 {
+            bail!("the demo needs an empty database; this one already has accounts");
+        }
+        db
+    };
     let pass = crate::staff::store::one_time_password();
     let logins = crate::demo::load(&db, &pass).await?;
-    println!("\nLinli demo: 大同市 / 平城区 and 云冈区, data in {}", dir.display());
+    println!("\nLinli demo: 大同市 / 平城区 and 云冈区 ({:?})", db.backend());
     println!("Open http://{}/ and sign in as any of these (password for all: {pass}):", cfg.listen);
     for (role, account, name) in &logins {
         println!("  {role:<19} {account:<16} {name}");

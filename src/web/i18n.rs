@@ -103,3 +103,69 @@ impl Tr {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &std::path::Path, ext: &str, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, ext, out);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn catalogues_have_the_same_keys_and_cover_every_key_in_use() {
+        let zh = flatten(ZH_SOURCE);
+        let en = flatten(EN_SOURCE);
+        let mut only: Vec<_> =
+            zh.keys().filter(|k| !en.contains_key(*k)).chain(en.keys().filter(|k| !zh.contains_key(*k))).collect();
+        only.sort();
+        assert!(only.is_empty(), "keys in one catalogue only: {only:?}");
+        for (k, v) in &zh {
+            assert_eq!(v.matches("{}").count(), en[k].matches("{}").count(), "placeholders of {k}");
+        }
+        // Every literal key handed to t()/f() or used as a message code must exist.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut paths = Vec::new();
+        files(&root.join("templates"), "html", &mut paths);
+        files(&root.join("src"), "rs", &mut paths);
+        let prefixes =
+            ["error.", "place.", "staff.", "import.", "estate.", "station.", "org.", "password.", "login.", "totp."];
+        let mut missing = Vec::new();
+        for p in paths {
+            let text = std::fs::read_to_string(&p).unwrap();
+            for (i, _) in text.match_indices(".t(\"") {
+                let rest = &text[i + 4..];
+                let key = &rest[..rest.find('"').unwrap()];
+                if key.contains('.') && !zh.contains_key(key) {
+                    missing.push(format!("{}: {key}", p.display()));
+                }
+            }
+            // Message codes returned by validation ("place.wrong_parent_kind" …).
+            for (i, _) in text.match_indices('"') {
+                let rest = &text[i + 1..];
+                let Some(end) = rest.find('"') else { continue };
+                let lit = &rest[..end];
+                let is_code = prefixes.iter().any(|pre| lit.starts_with(pre))
+                    && lit.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.' || c.is_ascii_digit())
+                    && lit.matches('.').count() == 1;
+                // Audit action names share the shape; they are not shown through the catalogue.
+                let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+                let line_end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                let audit_action = text[line_start..line_end].contains("action");
+                if is_code && !audit_action && !zh.contains_key(lit) && !lit.ends_with('.') {
+                    missing.push(format!("{}: {lit}", p.display()));
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(missing.is_empty(), "keys missing from the catalogues:\n{}", missing.join("\n"));
+    }
+}

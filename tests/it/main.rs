@@ -10,5 +10,6 @@ mod bad_input;
 mod browser;
 mod cli;
 mod idempotency;
+mod import;
 mod org;
 mod policy;
