@@ -8,6 +8,7 @@ use axum::response::Response;
 use crate::app::{Access, AppState, RouteDef, r};
 use crate::auth::roles::{AUDIT_READERS, ORG_READERS, STAFF_READERS};
 use crate::auth::{Caller, Role};
+use crate::db::query::{self, Args};
 use crate::read;
 use crate::web::error::AppResult;
 use crate::web::render::{Ctx, page};
@@ -93,14 +94,8 @@ async fn scope_names(st: &AppState, caller: &Caller) -> Result<Vec<String>, sqlx
     if caller.role == Role::Auditor || caller.scope.roots.is_empty() {
         return Ok(Vec::new());
     }
-    let ph: Vec<String> = (1..=caller.scope.roots.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("SELECT name FROM places WHERE path IN ({}) ORDER BY path", ph.join(","));
-    let rows: Vec<(String,)> = read!(&st.db, |c| {
-        let mut q = sqlx::query_as(&sql);
-        for r in &caller.scope.roots {
-            q = q.bind(r);
-        }
-        q.fetch_all(c).await
-    })?;
+    let mut args = Args::new();
+    let sql = format!("SELECT name FROM places WHERE path IN ({}) ORDER BY path", args.list(&caller.scope.roots));
+    let rows: Vec<(String,)> = query::all(&st.db, &sql, &args).await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::ChainInput;
 use crate::db::Db;
+use crate::db::query::{self, Args};
 use crate::read;
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
@@ -53,59 +54,36 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
 
 /// Newest first; `before_seq` pages backwards (keyset pagination).
 pub async fn list(db: &Db, f: &AuditFilter, before_seq: Option<i64>, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let mut args = Args::new();
     let mut sql = String::from(
         "SELECT seq, at, actor_id, actor, action, entity, entity_id, ip, detail, prev_hash, hash FROM audit_log WHERE 1=1",
     );
-    let mut text: Vec<String> = Vec::new();
-    let mut n = 0;
-    let mut push = |sql: &mut String, clause: &str, v: String| {
-        n += 1;
-        sql.push_str(&clause.replace('?', &format!("${n}")));
-        text.push(v);
-    };
-    if let Some(a) = f.actor.as_ref().filter(|s| !s.trim().is_empty()) {
-        push(&mut sql, " AND actor = ?", a.trim().to_string());
+    let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    if let Some(a) = given(&f.actor) {
+        sql.push_str(&format!(" AND actor = {}", args.push(a)));
     }
-    if let Some(a) = f.action.as_ref().filter(|s| !s.trim().is_empty()) {
-        push(&mut sql, " AND action >= ?", a.trim().to_string());
-        push(&mut sql, " AND action < ?", format!("{}\u{10FFFF}", a.trim()));
+    if let Some(a) = given(&f.action) {
+        // A prefix: `login` finds login.failure, login.lockout, …
+        sql.push_str(&format!(
+            " AND action >= {} AND action < {}",
+            args.push(a.clone()),
+            args.push(format!("{a}\u{10FFFF}"))
+        ));
     }
-    if let Some(e) = f.entity.as_ref().filter(|s| !s.trim().is_empty()) {
-        push(&mut sql, " AND entity = ?", e.trim().to_string());
+    if let Some(e) = given(&f.entity) {
+        sql.push_str(&format!(" AND entity = {}", args.push(e)));
     }
-    let from = f.from.as_deref().and_then(parse_instant);
-    let to = f.to.as_deref().and_then(parse_instant);
-    let mut idx = n;
-    if from.is_some() {
-        idx += 1;
-        sql.push_str(&format!(" AND at >= ${idx}"));
+    if let Some(t) = f.from.as_deref().and_then(parse_instant) {
+        sql.push_str(&format!(" AND at >= {}", args.push(t)));
     }
-    if to.is_some() {
-        idx += 1;
-        sql.push_str(&format!(" AND at < ${idx}"));
+    if let Some(t) = f.to.as_deref().and_then(parse_instant) {
+        sql.push_str(&format!(" AND at < {}", args.push(t)));
     }
-    if before_seq.is_some() {
-        idx += 1;
-        sql.push_str(&format!(" AND seq < ${idx}"));
+    if let Some(seq) = before_seq {
+        sql.push_str(&format!(" AND seq < {}", args.push(seq)));
     }
-    idx += 1;
-    sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${idx}"));
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, AuditRow>(&sql);
-        for t in &text {
-            q = q.bind(t);
-        }
-        if let Some(v) = from {
-            q = q.bind(v);
-        }
-        if let Some(v) = to {
-            q = q.bind(v);
-        }
-        if let Some(v) = before_seq {
-            q = q.bind(v);
-        }
-        q.bind(limit).fetch_all(c).await
-    })
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", args.push(limit)));
+    query::all(db, &sql, &args).await
 }
 
 #[derive(Debug)]

@@ -14,6 +14,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::config::Config;
 
+pub mod query;
 pub mod scope_sql;
 
 #[derive(Clone)]

@@ -16,11 +16,12 @@ use super::store::{self, ParentRef};
 use crate::app::AppState;
 use crate::auth::{Caller, Role, Scope};
 use crate::db::Db;
+use crate::db::query::{self, Args};
 use crate::tabular;
+use crate::web;
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::PageForm;
 use crate::web::render::{Ctx, page, page_with_status};
-use crate::{read, web};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
@@ -76,15 +77,12 @@ pub fn rows_from_table(t: &tabular::Table) -> Result<Vec<Row>, Vec<Problem>> {
 /// Full name paths ("大同市/平城区/开源街道") of every place the caller can see, with the
 /// ancestors of their scope so paths can be written from the top.
 async fn known_places(db: &Db, scope: &Scope) -> Result<HashMap<String, (Uuid, PlaceKind, String, i32)>, sqlx::Error> {
-    let (wh, binds) = scope.filter_visible("path", 1);
-    let sql = format!("SELECT id, parent_id, kind, name, path, depth FROM places WHERE {wh} ORDER BY depth");
-    let rows: Vec<(Uuid, Option<Uuid>, String, String, String, i32)> = read!(db, |c| {
-        let mut q = sqlx::query_as(&sql);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_all(c).await
-    })?;
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT id, parent_id, kind, name, path, depth FROM places WHERE {} ORDER BY depth",
+        args.scope_visible("path", scope)
+    );
+    let rows: Vec<(Uuid, Option<Uuid>, String, String, String, i32)> = query::all(db, &sql, &args).await?;
     let mut names: HashMap<Uuid, String> = HashMap::new();
     let mut out = HashMap::new();
     for (id, parent, kind, name, path, depth) in rows {

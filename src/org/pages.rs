@@ -79,7 +79,7 @@ struct PlacePage {
     ctx: Ctx,
     place: Place,
     kind_label: String,
-    crumbs: Vec<(Uuid, String)>,
+    crumbs: Vec<(Uuid, String, bool)>,
     children: Vec<Place>,
     estates: Vec<Estate>,
     can_edit: bool,
@@ -101,12 +101,11 @@ async fn render_show(
     status: StatusCode,
 ) -> AppResult<Response> {
     let place = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    let crumbs = store::ancestors(&st.db, &place.path).await?;
+    let crumbs = store::ancestors(&st.db, &caller.scope, &place.path).await?;
     let filter = PlaceFilter { parent_id: Some(id), inactive: Some(true), ..Default::default() };
     let (children, _) = store::list_places(&st.db, &caller.scope, &filter, 500, 0).await?;
     let estates = if place.kind() == PlaceKind::Community {
-        let (all, _) = store::list_estates(&st.db, &caller.scope, 500, 0).await?;
-        all.into_iter().filter(|e| e.community_id == id).collect()
+        store::estates_of(&st.db, &caller.scope, id).await?
     } else {
         Vec::new()
     };

@@ -6,11 +6,13 @@ use uuid::Uuid;
 use super::model::*;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::Scope;
+use crate::db::query::{self, Args};
 use crate::db::{Db, Tx};
 use crate::web::error::{AppError, FieldErrors};
 use crate::{read, write};
 
 const PLACE_COLS: &str = "p.id, p.parent_id, p.kind, p.name, p.code, p.path, p.depth, p.active, p.version, p.updated_at, pp.name AS parent_name";
+const PLACE_FROM: &str = "FROM places p LEFT JOIN places pp ON pp.id = p.parent_id";
 
 #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -25,26 +27,27 @@ pub struct PlaceFilter {
     pub inactive: Option<bool>,
 }
 
-/// Builds `WHERE` text and text binds for a place list; `$1…` are the scope's.
-fn place_where(scope: &Scope, f: &PlaceFilter) -> (String, Vec<String>, Option<Uuid>) {
-    let (mut sql, mut binds) = scope.filter("p.path", 1);
+/// `WHERE` text of a place list; its values go into `args`.
+fn place_where(scope: &Scope, f: &PlaceFilter, args: &mut Args) -> String {
+    let mut sql = args.scope("p.path", scope);
     if let Some(k) = f.kind.as_deref().and_then(PlaceKind::parse) {
-        binds.push(k.as_str().to_string());
-        sql.push_str(&format!(" AND p.kind = ${}", binds.len()));
+        sql.push_str(&format!(" AND p.kind = {}", args.push(k.as_str())));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        binds.push(format!("%{escaped}%"));
-        sql.push_str(&format!(" AND p.name LIKE ${} ESCAPE '\\'", binds.len()));
+        sql.push_str(&format!(" AND p.name LIKE {} ESCAPE '\\'", args.push(like_pattern(q))));
     }
     if !f.inactive.unwrap_or(false) {
         sql.push_str(" AND p.active");
     }
-    let parent = f.parent_id;
-    if parent.is_some() {
-        sql.push_str(&format!(" AND p.parent_id = ${}", binds.len() + 1));
+    if let Some(parent) = f.parent_id {
+        sql.push_str(&format!(" AND p.parent_id = {}", args.push(parent)));
     }
-    (sql, binds, parent)
+    sql
+}
+
+/// `%text%` for LIKE, with the wildcards in `text` escaped (ESCAPE '\\').
+pub fn like_pattern(text: &str) -> String {
+    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
 pub async fn list_places(
@@ -54,98 +57,50 @@ pub async fn list_places(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Place>, i64), sqlx::Error> {
-    let (wh, binds, parent) = place_where(scope, f);
-    let n = binds.len() + usize::from(parent.is_some());
-    let sql = format!(
-        "SELECT {PLACE_COLS} FROM places p LEFT JOIN places pp ON pp.id = p.parent_id WHERE {wh} ORDER BY p.path LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM places p WHERE {wh}");
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Place>(&sql);
-        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
-        for b in &binds {
-            q = q.bind(b);
-            cq = cq.bind(b);
-        }
-        if let Some(p) = parent {
-            q = q.bind(p);
-            cq = cq.bind(p);
-        }
-        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
-        let total = cq.fetch_one(c).await?.0;
-        Ok((rows, total))
-    })
+    let mut args = Args::new();
+    let wh = place_where(scope, f, &mut args);
+    let select = format!("SELECT {PLACE_COLS} {PLACE_FROM} WHERE {wh} ORDER BY p.path");
+    query::page(db, &select, &format!("FROM places p WHERE {wh}"), &args, limit, offset).await
 }
 
 /// A place inside the scope, or None (missing and out of scope look the same).
 pub async fn get_place(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Place>, sqlx::Error> {
-    let (wh, binds) = scope.filter("p.path", 2);
-    let sql = format!(
-        "SELECT {PLACE_COLS} FROM places p LEFT JOIN places pp ON pp.id = p.parent_id WHERE p.id = $1 AND {wh}"
-    );
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Place>(&sql).bind(id);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_optional(c).await
-    })
+    let mut args = Args::new();
+    let sql =
+        format!("SELECT {PLACE_COLS} {PLACE_FROM} WHERE p.id = {} AND {}", args.push(id), args.scope("p.path", scope));
+    query::optional(db, &sql, &args).await
 }
 
-/// Ancestors of a path, root first (for breadcrumbs). Ancestors above the scope are shown by
-/// name only, so a community worker still sees which street and district they are in.
-pub async fn ancestors(db: &Db, path: &str) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    let mut prefixes = Vec::new();
-    let mut end = 1;
-    while let Some(i) = path[end..].find('/') {
-        end += i + 1;
-        if end < path.len() {
-            prefixes.push(path[..end].to_string());
-        }
-    }
+/// Ancestors of a path, root first, for breadcrumbs: (id, name, inside the scope). Ancestors
+/// above the scope are named but not linked, so a community worker still sees where they are.
+pub async fn ancestors(db: &Db, scope: &Scope, path: &str) -> Result<Vec<(Uuid, String, bool)>, sqlx::Error> {
+    let prefixes: Vec<String> = path
+        .match_indices('/')
+        .map(|(i, _)| path[..=i].to_string())
+        .filter(|p| p.len() > 1 && p.len() < path.len())
+        .collect();
     if prefixes.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=prefixes.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("SELECT id, name FROM places WHERE path IN ({}) ORDER BY depth", placeholders.join(", "));
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, (Uuid, String)>(&sql);
-        for p in &prefixes {
-            q = q.bind(p);
-        }
-        q.fetch_all(c).await
-    })
+    let mut args = Args::new();
+    let sql = format!("SELECT id, name, path FROM places WHERE path IN ({}) ORDER BY depth", args.list(&prefixes));
+    let rows: Vec<(Uuid, String, String)> = query::all(db, &sql, &args).await?;
+    Ok(rows.into_iter().map(|(id, name, path)| (id, name, scope.covers(&path))).collect())
 }
 
-/// Places of given kinds inside the scope, as (id, label) for select boxes.
+/// Places of given kinds inside the scope, as (id, "parent / name") for select boxes.
 pub async fn place_options(db: &Db, scope: &Scope, kinds: &[PlaceKind]) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    let (wh, binds) = scope.filter("p.path", 1);
-    let kinds_sql: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+    let mut args = Args::new();
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
     let sql = format!(
-        "SELECT p.id, p.name, pp.name FROM places p LEFT JOIN places pp ON pp.id = p.parent_id
-         WHERE {wh} AND p.active AND p.kind IN ({}) ORDER BY p.path",
-        kinds_sql.join(",")
+        "SELECT p.id, p.name, pp.name {PLACE_FROM} WHERE {} AND p.active AND p.kind IN ({}) ORDER BY p.path",
+        args.scope("p.path", scope),
+        args.list(&kinds)
     );
-    let rows: Vec<(Uuid, String, Option<String>)> = read!(db, |c| {
-        let mut q = sqlx::query_as(&sql);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_all(c).await
-    })?;
+    let rows: Vec<(Uuid, String, Option<String>)> = query::all(db, &sql, &args).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, parent)| {
-            (
-                id,
-                match parent {
-                    Some(p) => format!("{p} / {name}"),
-                    None => name,
-                },
-            )
-        })
+        .map(|(id, name, parent)| (id, parent.map_or_else(|| name.clone(), |p| format!("{p} / {name}"))))
         .collect())
 }
 
@@ -482,15 +437,12 @@ pub async fn set_place_active(
 
 /// Counts of active places by kind inside the scope (home page).
 pub async fn count_by_kind(db: &Db, scope: &Scope) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let (wh, binds) = scope.filter("p.path", 1);
-    let sql = format!("SELECT p.kind, COUNT(*) FROM places p WHERE {wh} AND p.active GROUP BY p.kind");
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_all(c).await
-    })
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT p.kind, COUNT(*) FROM places p WHERE {} AND p.active GROUP BY p.kind",
+        args.scope("p.path", scope)
+    );
+    query::all(db, &sql, &args).await
 }
 
 // ---- organisations, estates, stations -------------------------------------------------------
@@ -502,43 +454,23 @@ pub async fn list_organisations(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Organisation>, i64), sqlx::Error> {
-    let (mut wh, mut binds) = scope.filter_visible("p.path", 1);
+    let mut args = Args::new();
+    let mut wh = args.scope_visible("p.path", scope);
     if let Some(k) = kind {
-        binds.push(k.as_str().into());
-        wh.push_str(&format!(" AND o.kind = ${}", binds.len()));
+        wh.push_str(&format!(" AND o.kind = {}", args.push(k.as_str())));
     }
-    let sql = format!(
-        "SELECT o.id, o.kind, o.name, o.place_id, p.name AS place_name, o.contact_name, o.contact_phone, o.description, o.active, o.version
-         FROM organisations o JOIN places p ON p.id = o.place_id WHERE {wh} ORDER BY o.kind, o.name LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM organisations o JOIN places p ON p.id = o.place_id WHERE {wh}");
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Organisation>(&sql);
-        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
-        for b in &binds {
-            q = q.bind(b);
-            cq = cq.bind(b);
-        }
-        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
-        Ok((rows, cq.fetch_one(c).await?.0))
-    })
+    let select = format!("SELECT {ORG_COLS} {ORG_FROM} WHERE {wh} ORDER BY o.kind, o.name");
+    query::page(db, &select, &format!("{ORG_FROM} WHERE {wh}"), &args, limit, offset).await
 }
 
 pub async fn get_organisation(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Organisation>, sqlx::Error> {
-    let (wh, binds) = scope.filter_visible("p.path", 2);
+    let mut args = Args::new();
     let sql = format!(
-        "SELECT o.id, o.kind, o.name, o.place_id, p.name AS place_name, o.contact_name, o.contact_phone, o.description, o.active, o.version
-         FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.id = $1 AND {wh}"
+        "SELECT {ORG_COLS} {ORG_FROM} WHERE o.id = {} AND {}",
+        args.push(id),
+        args.scope_visible("p.path", scope)
     );
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Organisation>(&sql).bind(id);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_optional(c).await
-    })
+    query::optional(db, &sql, &args).await
 }
 
 pub struct OrgInput {
@@ -617,42 +549,39 @@ pub async fn save_organisation(
     Ok(new_id)
 }
 
+const ORG_COLS: &str = "o.id, o.kind, o.name, o.place_id, p.name AS place_name, o.contact_name, o.contact_phone, o.description, o.active, o.version";
+const ORG_FROM: &str = "FROM organisations o JOIN places p ON p.id = o.place_id";
+
+const ESTATE_FROM: &str =
+    "FROM estates e JOIN places p ON p.id = e.community_id LEFT JOIN organisations o ON o.id = e.property_company_id";
 const ESTATE_COLS: &str = "e.id, e.community_id, p.name AS community_name, e.name, e.address, e.property_company_id, o.name AS property_company_name, e.active, e.version";
 
 pub async fn list_estates(db: &Db, scope: &Scope, limit: i64, offset: i64) -> Result<(Vec<Estate>, i64), sqlx::Error> {
-    let (wh, binds) = scope.filter("p.path", 1);
+    let mut args = Args::new();
+    let wh = args.scope("p.path", scope);
+    let select = format!("SELECT {ESTATE_COLS} {ESTATE_FROM} WHERE {wh} ORDER BY p.path, e.name");
+    query::page(db, &select, &format!("{ESTATE_FROM} WHERE {wh}"), &args, limit, offset).await
+}
+
+/// The estates of one community (its page).
+pub async fn estates_of(db: &Db, scope: &Scope, community_id: Uuid) -> Result<Vec<Estate>, sqlx::Error> {
+    let mut args = Args::new();
     let sql = format!(
-        "SELECT {ESTATE_COLS} FROM estates e JOIN places p ON p.id = e.community_id LEFT JOIN organisations o ON o.id = e.property_company_id
-         WHERE {wh} ORDER BY p.path, e.name LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
+        "SELECT {ESTATE_COLS} {ESTATE_FROM} WHERE e.community_id = {} AND {} ORDER BY e.name",
+        args.push(community_id),
+        args.scope("p.path", scope)
     );
-    let count_sql = format!("SELECT COUNT(*) FROM estates e JOIN places p ON p.id = e.community_id WHERE {wh}");
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Estate>(&sql);
-        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
-        for b in &binds {
-            q = q.bind(b);
-            cq = cq.bind(b);
-        }
-        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
-        Ok((rows, cq.fetch_one(c).await?.0))
-    })
+    query::all(db, &sql, &args).await
 }
 
 pub async fn get_estate(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Estate>, sqlx::Error> {
-    let (wh, binds) = scope.filter("p.path", 2);
+    let mut args = Args::new();
     let sql = format!(
-        "SELECT {ESTATE_COLS} FROM estates e JOIN places p ON p.id = e.community_id LEFT JOIN organisations o ON o.id = e.property_company_id
-         WHERE e.id = $1 AND {wh}"
+        "SELECT {ESTATE_COLS} {ESTATE_FROM} WHERE e.id = {} AND {}",
+        args.push(id),
+        args.scope("p.path", scope)
     );
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Estate>(&sql).bind(id);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_optional(c).await
-    })
+    query::optional(db, &sql, &args).await
 }
 
 pub struct EstateInput {
@@ -735,6 +664,9 @@ pub async fn save_estate(
     Ok(new_id)
 }
 
+const STATION_FROM: &str =
+    "FROM stations s JOIN places p ON p.id = s.place_id LEFT JOIN places h ON h.id = s.host_community_id
+     LEFT JOIN organisations o ON o.id = s.operator_id";
 const STATION_COLS: &str = "s.id, s.place_id, p.name AS place_name, s.name, s.is_hub, s.host_community_id, h.name AS host_community_name, s.operator_id, o.name AS operator_name, s.service_domains, s.active, s.version";
 
 pub async fn list_stations(
@@ -743,39 +675,20 @@ pub async fn list_stations(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Station>, i64), sqlx::Error> {
-    let (wh, binds) = scope.filter("p.path", 1);
-    let sql = format!(
-        "SELECT {STATION_COLS} FROM stations s JOIN places p ON p.id = s.place_id LEFT JOIN places h ON h.id = s.host_community_id
-         LEFT JOIN organisations o ON o.id = s.operator_id WHERE {wh} ORDER BY s.is_hub DESC, p.path LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM stations s JOIN places p ON p.id = s.place_id WHERE {wh}");
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Station>(&sql);
-        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
-        for b in &binds {
-            q = q.bind(b);
-            cq = cq.bind(b);
-        }
-        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
-        Ok((rows, cq.fetch_one(c).await?.0))
-    })
+    let mut args = Args::new();
+    let wh = args.scope("p.path", scope);
+    let select = format!("SELECT {STATION_COLS} {STATION_FROM} WHERE {wh} ORDER BY s.is_hub DESC, p.path");
+    query::page(db, &select, &format!("{STATION_FROM} WHERE {wh}"), &args, limit, offset).await
 }
 
 pub async fn get_station(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Station>, sqlx::Error> {
-    let (wh, binds) = scope.filter("p.path", 2);
+    let mut args = Args::new();
     let sql = format!(
-        "SELECT {STATION_COLS} FROM stations s JOIN places p ON p.id = s.place_id LEFT JOIN places h ON h.id = s.host_community_id
-         LEFT JOIN organisations o ON o.id = s.operator_id WHERE s.id = $1 AND {wh}"
+        "SELECT {STATION_COLS} {STATION_FROM} WHERE s.id = {} AND {}",
+        args.push(id),
+        args.scope("p.path", scope)
     );
-    read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Station>(&sql).bind(id);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_optional(c).await
-    })
+    query::optional(db, &sql, &args).await
 }
 
 pub struct StationInput {
@@ -880,18 +793,12 @@ pub async fn organisation_options(
     scope: &Scope,
     kinds: &[OrgKind],
 ) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    let (wh, binds) = scope.filter_visible("p.path", 1);
-    let kinds_sql: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+    let mut args = Args::new();
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
     let sql = format!(
-        "SELECT o.id, o.name FROM organisations o JOIN places p ON p.id = o.place_id
-         WHERE {wh} AND o.active AND o.kind IN ({}) ORDER BY o.name",
-        kinds_sql.join(",")
+        "SELECT o.id, o.name {ORG_FROM} WHERE {} AND o.active AND o.kind IN ({}) ORDER BY o.name",
+        args.scope_visible("p.path", scope),
+        args.list(&kinds)
     );
-    read!(db, |c| {
-        let mut q = sqlx::query_as(&sql);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_all(c).await
-    })
+    query::all(db, &sql, &args).await
 }

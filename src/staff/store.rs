@@ -9,6 +9,8 @@ use uuid::Uuid;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{Role, Scope, password, session};
 use crate::db::Db;
+use crate::db::query::{self, Args};
+use crate::org::store::like_pattern;
 use crate::web::error::{AppError, FieldErrors};
 use crate::{read, write};
 
@@ -38,15 +40,14 @@ pub struct PlaceRef {
     pub path: String,
 }
 
+const FROM: &str = "FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id";
 const COLS: &str = "u.id, u.account, u.display_name, u.role, u.disabled, u.totp_enabled, u.organisation_id, o.name AS organisation_name, u.last_login_at, u.version";
 
-fn visible(scope: &Scope, first: usize) -> (String, Vec<String>) {
-    let (f, b) = scope.filter("p.path", first);
-    (
-        format!(
-            "EXISTS (SELECT 1 FROM user_places up JOIN places p ON p.id = up.place_id WHERE up.user_id = u.id AND {f})"
-        ),
-        b,
+/// Accounts with at least one binding inside the scope.
+fn visible(scope: &Scope, args: &mut Args) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM user_places up JOIN places p ON p.id = up.place_id WHERE up.user_id = u.id AND {})",
+        args.scope("p.path", scope)
     )
 }
 
@@ -66,33 +67,17 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<Staff>, i64), sqlx::Error> {
-    let (mut wh, mut binds) = visible(scope, 1);
+    let mut args = Args::new();
+    let mut wh = visible(scope, &mut args);
     if let Some(r) = f.role.as_deref().and_then(Role::parse) {
-        binds.push(r.as_str().into());
-        wh.push_str(&format!(" AND u.role = ${}", binds.len()));
+        wh.push_str(&format!(" AND u.role = {}", args.push(r.as_str())));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let esc = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        binds.push(format!("%{esc}%"));
-        let n = binds.len();
-        wh.push_str(&format!(" AND (u.display_name LIKE ${n} ESCAPE '\\' OR u.account LIKE ${n} ESCAPE '\\')"));
+        let n = args.push(like_pattern(q));
+        wh.push_str(&format!(" AND (u.display_name LIKE {n} ESCAPE '\\' OR u.account LIKE {n} ESCAPE '\\')"));
     }
-    let sql = format!(
-        "SELECT {COLS} FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id WHERE {wh} ORDER BY u.account LIMIT ${} OFFSET ${}",
-        binds.len() + 1,
-        binds.len() + 2
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {wh}");
-    let (mut rows, total) = read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Staff>(&sql);
-        let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql);
-        for b in &binds {
-            q = q.bind(b);
-            cq = cq.bind(b);
-        }
-        let rows = q.bind(limit).bind(offset).fetch_all(c).await?;
-        Ok::<_, sqlx::Error>((rows, cq.fetch_one(c).await?.0))
-    })?;
+    let select = format!("SELECT {COLS} {FROM} WHERE {wh} ORDER BY u.account");
+    let (mut rows, total) = query::page(db, &select, &format!("FROM users u WHERE {wh}"), &args, limit, offset).await?;
     attach_places(db, &mut rows).await?;
     Ok((rows, total))
 }
@@ -102,18 +87,14 @@ async fn attach_places(db: &Db, rows: &mut [Staff]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
-    let ph: Vec<String> = (1..=rows.len()).map(|i| format!("${i}")).collect();
+    let mut args = Args::new();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let sql = format!(
-        "SELECT up.user_id, p.id, p.name, p.path FROM user_places up JOIN places p ON p.id = up.place_id WHERE up.user_id IN ({}) ORDER BY p.path",
-        ph.join(",")
+        "SELECT up.user_id, p.id, p.name, p.path FROM user_places up JOIN places p ON p.id = up.place_id
+         WHERE up.user_id IN ({}) ORDER BY p.path",
+        args.list(&ids)
     );
-    let refs: Vec<PlaceRef> = read!(db, |c| {
-        let mut q = sqlx::query_as::<_, PlaceRef>(&sql);
-        for r in rows.iter() {
-            q = q.bind(r.id);
-        }
-        q.fetch_all(c).await
-    })?;
+    let refs: Vec<PlaceRef> = query::all(db, &sql, &args).await?;
     for r in rows.iter_mut() {
         r.places = refs.iter().filter(|p| p.user_id == r.id).cloned().collect();
     }
@@ -121,26 +102,13 @@ async fn attach_places(db: &Db, rows: &mut [Staff]) -> Result<(), sqlx::Error> {
 }
 
 pub async fn get(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Staff>, sqlx::Error> {
-    let (wh, binds) = visible(scope, 2);
-    let sql = format!(
-        "SELECT {COLS} FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id WHERE u.id = $1 AND {wh}"
-    );
-    let row: Option<Staff> = read!(db, |c| {
-        let mut q = sqlx::query_as::<_, Staff>(&sql).bind(id);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_optional(c).await
-    })?;
-    match row {
-        Some(r) => {
-            let mut v = [r];
-            attach_places(db, &mut v).await?;
-            let [r] = v;
-            Ok(Some(r))
-        }
-        None => Ok(None),
-    }
+    let mut args = Args::new();
+    let sql = format!("SELECT {COLS} {FROM} WHERE u.id = {} AND {}", args.push(id), visible(scope, &mut args));
+    let Some(row) = query::optional::<Staff>(db, &sql, &args).await? else { return Ok(None) };
+    let mut rows = [row];
+    attach_places(db, &mut rows).await?;
+    let [row] = rows;
+    Ok(Some(row))
 }
 
 #[derive(Debug, Clone, serde::Deserialize, ToSchema)]
@@ -462,15 +430,12 @@ pub async fn reset_password(
 
 /// Counts of enabled accounts per role inside the scope (home page).
 pub async fn count_by_role(db: &Db, scope: &Scope) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let (wh, binds) = visible(scope, 1);
-    let sql = format!("SELECT u.role, COUNT(*) FROM users u WHERE {wh} AND NOT u.disabled GROUP BY u.role");
-    read!(db, |c| {
-        let mut q = sqlx::query_as(&sql);
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.fetch_all(c).await
-    })
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT u.role, COUNT(*) FROM users u WHERE {} AND NOT u.disabled GROUP BY u.role",
+        visible(scope, &mut args)
+    );
+    query::all(db, &sql, &args).await
 }
 
 /// Every account with its role and state, for the operator's `linli user list`.

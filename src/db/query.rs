@@ -1,0 +1,123 @@
+//! Dynamically assembled reads (scope filters, optional filters) without repeating the binding
+//! loop in every store: collect the values in `Args` while writing the SQL, then run it.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+use super::Db;
+use crate::auth::Scope;
+
+/// A row type readable from both backends.
+pub trait DbRow: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> DbRow for T where T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
+
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    Id(Uuid),
+    Int(i64),
+    Time(DateTime<Utc>),
+}
+
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(v.to_string())
+    }
+}
+impl From<Uuid> for Arg {
+    fn from(v: Uuid) -> Self {
+        Arg::Id(v)
+    }
+}
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<DateTime<Utc>> for Arg {
+    fn from(v: DateTime<Utc>) -> Self {
+        Arg::Time(v)
+    }
+}
+
+/// Values for `$1…$n`, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Args(Vec<Arg>);
+
+impl Args {
+    pub fn new() -> Args {
+        Args::default()
+    }
+    /// Adds a value and returns its placeholder (`$n`).
+    pub fn push(&mut self, v: impl Into<Arg>) -> String {
+        self.0.push(v.into());
+        format!("${}", self.0.len())
+    }
+    /// `col` inside the caller's scope.
+    pub fn scope(&mut self, col: &str, scope: &Scope) -> String {
+        let (sql, binds) = scope.filter(col, self.0.len() + 1);
+        self.0.extend(binds.into_iter().map(Arg::Text));
+        sql
+    }
+    /// `col` inside the scope or above it (shared records such as departments).
+    pub fn scope_visible(&mut self, col: &str, scope: &Scope) -> String {
+        let (sql, binds) = scope.filter_visible(col, self.0.len() + 1);
+        self.0.extend(binds.into_iter().map(Arg::Text));
+        sql
+    }
+    /// `$a, $b, …` for an `IN (…)` list.
+    pub fn list<T: Into<Arg> + Clone>(&mut self, values: &[T]) -> String {
+        values.iter().map(|v| self.push(v.clone())).collect::<Vec<_>>().join(", ")
+    }
+}
+
+macro_rules! bound {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in &$args.0 {
+            q = match a {
+                Arg::Text(v) => q.bind(v),
+                Arg::Id(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Time(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+pub async fn all<T: DbRow>(db: &Db, sql: &str, args: &Args) -> Result<Vec<T>, sqlx::Error> {
+    crate::read!(db, |c| bound!(sqlx::query_as::<_, T>(sql), args).fetch_all(c).await)
+}
+
+pub async fn optional<T: DbRow>(db: &Db, sql: &str, args: &Args) -> Result<Option<T>, sqlx::Error> {
+    crate::read!(db, |c| bound!(sqlx::query_as::<_, T>(sql), args).fetch_optional(c).await)
+}
+
+pub async fn one<T: DbRow>(db: &Db, sql: &str, args: &Args) -> Result<T, sqlx::Error> {
+    crate::read!(db, |c| bound!(sqlx::query_as::<_, T>(sql), args).fetch_one(c).await)
+}
+
+/// One page of `select … FROM … WHERE …` (ORDER BY included) and the total of `count_from`
+/// (`FROM … WHERE …` only), both with the same values.
+pub async fn page<T: DbRow>(
+    db: &Db,
+    select: &str,
+    count_from: &str,
+    args: &Args,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<T>, i64), sqlx::Error> {
+    let mut paged = args.clone();
+    let sql = format!("{select} LIMIT {} OFFSET {}", paged.push(limit), paged.push(offset));
+    let rows = all::<T>(db, &sql, &paged).await?;
+    let (total,): (i64,) = one(db, &format!("SELECT COUNT(*) {count_from}"), args).await?;
+    Ok((rows, total))
+}
