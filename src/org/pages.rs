@@ -49,7 +49,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         .into_iter()
         .map(|p| {
             vec![
-                Cell::link(format!("{}{}", "　".repeat(p.depth.max(0) as usize), p.name), format!("/places/{}", p.id)),
+                Cell::link(p.name.clone(), format!("/places/{}", p.id)).indented(p.depth),
                 Cell::text(tr.t(&p.kind().label_key())),
                 Cell::text(p.parent_name.clone().unwrap_or_default()),
                 Cell::text(p.code.clone().unwrap_or_default()),
@@ -118,7 +118,8 @@ async fn render_show(
             .collect(),
         _ => Vec::new(),
     };
-    let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/places", "nav.places");
+    let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/places", "nav.places");
+    ctx.title = place.name.clone();
     let tr = ctx.tr;
     let view = PlacePage {
         kind_label: tr.t(&place.kind().label_key()).to_string(),

@@ -81,7 +81,8 @@ async fn render_staff(
     error: Option<&str>,
 ) -> AppResult<Response> {
     let s = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/staff", "nav.staff");
+    let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/staff", "nav.staff");
+    ctx.title = s.display_name.clone();
     let tr = ctx.tr;
     let can_manage = Role::parse(&s.role).is_some_and(|r| caller.role.can_grant(r));
     let view = StaffPage {

@@ -122,14 +122,20 @@ pub fn general_errors(fields: &[Field], errors: &FieldErrors, tr: Tr) -> Vec<Str
 pub struct Cell {
     pub text: String,
     pub href: Option<String>,
+    /// Tree depth for indented first columns (0 = none).
+    pub indent: u8,
 }
 
 impl Cell {
     pub fn text(s: impl Into<String>) -> Cell {
-        Cell { text: s.into(), href: None }
+        Cell { text: s.into(), href: None, indent: 0 }
     }
     pub fn link(s: impl Into<String>, href: String) -> Cell {
-        Cell { text: s.into(), href: Some(href) }
+        Cell { text: s.into(), href: Some(href), indent: 0 }
+    }
+    pub fn indented(mut self, depth: i32) -> Cell {
+        self.indent = depth.clamp(0, 4) as u8;
+        self
     }
 }
 
