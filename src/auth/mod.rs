@@ -107,7 +107,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
 pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let ip = client_ip(&st, &req);
     let accept = req.headers().get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let mut info = RequestInfo { ip: ip.clone(), lang: Lang::from_accept(accept), pending: None };
+    // Pages are Chinese unless the user switched (cookie, then account setting); API clients
+    // may ask for English messages with Accept-Language.
+    let api_accept = accept.filter(|_| req.uri().path().starts_with("/api/"));
+    let lang = if api_accept.is_some() { Lang::from_accept(api_accept) } else { Lang::Zh };
+    let mut info = RequestInfo { ip: ip.clone(), lang, pending: None };
     if let Some(l) = crate::web::cookie(req.headers(), "linli_lang").and_then(|v| Lang::parse(&v)) {
         info.lang = l;
     }
@@ -137,7 +141,11 @@ pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -
         Ok(None)
     };
     match outcome {
-        Ok(Some(caller)) => {
+        Ok(Some(mut caller)) => {
+            // An API request that names a language gets it; otherwise the account's choice.
+            if api_accept.is_some() {
+                caller.lang = info.lang;
+            }
             info.lang = caller.lang;
             req.extensions_mut().insert(caller);
         }

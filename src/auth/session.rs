@@ -59,6 +59,8 @@ struct Row {
     locale: String,
     disabled: bool,
     must_change_password: bool,
+    /// One row per bound place: the caller and its scope come back in one round trip.
+    scope_path: Option<String>,
 }
 
 /// Creates a session (always a new id: no fixation) and returns the cookie token.
@@ -108,17 +110,22 @@ pub async fn destroy_all_for(tx: &mut crate::db::Tx, user_id: Uuid) -> Result<()
 
 pub async fn load(st: &AppState, token: &str, ip: &str) -> Result<Loaded, AppError> {
     let id = hash_token(token);
-    let row: Option<Row> = read!(&st.db, |c| {
+    let rows: Vec<Row> = read!(&st.db, |c| {
         sqlx::query_as(
             "SELECT s.id, s.user_id, s.csrf, s.stage, s.created_at, s.last_seen_at,
-                    u.account, u.display_name, u.role, u.locale, u.disabled, u.must_change_password
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+                    u.account, u.display_name, u.role, u.locale, u.disabled, u.must_change_password,
+                    p.path AS scope_path
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             LEFT JOIN user_places up ON up.user_id = u.id
+             LEFT JOIN places p ON p.id = up.place_id AND p.active
+             WHERE s.id = $1 ORDER BY p.path",
         )
         .bind(&id)
-        .fetch_optional(c)
+        .fetch_all(c)
         .await
     })?;
-    let Some(row) = row else {
+    let scope = Scope { roots: rows.iter().filter_map(|r| r.scope_path.clone()).collect() };
+    let Some(row) = rows.into_iter().next() else {
         return Ok(Loaded::None);
     };
     let now = Utc::now();
@@ -146,7 +153,6 @@ pub async fn load(st: &AppState, token: &str, ip: &str) -> Result<Loaded, AppErr
         return Ok(Loaded::Pending(Pending { session, user_id: row.user_id, stage: row.stage }));
     }
     let role = Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role in database"))?;
-    let scope = load_scope(&st.db, row.user_id).await?;
     Ok(Loaded::Full(Box::new(Caller {
         user_id: row.user_id,
         account: row.account,
@@ -158,19 +164,6 @@ pub async fn load(st: &AppState, token: &str, ip: &str) -> Result<Loaded, AppErr
         ip: ip.to_string(),
         must_change_password: row.must_change_password,
     })))
-}
-
-pub async fn load_scope(db: &crate::db::Db, user_id: Uuid) -> Result<Scope, sqlx::Error> {
-    let roots: Vec<(String,)> = read!(db, |c| {
-        sqlx::query_as(
-            "SELECT p.path FROM user_places up JOIN places p ON p.id = up.place_id
-             WHERE up.user_id = $1 AND p.active ORDER BY p.path",
-        )
-        .bind(user_id)
-        .fetch_all(c)
-        .await
-    })?;
-    Ok(Scope { roots: roots.into_iter().map(|r| r.0).collect() })
 }
 
 pub async fn set_stage(st: &AppState, id: &str, stage: &str) -> Result<(), AppError> {

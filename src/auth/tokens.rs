@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::session::{hash_token, load_scope, random_token};
-use super::{Caller, Role};
+use super::session::{hash_token, random_token};
+use super::{Caller, Role, Scope};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::web::error::AppError;
@@ -33,6 +33,7 @@ struct AuthRow {
     display_name: String,
     role: String,
     locale: String,
+    scope_path: Option<String>,
 }
 
 pub async fn authenticate(st: &AppState, token: &str, ip: &str) -> Result<Option<Caller>, AppError> {
@@ -40,17 +41,21 @@ pub async fn authenticate(st: &AppState, token: &str, ip: &str) -> Result<Option
         return Ok(None);
     }
     let hash = hash_token(token);
-    let row: Option<AuthRow> = read!(&st.db, |c| {
+    let rows: Vec<AuthRow> = read!(&st.db, |c| {
         sqlx::query_as(
-            "SELECT t.id AS token_id, t.last_used_at, u.id AS user_id, u.account, u.display_name, u.role, u.locale
+            "SELECT t.id AS token_id, t.last_used_at, u.id AS user_id, u.account, u.display_name, u.role, u.locale,
+                    p.path AS scope_path
              FROM api_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled",
+             LEFT JOIN user_places up ON up.user_id = u.id
+             LEFT JOIN places p ON p.id = up.place_id AND p.active
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled ORDER BY p.path",
         )
         .bind(&hash)
-        .fetch_optional(c)
+        .fetch_all(c)
         .await
     })?;
-    let Some(row) = row else { return Ok(None) };
+    let scope = Scope { roots: rows.iter().filter_map(|r| r.scope_path.clone()).collect() };
+    let Some(row) = rows.into_iter().next() else { return Ok(None) };
     let now = Utc::now();
     if row.last_used_at.is_none_or(|t| now - t > Duration::minutes(5)) {
         let mut tx = st.db.begin().await?;
@@ -71,7 +76,7 @@ pub async fn authenticate(st: &AppState, token: &str, ip: &str) -> Result<Option
         display_name: row.display_name,
         role,
         lang: Lang::parse(&row.locale).unwrap_or_default(),
-        scope: load_scope(&st.db, row.user_id).await?,
+        scope,
         session: None,
         ip: ip.to_string(),
         must_change_password: false,

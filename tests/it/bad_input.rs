@@ -179,3 +179,15 @@ async fn stale_api_writes_get_412() {
     assert_eq!(r.json()["code"], "stale");
     assert_eq!(app.count("SELECT COUNT(*) FROM places WHERE name = '旧版本'").await, 0);
 }
+
+#[tokio::test]
+async fn api_messages_follow_accept_language_pages_stay_chinese() {
+    let app = TestApp::new().await;
+    let c = app.login("wenbichen").await;
+    let r = c.raw(Method::GET, "/api/v1/places/x", &[("accept-language", "en-US,en;q=0.9")], Vec::new()).await;
+    assert_eq!(r.json()["message"], "Malformed id");
+    let r = c.raw(Method::GET, "/api/v1/places/x", &[], Vec::new()).await;
+    assert_eq!(r.json()["message"], "编号格式不正确");
+    let page = c.raw(Method::GET, "/places", &[("accept-language", "en-US")], Vec::new()).await;
+    assert!(page.body.contains("lang=\"zh-CN\""), "Chinese first until the user switches");
+}

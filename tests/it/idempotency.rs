@@ -36,3 +36,22 @@ async fn fifty_parallel_duplicates_make_one_record() {
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM places WHERE name = '并发社区'").await, 1);
 }
+
+#[tokio::test]
+async fn forty_parallel_writes_all_land() {
+    // On SQLite every write queues for the single writer instead of failing "database is locked".
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let street = app.place_id("水泊寺街道").await;
+    let bodies: Vec<String> = (0..40)
+        .map(|i| format!("{{\"parent_id\":\"{street}\",\"kind\":\"community\",\"name\":\"并行{i}\"}}"))
+        .collect();
+    let results =
+        futures::future::join_all(bodies.iter().map(|b| c.send_json(Method::POST, "/api/v1/places", b, &[]))).await;
+    for r in &results {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM places WHERE name LIKE '并行%'").await, 40);
+    let report = linli::audit::store::verify_chain(&app.st.db).await.unwrap();
+    assert!(report.first_break.is_none(), "the audit chain stays whole under concurrent writers");
+}
