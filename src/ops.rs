@@ -59,7 +59,9 @@ pub fn install_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
 
 /// Deletes expired sessions, old idempotency keys and rate-limit windows every few minutes.
 /// Plain idempotent deletes: safe when several instances run it at once.
-pub async fn janitor(db: crate::db::Db) {
+pub async fn janitor(db: crate::db::Db, session_max: Duration) {
+    // A session older than its absolute limit can never be used again.
+    let session_max = chrono::Duration::from_std(session_max).unwrap_or(chrono::Duration::hours(12));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         tick.tick().await;
@@ -68,7 +70,7 @@ pub async fn janitor(db: crate::db::Db) {
             let mut tx = db.begin().await?;
             crate::write!(&mut tx, |c| {
                 sqlx::query("DELETE FROM sessions WHERE created_at < $1")
-                    .bind(now - chrono::Duration::hours(24))
+                    .bind(now - session_max)
                     .execute(&mut *c)
                     .await
                     .map(|r| r.rows_affected())?;

@@ -107,7 +107,7 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
-    let janitor = tokio::spawn(crate::ops::janitor(db.clone()));
+    let janitor = tokio::spawn(crate::ops::janitor(db.clone(), cfg.session_max));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
