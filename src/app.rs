@@ -85,7 +85,15 @@ pub fn router(st: AppState) -> Router {
                 let start = std::time::Instant::now();
                 let method = req.method().clone();
                 let res = guard(state, access, req, next).await;
-                crate::ops::observe(&method, route, res.status(), start.elapsed());
+                let elapsed = start.elapsed();
+                crate::ops::observe(&method, route, res.status(), elapsed);
+                // The route template, never the concrete path or query: ids and search text stay out of logs.
+                let (status, ms) = (res.status().as_u16(), elapsed.as_millis() as u64);
+                if res.status().is_server_error() {
+                    tracing::warn!(%method, route, status, ms, "request failed");
+                } else {
+                    tracing::debug!(%method, route, status, ms, "request");
+                }
                 res
             },
         ));

@@ -57,39 +57,45 @@ pub fn install_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
         .clone()
 }
 
-/// Deletes expired sessions, old idempotency keys and rate-limit windows every few minutes.
-/// Plain idempotent deletes: safe when several instances run it at once.
+/// Deletes expired sessions, old idempotency keys and rate-limit windows every five minutes.
 pub async fn janitor(db: crate::db::Db, session_max: Duration) {
-    // A session older than its absolute limit can never be used again.
-    let session_max = chrono::Duration::from_std(session_max).unwrap_or(chrono::Duration::hours(12));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
         tick.tick().await;
-        let now = chrono::Utc::now();
-        let result = async {
-            let mut tx = db.begin().await?;
-            crate::write!(&mut tx, |c| {
-                sqlx::query("DELETE FROM sessions WHERE created_at < $1")
-                    .bind(now - session_max)
-                    .execute(&mut *c)
-                    .await
-                    .map(|r| r.rows_affected())?;
-                sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-                    .bind(now - chrono::Duration::hours(24))
-                    .execute(&mut *c)
-                    .await
-                    .map(|r| r.rows_affected())?;
-                sqlx::query("DELETE FROM rate_limits WHERE win < $1")
-                    .bind(now.timestamp() - 3600)
-                    .execute(&mut *c)
-                    .await
-                    .map(|r| r.rows_affected())
-            })?;
-            tx.commit().await
-        }
-        .await;
-        if let Err(e) = result {
+        if let Err(e) = sweep(&db, session_max, chrono::Utc::now()).await {
             tracing::warn!(error = %e, "janitor pass failed");
         }
     }
+}
+
+/// One janitor pass. Plain idempotent deletes: safe when several instances run it at once.
+/// Returns how many rows went.
+pub async fn sweep(
+    db: &crate::db::Db,
+    session_max: Duration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, sqlx::Error> {
+    // A session older than its absolute limit can never be used again.
+    let session_max = chrono::Duration::from_std(session_max).unwrap_or(chrono::Duration::hours(12));
+    let mut tx = db.begin().await?;
+    let gone = crate::write!(&mut tx, |c| {
+        let a = sqlx::query("DELETE FROM sessions WHERE created_at < $1")
+            .bind(now - session_max)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
+        let b = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(now - chrono::Duration::hours(24))
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
+        let d = sqlx::query("DELETE FROM rate_limits WHERE win < $1")
+            .bind(now.timestamp() - 3600)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
+        Ok::<u64, sqlx::Error>(a + b + d)
+    })?;
+    tx.commit().await?;
+    Ok(gone)
 }

@@ -67,6 +67,7 @@ fn with_cookie(mut res: Response, cookie: &str) -> Response {
 
 async fn login_submit(
     State(st): State<AppState>,
+    current: Option<Caller>,
     info: RequestInfo,
     PageForm(f): PageForm<LoginForm>,
 ) -> AppResult<Response> {
@@ -85,6 +86,9 @@ async fn login_submit(
             // Any session this browser had ends here; the new one gets a fresh id.
             if let Some(p) = &info.pending {
                 session::destroy(&st, &p.session.id).await?;
+            }
+            if let Some(s) = current.as_ref().and_then(|c| c.session.as_ref()) {
+                session::destroy(&st, &s.id).await?;
             }
             let (token, _) = session::create(&st, user_id, stage, &info.ip).await?;
             let to = if stage == "full" { "/" } else { "/login/totp" };

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -229,7 +230,12 @@ pub async fn form(State(st): State<AppState>, caller: Caller) -> AppResult<Respo
     Ok(page(&import_page(&st, &caller)))
 }
 
-pub async fn preview(State(st): State<AppState>, caller: Caller, mut mp: Multipart) -> AppResult<Response> {
+pub async fn preview(
+    State(st): State<AppState>,
+    caller: Caller,
+    mp: Result<Multipart, MultipartRejection>,
+) -> AppResult<Response> {
+    let mut mp = mp.map_err(|_| AppError::BadRequest("error.form_content_type", serde_json::Value::Null))?;
     let mut view = import_page(&st, &caller);
     let mut file: Option<(String, Vec<u8>)> = None;
     while let Some(field) = mp.next_field().await.map_err(|_| AppError::bad("error.bad_form"))? {

@@ -76,3 +76,18 @@ async fn ops_endpoints_and_security_headers() {
     assert_eq!(c.get("/static/linli.css").await.status, StatusCode::OK);
     assert_eq!(c.get("/static/../Cargo.toml").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_janitor_removes_only_what_has_expired() {
+    let app = TestApp::new().await;
+    let _live = app.login("wenbichen").await;
+    let c = app.login("leizeyu").await;
+    c.send_json(Method::POST, "/api/v1/places", "{}", &[("idempotency-key", "old-key")]).await;
+    let max = std::time::Duration::from_secs(12 * 3600);
+    assert_eq!(linli::ops::sweep(&app.st.db, max, chrono::Utc::now()).await.unwrap(), 0, "nothing expired yet");
+    let later = chrono::Utc::now() + chrono::Duration::hours(25);
+    let gone = linli::ops::sweep(&app.st.db, max, later).await.unwrap();
+    assert!(gone >= 3, "two sessions and the idempotency key: {gone}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
+}

@@ -27,6 +27,16 @@ async fn each_login_gets_a_new_session_id() {
     let a = app.login("wenbichen").await;
     let b = app.login("wenbichen").await;
     assert_ne!(a.cookie, b.cookie);
+    // Signing in again from a signed-in browser replaces its session.
+    let mut again = app.login("wenbichen").await;
+    let old = again.cookie.clone();
+    let r = again.post_form("/login", &[("account", "wenbichen"), ("password", &app.password)]).await;
+    again.take_cookie(&r);
+    assert_ne!(again.cookie, old);
+    let mut stale = app.anon();
+    stale.cookie = old;
+    assert_eq!(stale.get("/").await.location(), "/login");
+    assert_eq!(again.get("/").await.status, StatusCode::OK);
 }
 
 #[tokio::test]

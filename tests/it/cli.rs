@@ -151,3 +151,56 @@ async fn backup_while_writing_then_restore_and_check() {
     let again = linli(restored.path()).arg("restore").arg("--from").arg(&backup).output().unwrap();
     assert!(!again.status.success());
 }
+
+/// PostgreSQL backups go through pg_dump/pg_restore; run when the suite runs on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backup_and_restore_round_trip() {
+    let Ok(base) = std::env::var("LINLI_TEST_DATABASE_URL") else { return };
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let (src, dst) = (format!("lb_src_{tag}"), format!("lb_dst_{tag}"));
+    for name in [&src, &dst] {
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    }
+    let url_of = |name: &str| {
+        let mut u = url::Url::parse(&base).unwrap();
+        u.set_path(&format!("/{name}"));
+        u.to_string()
+    };
+    let run = |args: &[&str], db: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_linli"))
+            .arg("--database-url")
+            .arg(url_of(db))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+    cfg.database_url = url_of(&src);
+    let db = linli::db::Db::connect(&cfg).await.unwrap();
+    db.migrate().await.unwrap();
+    linli::demo::load(&db, "pg-backup-password").await.unwrap();
+    db.close().await;
+    let (ok, out) =
+        run(&["user", "add", "--account", "pg.user", "--name", "备份", "--role", "auditor", "--place", "大同市"], &src);
+    assert!(ok, "{out}");
+    let file = tempfile::tempdir().unwrap();
+    let dump = file.path().join("linli.dump");
+    let (ok, out) = run(&["backup", "--out", dump.to_str().unwrap()], &src);
+    assert!(ok, "{out}");
+    let (ok, _) = run(&["restore", "--from", dump.to_str().unwrap()], &dst);
+    assert!(!ok, "restoring into PostgreSQL needs --force");
+    let (ok, out) = run(&["restore", "--force", "--from", dump.to_str().unwrap()], &dst);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["check"], &dst);
+    assert!(ok && out.contains("intact"), "{out}");
+    let (ok, out) = run(&["user", "list"], &dst);
+    assert!(ok && out.contains("pg.user"), "{out}");
+    for name in [&src, &dst] {
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+    }
+}

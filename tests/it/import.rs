@@ -147,6 +147,9 @@ async fn garbage_files_and_tampered_payloads_are_refused() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let r = upload(&c, "cols.csv", "名字,别的\n甲,乙\n".as_bytes()).await;
     assert!(r.body.contains("缺少必需的列"));
+    let r = c.post_form("/places/import", &[("file", "not a multipart upload")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("请以表单方式提交"), "our error page, not the framework's text");
     let r = c.post_form("/places/import/commit", &[("payload", "not json")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // A payload edited to point outside the scope is re-validated and refused.
