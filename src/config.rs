@@ -34,7 +34,7 @@ pub struct ConfigArgs {
     /// SQLite synchronous mode: FULL (default, survives power loss) or NORMAL.
     #[arg(long, env = "LINLI_SQLITE_SYNCHRONOUS", global = true)]
     pub sqlite_synchronous: Option<String>,
-    /// Requests per minute allowed from one address on login and other sensitive endpoints (default 30).
+    /// Failed sign-ins allowed from one address per minute before it gets 429 (default 30).
     #[arg(long, env = "LINLI_LOGIN_RATE_PER_MINUTE", global = true)]
     pub login_rate_per_minute: Option<u32>,
     /// Largest request body accepted, in kilobytes (default 2048).

@@ -185,10 +185,7 @@ pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String
     }
     // One hash for every demo account: they share the printed password, and argon2 per account
     // would make each demo (and each test database) slower for nothing.
-    let hash = {
-        let p = password.to_string();
-        tokio::task::spawn_blocking(move || crate::auth::password::hash(&p)).await?
-    };
+    let hash = crate::auth::password::hash_off_thread(password).await?;
     let now = Utc::now();
     let mut tx = db.begin().await?;
     let mut logins = Vec::new();

@@ -38,7 +38,9 @@ pub fn normalise_account(account: &str) -> String {
 }
 
 pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Result<Outcome, AppError> {
-    if !crate::web::ratelimit::hit(&st.db, &format!("login:{ip}"), st.cfg.login_rate_per_minute, 60).await? {
+    // Failed attempts count per address, so an office behind one NAT can still sign in at 9:00.
+    let bucket = format!("login-fail:{ip}");
+    if crate::web::ratelimit::exceeded(&st.db, &bucket, st.cfg.login_rate_per_minute, 60).await? {
         audit::record_alone(
             &st.db,
             &Actor { id: None, name: "anonymous".into(), ip: ip.into() },
@@ -91,6 +93,9 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
     .await
     .map_err(|e| anyhow::anyhow!(e))?;
     let user = user.filter(|u| ok && !u.disabled);
+    if user.is_none() {
+        crate::web::ratelimit::hit(&st.db, &bucket, st.cfg.login_rate_per_minute, 60).await?;
+    }
     let mut tx = st.db.begin().await?;
     let outcome = match user {
         None => {

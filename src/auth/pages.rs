@@ -379,10 +379,7 @@ async fn password_submit(
         .bind(caller.user_id)
         .fetch_one(c)
         .await)?;
-    let current = f.current.clone();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&current, &hash.0))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let ok = password::verify_off_thread(&f.current, &hash.0).await?;
     let mut errors = Vec::new();
     if !ok {
         errors.push(("current".to_string(), tr.t("password.current_wrong").to_string()));
@@ -398,10 +395,7 @@ async fn password_submit(
             StatusCode::UNPROCESSABLE_ENTITY,
         ));
     }
-    let new_hash = {
-        let p = f.new_password.clone();
-        tokio::task::spawn_blocking(move || password::hash(&p)).await.map_err(|e| anyhow::anyhow!(e))?
-    };
+    let new_hash = password::hash_off_thread(&f.new_password).await?;
     let mut tx = st.db.begin().await?;
     write!(&mut tx, |c| {
         sqlx::query("UPDATE users SET password_hash = $1, must_change_password = FALSE WHERE id = $2")

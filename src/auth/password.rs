@@ -27,6 +27,18 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
+/// `hash` off the async workers: argon2id takes tens of milliseconds of CPU by design.
+pub async fn hash_off_thread(password: &str) -> anyhow::Result<String> {
+    let p = password.to_string();
+    Ok(tokio::task::spawn_blocking(move || hash(&p)).await?)
+}
+
+/// `verify` off the async workers.
+pub async fn verify_off_thread(password: &str, stored: &str) -> anyhow::Result<bool> {
+    let (p, h) = (password.to_string(), stored.to_string());
+    Ok(tokio::task::spawn_blocking(move || verify(&p, &h)).await?)
+}
+
 /// Verifies against a fixed hash so an unknown account costs the same time as a wrong password.
 pub fn burn_time(password: &str) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();

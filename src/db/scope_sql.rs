@@ -57,6 +57,24 @@ mod tests {
         assert!("/aaaaaa/" < root);
     }
 
+    proptest::proptest! {
+        /// For any two paths built from segments, `b` lies in `a`'s range exactly when it is
+        /// `a` or below it.
+        #[test]
+        fn range_holds_exactly_the_subtree(a in proptest::collection::vec(0u64..50, 1..5), b in proptest::collection::vec(0u64..50, 1..6)) {
+            let path = |segs: &[u64]| format!("/{}/", segs.iter().map(|n| crate::org::model::segment_of(*n)).collect::<Vec<_>>().join("/"));
+            let (pa, pb) = (path(&a), path(&b));
+            let inside = pb.as_str() >= pa.as_str() && pb.as_str() < subtree_end(&pa).as_str();
+            proptest::prop_assert_eq!(inside, b.starts_with(&a));
+        }
+
+        #[test]
+        fn segments_sort_like_their_numbers(x in 0u64..2_000_000_000, y in 0u64..2_000_000_000) {
+            use crate::org::model::segment_of;
+            proptest::prop_assert_eq!(segment_of(x).cmp(&segment_of(y)), x.cmp(&y));
+        }
+    }
+
     #[test]
     fn filter_numbers_placeholders_from_first() {
         let (sql, binds) = path_filter("p.path", &["/a/".into(), "/b/".into()], 3);

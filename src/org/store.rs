@@ -8,7 +8,7 @@ use crate::audit::{self, Actor, Entry};
 use crate::auth::Scope;
 use crate::db::query::{self, Args};
 use crate::db::{Db, Tx};
-use crate::web::error::{AppError, FieldErrors};
+use crate::web::error::{AppError, FieldErrors, on_unique};
 use crate::{read, write};
 
 const PLACE_COLS: &str = "p.id, p.parent_id, p.kind, p.name, p.code, p.path, p.depth, p.active, p.version, p.updated_at, pp.name AS parent_name";
@@ -149,14 +149,9 @@ pub async fn create_place(
     errors.into_result()?;
     let mut tx = db.begin().await?;
     let anchor = parent.as_ref().map(|p| ParentRef { id: p.id, path: p.path.clone(), depth: p.depth });
-    let (id, path, depth, now) =
-        match insert_place(&mut tx, actor, anchor.as_ref(), input.kind, &name, code.as_deref()).await {
-            Ok(v) => v,
-            Err(e) if crate::db::is_unique_violation(&e) => {
-                return Err(AppError::field("name", "place.duplicate_name"));
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let (id, path, depth, now) = insert_place(&mut tx, actor, anchor.as_ref(), input.kind, &name, code.as_deref())
+        .await
+        .map_err(on_unique("name", "place.duplicate_name"))?;
     if anchor.is_none() {
         // Whoever creates a new top-level place (a system administrator) is bound to it, or
         // they could not see what they just made.
@@ -303,13 +298,7 @@ pub async fn update_place(
             .await
             .map(|r| r.rows_affected())
     });
-    if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) {
-            AppError::field("name", "place.duplicate_name")
-        } else {
-            e.into()
-        });
-    }
+    res.map_err(on_unique("name", "place.duplicate_name"))?;
     audit::record(
         &mut tx,
         actor,
@@ -367,13 +356,7 @@ pub async fn move_place(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, m: &Pla
             .await
             .map(|r| r.rows_affected())
     });
-    if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) {
-            AppError::field("new_parent_id", "place.duplicate_name")
-        } else {
-            e.into()
-        });
-    }
+    res.map_err(on_unique("new_parent_id", "place.duplicate_name"))?;
     audit::record(
         &mut tx,
         actor,
@@ -527,13 +510,7 @@ pub async fn save_organisation(
         .execute(c)
         .await.map(|r| r.rows_affected())
     });
-    if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) {
-            AppError::field("name", "org.duplicate_name")
-        } else {
-            e.into()
-        });
-    }
+    res.map_err(on_unique("name", "org.duplicate_name"))?;
     audit::record(
         &mut tx,
         actor,
@@ -642,13 +619,7 @@ pub async fn save_estate(
         .execute(c)
         .await.map(|r| r.rows_affected())
     });
-    if let Err(err) = res {
-        return Err(if crate::db::is_unique_violation(&err) {
-            AppError::field("name", "estate.duplicate_name")
-        } else {
-            err.into()
-        });
-    }
+    res.map_err(on_unique("name", "estate.duplicate_name"))?;
     audit::record(
         &mut tx,
         actor,
@@ -765,13 +736,7 @@ pub async fn save_station(
         .execute(c)
         .await.map(|r| r.rows_affected())
     });
-    if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) {
-            AppError::field("name", "station.duplicate_name")
-        } else {
-            e.into()
-        });
-    }
+    res.map_err(on_unique("name", "station.duplicate_name"))?;
     audit::record(
         &mut tx,
         actor,

@@ -11,7 +11,7 @@ use crate::auth::{Role, Scope, password, session};
 use crate::db::Db;
 use crate::db::query::{self, Args};
 use crate::org::store::like_pattern;
-use crate::web::error::{AppError, FieldErrors};
+use crate::web::error::{AppError, FieldErrors, on_unique};
 use crate::{read, write};
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
@@ -179,10 +179,7 @@ pub async fn create(
         None => one_time_password(),
     };
     errors.into_result()?;
-    let hash = {
-        let p = pass.clone();
-        tokio::task::spawn_blocking(move || password::hash(&p)).await.map_err(|e| anyhow::anyhow!(e))?
-    };
+    let hash = password::hash_off_thread(&pass).await?;
     let id = Uuid::now_v7();
     let now = Utc::now();
     let mut tx = db.begin().await?;
@@ -203,13 +200,7 @@ pub async fn create(
         .execute(c)
         .await.map(|r| r.rows_affected())
     });
-    if let Err(e) = res {
-        return Err(if crate::db::is_unique_violation(&e) {
-            AppError::field("account", "staff.account_taken")
-        } else {
-            e.into()
-        });
-    }
+    res.map_err(on_unique("account", "staff.account_taken"))?;
     for pid in dedup(&input.place_ids) {
         write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
             .bind(id)
@@ -392,10 +383,7 @@ pub async fn reset_password(
         }
         None => one_time_password(),
     };
-    let hash = {
-        let p = pass.clone();
-        tokio::task::spawn_blocking(move || password::hash(&p)).await.map_err(|e| anyhow::anyhow!(e))?
-    };
+    let hash = password::hash_off_thread(&pass).await?;
     let mut tx = db.begin().await?;
     write!(&mut tx, |c| {
         sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2, version = version + 1, updated_at = $3, updated_by = $4 WHERE id = $5")

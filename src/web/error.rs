@@ -71,6 +71,12 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// Maps a unique-constraint violation to a message on `field`; other errors pass through.
+/// `insert(...).await.map_err(on_unique("name", "place.duplicate_name"))?`
+pub fn on_unique(field: &'static str, code: &'static str) -> impl FnOnce(sqlx::Error) -> AppError {
+    move |e| if crate::db::is_unique_violation(&e) { AppError::field(field, code) } else { e.into() }
+}
+
 /// What the error renderer needs: the HTTP status, a stable code and optional details.
 #[derive(Debug, Clone)]
 pub struct ErrorInfo {

@@ -33,3 +33,17 @@ pub async fn hit(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<
     tx.commit().await?;
     Ok(hits <= i64::from(limit))
 }
+
+/// Whether `bucket` has already reached `limit` in the current window (counts nothing).
+pub async fn exceeded(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
+    let now = Utc::now().timestamp();
+    let win = now - now.rem_euclid(window_secs);
+    let hits: Option<(i64,)> = crate::read!(db, |c| {
+        sqlx::query_as("SELECT hits FROM rate_limits WHERE bucket = $1 AND win = $2")
+            .bind(bucket)
+            .bind(win)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(hits.is_some_and(|h| h.0 >= i64::from(limit)))
+}
