@@ -25,6 +25,7 @@ pub struct AppState {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub metrics: PrometheusHandle,
+    pub keys: Arc<crate::crypto::Keyring>,
 }
 
 /// Who may call a route. Data scope is enforced further in, inside each query.

@@ -46,6 +46,10 @@ pub struct ConfigArgs {
     /// Log format: text (default) or json.
     #[arg(long, env = "LINLI_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Key for secrets at rest: `id:base64(32 bytes)`, several comma-separated to rotate (newest
+    /// first). Default on SQLite: `secret.key` in the data directory; required with PostgreSQL.
+    #[arg(long, env = "LINLI_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// Take the client address from X-Forwarded-For (only behind a trusted load balancer).
     #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR", global = true)]
     pub trust_forwarded_for: Option<bool>,
@@ -66,6 +70,7 @@ struct FileConfig {
     db_pool: Option<u32>,
     log_format: Option<String>,
     trust_forwarded_for: Option<bool>,
+    secret_key: Option<String>,
 }
 
 #[derive(Clone)]
@@ -82,6 +87,7 @@ pub struct Config {
     pub db_pool: u32,
     pub log_json: bool,
     pub trust_forwarded_for: bool,
+    pub secret_key: Option<String>,
     /// Set by `linli demo`: shows the demo banner and lets demo accounts skip the second factor.
     pub demo: bool,
 }
@@ -98,6 +104,15 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("demo", &self.demo)
             .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    pub fn embedded(&self) -> bool {
+        self.database_url.starts_with("sqlite://")
+    }
+    pub fn keyring(&self) -> anyhow::Result<crate::crypto::Keyring> {
+        crate::crypto::Keyring::load(self.secret_key.as_deref(), &self.data_dir, self.embedded())
     }
 }
 
@@ -152,6 +167,7 @@ impl ConfigArgs {
             db_pool: self.db_pool.or(file.db_pool).unwrap_or(10),
             log_json: log_format == "json",
             trust_forwarded_for: self.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
+            secret_key: self.secret_key.clone().or(file.secret_key),
             demo: false,
         })
     }

@@ -123,13 +123,18 @@ struct TotpRow {
     totp_last_step: i64,
 }
 
+/// The account's second-factor state, its secret unsealed (it is stored encrypted).
 async fn totp_row(st: &AppState, user_id: Uuid) -> AppResult<TotpRow> {
-    Ok(read!(&st.db, |c| {
+    let mut row: TotpRow = read!(&st.db, |c| {
         sqlx::query_as("SELECT account, totp_secret, totp_enabled, totp_last_step FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_one(c)
             .await
-    })?)
+    })?;
+    if let Some(sealed) = row.totp_secret.take() {
+        row.totp_secret = Some(String::from_utf8(st.keys.open(&sealed)?).map_err(anyhow::Error::from)?);
+    }
+    Ok(row)
 }
 
 /// Gives the account a secret to enrol with, keeping an unconfirmed one across reloads.
@@ -140,7 +145,7 @@ async fn ensure_secret(st: &AppState, user_id: Uuid, row: &TotpRow) -> AppResult
     let secret = totp::new_secret();
     let mut tx = st.db.begin().await?;
     write!(&mut tx, |c| sqlx::query("UPDATE users SET totp_secret = $1 WHERE id = $2 AND NOT totp_enabled")
-        .bind(&secret)
+        .bind(st.keys.seal(secret.as_bytes()))
         .bind(user_id)
         .execute(c)
         .await

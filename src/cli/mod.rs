@@ -33,6 +33,8 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Print a new key for LINLI_SECRET_KEY (secrets at rest).
+    Keygen,
     /// Manage staff accounts.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -71,6 +73,10 @@ pub fn run() -> ExitCode {
             Command::Serve => serve::serve(cfg).await,
             Command::Demo { dir } => serve::demo(cfg, dir).await,
             Command::Migrate => maintenance::migrate(cfg).await,
+            Command::Keygen => {
+                println!("{}", crate::crypto::Keyring::generate_spec());
+                Ok(ExitCode::SUCCESS)
+            }
             Command::User(u) => user::run(cfg, u).await,
             Command::Check => maintenance::check(cfg).await,
             Command::Backup { out } => maintenance::backup(cfg, out).await,

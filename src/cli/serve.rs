@@ -19,6 +19,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
 }
 
 pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
+    cfg.keyring()?;
     let db = open(&cfg).await?;
     bootstrap_admin(&db).await?;
     run(cfg, db).await
@@ -102,14 +103,18 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
-    let state = AppState { db: db.clone(), cfg: Arc::new(cfg.clone()), metrics: crate::ops::install_metrics() };
+    let keys = Arc::new(cfg.keyring()?);
+    let state = AppState { db: db.clone(), cfg: Arc::new(cfg.clone()), metrics: crate::ops::install_metrics(), keys };
     let app = router(state.clone());
+    // Handlers go in before the port opens: a SIGTERM that arrives as soon as we listen must
+    // still mean "finish and stop", not the default "die now".
+    let shutdown = shutdown_signal()?;
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
     let janitor = tokio::spawn(crate::ops::janitor(db.clone(), cfg.session_max));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     janitor.abort();
     tracing::info!("in-flight requests finished; closing the database");
@@ -117,21 +122,18 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        #[cfg(unix)]
+        let term = term.recv();
+        #[cfg(not(unix))]
+        let term = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown requested");
+        tracing::info!("shutdown requested");
+    })
 }

@@ -106,6 +106,12 @@ async fn admins_must_enrol_a_second_factor_and_codes_cannot_be_replayed() {
     let secret = page.between("id=\"totp-secret\">", "<").unwrap();
     let bad = c.post_form("/login/totp", &[("code", "000000")]).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let stored: (String,) =
+        linli::read!(&app.st.db, |conn| sqlx::query_as("SELECT totp_secret FROM users WHERE account = 'bureau'")
+            .fetch_one(conn)
+            .await)
+        .unwrap();
+    assert!(stored.0.starts_with("k1:") && !stored.0.contains(&secret), "the secret is stored sealed");
     let code = linli::auth::totp::code_at(&secret, "bureau", linli::auth::totp::now_secs());
     let ok = c.post_form("/login/totp", &[("code", &code)]).await;
     assert_eq!(ok.location(), "/");

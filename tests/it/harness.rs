@@ -51,7 +51,8 @@ impl TestApp {
         let (db, cfg) = fresh_db(dir.path()).await;
         let password = "demo-Passw0rd-for-tests".to_string();
         linli::demo::load(&db, &password).await.unwrap();
-        let st = AppState { db, cfg: Arc::new(cfg), metrics: linli::ops::install_metrics() };
+        let keys = Arc::new(linli::crypto::Keyring::parse(&linli::crypto::Keyring::generate_spec()).unwrap());
+        let st = AppState { db, cfg: Arc::new(cfg), metrics: linli::ops::install_metrics(), keys };
         TestApp { router: router(st.clone()), st, password, _dir: dir }
     }
 

@@ -1,0 +1,134 @@
+//! Secrets at rest: AES-256-GCM with a key id stored beside every sealed value, so keys can be
+//! rotated (seal with the newest, open with any listed). TOTP secrets use it today; ID and phone
+//! numbers will.
+
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rand::RngCore;
+
+pub struct Keyring {
+    /// Newest first: the first key seals; all of them open.
+    keys: Vec<(String, Aes256Gcm)>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
+        f.debug_struct("Keyring").field("key_ids", &ids).finish()
+    }
+}
+
+impl Keyring {
+    /// Parses `id:base64key[,id:base64key…]` (newest first); a bare base64 key gets id `k1`.
+    pub fn parse(spec: &str) -> anyhow::Result<Keyring> {
+        let mut keys = Vec::new();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, b64) = part.split_once(':').unwrap_or(("k1", part));
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                bail!("a key id must be letters and digits");
+            }
+            let raw = B64.decode(b64.trim()).context("secret key is not base64")?;
+            if raw.len() != 32 {
+                bail!("a secret key must be 32 bytes (base64 of 32 random bytes)");
+            }
+            keys.push((id.to_string(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&raw))));
+        }
+        if keys.is_empty() {
+            bail!("no secret key given");
+        }
+        Ok(Keyring { keys })
+    }
+
+    /// A new random key spec, `k1:…`.
+    pub fn generate_spec() -> String {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        format!("k1:{}", B64.encode(raw))
+    }
+
+    /// The key from `LINLI_SECRET_KEY`; without it, on SQLite, `secret.key` in the data directory
+    /// (created on first start, readable by the owner only). PostgreSQL deployments run several
+    /// instances, which must share one key: there it has to be given.
+    pub fn load(given: Option<&str>, data_dir: &Path, embedded: bool) -> anyhow::Result<Keyring> {
+        if let Some(spec) = given {
+            return Keyring::parse(spec);
+        }
+        if !embedded {
+            bail!(
+                "LINLI_SECRET_KEY is required with PostgreSQL (every instance needs the same key); `linli keygen` prints one"
+            );
+        }
+        let path = data_dir.join("secret.key");
+        if !path.exists() {
+            std::fs::create_dir_all(data_dir)?;
+            write_private(&path, &Keyring::generate_spec())?;
+        }
+        Keyring::parse(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+    }
+
+    pub fn seal(&self, plain: &[u8]) -> String {
+        let (id, cipher) = &self.keys[0];
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct =
+            cipher.encrypt(Nonce::from_slice(&nonce), plain).expect("AES-GCM encryption of a small value cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        format!("{id}:{}", B64.encode(out))
+    }
+
+    pub fn open(&self, sealed: &str) -> anyhow::Result<Vec<u8>> {
+        let (id, b64) = sealed.split_once(':').context("sealed value without a key id")?;
+        let (_, cipher) =
+            self.keys.iter().find(|(k, _)| k == id).with_context(|| format!("no key {id} in the keyring"))?;
+        let raw = B64.decode(b64).context("sealed value is not base64")?;
+        if raw.len() < 12 + 16 {
+            bail!("sealed value too short");
+        }
+        let (nonce, ct) = raw.split_at(12);
+        cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| anyhow::anyhow!("sealed value fails authentication"))
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_and_rotate() {
+        let old = Keyring::parse(&Keyring::generate_spec()).unwrap();
+        let sealed = old.seal(b"JBSWY3DPEHPK3PXP");
+        assert!(sealed.starts_with("k1:"));
+        assert_ne!(old.seal(b"JBSWY3DPEHPK3PXP"), sealed, "fresh nonce each time");
+        assert_eq!(old.open(&sealed).unwrap(), b"JBSWY3DPEHPK3PXP");
+        let mut tampered = sealed.clone();
+        tampered.pop();
+        tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
+        assert!(old.open(&tampered).is_err());
+        // A new key first, the old one kept: old values still open, new ones use k2.
+        let old_spec_key = Keyring::generate_spec();
+        let ring1 = Keyring::parse(&old_spec_key).unwrap();
+        let v1 = ring1.seal(b"x");
+        let k2 = Keyring::generate_spec().replacen("k1:", "k2:", 1);
+        let ring2 = Keyring::parse(&format!("{k2},{old_spec_key}")).unwrap();
+        assert_eq!(ring2.open(&v1).unwrap(), b"x");
+        assert!(ring2.seal(b"y").starts_with("k2:"));
+        assert!(Keyring::parse("k1:c2hvcnQ=").is_err());
+    }
+}
