@@ -306,3 +306,100 @@ async fn staff_accounts_bind_to_places_inside_the_managers_scope() {
         .await;
     assert!(r.body.contains("该账号已被使用"));
 }
+
+#[tokio::test]
+async fn estates_stations_and_organisations_can_be_edited_moved_and_deactivated() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let one = |sql: &'static str| {
+        let db = app.st.db.clone();
+        async move {
+            let row: (uuid::Uuid, i64) = linli::read!(&db, |conn| sqlx::query_as(sql).fetch_one(conn).await).unwrap();
+            row
+        }
+    };
+    // An estate moves to another community and gets a property company.
+    let (estate, v) = one("SELECT id, version FROM estates WHERE name = '宏安小区'").await;
+    let target = app.place_id("振兴街社区").await;
+    let (company, _) = one("SELECT id, version FROM organisations WHERE name = '恒大绿洲物业'").await;
+    let r = c
+        .post_form(
+            &format!("/estates/{estate}"),
+            &[
+                ("community_id", &target.to_string()),
+                ("name", "宏安小区"),
+                ("property_company_id", &company.to_string()),
+                ("active", "on"),
+                ("version", &v.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = c
+        .post_form(
+            &format!("/estates/{estate}"),
+            &[("community_id", &target.to_string()), ("name", "旧"), ("version", &v.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "stale version refused");
+    assert!(r.body.contains("value=\"旧\""));
+    let page = c.get(&format!("/places/{target}")).await;
+    assert!(page.body.contains("宏安小区"));
+    // A department is renamed and deactivated.
+    let (org, v) = one("SELECT id, version FROM organisations WHERE name = '平城区商务局'").await;
+    let district = app.place_id("平城区").await;
+    let r = c
+        .post_form(
+            &format!("/organisations/{org}"),
+            &[
+                ("kind", "department"),
+                ("name", "平城区商务和经济局"),
+                ("place_id", &district.to_string()),
+                ("version", &v.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM organisations WHERE name = '平城区商务和经济局' AND NOT active").await,
+        1
+    );
+    // A station changes operator and domains.
+    let (station, v) = one("SELECT id, version FROM stations WHERE name = '振华街道社工站'").await;
+    let street = app.place_id("振华街道").await;
+    let (op, _) = one("SELECT id, version FROM organisations WHERE name = '彦君传统文化传媒工作室'").await;
+    let r = c
+        .post_form(
+            &format!("/stations/{station}"),
+            &[
+                ("place_id", &street.to_string()),
+                ("name", "振华街道社工站"),
+                ("operator_id", &op.to_string()),
+                ("service_domains", "child_welfare"),
+                ("active", "on"),
+                ("version", &v.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let edit = c.get(&format!("/stations/{station}/edit")).await;
+    assert!(edit.body.contains("value=\"child_welfare\" selected"));
+    let r = c
+        .post_form(
+            &format!("/stations/{station}"),
+            &[("place_id", &street.to_string()), ("name", "x"), ("service_domains", "astrology")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Staff move to another place.
+    let hjw = app.user_id("hanjianwei").await;
+    let r = c
+        .post_form(
+            &format!("/staff/{hjw}"),
+            &[("display_name", "韩建伟"), ("role", "social_worker"), ("place_ids", &street.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let staff = app.login("zhenhua.mgr").await.get("/api/v1/staff").await.json();
+    assert!(staff["items"].as_array().unwrap().iter().any(|s| s["account"] == "hanjianwei"), "now in 振华's directory");
+}
