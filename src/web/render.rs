@@ -187,18 +187,17 @@ pub async fn render_errors(
     let caller = req.extensions().get::<Caller>().cloned();
     let info = req.extensions().get::<RequestInfo>().cloned();
     let res = next.run(req).await;
-    let status = res.status();
-    let already_has_body = res.headers().contains_key(header::CONTENT_TYPE);
-    if (status.is_client_error() || status.is_server_error())
-        && (res.extensions().get::<ErrorInfo>().is_some() || !already_has_body || is_api)
-        && !path.starts_with("/open311/")
-    {
-        if already_has_body && res.extensions().get::<ErrorInfo>().is_none() && !is_api {
-            return res;
-        }
-        let lang = caller.as_ref().map(|c| c.lang).or(info.as_ref().map(|i| i.lang)).unwrap_or_default();
-        let ctx = Ctx::new(st.cfg.demo, caller.as_ref(), info.as_ref(), &path, "error.title");
-        return finish_error(res, lang, is_api, Some(ctx));
+    if !(res.status().is_client_error() || res.status().is_server_error()) {
+        return res;
     }
-    res
+    let has_info = res.extensions().get::<ErrorInfo>().is_some();
+    let has_body = res.headers().contains_key(header::CONTENT_TYPE);
+    // A page that answers 4xx with its own body (a form with field messages) keeps it; every
+    // other error, and every API error, gets our body.
+    if has_body && !has_info && !is_api {
+        return res;
+    }
+    let lang = caller.as_ref().map(|c| c.lang).or(info.as_ref().map(|i| i.lang)).unwrap_or_default();
+    let ctx = Ctx::new(st.cfg.demo, caller.as_ref(), info.as_ref(), &path, "error.title");
+    finish_error(res, lang, is_api, Some(ctx))
 }
