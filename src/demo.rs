@@ -207,14 +207,8 @@ pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String
             .execute(c)
             .await.map(|r| r.rows_affected())
         })?;
-        for p in *places {
-            write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
-                .bind(id)
-                .bind(ids[*p])
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
-        }
+        let place_ids: Vec<Uuid> = places.iter().map(|p| ids[*p]).collect();
+        crate::staff::store::bind_places(&mut tx, id, &place_ids).await?;
         logins.push((role.to_string(), account.to_string(), name.to_string()));
     }
     crate::audit::record(

@@ -201,14 +201,7 @@ pub async fn create(
         .await.map(|r| r.rows_affected())
     });
     res.map_err(on_unique("account", "staff.account_taken"))?;
-    for pid in dedup(&input.place_ids) {
-        write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(pid)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-    }
+    bind_places(&mut tx, id, &input.place_ids).await?;
     audit::record(
         &mut tx,
         actor,
@@ -222,6 +215,19 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok((id, pass))
+}
+
+/// Binds an account to places (duplicates ignored) inside `tx`.
+pub async fn bind_places(tx: &mut crate::db::Tx, user_id: Uuid, place_ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    for pid in dedup(place_ids) {
+        write!(&mut *tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(pid)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
 }
 
 fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
@@ -279,14 +285,7 @@ pub async fn update(
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-    for pid in dedup(&places) {
-        write!(&mut tx, |c| sqlx::query("INSERT INTO user_places (user_id, place_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(pid)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-    }
+    bind_places(&mut tx, id, &places).await?;
     if current_role != input.role {
         // A changed role must not keep powers in sessions opened under the old one.
         session::destroy_all_for(&mut tx, id).await?;
