@@ -71,6 +71,8 @@ pub fn all_routes() -> Vec<RouteDef> {
     v.extend(crate::home::routes());
     v.extend(crate::org::routes());
     v.extend(crate::staff::routes());
+    v.extend(crate::people::routes());
+    v.extend(crate::cases::routes());
     v.extend(crate::audit::pages::routes());
     v.extend(crate::openapi::routes());
     v

@@ -9,11 +9,15 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 pub struct Keyring {
     /// Newest first: the first key seals; all of them open.
     keys: Vec<(String, Aes256Gcm)>,
+    /// Per key: the HMAC key of its blind index, derived from the same secret.
+    index_keys: Vec<(String, [u8; 32])>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -27,6 +31,7 @@ impl Keyring {
     /// Parses `id:base64key[,id:base64key…]` (newest first); a bare base64 key gets id `k1`.
     pub fn parse(spec: &str) -> anyhow::Result<Keyring> {
         let mut keys = Vec::new();
+        let mut index_keys = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (id, b64) = part.split_once(':').unwrap_or(("k1", part));
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -37,11 +42,15 @@ impl Keyring {
                 bail!("a secret key must be 32 bytes (base64 of 32 random bytes)");
             }
             keys.push((id.to_string(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&raw))));
+            // A separate key for the blind index, so the AES key itself never meets HMAC.
+            let derived: [u8; 32] =
+                Sha256::new().chain_update(b"linli blind index v1").chain_update(&raw).finalize().into();
+            index_keys.push((id.to_string(), derived));
         }
         if keys.is_empty() {
             bail!("no secret key given");
         }
-        Ok(Keyring { keys })
+        Ok(Keyring { keys, index_keys })
     }
 
     /// A new random key spec, `k1:…`.
@@ -82,6 +91,27 @@ impl Keyring {
         format!("{id}:{}", B64.encode(out))
     }
 
+    /// The id of the key that seals new values.
+    pub fn current_id(&self) -> &str {
+        &self.keys[0].0
+    }
+
+    /// Keyed hash of a normalised value for exact lookup (`kind` separates ID numbers from
+    /// phones), made with the newest key: `k1:hex`.
+    pub fn blind(&self, kind: &str, value: &str) -> String {
+        blind_with(&self.index_keys[0], kind, value)
+    }
+
+    /// The hashes of `value` under every key in the ring: during a rotation some rows still
+    /// carry the old key's hash, and a lookup must find them too.
+    pub fn blind_all(&self, kind: &str, value: &str) -> Vec<String> {
+        self.index_keys.iter().map(|k| blind_with(k, kind, value)).collect()
+    }
+
+    pub fn open_text(&self, sealed: &str) -> anyhow::Result<String> {
+        Ok(String::from_utf8(self.open(sealed)?)?)
+    }
+
     pub fn open(&self, sealed: &str) -> anyhow::Result<Vec<u8>> {
         let (id, b64) = sealed.split_once(':').context("sealed value without a key id")?;
         let (_, cipher) =
@@ -93,6 +123,14 @@ impl Keyring {
         let (nonce, ct) = raw.split_at(12);
         cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| anyhow::anyhow!("sealed value fails authentication"))
     }
+}
+
+fn blind_with((id, key): &(String, [u8; 32]), kind: &str, value: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(kind.as_bytes());
+    mac.update(b"\0");
+    mac.update(value.as_bytes());
+    format!("{id}:{}", hex::encode(mac.finalize().into_bytes()))
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -130,5 +168,10 @@ mod tests {
         assert_eq!(ring2.open(&v1).unwrap(), b"x");
         assert!(ring2.seal(b"y").starts_with("k2:"));
         assert!(Keyring::parse("k1:c2hvcnQ=").is_err());
+        // Blind index: stable per key, different across keys and kinds, found under every key.
+        assert_eq!(ring1.blind("id", "1"), ring1.blind("id", "1"));
+        assert_ne!(ring1.blind("id", "1"), ring1.blind("phone", "1"));
+        let all = ring2.blind_all("id", "1");
+        assert!(all[0].starts_with("k2:") && all.contains(&ring1.blind("id", "1")));
     }
 }

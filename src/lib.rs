@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -13,6 +14,8 @@ pub mod home;
 pub mod openapi;
 pub mod ops;
 pub mod org;
+pub mod people;
+pub mod search;
 pub mod staff;
 pub mod tabular;
 pub mod web;

@@ -129,6 +129,8 @@ impl Db {
             Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
             Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
+        // Reference data the bureau can edit later: shipped instruments and follow-up tiers.
+        crate::cases::instruments::ensure_defaults(self).await?;
         Ok(())
     }
 

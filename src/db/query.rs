@@ -1,7 +1,7 @@
 //! Dynamically assembled reads (scope filters, optional filters) without repeating the binding
 //! loop in every store: collect the values in `Args` while writing the SQL, then run it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
@@ -19,6 +19,7 @@ pub enum Arg {
     Id(Uuid),
     Int(i64),
     Time(DateTime<Utc>),
+    Date(NaiveDate),
 }
 
 impl From<String> for Arg {
@@ -41,6 +42,11 @@ impl From<i64> for Arg {
         Arg::Int(v)
     }
 }
+impl From<NaiveDate> for Arg {
+    fn from(v: NaiveDate) -> Self {
+        Arg::Date(v)
+    }
+}
 impl From<DateTime<Utc>> for Arg {
     fn from(v: DateTime<Utc>) -> Self {
         Arg::Time(v)
@@ -59,6 +65,9 @@ impl Args {
     pub fn push(&mut self, v: impl Into<Arg>) -> String {
         self.0.push(v.into());
         format!("${}", self.0.len())
+    }
+    pub fn push_date(&mut self, v: NaiveDate) -> String {
+        self.push(v)
     }
     /// `col` inside the caller's scope.
     pub fn scope(&mut self, col: &str, scope: &Scope) -> String {
@@ -87,10 +96,16 @@ macro_rules! bound {
                 Arg::Id(v) => q.bind(v),
                 Arg::Int(v) => q.bind(v),
                 Arg::Time(v) => q.bind(v),
+                Arg::Date(v) => q.bind(v),
             };
         }
         q
     }};
+}
+
+/// Runs a statement with its values inside a transaction; the number of rows it touched.
+pub async fn execute(tx: &mut super::Tx, sql: &str, args: &Args) -> Result<u64, sqlx::Error> {
+    crate::write!(tx, |c| bound!(sqlx::query(sql), args).execute(c).await.map(|r| r.rows_affected()))
 }
 
 pub async fn all<T: DbRow>(db: &Db, sql: &str, args: &Args) -> Result<Vec<T>, sqlx::Error> {

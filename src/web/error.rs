@@ -40,6 +40,9 @@ pub enum AppError {
     Invalid(FieldErrors),
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A conflict with records the caller should look at (possible duplicates).
+    #[error("conflict: {0}")]
+    ConflictWith(&'static str, Value),
     #[error("stale version")]
     Stale,
     #[error("too many requests")]
@@ -97,6 +100,7 @@ impl IntoResponse for AppError {
                 Value::Array(fields.0.into_iter().map(|(f, c)| serde_json::json!({"field": f, "code": c})).collect()),
             ),
             AppError::Conflict(code) => (StatusCode::CONFLICT, code, Value::Null),
+            AppError::ConflictWith(code, details) => (StatusCode::CONFLICT, code, details),
             AppError::Stale => (StatusCode::PRECONDITION_FAILED, "error.stale", Value::Null),
             AppError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "error.too_many", Value::Null),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "error.too_large", Value::Null),

@@ -135,8 +135,26 @@ mod tests {
         let mut paths = Vec::new();
         files(&root.join("templates"), "html", &mut paths);
         files(&root.join("src"), "rs", &mut paths);
-        let prefixes =
-            ["error.", "place.", "staff.", "import.", "estate.", "station.", "org.", "password.", "login.", "totp."];
+        let prefixes = [
+            "error.",
+            "place.",
+            "staff.",
+            "import.",
+            "estate.",
+            "station.",
+            "org.",
+            "password.",
+            "login.",
+            "totp.",
+            "person.",
+            "tag.",
+            "case.",
+            "plan.",
+            "record.",
+            "assessment.",
+            "reveal.",
+            "grant.",
+        ];
         let mut missing = Vec::new();
         for p in paths {
             let text = std::fs::read_to_string(&p).unwrap();

@@ -8,7 +8,7 @@
 //! social_worker (振华), community_staff (万城社区), grid_worker (柳航里), department_handler,
 //! partner_staff (清远), volunteer (文兴社区).
 //!
-//! Path ids: places → 永宁社区 (振华街道); staff → hanjianwei (迎宾街道); estates → 宏安小区;
+//! Path ids: places → 永宁社区 (振华街道); people, person-tags, cases → a client of 振华 with a tag and a case; staff → hanjianwei (迎宾街道); estates → 宏安小区;
 //! organisations → 彦君工作室; stations → 振华街道社工站; tokens → a token of the bureau admin.
 
 use axum::http::{Method, StatusCode};
@@ -80,6 +80,41 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/staff", "LOOFOFFFFFF"),
     ("GET", "/api/v1/staff/{id}", "LOOFNFFFFFF"),
     ("POST", "/api/v1/staff", "LOOFFFFFFFF"),
+    ("GET", "/people", "LOFFOOOOFFF"),
+    ("GET", "/people/new", "LOFFOOOOFFF"),
+    ("POST", "/people", "LOFFOOOOFFF"),
+    ("GET", "/people/{id}", "LOFFOONNFFF"),
+    ("GET", "/people/{id}/edit", "LOFFOONNFFF"),
+    ("POST", "/people/{id}", "LOFFOONNFFF"),
+    ("POST", "/people/{id}/reveal", "LOFFOOFFFFF"),
+    ("POST", "/people/{id}/tags", "LOFFOONNFFF"),
+    ("POST", "/person-tags/{id}/end", "LOFFOONNFFF"),
+    ("POST", "/people/{id}/cases", "LFFFOOFFFFF"),
+    ("POST", "/people/{id}/grants", "LFFFOFFFFFF"),
+    ("GET", "/search", "LOFFOOOOFFF"),
+    ("GET", "/api/v1/people", "LOFFOOOOFFF"),
+    ("POST", "/api/v1/people", "LOFFOOOOFFF"),
+    ("GET", "/api/v1/people/{id}", "LOFFOONNFFF"),
+    // An incomplete body is refused (400) before the record is looked up; it reveals nothing.
+    ("PUT", "/api/v1/people/{id}", "LOFFOOOOFFF"),
+    ("GET", "/api/v1/people/{id}/timeline", "LOFFOONNFFF"),
+    ("POST", "/api/v1/people/{id}/tags", "LOFFOOOOFFF"),
+    ("POST", "/api/v1/people/{id}/reveal", "LOFFOOFFFFF"),
+    ("GET", "/cases", "LOFFOOFFFFF"),
+    ("GET", "/cases/due", "LOFFOOFFFFF"),
+    ("GET", "/cases/{id}", "LOFFOOFFFFF"),
+    ("POST", "/cases/{id}/assessments", "LFFFOOFFFFF"),
+    ("POST", "/cases/{id}/plan", "LFFFOOFFFFF"),
+    ("POST", "/cases/{id}/plan/approve", "LFFFOFFFFFF"),
+    ("POST", "/cases/{id}/records", "LFFFOOFFFFF"),
+    ("POST", "/cases/{id}/close", "LFFFOOFFFFF"),
+    ("POST", "/cases/{id}/close/decision", "LFFFOFFFFFF"),
+    ("GET", "/api/v1/cases", "LOFFOOFFFFF"),
+    ("POST", "/api/v1/cases", "LFFFOOFFFFF"),
+    ("GET", "/api/v1/cases/{id}", "LOFFOOFFFFF"),
+    ("POST", "/api/v1/cases/{id}/records", "LFFFOOFFFFF"),
+    ("PUT", "/api/v1/cases/{id}/plan", "LFFFOOFFFFF"),
+    ("GET", "/api/v1/follow-ups", "LOFFOOFFFFF"),
     // These change the caller's own session, so they run last.
     ("POST", "/account/totp", "LOOOOOOOOOO"),
     ("POST", "/logout", "OOOOOOOOOOO"),
@@ -138,6 +173,28 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
     let token_id: (uuid::Uuid,) =
         linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM api_tokens").fetch_one(c).await).unwrap();
 
+    // A client of 振华街道社工站 (永宁社区), with a tag and a case, opened by its social worker.
+    let worker = &clients[5];
+    let yongning = app.place_id("永宁社区").await;
+    let body = serde_json::json!({"name": "王鹏", "birth_date": "1986-03-02", "place_id": yongning}).to_string();
+    let person = worker.send_json(Method::POST, "/api/v1/people", &body, &[]).await;
+    assert_eq!(person.status, StatusCode::CREATED, "{}", person.body);
+    let person_id = person.json()["id"].as_str().unwrap().to_string();
+    let tag = worker
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{person_id}/tags"),
+            r#"{"tag": "serious_illness", "source": "医院诊断"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(tag.status, StatusCode::CREATED, "{}", tag.body);
+    let tag_id = tag.json()["id"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"person_id": person_id, "domain": "social_assistance", "source": "walk_in", "summary": "尿毒症，家庭困难"});
+    let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await;
+    assert_eq!(case.status, StatusCode::CREATED, "{}", case.body);
+    let case_id = case.json()["id"].as_str().unwrap().to_string();
+
     let mut failures = Vec::new();
     for (method, template, expected) in TABLE {
         let id = if template.contains("/places/") {
@@ -150,6 +207,12 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
             org.0.to_string()
         } else if template.starts_with("/stations") {
             sta.0.to_string()
+        } else if template.contains("/people/") {
+            person_id.clone()
+        } else if template.starts_with("/person-tags/") {
+            tag_id.clone()
+        } else if template.contains("/cases/") {
+            case_id.clone()
         } else if template.starts_with("/account/tokens") {
             token_id.0.to_string()
         } else {

@@ -1,0 +1,35 @@
+//! Case work of the stations: intake, assessment, support plans, service records, follow-ups
+//! and closure.
+
+pub mod api;
+pub mod instruments;
+pub mod model;
+pub mod pages;
+pub mod store;
+
+use axum::http::Method;
+
+use crate::app::{Access, RouteDef, r};
+
+pub fn routes() -> Vec<RouteDef> {
+    let read = Access::Roles(pages::CASE_READERS);
+    let write = Access::Roles(pages::CASE_WRITERS);
+    let approve = Access::Roles(pages::CASE_APPROVERS);
+    vec![
+        r(Method::GET, "/cases", read, pages::list),
+        r(Method::GET, "/cases/due", read, pages::due),
+        r(Method::GET, "/cases/{id}", read, pages::show),
+        r(Method::POST, "/cases/{id}/assessments", write, pages::assess),
+        r(Method::POST, "/cases/{id}/plan", write, pages::save_plan),
+        r(Method::POST, "/cases/{id}/plan/approve", approve, pages::approve_plan),
+        r(Method::POST, "/cases/{id}/records", write, pages::add_record),
+        r(Method::POST, "/cases/{id}/close", write, pages::request_closure),
+        r(Method::POST, "/cases/{id}/close/decision", approve, pages::decide_closure),
+        r(Method::GET, "/api/v1/cases", read, api::list),
+        r(Method::POST, "/api/v1/cases", write, api::create),
+        r(Method::GET, "/api/v1/cases/{id}", read, api::get),
+        r(Method::POST, "/api/v1/cases/{id}/records", write, api::add_record),
+        r(Method::PUT, "/api/v1/cases/{id}/plan", write, api::save_plan),
+        r(Method::GET, "/api/v1/follow-ups", read, api::due),
+    ]
+}

@@ -1,0 +1,692 @@
+//! HTML screens for case work: the case list, the due-follow-up list with caseload figures, and
+//! the case page where a worker assesses, plans, records services and asks to close, and the
+//! station manager approves plans and closures.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::instruments::{self, Instrument};
+use super::model::*;
+use super::store::{self, Assessment, CaseFilter, Kpi};
+use crate::app::AppState;
+use crate::audit::{self, Entry};
+use crate::auth::{Caller, Role};
+use crate::people::model::Person;
+use crate::people::store::today;
+use crate::people::timeline::Event;
+use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::extract::{Id, PageForm, Q};
+use crate::web::form::{Cell, Field};
+use crate::web::i18n::Tr;
+use crate::web::pagination::PageParams;
+use crate::web::render::{Ctx, page, page_with_status};
+use crate::web::views::{ListPage, query_of};
+
+/// Who reads case files (the bureau reads, but not counselling notes without a reason).
+pub const CASE_READERS: &[Role] = &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker];
+/// Who opens cases and writes in them.
+pub const CASE_WRITERS: &[Role] = &[Role::StationManager, Role::SocialWorker];
+/// Who approves plans and closures, and grants access to children's records.
+pub const CASE_APPROVERS: &[Role] = &[Role::StationManager];
+
+#[derive(Deserialize, Default, Clone)]
+pub struct IntakeForm {
+    #[serde(default)]
+    pub domain: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub tier: String,
+}
+
+#[derive(Default)]
+pub struct IntakeOptions {
+    pub domains: Vec<(String, String)>,
+    pub sources: Vec<(String, String)>,
+    pub tiers: Vec<(String, String)>,
+}
+
+fn choices(tr: Tr, keys: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    let mut v = vec![(String::new(), tr.t("filter.choose"))];
+    v.extend(keys.into_iter().map(|(code, key)| (code.to_string(), tr.t(&key))));
+    v
+}
+
+pub async fn intake_options(st: &AppState, tr: Tr) -> AppResult<IntakeOptions> {
+    let mut tiers = vec![(String::new(), tr.t("case.tier_suggested"))];
+    tiers.extend(
+        store::tiers(&st.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.code, format!("{} ({})", t.name, tr.f("case.every_days", &[&t.interval_days])))),
+    );
+    Ok(IntakeOptions {
+        domains: choices(tr, Domain::ALL.iter().map(|d| (d.as_str(), d.label_key())).collect()),
+        sources: choices(tr, Source::ALL.iter().map(|d| (d.as_str(), d.label_key())).collect()),
+        tiers,
+    })
+}
+
+pub async fn intake(st: &AppState, caller: &Caller, person_id: Uuid, f: &IntakeForm) -> AppResult<Uuid> {
+    if !caller.is(CASE_WRITERS) {
+        return Err(AppError::Forbidden);
+    }
+    let input = IntakeInput {
+        person_id,
+        domain: f.domain.clone(),
+        source: f.source.clone(),
+        summary: f.summary.clone(),
+        tier: Some(f.tier.clone()).filter(|t| !t.is_empty()),
+        worker_id: None,
+    };
+    Ok(store::intake(&st.db, &caller.scope, &caller.actor(), &input).await?.id)
+}
+
+/// Cases of a person that the caller may see (none for roles outside case work).
+pub async fn cases_of(st: &AppState, caller: &Caller, person_id: Uuid) -> AppResult<Vec<Case>> {
+    if !caller.is(CASE_READERS) {
+        return Ok(Vec::new());
+    }
+    let f = CaseFilter { person_id: Some(person_id), ..Default::default() };
+    Ok(store::list(&st.db, &caller.scope, &f, 100, 0).await?.0)
+}
+
+/// Children's records (under 14): the case team and the station manager open them; any other
+/// worker needs a grant that has not expired. Every opening is recorded.
+pub async fn check_child_access(st: &AppState, caller: &Caller, person: &Person) -> AppResult<()> {
+    if !person.is_child(today()) {
+        return Ok(());
+    }
+    let allowed = match caller.role {
+        Role::StationManager | Role::BureauAdmin => true,
+        Role::SocialWorker => {
+            let (n,): (i64,) = crate::read!(&st.db, |c| {
+                sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM cases WHERE person_id = $1 AND worker_id = $2)
+                      + (SELECT COUNT(*) FROM child_access_grants WHERE person_id = $1 AND user_id = $2 AND expires_at > $3)"
+            )
+            .bind(person.id)
+            .bind(caller.user_id)
+            .bind(Utc::now())
+            .fetch_one(c)
+            .await
+            })?;
+            n > 0
+        }
+        _ => false,
+    };
+    audit::record_alone(
+        &st.db,
+        &caller.actor(),
+        Entry {
+            action: if allowed { "child.open" } else { "child.denied" },
+            entity: "person",
+            entity_id: Some(person.id.to_string()),
+            detail: serde_json::Value::Null,
+        },
+    )
+    .await?;
+    if allowed { Ok(()) } else { Err(AppError::Forbidden) }
+}
+
+#[derive(Deserialize, Default)]
+pub struct GrantForm {
+    #[serde(default)]
+    pub account: String,
+    #[serde(default)]
+    pub days: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A station manager lets one worker open a child's records for a few days.
+pub async fn grant_child_access(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(person_id): Id,
+    PageForm(f): PageForm<GrantForm>,
+) -> AppResult<Response> {
+    let person = crate::people::store::get(&st.db, &caller.scope, person_id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let days: i64 = f.days.trim().parse().unwrap_or(0);
+    if !(1..=30).contains(&days) {
+        errors.add("days", "grant.days_range");
+    }
+    let reason = crate::web::form::clean_name(&f.reason, "reason", 200, &mut errors);
+    let user: Option<(Uuid,)> =
+        crate::read!(&st.db, |c| sqlx::query_as("SELECT id FROM users WHERE account = $1 AND disabled = $2")
+            .bind(f.account.trim())
+            .bind(false)
+            .fetch_optional(c)
+            .await)?;
+    if user.is_none() {
+        errors.add("account", "grant.unknown_account");
+    }
+    errors.into_result()?;
+    let user_id = user.expect("validated").0;
+    let mut tx = st.db.begin().await?;
+    crate::write!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO child_access_grants (id, person_id, user_id, reason, expires_at, granted_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(Uuid::now_v7())
+    .bind(person.id)
+    .bind(user_id)
+    .bind(&reason)
+    .bind(Utc::now() + Duration::days(days))
+    .bind(caller.user_id)
+    .bind(Utc::now())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    audit::record(
+        &mut tx,
+        &caller.actor(),
+        Entry {
+            action: "child.grant",
+            entity: "person",
+            entity_id: Some(person.id.to_string()),
+            detail: serde_json::json!({ "user_id": user_id, "days": days, "reason": reason }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/people/{person_id}")).into_response())
+}
+
+/// Case events for the person timeline, from cases the caller may see.
+pub async fn timeline_events(st: &AppState, caller: &Caller, person_id: Uuid) -> AppResult<Vec<Event>> {
+    let tr = Tr(caller.lang);
+    let mut out = Vec::new();
+    let restricted_hidden = !can_read_restricted(caller);
+    for case in cases_of(st, caller, person_id).await? {
+        let href = Some(format!("/cases/{}", case.id));
+        out.push(Event {
+            on: case.opened_on,
+            order: case.id,
+            kind: "case.opened".into(),
+            title: format!("{} · {}", case.number, tr.t(&format!("domain.{}", case.domain))),
+            detail: case.summary.clone(),
+            href: href.clone(),
+        });
+        if let Some(closed) = case.closed_on {
+            out.push(Event {
+                on: closed,
+                order: case.id,
+                kind: "case.closed".into(),
+                title: case.number.clone(),
+                detail: case.closure_reason.clone().unwrap_or_default(),
+                href: href.clone(),
+            });
+        }
+        for a in store::assessments(&st.db, case.id).await? {
+            out.push(Event {
+                on: a.assessed_on,
+                order: a.id,
+                kind: "case.assessed".into(),
+                title: format!("{} v{}", a.instrument_name, a.instrument_version),
+                detail: format!("{} · {}", a.score, a.band),
+                href: href.clone(),
+            });
+        }
+        for p in store::plans(&st.db, case.id).await? {
+            if let Some(at) = p.approved_at {
+                out.push(Event {
+                    on: at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
+                    order: p.id,
+                    kind: "plan.approved".into(),
+                    title: case.number.clone(),
+                    detail: p.goals.clone(),
+                    href: href.clone(),
+                });
+            }
+        }
+        for r in store::records(&st.db, case.id).await? {
+            let hidden = restricted_hidden && RecordKind::parse(&r.kind).is_some_and(|k| k.is_restricted());
+            out.push(Event {
+                on: r.occurred_on,
+                order: r.id,
+                kind: format!("record.{}", r.kind),
+                title: format!("{} · {}", case.number, tr.f("record.minutes_n", &[&r.minutes])),
+                detail: if hidden { tr.t("record.restricted") } else { r.notes },
+                href: href.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Counselling notes stay inside the owning station: the bureau sees that they exist, not what they say.
+fn can_read_restricted(caller: &Caller) -> bool {
+    caller.is(CASE_WRITERS)
+}
+
+/// Case summaries and notes matching the text: (case id, case number, excerpt).
+pub async fn search_notes(st: &AppState, caller: &Caller, q: &str) -> AppResult<Vec<(Uuid, String, String)>> {
+    let hits = crate::search::find(&st.db, &caller.scope, &["case", "record"], q, 50).await?;
+    let mut out = Vec::new();
+    for h in hits {
+        let row: Option<(Uuid, String, String)> = if h.entity == "case" {
+            crate::read!(&st.db, |c| sqlx::query_as("SELECT id, number, summary FROM cases WHERE id = $1")
+                .bind(h.entity_id)
+                .fetch_optional(c)
+                .await)?
+        } else {
+            crate::read!(&st.db, |c| sqlx::query_as(
+                "SELECT c.id, c.number, r.notes FROM service_records r JOIN cases c ON c.id = r.case_id WHERE r.id = $1"
+            )
+            .bind(h.entity_id)
+            .fetch_optional(c)
+            .await)?
+        };
+        out.extend(row.map(|(id, n, text)| (id, n, text.chars().take(80).collect())));
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub mine: Option<String>,
+    pub page: Option<i64>,
+}
+
+pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Response> {
+    let pp = PageParams { page: q.page, page_size: None };
+    let f = CaseFilter {
+        status: q.status.clone().filter(|s| !s.is_empty()),
+        worker_id: (q.mine.as_deref() == Some("on")).then_some(caller.user_id),
+        person_id: None,
+        page: None,
+    };
+    let (rows, total) = store::list(&st.db, &caller.scope, &f, pp.size(), pp.offset()).await?;
+    let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/cases", "nav.cases");
+    let tr = ctx.tr;
+    let headers = ["case.number", "case.client", "case.domain", "field.status", "case.worker", "case.next_follow_up"]
+        .iter()
+        .map(|k| tr.t(k))
+        .collect();
+    let today = today();
+    let rows = rows
+        .into_iter()
+        .map(|c| {
+            let due = c.next_follow_up_on.map(|d| d.to_string()).unwrap_or_default();
+            vec![
+                Cell::link(c.number.clone(), format!("/cases/{}", c.id)),
+                Cell::link(c.person_name.clone(), format!("/people/{}", c.person_id)),
+                Cell::text(tr.t(&format!("domain.{}", c.domain))),
+                Cell::text(tr.t(&format!("status.{}", c.status))),
+                Cell::text(c.worker_name.clone()),
+                Cell::text(if c.overdue(&today) { format!("{due} {}", tr.t("case.overdue")) } else { due }),
+            ]
+        })
+        .collect();
+    let mut view = ListPage::new(ctx, headers, rows, total, pp.page(), pp.size());
+    let mut statuses = vec![(String::new(), tr.t("filter.all")), ("open".into(), tr.t("case.open_only"))];
+    statuses.extend(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))));
+    view.filters = vec![
+        Field::select(tr, "status", "field.status", q.status.as_deref().unwrap_or(""), statuses, false),
+        Field::checkbox(tr, "mine", "case.mine", q.mine.as_deref() == Some("on")),
+    ];
+    view.query = query_of(&[("status", q.status), ("mine", q.mine)]);
+    view.actions.push((tr.t("nav.due"), "/cases/due".into()));
+    Ok(page(&view))
+}
+
+#[derive(Template)]
+#[template(path = "cases/due.html")]
+struct DuePage {
+    ctx: Ctx,
+    cases: Vec<Case>,
+    kpis: Vec<Kpi>,
+    today: chrono::NaiveDate,
+    mine: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct DueQuery {
+    pub mine: Option<String>,
+}
+
+/// Follow-ups due within a week and overdue ones, for the worker or the whole station.
+pub async fn due(State(st): State<AppState>, caller: Caller, Q(q): Q<DueQuery>) -> AppResult<Response> {
+    let mine = q.mine.as_deref() == Some("on") || (q.mine.is_none() && caller.role == Role::SocialWorker);
+    let cases = store::due(&st.db, &caller.scope, mine.then_some(caller.user_id), 7, 500).await?;
+    let kpis = store::kpis(&st.db, &caller.scope).await?;
+    let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/cases", "nav.due");
+    Ok(page(&DuePage { ctx, cases, kpis, today: today(), mine }))
+}
+
+#[derive(Template)]
+#[template(path = "cases/case.html")]
+struct CasePage {
+    ctx: Ctx,
+    current: Case,
+    assessments: Vec<Assessment>,
+    plans: Vec<Plan>,
+    records: Vec<ServiceRecord>,
+    instruments: Vec<Instrument>,
+    tiers: Vec<Tier>,
+    can_write: bool,
+    can_approve: bool,
+    can_read_restricted: bool,
+    errors: Vec<(String, String)>,
+    plan_form: PlanForm,
+    record_form: RecordForm,
+    today: chrono::NaiveDate,
+}
+
+impl CasePage {
+    fn error(&self, field: &str) -> Option<&String> {
+        self.errors.iter().find(|(f, _)| f == field).map(|(_, m)| m)
+    }
+    fn draft(&self) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.status == "draft")
+    }
+    fn in_force(&self) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.status == "approved")
+    }
+    fn every(&self, days: &i64) -> String {
+        self.ctx.tr.f("case.every_days", &[days])
+    }
+    fn minutes(&self, m: &i64) -> String {
+        self.ctx.tr.f("record.minutes_n", &[m])
+    }
+    fn restricted(&self, kind: &str) -> bool {
+        !self.can_read_restricted && RecordKind::parse(kind).is_some_and(|k| k.is_restricted())
+    }
+}
+
+#[derive(Default)]
+struct Feedback {
+    errors: FieldErrors,
+    plan_form: Option<PlanForm>,
+    record_form: Option<RecordForm>,
+}
+
+pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
+    render_case(&st, &caller, id, Feedback::default(), StatusCode::OK).await
+}
+
+async fn render_case(
+    st: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    fb: Feedback,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    if let Some(person) = crate::people::store::get(&st.db, &caller.scope, case.person_id).await? {
+        check_child_access(st, caller, &person).await?;
+    }
+    let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/cases", "nav.cases");
+    ctx.title = format!("{} · {}", case.number, case.person_name);
+    let tr = ctx.tr;
+    let plans = store::plans(&st.db, id).await?;
+    let plan_form = fb.plan_form.unwrap_or_else(|| match plans.first() {
+        Some(p) => PlanForm::from_plan(p, case.tier.clone()),
+        None => PlanForm { tier: case.tier.clone().unwrap_or_default(), ..Default::default() },
+    });
+    let view = CasePage {
+        assessments: store::assessments(&st.db, id).await?,
+        plans,
+        records: store::records(&st.db, id).await?,
+        instruments: instruments::current(&st.db).await?,
+        tiers: store::tiers(&st.db).await?,
+        can_write: caller.is(CASE_WRITERS) && case.is_open(),
+        can_approve: caller.is(CASE_APPROVERS),
+        can_read_restricted: can_read_restricted(caller),
+        errors: fb.errors.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect(),
+        plan_form,
+        record_form: fb.record_form.unwrap_or_default(),
+        today: today(),
+        ctx,
+        current: case,
+    };
+    Ok(page_with_status(&view, status))
+}
+
+/// Re-renders the case page with messages for a refused form, keeping what was typed.
+async fn refused(st: &AppState, caller: &Caller, id: Uuid, e: AppError, fb: Feedback) -> AppResult<Response> {
+    match e {
+        AppError::Invalid(errors) => {
+            render_case(st, caller, id, Feedback { errors, ..fb }, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        AppError::Stale => {
+            let mut errors = FieldErrors::default();
+            errors.add("_form", "error.stale");
+            render_case(st, caller, id, Feedback { errors, ..fb }, StatusCode::CONFLICT).await
+        }
+        AppError::Conflict(code) => {
+            let mut errors = FieldErrors::default();
+            errors.add("_form", code);
+            render_case(st, caller, id, Feedback { errors, ..fb }, StatusCode::CONFLICT).await
+        }
+        e => Err(e),
+    }
+}
+
+fn back(id: Uuid, anchor: &str) -> Response {
+    Redirect::to(&format!("/cases/{id}#{anchor}")).into_response()
+}
+
+/// Form of an assessment: `instrument_id`, `item_<key>` = option index, `notes`.
+pub async fn assess(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<BTreeMap<String, String>>,
+) -> AppResult<Response> {
+    let instrument = f.get("instrument_id").and_then(|v| Uuid::parse_str(v.trim()).ok());
+    let Some(instrument) = instrument else {
+        return refused(&st, &caller, id, AppError::field("instrument_id", "error.bad_choice"), Feedback::default())
+            .await;
+    };
+    let mut answers = BTreeMap::new();
+    for (k, v) in &f {
+        if let Some(key) = k.strip_prefix("item_")
+            && let Ok(i) = v.trim().parse::<usize>()
+        {
+            answers.insert(key.to_string(), i);
+        }
+    }
+    match store::assess(
+        &st.db,
+        &caller.scope,
+        &caller.actor(),
+        id,
+        instrument,
+        &answers,
+        f.get("notes").map(String::as_str),
+    )
+    .await
+    {
+        Ok(_) => Ok(back(id, "assessments")),
+        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+    }
+}
+
+/// Plan form: goals, review date, tier, and rows of action/owner/due (blank rows ignored).
+#[derive(Deserialize, Default, Clone)]
+pub struct PlanForm {
+    #[serde(default)]
+    pub goals: String,
+    #[serde(default)]
+    pub review_on: String,
+    #[serde(default)]
+    pub tier: String,
+    #[serde(default)]
+    pub action: Vec<String>,
+    #[serde(default)]
+    pub owner: Vec<String>,
+    #[serde(default)]
+    pub due_on: Vec<String>,
+    #[serde(default)]
+    pub version: String,
+}
+
+impl PlanForm {
+    fn from_plan(p: &Plan, tier: Option<String>) -> PlanForm {
+        let actions = p.action_list();
+        PlanForm {
+            goals: p.goals.clone(),
+            review_on: p.review_on.to_string(),
+            tier: tier.unwrap_or_default(),
+            action: actions.iter().map(|a| a.action.clone()).collect(),
+            owner: actions.iter().map(|a| a.owner.clone()).collect(),
+            due_on: actions.iter().map(|a| a.due_on.map(|d| d.to_string()).unwrap_or_default()).collect(),
+            version: if p.status == "draft" { p.version.to_string() } else { String::new() },
+        }
+    }
+    /// The typed rows plus two blank ones to add more.
+    pub fn rows(&self) -> Vec<(usize, String, String, String)> {
+        let n = self.action.len().max(self.owner.len()).max(self.due_on.len()) + 2;
+        let at = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
+        (0..n).map(|i| (i, at(&self.action, i), at(&self.owner, i), at(&self.due_on, i))).collect()
+    }
+    fn input(&self) -> PlanInput {
+        let n = self.action.len().max(self.owner.len()).max(self.due_on.len());
+        let at = |v: &Vec<String>, i: usize| v.get(i).cloned().unwrap_or_default();
+        PlanInput {
+            goals: self.goals.clone(),
+            review_on: self.review_on.clone(),
+            tier: Some(self.tier.clone()).filter(|t| !t.is_empty()),
+            actions: (0..n)
+                .map(|i| PlanActionInput {
+                    action: at(&self.action, i),
+                    owner: at(&self.owner, i),
+                    due_on: Some(at(&self.due_on, i)),
+                })
+                .collect(),
+            version: self.version.trim().parse().ok(),
+        }
+    }
+}
+
+pub async fn save_plan(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<PlanForm>,
+) -> AppResult<Response> {
+    match store::save_plan(&st.db, &caller.scope, &caller.actor(), id, &f.input()).await {
+        Ok(_) => Ok(back(id, "plan")),
+        Err(e) => refused(&st, &caller, id, e, Feedback { plan_form: Some(f), ..Default::default() }).await,
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct VersionForm {
+    #[serde(default)]
+    pub version: String,
+}
+
+pub async fn approve_plan(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<VersionForm>,
+) -> AppResult<Response> {
+    match store::approve_plan(&st.db, &caller.scope, &caller.actor(), id, f.version.trim().parse().ok()).await {
+        Ok(()) => Ok(back(id, "plan")),
+        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct RecordForm {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub occurred_on: String,
+    #[serde(default)]
+    pub minutes: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub referred_to: String,
+}
+
+pub async fn add_record(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<RecordForm>,
+) -> AppResult<Response> {
+    let minutes = f.minutes.trim().parse::<i64>();
+    let result = match minutes {
+        Ok(m) => {
+            let input = RecordInput {
+                kind: f.kind.clone(),
+                occurred_on: Some(f.occurred_on.clone()),
+                minutes: m,
+                notes: f.notes.clone(),
+                referred_to: Some(f.referred_to.clone()),
+            };
+            store::add_record(&st.db, &caller.scope, &caller.actor(), id, &input).await
+        }
+        Err(_) => Err(AppError::field("minutes", "record.minutes_range")),
+    };
+    match result {
+        Ok(_) => Ok(back(id, "records")),
+        Err(e) => refused(&st, &caller, id, e, Feedback { record_form: Some(f), ..Default::default() }).await,
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CloseForm {
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+pub async fn request_closure(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<CloseForm>,
+) -> AppResult<Response> {
+    match store::request_closure(&st.db, &caller.scope, &caller.actor(), id, &f.reason, f.version.trim().parse().ok())
+        .await
+    {
+        Ok(()) => Ok(back(id, "closure")),
+        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct DecisionForm {
+    #[serde(default)]
+    pub decision: String,
+}
+
+pub async fn decide_closure(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<DecisionForm>,
+) -> AppResult<Response> {
+    let approve = match f.decision.as_str() {
+        "approve" => true,
+        "refuse" => false,
+        _ => {
+            return refused(&st, &caller, id, AppError::field("decision", "error.bad_choice"), Feedback::default())
+                .await;
+        }
+    };
+    match store::decide_closure(&st.db, &caller.scope, &caller.actor(), id, approve).await {
+        Ok(()) => Ok(back(id, "closure")),
+        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+    }
+}

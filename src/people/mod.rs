@@ -1,0 +1,46 @@
+//! People: residents and households, vulnerable-group tags, identity numbers (sealed, masked,
+//! revealed with a reason), the person timeline.
+
+pub mod api;
+pub mod identity;
+pub mod model;
+pub mod pages;
+pub mod store;
+pub mod timeline;
+
+use axum::http::Method;
+
+use crate::app::{Access, RouteDef, r};
+use crate::auth::Role;
+
+/// Who works with resident files: the bureau, stations, communities and grid workers.
+pub const PEOPLE_ROLES: &[Role] =
+    &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker, Role::CommunityStaff, Role::GridWorker];
+
+pub fn routes() -> Vec<RouteDef> {
+    let people = Access::Roles(PEOPLE_ROLES);
+    let reveal = Access::Roles(pages::REVEALERS);
+    let case_writers = Access::Roles(crate::cases::pages::CASE_WRITERS);
+    let approvers = Access::Roles(crate::cases::pages::CASE_APPROVERS);
+    vec![
+        r(Method::GET, "/people", people, pages::list),
+        r(Method::GET, "/people/new", people, pages::new_form),
+        r(Method::POST, "/people", people, pages::create),
+        r(Method::GET, "/people/{id}", people, pages::show),
+        r(Method::GET, "/people/{id}/edit", people, pages::edit_form),
+        r(Method::POST, "/people/{id}", people, pages::update),
+        r(Method::POST, "/people/{id}/reveal", reveal, pages::reveal),
+        r(Method::POST, "/people/{id}/tags", people, pages::add_tag),
+        r(Method::POST, "/person-tags/{id}/end", people, pages::end_tag),
+        r(Method::POST, "/people/{id}/cases", case_writers, pages::open_case),
+        r(Method::POST, "/people/{id}/grants", approvers, crate::cases::pages::grant_child_access),
+        r(Method::GET, "/search", people, pages::search),
+        r(Method::GET, "/api/v1/people", people, api::list),
+        r(Method::POST, "/api/v1/people", people, api::create),
+        r(Method::GET, "/api/v1/people/{id}", people, api::get),
+        r(Method::PUT, "/api/v1/people/{id}", people, api::update),
+        r(Method::GET, "/api/v1/people/{id}/timeline", people, api::timeline),
+        r(Method::POST, "/api/v1/people/{id}/tags", people, api::add_tag),
+        r(Method::POST, "/api/v1/people/{id}/reveal", reveal, api::reveal),
+    ]
+}

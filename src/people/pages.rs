@@ -1,0 +1,576 @@
+//! HTML screens for people: list and search, register (with duplicate check), edit, the person
+//! page with tags, household, cases and timeline, and the audited reveal of full numbers.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::model::*;
+use super::store::{self, Candidate, CreateError, PersonFilter, Secret, today};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::org::model::PlaceKind;
+use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::extract::{Id, PageForm, Q};
+use crate::web::form::{Cell, Field, apply_errors, general_errors};
+use crate::web::i18n::Tr;
+use crate::web::pagination::PageParams;
+use crate::web::render::{Ctx, page, page_with_status};
+use crate::web::views::{FormPage, ListPage, query_of};
+
+/// Roles that may see the full ID or phone number (with a reason).
+pub const REVEALERS: &[Role] = &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker];
+
+fn opt(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn opt_id(s: &str) -> Option<Uuid> {
+    Uuid::parse_str(s.trim()).ok()
+}
+
+pub fn tag_options(tr: Tr, blank: &str) -> Vec<(String, String)> {
+    let mut v = vec![(String::new(), tr.t(blank))];
+    v.extend(Tag::ALL.iter().map(|t| (t.as_str().to_string(), tr.t(&t.label_key()))));
+    v
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    pub q: Option<String>,
+    pub place_id: Option<String>,
+    pub tag: Option<String>,
+    pub clients: Option<String>,
+    pub page: Option<i64>,
+}
+
+pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Response> {
+    let pp = PageParams { page: q.page, page_size: None };
+    let filter = PersonFilter {
+        place_id: q.place_id.as_deref().and_then(opt_id),
+        tag: q.tag.clone().filter(|t| !t.is_empty()),
+        clients: Some(q.clients.as_deref() == Some("on")),
+        q: q.q.clone(),
+        page: None,
+    };
+    let (rows, total) = store::list(&st.db, &caller.scope, &filter, pp.size(), pp.offset()).await?;
+    let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/people", "nav.people");
+    let tr = ctx.tr;
+    let headers = ["field.name", "person.sex_age", "person.id_number", "person.address", "person.phone"]
+        .iter()
+        .map(|k| tr.t(k))
+        .collect();
+    let today = today();
+    let rows = rows
+        .into_iter()
+        .map(|p| {
+            let sex = p.sex.as_deref().map(|s| tr.t(&format!("sex.{s}"))).unwrap_or_default();
+            let age = p.age(today).map(|a| tr.f("person.age", &[&a])).unwrap_or_default();
+            vec![
+                Cell::link(p.name.clone(), format!("/people/{}", p.id)),
+                Cell::text(format!("{sex} {age}")),
+                Cell::text(p.id_masked.clone().unwrap_or_default()),
+                Cell::text(format!("{} {}", p.place_name, p.address())),
+                Cell::text(p.phone_masked.clone().unwrap_or_default()),
+            ]
+        })
+        .collect();
+    let mut view = ListPage::new(ctx, headers, rows, total, pp.page(), pp.size());
+    let places = crate::org::store::place_options(
+        &st.db,
+        &caller.scope,
+        &[PlaceKind::Street, PlaceKind::Community, PlaceKind::Grid],
+    )
+    .await?;
+    let mut place_opts = vec![(String::new(), tr.t("filter.all"))];
+    place_opts.extend(places.into_iter().map(|(id, n)| (id.to_string(), n)));
+    view.filters = vec![
+        Field::text(tr, "q", "person.search_name", q.q.as_deref().unwrap_or(""), 40, false),
+        Field::select(tr, "place_id", "person.place", q.place_id.as_deref().unwrap_or(""), place_opts, false),
+        Field::select(tr, "tag", "person.tag", q.tag.as_deref().unwrap_or(""), tag_options(tr, "filter.all"), false),
+        Field::checkbox(tr, "clients", "person.clients_only", q.clients.as_deref() == Some("on")),
+    ];
+    view.query = query_of(&[("q", q.q), ("place_id", q.place_id), ("tag", q.tag), ("clients", q.clients)]);
+    view.actions.push((tr.t("person.new"), "/people/new".into()));
+    view.actions.push((tr.t("nav.search"), "/search".into()));
+    Ok(page(&view))
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct PersonForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub id_number: String,
+    #[serde(default)]
+    pub sex: String,
+    #[serde(default)]
+    pub birth_date: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub place_id: String,
+    #[serde(default)]
+    pub estate_id: String,
+    #[serde(default)]
+    pub building: String,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub room: String,
+    #[serde(default)]
+    pub household_id: String,
+    #[serde(default)]
+    pub relation: String,
+    #[serde(default)]
+    pub confirm_new: String,
+    #[serde(default)]
+    pub version: String,
+}
+
+impl PersonForm {
+    fn input(&self, errors: &mut FieldErrors) -> PersonInput {
+        let place_id = opt_id(&self.place_id).unwrap_or_else(|| {
+            errors.add("place_id", "error.required");
+            Uuid::nil()
+        });
+        PersonInput {
+            name: self.name.clone(),
+            id_number: opt(&self.id_number),
+            sex: opt(&self.sex),
+            birth_date: opt(&self.birth_date),
+            phone: opt(&self.phone),
+            place_id,
+            estate_id: opt_id(&self.estate_id),
+            building: opt(&self.building),
+            unit: opt(&self.unit),
+            room: opt(&self.room),
+            household_id: opt_id(&self.household_id),
+            relation: opt(&self.relation),
+            version: self.version.trim().parse().ok(),
+        }
+    }
+}
+
+async fn person_form(
+    st: &AppState,
+    caller: &Caller,
+    f: &PersonForm,
+    errors: &FieldErrors,
+    edit: Option<&Person>,
+    candidates: &[Candidate],
+) -> AppResult<FormPage> {
+    let ctx =
+        Ctx::new(st.cfg.demo, Some(caller), None, "/people", if edit.is_some() { "person.edit" } else { "person.new" });
+    let tr = ctx.tr;
+    let places =
+        crate::org::store::place_options(&st.db, &caller.scope, &[PlaceKind::Community, PlaceKind::Grid]).await?;
+    let mut place_opts = vec![(String::new(), tr.t("filter.choose"))];
+    place_opts.extend(places.into_iter().map(|(id, n)| (id.to_string(), n)));
+    let (estates, _) = crate::org::store::list_estates(&st.db, &caller.scope, 500, 0).await?;
+    let mut estate_opts = vec![(String::new(), tr.t("person.no_estate"))];
+    estate_opts.extend(estates.into_iter().map(|e| (e.id.to_string(), format!("{} / {}", e.community_name, e.name))));
+    let sexes = vec![
+        (String::new(), tr.t("person.sex_from_id")),
+        ("male".into(), tr.t("sex.male")),
+        ("female".into(), tr.t("sex.female")),
+    ];
+    let mut relations = vec![(String::new(), tr.t("filter.choose"))];
+    relations.extend(Relation::ALL.iter().map(|r| (r.as_str().to_string(), tr.t(&r.label_key()))));
+    let id_hint = match edit.and_then(|p| p.id_masked.clone()) {
+        Some(m) => tr.f("person.keep_hint", &[&m]),
+        None => tr.t("person.id_hint"),
+    };
+    let phone_hint = match edit.and_then(|p| p.phone_masked.clone()) {
+        Some(m) => tr.f("person.keep_hint", &[&m]),
+        None => String::new(),
+    };
+    let mut fields = vec![
+        Field::text(tr, "name", "field.name", &f.name, 40, true),
+        Field::text(tr, "id_number", "person.id_number", &f.id_number, 18, false).hint(id_hint),
+        Field::select(tr, "sex", "person.sex", &f.sex, sexes, false),
+        Field::text(tr, "birth_date", "person.birth_date", &f.birth_date, 10, false).hint(tr.t("hint.date")),
+        Field::text(tr, "phone", "person.phone", &f.phone, 20, false).hint(phone_hint),
+        Field::select(tr, "place_id", "person.place", &f.place_id, place_opts, true),
+        Field::select(tr, "estate_id", "person.estate", &f.estate_id, estate_opts, false),
+        Field::text(tr, "building", "person.building", &f.building, 20, false),
+        Field::text(tr, "unit", "person.unit", &f.unit, 20, false),
+        Field::text(tr, "room", "person.room", &f.room, 20, false),
+        Field::select(tr, "relation", "person.relation", &f.relation, relations, false),
+    ];
+    if !candidates.is_empty() {
+        fields.push(Field::checkbox(tr, "confirm_new", "person.confirm_new", false));
+    }
+    apply_errors(&mut fields, errors, tr);
+    let errs = general_errors(&fields, errors, tr);
+    let (action, cancel) = match edit {
+        Some(p) => (format!("/people/{}", p.id), format!("/people/{}", p.id)),
+        None => ("/people".to_string(), "/people".to_string()),
+    };
+    let mut view = FormPage::new(ctx, action, fields, cancel);
+    view.errors = errs;
+    if !candidates.is_empty() {
+        let list: Vec<String> = candidates
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} {} {}",
+                    c.name,
+                    c.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+                    c.id_masked.clone().unwrap_or_default(),
+                    if c.visible { c.place_name.clone() } else { tr.t("person.outside_scope") }
+                )
+            })
+            .collect();
+        view.intro = Some(format!("{} {}", tr.t("person.possible_duplicates"), list.join("；")));
+    }
+    if !f.household_id.is_empty() {
+        view.hidden.push(("household_id".into(), f.household_id.clone()));
+    }
+    if let Some(p) = edit {
+        view.hidden
+            .push(("version".into(), if f.version.is_empty() { p.version.to_string() } else { f.version.clone() }));
+    }
+    Ok(view)
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewQuery {
+    pub household_id: Option<Uuid>,
+}
+
+pub async fn new_form(State(st): State<AppState>, caller: Caller, Q(q): Q<NewQuery>) -> AppResult<Response> {
+    let mut f = PersonForm::default();
+    if let Some(hid) = q.household_id {
+        // A new member of a household starts at the household's address.
+        if let Some(head) = store::household_members(&st.db, &caller.scope, hid).await?.into_iter().next() {
+            f.household_id = hid.to_string();
+            f.place_id = head.place_id.to_string();
+            f.estate_id = head.estate_id.map(|e| e.to_string()).unwrap_or_default();
+            f.building = head.building.unwrap_or_default();
+            f.unit = head.unit.unwrap_or_default();
+            f.room = head.room.unwrap_or_default();
+        }
+    }
+    Ok(page(&person_form(&st, &caller, &f, &FieldErrors::default(), None, &[]).await?))
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<PersonForm>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    let input = f.input(&mut errors);
+    if !errors.is_empty() {
+        // Report every field at once: run the full validation too.
+        validate(&input, today(), &mut errors);
+        let view = person_form(&st, &caller, &f, &errors, None, &[]).await?;
+        return Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY));
+    }
+    match store::create(&st.db, &st.keys, &caller.scope, &caller.actor(), &input, f.confirm_new == "on").await {
+        Ok(p) => Ok(Redirect::to(&format!("/people/{}", p.id)).into_response()),
+        Err(CreateError::App(AppError::Invalid(errors))) => {
+            let view = person_form(&st, &caller, &f, &errors, None, &[]).await?;
+            Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(CreateError::IdRegistered(c)) => {
+            let mut errors = FieldErrors::default();
+            errors.add("id_number", "person.id_registered");
+            let view = person_form(&st, &caller, &f, &errors, None, &c).await?;
+            Ok(page_with_status(&view, StatusCode::CONFLICT))
+        }
+        Err(CreateError::PossibleDuplicate(c)) => {
+            let view = person_form(&st, &caller, &f, &FieldErrors::default(), None, &c).await?;
+            Ok(page_with_status(&view, StatusCode::CONFLICT))
+        }
+        Err(CreateError::App(e)) => Err(e),
+    }
+}
+
+pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
+    let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let f = PersonForm {
+        name: p.name.clone(),
+        sex: p.sex.clone().unwrap_or_default(),
+        birth_date: p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+        place_id: p.place_id.to_string(),
+        estate_id: p.estate_id.map(|e| e.to_string()).unwrap_or_default(),
+        building: p.building.clone().unwrap_or_default(),
+        unit: p.unit.clone().unwrap_or_default(),
+        room: p.room.clone().unwrap_or_default(),
+        relation: p.relation.clone().unwrap_or_default(),
+        version: p.version.to_string(),
+        ..Default::default()
+    };
+    Ok(page(&person_form(&st, &caller, &f, &FieldErrors::default(), Some(&p), &[]).await?))
+}
+
+pub async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<PersonForm>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    let input = f.input(&mut errors);
+    let result = if errors.is_empty() {
+        store::update(&st.db, &st.keys, &caller.scope, &caller.actor(), id, &input).await
+    } else {
+        Err(AppError::Invalid(errors))
+    };
+    match result {
+        Ok(p) => Ok(Redirect::to(&format!("/people/{}", p.id)).into_response()),
+        Err(e @ (AppError::Invalid(_) | AppError::Stale)) => {
+            let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+            let (errors, status) = match e {
+                AppError::Invalid(errs) => (errs, StatusCode::UNPROCESSABLE_ENTITY),
+                _ => (stale(), StatusCode::CONFLICT),
+            };
+            // A stale save keeps what the user typed; the new version lets them save again on purpose.
+            let f = PersonForm { version: p.version.to_string(), ..f };
+            let view = person_form(&st, &caller, &f, &errors, Some(&p), &[]).await?;
+            Ok(page_with_status(&view, status))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn stale() -> FieldErrors {
+    let mut errs = FieldErrors::default();
+    errs.add("_form", "error.stale");
+    errs
+}
+
+#[derive(Template)]
+#[template(path = "people/person.html")]
+struct PersonPage {
+    ctx: Ctx,
+    person: Person,
+    sex_age: String,
+    address: String,
+    id_shown: String,
+    id_revealed: bool,
+    phone_shown: String,
+    phone_revealed: bool,
+    tags: Vec<PersonTag>,
+    members: Vec<Person>,
+    cases: Vec<crate::cases::model::Case>,
+    events: Vec<super::timeline::Event>,
+    can_reveal: bool,
+    can_open_case: bool,
+    reveal_error: Option<String>,
+    tag_form: TagForm,
+    tag_errors: Vec<(String, String)>,
+    tag_opts: Vec<(String, String)>,
+    intake: crate::cases::pages::IntakeForm,
+    intake_errors: Vec<(String, String)>,
+    intake_opts: crate::cases::pages::IntakeOptions,
+}
+
+impl PersonPage {
+    fn tag_error(&self, field: &str) -> Option<&String> {
+        self.tag_errors.iter().find(|(f, _)| f == field).map(|(_, m)| m)
+    }
+    fn intake_error(&self, field: &str) -> Option<&String> {
+        self.intake_errors.iter().find(|(f, _)| f == field).map(|(_, m)| m)
+    }
+    fn tag_label(&self, code: &str) -> String {
+        Tag::parse(code).map(|t| self.ctx.t(&t.label_key())).unwrap_or_else(|| code.to_string())
+    }
+}
+
+#[derive(Default)]
+pub struct Extras {
+    revealed: Option<(String, String)>,
+    reveal_error: Option<String>,
+    tag_form: Option<TagForm>,
+    tag_errors: FieldErrors,
+    intake: Option<crate::cases::pages::IntakeForm>,
+    intake_errors: FieldErrors,
+}
+
+pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
+    render_person(&st, &caller, id, Extras::default(), StatusCode::OK).await
+}
+
+async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, status: StatusCode) -> AppResult<Response> {
+    let person = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    crate::cases::pages::check_child_access(st, caller, &person).await?;
+    let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/people", "nav.people");
+    ctx.title = person.name.clone();
+    let tr = ctx.tr;
+    let tags = store::tags_of(&st.db, id).await?;
+    let members = match person.household_id {
+        Some(h) => {
+            store::household_members(&st.db, &caller.scope, h).await?.into_iter().filter(|m| m.id != id).collect()
+        }
+        None => Vec::new(),
+    };
+    let cases = crate::cases::pages::cases_of(st, caller, id).await?;
+    let events = super::timeline::for_person(st, caller, &person).await?;
+    let msgs = |e: &FieldErrors| e.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect::<Vec<_>>();
+    let sex = person.sex.as_deref().map(|s| tr.t(&format!("sex.{s}"))).unwrap_or_default();
+    let age = person.age(today()).map(|a| tr.f("person.age", &[&a])).unwrap_or_default();
+    let revealed = |field: &str| x.revealed.as_ref().filter(|(f, _)| f == field).map(|(_, v)| v.clone());
+    let (id_revealed, phone_revealed) = (revealed("id_number"), revealed("phone"));
+    let view = PersonPage {
+        sex_age: format!("{sex} {age}"),
+        address: person.address(),
+        id_revealed: id_revealed.is_some(),
+        id_shown: id_revealed.or_else(|| person.id_masked.clone()).unwrap_or_default(),
+        phone_revealed: phone_revealed.is_some(),
+        phone_shown: phone_revealed.or_else(|| person.phone_masked.clone()).unwrap_or_default(),
+        tags,
+        members,
+        cases,
+        events,
+        can_reveal: caller.is(REVEALERS),
+        can_open_case: caller.is(crate::cases::pages::CASE_WRITERS),
+        reveal_error: x.reveal_error.map(|c| tr.t(&c)),
+        tag_form: x.tag_form.unwrap_or_default(),
+        tag_errors: msgs(&x.tag_errors),
+        tag_opts: tag_options(tr, "filter.choose"),
+        intake: x.intake.unwrap_or_default(),
+        intake_errors: msgs(&x.intake_errors),
+        intake_opts: crate::cases::pages::intake_options(st, tr).await?,
+        ctx,
+        person,
+    };
+    Ok(page_with_status(&view, status))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RevealForm {
+    #[serde(default)]
+    pub field: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Shows the full number on this one response; nothing is kept in the session.
+pub async fn reveal(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<RevealForm>,
+) -> AppResult<Response> {
+    let Some(what) = Secret::parse(&f.field) else { return Err(AppError::bad("error.bad_choice")) };
+    match store::reveal(&st.db, &st.keys, &caller.scope, &caller.actor(), id, what, &f.reason).await {
+        Ok(value) => {
+            let x = Extras { revealed: Some((what.as_str().into(), value.unwrap_or_default())), ..Default::default() };
+            render_person(&st, &caller, id, x, StatusCode::OK).await
+        }
+        Err(AppError::Invalid(errs)) => {
+            let x = Extras { reveal_error: errs.0.first().map(|e| e.1.to_string()), ..Default::default() };
+            render_person(&st, &caller, id, x, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct TagForm {
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default)]
+    pub starts_on: String,
+    #[serde(default)]
+    pub ends_on: String,
+    #[serde(default)]
+    pub source: String,
+}
+
+pub async fn add_tag(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<TagForm>,
+) -> AppResult<Response> {
+    let input = TagInput {
+        tag: f.tag.clone(),
+        starts_on: opt(&f.starts_on),
+        ends_on: opt(&f.ends_on),
+        source: f.source.clone(),
+    };
+    match store::add_tag(&st.db, &caller.scope, &caller.actor(), id, &input).await {
+        Ok(_) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
+        Err(AppError::Invalid(errs)) => {
+            let x = Extras { tag_form: Some(f), tag_errors: errs, ..Default::default() };
+            render_person(&st, &caller, id, x, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct EndTagForm {
+    #[serde(default)]
+    pub ends_on: String,
+}
+
+pub async fn end_tag(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<EndTagForm>,
+) -> AppResult<Response> {
+    let ends = if f.ends_on.trim().is_empty() { Some(today()) } else { parse_date(&f.ends_on) };
+    let Some(ends) = ends else { return Err(AppError::field("ends_on", "error.date_format")) };
+    let person_id = store::end_tag(&st.db, &caller.scope, &caller.actor(), id, ends).await?;
+    Ok(Redirect::to(&format!("/people/{person_id}")).into_response())
+}
+
+pub async fn open_case(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<crate::cases::pages::IntakeForm>,
+) -> AppResult<Response> {
+    match crate::cases::pages::intake(&st, &caller, id, &f).await {
+        Ok(case_id) => Ok(Redirect::to(&format!("/cases/{case_id}")).into_response()),
+        Err(AppError::Invalid(errs)) => {
+            let x = Extras { intake: Some(f), intake_errors: errs, ..Default::default() };
+            render_person(&st, &caller, id, x, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    pub q: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "people/search.html")]
+struct SearchPage {
+    ctx: Ctx,
+    q: String,
+    people: Vec<Person>,
+    notes: Vec<(Uuid, String, String)>,
+}
+
+/// People by name (Chinese, pinyin, initials) and, for case workers, case summaries and notes.
+pub async fn search(State(st): State<AppState>, caller: Caller, Q(q): Q<SearchQuery>) -> AppResult<Response> {
+    let text = q.q.unwrap_or_default();
+    let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/search", "nav.search");
+    let (mut people, mut notes) = (Vec::new(), Vec::new());
+    if !text.trim().is_empty() {
+        let filter = PersonFilter { q: Some(text.clone()), ..Default::default() };
+        people = store::list(&st.db, &caller.scope, &filter, 50, 0).await?.0;
+        if caller.is(crate::cases::pages::CASE_READERS) {
+            notes = crate::cases::pages::search_notes(&st, &caller, &text).await?;
+        }
+    }
+    Ok(page(&SearchPage { ctx, q: text, people, notes }))
+}
+
+/// Accessor for templates: the Chinese/English label of a code under a prefix.
+pub fn label(tr: Tr, prefix: &str, code: &str) -> String {
+    tr.t(&format!("{prefix}.{code}"))
+}

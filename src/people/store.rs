@@ -1,0 +1,616 @@
+//! All SQL of people: persons, households, tags, reveals. Reads filter by the caller's scope
+//! (the path of the community or grid the person lives in) inside the query.
+
+use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::model::*;
+use crate::audit::{self, Actor, Entry};
+use crate::auth::Scope;
+use crate::crypto::Keyring;
+use crate::db::query::{self, Args};
+use crate::db::{Db, Tx};
+use crate::org::model::PlaceKind;
+use crate::web::error::{AppError, FieldErrors};
+use crate::{read, write};
+
+pub const PERSON_COLS: &str = "p.id, p.name, p.sex, p.birth_date, p.id_masked, p.phone_masked, p.place_id, pl.name AS place_name, p.path, p.estate_id, e.name AS estate_name, p.building, p.unit, p.room, p.household_id, p.relation, p.merged_into, p.version, p.updated_at";
+pub const PERSON_FROM: &str =
+    "FROM persons p JOIN places pl ON pl.id = p.place_id LEFT JOIN estates e ON e.id = p.estate_id";
+
+/// Shanghai's calendar date: ages, due dates and "today" on screen follow it.
+pub fn today() -> NaiveDate {
+    Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
+}
+
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PersonFilter {
+    /// A street, community or grid: people living there.
+    pub place_id: Option<Uuid>,
+    /// A vulnerable-group tag in force today.
+    pub tag: Option<String>,
+    /// Only people with at least one case (clients).
+    pub clients: Option<bool>,
+    /// Name (Chinese, pinyin or initials).
+    pub q: Option<String>,
+    pub page: Option<i64>,
+}
+
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    f: &PersonFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Person>, i64), sqlx::Error> {
+    let mut args = Args::new();
+    let mut wh = format!("{} AND p.merged_into IS NULL", args.scope("p.path", scope));
+    if let Some(pid) = f.place_id {
+        // The chosen place's subtree, intersected with the scope above.
+        let Some(place) = crate::org::store::get_place(db, scope, pid).await? else {
+            return Ok((Vec::new(), 0));
+        };
+        let end = crate::db::scope_sql::subtree_end(&place.path);
+        wh.push_str(&format!(" AND p.path >= {} AND p.path < {}", args.push(place.path), args.push(end)));
+    }
+    if let Some(tag) = f.tag.as_deref().and_then(Tag::parse) {
+        wh.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM person_tags t WHERE t.person_id = p.id AND t.tag = {} AND t.starts_on <= {d} AND (t.ends_on IS NULL OR t.ends_on >= {d}))",
+            args.push(tag.as_str()),
+            d = args.push_date(today()),
+        ));
+    }
+    if f.clients == Some(true) {
+        wh.push_str(" AND EXISTS (SELECT 1 FROM cases c WHERE c.person_id = p.id)");
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let hits = crate::search::find(db, scope, &["person"], q, 500).await?;
+        let ids: Vec<Uuid> = hits.into_iter().map(|h| h.entity_id).collect();
+        if ids.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        wh.push_str(&format!(" AND p.id IN ({})", args.list(&ids)));
+    }
+    let select = format!("SELECT {PERSON_COLS} {PERSON_FROM} WHERE {wh} ORDER BY p.id DESC");
+    query::page(db, &select, &format!("FROM persons p WHERE {wh}"), &args, limit, offset).await
+}
+
+/// A person inside the scope, or None (missing and out of scope look the same).
+pub async fn get(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Person>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT {PERSON_COLS} {PERSON_FROM} WHERE p.id = {} AND {}",
+        args.push(id),
+        args.scope("p.path", scope)
+    );
+    query::optional(db, &sql, &args).await
+}
+
+/// Where a person lives: a community or grid in scope, and an estate of that community.
+struct Residence {
+    place_id: Uuid,
+    path: String,
+    estate_id: Option<Uuid>,
+}
+
+async fn residence(
+    db: &Db,
+    scope: &Scope,
+    place_id: Uuid,
+    estate_id: Option<Uuid>,
+    errors: &mut FieldErrors,
+) -> Result<Option<Residence>, sqlx::Error> {
+    let Some(place) = crate::org::store::get_place(db, scope, place_id).await? else {
+        errors.add("place_id", "person.place_not_found");
+        return Ok(None);
+    };
+    let community = match place.kind() {
+        PlaceKind::Community => place.id,
+        PlaceKind::Grid => place.parent_id.unwrap_or(place.id),
+        _ => {
+            errors.add("place_id", "person.place_kind");
+            return Ok(None);
+        }
+    };
+    if let Some(eid) = estate_id {
+        match crate::org::store::get_estate(db, scope, eid).await? {
+            Some(e) if e.community_id == community => {}
+            _ => errors.add("estate_id", "person.estate_not_in_community"),
+        }
+    }
+    Ok(Some(Residence { place_id, path: place.path, estate_id }))
+}
+
+/// Existing records that may be the same person: the same ID number anywhere (by blind index),
+/// or the same name and birth date at the same place, inside the scope.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Candidate {
+    pub id: Uuid,
+    pub name: String,
+    pub birth_date: Option<NaiveDate>,
+    pub id_masked: Option<String>,
+    pub place_name: String,
+    /// False when the record lies outside the caller's scope (it can't be opened from here).
+    #[sqlx(skip)]
+    pub visible: bool,
+    #[serde(skip)]
+    pub path: String,
+}
+
+pub async fn candidates(
+    db: &Db,
+    keys: &Keyring,
+    scope: &Scope,
+    clean: &CleanPerson,
+    place_id: Uuid,
+    except: Option<Uuid>,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    let mut args = Args::new();
+    let mut ors = Vec::new();
+    if let Some(idn) = &clean.id_number {
+        ors.push(format!("p.id_hash IN ({})", args.list(&keys.blind_all("id", idn.as_str()))));
+    }
+    if let Some(b) = clean.birth_date {
+        ors.push(format!(
+            "(p.name = {} AND p.birth_date = {} AND p.place_id = {})",
+            args.push(clean.name.as_str()),
+            args.push_date(b),
+            args.push(place_id)
+        ));
+    }
+    if ors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let not_self = match except {
+        Some(id) => format!(" AND p.id <> {}", args.push(id)),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path FROM persons p JOIN places pl ON pl.id = p.place_id
+         WHERE ({}) AND p.merged_into IS NULL{not_self} LIMIT 10",
+        ors.join(" OR ")
+    );
+    let mut rows: Vec<Candidate> = query::all(db, &sql, &args).await?;
+    for r in &mut rows {
+        r.visible = scope.covers(&r.path);
+    }
+    Ok(rows)
+}
+
+pub struct Sealed {
+    pub id_sealed: Option<String>,
+    pub id_hash: Option<String>,
+    pub id_masked: Option<String>,
+    pub phone_sealed: Option<String>,
+    pub phone_hash: Option<String>,
+    pub phone_masked: Option<String>,
+}
+
+pub fn seal(keys: &Keyring, clean: &CleanPerson) -> Sealed {
+    Sealed {
+        id_sealed: clean.id_number.as_ref().map(|i| keys.seal(i.as_str().as_bytes())),
+        id_hash: clean.id_number.as_ref().map(|i| keys.blind("id", i.as_str())),
+        id_masked: clean.id_number.as_ref().map(|i| i.masked()),
+        phone_sealed: clean.phone.as_ref().map(|p| keys.seal(p.as_str().as_bytes())),
+        phone_hash: clean.phone.as_ref().map(|p| keys.blind("phone", p.as_str())),
+        phone_masked: clean.phone.as_ref().map(|p| p.masked()),
+    }
+}
+
+/// Creates a person. Possible duplicates are refused with `person.possible_duplicate` unless
+/// `confirm_new`; a registered ID number is always refused (one person, one record).
+pub async fn create(
+    db: &Db,
+    keys: &Keyring,
+    scope: &Scope,
+    actor: &Actor,
+    input: &PersonInput,
+    confirm_new: bool,
+) -> Result<Person, CreateError> {
+    let mut errors = FieldErrors::default();
+    let clean = validate(input, today(), &mut errors);
+    let res = residence(db, scope, input.place_id, input.estate_id, &mut errors).await?;
+    let household = match input.household_id {
+        Some(hid) => match household_in_scope(db, scope, hid).await? {
+            Some(h) => Some(h),
+            None => {
+                errors.add("household_id", "person.household_not_found");
+                None
+            }
+        },
+        None => None,
+    };
+    errors.into_result()?;
+    let res = res.expect("validated");
+    let found = candidates(db, keys, scope, &clean, res.place_id, None).await?;
+    if found.iter().any(|c| clean.id_number.is_some() && c.id_masked == clean.id_number.as_ref().map(|i| i.masked())) {
+        return Err(CreateError::IdRegistered(found));
+    }
+    if !found.is_empty() && !confirm_new {
+        return Err(CreateError::PossibleDuplicate(found));
+    }
+    let mut tx = db.begin().await?;
+    let id = insert(&mut tx, keys, actor, &clean, &res.place_id, &res.path, res.estate_id, household).await?;
+    tx.commit().await?;
+    Ok(get(db, scope, id).await?.ok_or(AppError::NotFound)?)
+}
+
+pub enum CreateError {
+    IdRegistered(Vec<Candidate>),
+    PossibleDuplicate(Vec<Candidate>),
+    App(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for CreateError {
+    fn from(e: E) -> Self {
+        CreateError::App(e.into())
+    }
+}
+
+/// Inserts a validated person (a new household of their own unless one is given) with its
+/// search terms and audit row.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert(
+    tx: &mut Tx,
+    keys: &Keyring,
+    actor: &Actor,
+    clean: &CleanPerson,
+    place_id: &Uuid,
+    path: &str,
+    estate_id: Option<Uuid>,
+    household: Option<Uuid>,
+) -> Result<Uuid, AppError> {
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let s = seal(keys, clean);
+    let (household_id, relation) = match household {
+        Some(h) => (h, clean.relation.unwrap_or(Relation::Other)),
+        None => {
+            let hid = Uuid::now_v7();
+            write!(&mut *tx, |c| {
+                sqlx::query(
+                "INSERT INTO households (id, place_id, path, estate_id, building, unit, room, created_at, created_by, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $9)"
+            )
+            .bind(hid)
+            .bind(place_id)
+            .bind(path)
+            .bind(estate_id)
+            .bind(&clean.building)
+            .bind(&clean.unit)
+            .bind(&clean.room)
+            .bind(now)
+            .bind(actor.id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+            (hid, clean.relation.unwrap_or(Relation::Head))
+        }
+    };
+    write!(&mut *tx, |c| sqlx::query(
+        "INSERT INTO persons (id, household_id, relation, place_id, path, estate_id, building, unit, room, name, sex, birth_date,
+                              id_sealed, id_hash, id_masked, phone_sealed, phone_hash, phone_masked, created_at, created_by, updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $19, $20)"
+    )
+    .bind(id)
+    .bind(household_id)
+    .bind(relation.as_str())
+    .bind(place_id)
+    .bind(path)
+    .bind(estate_id)
+    .bind(&clean.building)
+    .bind(&clean.unit)
+    .bind(&clean.room)
+    .bind(&clean.name)
+    .bind(clean.sex.map(|s| s.as_str()))
+    .bind(clean.birth_date)
+    .bind(&s.id_sealed)
+    .bind(&s.id_hash)
+    .bind(&s.id_masked)
+    .bind(&s.phone_sealed)
+    .bind(&s.phone_hash)
+    .bind(&s.phone_masked)
+    .bind(now)
+    .bind(actor.id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(crate::web::error::on_unique("id_number", "person.id_registered"))?;
+    crate::search::index(tx, "person", id, id, path, &crate::search::name_terms(&clean.name)).await?;
+    audit::record(
+        tx,
+        actor,
+        Entry {
+            action: "person.create",
+            entity: "person",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({ "name": clean.name }),
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+async fn household_in_scope(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!("SELECT id FROM households WHERE id = {} AND {}", args.push(id), args.scope("path", scope));
+    Ok(query::optional::<(Uuid,)>(db, &sql, &args).await?.map(|r| r.0))
+}
+
+/// Changes a person; `input.version` must be the version that was read.
+pub async fn update(
+    db: &Db,
+    keys: &Keyring,
+    scope: &Scope,
+    actor: &Actor,
+    id: Uuid,
+    input: &PersonInput,
+) -> Result<Person, AppError> {
+    let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let mut clean = validate(input, today(), &mut errors);
+    let res = residence(db, scope, input.place_id, input.estate_id, &mut errors).await?;
+    let Some(version) = input.version else {
+        errors.add("version", "error.required");
+        return Err(AppError::Invalid(errors));
+    };
+    errors.into_result()?;
+    let res = res.expect("validated");
+    // An empty ID or phone on an edit form means "unchanged": the form never shows the full value.
+    let keep_id = clean.id_number.is_none();
+    let keep_phone = clean.phone.is_none();
+    if keep_id && clean.birth_date.is_none() {
+        clean.birth_date = current.birth_date;
+    }
+    let s = seal(keys, &clean);
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let n = write!(&mut tx, |c| sqlx::query(
+        "UPDATE persons SET name = $1, sex = COALESCE($2, sex), birth_date = $3, place_id = $4, path = $5, estate_id = $6,
+                building = $7, unit = $8, room = $9, relation = COALESCE($10, relation),
+                id_sealed = CASE WHEN $11 THEN id_sealed ELSE $12 END, id_hash = CASE WHEN $11 THEN id_hash ELSE $13 END,
+                id_masked = CASE WHEN $11 THEN id_masked ELSE $14 END,
+                phone_sealed = CASE WHEN $15 THEN phone_sealed ELSE $16 END, phone_hash = CASE WHEN $15 THEN phone_hash ELSE $17 END,
+                phone_masked = CASE WHEN $15 THEN phone_masked ELSE $18 END,
+                version = version + 1, updated_at = $19, updated_by = $20
+         WHERE id = $21 AND version = $22"
+    )
+    .bind(&clean.name)
+    .bind(clean.sex.map(|s| s.as_str()))
+    .bind(clean.birth_date)
+    .bind(res.place_id)
+    .bind(&res.path)
+    .bind(res.estate_id)
+    .bind(&clean.building)
+    .bind(&clean.unit)
+    .bind(&clean.room)
+    .bind(clean.relation.map(|r| r.as_str()))
+    .bind(keep_id)
+    .bind(&s.id_sealed)
+    .bind(&s.id_hash)
+    .bind(&s.id_masked)
+    .bind(keep_phone)
+    .bind(&s.phone_sealed)
+    .bind(&s.phone_hash)
+    .bind(&s.phone_masked)
+    .bind(now)
+    .bind(actor.id)
+    .bind(id)
+    .bind(version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(crate::web::error::on_unique("id_number", "person.id_registered"))?;
+    if n == 0 {
+        return Err(AppError::Stale);
+    }
+    if current.name != clean.name || current.path != res.path {
+        crate::search::index(&mut tx, "person", id, id, &res.path, &crate::search::name_terms(&clean.name)).await?;
+    }
+    let mut changed = Vec::new();
+    for (field, differs) in [
+        ("name", current.name != clean.name),
+        (
+            "address",
+            current.path != res.path || current.address() != address_of(&clean, current.estate_name.as_deref()),
+        ),
+        ("id_number", !keep_id),
+        ("phone", !keep_phone),
+    ] {
+        if differs {
+            changed.push(field);
+        }
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "person.update",
+            entity: "person",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({ "changed": changed }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, scope, id).await?.ok_or(AppError::NotFound)
+}
+
+fn address_of(c: &CleanPerson, estate: Option<&str>) -> String {
+    address_text(estate, c.building.as_deref(), c.unit.as_deref(), c.room.as_deref())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    IdNumber,
+    Phone,
+}
+
+impl Secret {
+    pub fn parse(s: &str) -> Option<Secret> {
+        match s {
+            "id_number" => Some(Secret::IdNumber),
+            "phone" => Some(Secret::Phone),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Secret::IdNumber => "id_number",
+            Secret::Phone => "phone",
+        }
+    }
+}
+
+/// The full ID or phone number of a person in scope. The reason is required and the reveal
+/// is recorded in the audit log before the value is returned.
+pub async fn reveal(
+    db: &Db,
+    keys: &Keyring,
+    scope: &Scope,
+    actor: &Actor,
+    id: Uuid,
+    what: Secret,
+    reason: &str,
+) -> Result<Option<String>, AppError> {
+    let mut errors = FieldErrors::default();
+    let reason = crate::web::form::clean_name(reason, "reason", 200, &mut errors);
+    if reason.chars().count() < 2 && errors.is_empty() {
+        errors.add("reason", "reveal.reason_too_short");
+    }
+    errors.into_result()?;
+    let mut args = Args::new();
+    let col = match what {
+        Secret::IdNumber => "id_sealed",
+        Secret::Phone => "phone_sealed",
+    };
+    let sql = format!("SELECT {col} FROM persons WHERE id = {} AND {}", args.push(id), args.scope("path", scope));
+    let row: Option<(Option<String>,)> = query::optional(db, &sql, &args).await?;
+    let sealed = row.ok_or(AppError::NotFound)?.0;
+    let Some(sealed) = sealed else { return Ok(None) };
+    let plain = keys.open_text(&sealed)?;
+    audit::record_alone(
+        db,
+        actor,
+        Entry {
+            action: "person.reveal",
+            entity: "person",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({ "field": what.as_str(), "reason": reason }),
+        },
+    )
+    .await?;
+    Ok(Some(plain))
+}
+
+pub async fn tags_of(db: &Db, person_id: Uuid) -> Result<Vec<PersonTag>, sqlx::Error> {
+    read!(db, |c| {
+        sqlx::query_as(
+        "SELECT id, person_id, tag, starts_on, ends_on, source FROM person_tags WHERE person_id = $1 ORDER BY starts_on DESC, id DESC"
+    )
+    .bind(person_id)
+    .fetch_all(c)
+    .await
+    })
+}
+
+pub async fn add_tag(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    person_id: Uuid,
+    input: &TagInput,
+) -> Result<PersonTag, AppError> {
+    let person = get(db, scope, person_id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let (tag, starts, ends, source) =
+        validate_tag(input, person.birth_date, today(), &mut errors).ok_or(AppError::Invalid(errors))?;
+    let id = Uuid::now_v7();
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO person_tags (id, person_id, tag, starts_on, ends_on, source, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    )
+    .bind(id)
+    .bind(person_id)
+    .bind(tag.as_str())
+    .bind(starts)
+    .bind(ends)
+    .bind(&source)
+    .bind(Utc::now())
+    .bind(actor.id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "person.tag",
+            entity: "person",
+            entity_id: Some(person_id.to_string()),
+            detail: serde_json::json!({ "tag": tag.as_str(), "starts_on": starts, "source": source }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(PersonTag { id, person_id, tag: tag.as_str().into(), starts_on: starts, ends_on: ends, source })
+}
+
+/// Ends a tag period (it stays in the history).
+pub async fn end_tag(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    tag_id: Uuid,
+    ends_on: NaiveDate,
+) -> Result<Uuid, AppError> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT t.person_id, t.starts_on, t.ends_on FROM person_tags t JOIN persons p ON p.id = t.person_id WHERE t.id = {} AND {}",
+        args.push(tag_id),
+        args.scope("p.path", scope)
+    );
+    let (person_id, starts, ended): (Uuid, NaiveDate, Option<NaiveDate>) =
+        query::optional(db, &sql, &args).await?.ok_or(AppError::NotFound)?;
+    if ended.is_some() {
+        return Err(AppError::Conflict("tag.already_ended"));
+    }
+    if ends_on < starts {
+        return Err(AppError::field("ends_on", "tag.ends_before_start"));
+    }
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| sqlx::query("UPDATE person_tags SET ends_on = $1 WHERE id = $2")
+        .bind(ends_on)
+        .bind(tag_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "person.tag_end",
+            entity: "person",
+            entity_id: Some(person_id.to_string()),
+            detail: serde_json::json!({ "tag_id": tag_id, "ends_on": ends_on }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(person_id)
+}
+
+/// Members of a household, in scope.
+pub async fn household_members(db: &Db, scope: &Scope, household_id: Uuid) -> Result<Vec<Person>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT {PERSON_COLS} {PERSON_FROM} WHERE p.household_id = {} AND p.merged_into IS NULL AND {} ORDER BY p.birth_date",
+        args.push(household_id),
+        args.scope("p.path", scope)
+    );
+    query::all(db, &sql, &args).await
+}

@@ -1,0 +1,73 @@
+//! The person timeline: everything Linli knows about a person that the viewer may see, newest
+//! first. Each domain contributes events through its own scoped queries; a new domain adds its
+//! source to `for_person` and nothing else changes.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::model::{Person, Tag};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::web::error::AppResult;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub on: NaiveDate,
+    /// Breaks ties between events of one day (UUIDv7 of the record: creation order).
+    #[serde(skip)]
+    pub order: Uuid,
+    /// Stable code of the event kind: `person.registered`, `tag.start`, `case.opened`, `record.home_visit` …
+    pub kind: String,
+    pub title: String,
+    pub detail: String,
+    pub href: Option<String>,
+}
+
+/// Newest first.
+pub async fn for_person(st: &AppState, caller: &Caller, person: &Person) -> AppResult<Vec<Event>> {
+    let mut events = own_events(st, person).await?;
+    events.extend(crate::cases::pages::timeline_events(st, caller, person.id).await?);
+    events.sort_by_key(|e| std::cmp::Reverse((e.on, e.order)));
+    Ok(events)
+}
+
+async fn own_events(st: &AppState, person: &Person) -> AppResult<Vec<Event>> {
+    let mut out = Vec::new();
+    let registered: (chrono::DateTime<chrono::Utc>,) =
+        crate::read!(&st.db, |c| sqlx::query_as("SELECT created_at FROM persons WHERE id = $1")
+            .bind(person.id)
+            .fetch_one(c)
+            .await)?;
+    out.push(Event {
+        on: registered.0.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
+        order: person.id,
+        kind: "person.registered".into(),
+        title: person.place_name.clone(),
+        detail: person.address(),
+        href: None,
+    });
+    for t in super::store::tags_of(&st.db, person.id).await? {
+        let tag_key = Tag::parse(&t.tag).map(|t| t.label_key()).unwrap_or_default();
+        out.push(Event {
+            on: t.starts_on,
+            order: t.id,
+            kind: "tag.start".into(),
+            title: tag_key.clone(),
+            detail: t.source.clone(),
+            href: None,
+        });
+        if let Some(end) = t.ends_on {
+            out.push(Event {
+                on: end,
+                order: t.id,
+                kind: "tag.ended".into(),
+                title: tag_key,
+                detail: String::new(),
+                href: None,
+            });
+        }
+    }
+    Ok(out)
+}

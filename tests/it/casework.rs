@@ -1,0 +1,383 @@
+//! Case work through the real router on both backends: people with sealed and masked numbers,
+//! duplicates, tags, scope, search, stale saves, and a case from intake to closure.
+
+use axum::http::{Method, StatusCode};
+
+use crate::harness::{Client, TestApp};
+
+/// A valid ID number for a birth date and sequence (check character computed).
+fn id_number(region: &str, birth: &str, seq: &str) -> String {
+    let first17 = format!("{region}{birth}{seq}");
+    format!("{first17}{}", linli::people::identity::check_char(&first17))
+}
+
+async fn register(c: &Client<'_>, body: serde_json::Value) -> serde_json::Value {
+    let r = c.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.json()
+}
+
+#[tokio::test]
+async fn people_numbers_are_validated_sealed_masked_and_revealed_with_an_audited_reason() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let yongning = app.place_id("永宁社区").await;
+    // The 17th digit is odd: a man.
+    let male = id_number("140202", "19860302", "121");
+    // A bad check character, a future birth date and a sex that contradicts the number: all named.
+    let mut bad = male.clone();
+    bad.replace_range(17..18, if male.ends_with('1') { "2" } else { "1" });
+    let form = [
+        ("name", "王鹏"),
+        ("id_number", bad.as_str()),
+        ("birth_date", "2099-01-01"),
+        ("place_id", &yongning.to_string()),
+    ];
+    let r = worker.post_form("/people", &form).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("校验位不正确"), "{}", r.body);
+    assert!(r.body.contains("value=\"王鹏\""), "typed input kept");
+    let r = worker
+        .post_form(
+            "/people",
+            &[("name", "王鹏"), ("id_number", &male), ("sex", "female"), ("place_id", &yongning.to_string())],
+        )
+        .await;
+    assert!(r.body.contains("性别与身份证号不一致"), "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0, "nothing half-written");
+
+    // A lower-case x is normalised; the number is sealed at rest and masked on screen.
+    let with_x = loop_x_id();
+    let phone = "13800131234";
+    let p = register(
+        &worker,
+        serde_json::json!({"name": "王鹏", "id_number": with_x.to_lowercase(), "phone": phone, "place_id": yongning}),
+    )
+    .await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    assert_eq!(p["id_masked"], format!("{}********{}", &with_x[..6], &with_x[14..]));
+    assert_eq!(p["phone_masked"], "138****1234");
+    assert_eq!(p["birth_date"], format!("{}-{}-{}", &with_x[6..10], &with_x[10..12], &with_x[12..14]));
+    let stored: (Option<String>, Option<String>) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id_sealed, phone_sealed FROM persons").fetch_one(c).await)
+            .unwrap();
+    let (sealed_id, sealed_phone) = (stored.0.unwrap(), stored.1.unwrap());
+    assert!(!sealed_id.contains(&with_x) && !sealed_phone.contains(phone), "sealed at rest");
+    let page = worker.get(&format!("/people/{pid}")).await;
+    assert!(!page.body.contains(&with_x) && page.body.contains("********"), "masked on screen");
+
+    // One person, one record: the same number again is refused, with or without the x.
+    let again = worker
+        .send_json(
+            Method::POST,
+            "/api/v1/people",
+            &serde_json::json!({"name": "王朋", "id_number": with_x, "place_id": yongning}).to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert_eq!(again.json()["code"], "person.id_registered");
+
+    // Revealing needs a reason, and each reveal is audited.
+    let r = worker.post_form(&format!("/people/{pid}/reveal"), &[("field", "id_number"), ("reason", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!r.body.contains(&with_x));
+    let r = worker
+        .post_form(&format!("/people/{pid}/reveal"), &[("field", "id_number"), ("reason", "办理低保材料核对")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(&with_x), "revealed once");
+    let audited = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.reveal' AND detail LIKE '%低保材料核对%'")
+        .await;
+    assert_eq!(audited, 1);
+    // A community worker sees masked numbers only and may not reveal.
+    let staff = app.login("changmin").await;
+    let r = staff.post_form(&format!("/people/{pid}/reveal"), &[("field", "phone"), ("reason", "核对")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+/// An ID number ending in X (some sequence makes the check character X).
+fn loop_x_id() -> String {
+    (0..1000)
+        .map(|n| format!("14020219460315{n:03}"))
+        .map(|first| format!("{first}{}", linli::people::identity::check_char(&first)))
+        .find(|id| id.ends_with('X'))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn same_name_birth_and_place_is_offered_as_a_match_and_tags_respect_age() {
+    let app = TestApp::new().await;
+    let worker = app.login("zhengjiangbo").await;
+    let minhe = app.place_id("民和社区").await;
+    let body = serde_json::json!({"name": "王芳", "birth_date": "1945-06-01", "place_id": minhe});
+    let first = register(&worker, body.clone()).await;
+    let dup = worker.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    assert_eq!(dup.json()["details"][0]["id"], first["id"]);
+    let forced = worker.send_json(Method::POST, "/api/v1/people?confirm_new=true", &body.to_string(), &[]).await;
+    assert_eq!(forced.status, StatusCode::CREATED, "a namesake can still be registered on purpose");
+
+    let pid = first["id"].as_str().unwrap();
+    let child_tag = worker
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{pid}/tags"),
+            r#"{"tag": "left_behind_child", "source": "走访"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(child_tag.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(child_tag.body.contains("tag.child_tag_on_adult"), "{}", child_tag.body);
+    let alone = worker
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{pid}/tags"),
+            r#"{"tag": "独居", "source": "入户走访核实"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(alone.status, StatusCode::CREATED, "{}", alone.body);
+    let listed = worker.get("/api/v1/people?tag=living_alone").await.json();
+    assert_eq!(listed["total"], 1);
+}
+
+#[tokio::test]
+async fn another_station_cannot_see_or_find_a_client_by_list_search_timeline_or_id() {
+    let app = TestApp::new().await;
+    let zhenhua = app.login("wenbichen").await;
+    let yongning = app.place_id("永宁社区").await;
+    let p =
+        register(&zhenhua, serde_json::json!({"name": "王芳", "birth_date": "1944-02-02", "place_id": yongning})).await;
+    let pid = p["id"].as_str().unwrap();
+    let body = serde_json::json!({"person_id": pid, "domain": "elderly_care", "source": "visit", "summary": "独居高龄，需定期探访"});
+    let case = zhenhua.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await;
+    assert_eq!(case.status, StatusCode::CREATED, "{}", case.body);
+    let case_id = case.json()["id"].as_str().unwrap().to_string();
+
+    // Found by Chinese name, pinyin and initials inside the station.
+    for q in ["王芳", "wangfang", "wf", "芳"] {
+        let hits = zhenhua.get(&format!("/api/v1/people?q={}", urlencode(q))).await.json();
+        assert_eq!(hits["total"], 1, "search {q}");
+    }
+    let notes = zhenhua.get(&format!("/search?q={}", urlencode("探访"))).await;
+    assert!(notes.body.contains(case.json()["number"].as_str().unwrap()), "case text is searchable");
+
+    let qingyuan = app.login("leizeyu").await;
+    for path in [
+        "/api/v1/people".to_string(),
+        format!("/api/v1/people?q={}", urlencode("王芳")),
+        "/api/v1/people?q=wf".to_string(),
+        "/api/v1/cases".to_string(),
+    ] {
+        let r = qingyuan.get(&path).await;
+        assert_eq!(r.json()["total"], 0, "{path}: {}", r.body);
+    }
+    for path in [
+        format!("/people/{pid}"),
+        format!("/api/v1/people/{pid}"),
+        format!("/api/v1/people/{pid}/timeline"),
+        format!("/cases/{case_id}"),
+        format!("/api/v1/cases/{case_id}"),
+    ] {
+        assert_eq!(qingyuan.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let page = qingyuan.get(&format!("/search?q={}", urlencode("王芳"))).await;
+    assert!(!page.body.contains(pid), "search page shows nothing of another station");
+    let due = qingyuan.get("/api/v1/follow-ups?days=60").await.json();
+    assert_eq!(due["cases"].as_array().unwrap().len(), 0);
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)]).unwrap().trim_start_matches('=').to_string()
+}
+
+#[tokio::test]
+async fn a_stale_save_is_refused_and_the_typed_input_is_kept() {
+    let app = TestApp::new().await;
+    let worker = app.login("hanjianwei").await;
+    let place = app.place_id("北馨园社区").await;
+    let p =
+        register(&worker, serde_json::json!({"name": "李桂兰", "birth_date": "1950-05-05", "place_id": place})).await;
+    let pid = p["id"].as_str().unwrap();
+    // Someone else saves first.
+    let put = serde_json::json!({"name": "李桂兰", "birth_date": "1950-05-05", "place_id": place, "room": "301"});
+    let ok = worker
+        .send_json(Method::PUT, &format!("/api/v1/people/{pid}"), &put.to_string(), &[("if-match", "\"1\"")])
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(ok.headers["etag"], "\"2\"");
+    let stale = worker
+        .send_json(Method::PUT, &format!("/api/v1/people/{pid}"), &put.to_string(), &[("if-match", "\"1\"")])
+        .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    // The form with the old version: refused with a message, and what was typed stays.
+    let form = [
+        ("name", "李桂兰"),
+        ("birth_date", "1950-05-05"),
+        ("place_id", &place.to_string()),
+        ("room", "502"),
+        ("version", "1"),
+    ];
+    let r = worker.post_form(&format!("/people/{pid}"), &form).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("已被他人修改") && r.body.contains("value=\"502\""), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_case_from_intake_through_plan_services_and_closure() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let p =
+        register(&worker, serde_json::json!({"name": "王鹏", "birth_date": "1986-03-02", "place_id": yongning})).await;
+    let pid = p["id"].as_str().unwrap();
+
+    // Intake on the person page: the number people quote comes from the station.
+    let r = worker
+        .post_form(&format!("/people/{pid}/cases"), &[("domain", ""), ("source", "walk_in"), ("summary", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = worker
+        .post_form(
+            &format!("/people/{pid}/cases"),
+            &[("domain", "social_assistance"), ("source", "walk_in"), ("summary", "尿毒症，家庭困难")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let case_path = r.location();
+    let case_id = case_path.trim_start_matches("/cases/").to_string();
+    let year = chrono::Datelike::year(&linli::people::store::today());
+    let case = worker.get(&format!("/api/v1/cases/{case_id}")).await.json();
+    assert_eq!(case["number"], format!("振华-{year}-0001"));
+    assert_eq!(case["status"], "intake");
+    assert_eq!(case["tier"], "standard");
+
+    // A plan action without an owner is refused; what was typed stays on the form.
+    let plan = [
+        ("goals", "稳定病情，恢复部分就业"),
+        ("action", "链接社区公益岗位"),
+        ("owner", ""),
+        ("due_on", "2030-01-31"),
+        ("review_on", "2030-03-01"),
+        ("tier", "standard"),
+    ];
+    let r = worker.post_form(&format!("{case_path}/plan"), &plan).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("每项措施须有负责人") && r.body.contains("链接社区公益岗位"), "{}", r.body);
+    let mut plan = plan.to_vec();
+    plan[2] = ("owner", "温碧晨");
+    assert_eq!(worker.post_form(&format!("{case_path}/plan"), &plan).await.status, StatusCode::SEE_OTHER);
+    // Only the station manager approves.
+    assert_eq!(worker.post_form(&format!("{case_path}/plan/approve"), &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(manager.post_form(&format!("{case_path}/plan/approve"), &[]).await.status, StatusCode::SEE_OTHER);
+
+    // Service records: a phone follow-up moves the next follow-up one interval on.
+    let today = linli::people::store::today();
+    let rec = serde_json::json!({"kind": "resource_linking", "minutes": 60, "notes": "经社区联系到一份门卫工作"});
+    let r = worker.send_json(Method::POST, &format!("/api/v1/cases/{case_id}/records"), &rec.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let rec = serde_json::json!({"kind": "phone_follow_up", "minutes": 15, "notes": "电话回访，透析规律，情绪稳定"});
+    let r = worker.send_json(Method::POST, &format!("/api/v1/cases/{case_id}/records"), &rec.to_string(), &[]).await;
+    assert_eq!(r.json()["next_follow_up_on"], (today + chrono::Duration::days(30)).to_string());
+    let future = serde_json::json!({"kind": "home_visit", "minutes": 30, "notes": "x", "occurred_on": "2099-01-01"});
+    let r = worker.send_json(Method::POST, &format!("/api/v1/cases/{case_id}/records"), &future.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The timeline shows it all, newest first.
+    let tl = worker.get(&format!("/api/v1/people/{pid}/timeline")).await.json();
+    let kinds: Vec<&str> = tl.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for k in ["person.registered", "case.opened", "plan.approved", "record.resource_linking", "record.phone_follow_up"]
+    {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    assert_eq!(*kinds.last().unwrap(), "person.registered");
+
+    // Closure needs a reason and the manager's approval.
+    let r = worker.post_form(&format!("{case_path}/close"), &[("reason", " ")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        worker.post_form(&format!("{case_path}/close"), &[("reason", "已就业，病情稳定，目标达成")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        worker.post_form(&format!("{case_path}/close/decision"), &[("decision", "approve")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        manager.post_form(&format!("{case_path}/close/decision"), &[("decision", "approve")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let case = worker.get(&format!("/api/v1/cases/{case_id}")).await.json();
+    assert_eq!(case["status"], "closed");
+    assert_eq!(case["closure_reason"], "已就业，病情稳定，目标达成");
+    let r = worker.send_json(Method::POST, &format!("/api/v1/cases/{case_id}/records"), &rec.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "a closed case takes no records");
+    let kpi = manager.get("/api/v1/follow-ups").await.json();
+    assert_eq!(kpi["kpis"][0]["closed_cases"], 1);
+}
+
+#[tokio::test]
+async fn an_elder_over_80_living_alone_is_due_weekly_and_shows_overdue() {
+    let app = TestApp::new().await;
+    let worker = app.login("zhengjiangbo").await;
+    let minhe = app.place_id("民和社区").await;
+    let p = register(&worker, serde_json::json!({"name": "王芳", "birth_date": "1944-08-08", "place_id": minhe})).await;
+    let pid = p["id"].as_str().unwrap();
+    let r = worker
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{pid}/tags"),
+            r#"{"tag": "living_alone", "source": "入户核实"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let body = serde_json::json!({"person_id": pid, "domain": "elderly_care", "source": "visit", "summary": "教她使用智能手机"});
+    let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await.json();
+    assert_eq!(case["tier"], "elder_80_alone");
+    let today = linli::people::store::today();
+    assert_eq!(case["next_follow_up_on"], (today + chrono::Duration::days(7)).to_string());
+    let due = worker.get("/cases/due").await;
+    assert!(due.body.contains("王芳") && !due.body.contains("已超期"), "{}", due.body);
+    // Ten days pass without a visit.
+    let past = today - chrono::Duration::days(3);
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| sqlx::query("UPDATE cases SET next_follow_up_on = $1")
+        .bind(past)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    let due = worker.get("/cases/due").await;
+    assert!(due.body.contains("已超期"), "overdue shows");
+    let kpi = worker.get("/api/v1/follow-ups").await.json();
+    assert_eq!(kpi["kpis"][0]["overdue"], 1);
+    // A visit today puts the next one a week out.
+    let case_id = case["id"].as_str().unwrap();
+    let rec = serde_json::json!({"kind": "home_visit", "minutes": 45, "notes": "入户走访，教会视频通话"});
+    let r = worker.send_json(Method::POST, &format!("/api/v1/cases/{case_id}/records"), &rec.to_string(), &[]).await;
+    assert_eq!(r.json()["next_follow_up_on"], (today + chrono::Duration::days(7)).to_string());
+}
+
+#[tokio::test]
+async fn a_childs_record_needs_the_case_team_or_a_grant_and_every_opening_is_recorded() {
+    let app = TestApp::new().await;
+    let worker = app.login("leizeyu").await;
+    let dachi = app.place_id("大齿社区").await;
+    let birth = (linli::people::store::today() - chrono::Duration::days(365 * 10)).to_string();
+    let p = register(&worker, serde_json::json!({"name": "小阳", "birth_date": birth, "place_id": dachi})).await;
+    let pid = p["id"].as_str().unwrap();
+    // Not on the case team yet: refused, and the refusal is recorded.
+    assert_eq!(worker.get(&format!("/people/{pid}")).await.status, StatusCode::FORBIDDEN);
+    let body = serde_json::json!({"person_id": pid, "domain": "child_welfare", "source": "referral", "summary": "父亲去世，母亲患病，孩子孤僻"});
+    let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await;
+    assert_eq!(case.status, StatusCode::CREATED, "{}", case.body);
+    assert_eq!(case.json()["tier"], "standard");
+    assert_eq!(worker.get(&format!("/people/{pid}")).await.status, StatusCode::OK, "the case worker opens it");
+    assert!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'child.denied'").await >= 1);
+    assert!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'child.open'").await >= 1);
+}
