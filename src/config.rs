@@ -43,6 +43,9 @@ pub struct ConfigArgs {
     /// Size of the PostgreSQL connection pool (default 10).
     #[arg(long, env = "LINLI_DB_POOL", global = true)]
     pub db_pool: Option<u32>,
+    /// Most people one roster export may hold without a manager's approval (default 500).
+    #[arg(long, env = "LINLI_EXPORT_MAX_PEOPLE", global = true)]
+    pub export_max_people: Option<usize>,
     /// Log format: text (default) or json.
     #[arg(long, env = "LINLI_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -68,6 +71,7 @@ struct FileConfig {
     login_rate_per_minute: Option<u32>,
     max_body_kb: Option<usize>,
     db_pool: Option<u32>,
+    export_max_people: Option<usize>,
     log_format: Option<String>,
     trust_forwarded_for: Option<bool>,
     secret_key: Option<String>,
@@ -85,6 +89,7 @@ pub struct Config {
     pub login_rate_per_minute: u32,
     pub max_body_bytes: usize,
     pub db_pool: u32,
+    pub export_max_people: usize,
     pub log_json: bool,
     pub trust_forwarded_for: bool,
     pub secret_key: Option<String>,
@@ -165,6 +170,7 @@ impl ConfigArgs {
             login_rate_per_minute: self.login_rate_per_minute.or(file.login_rate_per_minute).unwrap_or(30),
             max_body_bytes: 1024 * self.max_body_kb.or(file.max_body_kb).unwrap_or(2048),
             db_pool: self.db_pool.or(file.db_pool).unwrap_or(10),
+            export_max_people: self.export_max_people.or(file.export_max_people).unwrap_or(500),
             log_json: log_format == "json",
             trust_forwarded_for: self.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
             secret_key: self.secret_key.clone().or(file.secret_key),

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod instruments;
+pub mod ledger;
 pub mod model;
 pub mod pages;
 pub mod store;
@@ -18,6 +19,7 @@ pub fn routes() -> Vec<RouteDef> {
     vec![
         r(Method::GET, "/cases", read, pages::list),
         r(Method::GET, "/cases/due", read, pages::due),
+        r(Method::GET, "/cases/ledger.xlsx", read, ledger::ledger),
         r(Method::GET, "/cases/{id}", read, pages::show),
         r(Method::POST, "/cases/{id}/assessments", write, pages::assess),
         r(Method::POST, "/cases/{id}/plan", write, pages::save_plan),

@@ -340,6 +340,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     ];
     view.query = query_of(&[("status", q.status), ("mine", q.mine)]);
     view.actions.push((tr.t("nav.due"), "/cases/due".into()));
+    view.actions.push((tr.t("export.ledger"), "/cases/ledger.xlsx".into()));
     Ok(page(&view))
 }
 

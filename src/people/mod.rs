@@ -2,7 +2,9 @@
 //! revealed with a reason), the person timeline.
 
 pub mod api;
+pub mod export;
 pub mod identity;
+pub mod import;
 pub mod model;
 pub mod pages;
 pub mod store;
@@ -25,6 +27,10 @@ pub fn routes() -> Vec<RouteDef> {
     vec![
         r(Method::GET, "/people", people, pages::list),
         r(Method::GET, "/people/new", people, pages::new_form),
+        r(Method::GET, "/people/import", people, import::form),
+        r(Method::POST, "/people/import", people, import::preview),
+        r(Method::POST, "/people/import/commit", people, import::commit_page),
+        r(Method::GET, "/people/export.xlsx", people, export::roster),
         r(Method::POST, "/people", people, pages::create),
         r(Method::GET, "/people/{id}", people, pages::show),
         r(Method::GET, "/people/{id}/edit", people, pages::edit_form),

@@ -94,8 +94,12 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         Field::select(tr, "tag", "person.tag", q.tag.as_deref().unwrap_or(""), tag_options(tr, "filter.all"), false),
         Field::checkbox(tr, "clients", "person.clients_only", q.clients.as_deref() == Some("on")),
     ];
+    let export_query =
+        query_of(&[("place_id", q.place_id.clone()), ("tag", q.tag.clone()), ("clients", q.clients.clone())]);
     view.query = query_of(&[("q", q.q), ("place_id", q.place_id), ("tag", q.tag), ("clients", q.clients)]);
     view.actions.push((tr.t("person.new"), "/people/new".into()));
+    view.actions.push((tr.t("people_import.title"), "/people/import".into()));
+    view.actions.push((tr.t("export.roster"), format!("/people/export.xlsx?{export_query}")));
     view.actions.push((tr.t("nav.search"), "/search".into()));
     Ok(page(&view))
 }

@@ -231,7 +231,8 @@ pub async fn create(
         return Err(CreateError::PossibleDuplicate(found));
     }
     let mut tx = db.begin().await?;
-    let id = insert(&mut tx, keys, actor, &clean, &res.place_id, &res.path, res.estate_id, household).await?;
+    let (id, _) =
+        insert(&mut tx, keys, actor, &clean, &res.place_id, &res.path, res.estate_id, household, true).await?;
     tx.commit().await?;
     Ok(get(db, scope, id).await?.ok_or(AppError::NotFound)?)
 }
@@ -249,7 +250,7 @@ impl<E: Into<AppError>> From<E> for CreateError {
 }
 
 /// Inserts a validated person (a new household of their own unless one is given) with its
-/// search terms and audit row.
+/// search terms and, unless part of a batch, its audit row.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     tx: &mut Tx,
@@ -260,7 +261,8 @@ pub async fn insert(
     path: &str,
     estate_id: Option<Uuid>,
     household: Option<Uuid>,
-) -> Result<Uuid, AppError> {
+    audit_each: bool,
+) -> Result<(Uuid, Uuid), AppError> {
     let id = Uuid::now_v7();
     let now = Utc::now();
     let s = seal(keys, clean);
@@ -319,6 +321,10 @@ pub async fn insert(
     .map(|r| r.rows_affected()))
     .map_err(crate::web::error::on_unique("id_number", "person.id_registered"))?;
     crate::search::index(tx, "person", id, id, path, &crate::search::name_terms(&clean.name)).await?;
+    if !audit_each {
+        // A bulk import records one audit row for the whole batch.
+        return Ok((id, household_id));
+    }
     audit::record(
         tx,
         actor,
@@ -330,7 +336,7 @@ pub async fn insert(
         },
     )
     .await?;
-    Ok(id)
+    Ok((id, household_id))
 }
 
 async fn household_in_scope(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {

@@ -10,7 +10,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::harness::TestApp;
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
     _profile: tempfile::TempDir,
@@ -27,7 +27,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn start_driver() -> Option<Driver> {
+pub(crate) fn start_driver() -> Option<Driver> {
     let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -54,7 +54,7 @@ fn start_driver() -> Option<Driver> {
     panic!("chromedriver did not start");
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -72,7 +72,7 @@ async fn browser(driver: &Driver) -> Client {
         .expect("webdriver session")
 }
 
-async fn serve(app: &TestApp) -> String {
+pub(crate) async fn serve(app: &TestApp) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router.clone();
@@ -82,20 +82,20 @@ async fn serve(app: &TestApp) -> String {
     format!("http://{addr}")
 }
 
-async fn fill(c: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     let el = c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
     el.clear().await.unwrap();
     el.send_keys(text).await.unwrap();
 }
 
 /// Clicks and waits until the browser has left the old page (its <html> goes stale).
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     let old = c.find(Locator::Css("html")).await.unwrap();
     c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page")).click().await.unwrap();
     wait_gone(c, old).await;
 }
 
-async fn wait_gone(c: &Client, old: fantoccini::elements::Element) {
+pub(crate) async fn wait_gone(c: &Client, old: fantoccini::elements::Element) {
     for _ in 0..100 {
         if old.tag_name().await.is_err() {
             // New document: let it finish loading.
@@ -106,7 +106,7 @@ async fn wait_gone(c: &Client, old: fantoccini::elements::Element) {
     }
 }
 
-async fn text_of(c: &Client, css: &str) -> String {
+pub(crate) async fn text_of(c: &Client, css: &str) -> String {
     match c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await {
         Ok(el) => el.text().await.unwrap(),
         Err(_) => {
@@ -117,7 +117,7 @@ async fn text_of(c: &Client, css: &str) -> String {
     }
 }
 
-async fn login(c: &Client, base: &str, account: &str, password: &str) {
+pub(crate) async fn login(c: &Client, base: &str, account: &str, password: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     fill(c, "#f-account", account).await;
     fill(c, "#f-password", password).await;

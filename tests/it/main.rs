@@ -13,4 +13,5 @@ mod cli;
 mod idempotency;
 mod import;
 mod org;
+mod people_import;
 mod policy;

@@ -1,0 +1,484 @@
+//! Importing residents and households from xlsx or CSV (a bureau roster, a station's Excel
+//! files). The preview lists every bad row with its row number, column and reason; the good rows
+//! wait in `import_batches` until the user commits, then land in one transaction. A person
+//! already registered (same ID number, or same name, birth date and place) is skipped, so
+//! importing the same file again adds nothing.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use askama::Template;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::model::*;
+use crate::app::AppState;
+use crate::audit::{self, Actor, Entry};
+use crate::auth::{Caller, Scope};
+use crate::crypto::Keyring;
+use crate::db::Db;
+use crate::db::query::{self, Args};
+use crate::tabular;
+use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::extract::PageForm;
+use crate::web::render::{Ctx, page, page_with_status};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImportRow {
+    pub row: usize,
+    pub name: String,
+    pub id_number: String,
+    pub sex: String,
+    pub birth_date: String,
+    pub phone: String,
+    /// 社区, 街道/社区 or 社区/网格.
+    pub place: String,
+    pub estate: String,
+    pub building: String,
+    pub unit: String,
+    pub room: String,
+    pub relation: String,
+    /// Rows with the same household key form one household.
+    pub household: String,
+    /// Tags separated by 、 , ， ; or ；
+    pub tags: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub row: usize,
+    pub column: String,
+    pub reason: String,
+}
+
+const COLUMNS: &[(&str, &[&str])] = &[
+    ("name", &["姓名", "name"]),
+    ("id_number", &["身份证号", "身份证号码", "公民身份号码", "id_number"]),
+    ("sex", &["性别", "sex"]),
+    ("birth_date", &["出生日期", "birth_date"]),
+    ("phone", &["联系电话", "电话", "手机", "phone"]),
+    ("place", &["社区", "所在社区", "网格", "place"]),
+    ("estate", &["小区", "estate"]),
+    ("building", &["楼栋", "楼号", "building"]),
+    ("unit", &["单元", "unit"]),
+    ("room", &["室", "房号", "门牌", "room"]),
+    ("relation", &["与户主关系", "relation"]),
+    ("household", &["户号", "户编号", "household"]),
+    ("tags", &["人群标签", "标签", "类别", "tags"]),
+];
+
+fn label(field: &str) -> &'static str {
+    COLUMNS.iter().find(|(f, _)| *f == field).map(|(_, names)| names[0]).unwrap_or("")
+}
+
+pub fn rows_from_table(t: &tabular::Table) -> Result<Vec<ImportRow>, Vec<Problem>> {
+    let idx: HashMap<&str, Option<usize>> =
+        COLUMNS.iter().map(|(f, names)| (*f, tabular::column(&t.headers, names))).collect();
+    if idx["name"].is_none() || idx["place"].is_none() {
+        return Err(vec![Problem {
+            row: 1,
+            column: "姓名 / 社区".into(),
+            reason: "people_import.missing_columns".into(),
+        }]);
+    }
+    let cell = |cells: &Vec<String>, f: &str| idx[f].and_then(|i| cells.get(i)).cloned().unwrap_or_default();
+    Ok(t.rows
+        .iter()
+        .map(|(row, c)| ImportRow {
+            row: *row,
+            name: cell(c, "name"),
+            id_number: cell(c, "id_number"),
+            sex: cell(c, "sex"),
+            birth_date: cell(c, "birth_date"),
+            phone: cell(c, "phone"),
+            place: cell(c, "place"),
+            estate: cell(c, "estate"),
+            building: cell(c, "building"),
+            unit: cell(c, "unit"),
+            room: cell(c, "room"),
+            relation: cell(c, "relation"),
+            household: cell(c, "household"),
+            tags: cell(c, "tags"),
+        })
+        .collect())
+}
+
+/// Where a row can live: "社区", "街道/社区", "社区/网格" and "街道/社区/网格" → (place id, path,
+/// community id). Names shared by two communities are left out of the short form.
+struct Places {
+    by_name: HashMap<String, Option<(Uuid, String, Uuid)>>,
+    estates: HashMap<(Uuid, String), Uuid>,
+}
+
+async fn places(db: &Db, scope: &Scope) -> Result<Places, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT c.id, c.kind, c.name, c.path, p.id, p.name, p.kind FROM places c JOIN places p ON p.id = c.parent_id
+         WHERE {} AND c.active AND c.kind IN ('community', 'grid')",
+        args.scope("c.path", scope)
+    );
+    let rows: Vec<(Uuid, String, String, String, Uuid, String, String)> = query::all(db, &sql, &args).await?;
+    let mut by_name: HashMap<String, Option<(Uuid, String, Uuid)>> = HashMap::new();
+    let mut put = |key: String, v: (Uuid, String, Uuid)| {
+        by_name.entry(key).and_modify(|e| *e = None).or_insert(Some(v));
+    };
+    let communities: HashMap<Uuid, String> =
+        rows.iter().filter(|r| r.1 == "community").map(|r| (r.0, r.5.clone())).collect();
+    for (id, kind, name, path, parent, parent_name, _) in &rows {
+        if kind == "community" {
+            put(name.clone(), (*id, path.clone(), *id));
+            put(format!("{parent_name}/{name}"), (*id, path.clone(), *id));
+        } else {
+            put(format!("{parent_name}/{name}"), (*id, path.clone(), *parent));
+            if let Some(street) = communities.get(parent) {
+                put(format!("{street}/{parent_name}/{name}"), (*id, path.clone(), *parent));
+            }
+        }
+    }
+    let (estates, _) = crate::org::store::list_estates(db, scope, 100_000, 0).await?;
+    Ok(Places { by_name, estates: estates.into_iter().map(|e| ((e.community_id, e.name), e.id)).collect() })
+}
+
+fn norm_place(p: &str) -> String {
+    p.split(['/', '／', '>', '＞']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/")
+}
+
+/// A row ready to insert.
+pub struct Ready {
+    pub row: ImportRow,
+    pub clean: CleanPerson,
+    pub place_id: Uuid,
+    pub path: String,
+    pub estate_id: Option<Uuid>,
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Default)]
+pub struct Plan {
+    pub ready: Vec<Ready>,
+    pub existing: usize,
+    pub problems: Vec<Problem>,
+}
+
+/// Excel turns an 18-digit ID typed as a number into 1.40202E+17 and keeps 15 digits.
+fn looks_like_excel_number(raw: &str) -> bool {
+    let r = raw.trim();
+    r.contains("E+")
+        || r.contains("e+")
+        || (r.len() == 18 && r.ends_with("000") && r.chars().all(|c| c.is_ascii_digit()))
+}
+
+pub async fn plan(db: &Db, keys: &Keyring, scope: &Scope, rows: &[ImportRow]) -> Result<Plan, sqlx::Error> {
+    let today = super::store::today();
+    let places = places(db, scope).await?;
+    let mut plan = Plan::default();
+    let mut seen_ids: HashSet<String> = HashSet::new();
+    let mut candidates = Vec::new();
+    for r in rows {
+        let problem =
+            |field: &str, reason: &str| Problem { row: r.row, column: label(field).into(), reason: reason.into() };
+        let mut bad = Vec::new();
+        let place = places.by_name.get(&norm_place(&r.place));
+        let (place_id, path, community) = match place {
+            Some(Some(p)) => (p.0, p.1.clone(), p.2),
+            Some(None) => {
+                bad.push(problem("place", "people_import.place_ambiguous"));
+                (Uuid::nil(), String::new(), Uuid::nil())
+            }
+            None => {
+                bad.push(problem(
+                    "place",
+                    if r.place.trim().is_empty() { "error.required" } else { "people_import.place_unknown" },
+                ));
+                (Uuid::nil(), String::new(), Uuid::nil())
+            }
+        };
+        let estate_id = if r.estate.trim().is_empty() {
+            None
+        } else {
+            let e = places.estates.get(&(community, r.estate.trim().to_string())).copied();
+            if e.is_none() && place.is_some() {
+                bad.push(problem("estate", "people_import.estate_unknown"));
+            }
+            e
+        };
+        let input = PersonInput {
+            name: r.name.clone(),
+            id_number: Some(r.id_number.clone()),
+            sex: Some(r.sex.clone()),
+            birth_date: Some(r.birth_date.clone()),
+            phone: Some(r.phone.clone()),
+            place_id,
+            building: Some(r.building.clone()),
+            unit: Some(r.unit.clone()),
+            room: Some(r.room.clone()),
+            relation: Some(r.relation.clone()),
+            ..Default::default()
+        };
+        let mut errors = FieldErrors::default();
+        let clean = validate(&input, today, &mut errors);
+        for (field, code) in errors.0 {
+            let code = if field == "id_number" && looks_like_excel_number(&r.id_number) {
+                "people_import.id_as_number"
+            } else {
+                code
+            };
+            bad.push(problem(&field, code));
+        }
+        let mut tags = Vec::new();
+        for part in r.tags.split([',', '，', '、', ';', '；']).map(str::trim).filter(|t| !t.is_empty()) {
+            let t = TagInput { tag: part.into(), starts_on: None, ends_on: None, source: "批量导入".into() };
+            let mut e = FieldErrors::default();
+            match validate_tag(&t, clean.birth_date, today, &mut e) {
+                Some((tag, ..)) => tags.push(tag),
+                None => bad.extend(e.0.into_iter().map(|(_, code)| problem("tags", code))),
+            }
+        }
+        if let Some(id) = &clean.id_number
+            && !seen_ids.insert(id.as_str().to_string())
+        {
+            bad.push(problem("id_number", "people_import.duplicate_in_file"));
+        }
+        if bad.is_empty() {
+            candidates.push(Ready { row: r.clone(), clean, place_id, path, estate_id, tags });
+        }
+        plan.problems.extend(bad);
+    }
+    // Already registered: by the blind index of the ID number, or by name + birth date + place.
+    let hashes: Vec<String> = candidates
+        .iter()
+        .filter_map(|c| c.clean.id_number.as_ref())
+        .flat_map(|i| keys.blind_all("id", i.as_str()))
+        .collect();
+    let mut known_hashes: HashSet<String> = HashSet::new();
+    for chunk in hashes.chunks(500) {
+        let mut args = Args::new();
+        let sql = format!("SELECT id_hash FROM persons WHERE id_hash IN ({})", args.list(chunk));
+        known_hashes.extend(query::all::<(String,)>(db, &sql, &args).await?.into_iter().map(|r| r.0));
+    }
+    let names: Vec<String> =
+        candidates.iter().map(|c| c.clean.name.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut known_people: HashSet<(String, Option<NaiveDate>, Uuid)> = HashSet::new();
+    for chunk in names.chunks(500) {
+        let mut args = Args::new();
+        let sql = format!(
+            "SELECT name, birth_date, place_id FROM persons WHERE merged_into IS NULL AND name IN ({})",
+            args.list(chunk)
+        );
+        known_people.extend(query::all::<(String, Option<NaiveDate>, Uuid)>(db, &sql, &args).await?);
+    }
+    for c in candidates {
+        let by_id = c
+            .clean
+            .id_number
+            .as_ref()
+            .is_some_and(|i| keys.blind_all("id", i.as_str()).iter().any(|h| known_hashes.contains(h)));
+        let by_name = c.clean.birth_date.is_some()
+            && known_people.contains(&(c.clean.name.clone(), c.clean.birth_date, c.place_id));
+        if by_id || by_name {
+            plan.existing += 1;
+        } else {
+            plan.ready.push(c);
+        }
+    }
+    Ok(plan)
+}
+
+/// Re-checks the rows and writes every new person in one transaction, with one audit row.
+pub async fn commit(
+    db: &Db,
+    keys: &Keyring,
+    scope: &Scope,
+    actor: &Actor,
+    rows: &[ImportRow],
+    file: &str,
+) -> Result<usize, AppError> {
+    let p = plan(db, keys, scope, rows).await?;
+    if !p.problems.is_empty() {
+        return Err(AppError::bad("import.has_problems"));
+    }
+    let mut households: HashMap<String, Uuid> = HashMap::new();
+    let mut tx = db.begin().await?;
+    let now = Utc::now();
+    let today = super::store::today();
+    for r in &p.ready {
+        let key = r.row.household.trim().to_string();
+        let household = if key.is_empty() { None } else { households.get(&key).copied() };
+        let (person_id, household_id) =
+            super::store::insert(&mut tx, keys, actor, &r.clean, &r.place_id, &r.path, r.estate_id, household, false)
+                .await
+                .map_err(|e| match e {
+                    AppError::Invalid(_) => AppError::bad("import.concurrent_change"),
+                    e => e,
+                })?;
+        if !key.is_empty() {
+            households.entry(key).or_insert(household_id);
+        }
+        for tag in &r.tags {
+            crate::write!(&mut tx, |c| {
+                sqlx::query(
+                "INSERT INTO person_tags (id, person_id, tag, starts_on, source, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            )
+            .bind(Uuid::now_v7())
+            .bind(person_id)
+            .bind(tag.as_str())
+            .bind(today)
+            .bind("批量导入")
+            .bind(now)
+            .bind(actor.id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+        }
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "person.import",
+            entity: "person",
+            entity_id: None,
+            detail: serde_json::json!({ "file": file, "created": p.ready.len(), "existing": p.existing }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(p.ready.len())
+}
+
+// ---- screens ----------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "people/import.html")]
+struct ImportPage {
+    ctx: Ctx,
+    problems: Vec<Problem>,
+    ready: Vec<ImportRow>,
+    existing: usize,
+    batch: Option<Uuid>,
+    previewed: bool,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+fn import_page(st: &AppState, caller: &Caller) -> ImportPage {
+    ImportPage {
+        ctx: Ctx::new(st.cfg.demo, Some(caller), None, "/people", "people_import.title"),
+        problems: Vec::new(),
+        ready: Vec::new(),
+        existing: 0,
+        batch: None,
+        previewed: false,
+        error: None,
+        notice: None,
+    }
+}
+
+pub async fn form(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
+    Ok(page(&import_page(&st, &caller)))
+}
+
+pub async fn preview(
+    State(st): State<AppState>,
+    caller: Caller,
+    mp: Result<Multipart, MultipartRejection>,
+) -> AppResult<Response> {
+    let mut mp = mp.map_err(|_| AppError::BadRequest("error.form_content_type", serde_json::Value::Null))?;
+    let mut view = import_page(&st, &caller);
+    let tr = view.ctx.tr;
+    let mut file: Option<(String, Vec<u8>)> = None;
+    while let Some(field) = mp.next_field().await.map_err(|_| AppError::bad("error.bad_form"))? {
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or("upload").to_string();
+            let bytes = field.bytes().await.map_err(|_| AppError::TooLarge)?;
+            file = Some((name, bytes.to_vec()));
+        }
+    }
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        view.error = Some(tr.t("import.no_file"));
+        return Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY));
+    };
+    let table = match tabular::read(&bytes, &name) {
+        Ok(t) => t,
+        Err(e) => {
+            view.error = Some(tr.t(&e.to_string()));
+            return Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
+    view.previewed = true;
+    let rows = match rows_from_table(&table) {
+        Ok(r) => r,
+        Err(problems) => {
+            view.problems = localise(problems, tr);
+            return Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
+    let p = plan(&st.db, &st.keys, &caller.scope, &rows).await?;
+    view.existing = p.existing;
+    if p.problems.is_empty() && !p.ready.is_empty() {
+        let id = Uuid::now_v7();
+        let mut tx = st.db.begin().await?;
+        crate::write!(&mut tx, |c| {
+            sqlx::query(
+            "INSERT INTO import_batches (id, user_id, kind, file_name, rows, created_at) VALUES ($1, $2, 'people', $3, $4, $5)"
+        )
+        .bind(id)
+        .bind(caller.user_id)
+        .bind(&name)
+        .bind(serde_json::to_string(&rows).unwrap_or_default())
+        .bind(Utc::now())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        tx.commit().await?;
+        view.batch = Some(id);
+    }
+    let status = if p.problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    view.problems = localise(p.problems, tr);
+    view.ready = p.ready.into_iter().take(200).map(|r| r.row).collect();
+    Ok(page_with_status(&view, status))
+}
+
+fn localise(problems: Vec<Problem>, tr: crate::web::i18n::Tr) -> Vec<Problem> {
+    problems.into_iter().map(|p| Problem { reason: tr.t(&p.reason), ..p }).collect()
+}
+
+#[derive(Deserialize)]
+pub struct CommitForm {
+    #[serde(default)]
+    batch: String,
+}
+
+pub async fn commit_page(
+    State(st): State<AppState>,
+    caller: Caller,
+    PageForm(f): PageForm<CommitForm>,
+) -> AppResult<Response> {
+    let id = Uuid::parse_str(f.batch.trim()).map_err(|_| AppError::bad("import.bad_payload"))?;
+    let batch: Option<(String, String)> = crate::read!(&st.db, |c| sqlx::query_as(
+        "SELECT file_name, rows FROM import_batches WHERE id = $1 AND user_id = $2 AND kind = 'people'"
+    )
+    .bind(id)
+    .bind(caller.user_id)
+    .fetch_optional(c)
+    .await)?;
+    let (file, rows) = batch.ok_or(AppError::NotFound)?;
+    let rows: Vec<ImportRow> = serde_json::from_str(&rows).map_err(|_| AppError::bad("import.bad_payload"))?;
+    let created = commit(&st.db, &st.keys, &caller.scope, &caller.actor(), &rows, &file).await?;
+    let mut tx = st.db.begin().await?;
+    crate::write!(&mut tx, |c| sqlx::query("DELETE FROM import_batches WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    let mut view = import_page(&st, &caller);
+    view.notice = Some(view.ctx.tr.f("people_import.done", &[&created]));
+    Ok(page(&view))
+}

@@ -1,0 +1,164 @@
+//! Bulk work on people: import from CSV (GBK) and xlsx with a preview of every bad row, one
+//! transaction for the good ones, nothing new on a re-import; roster and ledger exports.
+
+use axum::http::{Method, StatusCode};
+
+use crate::harness::{Client, Resp, TestApp};
+
+async fn upload(c: &Client<'_>, name: &str, bytes: &[u8]) -> Resp {
+    let boundary = "linliBoundaryPeople42";
+    let mut body = Vec::new();
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    c.raw(Method::POST, &format!("/people/import?_csrf={}", c.csrf), &[("content-type", &ct)], body).await
+}
+
+fn id_number(birth: &str, seq: &str) -> String {
+    let first17 = format!("140202{birth}{seq}");
+    format!("{first17}{}", linli::people::identity::check_char(&first17))
+}
+
+#[tokio::test]
+async fn a_gbk_csv_with_bad_rows_is_listed_row_by_row_and_nothing_is_written() {
+    let app = TestApp::new().await;
+    let c = app.login("zhengjiangbo").await;
+    let good = id_number("19440808", "022");
+    let csv = format!(
+        "姓名,身份证号,性别,出生日期,联系电话,社区,小区,楼栋,单元,室,与户主关系,户号,人群标签\n\
+         王芳,{good},女,,13800001111,民和社区,,3,1,201,户主,A1,独居\n\
+         李四,1.40202E+17,男,,,民和社区,,,,,,,\n\
+         赵五,,男,2099-01-01,,民和社区,,,,,,,\n\
+         钱六,,男,1980-01-01,,不存在社区,,,,,,,\n\
+         孙七,,女,1970-02-02,,民和社区,,,,,,,留守儿童\n\
+         ,,,,,,,,,,,,\n\
+         周八,,男,1960-03-03,12345,民和社区,,,,,,,\n"
+    );
+    let (gbk, _, _) = encoding_rs::GBK.encode(&csv);
+    let r = upload(&c, "名册.csv", &gbk).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    for (row, reason) in
+        [(3, "被 Excel 存成了数字"), (4, "不能晚于今天"), (5, "找不到该社区"), (6, "儿童类标签"), (8, "电话号码格式")]
+    {
+        assert!(r.body.contains(&format!(">{row}</td>")), "row {row} listed: {}", r.body);
+        assert!(r.body.contains(reason), "reason {reason}");
+    }
+    assert!(!r.body.contains("import-commit"), "no commit while rows are bad");
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0);
+}
+
+#[tokio::test]
+async fn a_clean_xlsx_lands_in_one_go_households_and_tags_included_and_again_adds_nothing() {
+    let app = TestApp::new().await;
+    let c = app.login("zhengjiangbo").await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    for (i, h) in
+        ["姓名", "身份证号", "出生日期", "社区", "楼栋", "室", "与户主关系", "户号", "人群标签"].iter().enumerate()
+    {
+        ws.write_string(0, i as u16, *h).unwrap();
+    }
+    let rows = [
+        ["王芳", &id_number("19440808", "022"), "", "民和社区", "3", "201", "户主", "A1", "独居、低保"],
+        ["王小明", "", "2016-05-01", "开源街道/民和社区", "3", "201", "孙子女", "A1", ""],
+        ["刘强", "", "1975-07-07", "民和社区/第一网格", "", "", "", "", ""],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        // Row 2 is left empty, as spreadsheets often have.
+        let line = if r == 0 { 1 } else { r as u32 + 2 };
+        for (i, v) in row.iter().enumerate() {
+            if i == 4 && !v.is_empty() {
+                ws.write_number(line, i as u16, v.parse::<f64>().unwrap()).unwrap();
+            } else {
+                ws.write_string(line, i as u16, *v).unwrap();
+            }
+        }
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    let r = upload(&c, "roster.xlsx", &bytes).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let batch = r.between("name=\"batch\" value=\"", "\"").expect("commit offered");
+    let done = c.post_form("/people/import/commit", &[("batch", &batch)]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("已导入 3 人"), "{}", done.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 3);
+    assert_eq!(
+        app.count("SELECT COUNT(DISTINCT household_id) FROM persons").await,
+        2,
+        "王芳 and her grandson share a household"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM person_tags").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.import'").await, 1);
+    // The batch is used up.
+    assert_eq!(c.post_form("/people/import/commit", &[("batch", &batch)]).await.status, StatusCode::NOT_FOUND);
+    // The same file again: everyone is already registered.
+    let again = upload(&c, "roster.xlsx", &bytes).await;
+    assert!(again.body.contains("没有需要新增的人员"), "{}", again.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 3);
+    // Another station's worker cannot put people into 开源's communities.
+    let other = app.login("leizeyu").await;
+    let r = upload(&other, "roster.xlsx", &bytes).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+fn sheet_text(bytes: &[u8]) -> String {
+    use calamine::Reader;
+    let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let range = book.worksheet_range_at(0).unwrap().unwrap();
+    range.rows().map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("|")).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test]
+async fn rosters_and_ledgers_export_masked_without_children_and_audited() {
+    let app = TestApp::new().await;
+    let c = app.login("wenbichen").await;
+    let yongning = app.place_id("永宁社区").await;
+    let id = id_number("19500101", "011");
+    let body = serde_json::json!({"name": "张大爷", "id_number": id, "place_id": yongning});
+    let p = c.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await.json();
+    let child = serde_json::json!({"name": "张小宝", "birth_date": "2020-01-01", "place_id": yongning});
+    assert_eq!(c.send_json(Method::POST, "/api/v1/people", &child.to_string(), &[]).await.status, StatusCode::CREATED);
+    let bytes = export_bytes(&app, &c, "/people/export.xlsx").await;
+    let text = sheet_text(&bytes);
+    assert!(text.contains("张大爷") && text.contains("********"), "{text}");
+    assert!(!text.contains(&id), "numbers stay masked");
+    assert!(!text.contains("张小宝"), "children are left out of bulk exports");
+    assert_eq!(c.get("/people/export.xlsx?tag=left_behind_child").await.status, StatusCode::CONFLICT);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.export'").await, 1);
+
+    let pid = p["id"].as_str().unwrap();
+    let case =
+        serde_json::json!({"person_id": pid, "domain": "elderly_care", "source": "visit", "summary": "高龄独居"});
+    let case = c.send_json(Method::POST, "/api/v1/cases", &case.to_string(), &[]).await.json();
+    let cid = case["id"].as_str().unwrap();
+    for (kind, notes) in [("home_visit", "入户走访，身体尚可"), ("counselling", "谈及丧偶之痛")] {
+        let rec = serde_json::json!({"kind": kind, "minutes": 40, "notes": notes});
+        assert_eq!(
+            c.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec.to_string(), &[]).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let ledger = sheet_text(&export_bytes(&app, &c, "/cases/ledger.xlsx").await);
+    assert!(ledger.contains("入户走访，身体尚可") && ledger.contains(case["number"].as_str().unwrap()), "{ledger}");
+    assert!(!ledger.contains("丧偶之痛"), "counselling notes stay out of the ledger");
+    assert_eq!(
+        c.get("/cases/ledger.xlsx?from=2026-12-01&to=2026-01-01").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+async fn export_bytes(app: &TestApp, c: &Client<'_>, path: &str) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .uri(path)
+        .header("cookie", format!("linli_sid={}", c.cookie.clone().unwrap()))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let cd = res.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(cd.contains("filename*=UTF-8''"), "{cd}");
+    res.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
