@@ -1,5 +1,6 @@
 //! The command line: one binary, one subcommand per task.
 
+pub mod keys;
 mod maintenance;
 mod serve;
 mod user;
@@ -35,6 +36,9 @@ pub enum Command {
     Migrate,
     /// Print a new key for LINLI_SECRET_KEY (secrets at rest).
     Keygen,
+    /// Secrets at rest: `rotate` re-seals everything with the newest key.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Manage staff accounts.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -77,6 +81,7 @@ pub fn run() -> ExitCode {
                 println!("{}", crate::crypto::Keyring::generate_spec());
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Keys(k) => keys::run(cfg, k).await,
             Command::User(u) => user::run(cfg, u).await,
             Command::Check => maintenance::check(cfg).await,
             Command::Backup { out } => maintenance::backup(cfg, out).await,

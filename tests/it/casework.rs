@@ -381,3 +381,49 @@ async fn a_childs_record_needs_the_case_team_or_a_grant_and_every_opening_is_rec
     assert!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'child.denied'").await >= 1);
     assert!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'child.open'").await >= 1);
 }
+
+#[tokio::test]
+async fn keys_rotate_reseals_numbers_and_blind_indexes_so_the_old_key_can_go() {
+    use linli::crypto::Keyring;
+    let app = TestApp::new().await;
+    let old_spec = Keyring::generate_spec();
+    let old = Keyring::parse(&old_spec).unwrap();
+    let everything = linli::staff::store::everything();
+    let actor = linli::audit::Actor::system("test");
+    let id = id_number("140202", "19500101", "011");
+    let input = linli::people::model::PersonInput {
+        name: "张大爷".into(),
+        id_number: Some(id.clone()),
+        phone: Some("13900001234".into()),
+        place_id: app.place_id("永宁社区").await,
+        ..Default::default()
+    };
+    let p = match linli::people::store::create(&app.st.db, &old, &everything, &actor, &input, false).await {
+        Ok(p) => p,
+        Err(_) => panic!("create failed"),
+    };
+    let new_spec = Keyring::generate_spec().replacen("k1:", "k2:", 1);
+    let both = Keyring::parse(&format!("{new_spec},{old_spec}")).unwrap();
+    let (people, _) = linli::cli::keys::rotate(&app.st.db, &both).await.unwrap();
+    assert_eq!(people, 1);
+    assert_eq!(linli::cli::keys::rotate(&app.st.db, &both).await.unwrap().0, 0, "a second run has nothing left to do");
+    // Only the new key now: the number opens, and the blind index still finds the person.
+    let new_only = Keyring::parse(&new_spec).unwrap();
+    let shown = linli::people::store::reveal(
+        &app.st.db,
+        &new_only,
+        &everything,
+        &actor,
+        p.id,
+        linli::people::store::Secret::IdNumber,
+        "核对",
+    )
+    .await
+    .unwrap();
+    assert_eq!(shown.as_deref(), Some(id.as_str()));
+    let again = linli::people::store::create(&app.st.db, &new_only, &everything, &actor, &input, true).await;
+    assert!(
+        matches!(again, Err(linli::people::store::CreateError::IdRegistered(_))),
+        "one person, one record across rotation"
+    );
+}
