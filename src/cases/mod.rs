@@ -27,6 +27,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/cases/{id}/records", write, pages::add_record),
         r(Method::POST, "/cases/{id}/close", write, pages::request_closure),
         r(Method::POST, "/cases/{id}/close/decision", approve, pages::decide_closure),
+        r(Method::POST, "/cases/{id}/transfer", approve, pages::transfer),
         r(Method::GET, "/api/v1/cases", read, api::list),
         r(Method::POST, "/api/v1/cases", write, api::create),
         r(Method::GET, "/api/v1/cases/{id}", read, api::get),

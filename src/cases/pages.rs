@@ -381,6 +381,8 @@ struct CasePage {
     can_write: bool,
     can_approve: bool,
     can_read_restricted: bool,
+    transferred_away: bool,
+    stations: Vec<(Uuid, String)>,
     errors: Vec<(String, String)>,
     plan_form: PlanForm,
     record_form: RecordForm,
@@ -426,7 +428,7 @@ async fn render_case(
     fb: Feedback,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let (case, held) = store::get_readable(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     if let Some(person) = crate::people::store::get(&st.db, &caller.scope, case.person_id).await? {
         check_child_access(st, caller, &person).await?;
     }
@@ -441,11 +443,17 @@ async fn render_case(
     let view = CasePage {
         assessments: store::assessments(&st.db, id).await?,
         plans,
-        records: store::records(&st.db, id).await?,
+        records: store::records_for(&st.db, &caller.scope, id, held).await?,
         instruments: instruments::current(&st.db).await?,
         tiers: store::tiers(&st.db).await?,
-        can_write: caller.is(CASE_WRITERS) && case.is_open(),
-        can_approve: caller.is(CASE_APPROVERS),
+        can_write: held && caller.is(CASE_WRITERS) && case.is_open(),
+        can_approve: held && caller.is(CASE_APPROVERS),
+        transferred_away: !held,
+        stations: if held && caller.is(CASE_APPROVERS) && case.is_open() {
+            store::station_options(&st.db).await?.into_iter().filter(|(sid, _)| *sid != case.station_id).collect()
+        } else {
+            Vec::new()
+        },
         can_read_restricted: can_read_restricted(caller),
         errors: fb.errors.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect(),
         plan_form,
@@ -688,6 +696,29 @@ pub async fn decide_closure(
     };
     match store::decide_closure(&st.db, &caller.scope, &caller.actor(), id, approve).await {
         Ok(()) => Ok(back(id, "closure")),
+        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct TransferForm {
+    #[serde(default)]
+    pub station_id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub async fn transfer(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<TransferForm>,
+) -> AppResult<Response> {
+    let Ok(station) = Uuid::parse_str(f.station_id.trim()) else {
+        return refused(&st, &caller, id, AppError::field("station_id", "error.bad_choice"), Feedback::default()).await;
+    };
+    match store::transfer(&st.db, &caller.scope, &caller.actor(), id, station, &f.reason).await {
+        Ok(()) => Ok(Redirect::to("/cases").into_response()),
         Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
     }
 }

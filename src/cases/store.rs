@@ -789,3 +789,125 @@ pub async fn kpis(db: &Db, scope: &Scope) -> Result<Vec<Kpi>, sqlx::Error> {
     );
     query::all(db, &sql, &args).await
 }
+
+/// A case the caller's station holds now, or one it held before a transfer and wrote records
+/// in (read-only for them): (case, held now).
+pub async fn get_readable(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<(Case, bool)>, sqlx::Error> {
+    if let Some(c) = get(db, scope, id).await? {
+        return Ok(Some((c, true)));
+    }
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT {CASE_COLS} {CASE_FROM} WHERE c.id = {id} AND EXISTS (SELECT 1 FROM service_records r WHERE r.case_id = c.id AND {scope})",
+        id = args.push(id),
+        scope = args.scope("r.path", scope)
+    );
+    Ok(query::optional::<Case>(db, &sql, &args).await?.map(|c| (c, false)))
+}
+
+/// Moves a case to another station: its history follows; records written so far keep their
+/// station's path, so the old station can still read them and can no longer write. The
+/// receiving station's manager becomes the responsible worker until they reassign it.
+pub async fn transfer(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    case_id: Uuid,
+    station_id: Uuid,
+    reason: &str,
+) -> Result<(), AppError> {
+    let case = get(db, scope, case_id).await?.ok_or(AppError::NotFound)?;
+    if !case.is_open() {
+        return Err(AppError::Conflict("case.closed"));
+    }
+    let mut errors = FieldErrors::default();
+    let reason = crate::web::form::clean_name(reason, "reason", 500, &mut errors);
+    let target: Option<(Uuid, String, String)> = read!(db, |c| {
+        sqlx::query_as(
+        "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id WHERE s.id = $1 AND s.active = $2"
+    )
+    .bind(station_id)
+    .bind(true)
+    .fetch_optional(c)
+    .await
+    })?;
+    let target = match target {
+        Some(t) if t.0 != case.station_id => Some(t),
+        Some(_) => {
+            errors.add("station_id", "transfer.same_station");
+            None
+        }
+        None => {
+            errors.add("station_id", "error.bad_choice");
+            None
+        }
+    };
+    let manager = match &target {
+        Some((_, _, path)) => {
+            let rows: Vec<(Uuid,)> = read!(db, |c| {
+                sqlx::query_as(
+                "SELECT u.id FROM users u JOIN user_places up ON up.user_id = u.id JOIN places pl ON pl.id = up.place_id
+                 WHERE u.role = 'station_manager' AND u.disabled = $1 AND pl.path = $2 ORDER BY u.account LIMIT 1"
+            )
+            .bind(false)
+            .bind(path)
+            .fetch_all(c)
+            .await
+            })?;
+            if rows.is_empty() {
+                errors.add("station_id", "transfer.no_manager");
+            }
+            rows.first().map(|r| r.0)
+        }
+        None => None,
+    };
+    errors.into_result()?;
+    let ((target_id, target_name, target_path), manager) = (target.expect("validated"), manager.expect("validated"));
+    let mut tx = db.begin().await?;
+    bump(
+        &mut tx,
+        actor,
+        case_id,
+        None,
+        "station_id = $1, path = $2, worker_id = $3",
+        vec![target_id.into(), target_path.clone().into(), manager.into()],
+    )
+    .await?;
+    crate::search::repath(&mut tx, "case", case_id, &target_path).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "case.transfer",
+            entity: "case",
+            entity_id: Some(case_id.to_string()),
+            detail: serde_json::json!({ "from": case.station_name, "to": target_name, "reason": reason }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records of a case the caller may read: all of them for the station holding the case, only
+/// its own for a station that transferred it away.
+pub async fn records_for(db: &Db, scope: &Scope, case_id: Uuid, held: bool) -> Result<Vec<ServiceRecord>, sqlx::Error> {
+    if held {
+        return records(db, case_id).await;
+    }
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT r.id, r.case_id, r.kind, r.occurred_on, r.minutes, r.notes, r.referred_to, u.display_name AS created_by_name
+         FROM service_records r LEFT JOIN users u ON u.id = r.created_by WHERE r.case_id = {} AND {} ORDER BY r.occurred_on DESC, r.id DESC",
+        args.push(case_id),
+        args.scope("r.path", scope)
+    );
+    query::all(db, &sql, &args).await
+}
+
+pub async fn station_options(db: &Db) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as("SELECT id, name FROM stations WHERE active = $1 ORDER BY name")
+        .bind(true)
+        .fetch_all(c)
+        .await)
+}

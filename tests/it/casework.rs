@@ -427,3 +427,67 @@ async fn keys_rotate_reseals_numbers_and_blind_indexes_so_the_old_key_can_go() {
         "one person, one record across rotation"
     );
 }
+
+#[tokio::test]
+async fn a_transferred_case_keeps_its_number_and_history_and_the_old_station_only_reads_what_it_wrote() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let p = register(&worker, serde_json::json!({"name": "赵大妈", "birth_date": "1950-02-02", "place_id": yongning}))
+        .await;
+    let body = serde_json::json!({"person_id": p["id"], "domain": "elderly_care", "source": "visit", "summary": "将搬到开源街道女儿家"});
+    let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await.json();
+    let cid = case["id"].as_str().unwrap();
+    let rec = serde_json::json!({"kind": "home_visit", "minutes": 30, "notes": "振华站最后一次走访"});
+    assert_eq!(
+        worker.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec.to_string(), &[]).await.status,
+        StatusCode::CREATED
+    );
+    let kaiyuan: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM stations WHERE name = '开源街道社工站'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let kaiyuan = kaiyuan.0.to_string();
+    // A worker cannot transfer; the manager must give a reason.
+    assert_eq!(
+        worker
+            .post_form(&format!("/cases/{cid}/transfer"), &[("station_id", &kaiyuan), ("reason", "搬家")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        manager.post_form(&format!("/cases/{cid}/transfer"), &[("station_id", &kaiyuan), ("reason", "")]).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let r = manager
+        .post_form(&format!("/cases/{cid}/transfer"), &[("station_id", &kaiyuan), ("reason", "随女儿迁居开源街道")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // The receiving station holds it, with its number and history, and writes in it.
+    let kmgr = app.login("kaiyuan.mgr").await;
+    let held = kmgr.get(&format!("/api/v1/cases/{cid}")).await.json();
+    assert_eq!(held["number"], case["number"]);
+    assert_eq!(held["station_name"], "开源街道社工站");
+    assert_eq!(held["records"].as_array().unwrap().len(), 1, "history follows");
+    let rec2 = serde_json::json!({"kind": "phone_follow_up", "minutes": 10, "notes": "开源站电话回访"});
+    assert_eq!(
+        kmgr.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec2.to_string(), &[]).await.status,
+        StatusCode::CREATED
+    );
+    // The old station reads what it wrote, not what came after, and can no longer write.
+    let old = worker.get(&format!("/api/v1/cases/{cid}")).await.json();
+    let notes: Vec<&str> = old["records"].as_array().unwrap().iter().map(|r| r["notes"].as_str().unwrap()).collect();
+    assert_eq!(notes, vec!["振华站最后一次走访"]);
+    let page = worker.get(&format!("/cases/{cid}")).await;
+    assert!(page.body.contains("transferred-away") && !page.body.contains("record-form"));
+    assert_eq!(
+        worker.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec.to_string(), &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A third station sees nothing.
+    assert_eq!(app.login("leizeyu").await.get(&format!("/cases/{cid}")).await.status, StatusCode::NOT_FOUND);
+}

@@ -114,6 +114,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/cases/{id}/records", "LFFFOOFFFFF"),
     ("POST", "/cases/{id}/close", "LFFFOOFFFFF"),
     ("POST", "/cases/{id}/close/decision", "LFFFOFFFFFF"),
+    ("POST", "/cases/{id}/transfer", "LFFFOFFFFFF"),
     ("GET", "/api/v1/cases", "LOFFOOFFFFF"),
     ("POST", "/api/v1/cases", "LFFFOOFFFFF"),
     ("GET", "/api/v1/cases/{id}", "LOFFOOFFFFF"),
