@@ -7,6 +7,7 @@ pub mod identity;
 pub mod import;
 pub mod model;
 pub mod pages;
+pub mod rights;
 pub mod store;
 pub mod timeline;
 
@@ -48,5 +49,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/api/v1/people/{id}/timeline", people, api::timeline),
         r(Method::POST, "/api/v1/people/{id}/tags", people, api::add_tag),
         r(Method::POST, "/api/v1/people/{id}/reveal", reveal, api::reveal),
+        r(Method::POST, "/api/v1/people/{id}/merge", case_writers, rights::merge_api),
+        r(Method::POST, "/api/v1/people/{id}/access-export", approvers, rights::access_export_api),
+        r(Method::POST, "/api/v1/people/{id}/anonymise", approvers, rights::anonymise_api),
     ]
 }

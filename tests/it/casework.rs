@@ -491,3 +491,68 @@ async fn a_transferred_case_keeps_its_number_and_history_and_the_old_station_onl
     // A third station sees nothing.
     assert_eq!(app.login("leizeyu").await.get(&format!("/cases/{cid}")).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn two_records_of_one_person_merge_keeping_history_and_rights_requests_are_served() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let id = id_number("140202", "19480404", "021");
+    let a = register(
+        &worker,
+        serde_json::json!({"name": "孙桂英", "birth_date": "1948-04-04", "place_id": yongning, "phone": "13700001111"}),
+    )
+    .await;
+    let b = register(
+        &worker,
+        serde_json::json!({"name": "孙桂英", "id_number": id, "place_id": app.place_id("振华社区(示例)").await}),
+    )
+    .await;
+    let (aid, bid) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let body = serde_json::json!({"person_id": aid, "domain": "elderly_care", "source": "visit", "summary": "空巢老人，行动不便"});
+    let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await.json();
+    let m = serde_json::json!({"into": bid, "reason": "同一人重复建档"});
+    let merged = worker.send_json(Method::POST, &format!("/api/v1/people/{aid}/merge"), &m.to_string(), &[]).await;
+    assert_eq!(merged.status, StatusCode::OK, "{}", merged.body);
+    assert_eq!(merged.json()["phone_masked"], "137****1111", "the number moves to the record that stays");
+    let kept = worker.get(&format!("/api/v1/cases/{}", case["id"].as_str().unwrap())).await.json();
+    assert_eq!(kept["person_id"], bid, "the case follows");
+    let hits = worker.get(&format!("/api/v1/people?q={}", urlencode("孙桂英"))).await.json();
+    assert_eq!(hits["total"], 1, "one person, one record");
+    let again = worker.send_json(Method::POST, &format!("/api/v1/people/{aid}/merge"), &m.to_string(), &[]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    // Access request: the full record with numbers, for the person, audited.
+    let r = manager
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{bid}/access-export"),
+            r#"{"reason": "本人书面申请查阅"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let full = r.json();
+    assert_eq!(full["id_number"], id);
+    assert_eq!(full["cases"].as_array().unwrap().len(), 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.access_export'").await, 1);
+
+    // Deletion request: identity goes, statutory records stay, the name no longer finds them.
+    let r = manager
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{bid}/anonymise"),
+            r#"{"reason": "本人申请删除个人信息"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.json()["id_masked"].is_null());
+    assert_eq!(worker.get(&format!("/api/v1/people?q={}", urlencode("孙桂英"))).await.json()["total"], 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM cases").await, 1, "the case record stays");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM persons WHERE id_sealed IS NOT NULL OR phone_sealed IS NOT NULL").await,
+        0
+    );
+}
