@@ -154,6 +154,11 @@ mod tests {
             "assessment.",
             "reveal.",
             "grant.",
+            "transfer.",
+            "export.",
+            "people_import.",
+            "ledger.",
+            "merge.",
         ];
         let mut missing = Vec::new();
         for p in paths {
