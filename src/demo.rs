@@ -229,3 +229,122 @@ pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String
 fn err(e: crate::web::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("loading demo data: {e:?}")
 }
+
+/// The case-work stories of the seeds, so a demo opens on a working station: 王鹏 at 振华 (a
+/// plan in force, services recorded), 王芳 at 开源 (living alone, visits due), 小阳 at 清远.
+pub async fn load_casework(db: &Db, keys: &crate::crypto::Keyring) -> anyhow::Result<()> {
+    use crate::cases::model::{IntakeInput, PlanActionInput, PlanInput, RecordInput};
+    use crate::people::model::{PersonInput, TagInput};
+    let all = everything();
+    let user = |account: &'static str| async move {
+        let (id,): (Uuid,) = crate::read!(db, |c| sqlx::query_as("SELECT id FROM users WHERE account = $1")
+            .bind(account)
+            .fetch_one(c)
+            .await)?;
+        anyhow::Ok(Actor { id: Some(id), name: account.into(), ip: "demo".into() })
+    };
+    let place = |name: &'static str| async move {
+        let (id,): (Uuid,) = crate::read!(db, |c| sqlx::query_as("SELECT id FROM places WHERE name = $1")
+            .bind(name)
+            .fetch_one(c)
+            .await)?;
+        anyhow::Ok(id)
+    };
+    let person = |name: &str, birth: &str, place_id: Uuid| PersonInput {
+        name: name.into(),
+        birth_date: Some(birth.into()),
+        place_id,
+        ..Default::default()
+    };
+    let created = |r: Result<crate::people::model::Person, crate::people::store::CreateError>| match r {
+        Ok(p) => Ok(p),
+        Err(_) => Err(anyhow::anyhow!("loading demo people")),
+    };
+    let today = crate::people::store::today();
+    let stories = [
+        (
+            "wenbichen",
+            "王鹏",
+            "1986-03-02",
+            "永宁社区",
+            None,
+            "social_assistance",
+            "walk_in",
+            "尿毒症，家庭经济困难，需要就业和医疗救助支持",
+        ),
+        (
+            "zhengjiangbo",
+            "王芳",
+            "1945-06-01",
+            "民和社区",
+            Some("living_alone"),
+            "elderly_care",
+            "visit",
+            "80岁独居，不会用智能手机，日常生活有困难",
+        ),
+        (
+            "leizeyu",
+            "小阳",
+            "2015-09-10",
+            "大齿社区",
+            None,
+            "child_welfare",
+            "referral",
+            "患先天性心脏病，父亲去世、母亲患精神疾病，孩子孤僻退缩",
+        ),
+    ];
+    for (account, name, birth, community, tag, domain, source, summary) in stories {
+        let actor = user(account).await?;
+        let p = created(
+            crate::people::store::create(db, keys, &all, &actor, &person(name, birth, place(community).await?), true)
+                .await,
+        )?;
+        if let Some(tag) = tag {
+            let t = TagInput { tag: tag.into(), starts_on: None, ends_on: None, source: "入户走访核实".into() };
+            crate::people::store::add_tag(db, &all, &actor, p.id, &t).await.map_err(err)?;
+        }
+        let intake = IntakeInput {
+            person_id: p.id,
+            domain: domain.into(),
+            source: source.into(),
+            summary: summary.into(),
+            tier: None,
+            worker_id: None,
+        };
+        let case = crate::cases::store::intake(db, &all, &actor, &intake).await.map_err(err)?;
+        if name == "王鹏" {
+            let plan = PlanInput {
+                goals: "稳定透析治疗，申请医疗救助，链接一份力所能及的工作".into(),
+                actions: vec![
+                    PlanActionInput {
+                        action: "协助申请医疗救助".into(), owner: "温碧晨".into(), due_on: None
+                    },
+                    PlanActionInput {
+                        action: "经社区链接门卫岗位".into(), owner: "永宁社区".into(), due_on: None
+                    },
+                ],
+                review_on: (today + chrono::Duration::days(60)).to_string(),
+                tier: None,
+                version: None,
+            };
+            crate::cases::store::save_plan(db, &all, &actor, case.id, &plan).await.map_err(err)?;
+            crate::cases::store::approve_plan(db, &all, &user("zhenhua.mgr").await?, case.id, None)
+                .await
+                .map_err(err)?;
+            for (kind, minutes, notes) in [
+                ("resource_linking", 90, "经社区联系到一份门卫工作"),
+                ("phone_follow_up", 15, "电话回访：透析规律，情绪稳定"),
+            ] {
+                let r = RecordInput {
+                    kind: kind.into(),
+                    occurred_on: None,
+                    minutes,
+                    notes: notes.into(),
+                    referred_to: None,
+                };
+                crate::cases::store::add_record(db, &all, &actor, case.id, &r).await.map_err(err)?;
+            }
+        }
+    }
+    Ok(())
+}
