@@ -367,6 +367,8 @@ struct PersonPage {
     events: Vec<super::timeline::Event>,
     can_reveal: bool,
     can_open_case: bool,
+    /// A child's record seen from outside the case team: only the intake form.
+    restricted: bool,
     reveal_error: Option<String>,
     tag_form: TagForm,
     tag_errors: Vec<(String, String)>,
@@ -404,23 +406,38 @@ pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> App
 
 async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, status: StatusCode) -> AppResult<Response> {
     let person = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    crate::cases::pages::check_child_access(st, caller, &person).await?;
+    // A child's record opens to the case team only. A case worker of the station outside the team
+    // still answers 403 but gets the intake form, with nothing of the record: opening the case is
+    // how they join the team (the same the case API allows).
+    let restricted = match crate::cases::pages::check_child_access(st, caller, &person).await {
+        Ok(()) => false,
+        Err(AppError::Forbidden) if caller.is(crate::cases::pages::CASE_WRITERS) => true,
+        Err(e) => return Err(e),
+    };
+    let status = if restricted && status == StatusCode::OK { StatusCode::FORBIDDEN } else { status };
     let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/people", "nav.people");
     ctx.title = person.name.clone();
     let tr = ctx.tr;
-    let tags = store::tags_of(&st.db, id).await?;
-    let members = match person.household_id {
-        Some(h) => {
-            store::household_members(&st.db, &caller.scope, h).await?.into_iter().filter(|m| m.id != id).collect()
-        }
-        None => Vec::new(),
+    let (tags, members, cases, events) = if restricted {
+        Default::default()
+    } else {
+        let members = match person.household_id {
+            Some(h) => {
+                store::household_members(&st.db, &caller.scope, h).await?.into_iter().filter(|m| m.id != id).collect()
+            }
+            None => Vec::new(),
+        };
+        (
+            store::tags_of(&st.db, id).await?,
+            members,
+            crate::cases::pages::cases_of(st, caller, id).await?,
+            super::timeline::for_person(st, caller, &person).await?,
+        )
     };
-    let cases = crate::cases::pages::cases_of(st, caller, id).await?;
-    let events = super::timeline::for_person(st, caller, &person).await?;
     let msgs = |e: &FieldErrors| e.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect::<Vec<_>>();
     let sex = person.sex.as_deref().map(|s| tr.t(&format!("sex.{s}"))).unwrap_or_default();
     let age = person.age(today()).map(|a| tr.f("person.age", &[&a])).unwrap_or_default();
-    let revealed = |field: &str| x.revealed.as_ref().filter(|(f, _)| f == field).map(|(_, v)| v.clone());
+    let revealed = |field: &str| x.revealed.as_ref().filter(|(f, _)| f == field && !restricted).map(|(_, v)| v.clone());
     let (id_revealed, phone_revealed) = (revealed("id_number"), revealed("phone"));
     let view = PersonPage {
         sex_age: format!("{sex} {age}"),
@@ -433,8 +450,9 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
         members,
         cases,
         events,
-        can_reveal: caller.is(REVEALERS),
+        can_reveal: caller.is(REVEALERS) && !restricted,
         can_open_case: caller.is(crate::cases::pages::CASE_WRITERS),
+        restricted,
         reveal_error: x.reveal_error.map(|c| tr.t(&c)),
         tag_form: x.tag_form.unwrap_or_default(),
         tag_errors: msgs(&x.tag_errors),

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod browser;
+mod browser_casework;
 mod casework;
 mod cli;
 mod idempotency;
