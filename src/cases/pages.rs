@@ -138,6 +138,12 @@ pub async fn check_child_access(st: &AppState, caller: &Caller, person: &Person)
     if allowed { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
+/// The child-record check for handlers that act on a person by id (reveal, tag, edit).
+pub async fn guard_person(st: &AppState, caller: &Caller, person_id: Uuid) -> AppResult<()> {
+    let person = crate::people::store::get(&st.db, &caller.scope, person_id).await?.ok_or(AppError::NotFound)?;
+    check_child_access(st, caller, &person).await
+}
+
 #[derive(Deserialize, Default)]
 pub struct GrantForm {
     #[serde(default)]
@@ -235,7 +241,7 @@ pub async fn timeline_events(st: &AppState, caller: &Caller, person_id: Uuid) ->
                 order: a.id,
                 kind: "case.assessed".into(),
                 title: format!("{} v{}", a.instrument_name, a.instrument_version),
-                detail: format!("{} · {}", a.score, a.band),
+                detail: format!("{} · {}", a.score, a.band_label()),
                 href: href.clone(),
             });
         }

@@ -354,12 +354,25 @@ pub struct Assessment {
     pub assessed_on: NaiveDate,
     pub reassess_on: NaiveDate,
     pub notes: Option<String>,
+    /// The instrument version's bands (JSON), for the band's label.
+    #[serde(skip)]
+    pub bands: String,
+}
+
+impl Assessment {
+    /// The result band as the instrument names it (中度依赖, 高风险 …).
+    pub fn band_label(&self) -> String {
+        serde_json::from_str::<Vec<super::instruments::Band>>(&self.bands)
+            .ok()
+            .and_then(|bands| bands.into_iter().find(|b| b.code == self.band).map(|b| b.label))
+            .unwrap_or_else(|| self.band.clone())
+    }
 }
 
 pub async fn assessments(db: &Db, case_id: Uuid) -> Result<Vec<Assessment>, sqlx::Error> {
     read!(db, |c| {
         sqlx::query_as(
-        "SELECT a.id, i.name AS instrument_name, i.version AS instrument_version, a.score, a.band, a.assessed_on, a.reassess_on, a.notes
+        "SELECT a.id, i.name AS instrument_name, i.version AS instrument_version, a.score, a.band, a.assessed_on, a.reassess_on, a.notes, i.bands
          FROM assessments a JOIN instruments i ON i.id = a.instrument_id WHERE a.case_id = $1 ORDER BY a.id DESC"
     )
     .bind(case_id)

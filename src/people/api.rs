@@ -112,6 +112,7 @@ pub async fn update(
     headers: HeaderMap,
     ApiJson(mut input): ApiJson<PersonInput>,
 ) -> AppResult<Response> {
+    crate::cases::pages::guard_person(&st, &caller, id).await?;
     if let Some(v) = if_match(&headers)? {
         input.version = Some(v);
     }
@@ -138,6 +139,7 @@ pub async fn add_tag(
     Id(id): Id,
     ApiJson(input): ApiJson<TagInput>,
 ) -> AppResult<Response> {
+    crate::cases::pages::guard_person(&st, &caller, id).await?;
     let t = store::add_tag(&st.db, &caller.scope, &caller.actor(), id, &input).await?;
     Ok((StatusCode::CREATED, Json(t)).into_response())
 }
@@ -166,6 +168,7 @@ pub async fn reveal(
     Id(id): Id,
     ApiJson(input): ApiJson<RevealInput>,
 ) -> AppResult<Json<Revealed>> {
+    crate::cases::pages::guard_person(&st, &caller, id).await?;
     let what = Secret::parse(&input.field).ok_or_else(|| AppError::field("field", "error.bad_choice"))?;
     let value = store::reveal(&st.db, &st.keys, &caller.scope, &caller.actor(), id, what, &input.reason).await?;
     Ok(Json(Revealed { field: what.as_str().into(), value }))

@@ -297,6 +297,7 @@ pub async fn create(
 }
 
 pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
+    crate::cases::pages::guard_person(&st, &caller, id).await?;
     let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let f = PersonForm {
         name: p.name.clone(),
@@ -320,6 +321,7 @@ pub async fn update(
     Id(id): Id,
     PageForm(f): PageForm<PersonForm>,
 ) -> AppResult<Response> {
+    crate::cases::pages::guard_person(&st, &caller, id).await?;
     let mut errors = FieldErrors::default();
     let input = f.input(&mut errors);
     let result = if errors.is_empty() {
@@ -481,6 +483,7 @@ pub async fn reveal(
     Id(id): Id,
     PageForm(f): PageForm<RevealForm>,
 ) -> AppResult<Response> {
+    crate::cases::pages::guard_person(&st, &caller, id).await?;
     let Some(what) = Secret::parse(&f.field) else { return Err(AppError::bad("error.bad_choice")) };
     match store::reveal(&st.db, &st.keys, &caller.scope, &caller.actor(), id, what, &f.reason).await {
         Ok(value) => {
@@ -513,6 +516,7 @@ pub async fn add_tag(
     Id(id): Id,
     PageForm(f): PageForm<TagForm>,
 ) -> AppResult<Response> {
+    crate::cases::pages::guard_person(&st, &caller, id).await?;
     let input = TagInput {
         tag: f.tag.clone(),
         starts_on: opt(&f.starts_on),

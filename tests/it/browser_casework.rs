@@ -282,8 +282,8 @@ async fn story_3_qingyuan_child_welfare_from_registration_to_approved_closure_in
     fill(&c, "#f-child_screening-notes", "情绪低落，回避同伴；母亲住院期间由祖母照看").await;
     click(&c, "#assess-child_screening button[type=submit]").await;
     let assessed = text_of(&c, "#assessments + section").await;
-    // 2+1+0+1+3+1+2 = 10: the medium band (the page shows the band's code, not its label).
-    assert!(assessed.contains("儿童福利需求评估 v1: 10 (medium)"), "{assessed}");
+    // 2+1+0+1+3+1+2 = 10: the medium band, shown by its label.
+    assert!(assessed.contains("儿童福利需求评估 v1: 10 (中风险)"), "{assessed}");
     assert!(assessed.contains(&(today + Duration::days(90)).to_string()), "reassess in 90 days: {assessed}");
     assert_eq!(text_of(&c, "#case-status").await, "已评估");
 

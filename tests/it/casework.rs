@@ -556,3 +556,45 @@ async fn two_records_of_one_person_merge_keeping_history_and_rights_requests_are
         0
     );
 }
+
+#[tokio::test]
+async fn acting_on_a_childs_record_by_id_needs_the_case_team_too() {
+    let app = TestApp::new().await;
+    let worker = app.login("zhengjiangbo").await;
+    let birth = (linli::people::store::today() - chrono::Duration::days(365 * 8)).to_string();
+    let phone = "13600001234";
+    let p = register(&worker, serde_json::json!({"name": "小明", "birth_date": birth, "phone": phone, "place_id": app.place_id("民和社区").await})).await;
+    let pid = p["id"].as_str().unwrap();
+    let r = worker.post_form(&format!("/people/{pid}/reveal"), &[("field", "phone"), ("reason", "联系监护人")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!r.body.contains(phone));
+    let tag = worker
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{pid}/tags"),
+            r#"{"tag": "left_behind_child", "source": "走访"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(tag.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.reveal'").await, 0);
+    // The station manager grants the worker a few days; then it opens.
+    let manager = app.login("kaiyuan.mgr").await;
+    let g = manager
+        .post_form(
+            &format!("/people/{pid}/grants"),
+            &[("account", "zhengjiangbo"), ("days", "3"), ("reason", "协助核实留守情况")],
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::SEE_OTHER, "{}", g.body);
+    let tag = worker
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{pid}/tags"),
+            r#"{"tag": "left_behind_child", "source": "走访"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(tag.status, StatusCode::CREATED, "{}", tag.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'child.grant'").await, 1);
+}
