@@ -371,6 +371,11 @@ struct PersonPage {
     can_open_case: bool,
     /// A child's record seen from outside the case team: only the intake form.
     restricted: bool,
+    is_child: bool,
+    is_manager: bool,
+    can_merge: bool,
+    namesakes: Vec<Candidate>,
+    action_error: Option<String>,
     reveal_error: Option<String>,
     tag_form: TagForm,
     tag_errors: Vec<(String, String)>,
@@ -400,6 +405,7 @@ pub struct Extras {
     tag_errors: FieldErrors,
     intake: Option<crate::cases::pages::IntakeForm>,
     intake_errors: FieldErrors,
+    action_error: Option<String>,
 }
 
 pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
@@ -462,6 +468,11 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
         intake: x.intake.unwrap_or_default(),
         intake_errors: msgs(&x.intake_errors),
         intake_opts: crate::cases::pages::intake_options(st, tr).await?,
+        is_child: person.is_child(today()),
+        is_manager: caller.is(crate::cases::pages::CASE_APPROVERS),
+        can_merge: caller.is(crate::cases::pages::CASE_WRITERS) && !restricted,
+        namesakes: if restricted { Vec::new() } else { store::namesakes(&st.db, &caller.scope, &person).await? },
+        action_error: x.action_error.map(|c| tr.t(&c)),
         ctx,
         person,
     };
@@ -599,4 +610,71 @@ pub async fn search(State(st): State<AppState>, caller: Caller, Q(q): Q<SearchQu
 /// Accessor for templates: the Chinese/English label of a code under a prefix.
 pub fn label(tr: Tr, prefix: &str, code: &str) -> String {
     tr.t(&format!("{prefix}.{code}"))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RightsForm {
+    #[serde(default)]
+    pub into: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Re-renders the person page with the message of a refused action.
+async fn action_refused(st: &AppState, caller: &Caller, id: Uuid, e: AppError) -> AppResult<Response> {
+    let (code, status) = match e {
+        AppError::Invalid(errs) => {
+            (errs.0.first().map(|e| e.1).unwrap_or("error.invalid"), StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        AppError::Conflict(code) => (code, StatusCode::CONFLICT),
+        e => return Err(e),
+    };
+    render_person(st, caller, id, Extras { action_error: Some(code.to_string()), ..Default::default() }, status).await
+}
+
+pub async fn merge(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<RightsForm>,
+) -> AppResult<Response> {
+    let Ok(into) = Uuid::parse_str(f.into.trim()) else {
+        return action_refused(&st, &caller, id, AppError::field("into", "merge.target_not_found")).await;
+    };
+    match super::rights::merge(&st.db, &caller.scope, &caller.actor(), id, into, &f.reason).await {
+        Ok(()) => Ok(Redirect::to(&format!("/people/{into}")).into_response()),
+        Err(e) => action_refused(&st, &caller, id, e).await,
+    }
+}
+
+/// The person's full record as a JSON file, for their access request.
+pub async fn access_export(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<RightsForm>,
+) -> AppResult<Response> {
+    match super::rights::full_record(&st.db, &st.keys, &caller.scope, &caller.actor(), id, &f.reason).await {
+        Ok(record) => {
+            let mut res = axum::Json(record).into_response();
+            res.headers_mut().insert(
+                axum::http::header::CONTENT_DISPOSITION,
+                axum::http::HeaderValue::from_static("attachment; filename=\"person-record.json\""),
+            );
+            Ok(res)
+        }
+        Err(e) => action_refused(&st, &caller, id, e).await,
+    }
+}
+
+pub async fn anonymise(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<RightsForm>,
+) -> AppResult<Response> {
+    match super::rights::anonymise(&st.db, &caller.scope, &caller.actor(), id, &f.reason).await {
+        Ok(()) => Ok(Redirect::to(&format!("/people/{id}")).into_response()),
+        Err(e) => action_refused(&st, &caller, id, e).await,
+    }
 }

@@ -620,3 +620,22 @@ pub async fn household_members(db: &Db, scope: &Scope, household_id: Uuid) -> Re
     );
     query::all(db, &sql, &args).await
 }
+
+/// Other records in scope with the same name and birth date: probably the same person.
+pub async fn namesakes(db: &Db, scope: &Scope, person: &Person) -> Result<Vec<Candidate>, sqlx::Error> {
+    let Some(birth) = person.birth_date else { return Ok(Vec::new()) };
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path FROM persons p JOIN places pl ON pl.id = p.place_id
+         WHERE p.name = {} AND p.birth_date = {} AND p.id <> {} AND p.merged_into IS NULL AND {} LIMIT 10",
+        args.push(person.name.as_str()),
+        args.push(birth),
+        args.push(person.id),
+        args.scope("p.path", scope)
+    );
+    let mut rows: Vec<Candidate> = query::all(db, &sql, &args).await?;
+    for r in &mut rows {
+        r.visible = true;
+    }
+    Ok(rows)
+}

@@ -598,3 +598,24 @@ async fn acting_on_a_childs_record_by_id_needs_the_case_team_too() {
     assert_eq!(tag.status, StatusCode::CREATED, "{}", tag.body);
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'child.grant'").await, 1);
 }
+
+#[tokio::test]
+async fn the_person_page_offers_namesakes_for_merging_and_managers_the_rights_forms() {
+    let app = TestApp::new().await;
+    let worker = app.login("hanjianwei").await;
+    let place = app.place_id("北馨园社区").await;
+    let body = serde_json::json!({"name": "刘秀兰", "birth_date": "1952-12-12", "place_id": place});
+    let a = register(&worker, body.clone()).await;
+    let b = worker.send_json(Method::POST, "/api/v1/people?confirm_new=true", &body.to_string(), &[]).await.json();
+    let (aid, bid) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let page = worker.get(&format!("/people/{aid}")).await;
+    assert!(page.body.contains("id=\"namesakes\"") && page.body.contains(bid), "namesake offered");
+    assert!(!page.body.contains("id=\"rights\""), "rights forms are the manager's");
+    let r = worker.post_form(&format!("/people/{aid}/merge"), &[("into", bid), ("reason", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("id=\"action-error\""));
+    let r = worker.post_form(&format!("/people/{aid}/merge"), &[("into", bid), ("reason", "同一人，重复登记")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), format!("/people/{bid}"));
+    assert!(!worker.get(&format!("/people/{bid}")).await.body.contains("id=\"namesakes\""));
+}
