@@ -6,6 +6,7 @@ pub mod instruments;
 pub mod ledger;
 pub mod model;
 pub mod pages;
+pub mod settings;
 pub mod store;
 
 use axum::http::Method;
@@ -16,6 +17,7 @@ pub fn routes() -> Vec<RouteDef> {
     let read = Access::Roles(pages::CASE_READERS);
     let write = Access::Roles(pages::CASE_WRITERS);
     let approve = Access::Roles(pages::CASE_APPROVERS);
+    let bureau = Access::Roles(&[crate::auth::Role::BureauAdmin]);
     vec![
         r(Method::GET, "/cases", read, pages::list),
         r(Method::GET, "/cases/due", read, pages::due),
@@ -34,5 +36,9 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/api/v1/cases/{id}/records", write, api::add_record),
         r(Method::PUT, "/api/v1/cases/{id}/plan", write, api::save_plan),
         r(Method::GET, "/api/v1/follow-ups", read, api::due),
+        r(Method::GET, "/api/v1/follow-up-tiers", read, settings::list_tiers),
+        r(Method::POST, "/api/v1/follow-up-tiers", bureau, settings::save_tier),
+        r(Method::GET, "/api/v1/instruments", read, settings::list_instruments),
+        r(Method::POST, "/api/v1/instruments", bureau, settings::publish_instrument),
     ]
 }

@@ -159,6 +159,8 @@ mod tests {
             "people_import.",
             "ledger.",
             "merge.",
+            "tier.",
+            "instrument.",
         ];
         let mut missing = Vec::new();
         for p in paths {

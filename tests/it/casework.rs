@@ -619,3 +619,84 @@ async fn the_person_page_offers_namesakes_for_merging_and_managers_the_rights_fo
     assert_eq!(r.location(), format!("/people/{bid}"));
     assert!(!worker.get(&format!("/people/{bid}")).await.body.contains("id=\"namesakes\""));
 }
+
+#[tokio::test]
+async fn the_bureau_sets_follow_up_intervals_and_publishes_instrument_versions() {
+    let app = TestApp::new().await;
+    let bureau = app.login("bureau").await;
+    let zero = bureau
+        .send_json(
+            Method::POST,
+            "/api/v1/follow-up-tiers",
+            r#"{"code": "standard", "name": "一般个案", "interval_days": 0}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(zero.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(zero.body.contains("tier.interval_range"));
+    let ok = bureau
+        .send_json(
+            Method::POST,
+            "/api/v1/follow-up-tiers",
+            r#"{"code": "standard", "name": "一般个案", "interval_days": 21}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let worker = app.login("wenbichen").await;
+    assert_eq!(
+        worker
+            .send_json(
+                Method::POST,
+                "/api/v1/follow-up-tiers",
+                r#"{"code": "x", "name": "x", "interval_days": 3}"#,
+                &[]
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // An assessment made now keeps version 1 after the bureau publishes version 2.
+    let p = register(
+        &worker,
+        serde_json::json!({"name": "周老汉", "birth_date": "1940-01-01", "place_id": app.place_id("永宁社区").await}),
+    )
+    .await;
+    let body =
+        serde_json::json!({"person_id": p["id"], "domain": "elderly_care", "source": "visit", "summary": "行动不便"});
+    let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await.json();
+    assert_eq!(
+        case["next_follow_up_on"],
+        (linli::people::store::today() + chrono::Duration::days(21)).to_string(),
+        "the new interval applies"
+    );
+    let insts = worker.get("/api/v1/instruments").await.json();
+    let adl = insts.as_array().unwrap().iter().find(|i| i["code"] == "elderly_adl").unwrap().clone();
+    let cid = case["id"].as_str().unwrap();
+    let mut form: Vec<(String, String)> = vec![("instrument_id".into(), adl["id"].as_str().unwrap().into())];
+    for item in adl["items"].as_array().unwrap() {
+        form.push((format!("item_{}", item["key"].as_str().unwrap()), "0".into()));
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(worker.post_form(&format!("/cases/{cid}/assessments"), &pairs).await.status, StatusCode::SEE_OTHER);
+    let mut v2 = adl.clone();
+    v2.as_object_mut()
+        .unwrap()
+        .retain(|k, _| ["code", "name", "domain", "items", "bands", "reassess_days"].contains(&k.as_str()));
+    v2["items"].as_array_mut().unwrap().pop();
+    let r = bureau.send_json(Method::POST, "/api/v1/instruments", &v2.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["version"], 2);
+    let detail = worker.get(&format!("/api/v1/cases/{cid}")).await.json();
+    assert_eq!(detail["assessments"][0]["instrument_version"], 1);
+    assert_eq!(detail["assessments"][0]["score"], 100);
+    let current = worker.get("/api/v1/instruments").await.json();
+    assert!(current.as_array().unwrap().iter().any(|i| i["code"] == "elderly_adl" && i["version"] == 2));
+    let mut bad = v2.clone();
+    bad["items"] = serde_json::json!([]);
+    assert_eq!(
+        bureau.send_json(Method::POST, "/api/v1/instruments", &bad.to_string(), &[]).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

@@ -162,3 +162,34 @@ async fn export_bytes(app: &TestApp, c: &Client<'_>, path: &str) -> Vec<u8> {
     assert!(cd.contains("filename*=UTF-8''"), "{cd}");
     res.into_body().collect().await.unwrap().to_bytes().to_vec()
 }
+
+#[tokio::test]
+async fn a_roster_over_the_limit_needs_a_station_manager() {
+    let mut app = TestApp::new().await;
+    let mut cfg = (*app.st.cfg).clone();
+    cfg.export_max_people = 1;
+    app.st.cfg = std::sync::Arc::new(cfg);
+    app.router = linli::app::router(app.st.clone());
+    let worker = app.login("wenbichen").await;
+    let yongning = app.place_id("永宁社区").await;
+    for name in ["甲", "乙"] {
+        let body = serde_json::json!({"name": format!("张{name}"), "birth_date": "1960-01-01", "place_id": yongning});
+        assert_eq!(
+            worker.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await.status,
+            StatusCode::CREATED
+        );
+    }
+    let r = worker.get("/people/export.xlsx").await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("站长审批"), "{}", r.body);
+    let manager = app.login("zhenhua.mgr").await;
+    let text = sheet_text(&export_bytes(&app, &manager, "/people/export.xlsx").await);
+    assert!(text.contains("张甲") && text.contains("张乙"));
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'person.export' AND detail LIKE '%\"over_limit\":true%'"
+        )
+        .await,
+        1
+    );
+}

@@ -127,6 +127,10 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/cases/{id}/records", "LFFFOOFFFFF"),
     ("PUT", "/api/v1/cases/{id}/plan", "LFFFOOFFFFF"),
     ("GET", "/api/v1/follow-ups", "LOFFOOFFFFF"),
+    ("GET", "/api/v1/follow-up-tiers", "LOFFOOFFFFF"),
+    ("POST", "/api/v1/follow-up-tiers", "LOFFFFFFFFF"),
+    ("GET", "/api/v1/instruments", "LOFFOOFFFFF"),
+    ("POST", "/api/v1/instruments", "LOFFFFFFFFF"),
     // These change the caller's own session, so they run last.
     ("POST", "/account/totp", "LOOOOOOOOOO"),
     ("POST", "/logout", "OOOOOOOOOOO"),
