@@ -388,18 +388,10 @@ pub async fn preview(
     caller: Caller,
     mp: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
-    let mut mp = mp.map_err(|_| AppError::BadRequest("error.form_content_type", serde_json::Value::Null))?;
     let mut view = import_page(&st, &caller);
     let tr = view.ctx.tr;
-    let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(field) = mp.next_field().await.map_err(|_| AppError::bad("error.bad_form"))? {
-        if field.name() == Some("file") {
-            let name = field.file_name().unwrap_or("upload").to_string();
-            let bytes = field.bytes().await.map_err(|_| AppError::TooLarge)?;
-            file = Some((name, bytes.to_vec()));
-        }
-    }
-    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+    let file = crate::web::form::uploaded_file(mp, "file").await?;
+    let Some((name, bytes)) = file else {
         view.error = Some(tr.t("import.no_file"));
         return Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY));
     };

@@ -161,3 +161,21 @@ pub fn clean_optional(v: Option<&str>, field: &str, max: usize, errors: &mut Fie
     }
     Some(v.to_string())
 }
+
+/// The first non-empty file of a multipart form field: (file name, bytes).
+pub async fn uploaded_file(
+    mp: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+    field_name: &str,
+) -> Result<Option<(String, Vec<u8>)>, super::error::AppError> {
+    use super::error::AppError;
+    let mut mp = mp.map_err(|_| AppError::BadRequest("error.form_content_type", serde_json::Value::Null))?;
+    let mut file = None;
+    while let Some(field) = mp.next_field().await.map_err(|_| AppError::bad("error.bad_form"))? {
+        if field.name() == Some(field_name) {
+            let name = field.file_name().unwrap_or("upload").to_string();
+            let bytes = field.bytes().await.map_err(|_| AppError::TooLarge)?;
+            file = Some((name, bytes.to_vec()));
+        }
+    }
+    Ok(file.filter(|(_, b)| !b.is_empty()))
+}
