@@ -759,8 +759,10 @@ pub async fn due(
     if let Some(w) = worker {
         wh.push_str(&format!(" AND c.worker_id = {}", args.push(w)));
     }
+    // The due ids first, from cases_open_due alone, then the rows and names of those only.
     let sql = format!(
-        "SELECT {CASE_COLS} {CASE_FROM} WHERE {wh} ORDER BY c.next_follow_up_on, c.id LIMIT {}",
+        "SELECT {CASE_COLS} {CASE_FROM} WHERE c.id IN (SELECT c.id FROM cases c WHERE {wh} ORDER BY c.next_follow_up_on, c.id LIMIT {})
+         ORDER BY c.next_follow_up_on, c.id",
         args.push(limit)
     );
     query::all(db, &sql, &args).await

@@ -1,5 +1,6 @@
 //! The command line: one binary, one subcommand per task.
 
+mod r#gen;
 pub mod keys;
 mod maintenance;
 mod serve;
@@ -44,6 +45,9 @@ pub enum Command {
     User(user::UserCommand),
     /// Verify the database: audit hash chain, integrity and foreign keys. Exits 1 on a problem.
     Check,
+    /// Fill the database with district-scale synthetic case work on top of the demo city (for
+    /// benchmarks): residents, households, tags, clients, cases and service records.
+    Gen(r#gen::GenArgs),
     /// Take a consistent online copy of the database while the app keeps writing.
     Backup {
         /// File to write (SQLite: a database file; PostgreSQL: a pg_dump custom-format archive).
@@ -84,6 +88,7 @@ pub fn run() -> ExitCode {
             Command::Keys(k) => keys::run(cfg, k).await,
             Command::User(u) => user::run(cfg, u).await,
             Command::Check => maintenance::check(cfg).await,
+            Command::Gen(a) => r#gen::run(cfg, a).await,
             Command::Backup { out } => maintenance::backup(cfg, out).await,
             Command::Restore { from, force } => maintenance::restore(cfg, from, force).await,
         }

@@ -54,14 +54,18 @@ pub async fn list(
         let end = crate::db::scope_sql::subtree_end(&place.path);
         wh.push_str(&format!(" AND p.path >= {} AND p.path < {}", args.push(place.path), args.push(end)));
     }
+    let clients = f.clients == Some(true);
     if let Some(tag) = f.tag.as_deref().and_then(Tag::parse) {
+        // `IN`, not a correlated EXISTS: the query starts from the tag's holders (index-only, on
+        // person_tags_current) instead of visiting everyone in the area, and a client filter
+        // rides along so only tagged clients are looked up (benches/casework.rs, query a).
+        let cases = if clients { " AND EXISTS (SELECT 1 FROM cases c WHERE c.person_id = t.person_id)" } else { "" };
         wh.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM person_tags t WHERE t.person_id = p.id AND t.tag = {} AND t.starts_on <= {d} AND (t.ends_on IS NULL OR t.ends_on >= {d}))",
+            " AND p.id IN (SELECT t.person_id FROM person_tags t WHERE t.tag = {} AND t.starts_on <= {d} AND (t.ends_on IS NULL OR t.ends_on >= {d}){cases})",
             args.push(tag.as_str()),
             d = args.push_date(today()),
         ));
-    }
-    if f.clients == Some(true) {
+    } else if clients {
         wh.push_str(" AND EXISTS (SELECT 1 FROM cases c WHERE c.person_id = p.id)");
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -72,8 +76,17 @@ pub async fn list(
         }
         wh.push_str(&format!(" AND p.id IN ({})", args.list(&ids)));
     }
-    let select = format!("SELECT {PERSON_COLS} {PERSON_FROM} WHERE {wh} ORDER BY p.id DESC");
-    query::page(db, &select, &format!("FROM persons p WHERE {wh}"), &args, limit, offset).await
+    // The page's ids first, from persons alone (an index-only walk down persons_id_path), then
+    // their rows: the rows of the people skipped on the way are never read.
+    let mut paged = args.clone();
+    let select = format!(
+        "SELECT {PERSON_COLS} {PERSON_FROM} WHERE p.id IN (SELECT p.id FROM persons p WHERE {wh} ORDER BY p.id DESC LIMIT {} OFFSET {}) ORDER BY p.id DESC",
+        paged.push(limit),
+        paged.push(offset)
+    );
+    let rows = query::all(db, &select, &paged).await?;
+    let (total,): (i64,) = query::one(db, &format!("SELECT COUNT(*) FROM persons p WHERE {wh}"), &args).await?;
+    Ok((rows, total))
 }
 
 /// A person inside the scope, or None (missing and out of scope look the same).
