@@ -280,24 +280,24 @@ fn can_read_restricted(caller: &Caller) -> bool {
 /// Case summaries and notes matching the text: (case id, case number, excerpt).
 pub async fn search_notes(st: &AppState, caller: &Caller, q: &str) -> AppResult<Vec<(Uuid, String, String)>> {
     let hits = crate::search::find(&st.db, &caller.scope, &["case", "record"], q, 50).await?;
-    let mut out = Vec::new();
-    for h in hits {
-        let row: Option<(Uuid, String, String)> = if h.entity == "case" {
-            crate::read!(&st.db, |c| sqlx::query_as("SELECT id, number, summary FROM cases WHERE id = $1")
-                .bind(h.entity_id)
-                .fetch_optional(c)
-                .await)?
-        } else {
-            crate::read!(&st.db, |c| sqlx::query_as(
-                "SELECT c.id, c.number, r.notes FROM service_records r JOIN cases c ON c.id = r.case_id WHERE r.id = $1"
-            )
-            .bind(h.entity_id)
-            .fetch_optional(c)
-            .await)?
-        };
-        out.extend(row.map(|(id, n, text)| (id, n, text.chars().take(80).collect())));
+    let ids = |entity: &str| hits.iter().filter(|h| h.entity == entity).map(|h| h.entity_id).collect::<Vec<_>>();
+    let (cases, records) = (ids("case"), ids("record"));
+    let mut out: Vec<(Uuid, String, String)> = Vec::new();
+    for (ids, sql) in [
+        (cases, "SELECT c.id, c.number, c.summary FROM cases c WHERE c.id IN"),
+        (
+            records,
+            "SELECT c.id, c.number, r.notes FROM service_records r JOIN cases c ON c.id = r.case_id WHERE r.id IN",
+        ),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let mut args = crate::db::query::Args::new();
+        let sql = format!("{sql} ({})", args.list(&ids));
+        out.extend(crate::db::query::all::<(Uuid, String, String)>(&st.db, &sql, &args).await?);
     }
-    Ok(out)
+    Ok(out.into_iter().map(|(id, n, text)| (id, n, text.chars().take(80).collect())).collect())
 }
 
 #[derive(Deserialize, Default)]

@@ -130,7 +130,7 @@ pub async fn intake(db: &Db, scope: &Scope, actor: &Actor, input: &IntakeInput) 
     }
     let station = match &person {
         Some(p) => match station_for(db, &p.path).await? {
-            Some(s) if scope.covers(&s.2) || scope.roots.iter().any(|r| s.2.starts_with(r.as_str())) => Some(s),
+            Some(s) if scope.covers(&s.2) => Some(s),
             Some(_) | None => {
                 errors.add("person_id", "case.no_station");
                 None

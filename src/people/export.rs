@@ -74,14 +74,24 @@ pub async fn roster(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuer
     let today = today();
     let kept: Vec<_> = people.into_iter().filter(|p| !p.is_child(today)).collect();
     let tr = crate::web::i18n::Tr(crate::web::i18n::Lang::Zh);
+    let mut tags: std::collections::HashMap<uuid::Uuid, Vec<String>> = std::collections::HashMap::new();
+    for chunk in kept.chunks(500) {
+        let ids: Vec<uuid::Uuid> = chunk.iter().map(|p| p.id).collect();
+        let mut args = crate::db::query::Args::new();
+        let sql = format!(
+            "SELECT person_id, tag FROM person_tags WHERE person_id IN ({}) AND starts_on <= {d} AND (ends_on IS NULL OR ends_on >= {d}) ORDER BY starts_on",
+            args.list(&ids),
+            d = args.push(today),
+        );
+        for (pid, tag) in crate::db::query::all::<(uuid::Uuid, String)>(&st.db, &sql, &args).await? {
+            if let Some(t) = Tag::parse(&tag) {
+                tags.entry(pid).or_default().push(tr.t(&t.label_key()));
+            }
+        }
+    }
     let mut rows = Vec::new();
     for p in &kept {
-        let tags: Vec<String> = store::tags_of(&st.db, p.id)
-            .await?
-            .into_iter()
-            .filter(|t| t.ends_on.is_none_or(|e| e >= today))
-            .filter_map(|t| Tag::parse(&t.tag).map(|t| tr.t(&t.label_key())))
-            .collect();
+        let tags = tags.remove(&p.id).unwrap_or_default();
         rows.push(vec![
             p.name.clone(),
             p.sex.as_deref().map(|s| tr.t(&format!("sex.{s}"))).unwrap_or_default(),

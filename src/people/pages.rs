@@ -607,11 +607,6 @@ pub async fn search(State(st): State<AppState>, caller: Caller, Q(q): Q<SearchQu
     Ok(page(&SearchPage { ctx, q: text, people, notes }))
 }
 
-/// Accessor for templates: the Chinese/English label of a code under a prefix.
-pub fn label(tr: Tr, prefix: &str, code: &str) -> String {
-    tr.t(&format!("{prefix}.{code}"))
-}
-
 #[derive(Deserialize, Default)]
 pub struct RightsForm {
     #[serde(default)]

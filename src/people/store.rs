@@ -149,6 +149,9 @@ pub struct Candidate {
     pub visible: bool,
     #[serde(skip)]
     pub path: String,
+    /// 1 when the match is by ID number.
+    #[serde(skip)]
+    pub same_id: i64,
 }
 
 pub async fn candidates(
@@ -161,8 +164,11 @@ pub async fn candidates(
 ) -> Result<Vec<Candidate>, sqlx::Error> {
     let mut args = Args::new();
     let mut ors = Vec::new();
+    let mut same_id = "CAST(0 AS BIGINT)".to_string();
     if let Some(idn) = &clean.id_number {
-        ors.push(format!("p.id_hash IN ({})", args.list(&keys.blind_all("id", idn.as_str()))));
+        let by_id = format!("p.id_hash IN ({})", args.list(&keys.blind_all("id", idn.as_str())));
+        same_id = format!("CAST(CASE WHEN {by_id} THEN 1 ELSE 0 END AS BIGINT)");
+        ors.push(by_id);
     }
     if let Some(b) = clean.birth_date {
         ors.push(format!(
@@ -180,13 +186,25 @@ pub async fn candidates(
         None => String::new(),
     };
     let sql = format!(
-        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path FROM persons p JOIN places pl ON pl.id = p.place_id
-         WHERE ({}) AND p.merged_into IS NULL{not_self} LIMIT 10",
+        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path, {same_id} AS same_id
+         FROM persons p JOIN places pl ON pl.id = p.place_id WHERE ({}) AND p.merged_into IS NULL{not_self} LIMIT 10",
         ors.join(" OR ")
     );
     let mut rows: Vec<Candidate> = query::all(db, &sql, &args).await?;
     for r in &mut rows {
         r.visible = scope.covers(&r.path);
+        if !r.visible {
+            // Only the fact that the number is registered leaves the scope, nothing about whom.
+            *r = Candidate {
+                id: Uuid::nil(),
+                name: String::new(),
+                birth_date: None,
+                id_masked: None,
+                place_name: String::new(),
+                path: String::new(),
+                ..r.clone()
+            };
+        }
     }
     Ok(rows)
 }
@@ -237,7 +255,7 @@ pub async fn create(
     errors.into_result()?;
     let res = res.expect("validated");
     let found = candidates(db, keys, scope, &clean, res.place_id, None).await?;
-    if found.iter().any(|c| clean.id_number.is_some() && c.id_masked == clean.id_number.as_ref().map(|i| i.masked())) {
+    if found.iter().any(|c| c.same_id == 1) {
         return Err(CreateError::IdRegistered(found));
     }
     if !found.is_empty() && !confirm_new {
@@ -639,7 +657,7 @@ pub async fn namesakes(db: &Db, scope: &Scope, person: &Person) -> Result<Vec<Ca
     let Some(birth) = person.birth_date else { return Ok(Vec::new()) };
     let mut args = Args::new();
     let sql = format!(
-        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path FROM persons p JOIN places pl ON pl.id = p.place_id
+        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path, CAST(0 AS BIGINT) AS same_id FROM persons p JOIN places pl ON pl.id = p.place_id
          WHERE p.name = {} AND p.birth_date = {} AND p.id <> {} AND p.merged_into IS NULL AND {} LIMIT 10",
         args.push(person.name.as_str()),
         args.push(birth),

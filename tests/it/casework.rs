@@ -700,3 +700,21 @@ async fn the_bureau_sets_follow_up_intervals_and_publishes_instrument_versions()
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+#[tokio::test]
+async fn a_registered_id_outside_the_scope_is_refused_without_saying_whose_it_is() {
+    let app = TestApp::new().await;
+    let zhenhua = app.login("wenbichen").await;
+    let id = id_number("140202", "19550505", "031");
+    register(
+        &zhenhua,
+        serde_json::json!({"name": "钱秀英", "id_number": id, "place_id": app.place_id("永宁社区").await}),
+    )
+    .await;
+    let other = app.login("zhengjiangbo").await;
+    let body = serde_json::json!({"name": "钱某", "id_number": id, "place_id": app.place_id("民和社区").await});
+    let r = other.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.json()["code"], "person.id_registered");
+    assert!(!r.body.contains("钱秀英") && !r.body.contains("永宁社区") && !r.body.contains("********"), "{}", r.body);
+}
