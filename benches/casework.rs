@@ -17,13 +17,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use linli::app::AppState;
-use linli::auth::{Caller, Role, Scope};
+use linli::auth::Caller;
 use linli::cases::store as cases;
 use linli::config::ConfigArgs;
 use linli::db::Db;
 use linli::people::store::{self as people, PersonFilter};
 use linli::read;
-use linli::web::i18n::Lang;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -52,6 +51,12 @@ struct Args {
     /// Run only the queries whose name contains this (the baselines always run).
     #[arg(long)]
     only: Option<String>,
+    /// Timed imports of a generated roster (each a new file; its people are deleted after).
+    #[arg(long, default_value_t = 3)]
+    import_runs: usize,
+    /// Rows of each generated roster.
+    #[arg(long, default_value_t = 100_000)]
+    import_rows: usize,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -235,6 +240,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await?,
     );
 
+    // (e) Import of a 100,000-row xlsx roster into 开源街道's communities, as the import page
+    // does it: read the file, check every row (the preview), then check again and write all
+    // new people in one transaction (the commit).
+    if args.import_runs > 0 && only.is_none_or(|o| "e) import".contains(o)) {
+        stats.extend(import_bench(&st, &mut rng, args.import_runs, args.import_rows).await?);
+    }
+
     let base = stats[0].pct(0.5);
     println!(
         "\n## {label}: {} persons, {} cases, {} service records; {} runs per query after {} warm-up",
@@ -321,24 +333,146 @@ async fn measure(
 
 /// The Caller a session of `account` would carry: role and the paths of its places.
 async fn caller(db: &Db, account: &str) -> anyhow::Result<Caller> {
-    let rows: Vec<(Uuid, String, String, Option<String>)> = read!(db, |c| sqlx::query_as(
-        "SELECT u.id, u.display_name, u.role, p.path FROM users u
-         LEFT JOIN user_places up ON up.user_id = u.id LEFT JOIN places p ON p.id = up.place_id AND p.active
-         WHERE u.account = $1 ORDER BY p.path"
-    )
-    .bind(account)
-    .fetch_all(c)
-    .await)?;
-    let first = rows.first().with_context(|| format!("no account {account}"))?;
-    Ok(Caller {
-        user_id: first.0,
-        account: account.to_string(),
-        display_name: first.1.clone(),
-        role: Role::parse(&first.2).context("role")?,
-        lang: Lang::Zh,
-        scope: Scope { roots: rows.iter().filter_map(|r| r.3.clone()).collect() },
-        session: None,
-        ip: "bench".into(),
-        must_change_password: false,
-    })
+    linli::auth::caller_for_account(db, account).await?.with_context(|| format!("no account {account}"))
+}
+
+const SURNAMES: &[char] = &['王', '李', '张', '刘', '陈', '杨', '赵', '黄', '周', '吴', '徐', '孙', '马', '胡', '郭'];
+const GIVEN: &[char] =
+    &['芳', '伟', '敏', '静', '丽', '强', '磊', '军', '洋', '勇', '艳', '杰', '娟', '涛', '明', '秀', '英', '华'];
+
+/// A roster as a station would upload it: ID numbers, households of one to three, tags.
+fn roster_xlsx(rng: &mut StdRng, run: usize, rows: usize, communities: &[String]) -> anyhow::Result<Vec<u8>> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    let head = ["姓名", "身份证号", "联系电话", "社区", "楼栋", "单元", "室", "与户主关系", "户号", "人群标签"];
+    for (i, h) in head.iter().enumerate() {
+        ws.write_string(0, i as u16, *h)?;
+    }
+    let mut household = 0usize;
+    let mut members = 0usize;
+    let mut head_age = 0;
+    for r in 0..rows {
+        let line = r as u32 + 1;
+        // One to three people per household.
+        if r == 0 || members >= 3 || !rng.gen_bool(0.4) {
+            household += 1;
+            members = 0;
+        }
+        let year = rng.gen_range(1935..2005);
+        let birth = format!("{year}{:02}{:02}", rng.gen_range(1..=12), rng.gen_range(1..=28));
+        // Area codes outside the generated district's, so every row is new.
+        let first17 = format!("1409{:02}{birth}{:03}", 10 + run % 80, r % 1000);
+        let id = format!("{first17}{}", linli::people::identity::check_char(&first17));
+        let name: String = [
+            SURNAMES[rng.gen_range(0..SURNAMES.len())],
+            GIVEN[rng.gen_range(0..GIVEN.len())],
+            GIVEN[rng.gen_range(0..GIVEN.len())],
+        ]
+        .iter()
+        .collect();
+        let age = 2026 - year;
+        if members == 0 {
+            head_age = age;
+        }
+        let relation = if members == 0 {
+            "户主"
+        } else if age + 15 < head_age {
+            "子女"
+        } else {
+            "配偶"
+        };
+        let tag = if age >= 60 && members == 0 && rng.gen_bool(0.15) { "独居" } else { "" };
+        let cells = [
+            name,
+            id,
+            format!("13{:09}", rng.gen_range(0..1_000_000_000u64)),
+            format!("开源街道/{}", communities[household % communities.len()]),
+            format!("{}", household % 30 + 1),
+            "1".into(),
+            format!("{}", 100 + household % 600),
+            relation.into(),
+            format!("R{run}-{household}"),
+            tag.into(),
+        ];
+        for (i, v) in cells.iter().enumerate() {
+            ws.write_string(line, i as u16, v)?;
+        }
+        members += 1;
+    }
+    Ok(book.save_to_buffer()?)
+}
+
+async fn import_bench(st: &AppState, rng: &mut StdRng, runs: usize, rows: usize) -> anyhow::Result<Vec<Stat>> {
+    use linli::people::import;
+    let who = caller(&st.db, "zhengjiangbo").await?;
+    let mut args = linli::db::query::Args::new();
+    let sql = format!(
+        "SELECT name FROM places WHERE kind = 'community' AND {} ORDER BY path",
+        args.scope("path", &who.scope)
+    );
+    let communities: Vec<String> =
+        linli::db::query::all::<(String,)>(&st.db, &sql, &args).await?.into_iter().map(|r| r.0).collect();
+    anyhow::ensure!(!communities.is_empty(), "no communities in zhengjiangbo's scope");
+    let names = [
+        "e) import 100k rows: read the xlsx",
+        "e) import 100k rows: preview (check every row)",
+        "e) import 100k rows: commit (re-check, one transaction)",
+        "e) import 100k rows: total (read + preview + commit)",
+    ];
+    let mut ms: [Vec<f64>; 4] = Default::default();
+    let mut created = 0usize;
+    for run in 0..runs {
+        let bytes = roster_xlsx(rng, run, rows, &communities)?;
+        let since = chrono::Utc::now();
+        let t0 = Instant::now();
+        let table = linli::tabular::read(&bytes, "roster.xlsx").map_err(|e| anyhow::anyhow!("{e}"))?;
+        let parsed = import::rows_from_table(&table).map_err(|p| anyhow::anyhow!("{} problems", p.len()))?;
+        let t1 = Instant::now();
+        let plan = import::plan(&st.db, &st.keys, &who.scope, &parsed).await?;
+        anyhow::ensure!(
+            plan.problems.is_empty(),
+            "generated roster has problems: {:?}",
+            &plan.problems[..3.min(plan.problems.len())]
+        );
+        let t2 = Instant::now();
+        let n = import::commit(&st.db, &st.keys, &who.scope, &who.actor(), &parsed, "bench.xlsx", &|_| {})
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let t3 = Instant::now();
+        created += n;
+        for (i, d) in [t1 - t0, t2 - t1, t3 - t2, t3 - t0].into_iter().enumerate() {
+            ms[i].push(d.as_secs_f64() * 1000.0);
+        }
+        eprintln!("import run {run}: {n} people, {:.1} s", (t3 - t0).as_secs_f64());
+        remove_imported(&st.db, who.user_id, since).await?;
+    }
+    Ok(names
+        .into_iter()
+        .zip(ms)
+        .map(|(name, mut ms)| {
+            ms.sort_by(f64::total_cmp);
+            Stat { name: name.into(), n: runs, rows: created as f64 / runs as f64, ms }
+        })
+        .collect())
+}
+
+/// Takes the benchmark's imported people out again (untimed), so runs stay comparable.
+async fn remove_imported(db: &Db, user: Uuid, since: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    for sql in [
+        "DELETE FROM search_terms WHERE person_id IN (SELECT id FROM persons WHERE created_by = $1 AND created_at >= $2)",
+        "DELETE FROM person_tags WHERE person_id IN (SELECT id FROM persons WHERE created_by = $1 AND created_at >= $2)",
+        "DELETE FROM household_events WHERE person_id IN (SELECT id FROM persons WHERE created_by = $1 AND created_at >= $2)",
+        "DELETE FROM persons WHERE created_by = $1 AND created_at >= $2",
+        "DELETE FROM households WHERE created_by = $1 AND created_at >= $2",
+    ] {
+        linli::write!(&mut tx, |c| sqlx::query(sql)
+            .bind(user)
+            .bind(since)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

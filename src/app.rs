@@ -1,6 +1,7 @@
 //! Application state and router assembly. Every route is declared once, with its access rule,
 //! in its domain's `routes()`; the router and the authorisation test are both built from that list.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
@@ -51,6 +52,15 @@ pub struct RouteDef {
     pub path: &'static str,
     pub access: Access,
     pub handler: MethodRouter<AppState>,
+    /// Takes spreadsheet uploads up to `max_import_bytes` instead of `max_body_bytes`.
+    pub upload: bool,
+}
+
+impl RouteDef {
+    pub fn upload(mut self) -> Self {
+        self.upload = true;
+        self
+    }
 }
 
 /// Declares one route: method, path, access rule, handler.
@@ -60,7 +70,7 @@ where
     T: 'static,
 {
     let filter = MethodFilter::try_from(method.clone()).expect("standard method");
-    RouteDef { method, path, access, handler: axum::routing::on(filter, handler) }
+    RouteDef { method, path, access, handler: axum::routing::on(filter, handler), upload: false }
 }
 
 pub fn all_routes() -> Vec<RouteDef> {
@@ -82,7 +92,15 @@ pub fn router(st: AppState) -> Router {
     let mut router = Router::new();
     for def in all_routes() {
         let (access, route) = (def.access, def.path);
-        let guarded = def.handler.layer(from_fn_with_state(
+        // The body limit is per route: spreadsheet imports take large files, nothing else does.
+        let limited = if def.upload {
+            def.handler
+                .layer::<_, Infallible>(RequestBodyLimitLayer::new(st.cfg.max_import_bytes))
+                .layer(axum::extract::DefaultBodyLimit::max(st.cfg.max_import_bytes))
+        } else {
+            def.handler.layer::<_, Infallible>(RequestBodyLimitLayer::new(st.cfg.max_body_bytes))
+        };
+        let guarded = limited.layer(from_fn_with_state(
             st.clone(),
             move |state: State<AppState>, req: Request, next: Next| async move {
                 let start = std::time::Instant::now();
@@ -108,7 +126,7 @@ pub fn router(st: AppState) -> Router {
         .layer(from_fn_with_state(st.clone(), crate::web::render::render_errors))
         .layer(from_fn_with_state(st.clone(), crate::web::idempotency::layer))
         .layer(from_fn_with_state(st.clone(), crate::auth::resolve))
-        .layer(RequestBodyLimitLayer::new(st.cfg.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(st.cfg.max_body_bytes.max(st.cfg.max_import_bytes)))
         .layer(from_fn(crate::web::security::headers))
         .layer(CatchPanicLayer::new())
         .with_state(st)

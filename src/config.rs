@@ -40,6 +40,13 @@ pub struct ConfigArgs {
     /// Largest request body accepted, in kilobytes (default 2048).
     #[arg(long, env = "LINLI_MAX_BODY_KB", global = true)]
     pub max_body_kb: Option<usize>,
+    /// Largest spreadsheet upload for imports, in kilobytes (default 65536).
+    #[arg(long, env = "LINLI_MAX_IMPORT_KB", global = true)]
+    pub max_import_kb: Option<usize>,
+    /// SQLite page cache per connection, in megabytes (default 64): district-scale lists read
+    /// many pages; each of the nine connections grows its cache only as far as it reads.
+    #[arg(long, env = "LINLI_SQLITE_CACHE_MB", global = true)]
+    pub sqlite_cache_mb: Option<u32>,
     /// Size of the PostgreSQL connection pool (default 10).
     #[arg(long, env = "LINLI_DB_POOL", global = true)]
     pub db_pool: Option<u32>,
@@ -70,6 +77,8 @@ struct FileConfig {
     sqlite_synchronous: Option<String>,
     login_rate_per_minute: Option<u32>,
     max_body_kb: Option<usize>,
+    max_import_kb: Option<usize>,
+    sqlite_cache_mb: Option<u32>,
     db_pool: Option<u32>,
     export_max_people: Option<usize>,
     log_format: Option<String>,
@@ -88,6 +97,11 @@ pub struct Config {
     pub sqlite_synchronous: String,
     pub login_rate_per_minute: u32,
     pub max_body_bytes: usize,
+    pub max_import_bytes: usize,
+    /// Imports of up to this many new people commit within the request; larger ones run as a
+    /// job with a progress page (not a setting: tests lower it).
+    pub import_inline_rows: usize,
+    pub sqlite_cache_mb: u32,
     pub db_pool: u32,
     pub export_max_people: usize,
     pub log_json: bool,
@@ -169,6 +183,9 @@ impl ConfigArgs {
             sqlite_synchronous: sync,
             login_rate_per_minute: self.login_rate_per_minute.or(file.login_rate_per_minute).unwrap_or(30),
             max_body_bytes: 1024 * self.max_body_kb.or(file.max_body_kb).unwrap_or(2048),
+            max_import_bytes: 1024 * self.max_import_kb.or(file.max_import_kb).unwrap_or(65536),
+            import_inline_rows: 2_000,
+            sqlite_cache_mb: self.sqlite_cache_mb.or(file.sqlite_cache_mb).unwrap_or(64),
             db_pool: self.db_pool.or(file.db_pool).unwrap_or(10),
             export_max_people: self.export_max_people.or(file.export_max_people).unwrap_or(500),
             log_json: log_format == "json",

@@ -78,6 +78,9 @@ async fn home(State(st): State<AppState>, caller: Caller) -> AppResult<Response>
         quick.push((tr.t("staff.new").to_string(), "/staff/new".to_string()));
         quick.push((tr.t("import.title").to_string(), "/places/import".to_string()));
     }
+    if caller.role == Role::BureauAdmin {
+        quick.push((tr.t("settings.title"), "/cases/settings".to_string()));
+    }
     let names = scope_names(&st, &caller).await?;
     let view = HomePage {
         greeting: tr.f("home.greeting", &[&caller.display_name]),

@@ -57,7 +57,8 @@ pub fn install_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
         .clone()
 }
 
-/// Deletes expired sessions, old idempotency keys and rate-limit windows every five minutes.
+/// Deletes expired sessions, old idempotency keys, rate-limit windows and import batches, and
+/// marks abandoned imports, every five minutes.
 pub async fn janitor(db: crate::db::Db, session_max: Duration) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
     loop {
@@ -94,7 +95,22 @@ pub async fn sweep(
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected())?;
-        Ok::<u64, sqlx::Error>(a + b + d)
+        // An import still "running" long after any could finish lost its instance: its
+        // transaction rolled back, so nothing was written; say so. Finished batches go after a week.
+        let e = sqlx::query(
+            "UPDATE import_batches SET status = 'failed', error = 'people_import.interrupted', rows = ''
+             WHERE status = 'running' AND started_at < $1",
+        )
+        .bind(now - chrono::Duration::hours(2))
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())?;
+        let f = sqlx::query("DELETE FROM import_batches WHERE created_at < $1")
+            .bind(now - chrono::Duration::days(7))
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
+        Ok::<u64, sqlx::Error>(a + b + d + e + f)
     })?;
     tx.commit().await?;
     Ok(gone)

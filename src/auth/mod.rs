@@ -174,3 +174,34 @@ fn client_ip(st: &AppState, req: &Request) -> String {
         .map(|ci| ci.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
+
+/// The caller an operator acts as on the command line: an active account's role and scope,
+/// exactly as a sign-in would give them.
+pub async fn caller_for_account(db: &crate::db::Db, account: &str) -> Result<Option<Caller>, sqlx::Error> {
+    type Row = (Uuid, String, String, String, String, Option<String>);
+    let rows: Vec<Row> = crate::read!(db, |c| sqlx::query_as(
+        "SELECT u.id, u.account, u.display_name, u.role, u.locale, p.path
+         FROM users u LEFT JOIN user_places up ON up.user_id = u.id
+         LEFT JOIN places p ON p.id = up.place_id AND p.active
+         WHERE u.account = $1 AND NOT u.disabled ORDER BY p.path"
+    )
+    .bind(account)
+    .fetch_all(c)
+    .await)?;
+    let scope = Scope { roots: rows.iter().filter_map(|r| r.5.clone()).collect() };
+    let Some((user_id, account, display_name, role, locale, _)) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let Some(role) = Role::parse(&role) else { return Ok(None) };
+    Ok(Some(Caller {
+        user_id,
+        account,
+        display_name,
+        role,
+        lang: Lang::parse(&locale).unwrap_or_default(),
+        scope,
+        session: None,
+        ip: "cli".into(),
+        must_change_password: false,
+    }))
+}

@@ -30,6 +30,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/cases/{id}/close", write, pages::request_closure),
         r(Method::POST, "/cases/{id}/close/decision", approve, pages::decide_closure),
         r(Method::POST, "/cases/{id}/transfer", approve, pages::transfer),
+        r(Method::POST, "/cases/{id}/reassign", approve, pages::reassign),
+        r(Method::POST, "/case-records/{id}/reveal", bureau, pages::reveal_note),
         r(Method::GET, "/api/v1/cases", read, api::list),
         r(Method::POST, "/api/v1/cases", write, api::create),
         r(Method::GET, "/api/v1/cases/{id}", read, api::get),
@@ -40,5 +42,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/api/v1/follow-up-tiers", bureau, settings::save_tier),
         r(Method::GET, "/api/v1/instruments", read, settings::list_instruments),
         r(Method::POST, "/api/v1/instruments", bureau, settings::publish_instrument),
+        r(Method::GET, "/cases/settings", bureau, settings::settings_page),
+        r(Method::POST, "/cases/settings/tiers/{code}", bureau, settings::save_tier_form),
+        r(Method::POST, "/cases/settings/instruments/{code}", bureau, settings::publish_instrument_form),
     ]
 }

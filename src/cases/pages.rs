@@ -210,21 +210,117 @@ pub async fn grant_child_access(
     Ok(Redirect::to(&format!("/people/{person_id}")).into_response())
 }
 
+fn record_event(
+    tr: Tr,
+    case: &Case,
+    r: crate::cases::model::ServiceRecord,
+    restricted_hidden: bool,
+    href: &Option<String>,
+) -> Event {
+    let hidden = restricted_hidden && RecordKind::parse(&r.kind).is_some_and(|k| k.is_restricted());
+    Event {
+        on: r.occurred_on,
+        order: r.id,
+        kind: format!("record.{}", r.kind),
+        title: format!("{} · {}", case.number, tr.f("record.minutes_n", &[&r.minutes])),
+        detail: if hidden { tr.t("record.restricted") } else { r.notes },
+        href: href.clone(),
+    }
+}
+
+/// A grant to open a child's records that has not expired, for the manager's list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActiveGrant {
+    pub id: Uuid,
+    pub user_name: String,
+    pub account: String,
+    pub reason: String,
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+impl ActiveGrant {
+    pub fn expires(&self) -> String {
+        self.expires_at.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+pub async fn active_grants(st: &AppState, person_id: Uuid) -> AppResult<Vec<ActiveGrant>> {
+    Ok(crate::read!(&st.db, |c| sqlx::query_as(
+        "SELECT g.id, u.display_name AS user_name, u.account, g.reason, g.expires_at
+         FROM child_access_grants g JOIN users u ON u.id = g.user_id
+         WHERE g.person_id = $1 AND g.expires_at > $2 ORDER BY g.expires_at"
+    )
+    .bind(person_id)
+    .bind(Utc::now())
+    .fetch_all(c)
+    .await)?)
+}
+
+/// The manager ends a grant before it runs out: it expires now, and the audit says who and when.
+pub async fn revoke_child_access(State(st): State<AppState>, caller: Caller, Id(grant_id): Id) -> AppResult<Response> {
+    let grant: Option<(Uuid, Uuid)> = crate::read!(&st.db, |c| sqlx::query_as(
+        "SELECT person_id, user_id FROM child_access_grants WHERE id = $1 AND expires_at > $2"
+    )
+    .bind(grant_id)
+    .bind(Utc::now())
+    .fetch_optional(c)
+    .await)?;
+    let (person_id, user_id) = grant.ok_or(AppError::NotFound)?;
+    // The grant belongs to a person in the manager's scope, or it does not exist for them.
+    crate::people::store::get(&st.db, &caller.scope, person_id).await?.ok_or(AppError::NotFound)?;
+    let mut tx = st.db.begin().await?;
+    crate::write!(&mut tx, |c| sqlx::query(
+        "UPDATE child_access_grants SET expires_at = $1 WHERE id = $2 AND expires_at > $1"
+    )
+    .bind(Utc::now())
+    .bind(grant_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    audit::record(
+        &mut tx,
+        &caller.actor(),
+        Entry {
+            action: "child.grant_revoke",
+            entity: "person",
+            entity_id: Some(person_id.to_string()),
+            detail: serde_json::json!({ "grant_id": grant_id, "user_id": user_id }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/people/{person_id}#rights")).into_response())
+}
+
 /// Case events for the person timeline, from cases the caller may see.
 pub async fn timeline_events(st: &AppState, caller: &Caller, person_id: Uuid) -> AppResult<Vec<Event>> {
     let tr = Tr(caller.lang);
     let mut out = Vec::new();
     let restricted_hidden = !can_read_restricted(caller);
-    for case in cases_of(st, caller, person_id).await? {
+    let held = cases_of(st, caller, person_id).await?;
+    let away = if caller.is(CASE_READERS) {
+        store::transferred_away(&st.db, &caller.scope, person_id).await?
+    } else {
+        Vec::new()
+    };
+    let cases = held.into_iter().map(|c| (c, true)).chain(away.into_iter().map(|c| (c, false)));
+    for (case, held) in cases {
         let href = Some(format!("/cases/{}", case.id));
         out.push(Event {
             on: case.opened_on,
             order: case.id,
             kind: "case.opened".into(),
             title: format!("{} · {}", case.number, tr.t(&format!("domain.{}", case.domain))),
-            detail: case.summary.clone(),
+            detail: if held { case.summary.clone() } else { tr.t("case.transferred_away") },
             href: href.clone(),
         });
+        if !held {
+            // Only what this station wrote before the case moved on.
+            for r in store::records_for(&st.db, &caller.scope, case.id, false).await? {
+                out.push(record_event(tr, &case, r, restricted_hidden, &href));
+            }
+            continue;
+        }
         if let Some(closed) = case.closed_on {
             out.push(Event {
                 on: closed,
@@ -258,15 +354,7 @@ pub async fn timeline_events(st: &AppState, caller: &Caller, person_id: Uuid) ->
             }
         }
         for r in store::records(&st.db, case.id).await? {
-            let hidden = restricted_hidden && RecordKind::parse(&r.kind).is_some_and(|k| k.is_restricted());
-            out.push(Event {
-                on: r.occurred_on,
-                order: r.id,
-                kind: format!("record.{}", r.kind),
-                title: format!("{} · {}", case.number, tr.f("record.minutes_n", &[&r.minutes])),
-                detail: if hidden { tr.t("record.restricted") } else { r.notes },
-                href: href.clone(),
-            });
+            out.push(record_event(tr, &case, r, restricted_hidden, &href));
         }
     }
     Ok(out)
@@ -387,6 +475,11 @@ struct CasePage {
     can_write: bool,
     can_approve: bool,
     can_read_restricted: bool,
+    /// The bureau may read a restricted note after giving a reason (audited).
+    can_reveal_notes: bool,
+    revealed_record: Option<Uuid>,
+    /// Other workers of the station, for the manager's reassign form.
+    workers: Vec<(Uuid, String)>,
     transferred_away: bool,
     stations: Vec<(Uuid, String)>,
     errors: Vec<(String, String)>,
@@ -414,11 +507,16 @@ impl CasePage {
     fn restricted(&self, kind: &str) -> bool {
         !self.can_read_restricted && RecordKind::parse(kind).is_some_and(|k| k.is_restricted())
     }
+    /// Restricted, and not the one note the bureau just asked to read with a reason.
+    fn hidden(&self, r: &crate::cases::model::ServiceRecord) -> bool {
+        self.restricted(&r.kind) && self.revealed_record != Some(r.id)
+    }
 }
 
 #[derive(Default)]
 struct Feedback {
     errors: FieldErrors,
+    revealed_record: Option<Uuid>,
     plan_form: Option<PlanForm>,
     record_form: Option<RecordForm>,
 }
@@ -461,6 +559,17 @@ async fn render_case(
             Vec::new()
         },
         can_read_restricted: can_read_restricted(caller),
+        can_reveal_notes: caller.role == Role::BureauAdmin,
+        workers: if held && caller.is(CASE_APPROVERS) && case.is_open() {
+            store::station_workers(&st.db, case.station_id)
+                .await?
+                .into_iter()
+                .filter(|(w, _)| *w != case.worker_id)
+                .collect()
+        } else {
+            Vec::new()
+        },
+        revealed_record: fb.revealed_record,
         errors: fb.errors.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect(),
         plan_form,
         record_form: fb.record_form.unwrap_or_default(),
@@ -469,6 +578,62 @@ async fn render_case(
         current: case,
     };
     Ok(page_with_status(&view, status))
+}
+
+#[derive(Deserialize)]
+pub struct RevealNoteForm {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The bureau reads one counselling note of a station with a typed reason; the audit row is
+/// written before the note is shown.
+pub async fn reveal_note(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(record_id): Id,
+    PageForm(f): PageForm<RevealNoteForm>,
+) -> AppResult<Response> {
+    let row: Option<(Uuid, String)> =
+        crate::read!(&st.db, |c| sqlx::query_as("SELECT case_id, kind FROM service_records WHERE id = $1")
+            .bind(record_id)
+            .fetch_optional(c)
+            .await)?;
+    let (case_id, kind) = row.ok_or(AppError::NotFound)?;
+    store::get_readable(&st.db, &caller.scope, case_id).await?.ok_or(AppError::NotFound)?;
+    if !RecordKind::parse(&kind).is_some_and(|k| k.is_restricted()) {
+        return Err(AppError::NotFound);
+    }
+    let mut errors = FieldErrors::default();
+    let reason = crate::web::form::clean_name(&f.reason, "note_reason", 500, &mut errors);
+    if reason.chars().count() < 4 && errors.0.is_empty() {
+        errors.add("note_reason", "reveal.reason_too_short");
+    }
+    if !errors.0.is_empty() {
+        return render_case(
+            &st,
+            &caller,
+            case_id,
+            Feedback { errors, ..Default::default() },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let mut tx = st.db.begin().await?;
+    audit::record(
+        &mut tx,
+        &caller.actor(),
+        Entry {
+            action: "record.reveal",
+            entity: "service_record",
+            entity_id: Some(record_id.to_string()),
+            detail: serde_json::json!({ "case_id": case_id, "reason": reason }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let fb = Feedback { revealed_record: Some(record_id), ..Default::default() };
+    render_case(&st, &caller, case_id, fb, StatusCode::OK).await
 }
 
 /// Re-renders the case page with messages for a refused form, keeping what was typed.
@@ -712,6 +877,37 @@ pub struct TransferForm {
     pub station_id: String,
     #[serde(default)]
     pub reason: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ReassignForm {
+    #[serde(default)]
+    pub worker_id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The station manager gives a case to another worker of the station.
+pub async fn reassign(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<ReassignForm>,
+) -> AppResult<Response> {
+    let worker = Uuid::parse_str(f.worker_id.trim()).ok();
+    match store::reassign(&st.db, &caller.scope, &caller.actor(), id, worker, &f.reason).await {
+        Ok(()) => Ok(Redirect::to(&format!("/cases/{id}")).into_response()),
+        Err(AppError::Invalid(mut errors)) => {
+            // The transfer form on the same page has its own reason field.
+            for (field, _) in errors.0.iter_mut() {
+                if field == "reason" {
+                    *field = "reassign_reason".into();
+                }
+            }
+            refused(&st, &caller, id, AppError::Invalid(errors), Feedback::default()).await
+        }
+        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+    }
 }
 
 pub async fn transfer(

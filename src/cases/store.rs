@@ -789,14 +789,18 @@ pub async fn kpis(db: &Db, scope: &Scope) -> Result<Vec<Kpi>, sqlx::Error> {
         Backend::Postgres => format!("({a} - {b})::float8"),
     };
     let mut args = Args::new();
+    // Aggregated from the caseload index alone, then named: the names never multiply the scan.
     let sql = format!(
-        "SELECT c.worker_id, u.display_name AS worker_name, s.name AS station_name,
-                SUM(CASE WHEN c.status <> 'closed' THEN 1 ELSE 0 END) AS open_cases,
-                SUM(CASE WHEN c.status <> 'closed' AND c.next_follow_up_on < {t} THEN 1 ELSE 0 END) AS overdue,
-                SUM(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END) AS closed_cases,
-                AVG({to_plan}) AS days_to_plan, AVG({to_close}) AS days_to_close
-         FROM cases c JOIN users u ON u.id = c.worker_id JOIN stations s ON s.id = c.station_id
-         WHERE {scope} GROUP BY c.worker_id, u.display_name, s.name ORDER BY s.name, u.display_name",
+        "SELECT k.worker_id, u.display_name AS worker_name, s.name AS station_name, k.open_cases, k.overdue,
+                k.closed_cases, k.days_to_plan, k.days_to_close
+         FROM (SELECT c.worker_id, c.station_id,
+                      SUM(CASE WHEN c.status <> 'closed' THEN 1 ELSE 0 END) AS open_cases,
+                      SUM(CASE WHEN c.status <> 'closed' AND c.next_follow_up_on < {t} THEN 1 ELSE 0 END) AS overdue,
+                      SUM(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END) AS closed_cases,
+                      AVG({to_plan}) AS days_to_plan, AVG({to_close}) AS days_to_close
+               FROM cases c WHERE {scope} GROUP BY c.worker_id, c.station_id) k
+         JOIN users u ON u.id = k.worker_id JOIN stations s ON s.id = k.station_id
+         ORDER BY s.name, u.display_name",
         t = args.push(today()),
         to_plan = diff("c.plan_approved_on", "c.opened_on"),
         to_close = diff("c.closed_on", "c.opened_on"),
@@ -902,6 +906,77 @@ pub async fn transfer(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Social workers and managers of a station, active: who a case can be given to.
+pub async fn station_workers(db: &Db, station_id: Uuid) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    read!(db, |c| sqlx::query_as(
+        "SELECT DISTINCT u.id, u.display_name FROM users u JOIN user_places up ON up.user_id = u.id
+         JOIN stations s ON s.place_id = up.place_id
+         WHERE s.id = $1 AND u.disabled = $2 AND u.role IN ('social_worker', 'station_manager')
+         ORDER BY u.display_name"
+    )
+    .bind(station_id)
+    .bind(false)
+    .fetch_all(c)
+    .await)
+}
+
+/// Gives an open case to another worker of the same station, with a reason; the case number,
+/// plan and follow-up dates stay.
+pub async fn reassign(
+    db: &Db,
+    scope: &Scope,
+    actor: &Actor,
+    case_id: Uuid,
+    worker_id: Option<Uuid>,
+    reason: &str,
+) -> Result<(), AppError> {
+    let case = get(db, scope, case_id).await?.ok_or(AppError::NotFound)?;
+    if !case.is_open() {
+        return Err(AppError::Conflict("case.closed"));
+    }
+    let mut errors = FieldErrors::default();
+    let reason = crate::web::form::clean_name(reason, "reason", 500, &mut errors);
+    let workers = station_workers(db, case.station_id).await?;
+    let target = worker_id.and_then(|w| workers.iter().find(|(id, _)| *id == w).cloned());
+    match &target {
+        None => errors.add("worker_id", "error.bad_choice"),
+        Some((id, _)) if *id == case.worker_id => errors.add("worker_id", "reassign.same_worker"),
+        Some(_) => {}
+    }
+    errors.into_result()?;
+    let (target_id, target_name) = target.expect("validated");
+    let mut tx = db.begin().await?;
+    bump(&mut tx, actor, case_id, None, "worker_id = $1", vec![target_id.into()]).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "case.reassign",
+            entity: "case",
+            entity_id: Some(case_id.to_string()),
+            detail: serde_json::json!({ "from": case.worker_name, "to": target_name, "reason": reason }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A person's cases that moved to another station after the caller's station wrote records in
+/// them: still readable here, for what this station wrote.
+pub async fn transferred_away(db: &Db, scope: &Scope, person_id: Uuid) -> Result<Vec<Case>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT {CASE_COLS} {CASE_FROM} WHERE c.person_id = {p} AND NOT ({held})
+           AND EXISTS (SELECT 1 FROM service_records r WHERE r.case_id = c.id AND {wrote})
+         ORDER BY c.opened_on DESC",
+        p = args.push(person_id),
+        held = args.scope("c.path", scope),
+        wrote = args.scope("r.path", scope),
+    );
+    query::all(db, &sql, &args).await
 }
 
 /// Records of a case the caller may read: all of them for the station holding the case, only

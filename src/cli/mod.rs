@@ -1,6 +1,7 @@
 //! The command line: one binary, one subcommand per task.
 
 mod r#gen;
+mod import;
 pub mod keys;
 mod maintenance;
 mod serve;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Fill the database with district-scale synthetic case work on top of the demo city (for
     /// benchmarks): residents, households, tags, clients, cases and service records.
     Gen(r#gen::GenArgs),
+    /// Import data from spreadsheets as a staff account (dry run unless --commit).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Take a consistent online copy of the database while the app keeps writing.
     Backup {
         /// File to write (SQLite: a database file; PostgreSQL: a pg_dump custom-format archive).
@@ -89,6 +93,7 @@ pub fn run() -> ExitCode {
             Command::User(u) => user::run(cfg, u).await,
             Command::Check => maintenance::check(cfg).await,
             Command::Gen(a) => r#gen::run(cfg, a).await,
+            Command::Import(c) => import::run(cfg, c).await,
             Command::Backup { out } => maintenance::backup(cfg, out).await,
             Command::Restore { from, force } => maintenance::restore(cfg, from, force).await,
         }

@@ -87,7 +87,8 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .synchronous(sync)
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                .pragma("cache_size", format!("-{}", u64::from(cfg.sqlite_cache_mb.max(2)) * 1024));
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))

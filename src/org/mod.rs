@@ -20,7 +20,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/places/new", admin, pages::new_form),
         r(Method::POST, "/places", admin, pages::create),
         r(Method::GET, "/places/import", admin, import::form),
-        r(Method::POST, "/places/import", admin, import::preview),
+        r(Method::POST, "/places/import", admin, import::preview).upload(),
         r(Method::POST, "/places/import/commit", admin, import::commit_page),
         r(Method::GET, "/places/{id}", read, pages::show),
         r(Method::GET, "/places/{id}/edit", admin, pages::edit_form),

@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -24,7 +24,7 @@ use crate::db::Db;
 use crate::db::query::{self, Args};
 use crate::tabular;
 use crate::web::error::{AppError, AppResult, FieldErrors};
-use crate::web::extract::PageForm;
+use crate::web::extract::{Id, PageForm};
 use crate::web::render::{Ctx, page, page_with_status};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -296,6 +296,7 @@ pub async fn commit(
     actor: &Actor,
     rows: &[ImportRow],
     file: &str,
+    progress: &(dyn Fn(usize) + Send + Sync),
 ) -> Result<usize, AppError> {
     let p = plan(db, keys, scope, rows).await?;
     if !p.problems.is_empty() {
@@ -305,7 +306,10 @@ pub async fn commit(
     let mut tx = db.begin().await?;
     let now = Utc::now();
     let today = super::store::today();
-    for r in &p.ready {
+    for (i, r) in p.ready.iter().enumerate() {
+        if i % PROGRESS_EVERY == 0 && i > 0 {
+            progress(i);
+        }
         let key = r.row.household.trim().to_string();
         let household = if key.is_empty() { None } else { households.get(&key).copied() };
         let (person_id, household_id) =
@@ -358,7 +362,12 @@ pub async fn commit(
 struct ImportPage {
     ctx: Ctx,
     problems: Vec<Problem>,
+    /// All problems found; the page lists the first `SHOWN_PROBLEMS`.
+    problems_total: usize,
+    problems_cut: Option<String>,
+    ready_cut: Option<String>,
     ready: Vec<ImportRow>,
+    ready_total: usize,
     existing: usize,
     batch: Option<Uuid>,
     previewed: bool,
@@ -370,7 +379,11 @@ fn import_page(st: &AppState, caller: &Caller) -> ImportPage {
     ImportPage {
         ctx: Ctx::new(st.cfg.demo, Some(caller), None, "/people", "people_import.title"),
         problems: Vec::new(),
+        problems_total: 0,
+        problems_cut: None,
+        ready_cut: None,
         ready: Vec::new(),
+        ready_total: 0,
         existing: 0,
         batch: None,
         previewed: false,
@@ -406,7 +419,8 @@ pub async fn preview(
     let rows = match rows_from_table(&table) {
         Ok(r) => r,
         Err(problems) => {
-            view.problems = localise(problems, tr);
+            view.problems_total = problems.len();
+            view.problems = localise(problems.into_iter().take(SHOWN_PROBLEMS).collect(), tr);
             return Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
@@ -417,23 +431,34 @@ pub async fn preview(
         let mut tx = st.db.begin().await?;
         crate::write!(&mut tx, |c| {
             sqlx::query(
-            "INSERT INTO import_batches (id, user_id, kind, file_name, rows, created_at) VALUES ($1, $2, 'people', $3, $4, $5)"
-        )
-        .bind(id)
-        .bind(caller.user_id)
-        .bind(&name)
-        .bind(serde_json::to_string(&rows).unwrap_or_default())
-        .bind(Utc::now())
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
+                "INSERT INTO import_batches (id, user_id, kind, file_name, rows, created_at, total, existing)
+             VALUES ($1, $2, 'people', $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(caller.user_id)
+            .bind(&name)
+            .bind(serde_json::to_string(&rows).unwrap_or_default())
+            .bind(Utc::now())
+            .bind(p.ready.len() as i64)
+            .bind(p.existing as i64)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         tx.commit().await?;
         view.batch = Some(id);
     }
     let status = if p.problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    view.problems = localise(p.problems, tr);
+    view.problems_total = p.problems.len();
+    view.problems = localise(p.problems.into_iter().take(SHOWN_PROBLEMS).collect(), tr);
+    view.ready_total = p.ready.len();
     view.ready = p.ready.into_iter().take(200).map(|r| r.row).collect();
+    if view.problems_total > view.problems.len() {
+        view.problems_cut = Some(tr.f("people_import.problems_cut", &[&view.problems.len()]));
+    }
+    if view.ready_total > view.ready.len() {
+        view.ready_cut = Some(tr.f("people_import.ready_cut", &[&view.ready.len()]));
+    }
     Ok(page_with_status(&view, status))
 }
 
@@ -453,24 +478,191 @@ pub async fn commit_page(
     PageForm(f): PageForm<CommitForm>,
 ) -> AppResult<Response> {
     let id = Uuid::parse_str(f.batch.trim()).map_err(|_| AppError::bad("import.bad_payload"))?;
-    let batch: Option<(String, String)> = crate::read!(&st.db, |c| sqlx::query_as(
-        "SELECT file_name, rows FROM import_batches WHERE id = $1 AND user_id = $2 AND kind = 'people'"
+    // Claiming the batch is one conditional update: a double click or a second instance finds
+    // it taken and shows its progress instead of importing twice.
+    let mut tx = st.db.begin().await?;
+    let claimed = crate::write!(&mut tx, |c| sqlx::query(
+        "UPDATE import_batches SET status = 'running', started_at = $1
+         WHERE id = $2 AND user_id = $3 AND kind = 'people' AND status = 'ready'"
     )
+    .bind(Utc::now())
     .bind(id)
     .bind(caller.user_id)
-    .fetch_optional(c)
-    .await)?;
-    let (file, rows) = batch.ok_or(AppError::NotFound)?;
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    if claimed == 0 {
+        batch_status(&st.db, caller.user_id, id).await?.ok_or(AppError::NotFound)?;
+        return Ok(Redirect::to(&format!("/people/import/{id}")).into_response());
+    }
+    let batch: Option<(String, String, i64)> =
+        crate::read!(&st.db, |c| sqlx::query_as("SELECT file_name, rows, total FROM import_batches WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await)?;
+    let (file, rows, total) = batch.ok_or(AppError::NotFound)?;
     let rows: Vec<ImportRow> = serde_json::from_str(&rows).map_err(|_| AppError::bad("import.bad_payload"))?;
-    let created = commit(&st.db, &st.keys, &caller.scope, &caller.actor(), &rows, &file).await?;
-    let mut tx = st.db.begin().await?;
-    crate::write!(&mut tx, |c| sqlx::query("DELETE FROM import_batches WHERE id = $1")
+    if total as usize <= st.cfg.import_inline_rows {
+        run_batch(st.clone(), caller.clone(), id, file, rows).await;
+        let status = batch_status(&st.db, caller.user_id, id).await?.ok_or(AppError::NotFound)?;
+        let mut view = import_page(&st, &caller);
+        let tr = view.ctx.tr;
+        return Ok(match status.error {
+            None => {
+                view.notice = Some(tr.f("people_import.done", &[&status.done]));
+                page(&view)
+            }
+            Some(code) => {
+                view.error = Some(tr.t(&code));
+                page_with_status(&view, StatusCode::CONFLICT)
+            }
+        });
+    }
+    // A large file runs as a job on this instance; its state and progress are in the database,
+    // so the status page answers from any instance.
+    tokio::spawn(run_batch(st.clone(), caller.clone(), id, file, rows));
+    Ok(Redirect::to(&format!("/people/import/{id}")).into_response())
+}
+
+/// The progress of a running import moves every this many rows.
+const PROGRESS_EVERY: usize = 1_000;
+/// The preview lists at most this many problems (and says how many there are).
+const SHOWN_PROBLEMS: usize = 500;
+
+/// Progress of imports running on this instance. SQLite's one writer is busy with the import's
+/// transaction, so there the count can only live here; PostgreSQL also gets it in the batch row
+/// (through another pooled connection), which any instance reads.
+static RUNNING: std::sync::LazyLock<std::sync::Mutex<HashMap<Uuid, usize>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn running_progress(id: Uuid) -> Option<usize> {
+    RUNNING.lock().ok()?.get(&id).copied()
+}
+
+/// Runs a claimed batch to its end: every new person in one transaction, then the batch row
+/// says done (with the count) or failed (with the reason); its rows are dropped either way.
+async fn run_batch(st: AppState, caller: Caller, id: Uuid, file: String, rows: Vec<ImportRow>) {
+    if let Ok(mut m) = RUNNING.lock() {
+        m.insert(id, 0);
+    }
+    let db = st.db.clone();
+    let report = move |n: usize| {
+        if let Ok(mut m) = RUNNING.lock() {
+            m.insert(id, n);
+        }
+        if db.backend() == crate::db::Backend::Postgres {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let _ = set_done(&db, id, n).await;
+            });
+        }
+    };
+    let result = commit(&st.db, &st.keys, &caller.scope, &caller.actor(), &rows, &file, &report).await;
+    if let Ok(mut m) = RUNNING.lock() {
+        m.remove(&id);
+    }
+    let (status, done, error) = match &result {
+        Ok(n) => ("done", *n as i64, None),
+        Err(AppError::BadRequest(code, _)) => ("failed", 0, Some(code.to_string())),
+        Err(e) => {
+            tracing::warn!(error = %e, "people import failed");
+            ("failed", 0, Some("people_import.failed".to_string()))
+        }
+    };
+    let finish = async {
+        let mut tx = st.db.begin().await?;
+        crate::write!(&mut tx, |c| sqlx::query(
+            "UPDATE import_batches SET status = $1, done = $2, error = $3, rows = '', finished_at = $4 WHERE id = $5"
+        )
+        .bind(status)
+        .bind(done)
+        .bind(&error)
+        .bind(Utc::now())
         .bind(id)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-    tx.commit().await?;
-    let mut view = import_page(&st, &caller);
-    view.notice = Some(view.ctx.tr.f("people_import.done", &[&created]));
-    Ok(page(&view))
+        tx.commit().await
+    };
+    if let Err(e) = finish.await {
+        tracing::warn!(error = %e, "recording the end of an import failed");
+    }
+}
+
+async fn set_done(db: &Db, id: Uuid, n: usize) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    crate::write!(&mut tx, |c| sqlx::query(
+        "UPDATE import_batches SET done = $1 WHERE id = $2 AND status = 'running' AND done < $1"
+    )
+    .bind(n as i64)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    tx.commit().await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BatchStatus {
+    pub id: Uuid,
+    pub file_name: String,
+    pub status: String,
+    pub total: i64,
+    pub done: i64,
+    pub existing: i64,
+    pub error: Option<String>,
+    pub started_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl BatchStatus {
+    pub fn is_running(&self) -> bool {
+        self.status == "running"
+    }
+    pub fn percent(&self) -> i64 {
+        if self.total <= 0 { 0 } else { (self.done * 100 / self.total).clamp(0, 100) }
+    }
+}
+
+/// A batch of the user's, without its rows; a running one's count from this instance if it is
+/// the one running it.
+pub async fn batch_status(db: &Db, user_id: Uuid, id: Uuid) -> Result<Option<BatchStatus>, sqlx::Error> {
+    let row: Option<BatchStatus> = crate::read!(db, |c| sqlx::query_as(
+        "SELECT id, file_name, status, total, done, existing, error, started_at FROM import_batches
+         WHERE id = $1 AND user_id = $2 AND kind = 'people'"
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|mut b| {
+        if b.is_running()
+            && let Some(n) = running_progress(b.id)
+        {
+            b.done = b.done.max(n as i64);
+        }
+        b
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "people/import_status.html")]
+struct StatusPage {
+    ctx: Ctx,
+    batch: BatchStatus,
+    message: String,
+}
+
+/// Where a large import shows how far it got; it reloads itself while the job runs.
+pub async fn status_page(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
+    let batch = batch_status(&st.db, caller.user_id, id).await?.ok_or(AppError::NotFound)?;
+    let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/people", "people_import.title");
+    let tr = ctx.tr;
+    let message = match batch.status.as_str() {
+        "running" => tr.f("people_import.running", &[&batch.done, &batch.total]),
+        "done" => tr.f("people_import.done", &[&batch.done]),
+        "failed" => tr.t(batch.error.as_deref().unwrap_or("people_import.failed")),
+        _ => tr.t("people_import.not_started"),
+    };
+    Ok(page(&StatusPage { ctx, batch, message }))
 }

@@ -373,6 +373,7 @@ struct PersonPage {
     restricted: bool,
     is_child: bool,
     is_manager: bool,
+    grants: Vec<crate::cases::pages::ActiveGrant>,
     can_merge: bool,
     namesakes: Vec<Candidate>,
     action_error: Option<String>,
@@ -470,6 +471,11 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
         intake_opts: crate::cases::pages::intake_options(st, tr).await?,
         is_child: person.is_child(today()),
         is_manager: caller.is(crate::cases::pages::CASE_APPROVERS),
+        grants: if person.is_child(today()) && caller.is(crate::cases::pages::CASE_APPROVERS) {
+            crate::cases::pages::active_grants(st, id).await?
+        } else {
+            Vec::new()
+        },
         can_merge: caller.is(crate::cases::pages::CASE_WRITERS) && !restricted,
         namesakes: if restricted { Vec::new() } else { store::namesakes(&st.db, &caller.scope, &person).await? },
         action_error: x.action_error.map(|c| tr.t(&c)),

@@ -106,6 +106,9 @@ pub async fn merge(
         write!(&mut tx, |c| sqlx::query(sql).bind(into).bind(from).execute(c).await.map(|r| r.rows_affected()))?;
     }
     crate::search::remove(&mut tx, from).await?;
+    if let Some(hid) = a.household_id {
+        store::household_event(&mut tx, actor, hid, from, "merged", None, Some(&b.name), &a.path).await?;
+    }
     write!(&mut tx, |c| sqlx::query(
         "UPDATE persons SET version = version + 1, updated_at = $1, updated_by = $2 WHERE id = $3"
     )
@@ -210,6 +213,14 @@ pub async fn anonymise(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, reason: 
     .map(|r| r.rows_affected())
     })?;
     crate::search::remove(&mut tx, id).await?;
+    // A move's detail holds the address; the rest of the household's history stays.
+    write!(&mut tx, |c| sqlx::query(
+        "UPDATE household_events SET detail = NULL WHERE person_id = $1 AND kind = 'moved'"
+    )
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     audit::record(
         &mut tx,
         actor,

@@ -105,6 +105,8 @@ struct Residence {
     place_id: Uuid,
     path: String,
     estate_id: Option<Uuid>,
+    place_name: String,
+    estate_name: Option<String>,
 }
 
 async fn residence(
@@ -126,13 +128,14 @@ async fn residence(
             return Ok(None);
         }
     };
+    let mut estate_name = None;
     if let Some(eid) = estate_id {
         match crate::org::store::get_estate(db, scope, eid).await? {
-            Some(e) if e.community_id == community => {}
+            Some(e) if e.community_id == community => estate_name = Some(e.name),
             _ => errors.add("estate_id", "person.estate_not_in_community"),
         }
     }
-    Ok(Some(Residence { place_id, path: place.path, estate_id }))
+    Ok(Some(Residence { place_id, path: place.path, estate_id, place_name: place.name, estate_name }))
 }
 
 /// Existing records that may be the same person: the same ID number anywhere (by blind index),
@@ -352,6 +355,9 @@ pub async fn insert(
     .map(|r| r.rows_affected()))
     .map_err(crate::web::error::on_unique("id_number", "person.id_registered"))?;
     crate::search::index(tx, "person", id, id, path, &crate::search::name_terms(&clean.name)).await?;
+    if household.is_some() {
+        household_event(tx, actor, household_id, id, "joined", Some(relation), None, path).await?;
+    }
     if !audit_each {
         // A bulk import records one audit row for the whole batch.
         return Ok((id, household_id));
@@ -368,6 +374,61 @@ pub async fn insert(
     )
     .await?;
     Ok((id, household_id))
+}
+
+/// One change in a household's life, for the timelines of its members: `joined`, `relation`
+/// (changed), `moved` (the member's address changed), `merged` (the record was merged away).
+#[allow(clippy::too_many_arguments)]
+pub async fn household_event(
+    tx: &mut Tx,
+    actor: &Actor,
+    household_id: Uuid,
+    person_id: Uuid,
+    kind: &str,
+    relation: Option<Relation>,
+    detail: Option<&str>,
+    path: &str,
+) -> Result<(), sqlx::Error> {
+    write!(&mut *tx, |c| sqlx::query(
+        "INSERT INTO household_events (id, household_id, person_id, kind, relation, detail, path, at, by_user)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )
+    .bind(Uuid::now_v7())
+    .bind(household_id)
+    .bind(person_id)
+    .bind(kind)
+    .bind(relation.map(|r| r.as_str()))
+    .bind(detail)
+    .bind(path)
+    .bind(Utc::now())
+    .bind(actor.id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A household's changes the caller may see (members outside the scope stay out), oldest first.
+pub async fn household_events(db: &Db, scope: &Scope, household_id: Uuid) -> Result<Vec<HouseholdEvent>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT e.id, e.person_id, p.name, e.kind, e.relation, e.detail, e.at FROM household_events e
+         JOIN persons p ON p.id = e.person_id WHERE e.household_id = {} AND {} ORDER BY e.at",
+        args.push(household_id),
+        args.scope("e.path", scope)
+    );
+    query::all(db, &sql, &args).await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HouseholdEvent {
+    pub id: Uuid,
+    pub person_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub relation: Option<String>,
+    pub detail: Option<String>,
+    pub at: chrono::DateTime<Utc>,
 }
 
 async fn household_in_scope(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
@@ -446,13 +507,23 @@ pub async fn update(
     if current.name != clean.name || current.path != res.path {
         crate::search::index(&mut tx, "person", id, id, &res.path, &crate::search::name_terms(&clean.name)).await?;
     }
+    let new_address = address_of(&clean, res.estate_name.as_deref());
+    let moved = current.path != res.path || current.address() != new_address;
+    let new_relation = clean.relation.filter(|r| current.relation.as_deref() != Some(r.as_str()));
+    if let Some(hid) = current.household_id {
+        if moved {
+            let detail = format!("{} {}", res.place_name, new_address);
+            household_event(&mut tx, actor, hid, id, "moved", None, Some(detail.trim()), &res.path).await?;
+        }
+        if new_relation.is_some() {
+            household_event(&mut tx, actor, hid, id, "relation", new_relation, None, &res.path).await?;
+        }
+    }
     let mut changed = Vec::new();
     for (field, differs) in [
         ("name", current.name != clean.name),
-        (
-            "address",
-            current.path != res.path || current.address() != address_of(&clean, current.estate_name.as_deref()),
-        ),
+        ("address", moved),
+        ("relation", new_relation.is_some()),
         ("id_number", !keep_id),
         ("phone", !keep_phone),
     ] {

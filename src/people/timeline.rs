@@ -28,9 +28,36 @@ pub struct Event {
 /// Newest first.
 pub async fn for_person(st: &AppState, caller: &Caller, person: &Person) -> AppResult<Vec<Event>> {
     let mut events = own_events(st, person).await?;
+    events.extend(household_events(st, caller, person).await?);
     events.extend(crate::cases::pages::timeline_events(st, caller, person.id).await?);
     events.sort_by_key(|e| std::cmp::Reverse((e.on, e.order)));
     Ok(events)
+}
+
+/// Joins, moves, relationship changes and merges in the person's household, of members the
+/// viewer may see.
+async fn household_events(st: &AppState, caller: &Caller, person: &Person) -> AppResult<Vec<Event>> {
+    let Some(hid) = person.household_id else { return Ok(Vec::new()) };
+    let tr = crate::web::i18n::Tr(caller.lang);
+    let rows = super::store::household_events(&st.db, &caller.scope, hid).await?;
+    Ok(rows
+        .into_iter()
+        .map(|e| {
+            let relation = e.relation.as_deref().map(|r| tr.t(&format!("relation.{r}"))).unwrap_or_default();
+            let detail = match e.kind.as_str() {
+                "joined" | "relation" => relation,
+                _ => e.detail.unwrap_or_default(),
+            };
+            Event {
+                on: e.at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
+                order: e.id,
+                kind: format!("household.{}", e.kind),
+                title: e.name,
+                detail,
+                href: (e.person_id != person.id).then(|| format!("/people/{}", e.person_id)),
+            }
+        })
+        .collect())
 }
 
 async fn own_events(st: &AppState, person: &Person) -> AppResult<Vec<Event>> {

@@ -11,7 +11,7 @@ fn id_number(region: &str, birth: &str, seq: &str) -> String {
     format!("{first17}{}", linli::people::identity::check_char(&first17))
 }
 
-async fn register(c: &Client<'_>, body: serde_json::Value) -> serde_json::Value {
+pub(crate) async fn register(c: &Client<'_>, body: serde_json::Value) -> serde_json::Value {
     let r = c.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.json()

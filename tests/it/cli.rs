@@ -204,3 +204,50 @@ async fn postgres_backup_and_restore_round_trip() {
         sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
     }
 }
+
+/// `linli import people` checks a file as an account would on the import page, lists the bad
+/// rows and writes nothing without --commit; with it, everything lands once.
+#[tokio::test]
+async fn import_people_from_the_command_line_dry_run_then_commit() {
+    if std::env::var("LINLI_TEST_DATABASE_URL").is_ok() {
+        return; // The test schema of a PostgreSQL run is not reachable by URL; SQLite covers it.
+    }
+    let app = crate::harness::TestApp::new().await;
+    let dir = app.dir();
+    let file = dir.join("名册.csv");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_linli"))
+            .env_remove("LINLI_DATABASE_URL")
+            .env("LINLI_LOG", "warn")
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["import", "people"])
+            .arg(&file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&file, "姓名,出生日期,社区\n王芳,1944-08-08,民和社区\n李四,2099-01-01,民和社区\n").unwrap();
+    let out = run(&["--as", "zhengjiangbo", "--commit"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a bad row fails the run: {text}");
+    assert!(text.contains("row 3") && text.contains("不能晚于今天"), "{text}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0);
+
+    std::fs::write(&file, "姓名,出生日期,社区\n王芳,1944-08-08,民和社区\n刘强,1975-07-07,民和社区\n").unwrap();
+    let out = run(&["--as", "zhengjiangbo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 new"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0, "a dry run writes nothing");
+    // An account whose places do not include 民和社区 cannot put people there.
+    assert!(!run(&["--as", "wenbichen", "--commit"]).status.success());
+    let out = run(&["--as", "zhengjiangbo", "--commit"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2 people"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 2);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.import' AND actor = 'zhengjiangbo'").await,
+        1
+    );
+    assert!(!run(&["--as", "nobody", "--commit"]).status.success());
+}

@@ -56,6 +56,11 @@ impl TestApp {
         TestApp { router: router(st.clone()), st, password, _dir: dir }
     }
 
+    /// The test's directory (its SQLite file is `linli.db` there unless PostgreSQL is used).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub async fn send(&self, req: Request<Body>) -> Resp {
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();

@@ -10,6 +10,8 @@ mod bad_input;
 mod browser;
 mod browser_casework;
 mod casework;
+mod casework_followups;
+mod casework_settings;
 mod cli;
 mod idempotency;
 mod import;

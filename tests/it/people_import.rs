@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 
 use crate::harness::{Client, Resp, TestApp};
 
-async fn upload(c: &Client<'_>, name: &str, bytes: &[u8]) -> Resp {
+pub(crate) async fn upload(c: &Client<'_>, name: &str, bytes: &[u8]) -> Resp {
     let boundary = "linliBoundaryPeople42";
     let mut body = Vec::new();
     body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
@@ -15,7 +15,7 @@ async fn upload(c: &Client<'_>, name: &str, bytes: &[u8]) -> Resp {
     c.raw(Method::POST, &format!("/people/import?_csrf={}", c.csrf), &[("content-type", &ct)], body).await
 }
 
-fn id_number(birth: &str, seq: &str) -> String {
+pub(crate) fn id_number(birth: &str, seq: &str) -> String {
     let first17 = format!("140202{birth}{seq}");
     format!("{first17}{}", linli::people::identity::check_char(&first17))
 }
@@ -90,8 +90,11 @@ async fn a_clean_xlsx_lands_in_one_go_households_and_tags_included_and_again_add
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM person_tags").await, 2);
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.import'").await, 1);
-    // The batch is used up.
-    assert_eq!(c.post_form("/people/import/commit", &[("batch", &batch)]).await.status, StatusCode::NOT_FOUND);
+    // The batch is used up: committing it again shows how it ended and adds nobody.
+    let twice = c.post_form("/people/import/commit", &[("batch", &batch)]).await;
+    assert_eq!(twice.status, StatusCode::SEE_OTHER);
+    assert!(c.get(&twice.location()).await.body.contains("已导入 3 人"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 3);
     // The same file again: everyone is already registered.
     let again = upload(&c, "roster.xlsx", &bytes).await;
     assert!(again.body.contains("没有需要新增的人员"), "{}", again.body);

@@ -86,6 +86,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/people/import", "LOFFOOOOFFF"),
     ("POST", "/people/import", "LOFFOOOOFFF"),
     ("POST", "/people/import/commit", "LOFFOOOOFFF"),
+    ("GET", "/people/import/{id}", "LNFFNNNNFFF"),
     ("GET", "/people/export.xlsx", "LOFFOOOOFFF"),
     ("GET", "/people/{id}", "LOFFOONNFFF"),
     ("GET", "/people/{id}/edit", "LOFFOONNFFF"),
@@ -95,6 +96,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/person-tags/{id}/end", "LOFFOONNFFF"),
     ("POST", "/people/{id}/cases", "LFFFOOFFFFF"),
     ("POST", "/people/{id}/grants", "LFFFOFFFFFF"),
+    ("POST", "/child-grants/{id}/revoke", "LFFFOFFFFFF"),
     ("POST", "/people/{id}/merge", "LFFFOOFFFFF"),
     ("POST", "/people/{id}/access-export", "LFFFOFFFFFF"),
     ("POST", "/people/{id}/anonymise", "LFFFOFFFFFF"),
@@ -121,6 +123,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/cases/{id}/close", "LFFFOOFFFFF"),
     ("POST", "/cases/{id}/close/decision", "LFFFOFFFFFF"),
     ("POST", "/cases/{id}/transfer", "LFFFOFFFFFF"),
+    ("POST", "/cases/{id}/reassign", "LFFFOFFFFFF"),
+    ("POST", "/case-records/{id}/reveal", "LOFFFFFFFFF"),
     ("GET", "/api/v1/cases", "LOFFOOFFFFF"),
     ("POST", "/api/v1/cases", "LFFFOOFFFFF"),
     ("GET", "/api/v1/cases/{id}", "LOFFOOFFFFF"),
@@ -131,6 +135,9 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/follow-up-tiers", "LOFFFFFFFFF"),
     ("GET", "/api/v1/instruments", "LOFFOOFFFFF"),
     ("POST", "/api/v1/instruments", "LOFFFFFFFFF"),
+    ("GET", "/cases/settings", "LOFFFFFFFFF"),
+    ("POST", "/cases/settings/tiers/{code}", "LOFFFFFFFFF"),
+    ("POST", "/cases/settings/instruments/{code}", "LOFFFFFFFFF"),
     // These change the caller's own session, so they run last.
     ("POST", "/account/totp", "LOOOOOOOOOO"),
     ("POST", "/logout", "OOOOOOOOOOO"),
@@ -210,6 +217,21 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
     let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await;
     assert_eq!(case.status, StatusCode::CREATED, "{}", case.body);
     let case_id = case.json()["id"].as_str().unwrap().to_string();
+    let rec = serde_json::json!({"kind": "counselling", "minutes": 30, "notes": "谈话"});
+    let rec = worker.send_json(Method::POST, &format!("/api/v1/cases/{case_id}/records"), &rec.to_string(), &[]).await;
+    assert_eq!(rec.status, StatusCode::CREATED, "{}", rec.body);
+    let record_id: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM service_records").fetch_one(c).await).unwrap();
+    let record_id = record_id.0.to_string();
+    let grant = clients[4]
+        .post_form(
+            &format!("/people/{person_id}/grants"),
+            &[("account", "wenbichen"), ("days", "1"), ("reason", "policy")],
+        )
+        .await;
+    assert_eq!(grant.status, StatusCode::SEE_OTHER, "{}", grant.body);
+    let grant_id: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM child_access_grants").fetch_one(c).await).unwrap();
 
     let mut failures = Vec::new();
     for (method, template, expected) in TABLE {
@@ -225,6 +247,10 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
             sta.0.to_string()
         } else if template.contains("/people/") {
             person_id.clone()
+        } else if template.starts_with("/child-grants/") {
+            grant_id.0.to_string()
+        } else if template.starts_with("/case-records/") {
+            record_id.clone()
         } else if template.starts_with("/person-tags/") {
             tag_id.clone()
         } else if template.contains("/cases/") {
