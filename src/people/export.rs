@@ -1,6 +1,6 @@
 //! Roster export to xlsx with Chinese headers. Numbers stay masked; children under 14 never
 //! leave in bulk; a roster larger than `LINLI_EXPORT_MAX_PEOPLE` needs a station manager (or
-//! the bureau); every export is audited.
+//! the bureau), who exports it or approves a worker's request; every export is audited.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -55,21 +55,44 @@ pub async fn roster(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuer
     if tag.as_deref().and_then(Tag::parse).is_some_and(|t| t.is_child_tag()) {
         return Err(AppError::Conflict("export.children_refused"));
     }
-    let filter = PersonFilter {
-        place_id: q.place_id.as_deref().and_then(|p| uuid::Uuid::parse_str(p).ok()),
-        tag,
-        clients: Some(q.clients.as_deref() == Some("on")),
-        q: q.q.clone(),
-        page: None,
-    };
     // Above the configured size a roster needs a station manager (or the bureau): they export it
-    // themselves, and the audit row names them.
+    // themselves, or approve a worker's request (people::export_requests).
     let limit = st.cfg.export_max_people as i64;
-    let approver = caller.is(&[crate::auth::Role::StationManager, crate::auth::Role::BureauAdmin]);
-    let fetch = if approver { 100_000 } else { limit };
-    let (people, total) = store::list(&st.db, &caller.scope, &filter, fetch, 0).await?;
+    let approver = caller.is(super::export_requests::APPROVERS);
+    let fetch = if approver { MAX_ROSTER } else { limit };
+    build(&st, &caller, &q, fetch, None).await
+}
+
+/// The most people one roster holds, approved or not.
+pub const MAX_ROSTER: i64 = 100_000;
+
+fn filter_of(q: &ListQuery) -> PersonFilter {
+    PersonFilter {
+        place_id: q.place_id.as_deref().and_then(|p| uuid::Uuid::parse_str(p).ok()),
+        tag: q.tag.clone().filter(|t| !t.is_empty()),
+        clients: Some(q.clients.as_deref() == Some("on")),
+        q: q.q.clone().filter(|s| !s.trim().is_empty()),
+        page: None,
+    }
+}
+
+/// How many people a roster with this filter would hold for the caller.
+pub async fn count(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<i64> {
+    Ok(store::list(&st.db, &caller.scope, &filter_of(q), 1, 0).await?.1)
+}
+
+/// The roster as xlsx, audited; over `fetch` people it is a request page instead (409).
+pub async fn build(
+    st: &AppState,
+    caller: &Caller,
+    q: &ListQuery,
+    fetch: i64,
+    approved: Option<uuid::Uuid>,
+) -> AppResult<Response> {
+    let limit = st.cfg.export_max_people as i64;
+    let (people, total) = store::list(&st.db, &caller.scope, &filter_of(q), fetch, 0).await?;
     if total > fetch {
-        return Err(AppError::Conflict("export.needs_approval"));
+        return super::export_requests::ask_page(st, caller, q, total).await;
     }
     let today = today();
     let kept: Vec<_> = people.into_iter().filter(|p| !p.is_child(today)).collect();
@@ -114,7 +137,7 @@ pub async fn roster(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuer
             action: "person.export",
             entity: "person",
             entity_id: None,
-            detail: serde_json::json!({ "rows": rows.len(), "children_left_out": total as usize - rows.len(), "over_limit": total > limit, "tag": q.tag, "place_id": q.place_id }),
+            detail: serde_json::json!({ "rows": rows.len(), "children_left_out": total as usize - rows.len(), "over_limit": total > limit, "tag": q.tag, "place_id": q.place_id, "request": approved }),
         },
     )
     .await?;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod export;
+pub mod export_requests;
 pub mod identity;
 pub mod import;
 pub mod model;
@@ -25,6 +26,7 @@ pub fn routes() -> Vec<RouteDef> {
     let reveal = Access::Roles(pages::REVEALERS);
     let case_writers = Access::Roles(crate::cases::pages::CASE_WRITERS);
     let approvers = Access::Roles(crate::cases::pages::CASE_APPROVERS);
+    let export_approvers = Access::Roles(export_requests::APPROVERS);
     vec![
         r(Method::GET, "/people", people, pages::list),
         r(Method::GET, "/people/new", people, pages::new_form),
@@ -33,6 +35,10 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/people/import/commit", people, import::commit_page),
         r(Method::GET, "/people/import/{id}", people, import::status_page),
         r(Method::GET, "/people/export.xlsx", people, export::roster),
+        r(Method::GET, "/people/export-requests", people, export_requests::list),
+        r(Method::POST, "/people/export-requests", people, export_requests::create),
+        r(Method::POST, "/people/export-requests/{id}/decision", export_approvers, export_requests::decide),
+        r(Method::GET, "/people/export-requests/{id}/download", people, export_requests::download),
         r(Method::POST, "/people", people, pages::create),
         r(Method::GET, "/people/{id}", people, pages::show),
         r(Method::GET, "/people/{id}/edit", people, pages::edit_form),

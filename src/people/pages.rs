@@ -100,6 +100,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     view.actions.push((tr.t("person.new"), "/people/new".into()));
     view.actions.push((tr.t("people_import.title"), "/people/import".into()));
     view.actions.push((tr.t("export.roster"), format!("/people/export.xlsx?{export_query}")));
+    view.actions.push((tr.t("export_request.title"), "/people/export-requests".into()));
     view.actions.push((tr.t("nav.search"), "/search".into()));
     Ok(page(&view))
 }

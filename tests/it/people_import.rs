@@ -184,8 +184,42 @@ async fn a_roster_over_the_limit_needs_a_station_manager() {
     }
     let r = worker.get("/people/export.xlsx").await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    assert!(r.body.contains("站长审批"), "{}", r.body);
+    assert!(r.body.contains("站长审批") && r.body.contains("export-ask"), "{}", r.body);
+    // The worker asks, with the purpose; a manager of the station decides; the worker downloads once.
+    let ask = worker.post_form("/people/export-requests", &[("place_id", ""), ("tag", ""), ("reason", "")]).await;
+    assert_eq!(ask.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let ask = worker
+        .post_form("/people/export-requests", &[("place_id", ""), ("tag", ""), ("reason", "重阳节慰问名单")])
+        .await;
+    assert_eq!(ask.status, StatusCode::SEE_OTHER, "{}", ask.body);
+    let mine = worker.get("/people/export-requests").await;
+    assert!(mine.body.contains("data-status=\"pending\"") && !mine.body.contains("/download"), "{}", mine.body);
+    let rid = app.count("SELECT COUNT(*) FROM export_requests WHERE status = 'pending'").await;
+    assert_eq!(rid, 1);
+    let (rid,): (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM export_requests").fetch_one(c).await).unwrap();
+    let decision = format!("/people/export-requests/{rid}/decision");
+    assert_eq!(worker.post_form(&decision, &[("decision", "approve")]).await.status, StatusCode::FORBIDDEN);
+    let elsewhere = app.login("kaiyuan.mgr").await;
+    assert!(!elsewhere.get("/people/export-requests").await.body.contains("重阳节慰问名单"));
+    assert_eq!(elsewhere.post_form(&decision, &[("decision", "approve")]).await.status, StatusCode::NOT_FOUND);
     let manager = app.login("zhenhua.mgr").await;
+    assert!(manager.get("/people/export-requests").await.body.contains("重阳节慰问名单"));
+    assert_eq!(manager.post_form(&decision, &[("decision", "approve")]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(manager.post_form(&decision, &[("decision", "refuse")]).await.status, StatusCode::CONFLICT);
+    let download = format!("/people/export-requests/{rid}/download");
+    assert_eq!(manager.get(&download).await.status, StatusCode::NOT_FOUND, "only the one who asked");
+    let text = sheet_text(&export_bytes(&app, &worker, &download).await);
+    assert!(text.contains("张甲") && text.contains("张乙"), "{text}");
+    assert_eq!(worker.get(&download).await.status, StatusCode::CONFLICT, "once");
+    for action in ["export.request", "export.approve"] {
+        assert_eq!(app.count(&format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'")).await, 1);
+    }
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM audit_log WHERE action = 'person.export' AND detail LIKE '%{rid}%'"))
+            .await,
+        1
+    );
     let text = sheet_text(&export_bytes(&app, &manager, "/people/export.xlsx").await);
     assert!(text.contains("张甲") && text.contains("张乙"));
     assert_eq!(
@@ -193,6 +227,7 @@ async fn a_roster_over_the_limit_needs_a_station_manager() {
             "SELECT COUNT(*) FROM audit_log WHERE action = 'person.export' AND detail LIKE '%\"over_limit\":true%'"
         )
         .await,
-        1
+        2,
+        "the worker's approved roster and the manager's own"
     );
 }
