@@ -360,8 +360,9 @@ fn roster_xlsx(rng: &mut StdRng, run: usize, rows: usize, communities: &[String]
         }
         let year = rng.gen_range(1935..2005);
         let birth = format!("{year}{:02}{:02}", rng.gen_range(1..=12), rng.gen_range(1..=28));
-        // Area codes outside the generated district's, so every row is new.
-        let first17 = format!("1409{:02}{birth}{:03}", 10 + run % 80, r % 1000);
+        // Area codes outside the generated district's (so every row is new), one per thousand
+        // rows (so area, birth date and sequence never repeat within a file).
+        let first17 = format!("{:02}{:04}{birth}{:03}", 41 + run % 40, r / 1000, r % 1000);
         let id = format!("{first17}{}", linli::people::identity::check_char(&first17));
         let name: String = [
             SURNAMES[rng.gen_range(0..SURNAMES.len())],
@@ -381,7 +382,7 @@ fn roster_xlsx(rng: &mut StdRng, run: usize, rows: usize, communities: &[String]
         } else {
             "配偶"
         };
-        let tag = if age >= 60 && members == 0 && rng.gen_bool(0.15) { "独居" } else { "" };
+        let tag = if age >= 61 && members == 0 && rng.gen_bool(0.15) { "独居" } else { "" };
         let cells = [
             name,
             id,
