@@ -605,10 +605,7 @@ pub async fn reveal_note(
         return Err(AppError::NotFound);
     }
     let mut errors = FieldErrors::default();
-    let reason = crate::web::form::clean_name(&f.reason, "note_reason", 500, &mut errors);
-    if reason.chars().count() < 4 && errors.0.is_empty() {
-        errors.add("note_reason", "reveal.reason_too_short");
-    }
+    let reason = crate::people::store::reveal_reason(&f.reason, "note_reason", &mut errors);
     if !errors.0.is_empty() {
         return render_case(
             &st,

@@ -184,7 +184,10 @@ pub async fn decide(
     Id(id): Id,
     PageForm(f): PageForm<DecisionForm>,
 ) -> AppResult<Response> {
-    let req = fetch(&st, id).await?.filter(|r| caller.scope.covers(&r.path)).ok_or(AppError::NotFound)?;
+    // Only requests from the decider's area exist for them.
+    let mut args = crate::db::query::Args::new();
+    let sql = format!("SELECT {COLS} WHERE r.id = {} AND {}", args.push(id), args.scope("r.path", &caller.scope));
+    let req: ExportRequest = crate::db::query::optional(&st.db, &sql, &args).await?.ok_or(AppError::NotFound)?;
     let status = match f.decision.as_str() {
         "approve" => "approved",
         "refuse" => "refused",
@@ -226,7 +229,13 @@ pub async fn decide(
 
 /// The approved roster, once: the request is used up by the download.
 pub async fn download(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
-    let req = fetch(&st, id).await?.filter(|r| r.user_id == caller.user_id).ok_or(AppError::NotFound)?;
+    let req: Option<ExportRequest> =
+        crate::read!(&st.db, |c| sqlx::query_as(&format!("SELECT {COLS} WHERE r.id = $1 AND r.user_id = $2"))
+            .bind(id)
+            .bind(caller.user_id)
+            .fetch_optional(c)
+            .await)?;
+    let req = req.ok_or(AppError::NotFound)?;
     if !req.downloadable() {
         return Err(AppError::Conflict("export_request.not_approved"));
     }
@@ -244,11 +253,4 @@ pub async fn download(State(st): State<AppState>, caller: Caller, Id(id): Id) ->
     }
     let q: ListQuery = serde_urlencoded::from_str(&req.query).map_err(|_| AppError::bad("error.bad_form"))?;
     super::export::build(&st, &caller, &q, super::export::MAX_ROSTER, Some(id)).await
-}
-
-async fn fetch(st: &AppState, id: Uuid) -> AppResult<Option<ExportRequest>> {
-    Ok(crate::read!(&st.db, |c| sqlx::query_as(&format!("SELECT {COLS} WHERE r.id = $1"))
-        .bind(id)
-        .fetch_optional(c)
-        .await)?)
 }

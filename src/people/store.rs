@@ -572,6 +572,16 @@ impl Secret {
     }
 }
 
+/// The reason typed before something protected is shown (a full number, a counselling note):
+/// required, at least two characters, at most 200.
+pub fn reveal_reason(text: &str, field: &str, errors: &mut FieldErrors) -> String {
+    let reason = crate::web::form::clean_name(text, field, 200, errors);
+    if reason.chars().count() < 2 && !errors.0.iter().any(|(f, _)| f == field) {
+        errors.add(field, "reveal.reason_too_short");
+    }
+    reason
+}
+
 /// The full ID or phone number of a person in scope. The reason is required and the reveal
 /// is recorded in the audit log before the value is returned.
 pub async fn reveal(
@@ -584,10 +594,7 @@ pub async fn reveal(
     reason: &str,
 ) -> Result<Option<String>, AppError> {
     let mut errors = FieldErrors::default();
-    let reason = crate::web::form::clean_name(reason, "reason", 200, &mut errors);
-    if reason.chars().count() < 2 && errors.is_empty() {
-        errors.add("reason", "reveal.reason_too_short");
-    }
+    let reason = reveal_reason(reason, "reason", &mut errors);
     errors.into_result()?;
     let mut args = Args::new();
     let col = match what {
