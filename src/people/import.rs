@@ -256,8 +256,10 @@ pub async fn plan(db: &Db, keys: &Keyring, scope: &Scope, rows: &[ImportRow]) ->
         .collect();
     let mut known_hashes: HashSet<String> = HashSet::new();
     for chunk in hashes.chunks(500) {
+        // `merged_into IS NULL` matches the partial unique index; without it SQLite cannot use
+        // the index and scans every person once per chunk (minutes at district scale).
         let mut args = Args::new();
-        let sql = format!("SELECT id_hash FROM persons WHERE id_hash IN ({})", args.list(chunk));
+        let sql = format!("SELECT id_hash FROM persons WHERE id_hash IN ({}) AND merged_into IS NULL", args.list(chunk));
         known_hashes.extend(query::all::<(String,)>(db, &sql, &args).await?.into_iter().map(|r| r.0));
     }
     let names: Vec<String> =
