@@ -53,6 +53,10 @@ pub struct ConfigArgs {
     /// Most people one roster export may hold without a manager's approval (default 500).
     #[arg(long, env = "LINLI_EXPORT_MAX_PEOPLE", global = true)]
     pub export_max_people: Option<usize>,
+    /// Requests of the same category at the same estate and building within this many days
+    /// are offered as duplicates at dispatch (default 7).
+    #[arg(long, env = "LINLI_DUPLICATE_DAYS", global = true)]
+    pub duplicate_days: Option<i64>,
     /// Log format: text (default) or json.
     #[arg(long, env = "LINLI_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -81,6 +85,7 @@ struct FileConfig {
     sqlite_cache_mb: Option<u32>,
     db_pool: Option<u32>,
     export_max_people: Option<usize>,
+    duplicate_days: Option<i64>,
     log_format: Option<String>,
     trust_forwarded_for: Option<bool>,
     secret_key: Option<String>,
@@ -104,6 +109,7 @@ pub struct Config {
     pub sqlite_cache_mb: u32,
     pub db_pool: u32,
     pub export_max_people: usize,
+    pub duplicate_days: i64,
     pub log_json: bool,
     pub trust_forwarded_for: bool,
     pub secret_key: Option<String>,
@@ -188,6 +194,7 @@ impl ConfigArgs {
             sqlite_cache_mb: self.sqlite_cache_mb.or(file.sqlite_cache_mb).unwrap_or(64),
             db_pool: self.db_pool.or(file.db_pool).unwrap_or(10),
             export_max_people: self.export_max_people.or(file.export_max_people).unwrap_or(500),
+            duplicate_days: self.duplicate_days.or(file.duplicate_days).unwrap_or(7).clamp(1, 365),
             log_json: log_format == "json",
             trust_forwarded_for: self.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
             secret_key: self.secret_key.clone().or(file.secret_key),

@@ -69,6 +69,20 @@ pub async fn janitor(db: crate::db::Db, session_max: Duration) {
     }
 }
 
+/// Escalates overdue requests (超时督办) every minute. Each request's escalation is one
+/// conditional UPDATE, so several instances running this at once escalate it once.
+pub async fn sla_watch(db: crate::db::Db) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match crate::requests::store::escalate_overdue(&db, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(escalated = n, "overdue requests escalated"),
+            Err(e) => tracing::warn!(error = %e, "overdue escalation pass failed"),
+        }
+    }
+}
+
 /// One janitor pass. Plain idempotent deletes: safe when several instances run it at once.
 /// Returns how many rows went.
 pub async fn sweep(

@@ -6,30 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::code_enum;
 use crate::web::error::FieldErrors;
 use crate::web::form::{clean_name, clean_optional};
-
-macro_rules! code_enum {
-    ($(#[$m:meta])* $name:ident, $prefix:literal, [$($variant:ident = $code:literal),+ $(,)?]) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-            pub fn parse(s: &str) -> Option<$name> {
-                let s = s.trim();
-                Self::ALL.iter().copied().find(|v| v.as_str() == s)
-            }
-            pub fn label_key(self) -> String {
-                format!(concat!($prefix, ".{}"), self.as_str())
-            }
-        }
-    };
-}
 
 code_enum!(
     /// 服务领域

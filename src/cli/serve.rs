@@ -114,10 +114,12 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
     tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
     let janitor = tokio::spawn(crate::ops::janitor(db.clone(), cfg.session_max));
+    let sla = tokio::spawn(crate::ops::sla_watch(db.clone()));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
     janitor.abort();
+    sla.abort();
     tracing::info!("in-flight requests finished; closing the database");
     db.close().await;
     Ok(ExitCode::SUCCESS)

@@ -132,6 +132,7 @@ impl Db {
         }
         // Reference data the bureau can edit later: shipped instruments and follow-up tiers.
         crate::cases::instruments::ensure_defaults(self).await?;
+        crate::requests::defaults::ensure(self).await?;
         Ok(())
     }
 

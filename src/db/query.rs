@@ -108,6 +108,15 @@ pub async fn execute(tx: &mut super::Tx, sql: &str, args: &Args) -> Result<u64, 
     crate::write!(tx, |c| bound!(sqlx::query(sql), args).execute(c).await.map(|r| r.rows_affected()))
 }
 
+/// Rows read inside a write transaction (so they are the rows the transaction then changes).
+pub async fn tx_all<T: DbRow>(tx: &mut super::Tx, sql: &str, args: &Args) -> Result<Vec<T>, sqlx::Error> {
+    crate::write!(tx, |c| bound!(sqlx::query_as::<_, T>(sql), args).fetch_all(c).await)
+}
+
+pub async fn tx_optional<T: DbRow>(tx: &mut super::Tx, sql: &str, args: &Args) -> Result<Option<T>, sqlx::Error> {
+    crate::write!(tx, |c| bound!(sqlx::query_as::<_, T>(sql), args).fetch_optional(c).await)
+}
+
 pub async fn all<T: DbRow>(db: &Db, sql: &str, args: &Args) -> Result<Vec<T>, sqlx::Error> {
     crate::read!(db, |c| bound!(sqlx::query_as::<_, T>(sql), args).fetch_all(c).await)
 }

@@ -259,7 +259,8 @@ pub async fn plan(db: &Db, keys: &Keyring, scope: &Scope, rows: &[ImportRow]) ->
         // `merged_into IS NULL` matches the partial unique index; without it SQLite cannot use
         // the index and scans every person once per chunk (minutes at district scale).
         let mut args = Args::new();
-        let sql = format!("SELECT id_hash FROM persons WHERE id_hash IN ({}) AND merged_into IS NULL", args.list(chunk));
+        let sql =
+            format!("SELECT id_hash FROM persons WHERE id_hash IN ({}) AND merged_into IS NULL", args.list(chunk));
         known_hashes.extend(query::all::<(String,)>(db, &sql, &args).await?.into_iter().map(|r| r.0));
     }
     let names: Vec<String> =

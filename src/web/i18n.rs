@@ -161,6 +161,9 @@ mod tests {
             "merge.",
             "tier.",
             "instrument.",
+            "request.",
+            "holiday.",
+            "category.",
         ];
         let mut missing = Vec::new();
         for p in paths {

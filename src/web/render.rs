@@ -56,6 +56,7 @@ fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
     let mut items: Vec<(&'static str, &'static str, bool)> = vec![("/", "nav.home", true)];
     items.push(("/people", "nav.people", crate::people::PEOPLE_ROLES.contains(&role)));
     items.push(("/cases", "nav.cases", crate::cases::pages::CASE_READERS.contains(&role)));
+    items.push(("/requests", "nav.requests", crate::requests::pages::REQUEST_STAFF.contains(&role)));
     items.push(("/places", "nav.places", ORG_READERS.contains(&role)));
     items.push(("/estates", "nav.estates", ORG_READERS.contains(&role)));
     items.push(("/stations", "nav.stations", ORG_READERS.contains(&role)));

@@ -18,3 +18,4 @@ mod import;
 mod org;
 mod people_import;
 mod policy;
+mod requests;

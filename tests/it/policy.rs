@@ -9,7 +9,8 @@
 //! partner_staff (清远), volunteer (文兴社区).
 //!
 //! Path ids: places → 永宁社区 (振华街道); people, person-tags, cases → a client of 振华 with a tag and a case; staff → hanjianwei (迎宾街道); estates → 宏安小区;
-//! organisations → 彦君工作室; stations → 振华街道社工站; tokens → a token of the bureau admin.
+//! organisations → 彦君工作室; stations → 振华街道社工站; tokens → a token of the bureau admin;
+//! requests, request parts and extensions → a request in 永宁社区 dispatched to that community.
 
 use axum::http::{Method, StatusCode};
 
@@ -142,6 +143,19 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/cases/settings", "LOFFFFFFFFF"),
     ("POST", "/cases/settings/tiers/{code}", "LOFFFFFFFFF"),
     ("POST", "/cases/settings/instruments/{code}", "LOFFFFFFFFF"),
+    ("GET", "/requests", "LOFFOOOOOFF"),
+    ("GET", "/requests/new", "LOFFOOOOFFF"),
+    ("POST", "/requests", "LOFFOOOOFFF"),
+    ("GET", "/requests/{id}", "LOFFOONNNFF"),
+    ("POST", "/requests/{id}/dispatch", "LOFFOFNFFFF"),
+    ("POST", "/requests/{id}/callback", "LOFFOFNFFFF"),
+    ("POST", "/requests/{id}/merge", "LOFFOFNFFFF"),
+    ("POST", "/requests/{id}/escalate", "LOFFOFFFFFF"),
+    ("POST", "/requests/{id}/reveal-phone", "LOFFOFNFFFF"),
+    ("POST", "/request-parts/{id}", "LFFFOONNNFF"),
+    ("POST", "/request-parts/{id}/extension", "LFFFOONNNFF"),
+    ("POST", "/request-parts/{id}/reassign", "LOFFOFNFFFF"),
+    ("POST", "/request-extensions/{id}/decision", "LOFFOFNFFFF"),
     // These change the caller's own session, so they run last.
     ("POST", "/account/totp", "LOOOOOOOOOO"),
     ("POST", "/logout", "OOOOOOOOOOO"),
@@ -237,9 +251,45 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
     let grant_id: (uuid::Uuid,) =
         linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM child_access_grants").fetch_one(c).await).unwrap();
 
+    // A request in 永宁社区 taken by 振华's social worker, dispatched by its manager to the
+    // community, with an extension asked for by the worker.
+    let yongning_s = yongning.to_string();
+    let taken = worker
+        .post_form(
+            "/requests",
+            &[("category", "garbage_piled"), ("description", "楼下垃圾堆放"), ("place_id", &yongning_s)],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.body);
+    let request_id = taken.location().trim_start_matches("/requests/").to_string();
+    let dispatched = clients[4]
+        .post_form(
+            &format!("/requests/{request_id}/dispatch"),
+            &[("version", "1"), ("units", &format!("place:{yongning}"))],
+        )
+        .await;
+    assert_eq!(dispatched.status, StatusCode::SEE_OTHER, "{}", dispatched.body);
+    let part_id: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM request_parts").fetch_one(c).await).unwrap();
+    let part_id = part_id.0.to_string();
+    let signed = worker.post_form(&format!("/request-parts/{part_id}"), &[("version", "1"), ("action", "sign")]).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    let asked = worker
+        .post_form(&format!("/request-parts/{part_id}/extension"), &[("days", "2"), ("reason", "等待物业配合")])
+        .await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    let extension_id: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM request_extensions").fetch_one(c).await).unwrap();
+
     let mut failures = Vec::new();
     for (method, template, expected) in TABLE {
-        let id = if template.contains("/places/") {
+        let id = if template.starts_with("/requests/") {
+            request_id.clone()
+        } else if template.starts_with("/request-parts/") {
+            part_id.clone()
+        } else if template.starts_with("/request-extensions/") {
+            extension_id.0.to_string()
+        } else if template.contains("/places/") {
             ids[0].1.clone()
         } else if template.contains("/staff/") {
             ids[1].1.clone()

@@ -1,0 +1,37 @@
+//! Resident requests (接诉即办): intake by phone, the public page and Open311; dispatch to
+//! communities, stations and departments (several at once for co-handling); the work-order
+//! life 受理 → 派单 → 签收 → 办理 → 办结 → 回访 → 评价 with 退单 and 延期; SLA clocks on the
+//! Chinese working calendar ([`calendar`]) and escalation of overdue work.
+
+pub mod calendar;
+pub mod defaults;
+
+pub mod model;
+pub mod pages;
+pub mod store;
+
+use axum::http::Method;
+
+use crate::app::{Access, RouteDef, r};
+
+pub fn routes() -> Vec<RouteDef> {
+    let staff = Access::Roles(pages::REQUEST_STAFF);
+    let intake = Access::Roles(pages::INTAKE_ROLES);
+    let dispatch = Access::Roles(pages::DISPATCHERS);
+    let escalate = Access::Roles(pages::ESCALATORS);
+    vec![
+        r(Method::GET, "/requests", staff, pages::list),
+        r(Method::GET, "/requests/new", intake, pages::new_form),
+        r(Method::POST, "/requests", intake, pages::create),
+        r(Method::GET, "/requests/{id}", staff, pages::show),
+        r(Method::POST, "/requests/{id}/dispatch", dispatch, pages::dispatch),
+        r(Method::POST, "/requests/{id}/callback", dispatch, pages::callback),
+        r(Method::POST, "/requests/{id}/merge", dispatch, pages::merge),
+        r(Method::POST, "/requests/{id}/escalate", escalate, pages::escalate),
+        r(Method::POST, "/requests/{id}/reveal-phone", dispatch, pages::reveal_phone),
+        r(Method::POST, "/request-parts/{id}", staff, pages::part_action),
+        r(Method::POST, "/request-parts/{id}/extension", staff, pages::ask_extension),
+        r(Method::POST, "/request-parts/{id}/reassign", dispatch, pages::reassign),
+        r(Method::POST, "/request-extensions/{id}/decision", dispatch, pages::decide_extension),
+    ]
+}

@@ -1,0 +1,1830 @@
+//! All SQL of resident requests: categories, the holiday table, intake, the queues, every
+//! work-order transition (each one transaction, checked against the row's version), the
+//! timeline, duplicates and the overdue sweep.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::calendar::{Calendar, DayKind, HolidayRange, OfficeHours};
+use super::model::{Channel, CleanIntake, DefaultUnit, PartStatus, Satisfaction, Status, status_from_parts};
+use crate::audit::Actor;
+use crate::auth::{Caller, Role, Scope};
+use crate::crypto::Keyring;
+use crate::db::query::{self, Args};
+use crate::db::{Db, Tx};
+use crate::web::error::{AppError, FieldErrors};
+use crate::write;
+
+// ---- categories -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Category {
+    pub code: String,
+    pub name: String,
+    pub group_name: String,
+    pub description: String,
+    pub keywords: String,
+    pub default_unit: String,
+    pub default_org_id: Option<Uuid>,
+    pub response_hours: i64,
+    pub resolve_days: i64,
+    /// Open311 attributes, a JSON array.
+    pub attributes: String,
+    pub active: bool,
+    pub version: i64,
+}
+
+const CATEGORY_COLS: &str = "code, name, group_name, description, keywords, default_unit, default_org_id, response_hours, resolve_days, attributes, active, version";
+
+pub async fn categories(db: &Db, active_only: bool) -> Result<Vec<Category>, sqlx::Error> {
+    let filter = if active_only { "WHERE active" } else { "" };
+    let sql = format!("SELECT {CATEGORY_COLS} FROM request_categories {filter} ORDER BY group_name, code");
+    query::all(db, &sql, &Args::new()).await
+}
+
+pub async fn category(db: &Db, code: &str) -> Result<Option<Category>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!("SELECT {CATEGORY_COLS} FROM request_categories WHERE code = {}", args.push(code));
+    query::optional(db, &sql, &args).await
+}
+
+/// What the bureau edits about a category.
+#[derive(Debug, Clone, Default, serde::Deserialize, ToSchema)]
+pub struct CategoryInput {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub group_name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub default_unit: String,
+    #[serde(default)]
+    pub default_org_id: Option<String>,
+    #[serde(default)]
+    pub response_hours: String,
+    #[serde(default)]
+    pub resolve_days: String,
+    #[serde(default)]
+    pub active: Option<String>,
+    /// The version the form was loaded with; absent for a new category.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+fn positive(v: &str, field: &str, max: i64, errors: &mut FieldErrors) -> i64 {
+    match v.trim().parse::<i64>() {
+        Ok(n) if n > 0 && n <= max => n,
+        Ok(_) => {
+            errors.add(field, "request.limit_out_of_range");
+            0
+        }
+        Err(_) => {
+            errors.add(field, "error.not_a_number");
+            0
+        }
+    }
+}
+
+/// Creates or updates a category (bureau). A stale version is refused.
+pub async fn save_category(db: &Db, actor: &Actor, input: &CategoryInput) -> Result<Category, AppError> {
+    let mut errors = FieldErrors::default();
+    let code = input.code.trim().to_string();
+    if code.is_empty() {
+        errors.add("code", "error.required");
+    } else if code.len() > 40 || !code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        errors.add("code", "request.bad_category_code");
+    }
+    let name = crate::web::form::clean_name(&input.name, "name", 40, &mut errors);
+    let group_name = crate::web::form::clean_name(&input.group_name, "group_name", 40, &mut errors);
+    let description =
+        crate::web::form::clean_optional(Some(&input.description), "description", 500, &mut errors).unwrap_or_default();
+    let unit = DefaultUnit::parse(&input.default_unit);
+    if unit.is_none() {
+        errors.add("default_unit", "error.bad_choice");
+    }
+    let org = match input.default_org_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => match Uuid::parse_str(s) {
+            Ok(id) => {
+                let mut args = Args::new();
+                let sql = format!(
+                    "SELECT id FROM organisations WHERE id = {} AND kind = 'department' AND active",
+                    args.push(id)
+                );
+                if query::optional::<(Uuid,)>(db, &sql, &args).await?.is_none() {
+                    errors.add("default_org_id", "error.bad_choice");
+                }
+                Some(id)
+            }
+            Err(_) => {
+                errors.add("default_org_id", "error.bad_choice");
+                None
+            }
+        },
+        None => None,
+    };
+    if unit == Some(DefaultUnit::Department) && org.is_none() && errors.get("default_org_id").is_none() {
+        errors.add("default_org_id", "request.department_required");
+    }
+    let response_hours = positive(&input.response_hours, "response_hours", 240, &mut errors);
+    let resolve_days = positive(&input.resolve_days, "resolve_days", 90, &mut errors);
+    errors.into_result()?;
+    let active = input.active.is_some();
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let n = match input.version {
+        Some(v) => write!(&mut tx, |c| sqlx::query(
+            "UPDATE request_categories SET name = $1, group_name = $2, description = $3, default_unit = $4, default_org_id = $5,
+                    response_hours = $6, resolve_days = $7, active = $8, version = version + 1, updated_at = $9, updated_by = $10
+             WHERE code = $11 AND version = $12"
+        )
+        .bind(&name)
+        .bind(&group_name)
+        .bind(&description)
+        .bind(unit.map(|u| u.as_str()))
+        .bind(org)
+        .bind(response_hours)
+        .bind(resolve_days)
+        .bind(active)
+        .bind(now)
+        .bind(actor.id)
+        .bind(&code)
+        .bind(v)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?,
+        None => write!(&mut tx, |c| sqlx::query(
+            "INSERT INTO request_categories (code, name, group_name, description, default_unit, default_org_id, response_hours, resolve_days,
+                                             active, created_at, created_by, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $11)"
+        )
+        .bind(&code)
+        .bind(&name)
+        .bind(&group_name)
+        .bind(&description)
+        .bind(unit.map(|u| u.as_str()))
+        .bind(org)
+        .bind(response_hours)
+        .bind(resolve_days)
+        .bind(active)
+        .bind(now)
+        .bind(actor.id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(crate::web::error::on_unique("code", "request.category_exists"))?,
+    };
+    if n == 0 {
+        return Err(AppError::Stale);
+    }
+    crate::audit::record(
+        &mut tx,
+        actor,
+        crate::audit::Entry {
+            action: if input.version.is_some() { "request_category.update" } else { "request_category.create" },
+            entity: "request_category",
+            entity_id: Some(code.clone()),
+            detail: serde_json::json!({ "response_hours": response_hours, "resolve_days": resolve_days, "active": active }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    category(db, &code).await?.ok_or(AppError::NotFound)
+}
+
+// ---- the working calendar ---------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct HolidayRow {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub start_on: chrono::NaiveDate,
+    pub end_on: chrono::NaiveDate,
+}
+
+pub async fn holiday_rows(db: &Db) -> Result<Vec<HolidayRow>, sqlx::Error> {
+    query::all(db, "SELECT id, name, kind, start_on, end_on FROM holiday_ranges ORDER BY start_on", &Args::new()).await
+}
+
+fn to_range(r: &HolidayRow) -> HolidayRange {
+    HolidayRange {
+        name: r.name.clone(),
+        kind: if r.kind == "workday" { DayKind::Workday } else { DayKind::Holiday },
+        start: r.start_on,
+        end: r.end_on,
+    }
+}
+
+/// The calendar as the bureau keeps it. Read per use: it is a few dozen rows, and an edit on
+/// one instance must count on every other at once.
+pub async fn calendar(db: &Db) -> Result<Calendar, sqlx::Error> {
+    Ok(Calendar::new(&holiday_rows(db).await?.iter().map(to_range).collect::<Vec<_>>()))
+}
+
+pub(super) async fn insert_range(
+    tx: &mut Tx,
+    r: &HolidayRange,
+    now: DateTime<Utc>,
+    by: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    write!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO holiday_ranges (id, name, kind, start_on, end_on, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(Uuid::now_v7())
+    .bind(&r.name)
+    .bind(if r.kind == DayKind::Workday { "workday" } else { "holiday" })
+    .bind(r.start)
+    .bind(r.end)
+    .bind(now)
+    .bind(by)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Replaces one year's ranges (bureau). The whole table is validated as it would stand, so an
+/// overlap with a neighbouring year is caught too; nothing is written unless all of it is valid.
+pub async fn replace_year(db: &Db, actor: &Actor, year: i32, ranges: &[HolidayRange]) -> Result<(), AppError> {
+    use chrono::Datelike;
+    let mut errors = FieldErrors::default();
+    if !(2000..=2100).contains(&year) {
+        errors.add("year", "holiday.bad_year");
+        return Err(AppError::Invalid(errors));
+    }
+    for r in ranges {
+        if r.start.year() != year {
+            errors.add("ranges", "holiday.wrong_year");
+            return Err(AppError::Invalid(errors));
+        }
+    }
+    let mut all: Vec<HolidayRange> =
+        holiday_rows(db).await?.iter().filter(|r| r.start_on.year() != year).map(to_range).collect();
+    all.extend(ranges.iter().cloned());
+    if let Err(problems) = super::calendar::validate_ranges(&all) {
+        for p in problems {
+            errors.add("ranges", p.code);
+        }
+        return Err(AppError::Invalid(errors));
+    }
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let (lo, hi) = (
+        chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("valid"),
+        chrono::NaiveDate::from_ymd_opt(year + 1, 1, 1).expect("valid"),
+    );
+    write!(&mut tx, |c| sqlx::query("DELETE FROM holiday_ranges WHERE start_on >= $1 AND start_on < $2")
+        .bind(lo)
+        .bind(hi)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    for r in ranges {
+        insert_range(&mut tx, r, now, actor.id).await?;
+    }
+    crate::audit::record(
+        &mut tx,
+        actor,
+        crate::audit::Entry {
+            action: "holiday.replace_year",
+            entity: "holiday",
+            entity_id: Some(year.to_string()),
+            detail: serde_json::json!({ "ranges": ranges.len() }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- who is looking ---------------------------------------------------------------------------
+
+/// A caller as the request queues see them: a place scope, or (department handlers) their
+/// department.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub scope: Scope,
+    pub org: Option<Uuid>,
+}
+
+pub async fn viewer(db: &Db, caller: &Caller) -> Result<Viewer, sqlx::Error> {
+    let org = if caller.role == Role::DepartmentHandler {
+        let mut args = Args::new();
+        let sql = format!("SELECT organisation_id FROM users WHERE id = {}", args.push(caller.user_id));
+        query::optional::<(Option<Uuid>,)>(db, &sql, &args).await?.and_then(|r| r.0)
+    } else {
+        None
+    };
+    Ok(Viewer { user_id: caller.user_id, role: caller.role, scope: caller.scope.clone(), org })
+}
+
+impl Viewer {
+    /// SQL that is true when the viewer may see request `r`.
+    fn sees(&self, args: &mut Args) -> String {
+        if self.role == Role::DepartmentHandler {
+            let org = args.push(self.org.unwrap_or(Uuid::nil()));
+            return format!(
+                "EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'org' AND vp.unit_id = {org})"
+            );
+        }
+        let a = args.scope("r.path", &self.scope);
+        let b = args.scope("r.owner_path", &self.scope);
+        let c = args.scope("vp.unit_path", &self.scope);
+        format!(
+            "({a} OR {b} OR EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'place' AND {c}))"
+        )
+    }
+
+    /// May act for the unit of this part (sign, note, return, resolve, ask for more time).
+    pub fn handles(&self, part: &Part) -> bool {
+        match part.unit_kind.as_str() {
+            "org" => self.role == Role::DepartmentHandler && self.org == Some(part.unit_id),
+            _ => {
+                matches!(self.role, Role::StationManager | Role::SocialWorker | Role::CommunityStaff | Role::GridWorker)
+                    && self.scope.covers(&part.unit_path)
+            }
+        }
+    }
+
+    /// May dispatch, re-route, call back and decide extensions: a dispatcher whose scope covers
+    /// the unit holding the request (首接负责) or the request's place.
+    pub fn dispatches(&self, r: &Request) -> bool {
+        matches!(self.role, Role::BureauAdmin | Role::StationManager | Role::CommunityStaff)
+            && (self.scope.covers(&r.owner_path) || self.scope.covers(&r.path))
+    }
+
+    /// May escalate (督办): the street or the bureau.
+    pub fn escalates(&self, r: &Request) -> bool {
+        matches!(self.role, Role::BureauAdmin | Role::StationManager) && self.scope.covers(&r.path)
+    }
+}
+
+// ---- intake -----------------------------------------------------------------------------------
+
+pub struct Created {
+    pub id: Uuid,
+    pub number: String,
+    /// The secret of the resident's tracking link; only its hash is stored.
+    pub tracking_code: String,
+}
+
+pub fn tracking_hash(code: &str) -> String {
+    hex::encode(Sha256::digest(code.trim().as_bytes()))
+}
+
+fn new_tracking_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Where a request lies and who holds it until dispatch.
+struct Location {
+    place_id: Uuid,
+    path: String,
+    estate_id: Option<Uuid>,
+    address: String,
+}
+
+/// Resolves the place of an intake: a community or grid (inside `scope` for staff), an estate
+/// (its community), or — when the caller gives only an address or coordinates — the top of the
+/// tree, for the dispatcher to route.
+async fn locate(
+    db: &Db,
+    scope: Option<&Scope>,
+    clean: &CleanIntake,
+    errors: &mut FieldErrors,
+) -> Result<Option<Location>, sqlx::Error> {
+    let mut place: Option<(Uuid, String, String)> = None;
+    let mut estate_name = None;
+    if let Some(eid) = clean.estate_id {
+        let mut args = Args::new();
+        let mut sql = format!(
+            "SELECT e.id, e.name, p.id, p.path, p.name FROM estates e JOIN places p ON p.id = e.community_id
+             WHERE e.id = {} AND e.active AND p.active",
+            args.push(eid)
+        );
+        if let Some(s) = scope {
+            sql.push_str(&format!(" AND {}", args.scope("p.path", s)));
+        }
+        match query::optional::<(Uuid, String, Uuid, String, String)>(db, &sql, &args).await? {
+            Some((_, ename, pid, path, pname)) => {
+                estate_name = Some(ename);
+                place = Some((pid, path, pname));
+            }
+            None => errors.add("estate_id", "error.bad_choice"),
+        }
+    }
+    if let Some(pid) = clean.place_id {
+        let mut args = Args::new();
+        let mut sql = format!(
+            "SELECT id, path, name FROM places WHERE id = {} AND active AND kind IN ('community', 'grid')",
+            args.push(pid)
+        );
+        if let Some(s) = scope {
+            sql.push_str(&format!(" AND {}", args.scope("path", s)));
+        }
+        match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
+            // An estate's community wins over a grid only if they disagree; a grid inside it is finer.
+            Some(p) => match &place {
+                Some((_, epath, _)) if !p.1.starts_with(epath.as_str()) => {
+                    errors.add("place_id", "request.place_mismatch")
+                }
+                _ => place = Some(p),
+            },
+            None => errors.add("place_id", "error.bad_choice"),
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(None);
+    }
+    let (place_id, path, place_name) = match place {
+        Some(p) => p,
+        None => {
+            let mut args = Args::new();
+            let mut sql = "SELECT id, path, name FROM places WHERE active".to_string();
+            if let Some(s) = scope {
+                sql.push_str(&format!(" AND {}", args.scope("path", s)));
+            }
+            sql.push_str(" ORDER BY depth, path LIMIT 1");
+            match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
+                Some(p) => p,
+                None => {
+                    errors.add("place_id", "error.required");
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    let mut address = String::new();
+    for part in [Some(place_name), estate_name, clean.building.clone(), clean.address.clone()].into_iter().flatten() {
+        if !address.is_empty() {
+            address.push(' ');
+        }
+        address.push_str(&part);
+    }
+    Ok(Some(Location { place_id, path, estate_id: clean.estate_id, address }))
+}
+
+/// The street above a path (whose office holds a request nobody dispatched yet), else the path.
+async fn street_of(db: &Db, path: &str) -> Result<String, sqlx::Error> {
+    let mut args = Args::new();
+    let p = args.push(path);
+    let sql = format!("SELECT path FROM places WHERE kind = 'street' AND path = substr({p}, 1, length(path))");
+    Ok(query::optional::<(String,)>(db, &sql, &args).await?.map(|r| r.0).unwrap_or_else(|| path.to_string()))
+}
+
+pub struct Intake<'a> {
+    pub channel: Channel,
+    pub actor: &'a Actor,
+    /// Staff intake: the caller's scope bounds the place, and their unit holds the request (首接负责).
+    pub staff_scope: Option<&'a Scope>,
+    pub client_id: Option<Uuid>,
+    /// Open311 attributes answered, a JSON object.
+    pub attributes: serde_json::Value,
+}
+
+pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanIntake) -> Result<Created, AppError> {
+    let mut errors = FieldErrors::default();
+    let cat = category(db, &clean.category).await?.filter(|c| c.active);
+    if cat.is_none() {
+        errors.add("category", "request.unknown_category");
+    }
+    let loc = locate(db, intake.staff_scope, clean, &mut errors).await?;
+    let person = match (clean.person_id, intake.staff_scope) {
+        (Some(pid), Some(scope)) => {
+            let mut args = Args::new();
+            let sql = format!(
+                "SELECT id FROM persons WHERE id = {} AND merged_into IS NULL AND {}",
+                args.push(pid),
+                args.scope("path", scope)
+            );
+            let found = query::optional::<(Uuid,)>(db, &sql, &args).await?;
+            if found.is_none() {
+                errors.add("person_id", "error.bad_choice");
+            }
+            found.map(|r| r.0)
+        }
+        _ => None,
+    };
+    errors.into_result()?;
+    let (cat, loc) = (cat.expect("checked"), loc.expect("checked"));
+    let owner_path = match intake.staff_scope.and_then(|s| s.roots.first()) {
+        Some(root) => root.clone(),
+        None => street_of(db, &loc.path).await?,
+    };
+    let cal = calendar(db).await?;
+    let now = Utc::now();
+    let office = OfficeHours::default();
+    let response_due = cal.add_working_hours(now, u32::try_from(cat.response_hours).unwrap_or(u32::MAX), office);
+    let resolve_due = cal.add_working_days(now, u32::try_from(cat.resolve_days).unwrap_or(u32::MAX), office);
+    let id = Uuid::now_v7();
+    let code = new_tracking_code();
+    let phone = clean.phone.as_ref();
+    let year = i64::from(chrono::Datelike::year(&now.with_timezone(&chrono_tz::Asia::Shanghai)));
+    let mut tx = db.begin().await?;
+    let (seq,): (i64,) = write!(&mut tx, |c| sqlx::query_as(
+        "INSERT INTO request_counters (year, last) VALUES ($1, 1)
+         ON CONFLICT (year) DO UPDATE SET last = request_counters.last + 1 RETURNING last"
+    )
+    .bind(year)
+    .fetch_one(c)
+    .await)?;
+    let number = format!("{year}-{seq:06}");
+    write!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO requests (id, number, category, channel, description, place_id, path, estate_id, building, address, lat, lon,
+                               reporter_name, phone_sealed, phone_hash, phone_masked, person_id, attributes, status, owner_path,
+                               response_due, resolve_due, tracking_hash, client_id, created_at, created_by, updated_at, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'accepted', $19, $20, $21, $22, $23, $24, $25, $24, $25)"
+    )
+    .bind(id)
+    .bind(&number)
+    .bind(&cat.code)
+    .bind(intake.channel.as_str())
+    .bind(&clean.description)
+    .bind(loc.place_id)
+    .bind(&loc.path)
+    .bind(loc.estate_id)
+    .bind(&clean.building)
+    .bind(&loc.address)
+    .bind(clean.coords.map(|c| c.0))
+    .bind(clean.coords.map(|c| c.1))
+    .bind(&clean.reporter_name)
+    .bind(phone.map(|p| keys.seal(p.as_str().as_bytes())))
+    .bind(phone.map(|p| keys.blind("phone", p.as_str())))
+    .bind(phone.map(|p| p.masked()))
+    .bind(person)
+    .bind(intake.attributes.to_string())
+    .bind(&owner_path)
+    .bind(response_due)
+    .bind(resolve_due)
+    .bind(tracking_hash(&code))
+    .bind(intake.client_id)
+    .bind(now)
+    .bind(intake.actor.id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    event(
+        &mut tx,
+        Ev { request: id, part: None, kind: "accepted", from: None, to: Some(Status::Accepted.as_str()), public: true },
+        Some(intake.channel.as_str()),
+        intake.actor,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Created { id, number, tracking_code: code })
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Request {
+    pub id: Uuid,
+    pub number: String,
+    pub category: String,
+    pub category_name: String,
+    pub channel: String,
+    pub description: String,
+    pub place_id: Uuid,
+    pub place_name: String,
+    pub path: String,
+    pub estate_id: Option<Uuid>,
+    pub building: Option<String>,
+    pub address: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub reporter_name: Option<String>,
+    pub phone_masked: Option<String>,
+    pub person_id: Option<Uuid>,
+    pub attributes: String,
+    pub status: String,
+    pub owner_path: String,
+    pub response_due: DateTime<Utc>,
+    pub resolve_due: DateTime<Utc>,
+    pub responded_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub escalation: i64,
+    pub satisfaction: Option<String>,
+    pub merged_into: Option<Uuid>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Request {
+    pub fn status(&self) -> Status {
+        Status::parse(&self.status).unwrap_or(Status::Accepted)
+    }
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status().is_open() && self.resolve_due < now
+    }
+}
+
+const REQUEST_COLS: &str = "r.id, r.number, r.category, c.name AS category_name, r.channel, r.description, r.place_id, pl.name AS place_name,
+    r.path, r.estate_id, r.building, r.address, r.lat, r.lon, r.reporter_name, r.phone_masked, r.person_id, r.attributes, r.status,
+    r.owner_path, r.response_due, r.resolve_due, r.responded_at, r.resolved_at, r.closed_at, r.escalation, r.satisfaction,
+    r.merged_into, r.version, r.created_at, r.updated_at";
+const REQUEST_FROM: &str =
+    "FROM requests r JOIN request_categories c ON c.code = r.category JOIN places pl ON pl.id = r.place_id";
+
+pub async fn get(db: &Db, viewer: &Viewer, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql =
+        format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.id = {} AND {}", args.push(id), viewer.sees(&mut args));
+    query::optional(db, &sql, &args).await
+}
+
+/// For the public tracking page and Open311: no scope, only what a resident may read.
+pub async fn get_public(db: &Db, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.id = {}", args.push(id));
+    query::optional(db, &sql, &args).await
+}
+
+pub async fn by_tracking_code(db: &Db, code: &str) -> Result<Option<Request>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql =
+        format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.tracking_hash = {}", args.push(tracking_hash(code)));
+    query::optional(db, &sql, &args).await
+}
+
+pub async fn by_number(db: &Db, number: &str) -> Result<Option<Request>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.number = {}", args.push(number.trim()));
+    query::optional(db, &sql, &args).await
+}
+
+crate::code_enum!(
+    /// The queues of the request screens: 待派单, my unit's work, everything in my area,
+    /// overdue, awaiting callback.
+    Queue, "request_queue", [
+    Dispatch = "dispatch",
+    Mine = "mine",
+    Area = "area",
+    Overdue = "overdue",
+    Callback = "callback",
+]);
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub category: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub ids: Option<Vec<Uuid>>,
+}
+
+/// One page of a queue, newest first (overdue: soonest due first), and the total.
+pub async fn list(
+    db: &Db,
+    viewer: &Viewer,
+    queue: Queue,
+    filter: &ListFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Request>, i64), sqlx::Error> {
+    let mut args = Args::new();
+    let mut wh: Vec<String> = Vec::new();
+    let mut order = "r.created_at DESC, r.id DESC";
+    match queue {
+        Queue::Dispatch => {
+            wh.push("r.status = 'accepted'".into());
+            wh.push(args.scope("r.owner_path", &viewer.scope));
+        }
+        Queue::Mine => {
+            let unit = if viewer.role == Role::DepartmentHandler {
+                format!("mp.unit_kind = 'org' AND mp.unit_id = {}", args.push(viewer.org.unwrap_or(Uuid::nil())))
+            } else {
+                format!("mp.unit_kind = 'place' AND {}", args.scope("mp.unit_path", &viewer.scope))
+            };
+            wh.push(format!(
+                "r.id IN (SELECT mp.request_id FROM request_parts mp WHERE {unit} AND mp.status IN ('dispatched', 'signed'))"
+            ));
+            order = "r.resolve_due, r.id";
+        }
+        Queue::Area => {
+            wh.push(viewer.sees(&mut args));
+        }
+        Queue::Overdue => {
+            wh.push("r.status IN ('accepted', 'dispatched', 'in_progress')".into());
+            wh.push(format!("r.resolve_due < {}", args.push(Utc::now())));
+            wh.push(viewer.sees(&mut args));
+            order = "r.resolve_due, r.id";
+        }
+        Queue::Callback => {
+            wh.push("r.status = 'resolved'".into());
+            let a = args.scope("r.path", &viewer.scope);
+            let b = args.scope("r.owner_path", &viewer.scope);
+            wh.push(format!("({a} OR {b})"));
+            order = "r.resolved_at, r.id";
+        }
+    }
+    if let Some(s) = filter.status {
+        wh.push(format!("r.status = {}", args.push(s.as_str())));
+    }
+    if let Some(c) = &filter.category {
+        wh.push(format!("r.category = {}", args.push(c.as_str())));
+    }
+    if let Some(t) = filter.since {
+        wh.push(format!("r.created_at >= {}", args.push(t)));
+    }
+    if let Some(t) = filter.until {
+        wh.push(format!("r.created_at <= {}", args.push(t)));
+    }
+    if let Some(ids) = &filter.ids {
+        if ids.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        wh.push(format!("r.id IN ({})", args.list(ids)));
+    }
+    let where_ = wh.join(" AND ");
+    query::page(
+        db,
+        &format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE {where_} ORDER BY {order}"),
+        &format!("FROM requests r WHERE {where_}"),
+        &args,
+        limit,
+        offset,
+    )
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Part {
+    pub id: Uuid,
+    pub request_id: Uuid,
+    pub unit_kind: String,
+    pub unit_id: Uuid,
+    pub unit_name: String,
+    pub unit_path: String,
+    pub status: String,
+    pub due: DateTime<Utc>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+    pub version: i64,
+}
+
+impl Part {
+    pub fn status(&self) -> PartStatus {
+        PartStatus::parse(&self.status).unwrap_or(PartStatus::Withdrawn)
+    }
+}
+
+const PART_COLS: &str = "id, request_id, unit_kind, unit_id, unit_name, unit_path, status, due, signed_at, resolved_at, resolution, version";
+
+pub async fn parts(db: &Db, request: Uuid) -> Result<Vec<Part>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql =
+        format!("SELECT {PART_COLS} FROM request_parts WHERE request_id = {} ORDER BY created_at", args.push(request));
+    query::all(db, &sql, &args).await
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Event {
+    pub id: Uuid,
+    pub part_id: Option<Uuid>,
+    pub kind: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub note: Option<String>,
+    pub detail: String,
+    pub public: bool,
+    pub at: DateTime<Utc>,
+    pub actor_name: String,
+}
+
+/// The timeline, oldest first; `public_only` for the resident and Open311.
+pub async fn events(db: &Db, request: Uuid, public_only: bool) -> Result<Vec<Event>, sqlx::Error> {
+    let mut args = Args::new();
+    let public = if public_only { " AND public" } else { "" };
+    let sql = format!(
+        "SELECT id, part_id, kind, from_status, to_status, note, detail, public, at, actor_name FROM request_events
+         WHERE request_id = {}{public} ORDER BY at, id",
+        args.push(request)
+    );
+    query::all(db, &sql, &args).await
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Extension {
+    pub id: Uuid,
+    pub part_id: Uuid,
+    pub days: i64,
+    pub reason: String,
+    pub status: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+pub async fn pending_extensions(db: &Db, request: Uuid) -> Result<Vec<Extension>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT id, part_id, days, reason, status, requested_at FROM request_extensions WHERE request_id = {} AND status = 'pending'
+         ORDER BY requested_at",
+        args.push(request)
+    );
+    query::all(db, &sql, &args).await
+}
+
+/// Open requests of the same category at the same estate and building within `days`: offered
+/// for merging at dispatch.
+pub async fn duplicates(db: &Db, viewer: &Viewer, r: &Request, days: i64) -> Result<Vec<Request>, sqlx::Error> {
+    let Some(estate) = r.estate_id else { return Ok(Vec::new()) };
+    let mut args = Args::new();
+    let mut sql = format!(
+        "SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.estate_id = {} AND r.category = {} AND r.created_at >= {} AND r.id <> {}
+         AND r.status IN ('accepted', 'dispatched', 'in_progress')",
+        args.push(estate),
+        args.push(r.category.as_str()),
+        args.push(r.created_at - Duration::days(days)),
+        args.push(r.id),
+    );
+    if let Some(b) = &r.building {
+        sql.push_str(&format!(" AND r.building = {}", args.push(b.as_str())));
+    }
+    sql.push_str(&format!(" AND {} ORDER BY r.created_at LIMIT 10", viewer.sees(&mut args)));
+    query::all(db, &sql, &args).await
+}
+
+// ---- units --------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Unit {
+    pub kind: String,
+    pub id: Uuid,
+    pub name: String,
+    pub path: String,
+}
+
+impl Unit {
+    /// `place:<uuid>` / `org:<uuid>`, as forms send it.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.kind, self.id)
+    }
+}
+
+/// Units a dispatcher can send work to: communities and streets (stations) in their scope, and
+/// every active department.
+pub async fn units(db: &Db, scope: &Scope) -> Result<Vec<Unit>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT 'place', id, name, path FROM places WHERE active AND kind IN ('street', 'community') AND {}
+         UNION ALL
+         SELECT 'org', o.id, o.name, p.path FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.active AND o.kind = 'department'
+         ORDER BY 1 DESC, 4",
+        args.scope("path", scope)
+    );
+    let rows: Vec<(String, Uuid, String, String)> = query::all(db, &sql, &args).await?;
+    Ok(rows.into_iter().map(|(kind, id, name, path)| Unit { kind, id, name, path }).collect())
+}
+
+pub async fn unit(db: &Db, scope: &Scope, key: &str) -> Result<Option<Unit>, sqlx::Error> {
+    let Some((kind, id)) = key.split_once(':') else { return Ok(None) };
+    let Ok(id) = Uuid::parse_str(id.trim()) else { return Ok(None) };
+    let mut args = Args::new();
+    let sql = match kind {
+        "place" => format!(
+            "SELECT 'place', id, name, path FROM places WHERE id = {} AND active AND kind IN ('street', 'community', 'grid') AND {}",
+            args.push(id),
+            args.scope("path", scope)
+        ),
+        "org" => format!(
+            "SELECT 'org', o.id, o.name, p.path FROM organisations o JOIN places p ON p.id = o.place_id
+             WHERE o.id = {} AND o.active AND o.kind = 'department'",
+            args.push(id)
+        ),
+        _ => return Ok(None),
+    };
+    let row: Option<(String, Uuid, String, String)> = query::optional(db, &sql, &args).await?;
+    Ok(row.map(|(kind, id, name, path)| Unit { kind, id, name, path }))
+}
+
+/// The category's default unit for a request: its community, the station of its street, or the
+/// category's department.
+pub async fn default_unit(db: &Db, r: &Request) -> Result<Option<Unit>, sqlx::Error> {
+    let Some(cat) = category(db, &r.category).await? else { return Ok(None) };
+    let everywhere = Scope { roots: vec!["/".into()] };
+    match DefaultUnit::parse(&cat.default_unit) {
+        Some(DefaultUnit::Department) => match cat.default_org_id {
+            Some(org) => unit(db, &everywhere, &format!("org:{org}")).await,
+            None => Ok(None),
+        },
+        Some(DefaultUnit::Station) => {
+            let street = street_of(db, &r.path).await?;
+            let mut args = Args::new();
+            let sql = format!("SELECT id FROM places WHERE path = {} AND kind = 'street'", args.push(street));
+            match query::optional::<(Uuid,)>(db, &sql, &args).await? {
+                Some((id,)) => unit(db, &everywhere, &format!("place:{id}")).await,
+                None => Ok(None),
+            }
+        }
+        _ => {
+            let mut args = Args::new();
+            let p = args.push(r.path.as_str());
+            let sql = format!("SELECT id FROM places WHERE kind = 'community' AND path = substr({p}, 1, length(path))");
+            match query::optional::<(Uuid,)>(db, &sql, &args).await? {
+                Some((id,)) => unit(db, &everywhere, &format!("place:{id}")).await,
+                None => Ok(None),
+            }
+        }
+    }
+}
+
+// ---- transitions --------------------------------------------------------------------------------
+
+struct Ev<'a> {
+    request: Uuid,
+    part: Option<Uuid>,
+    kind: &'a str,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    public: bool,
+}
+
+async fn event(
+    tx: &mut Tx,
+    ev: Ev<'_>,
+    note: Option<&str>,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    event_with(tx, ev, note, serde_json::json!({}), actor, at).await
+}
+
+async fn event_with(
+    tx: &mut Tx,
+    ev: Ev<'_>,
+    note: Option<&str>,
+    detail: serde_json::Value,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    write!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO request_events (id, request_id, part_id, kind, from_status, to_status, note, detail, public, at, actor_id, actor_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    )
+    .bind(Uuid::now_v7())
+    .bind(ev.request)
+    .bind(ev.part)
+    .bind(ev.kind)
+    .bind(ev.from)
+    .bind(ev.to)
+    .bind(note)
+    .bind(detail.to_string())
+    .bind(ev.public)
+    .bind(at)
+    .bind(actor.id)
+    .bind(&actor.name)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// The request row as a transition sees it, read inside its transaction.
+#[derive(sqlx::FromRow)]
+struct Row {
+    status: String,
+    version: i64,
+    resolve_due: DateTime<Utc>,
+}
+
+async fn row(tx: &mut Tx, id: Uuid) -> Result<Row, AppError> {
+    let mut args = Args::new();
+    let sql = format!("SELECT status, version, resolve_due FROM requests WHERE id = {}", args.push(id));
+    query::tx_optional(tx, &sql, &args).await?.ok_or(AppError::NotFound)
+}
+
+async fn tx_parts(tx: &mut Tx, request: Uuid) -> Result<Vec<Part>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql =
+        format!("SELECT {PART_COLS} FROM request_parts WHERE request_id = {} ORDER BY created_at", args.push(request));
+    query::tx_all(tx, &sql, &args).await
+}
+
+/// Sets the request's status from its parts (and the times that go with it), bumping its version
+/// only if the caller's version still holds. Returns the new status.
+async fn settle(
+    tx: &mut Tx,
+    request: Uuid,
+    version: i64,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(Status, Status), AppError> {
+    let before = row(tx, request).await?;
+    if before.version != version {
+        return Err(AppError::Stale);
+    }
+    let parts = tx_parts(tx, request).await?;
+    let after = status_from_parts(&parts.iter().map(Part::status).collect::<Vec<_>>());
+    let from = Status::parse(&before.status).unwrap_or(Status::Accepted);
+    let resolve_due =
+        parts.iter().filter(|p| p.status().is_active()).map(|p| p.due).max().unwrap_or(before.resolve_due);
+    let n = write!(tx, |c| {
+        sqlx::query(
+        "UPDATE requests SET status = $1, resolve_due = $2,
+                resolved_at = CASE WHEN $1 = 'resolved' THEN $3 ELSE NULL END,
+                responded_at = CASE WHEN $1 = 'in_progress' OR $1 = 'resolved' THEN COALESCE(responded_at, $3) ELSE responded_at END,
+                version = version + 1, updated_at = $3, updated_by = $4
+         WHERE id = $5 AND version = $6"
+    )
+    .bind(after.as_str())
+    .bind(resolve_due)
+    .bind(now)
+    .bind(actor.id)
+    .bind(request)
+    .bind(version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    if n == 0 {
+        return Err(AppError::Stale);
+    }
+    Ok((from, after))
+}
+
+/// 派单: sends the request to one or more units (co-handling). The dispatcher must hold it, and
+/// it must still be open. Each unit gets a part due when the request is.
+pub async fn dispatch(
+    db: &Db,
+    viewer: &Viewer,
+    actor: &Actor,
+    id: Uuid,
+    version: i64,
+    units: &[Unit],
+    note: Option<&str>,
+) -> Result<(), AppError> {
+    let r = get(db, viewer, id).await?.ok_or(AppError::NotFound)?;
+    if !viewer.dispatches(&r) {
+        return Err(AppError::Forbidden);
+    }
+    if !r.status().is_open() {
+        return Err(AppError::Conflict("request.not_open"));
+    }
+    if r.version != version {
+        return Err(AppError::Stale);
+    }
+    if units.is_empty() {
+        return Err(AppError::field("units", "request.unit_required"));
+    }
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let existing = tx_parts(&mut tx, id).await?;
+    let mut seen: HashSet<Uuid> = existing.iter().filter(|p| p.status().is_active()).map(|p| p.unit_id).collect();
+    for u in units {
+        if !seen.insert(u.id) {
+            return Err(AppError::field("units", "request.unit_already_has_part"));
+        }
+        let part = Uuid::now_v7();
+        write!(&mut tx, |c| {
+            sqlx::query(
+            "INSERT INTO request_parts (id, request_id, unit_kind, unit_id, unit_name, unit_path, status, due, created_at, created_by, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, 'dispatched', $7, $8, $9, $8, $9)"
+        )
+        .bind(part)
+        .bind(id)
+        .bind(&u.kind)
+        .bind(u.id)
+        .bind(&u.name)
+        .bind(&u.path)
+        .bind(r.resolve_due)
+        .bind(now)
+        .bind(actor.id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        event_with(
+            &mut tx,
+            Ev { request: id, part: Some(part), kind: "dispatched", from: None, to: Some("dispatched"), public: true },
+            note,
+            serde_json::json!({ "unit": u.name }),
+            actor,
+            now,
+        )
+        .await?;
+    }
+    settle(&mut tx, id, version, actor, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Loads a part the viewer handles, with its request, for a unit's transition.
+async fn handled_part(db: &Db, viewer: &Viewer, part: Uuid) -> Result<(Part, Request), AppError> {
+    let mut args = Args::new();
+    let sql = format!("SELECT {PART_COLS} FROM request_parts WHERE id = {}", args.push(part));
+    let p: Part = query::optional(db, &sql, &args).await?.ok_or(AppError::NotFound)?;
+    let r = get(db, viewer, p.request_id).await?.ok_or(AppError::NotFound)?;
+    if !viewer.handles(&p) {
+        return Err(AppError::Forbidden);
+    }
+    Ok((p, r))
+}
+
+/// Moves a part from one of `from` to `to`, checking its version; then settles the request.
+#[allow(clippy::too_many_arguments)]
+async fn move_part(
+    tx: &mut Tx,
+    p: &Part,
+    from: &[PartStatus],
+    to: PartStatus,
+    resolution: Option<&str>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if !from.contains(&p.status()) {
+        return Err(AppError::Conflict("request.part_wrong_status"));
+    }
+    let n = write!(tx, |c| sqlx::query(
+        "UPDATE request_parts SET status = $1,
+                signed_at = CASE WHEN $1 = 'signed' THEN COALESCE(signed_at, $2) ELSE signed_at END,
+                resolved_at = CASE WHEN $1 = 'resolved' THEN $2 ELSE NULL END,
+                resolution = COALESCE($3, resolution),
+                version = version + 1, updated_at = $2, updated_by = $4
+         WHERE id = $5 AND version = $6"
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(resolution)
+    .bind(actor.id)
+    .bind(p.id)
+    .bind(p.version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(AppError::Stale);
+    }
+    Ok(())
+}
+
+/// The unit's actions on its part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartAction {
+    /// 签收
+    Sign,
+    /// 办理: a contact or progress note, the part stays signed.
+    Note,
+    /// 退单, with a reason; the dispatcher re-routes.
+    Return,
+    /// 办结, with resolution notes.
+    Resolve,
+}
+
+/// One step on a part: what is done, its note or reason, and whether the resident sees the note.
+pub struct PartStep<'a> {
+    pub action: PartAction,
+    pub text: &'a str,
+    pub public: bool,
+}
+
+pub async fn act_on_part(
+    db: &Db,
+    viewer: &Viewer,
+    actor: &Actor,
+    part: Uuid,
+    version: i64,
+    step: PartStep<'_>,
+) -> Result<Uuid, AppError> {
+    let PartStep { action, text, public } = step;
+    let (p, r) = handled_part(db, viewer, part).await?;
+    if p.version != version {
+        return Err(AppError::Stale);
+    }
+    let text = text.trim();
+    let mut errors = FieldErrors::default();
+    match action {
+        PartAction::Sign => {}
+        PartAction::Note | PartAction::Resolve if text.chars().count() < 2 => errors
+            .add("note", if action == PartAction::Resolve { "request.resolution_required" } else { "error.required" }),
+        PartAction::Return => {
+            super::model::reason(text, "note", &mut errors);
+        }
+        _ if text.chars().count() > 2000 => errors.add("note", "error.too_long"),
+        _ => {}
+    }
+    errors.into_result()?;
+    let now = Utc::now();
+    let note = (!text.is_empty()).then_some(text);
+    let mut tx = db.begin().await?;
+    let (kind, to) = match action {
+        PartAction::Sign => {
+            move_part(&mut tx, &p, &[PartStatus::Dispatched], PartStatus::Signed, None, actor, now).await?;
+            ("signed", Some(PartStatus::Signed))
+        }
+        PartAction::Note => {
+            if p.status() != PartStatus::Signed {
+                return Err(AppError::Conflict("request.sign_first"));
+            }
+            ("progress", None)
+        }
+        PartAction::Return => {
+            move_part(
+                &mut tx,
+                &p,
+                &[PartStatus::Dispatched, PartStatus::Signed],
+                PartStatus::Returned,
+                None,
+                actor,
+                now,
+            )
+            .await?;
+            ("returned", Some(PartStatus::Returned))
+        }
+        PartAction::Resolve => {
+            move_part(&mut tx, &p, &[PartStatus::Signed], PartStatus::Resolved, note, actor, now).await?;
+            ("resolved_part", Some(PartStatus::Resolved))
+        }
+    };
+    event_with(
+        &mut tx,
+        Ev {
+            request: r.id,
+            part: Some(p.id),
+            kind,
+            from: Some(p.status.as_str()),
+            to: to.map(|s| s.as_str()),
+            public: public || matches!(action, PartAction::Sign | PartAction::Resolve),
+        },
+        note,
+        serde_json::json!({ "unit": p.unit_name }),
+        actor,
+        now,
+    )
+    .await?;
+    if to.is_some() {
+        let current = row(&mut tx, r.id).await?;
+        let (from, after) = settle(&mut tx, r.id, current.version, actor, now).await?;
+        if from != after && after == Status::Resolved {
+            event(
+                &mut tx,
+                Ev {
+                    request: r.id,
+                    part: None,
+                    kind: "resolved",
+                    from: Some(from.as_str()),
+                    to: Some("resolved"),
+                    public: true,
+                },
+                None,
+                actor,
+                now,
+            )
+            .await?;
+        }
+    } else {
+        touch(&mut tx, r.id, actor, now).await?;
+    }
+    tx.commit().await?;
+    Ok(r.id)
+}
+
+/// Marks a request changed (a note) so open forms see a new version.
+async fn touch(tx: &mut Tx, id: Uuid, actor: &Actor, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    write!(tx, |c| sqlx::query(
+        "UPDATE requests SET version = version + 1, updated_at = $1, updated_by = $2 WHERE id = $3"
+    )
+    .bind(now)
+    .bind(actor.id)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Takes a unit off the request with a reason and, if given, sends it to another (改派).
+pub async fn reassign(
+    db: &Db,
+    viewer: &Viewer,
+    actor: &Actor,
+    part: Uuid,
+    version: i64,
+    to: Option<&Unit>,
+    reason: &str,
+) -> Result<Uuid, AppError> {
+    let mut args = Args::new();
+    let sql = format!("SELECT {PART_COLS} FROM request_parts WHERE id = {}", args.push(part));
+    let p: Part = query::optional(db, &sql, &args).await?.ok_or(AppError::NotFound)?;
+    let r = get(db, viewer, p.request_id).await?.ok_or(AppError::NotFound)?;
+    if !viewer.dispatches(&r) {
+        return Err(AppError::Forbidden);
+    }
+    let mut errors = FieldErrors::default();
+    let reason = super::model::reason(reason, "reason", &mut errors);
+    errors.into_result()?;
+    if r.version != version {
+        return Err(AppError::Stale);
+    }
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    move_part(
+        &mut tx,
+        &p,
+        &[PartStatus::Dispatched, PartStatus::Signed, PartStatus::Returned],
+        PartStatus::Withdrawn,
+        None,
+        actor,
+        now,
+    )
+    .await?;
+    event_with(
+        &mut tx,
+        Ev {
+            request: r.id,
+            part: Some(p.id),
+            kind: "withdrawn",
+            from: Some(p.status.as_str()),
+            to: Some("withdrawn"),
+            public: false,
+        },
+        Some(&reason),
+        serde_json::json!({ "unit": p.unit_name }),
+        actor,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some(u) = to {
+        let fresh = get(db, viewer, r.id).await?.ok_or(AppError::NotFound)?;
+        dispatch(db, viewer, actor, r.id, fresh.version, std::slice::from_ref(u), Some(&reason)).await?;
+    } else {
+        let mut tx = db.begin().await?;
+        let current = row(&mut tx, r.id).await?;
+        settle(&mut tx, r.id, current.version, actor, now).await?;
+        tx.commit().await?;
+    }
+    Ok(r.id)
+}
+
+/// 延期: the unit asks for more working days with a reason.
+pub async fn ask_extension(
+    db: &Db,
+    viewer: &Viewer,
+    actor: &Actor,
+    part: Uuid,
+    days: &str,
+    reason: &str,
+) -> Result<Uuid, AppError> {
+    let (p, r) = handled_part(db, viewer, part).await?;
+    let mut errors = FieldErrors::default();
+    let days = positive(days, "days", 30, &mut errors);
+    let reason = super::model::reason(reason, "reason", &mut errors);
+    errors.into_result()?;
+    if !matches!(p.status(), PartStatus::Dispatched | PartStatus::Signed) {
+        return Err(AppError::Conflict("request.part_wrong_status"));
+    }
+    if !pending_extensions(db, r.id).await?.iter().all(|e| e.part_id != p.id) {
+        return Err(AppError::Conflict("request.extension_already_pending"));
+    }
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| sqlx::query(
+        "INSERT INTO request_extensions (id, request_id, part_id, days, reason, status, requested_by, requested_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)"
+    )
+    .bind(Uuid::now_v7())
+    .bind(r.id)
+    .bind(p.id)
+    .bind(days)
+    .bind(&reason)
+    .bind(actor.id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    event_with(
+        &mut tx,
+        Ev { request: r.id, part: Some(p.id), kind: "extension_requested", from: None, to: None, public: false },
+        Some(&reason),
+        serde_json::json!({ "days": days, "unit": p.unit_name }),
+        actor,
+        now,
+    )
+    .await?;
+    touch(&mut tx, r.id, actor, now).await?;
+    tx.commit().await?;
+    Ok(r.id)
+}
+
+/// The dispatcher approves (moving the part's deadline by working days) or refuses an extension.
+pub async fn decide_extension(
+    db: &Db,
+    viewer: &Viewer,
+    actor: &Actor,
+    extension: Uuid,
+    approve: bool,
+    note: &str,
+) -> Result<Uuid, AppError> {
+    let mut args = Args::new();
+    let sql =
+        format!("SELECT request_id, part_id, days, status FROM request_extensions WHERE id = {}", args.push(extension));
+    let (request, part, days, status): (Uuid, Uuid, i64, String) =
+        query::optional(db, &sql, &args).await?.ok_or(AppError::NotFound)?;
+    let r = get(db, viewer, request).await?.ok_or(AppError::NotFound)?;
+    if !viewer.dispatches(&r) {
+        return Err(AppError::Forbidden);
+    }
+    if status != "pending" {
+        return Err(AppError::Conflict("request.extension_decided"));
+    }
+    let note = note.trim();
+    if !approve && note.chars().count() < 2 {
+        return Err(AppError::field("note", "request.reason_required"));
+    }
+    let now = Utc::now();
+    let cal = calendar(db).await?;
+    let mut tx = db.begin().await?;
+    let n = write!(&mut tx, |c| {
+        sqlx::query(
+        "UPDATE request_extensions SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4 WHERE id = $5 AND status = 'pending'"
+    )
+    .bind(if approve { "approved" } else { "refused" })
+    .bind(actor.id)
+    .bind(now)
+    .bind((!note.is_empty()).then_some(note))
+    .bind(extension)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    if n == 0 {
+        return Err(AppError::Conflict("request.extension_decided"));
+    }
+    let mut detail = serde_json::json!({ "days": days });
+    if approve {
+        let mut args = Args::new();
+        let sql = format!("SELECT due FROM request_parts WHERE id = {}", args.push(part));
+        let (due,): (DateTime<Utc>,) = query::tx_optional(&mut tx, &sql, &args).await?.ok_or(AppError::NotFound)?;
+        let new_due = cal.add_working_days(due.max(now), u32::try_from(days).unwrap_or(30), OfficeHours::default());
+        write!(&mut tx, |c| sqlx::query(
+            "UPDATE request_parts SET due = $1, version = version + 1, updated_at = $2, updated_by = $3 WHERE id = $4"
+        )
+        .bind(new_due)
+        .bind(now)
+        .bind(actor.id)
+        .bind(part)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        detail["due"] = serde_json::json!(new_due);
+    }
+    event_with(
+        &mut tx,
+        Ev {
+            request,
+            part: Some(part),
+            kind: if approve { "extension_approved" } else { "extension_refused" },
+            from: None,
+            to: None,
+            public: false,
+        },
+        (!note.is_empty()).then_some(note),
+        detail,
+        actor,
+        now,
+    )
+    .await?;
+    let current = row(&mut tx, request).await?;
+    settle(&mut tx, request, current.version, actor, now).await?;
+    tx.commit().await?;
+    Ok(request)
+}
+
+/// 回访: the resident's rating after resolution. 不满意 or worse reopens the request: every
+/// resolved part goes back to its unit (signed) for rework.
+pub async fn callback(
+    db: &Db,
+    viewer: &Viewer,
+    actor: &Actor,
+    id: Uuid,
+    version: i64,
+    satisfaction: &str,
+    note: &str,
+) -> Result<Status, AppError> {
+    let r = get(db, viewer, id).await?.ok_or(AppError::NotFound)?;
+    if !viewer.dispatches(&r) {
+        return Err(AppError::Forbidden);
+    }
+    let Some(level) = Satisfaction::parse(satisfaction) else {
+        return Err(AppError::field("satisfaction", "error.required"));
+    };
+    if r.status() != Status::Resolved {
+        return Err(AppError::Conflict("request.callback_before_resolution"));
+    }
+    if r.version != version {
+        return Err(AppError::Stale);
+    }
+    let note = note.trim();
+    if level.reopens() && note.chars().count() < 2 {
+        return Err(AppError::field("note", "request.dissatisfied_reason"));
+    }
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let after = if level.reopens() {
+        write!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE request_parts SET status = 'signed', resolved_at = NULL, version = version + 1, updated_at = $1, updated_by = $2
+             WHERE request_id = $3 AND status = 'resolved'"
+        )
+        .bind(now)
+        .bind(actor.id)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Status::InProgress
+    } else {
+        Status::Closed
+    };
+    let n = write!(&mut tx, |c| {
+        sqlx::query(
+        "UPDATE requests SET status = $1, satisfaction = $2, closed_at = CASE WHEN $1 = 'closed' THEN $3 ELSE NULL END,
+                resolved_at = CASE WHEN $1 = 'closed' THEN resolved_at ELSE NULL END,
+                version = version + 1, updated_at = $3, updated_by = $4
+         WHERE id = $5 AND version = $6"
+    )
+    .bind(after.as_str())
+    .bind(level.as_str())
+    .bind(now)
+    .bind(actor.id)
+    .bind(id)
+    .bind(version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    if n == 0 {
+        return Err(AppError::Stale);
+    }
+    event_with(
+        &mut tx,
+        Ev {
+            request: id,
+            part: None,
+            kind: if level.reopens() { "reopened" } else { "closed" },
+            from: Some("resolved"),
+            to: Some(after.as_str()),
+            public: true,
+        },
+        (!note.is_empty()).then_some(note),
+        serde_json::json!({ "satisfaction": level.as_str() }),
+        actor,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// 督办 by hand: the street or the bureau presses an open request, with a reason.
+pub async fn escalate(db: &Db, viewer: &Viewer, actor: &Actor, id: Uuid, reason: &str) -> Result<(), AppError> {
+    let r = get(db, viewer, id).await?.ok_or(AppError::NotFound)?;
+    if !viewer.escalates(&r) {
+        return Err(AppError::Forbidden);
+    }
+    let mut errors = FieldErrors::default();
+    let reason = super::model::reason(reason, "reason", &mut errors);
+    errors.into_result()?;
+    if !r.status().is_open() {
+        return Err(AppError::Conflict("request.not_open"));
+    }
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| {
+        sqlx::query(
+        "UPDATE requests SET escalation = escalation + 1, escalated_at = $1, version = version + 1, updated_at = $1, updated_by = $2 WHERE id = $3"
+    )
+    .bind(now)
+    .bind(actor.id)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    event(
+        &mut tx,
+        Ev { request: id, part: None, kind: "escalated", from: None, to: None, public: false },
+        Some(&reason),
+        actor,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Folds a duplicate into an earlier request: the duplicate's active parts are withdrawn and it
+/// is marked merged; its reporter follows the surviving request.
+pub async fn merge(
+    db: &Db,
+    viewer: &Viewer,
+    actor: &Actor,
+    dup: Uuid,
+    version: i64,
+    into: Uuid,
+) -> Result<(), AppError> {
+    let d = get(db, viewer, dup).await?.ok_or(AppError::NotFound)?;
+    let keep = get(db, viewer, into).await?.ok_or_else(|| AppError::field("into", "error.bad_choice"))?;
+    if !viewer.dispatches(&d) {
+        return Err(AppError::Forbidden);
+    }
+    if d.id == keep.id || !d.status().is_open() || !keep.status().is_open() {
+        return Err(AppError::Conflict("request.not_open"));
+    }
+    if d.version != version {
+        return Err(AppError::Stale);
+    }
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| sqlx::query(
+        "UPDATE request_parts SET status = 'withdrawn', version = version + 1, updated_at = $1, updated_by = $2
+         WHERE request_id = $3 AND status IN ('dispatched', 'signed')"
+    )
+    .bind(now)
+    .bind(actor.id)
+    .bind(dup)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let n = write!(&mut tx, |c| {
+        sqlx::query(
+        "UPDATE requests SET status = 'merged', merged_into = $1, closed_at = $2, version = version + 1, updated_at = $2, updated_by = $3
+         WHERE id = $4 AND version = $5"
+    )
+    .bind(into)
+    .bind(now)
+    .bind(actor.id)
+    .bind(dup)
+    .bind(version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    if n == 0 {
+        return Err(AppError::Stale);
+    }
+    event_with(
+        &mut tx,
+        Ev {
+            request: dup,
+            part: None,
+            kind: "merged",
+            from: Some(d.status.as_str()),
+            to: Some("merged"),
+            public: true,
+        },
+        None,
+        serde_json::json!({ "into": keep.number }),
+        actor,
+        now,
+    )
+    .await?;
+    event_with(
+        &mut tx,
+        Ev { request: into, part: None, kind: "merged_in", from: None, to: None, public: false },
+        None,
+        serde_json::json!({ "from": d.number }),
+        actor,
+        now,
+    )
+    .await?;
+    touch(&mut tx, into, actor, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A public note on the request (the resident adds detail on the tracking page, or an Open311
+/// app posts an update).
+pub async fn public_note(db: &Db, actor: &Actor, id: Uuid, note: &str) -> Result<(), AppError> {
+    let note = note.trim();
+    if note.chars().count() < 2 {
+        return Err(AppError::field("note", "error.required"));
+    }
+    if note.chars().count() > 1000 {
+        return Err(AppError::field("note", "error.too_long"));
+    }
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    event(
+        &mut tx,
+        Ev { request: id, part: None, kind: "resident_note", from: None, to: None, public: true },
+        Some(note),
+        actor,
+        now,
+    )
+    .await?;
+    touch(&mut tx, id, actor, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- the overdue sweep ----------------------------------------------------------------------------
+
+/// Escalates every open request past its resolution deadline once (level 0 → 1), with a
+/// timeline entry. A conditional UPDATE per row, so several instances running it at once
+/// escalate each request exactly once. Returns how many it escalated.
+pub async fn escalate_overdue(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT id FROM requests WHERE status IN ('accepted', 'dispatched', 'in_progress') AND resolve_due < {} AND escalation = 0
+         ORDER BY resolve_due LIMIT 500",
+        args.push(now)
+    );
+    let due: Vec<(Uuid,)> = query::all(db, &sql, &args).await?;
+    let actor = Actor::system("system");
+    let mut done = 0;
+    for (id,) in due {
+        let mut tx = db.begin().await?;
+        let n = write!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE requests SET escalation = 1, escalated_at = $1, version = version + 1, updated_at = $1 WHERE id = $2 AND escalation = 0"
+        )
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        if n == 1 {
+            event(
+                &mut tx,
+                Ev { request: id, part: None, kind: "auto_escalated", from: None, to: None, public: false },
+                None,
+                &actor,
+                now,
+            )
+            .await?;
+            done += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(done)
+}
+
+/// Phone number of a request, for the callback: permission and a reason, audited first.
+pub async fn reveal_phone(
+    db: &Db,
+    keys: &Keyring,
+    viewer: &Viewer,
+    actor: &Actor,
+    id: Uuid,
+    reason: &str,
+) -> Result<String, AppError> {
+    let r = get(db, viewer, id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let reason = crate::people::store::reveal_reason(reason, "reason", &mut errors);
+    errors.into_result()?;
+    let mut args = Args::new();
+    let sql = format!("SELECT phone_sealed FROM requests WHERE id = {}", args.push(r.id));
+    let Some((Some(sealed),)) = query::optional::<(Option<String>,)>(db, &sql, &args).await? else {
+        return Err(AppError::NotFound);
+    };
+    crate::audit::record_alone(
+        db,
+        actor,
+        crate::audit::Entry {
+            action: "request.reveal_phone",
+            entity: "request",
+            entity_id: Some(r.id.to_string()),
+            detail: serde_json::json!({ "reason": reason, "number": r.number }),
+        },
+    )
+    .await?;
+    keys.open_text(&sealed).map_err(AppError::Internal)
+}
+
+/// The request a part belongs to (for redirects; access is checked by the action itself).
+pub async fn part_request(db: &Db, part: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!("SELECT request_id FROM request_parts WHERE id = {}", args.push(part));
+    Ok(query::optional::<(Uuid,)>(db, &sql, &args).await?.map(|r| r.0))
+}
+
+pub async fn extension_request(db: &Db, extension: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!("SELECT request_id FROM request_extensions WHERE id = {}", args.push(extension));
+    Ok(query::optional::<(Uuid,)>(db, &sql, &args).await?.map(|r| r.0))
+}

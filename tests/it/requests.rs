@@ -1,0 +1,463 @@
+//! Resident requests through the real router on both backends: phone intake with its bad
+//! input, dispatch, sign, work, resolution, callback with a reopening, duplicates and merging
+//! (story 6); co-handling by several units with 退单, 延期 and reassignment, scope, and the
+//! overdue sweep run by two instances at once (story 7).
+
+use axum::http::StatusCode;
+use uuid::Uuid;
+
+use crate::harness::TestApp;
+
+async fn id_of(app: &TestApp, sql: &str, name: &str) -> Uuid {
+    let row: (Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(sql).bind(name).fetch_one(c).await).unwrap();
+    row.0
+}
+
+/// (status, version) of a request.
+async fn state(app: &TestApp, id: &str) -> (String, i64) {
+    let id = Uuid::parse_str(id).unwrap();
+    linli::read!(&app.st.db, |c| sqlx::query_as("SELECT status, version FROM requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await)
+    .unwrap()
+}
+
+/// (part id, status, version) of the part held by the unit named `unit`.
+async fn part(app: &TestApp, request: &str, unit: &str) -> (String, String, i64) {
+    let request = Uuid::parse_str(request).unwrap();
+    let row: (Uuid, String, i64) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT id, status, version FROM request_parts WHERE request_id = $1 AND unit_name = $2 ORDER BY created_at DESC"
+    )
+    .bind(request)
+    .bind(unit)
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    (row.0.to_string(), row.1, row.2)
+}
+
+async fn events(app: &TestApp, request: &str) -> Vec<String> {
+    let request = Uuid::parse_str(request).unwrap();
+    let rows: Vec<(String,)> = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT kind FROM request_events WHERE request_id = $1 ORDER BY at, id"
+    )
+    .bind(request)
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+fn id_from(location: &str) -> String {
+    location.trim_start_matches("/requests/").to_string()
+}
+
+#[tokio::test]
+async fn a_phoned_in_blocked_sewer_is_dispatched_resolved_called_back_and_reopened_when_the_resident_is_unhappy() {
+    let app = TestApp::new().await;
+    let desk = app.login("bureau").await;
+    let beixin = app.place_id("北馨园社区").await.to_string();
+    let hongan = id_of(&app, "SELECT id FROM estates WHERE name = $1", "宏安小区").await.to_string();
+
+    // No category, no place: both named, the description kept, nothing written.
+    let r = desk.post_form("/requests", &[("description", "2号楼污水外溢，楼道里都是水")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("请填写地址、选择社区或给出坐标"), "{}", r.body);
+    assert!(r.body.contains("2号楼污水外溢，楼道里都是水"), "typed text kept");
+    // Coordinates in Paris.
+    let r = desk
+        .post_form(
+            "/requests",
+            &[("category", "sewage_overflow"), ("description", "污水外溢"), ("lat", "48.85"), ("lon", "2.35")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("坐标不在中国境内"), "{}", r.body);
+    // An unknown category.
+    let r = desk
+        .post_form("/requests", &[("category", "no_such"), ("description", "污水外溢"), ("place_id", &beixin)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("没有这个诉求类别"), "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 0, "nothing half-written");
+
+    let form = [
+        ("category", "sewage_overflow"),
+        ("description", "宏安小区2号楼下水井污水外溢，单元门口积水"),
+        ("place_id", beixin.as_str()),
+        ("estate_id", hongan.as_str()),
+        ("building", "2号楼"),
+        ("reporter_name", "李女士"),
+        ("phone", "13912345678"),
+    ];
+    let r = desk.post_form("/requests", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id = id_from(&r.location());
+    let page = desk.get(&format!("/requests/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("139****5678") && !page.body.contains("13912345678"), "phone masked");
+    assert!(page.body.contains("data-status=\"accepted\""));
+    let number: (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT number FROM requests").fetch_one(c).await).unwrap();
+    assert!(
+        number.0.len() == 11 && number.0.as_bytes()[4] == b'-' && page.body.contains(&number.0),
+        "a number people can quote: {}",
+        number.0
+    );
+    let sealed = app.count("SELECT COUNT(*) FROM requests WHERE phone_sealed LIKE '%13912345678%'").await;
+    assert_eq!(sealed, 0, "the phone number is sealed at rest");
+
+    // Callback before anything is resolved.
+    let (_, v) = state(&app, &id).await;
+    let r = desk
+        .post_form(&format!("/requests/{id}/callback"), &[("version", &v.to_string()), ("satisfaction", "satisfied")])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("诉求尚未办结，不能回访"));
+
+    // 派单 to the community.
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/dispatch"),
+            &[("version", &v.to_string()), ("units", &format!("place:{beixin}")), ("note", "请社区联系清掏")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "dispatched");
+    // A second dispatch with the old version is stale.
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/dispatch"),
+            &[("version", &v.to_string()), ("units", &format!("place:{beixin}"))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+
+    // The same estate and category again: offered as a duplicate of the open one and merged into it.
+    let r = desk.post_form("/requests", &form).await;
+    let dup = id_from(&r.location());
+    let page = desk.get(&format!("/requests/{dup}")).await;
+    assert!(page.body.contains("可能重复的诉求") && page.body.contains(&number.0), "{}", page.body);
+    let (_, dv) = state(&app, &dup).await;
+    let r = desk.post_form(&format!("/requests/{dup}/merge"), &[("version", &dv.to_string()), ("into", &id)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &dup).await.0, "merged");
+    assert!(events(&app, &id).await.contains(&"merged_in".to_string()));
+
+    // The street's social worker sees it in the unit's queue, signs, notes and resolves it.
+    let worker = app.login("hanjianwei").await;
+    let queue = worker.get("/requests?queue=mine").await;
+    assert!(queue.body.contains(&number.0), "{}", queue.body);
+    let (pid, status, pv) = part(&app, &id, "北馨园社区").await;
+    assert_eq!(status, "dispatched");
+    let r = worker
+        .post_form(
+            &format!("/request-parts/{pid}"),
+            &[("version", &pv.to_string()), ("action", "note"), ("note", "已联系")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "a note before signing");
+    let r =
+        worker.post_form(&format!("/request-parts/{pid}"), &[("version", &pv.to_string()), ("action", "sign")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "in_progress");
+    let (_, _, pv) = part(&app, &id, "北馨园社区").await;
+    let r = worker
+        .post_form(
+            &format!("/request-parts/{pid}"),
+            &[
+                ("version", &pv.to_string()),
+                ("action", "note"),
+                ("note", "已电话联系李女士，下午清掏"),
+                ("public", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, _, pv) = part(&app, &id, "北馨园社区").await;
+    // A resolution without notes.
+    let r = worker
+        .post_form(
+            &format!("/request-parts/{pid}"),
+            &[("version", &pv.to_string()), ("action", "resolve"), ("note", " ")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(state(&app, &id).await.0, "in_progress");
+    let r = worker
+        .post_form(
+            &format!("/request-parts/{pid}"),
+            &[("version", &pv.to_string()), ("action", "resolve"), ("note", "清理油污堵塞，管道已通")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "resolved");
+
+    // 回访: 不满意 needs a reason and reopens the request for rework.
+    let (_, v) = state(&app, &id).await;
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/callback"),
+            &[("version", &v.to_string()), ("satisfaction", "dissatisfied")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/callback"),
+            &[("version", &v.to_string()), ("satisfaction", "dissatisfied"), ("note", "井口还在冒水")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "in_progress");
+    assert_eq!(part(&app, &id, "北馨园社区").await.1, "signed", "the unit works on it again");
+    let (_, _, pv) = part(&app, &id, "北馨园社区").await;
+    let r = worker
+        .post_form(
+            &format!("/request-parts/{pid}"),
+            &[("version", &pv.to_string()), ("action", "resolve"), ("note", "更换井盖，疏通下游管道")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, v) = state(&app, &id).await;
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/callback"),
+            &[("version", &v.to_string()), ("satisfaction", "very_satisfied")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "closed");
+    assert_eq!(
+        events(&app, &id).await,
+        [
+            "accepted",
+            "dispatched",
+            "merged_in",
+            "signed",
+            "progress",
+            "resolved_part",
+            "resolved",
+            "reopened",
+            "resolved_part",
+            "resolved",
+            "closed"
+        ]
+    );
+    let (responded, resolved): (Option<i64>, Option<i64>) = (
+        Some(app.count("SELECT COUNT(*) FROM requests WHERE responded_at IS NOT NULL").await),
+        Some(app.count("SELECT COUNT(*) FROM requests WHERE resolved_at IS NOT NULL AND closed_at IS NOT NULL").await),
+    );
+    assert_eq!((responded, resolved), (Some(1), Some(1)), "response and resolution times are measured");
+
+    // Revealing the phone needs a reason and is audited.
+    let r = desk.post_form(&format!("/requests/{id}/reveal-phone"), &[("reason", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = desk.post_form(&format!("/requests/{id}/reveal-phone"), &[("reason", "回访联系")]).await;
+    assert!(r.body.contains("13912345678"), "{}", r.status);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'request.reveal_phone'").await, 1);
+}
+
+#[tokio::test]
+async fn a_sewer_shared_by_several_units_resolves_only_when_every_part_does() {
+    let app = TestApp::new().await;
+    let desk = app.login("bureau").await;
+    let zhenxing = app.place_id("振兴街社区").await.to_string();
+    let estate = id_of(&app, "SELECT id FROM estates WHERE name = $1", "建筑三公司家属院").await.to_string();
+    let paiwu_org = id_of(&app, "SELECT id FROM organisations WHERE name = $1", "大同市政排污所").await;
+    let huanwei_org = id_of(&app, "SELECT id FROM organisations WHERE name = $1", "平城区环卫服务中心").await;
+    let r = desk
+        .post_form(
+            "/requests",
+            &[
+                ("category", "sewage_overflow"),
+                ("description", "建筑三公司家属院附近检查井反复外溢"),
+                ("place_id", &zhenxing),
+                ("estate_id", &estate),
+                ("phone", "13700001111"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id = id_from(&r.location());
+    let (_, v) = state(&app, &id).await;
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/dispatch"),
+            &[
+                ("version", &v.to_string()),
+                ("units", &format!("org:{paiwu_org}")),
+                ("units", &format!("org:{huanwei_org}")),
+                ("units", &format!("place:{zhenxing}")),
+                ("note", "街道统筹，三家协同"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM request_parts").await, 3);
+
+    // Other stations and communities cannot see it; the department sees it through its part.
+    for account in ["leizeyu", "changmin", "volunteer"] {
+        let c = app.login(account).await;
+        let r = c.get(&format!("/requests/{id}")).await;
+        assert!(matches!(r.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{account}: {}", r.status);
+    }
+    let paiwu = app.login("paiwu").await;
+    assert_eq!(paiwu.get(&format!("/requests/{id}")).await.status, StatusCode::OK);
+
+    // The department signs and resolves its part; it cannot touch the community's part.
+    let (pw, _, pwv) = part(&app, &id, "大同市政排污所").await;
+    let (zx, _, zxv) = part(&app, &id, "振兴街社区").await;
+    let r =
+        paiwu.post_form(&format!("/request-parts/{zx}"), &[("version", &zxv.to_string()), ("action", "sign")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r =
+        paiwu.post_form(&format!("/request-parts/{pw}"), &[("version", &pwv.to_string()), ("action", "sign")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (_, _, pwv) = part(&app, &id, "大同市政排污所").await;
+    let r = paiwu
+        .post_form(
+            &format!("/request-parts/{pw}"),
+            &[("version", &pwv.to_string()), ("action", "resolve"), ("note", "清掏检查井7座，疏通管道100余米")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "in_progress", "one part of three is not the request");
+
+    // The community asks for two more working days; a second ask waits for the first.
+    let worker = app.login("hanjianwei").await;
+    let r =
+        worker.post_form(&format!("/request-parts/{zx}"), &[("version", &zxv.to_string()), ("action", "sign")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let due_before: (chrono::DateTime<chrono::Utc>,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT due FROM request_parts WHERE id = $1")
+            .bind(Uuid::parse_str(&zx).unwrap())
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let r = worker.post_form(&format!("/request-parts/{zx}/extension"), &[("days", "0"), ("reason", "需协调")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = worker
+        .post_form(&format!("/request-parts/{zx}/extension"), &[("days", "2"), ("reason", "需等待管道疏通后恢复路面")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = worker.post_form(&format!("/request-parts/{zx}/extension"), &[("days", "3"), ("reason", "再延")]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("已有待审批的延期申请"));
+    let ext = app.count("SELECT COUNT(*) FROM request_extensions").await;
+    assert_eq!(ext, 1);
+    let ext_id: (Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM request_extensions").fetch_one(c).await).unwrap();
+    // The worker cannot approve their own extension.
+    let r = worker.post_form(&format!("/request-extensions/{}/decision", ext_id.0), &[("decision", "approve")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = desk
+        .post_form(&format!("/request-extensions/{}/decision", ext_id.0), &[("decision", "approve"), ("note", "同意")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let due_after: (chrono::DateTime<chrono::Utc>,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT due FROM request_parts WHERE id = $1")
+            .bind(Uuid::parse_str(&zx).unwrap())
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    assert!(due_after.0 >= due_before.0 + chrono::Duration::days(2), "{:?} → {:?}", due_before.0, due_after.0);
+
+    // 环卫 has no one signed in; the dispatcher withdraws its part with a reason.
+    let (hw, _, _) = part(&app, &id, "平城区环卫服务中心").await;
+    let (_, hwv) = state(&app, &id).await;
+    let r = desk.post_form(&format!("/request-parts/{hw}/reassign"), &[("version", &hwv.to_string())]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a reassignment needs a reason");
+    let r = desk
+        .post_form(
+            &format!("/request-parts/{hw}/reassign"),
+            &[("version", &hwv.to_string()), ("reason", "由执法队现场处置，环卫无需参与")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(part(&app, &id, "平城区环卫服务中心").await.1, "withdrawn");
+    assert_eq!(state(&app, &id).await.0, "in_progress");
+
+    let (_, _, zxv) = part(&app, &id, "振兴街社区").await;
+    let r = worker
+        .post_form(
+            &format!("/request-parts/{zx}"),
+            &[("version", &zxv.to_string()), ("action", "resolve"), ("note", "路面恢复，居民确认")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "resolved", "every active part resolved");
+}
+
+#[tokio::test]
+async fn a_returned_part_goes_back_to_the_dispatcher_and_overdue_work_escalates_once() {
+    let app = TestApp::new().await;
+    let desk = app.login("bureau").await;
+    let zhenxing = app.place_id("振兴街社区").await.to_string();
+    let paiwu_org = id_of(&app, "SELECT id FROM organisations WHERE name = $1", "大同市政排污所").await;
+    let r = desk
+        .post_form(
+            "/requests",
+            &[("category", "street_light"), ("description", "振兴街路灯不亮"), ("place_id", &zhenxing)],
+        )
+        .await;
+    let id = id_from(&r.location());
+    let (_, v) = state(&app, &id).await;
+    desk.post_form(
+        &format!("/requests/{id}/dispatch"),
+        &[("version", &v.to_string()), ("units", &format!("org:{paiwu_org}"))],
+    )
+    .await;
+    let paiwu = app.login("paiwu").await;
+    let (pw, _, pwv) = part(&app, &id, "大同市政排污所").await;
+    let r =
+        paiwu.post_form(&format!("/request-parts/{pw}"), &[("version", &pwv.to_string()), ("action", "return")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "退单 needs a reason");
+    let r = paiwu
+        .post_form(
+            &format!("/request-parts/{pw}"),
+            &[("version", &pwv.to_string()), ("action", "return"), ("note", "路灯不属排污所职责")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "accepted", "back in the dispatch queue");
+    let queue = desk.get("/requests?queue=dispatch").await;
+    let number: (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT number FROM requests").fetch_one(c).await).unwrap();
+    assert!(queue.body.contains(&number.0));
+    // The returned part is out of the department's hands.
+    let r = paiwu
+        .post_form(&format!("/request-parts/{pw}"), &[("version", &(pwv + 1).to_string()), ("action", "sign")])
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+
+    // Overdue: two instances sweep at once; the request is escalated once.
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    let rid = Uuid::parse_str(&id).unwrap();
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| sqlx::query("UPDATE requests SET resolve_due = $1 WHERE id = $2")
+        .bind(past)
+        .bind(rid)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    let now = chrono::Utc::now();
+    let (a, b) = tokio::join!(
+        linli::requests::store::escalate_overdue(&app.st.db, now),
+        linli::requests::store::escalate_overdue(&app.st.db, now)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM request_events WHERE kind = 'auto_escalated'").await, 1);
+    let overdue = desk.get("/requests?queue=overdue").await;
+    assert!(overdue.body.contains(&number.0));
+    // 督办 by hand, with a reason; a social worker may not.
+    let worker = app.login("hanjianwei").await;
+    let r = worker.post_form(&format!("/requests/{id}/escalate"), &[("reason", "催办")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = desk.post_form(&format!("/requests/{id}/escalate"), &[("reason", "超时未派，请街道跟进")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.count("SELECT escalation FROM requests").await, 2);
+}
