@@ -458,10 +458,12 @@ async fn import_bench(st: &AppState, rng: &mut StdRng, runs: usize, rows: usize)
 }
 
 /// Takes the benchmark's imported people out again (untimed), so runs stay comparable.
+/// Imported people only carry their own name terms (entity_id = person id), which the entity
+/// index finds; there is no index on search_terms.person_id.
 async fn remove_imported(db: &Db, user: Uuid, since: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     for sql in [
-        "DELETE FROM search_terms WHERE person_id IN (SELECT id FROM persons WHERE created_by = $1 AND created_at >= $2)",
+        "DELETE FROM search_terms WHERE entity_id IN (SELECT id FROM persons WHERE created_by = $1 AND created_at >= $2)",
         "DELETE FROM person_tags WHERE person_id IN (SELECT id FROM persons WHERE created_by = $1 AND created_at >= $2)",
         "DELETE FROM household_events WHERE person_id IN (SELECT id FROM persons WHERE created_by = $1 AND created_at >= $2)",
         "DELETE FROM persons WHERE created_by = $1 AND created_at >= $2",
