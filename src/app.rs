@@ -84,6 +84,7 @@ pub fn all_routes() -> Vec<RouteDef> {
     v.extend(crate::people::routes());
     v.extend(crate::cases::routes());
     v.extend(crate::requests::routes());
+    v.extend(crate::open311::routes());
     v.extend(crate::audit::pages::routes());
     v.extend(crate::openapi::routes());
     v

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod home;
+pub mod open311;
 pub mod openapi;
 pub mod ops;
 pub mod org;

@@ -44,6 +44,14 @@ pub enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Register an app for the Open311 API and print its api_key (shown once).
+    Open311App {
+        /// The app's name, as staff will see it on requests it files.
+        name: String,
+        /// Who runs it (a person or an e-mail address).
+        #[arg(long, default_value = "")]
+        contact: String,
+    },
     /// Verify the database: audit hash chain, integrity and foreign keys. Exits 1 on a problem.
     Check,
     /// Fill the database with district-scale synthetic case work on top of the demo city (for
@@ -91,6 +99,17 @@ pub fn run() -> ExitCode {
             }
             Command::Keys(k) => keys::run(cfg, k).await,
             Command::User(u) => user::run(cfg, u).await,
+            Command::Open311App { name, contact } => {
+                let db = serve::open(&cfg).await?;
+                let name = name.trim();
+                anyhow::ensure!(
+                    !name.is_empty() && name.chars().count() <= 60,
+                    "give the app a name of 1–60 characters"
+                );
+                let (_, key) = crate::open311::clients::register(&db, name, contact.trim(), None).await?;
+                println!("{key}");
+                Ok(std::process::ExitCode::SUCCESS)
+            }
             Command::Check => maintenance::check(cfg).await,
             Command::Gen(a) => r#gen::run(cfg, a).await,
             Command::Import(c) => import::run(cfg, c).await,

@@ -99,6 +99,9 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
     for (role, account, name) in &logins {
         println!("  {role:<19} {account:<16} {name}");
     }
+    let (_, api_key) = crate::open311::clients::register(&db, "邻里演示应用 (demo app)", "demo", None).await?;
+    println!("Residents report at http://{}/report without an account.", cfg.listen);
+    println!("Open311 GeoReport v2: http://{}/open311/v2/discovery.json  api_key: {api_key}", cfg.listen);
     println!();
     run(cfg, db).await
 }

@@ -8,6 +8,7 @@ pub mod defaults;
 
 pub mod model;
 pub mod pages;
+pub mod public;
 pub mod store;
 
 use axum::http::Method;
@@ -33,5 +34,9 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/request-parts/{id}/extension", staff, pages::ask_extension),
         r(Method::POST, "/request-parts/{id}/reassign", dispatch, pages::reassign),
         r(Method::POST, "/request-extensions/{id}/decision", dispatch, pages::decide_extension),
+        r(Method::GET, "/report", Access::Public, public::report_page),
+        r(Method::POST, "/report", Access::Public, public::report),
+        r(Method::GET, "/track/{code}", Access::Public, public::track),
+        r(Method::POST, "/track/{code}/note", Access::Public, public::add_note),
     ]
 }

@@ -317,7 +317,7 @@ struct ExtensionView {
     unit: String,
 }
 
-fn event_text(tr: crate::web::i18n::Tr, e: &Event) -> String {
+pub fn event_text(tr: crate::web::i18n::Tr, e: &Event) -> String {
     let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
     let s = |k: &str| {
         detail.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(v.to_string()))).unwrap_or_default()

@@ -459,7 +459,8 @@ async fn locate(
             if let Some(s) = scope {
                 sql.push_str(&format!(" AND {}", args.scope("path", s)));
             }
-            sql.push_str(" ORDER BY depth, path LIMIT 1");
+            // Unplaced requests land at the district's desk (the hotline), or the caller's top unit.
+            sql.push_str(" ORDER BY CASE WHEN kind = 'district' THEN 0 ELSE 1 END, depth, path LIMIT 1");
             match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
                 Some(p) => p,
                 None => {
@@ -1827,4 +1828,106 @@ pub async fn extension_request(db: &Db, extension: Uuid) -> Result<Option<Uuid>,
     let mut args = Args::new();
     let sql = format!("SELECT request_id FROM request_extensions WHERE id = {}", args.push(extension));
     Ok(query::optional::<(Uuid,)>(db, &sql, &args).await?.map(|r| r.0))
+}
+
+// ---- the public view (Open311) ----------------------------------------------------------------
+
+/// What anyone may ask of the public request list (Open311 GET requests).
+#[derive(Debug, Clone, Default)]
+pub struct PublicFilter {
+    pub numbers: Vec<String>,
+    pub categories: Vec<String>,
+    pub statuses: Vec<Status>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Requests by the public filter, newest first. Numbers, when given, override the rest (as
+/// the Open311 specification says).
+pub async fn public_list(db: &Db, f: &PublicFilter, limit: i64, offset: i64) -> Result<Vec<Request>, sqlx::Error> {
+    let mut args = Args::new();
+    let mut wh = Vec::new();
+    if !f.numbers.is_empty() {
+        wh.push(format!("r.number IN ({})", args.list(&f.numbers)));
+    } else {
+        if let Some(from) = f.from {
+            wh.push(format!("r.created_at >= {}", args.push(from)));
+        }
+        if let Some(to) = f.to {
+            wh.push(format!("r.created_at <= {}", args.push(to)));
+        }
+        if !f.categories.is_empty() {
+            wh.push(format!("r.category IN ({})", args.list(&f.categories)));
+        }
+        if !f.statuses.is_empty() {
+            let s: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+            wh.push(format!("r.status IN ({})", args.list(&s)));
+        }
+    }
+    let wh = if wh.is_empty() { "1=1".to_string() } else { wh.join(" AND ") };
+    let sql = format!(
+        "SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE {wh} ORDER BY r.created_at DESC, r.id LIMIT {} OFFSET {}",
+        args.push(limit),
+        args.push(offset)
+    );
+    query::all(db, &sql, &args).await
+}
+
+/// For a page of requests: the units handling each (agency_responsible) and the latest note
+/// meant for the resident (status_notes).
+pub async fn public_extras(
+    db: &Db,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, (Vec<String>, Option<String>)>, sqlx::Error> {
+    let mut out: std::collections::HashMap<Uuid, (Vec<String>, Option<String>)> = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT request_id, unit_name FROM request_parts WHERE request_id IN ({}) AND status IN ('dispatched', 'signed', 'resolved')
+         ORDER BY created_at",
+        args.list(ids)
+    );
+    for (id, unit) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
+        out.entry(id).or_default().0.push(unit);
+    }
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT request_id, note FROM request_events WHERE request_id IN ({}) AND public AND note IS NOT NULL ORDER BY at, id",
+        args.list(ids)
+    );
+    for (id, note) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
+        out.entry(id).or_default().1 = Some(note);
+    }
+    Ok(out)
+}
+
+/// Public timeline entries in a period, oldest first (the Open311 request-updates extension):
+/// (event, request number, request status now).
+pub async fn public_updates(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<(Event, String, String)>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT e.id, e.part_id, e.kind, e.from_status, e.to_status, e.note, e.detail, e.public, e.at, e.actor_name, r.number, r.status
+         FROM request_events e JOIN requests r ON r.id = e.request_id
+         WHERE e.public AND e.at >= {} AND e.at <= {} ORDER BY e.at, e.id LIMIT {} OFFSET {}",
+        args.push(from),
+        args.push(to),
+        args.push(limit),
+        args.push(offset)
+    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        event: Event,
+        number: String,
+        status: String,
+    }
+    Ok(query::all::<Row>(db, &sql, &args).await?.into_iter().map(|r| (r.event, r.number, r.status)).collect())
 }

@@ -156,6 +156,16 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/request-parts/{id}/extension", "LFFFOONNNFF"),
     ("POST", "/request-parts/{id}/reassign", "LOFFOFNFFFF"),
     ("POST", "/request-extensions/{id}/decision", "LOFFOFNFFFF"),
+    ("GET", "/report", "OOOOOOOOOOO"),
+    ("POST", "/report", "OOOOOOOOOOO"),
+    ("GET", "/track/{code}", "OOOOOOOOOOO"),
+    ("POST", "/track/{code}/note", "OOOOOOOOOOO"),
+    // Open311 is public to read; posting needs an app's api_key (403 without one, for everyone).
+    ("GET", "/open311/v2/{file}", "OOOOOOOOOOO"),
+    ("POST", "/open311/v2/{file}", "FFFFFFFFFFF"),
+    ("GET", "/open311/v2/services/{file}", "OOOOOOOOOOO"),
+    ("GET", "/open311/v2/requests/{file}", "OOOOOOOOOOO"),
+    ("GET", "/open311/v2/tokens/{file}", "OOOOOOOOOOO"),
     // These change the caller's own session, so they run last.
     ("POST", "/account/totp", "LOOOOOOOOOO"),
     ("POST", "/logout", "OOOOOOOOOOO"),
@@ -281,6 +291,28 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
     let extension_id: (uuid::Uuid,) =
         linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM request_extensions").fetch_one(c).await).unwrap();
 
+    // A resident's report from the public page, for its tracking link.
+    let reported = app
+        .anon()
+        .post_form(
+            "/report",
+            &[
+                ("category", "street_light"),
+                ("description", "路灯不亮"),
+                ("address", "永宁社区门口"),
+                ("phone", "13900001111"),
+            ],
+        )
+        .await;
+    assert_eq!(reported.status, StatusCode::SEE_OTHER, "{}", reported.body);
+    let tracking = reported.location().trim_start_matches("/track/").split('?').next().unwrap().to_string();
+    let request_number: (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT number FROM requests WHERE id = $1")
+            .bind(uuid::Uuid::parse_str(&request_id).unwrap())
+            .fetch_one(c)
+            .await)
+        .unwrap();
+
     let mut failures = Vec::new();
     for (method, template, expected) in TABLE {
         let id = if template.starts_with("/requests/") {
@@ -314,7 +346,17 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
         } else {
             String::new()
         };
-        let path = template.replace("{id}", &id).replace("{name}", "linli.css");
+        let file = match *template {
+            "/open311/v2/services/{file}" => "sewer_blocked.json".to_string(),
+            "/open311/v2/requests/{file}" => format!("{}.json", request_number.0),
+            "/open311/v2/tokens/{file}" => format!("{request_id}.json"),
+            _ => "services.json".to_string(),
+        };
+        let path = template
+            .replace("{id}", &id)
+            .replace("{name}", "linli.css")
+            .replace("/track/{code}", &format!("/track/{tracking}"))
+            .replace("{file}", &file);
         let method: Method = method.parse().unwrap();
         for (i, client) in clients.iter().enumerate() {
             let want = expected.chars().nth(i).unwrap();

@@ -1,0 +1,601 @@
+//! Open311 GeoReport v2 under `/open311/v2`: discovery, services and their definitions,
+//! posting requests (form-encoded, `api_key` per registered app, attributes), tokens, reading
+//! requests with the specification's filters and its 90-day default window, in XML and JSON;
+//! plus the common extensions `page`/`page_size` and request updates
+//! (`servicerequestupdates`). Every failure answers with the specification's error list.
+//! Nothing personal leaves here: no names, phone numbers, staff or internal notes.
+
+pub mod clients;
+pub mod format;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use uuid::Uuid;
+
+use crate::app::{Access, AppState, RouteDef, r};
+use crate::audit::Actor;
+use crate::auth::RequestInfo;
+use crate::requests::model::{Channel, IntakeInput, Status, validate_intake};
+use crate::requests::store::{self, Category, PublicFilter, Request};
+use crate::web::error::AppError;
+use crate::web::i18n::Tr;
+use format::{Fmt, Rec, V, opt, s};
+
+pub fn routes() -> Vec<RouteDef> {
+    vec![
+        r(Method::GET, "/open311/v2/{file}", Access::Public, get_root),
+        r(Method::POST, "/open311/v2/{file}", Access::Public, post_root),
+        r(Method::GET, "/open311/v2/services/{file}", Access::Public, get_service),
+        r(Method::GET, "/open311/v2/requests/{file}", Access::Public, get_request),
+        r(Method::GET, "/open311/v2/tokens/{file}", Access::Public, get_token),
+    ]
+}
+
+/// Posts one app may make per minute.
+const POSTS_PER_MINUTE: u32 = 120;
+const DEFAULT_PAGE_SIZE: i64 = 100;
+const MAX_PAGE_SIZE: i64 = 500;
+/// The specification's window for GET requests.
+const WINDOW_DAYS: i64 = 90;
+
+/// A failure in the specification's shape.
+struct Fail(StatusCode, Vec<String>);
+
+impl Fail {
+    fn bad(msg: impl Into<String>) -> Fail {
+        Fail(StatusCode::BAD_REQUEST, vec![msg.into()])
+    }
+    fn not_found(msg: impl Into<String>) -> Fail {
+        Fail(StatusCode::NOT_FOUND, vec![msg.into()])
+    }
+}
+
+impl From<sqlx::Error> for Fail {
+    fn from(e: sqlx::Error) -> Fail {
+        tracing::error!(error = %e, "open311 database error");
+        Fail(StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()])
+    }
+}
+
+fn answer(fmt: Fmt, r: Result<Response, Fail>) -> Response {
+    r.unwrap_or_else(|Fail(status, msgs)| format::errors(fmt, status, &msgs))
+}
+
+/// The answer to a file name without .json or .xml (in JSON: the format is unknown).
+fn unknown_format() -> Response {
+    format::errors(Fmt::Json, StatusCode::NOT_FOUND, &["unknown format: use .json or .xml".into()])
+}
+
+fn w3c(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono_tz::Asia::Shanghai).to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+fn params(raw: Option<&str>) -> Result<Vec<(String, String)>, Fail> {
+    serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|_| Fail::bad("malformed query string"))
+}
+
+fn param<'a>(ps: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    ps.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn comma_list(v: Option<&str>) -> Vec<String> {
+    v.map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn date_param(ps: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, Fail> {
+    match param(ps, name) {
+        None => Ok(None),
+        Some(v) => DateTime::parse_from_rfc3339(v)
+            .map(|d| Some(d.with_timezone(&Utc)))
+            .map_err(|_| Fail::bad(format!("{name}: use the w3c format, e.g. 2026-01-01T00:00:00+08:00"))),
+    }
+}
+
+fn paging(ps: &[(String, String)]) -> Result<(i64, i64), Fail> {
+    let page = match param(ps, "page") {
+        None => 1,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=100_000).contains(p))
+            .ok_or_else(|| Fail::bad("page: a number from 1"))?,
+    };
+    let size = match param(ps, "page_size") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|p| (1..=MAX_PAGE_SIZE).contains(p))
+            .ok_or_else(|| Fail::bad(format!("page_size: a number from 1 to {MAX_PAGE_SIZE}")))?,
+    };
+    Ok((size, (page - 1) * size))
+}
+
+/// The period asked for, at most 90 days; the last 90 days when none is given.
+fn window(ps: &[(String, String)]) -> Result<(DateTime<Utc>, DateTime<Utc>), Fail> {
+    let span = Duration::days(WINDOW_DAYS);
+    let now = Utc::now();
+    let (from, to) = match (date_param(ps, "start_date")?, date_param(ps, "end_date")?) {
+        (Some(a), Some(b)) => (a, b),
+        (Some(a), None) => (a, a + span),
+        (None, Some(b)) => (b - span, b),
+        (None, None) => (now - span, now),
+    };
+    if to < from {
+        return Err(Fail::bad("end_date is before start_date"));
+    }
+    if to - from > span {
+        return Err(Fail::bad("the period may not span more than 90 days"));
+    }
+    Ok((from, to))
+}
+
+// ---- discovery and services -------------------------------------------------------------------
+
+fn base_url(st: &AppState, headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = if st.cfg.secure_cookies { "https" } else { "http" };
+    format!("{scheme}://{host}/open311/v2/")
+}
+
+fn discovery(st: &AppState, headers: &HeaderMap, fmt: Fmt) -> Response {
+    let endpoint: Rec = vec![
+        ("specification", s("http://wiki.open311.org/GeoReport_v2")),
+        ("url", s(base_url(st, headers))),
+        ("changeset", s("2026-11-23T00:00:00+08:00")),
+        ("type", s("production")),
+        ("formats", V::Strs("format", vec!["text/xml".into(), "application/json".into()])),
+    ];
+    let rec: Rec = vec![
+        ("changeset", s("2026-11-23T00:00:00+08:00")),
+        ("contact", s("平城区民政局 / Pingcheng District Civil Affairs Bureau")),
+        ("key_service", s("api_key: ask the bureau to register your app (linli open311-app)")),
+        ("endpoints", V::Items("endpoint", vec![endpoint])),
+    ];
+    format::one(fmt, "discovery", &rec)
+}
+
+fn attributes_of(c: &Category) -> Vec<serde_json::Value> {
+    serde_json::from_str::<Vec<serde_json::Value>>(&c.attributes).unwrap_or_default()
+}
+
+fn service_rec(c: &Category) -> Rec {
+    vec![
+        ("service_code", s(c.code.as_str())),
+        ("service_name", s(c.name.as_str())),
+        ("description", s(c.description.as_str())),
+        ("metadata", V::B(!attributes_of(c).is_empty())),
+        ("type", s("realtime")),
+        ("keywords", s(c.keywords.as_str())),
+        ("group", s(c.group_name.as_str())),
+    ]
+}
+
+fn attribute_rec(a: &serde_json::Value) -> Rec {
+    let str_of = |k: &str| a.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let values: Vec<Rec> = a
+        .get("values")
+        .and_then(|v| v.as_array())
+        .map(|vs| {
+            vs.iter()
+                .map(|v| {
+                    vec![("key", s(v["key"].as_str().unwrap_or(""))), ("name", s(v["name"].as_str().unwrap_or("")))]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    vec![
+        ("variable", V::B(a.get("variable").and_then(|v| v.as_bool()).unwrap_or(true))),
+        ("code", s(str_of("code"))),
+        ("datatype", s(str_of("datatype"))),
+        ("required", V::B(a.get("required").and_then(|v| v.as_bool()).unwrap_or(false))),
+        ("datatype_description", opt(a.get("datatype_description").and_then(|v| v.as_str()))),
+        ("order", V::I(a.get("order").and_then(|v| v.as_i64()).unwrap_or(0))),
+        ("description", s(str_of("description"))),
+        ("values", V::Items("value", values)),
+    ]
+}
+
+async fn get_root(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some((stem, fmt)) = format::split(&file) else {
+        return unknown_format();
+    };
+    let res = async {
+        let ps = params(raw.as_deref())?;
+        match stem {
+            "discovery" => Ok(discovery(&st, &headers, fmt)),
+            "services" => {
+                let recs: Vec<Rec> = store::categories(&st.db, true).await?.iter().map(service_rec).collect();
+                Ok(format::list(fmt, StatusCode::OK, "services", "service", &recs))
+            }
+            "requests" => list_requests(&st, fmt, &ps).await,
+            "servicerequestupdates" => list_updates(&st, fmt, &ps).await,
+            _ => Err(Fail::not_found(format!("no such resource: {stem}"))),
+        }
+    }
+    .await;
+    answer(fmt, res)
+}
+
+async fn get_service(State(st): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some((code, fmt)) = format::split(&file) else {
+        return unknown_format();
+    };
+    let res = async {
+        let c = store::category(&st.db, code)
+            .await?
+            .filter(|c| c.active)
+            .ok_or_else(|| Fail::not_found(format!("service_code {code} not found")))?;
+        let attrs: Vec<Rec> = attributes_of(&c).iter().map(attribute_rec).collect();
+        let rec: Rec = vec![("service_code", s(c.code.as_str())), ("attributes", V::Items("attribute", attrs))];
+        Ok(format::one(fmt, "service_definition", &rec))
+    }
+    .await;
+    answer(fmt, res)
+}
+
+// ---- reading requests -------------------------------------------------------------------------
+
+fn request_rec(r: &Request, units: &[String], notes: Option<&str>) -> Rec {
+    let attrs: serde_json::Value = serde_json::from_str(&r.attributes).unwrap_or_default();
+    let media = attrs.get("media_url").and_then(|v| v.as_str()).map(str::to_string);
+    let status = r.status();
+    let notes = if status == Status::Merged { Some("merged with another report of the same problem") } else { notes };
+    vec![
+        ("service_request_id", s(r.number.as_str())),
+        ("status", s(status.open311())),
+        ("status_notes", opt(notes)),
+        ("service_name", s(r.category_name.as_str())),
+        ("service_code", s(r.category.as_str())),
+        ("description", s(r.description.as_str())),
+        ("agency_responsible", s(units.join("；"))),
+        ("service_notice", s("")),
+        ("requested_datetime", s(w3c(r.created_at))),
+        ("updated_datetime", s(w3c(r.updated_at))),
+        ("expected_datetime", s(w3c(r.resolve_due))),
+        ("address", s(r.address.as_str())),
+        ("address_id", s("")),
+        ("zipcode", s("")),
+        ("lat", r.lat.map_or(V::Null, V::N)),
+        ("long", r.lon.map_or(V::Null, V::N)),
+        ("media_url", opt(media)),
+    ]
+}
+
+async fn render_requests(st: &AppState, fmt: Fmt, rows: &[Request]) -> Result<Response, Fail> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let extras = store::public_extras(&st.db, &ids).await?;
+    let empty = (Vec::new(), None);
+    let recs: Vec<Rec> = rows
+        .iter()
+        .map(|r| {
+            let (units, note) = extras.get(&r.id).unwrap_or(&empty);
+            request_rec(r, units, note.as_deref())
+        })
+        .collect();
+    Ok(format::list(fmt, StatusCode::OK, "service_requests", "request", &recs))
+}
+
+async fn list_requests(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Result<Response, Fail> {
+    let (limit, offset) = paging(ps)?;
+    let numbers = comma_list(param(ps, "service_request_id"));
+    if numbers.len() > MAX_PAGE_SIZE as usize {
+        return Err(Fail::bad("too many service_request_id values"));
+    }
+    let mut f = PublicFilter { numbers, ..Default::default() };
+    if f.numbers.is_empty() {
+        let (from, to) = window(ps)?;
+        f.from = Some(from);
+        f.to = Some(to);
+        f.categories = comma_list(param(ps, "service_code"));
+        for st in comma_list(param(ps, "status")) {
+            match st.as_str() {
+                "open" => f.statuses.extend([Status::Accepted, Status::Dispatched, Status::InProgress]),
+                "closed" => f.statuses.extend([Status::Resolved, Status::Closed, Status::Merged]),
+                other => return Err(Fail::bad(format!("status: open or closed, not {other}"))),
+            }
+        }
+    }
+    let rows = store::public_list(&st.db, &f, limit, offset).await?;
+    render_requests(st, fmt, &rows).await
+}
+
+async fn get_request(State(st): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some((id, fmt)) = format::split(&file) else {
+        return unknown_format();
+    };
+    let res = async {
+        let f = PublicFilter { numbers: vec![id.to_string()], ..Default::default() };
+        let rows = store::public_list(&st.db, &f, 1, 0).await?;
+        if rows.is_empty() {
+            return Err(Fail::not_found(format!("service_request_id {id} not found")));
+        }
+        render_requests(&st, fmt, &rows).await
+    }
+    .await;
+    answer(fmt, res)
+}
+
+/// Tokens: a post answers with the request's number at once, and with a token (the request's
+/// id) for apps that expect one; the token resolves to the number here.
+async fn get_token(State(st): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some((token, fmt)) = format::split(&file) else {
+        return unknown_format();
+    };
+    let res = async {
+        let id = Uuid::parse_str(token).map_err(|_| Fail::not_found(format!("token {token} not found")))?;
+        let r =
+            store::get_public(&st.db, id).await?.ok_or_else(|| Fail::not_found(format!("token {token} not found")))?;
+        let rec: Rec = vec![("service_request_id", s(r.number.as_str())), ("token", s(token))];
+        Ok(format::list(fmt, StatusCode::OK, "service_requests", "request", &[rec]))
+    }
+    .await;
+    answer(fmt, res)
+}
+
+async fn list_updates(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Result<Response, Fail> {
+    let (limit, offset) = paging(ps)?;
+    let (from, to) = window(ps)?;
+    let tr = Tr::default();
+    let rows = store::public_updates(&st.db, from, to, limit, offset).await?;
+    let recs: Vec<Rec> = rows
+        .iter()
+        .map(|(e, number, status)| {
+            let text = crate::requests::pages::event_text(tr, e);
+            let description = match &e.note {
+                Some(n) => format!("{text}：{n}"),
+                None => text,
+            };
+            let status = Status::parse(status).unwrap_or(Status::Accepted);
+            vec![
+                ("update_id", s(e.id.to_string())),
+                ("service_request_id", s(number.as_str())),
+                ("status", s(status.open311())),
+                ("updated_datetime", s(w3c(e.at))),
+                ("description", s(description)),
+                ("media_url", V::Null),
+            ]
+        })
+        .collect();
+    Ok(format::list(fmt, StatusCode::OK, "service_request_updates", "request_update", &recs))
+}
+
+// ---- posting ----------------------------------------------------------------------------------
+
+async fn post_root(
+    State(st): State<AppState>,
+    info: RequestInfo,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some((stem, fmt)) = format::split(&file) else {
+        return unknown_format();
+    };
+    let res = async {
+        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if ct.starts_with("multipart/") {
+            return Err(Fail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                vec!["media upload is not accepted yet; post form-encoded fields and media_url".into()],
+            ));
+        }
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(Fail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                vec!["post application/x-www-form-urlencoded".into()],
+            ));
+        }
+        let ps: Vec<(String, String)> =
+            serde_html_form::from_bytes(&body).map_err(|_| Fail::bad("malformed form body"))?;
+        let client = match param(&ps, "api_key") {
+            None => return Err(Fail(StatusCode::FORBIDDEN, vec!["api_key was not provided".into()])),
+            Some(k) => clients::by_key(&st.db, k)
+                .await?
+                .ok_or_else(|| Fail(StatusCode::FORBIDDEN, vec!["api_key is invalid".into()]))?,
+        };
+        if !crate::web::ratelimit::hit(&st.db, &format!("open311:{}", client.id), POSTS_PER_MINUTE, 60).await? {
+            return Err(Fail(StatusCode::TOO_MANY_REQUESTS, vec!["too many posts; slow down".into()]));
+        }
+        let actor = Actor { id: None, name: format!("open311:{}", client.name), ip: info.ip.clone() };
+        match stem {
+            "requests" => post_request(&st, &info, fmt, &ps, &client, &actor).await,
+            "servicerequestupdates" => post_update(&st, &info, fmt, &ps, &actor).await,
+            _ => Err(Fail::not_found(format!("no such resource: {stem}"))),
+        }
+    }
+    .await;
+    answer(fmt, res)
+}
+
+/// `attribute[code]=v` and `attribute[code][]=v` checked against the service definition.
+fn answered_attributes(
+    c: &Category,
+    ps: &[(String, String)],
+) -> Result<serde_json::Map<String, serde_json::Value>, Fail> {
+    let defs = attributes_of(c);
+    let mut given: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for (k, v) in ps {
+        if let Some(rest) = k.strip_prefix("attribute[") {
+            let code = rest.trim_end_matches("[]").trim_end_matches(']').to_string();
+            given.entry(code).or_default().push(v.trim().to_string());
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (code, values) in &given {
+        let Some(def) = defs.iter().find(|d| d["code"].as_str() == Some(code)) else {
+            return Err(Fail::bad(format!("attribute {code} is not part of service {}", c.code)));
+        };
+        let keys: Vec<&str> = def["values"]
+            .as_array()
+            .map(|vs| vs.iter().filter_map(|v| v["key"].as_str()).collect())
+            .unwrap_or_default();
+        let values: Vec<&String> = values.iter().filter(|v| !v.is_empty()).collect();
+        let value = match def["datatype"].as_str().unwrap_or("string") {
+            "singlevaluelist" => {
+                if values.len() > 1 || values.iter().any(|v| !keys.contains(&v.as_str())) {
+                    return Err(Fail::bad(format!("attribute {code}: one of {}", keys.join(", "))));
+                }
+                values.first().map(|v| serde_json::Value::String((*v).clone()))
+            }
+            "multivaluelist" => {
+                if values.iter().any(|v| !keys.contains(&v.as_str())) {
+                    return Err(Fail::bad(format!("attribute {code}: values from {}", keys.join(", "))));
+                }
+                (!values.is_empty()).then(|| serde_json::json!(values))
+            }
+            "number" => match values.first() {
+                None => None,
+                Some(v) => match v.parse::<f64>() {
+                    Ok(n) if n.is_finite() => Some(serde_json::json!(n)),
+                    _ => return Err(Fail::bad(format!("attribute {code}: a number"))),
+                },
+            },
+            "datetime" => match values.first() {
+                None => None,
+                Some(v) if DateTime::parse_from_rfc3339(v).is_ok() => Some(serde_json::json!(v)),
+                Some(_) => return Err(Fail::bad(format!("attribute {code}: a w3c date and time"))),
+            },
+            _ => match values.first() {
+                Some(v) if v.chars().count() > 500 => {
+                    return Err(Fail::bad(format!("attribute {code}: at most 500 characters")));
+                }
+                v => v.map(|v| serde_json::Value::String((*v).clone())),
+            },
+        };
+        if let Some(v) = value {
+            out.insert(code.clone(), v);
+        }
+    }
+    for def in &defs {
+        let code = def["code"].as_str().unwrap_or("");
+        if def["required"].as_bool() == Some(true) && !out.contains_key(code) {
+            return Err(Fail::bad(format!("attribute {code} is required for service {}", c.code)));
+        }
+    }
+    Ok(out)
+}
+
+/// Our field names back in the specification's words, for error descriptions.
+fn open311_field(field: &str) -> &str {
+    match field {
+        "category" => "service_code",
+        "lon" => "long",
+        "address" | "place_id" => "address_string",
+        "reporter_name" => "first_name",
+        other => other,
+    }
+}
+
+async fn post_request(
+    st: &AppState,
+    info: &RequestInfo,
+    fmt: Fmt,
+    ps: &[(String, String)],
+    client: &clients::Client,
+    actor: &Actor,
+) -> Result<Response, Fail> {
+    let Some(code) = param(ps, "service_code") else {
+        return Err(Fail::bad("service_code was not provided"));
+    };
+    let category = store::category(&st.db, code)
+        .await?
+        .filter(|c| c.active)
+        .ok_or_else(|| Fail::not_found(format!("service_code {code} not found")))?;
+    let (lat, lon, address) = (param(ps, "lat"), param(ps, "long"), param(ps, "address_string"));
+    if lat.is_some() != lon.is_some() {
+        return Err(Fail::bad("lat and long go together"));
+    }
+    if lat.is_none() && address.is_none() {
+        return Err(Fail::bad("a location is required: lat and long, or address_string"));
+    }
+    let mut attributes = answered_attributes(&category, ps)?;
+    if let Some(url) = param(ps, "media_url") {
+        let ok = url.len() <= 1000 && url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(Fail::bad("media_url: an http or https address"));
+        }
+        attributes.insert("media_url".into(), serde_json::json!(url));
+    }
+    let name = [param(ps, "last_name"), param(ps, "first_name")].into_iter().flatten().collect::<Vec<_>>().join("");
+    let input = IntakeInput {
+        category: code.to_string(),
+        // The specification makes the description optional; the service name says what it is.
+        description: param(ps, "description").unwrap_or(category.name.as_str()).to_string(),
+        lat: lat.map(str::to_string),
+        lon: lon.map(str::to_string),
+        address: address.map(str::to_string),
+        reporter_name: Some(name).filter(|n| !n.is_empty()),
+        phone: param(ps, "phone").map(str::to_string),
+        ..Default::default()
+    };
+    let tr = Tr(info.lang);
+    let mut errors = crate::web::error::FieldErrors::default();
+    let describe = |errors: &crate::web::error::FieldErrors| {
+        errors.0.iter().map(|(f, code)| format!("{}: {}", open311_field(f), tr.t(code))).collect::<Vec<_>>()
+    };
+    let Some(clean) = validate_intake(&input, false, &mut errors) else {
+        return Err(Fail(StatusCode::BAD_REQUEST, describe(&errors)));
+    };
+    let intake = store::Intake {
+        channel: Channel::Open311,
+        actor,
+        staff_scope: None,
+        client_id: Some(client.id),
+        attributes: serde_json::Value::Object(attributes),
+    };
+    let created = match store::create(&st.db, &st.keys, &intake, &clean).await {
+        Ok(c) => c,
+        Err(AppError::Invalid(errors)) => return Err(Fail(StatusCode::BAD_REQUEST, describe(&errors))),
+        Err(e) => {
+            tracing::error!(error = ?e, "open311 intake failed");
+            return Err(Fail(StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()]));
+        }
+    };
+    let rec: Rec = vec![
+        ("service_request_id", s(created.number.as_str())),
+        ("token", s(created.id.to_string())),
+        ("service_notice", s(format!("expected within {} working days", category.resolve_days))),
+        ("account_id", V::Null),
+    ];
+    Ok(format::list(fmt, StatusCode::CREATED, "service_requests", "request", &[rec]))
+}
+
+/// A resident's addition through an app (request-updates extension): a public note.
+async fn post_update(
+    st: &AppState,
+    info: &RequestInfo,
+    fmt: Fmt,
+    ps: &[(String, String)],
+    actor: &Actor,
+) -> Result<Response, Fail> {
+    let Some(number) = param(ps, "service_request_id") else {
+        return Err(Fail::bad("service_request_id was not provided"));
+    };
+    let r = store::by_number(&st.db, number)
+        .await?
+        .ok_or_else(|| Fail::not_found(format!("service_request_id {number} not found")))?;
+    let note = param(ps, "description").unwrap_or("");
+    match store::public_note(&st.db, actor, r.id, note).await {
+        Ok(()) => {}
+        Err(AppError::Invalid(errors)) => {
+            let tr = Tr(info.lang);
+            let msgs = errors.0.iter().map(|(_, code)| format!("description: {}", tr.t(code))).collect();
+            return Err(Fail(StatusCode::BAD_REQUEST, msgs));
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "open311 update failed");
+            return Err(Fail(StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()]));
+        }
+    }
+    let rec: Rec = vec![("service_request_id", s(r.number.as_str())), ("status", s(r.status().open311()))];
+    Ok(format::list(fmt, StatusCode::CREATED, "service_request_updates", "request_update", &[rec]))
+}

@@ -1,0 +1,205 @@
+//! The residents' side, without an account: report a problem from a phone (`/report`), then
+//! follow it through the tracking link (`/track/{code}`) and add to it. Only what is meant for
+//! the resident is shown there: status, the public timeline, the handling units; never staff
+//! names, phone numbers or internal notes.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::model::{Channel, validate_intake};
+use super::pages::{IntakeForm, category_options, event_text, local};
+use super::store::{self, Request};
+use crate::app::AppState;
+use crate::audit::Actor;
+use crate::auth::{RequestInfo, Scope};
+use crate::org::model::PlaceKind;
+use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::extract::PageForm;
+use crate::web::form::{Field, apply_errors, general_errors};
+use crate::web::render::{Ctx, page, page_with_status};
+use crate::web::views::FormPage;
+
+/// Reports one address may file per hour: enough for a family, not for a flood of spam.
+const REPORTS_PER_HOUR: u32 = 20;
+
+fn everywhere() -> Scope {
+    Scope { roots: vec!["/".to_string()] }
+}
+
+fn resident(info: &RequestInfo) -> Actor {
+    Actor { id: None, name: "resident".into(), ip: info.ip.clone() }
+}
+
+async fn report_form(st: &AppState, info: &RequestInfo, f: &IntakeForm, errors: &FieldErrors) -> AppResult<FormPage> {
+    let ctx = Ctx::new(st.cfg.demo, None, Some(info), "/report", "report.title");
+    let tr = ctx.tr;
+    let mut places = vec![(String::new(), tr.t("request.place_unknown"))];
+    places.extend(
+        crate::org::store::place_options(&st.db, &everywhere(), &[PlaceKind::Community])
+            .await?
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name)),
+    );
+    let (estates, _) = crate::org::store::list_estates(&st.db, &everywhere(), 5000, 0).await?;
+    let mut estate_opts = vec![(String::new(), tr.t("person.no_estate"))];
+    estate_opts.extend(estates.into_iter().map(|e| (e.id.to_string(), format!("{} / {}", e.community_name, e.name))));
+    let mut fields = vec![
+        Field::select(tr, "category", "request.category", &f.category, category_options(st, tr).await?, true),
+        Field::textarea(tr, "description", "request.description", &f.description),
+        Field::select(tr, "estate_id", "person.estate", &f.estate_id, estate_opts, false),
+        Field::text(tr, "building", "person.building", &f.building, 40, false),
+        Field::text(tr, "address", "request.address", &f.address, 200, false).hint(tr.t("request.address_hint")),
+        Field::select(tr, "place_id", "request.place", &f.place_id, places, false),
+        Field::text(tr, "reporter_name", "report.name", &f.reporter_name, 40, false),
+        Field::text(tr, "phone", "request.phone", &f.phone, 20, true).hint(tr.t("report.phone_hint")),
+        Field::text(tr, "lat", "request.lat", &f.lat, 20, false),
+        Field::text(tr, "lon", "request.lon", &f.lon, 20, false),
+    ];
+    fields[1].required = true;
+    apply_errors(&mut fields, errors, tr);
+    let errs = general_errors(&fields, errors, tr);
+    let mut view = FormPage::new(ctx, "/report".into(), fields, "/report".into());
+    view.errors = errs;
+    view.submit = tr.t("report.submit");
+    view.intro = Some(tr.t("report.intro"));
+    Ok(view)
+}
+
+pub async fn report_page(State(st): State<AppState>, info: RequestInfo) -> AppResult<Response> {
+    Ok(page(&report_form(&st, &info, &IntakeForm::default(), &FieldErrors::default()).await?))
+}
+
+pub async fn report(
+    State(st): State<AppState>,
+    info: RequestInfo,
+    PageForm(f): PageForm<IntakeForm>,
+) -> AppResult<Response> {
+    if !crate::web::ratelimit::hit(&st.db, &format!("report:{}", info.ip), REPORTS_PER_HOUR, 3600).await? {
+        return Err(AppError::TooMany);
+    }
+    let mut input = f.input();
+    // A resident cannot attach their report to someone's record.
+    input.person_id = None;
+    let mut errors = FieldErrors::default();
+    let result = match validate_intake(&input, true, &mut errors) {
+        Some(clean) => {
+            let actor = resident(&info);
+            let intake = store::Intake {
+                channel: Channel::Web,
+                actor: &actor,
+                staff_scope: None,
+                client_id: None,
+                attributes: serde_json::json!({}),
+            };
+            store::create(&st.db, &st.keys, &intake, &clean).await
+        }
+        None => Err(AppError::Invalid(errors)),
+    };
+    match result {
+        Ok(c) => Ok(Redirect::to(&format!("/track/{}?new=1", c.tracking_code)).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            Ok(page_with_status(&report_form(&st, &info, &f, &errors).await?, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "requests/track.html")]
+struct TrackPage {
+    ctx: Ctx,
+    current: Request,
+    code: String,
+    status_label: String,
+    created: String,
+    resolve_due: String,
+    units: Vec<String>,
+    events: Vec<(String, String, Option<String>)>,
+    just_filed: bool,
+    note: String,
+    note_error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TrackQuery {
+    #[serde(default)]
+    pub new: Option<String>,
+}
+
+async fn track_view(
+    st: &AppState,
+    info: &RequestInfo,
+    code: &str,
+    just_filed: bool,
+    note: String,
+    note_error: Option<String>,
+) -> AppResult<TrackPage> {
+    let r = store::by_tracking_code(&st.db, code).await?.ok_or(AppError::NotFound)?;
+    let ctx = Ctx::new(st.cfg.demo, None, Some(info), "/track", "report.track_title");
+    let tr = ctx.tr;
+    let units = store::parts(&st.db, r.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.status().is_active())
+        .map(|p| format!("{} · {}", p.unit_name, tr.t(&p.status().label_key())))
+        .collect();
+    let events = store::events(&st.db, r.id, true)
+        .await?
+        .iter()
+        .rev()
+        .map(|e| (local(e.at), event_text(tr, e), e.note.clone()))
+        .collect();
+    Ok(TrackPage {
+        status_label: tr.t(&r.status().label_key()),
+        created: local(r.created_at),
+        resolve_due: local(r.resolve_due),
+        units,
+        events,
+        just_filed,
+        code: code.to_string(),
+        note,
+        note_error,
+        ctx,
+        current: r,
+    })
+}
+
+pub async fn track(
+    State(st): State<AppState>,
+    info: RequestInfo,
+    Path(code): Path<String>,
+    crate::web::extract::Q(q): crate::web::extract::Q<TrackQuery>,
+) -> AppResult<Response> {
+    Ok(page(&track_view(&st, &info, &code, q.new.is_some(), String::new(), None).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoteForm {
+    #[serde(default)]
+    pub note: String,
+}
+
+pub async fn add_note(
+    State(st): State<AppState>,
+    info: RequestInfo,
+    Path(code): Path<String>,
+    PageForm(f): PageForm<NoteForm>,
+) -> AppResult<Response> {
+    let r = store::by_tracking_code(&st.db, &code).await?.ok_or(AppError::NotFound)?;
+    if !crate::web::ratelimit::hit(&st.db, &format!("report-note:{}", info.ip), REPORTS_PER_HOUR, 3600).await? {
+        return Err(AppError::TooMany);
+    }
+    match store::public_note(&st.db, &resident(&info), r.id, &f.note).await {
+        Ok(()) => Ok(Redirect::to(&format!("/track/{code}")).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let tr = crate::web::i18n::Tr(info.lang);
+            let msg = errors.0.first().map(|(_, code)| tr.t(code));
+            let view = track_view(&st, &info, &code, false, f.note, msg).await?;
+            Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e) => Err(e),
+    }
+}

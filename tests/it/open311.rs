@@ -1,0 +1,227 @@
+//! Open311 GeoReport v2 and the residents' public page, through the real router on both
+//! backends. (An independent client, PyPI's `georeport`, drives `linli serve` in
+//! scripts/open311-conformance.)
+
+use axum::http::{Method, StatusCode};
+
+use crate::harness::TestApp;
+
+/// Fields posted, the status expected, a word the error must name.
+type BadPost<'a> = (&'a [(&'a str, &'a str)], StatusCode, &'a str);
+
+async fn api_key(app: &TestApp) -> String {
+    linli::open311::clients::register(&app.st.db, "测试应用", "", None).await.unwrap().1
+}
+
+#[tokio::test]
+async fn an_app_files_a_request_with_attributes_and_follows_it_in_json_and_xml() {
+    let app = TestApp::new().await;
+    let key = api_key(&app).await;
+    let anon = app.anon();
+
+    let services = anon.get("/open311/v2/services.json").await;
+    assert_eq!(services.status, StatusCode::OK);
+    let list = services.json();
+    let elevator = list.as_array().unwrap().iter().find(|s| s["service_code"] == "elevator").expect("elevator");
+    assert_eq!(elevator["metadata"], true);
+    assert_eq!(elevator["service_name"], "电梯");
+    let def = anon.get("/open311/v2/services/elevator.json").await.json();
+    assert_eq!(def["attributes"][0]["code"], "trapped");
+    assert_eq!(def["attributes"][0]["required"], true);
+    assert_eq!(def["attributes"][0]["values"][0]["key"], "yes");
+    let xml = anon.get("/open311/v2/services/elevator.xml").await;
+    assert!(
+        xml.body.contains("<service_definition><service_code>elevator</service_code><attributes><attribute>"),
+        "{}",
+        xml.body
+    );
+
+    // Bad posts: each the specification's error list with the right status; nothing written.
+    let cases: &[BadPost] = &[
+        (&[("service_code", "elevator"), ("lat", "40.09"), ("long", "113.3")], StatusCode::FORBIDDEN, "api_key"),
+        (
+            &[("api_key", "nope"), ("service_code", "elevator"), ("lat", "40.09"), ("long", "113.3")],
+            StatusCode::FORBIDDEN,
+            "api_key",
+        ),
+        (
+            &[("api_key", &key), ("service_code", "no_such"), ("lat", "40.09"), ("long", "113.3")],
+            StatusCode::NOT_FOUND,
+            "no_such",
+        ),
+        (
+            &[("api_key", &key), ("service_code", "street_light"), ("description", "灯不亮")],
+            StatusCode::BAD_REQUEST,
+            "location",
+        ),
+        (&[("api_key", &key), ("service_code", "street_light"), ("lat", "40.09")], StatusCode::BAD_REQUEST, "long"),
+        (
+            &[("api_key", &key), ("service_code", "street_light"), ("lat", "48.85"), ("long", "2.35")],
+            StatusCode::BAD_REQUEST,
+            "中国",
+        ),
+        (
+            &[("api_key", &key), ("service_code", "elevator"), ("address_string", "万城华府3号楼")],
+            StatusCode::BAD_REQUEST,
+            "trapped",
+        ),
+        (
+            &[
+                ("api_key", &key),
+                ("service_code", "elevator"),
+                ("address_string", "万城华府3号楼"),
+                ("attribute[trapped]", "maybe"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "trapped",
+        ),
+    ];
+    for (fields, status, word) in cases {
+        let r = anon.post_form("/open311/v2/requests.json", fields).await;
+        assert_eq!(r.status, *status, "{fields:?}: {}", r.body);
+        let errs = r.json();
+        assert_eq!(errs[0]["code"], status.as_u16(), "{}", r.body);
+        assert!(errs[0]["description"].as_str().unwrap().contains(word), "{}", r.body);
+    }
+    let r = anon.post_form("/open311/v2/requests.xml", &[("service_code", "elevator")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("<errors><error><code>403</code><description>"), "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 0, "nothing half-written");
+
+    let r = anon
+        .post_form(
+            "/open311/v2/requests.json",
+            &[
+                ("api_key", &key),
+                ("service_code", "elevator"),
+                ("address_string", "万城华府小区3号楼"),
+                ("lat", "40.0912"),
+                ("long", "113.2981"),
+                ("description", "电梯停在5楼不动"),
+                ("attribute[trapped]", "yes"),
+                ("first_name", "敏"),
+                ("last_name", "赵"),
+                ("phone", "13612345678"),
+                ("media_url", "https://example.org/photo.jpg"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let posted = r.json();
+    let number = posted[0]["service_request_id"].as_str().unwrap().to_string();
+    let token = posted[0]["token"].as_str().unwrap().to_string();
+    let channel: (String, String) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT channel, attributes FROM requests").fetch_one(c).await)
+            .unwrap();
+    assert_eq!(channel.0, "open311");
+    assert!(channel.1.contains("\"trapped\":\"yes\""), "{}", channel.1);
+
+    let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await;
+    assert_eq!(one.status, StatusCode::OK);
+    let one = one.json();
+    assert_eq!(one[0]["status"], "open");
+    assert_eq!(one[0]["service_code"], "elevator");
+    assert_eq!(one[0]["media_url"], "https://example.org/photo.jpg");
+    assert!(!one.to_string().contains("13612345678") && !one.to_string().contains("赵敏"), "nothing personal: {one}");
+    let xml = anon.get(&format!("/open311/v2/requests/{number}.xml")).await;
+    assert!(
+        xml.body.contains(&format!("<service_request_id>{number}</service_request_id><status>open</status>")),
+        "{}",
+        xml.body
+    );
+    let tok = anon.get(&format!("/open311/v2/tokens/{token}.json")).await.json();
+    assert_eq!(tok[0]["service_request_id"], number.as_str());
+    assert_eq!(anon.get("/open311/v2/requests/1999-000001.json").await.status, StatusCode::NOT_FOUND);
+
+    // Filters, the 90-day limit and paging.
+    let second = anon
+        .post_form(
+            "/open311/v2/requests.json",
+            &[("api_key", &key), ("service_code", "street_light"), ("address_string", "振华南街")],
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
+    let all = anon.get("/open311/v2/requests.json").await.json();
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    let lights = anon.get("/open311/v2/requests.json?service_code=street_light").await.json();
+    assert_eq!(lights.as_array().unwrap().len(), 1);
+    assert_eq!(anon.get("/open311/v2/requests.json?status=closed").await.json().as_array().unwrap().len(), 0);
+    let page = anon.get("/open311/v2/requests.json?page_size=1&page=2").await.json();
+    assert_eq!(page[0]["service_request_id"], number.as_str(), "newest first; page 2 of size 1 is the first post");
+    let long =
+        anon.get("/open311/v2/requests.json?start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z").await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
+    let old = anon.get("/open311/v2/requests.json?start_date=2020-01-01T00:00:00Z&end_date=2020-02-01T00:00:00Z").await;
+    assert_eq!(old.json().as_array().unwrap().len(), 0);
+    assert_eq!(anon.get("/open311/v2/requests.json?status=maybe").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(anon.get("/open311/v2/requests.json?start_date=yesterday").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(anon.get("/open311/v2/requests.html").await.status, StatusCode::NOT_FOUND);
+
+    // An update from the app becomes a note on the request's public timeline.
+    let upd = anon
+        .post_form(
+            "/open311/v2/servicerequestupdates.json",
+            &[("api_key", &key), ("service_request_id", &number), ("description", "已有人被困20分钟")],
+        )
+        .await;
+    assert_eq!(upd.status, StatusCode::CREATED, "{}", upd.body);
+    let updates = anon.get("/open311/v2/servicerequestupdates.json").await.json();
+    assert!(
+        updates.as_array().unwrap().iter().any(|u| u["description"].as_str().unwrap().contains("已有人被困20分钟"))
+    );
+
+    // Staff see where it came from.
+    let desk = app.login("bureau").await;
+    let r = desk.send_json(Method::GET, "/requests?queue=dispatch", "", &[]).await;
+    assert!(r.body.contains(&number), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_resident_reports_without_an_account_and_follows_the_tracking_link() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let form = app.anon().get("/report").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("下水堵塞"));
+    // A phone is needed for the callback; the text typed is kept.
+    let r = anon
+        .post_form(
+            "/report",
+            &[("category", "sewer_blocked"), ("description", "厨房下水返味堵塞"), ("address", "宏安小区2号楼")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("厨房下水返味堵塞"));
+    // A resident cannot attach the report to someone's record.
+    let r = anon
+        .post_form(
+            "/report",
+            &[
+                ("category", "sewer_blocked"),
+                ("description", "厨房下水返味堵塞"),
+                ("address", "宏安小区2号楼"),
+                ("phone", "13912340000"),
+                ("person_id", "0190b8c4-0000-7000-8000-000000000000"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let link = r.location();
+    assert!(link.starts_with("/track/"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests WHERE person_id IS NOT NULL").await, 0);
+    let page = anon.get(&link).await;
+    assert!(page.body.contains("已收到您的诉求") && page.body.contains("data-status=\"accepted\""), "{}", page.body);
+    assert!(!page.body.contains("13912340000"), "no phone on the public page");
+    // It lands at the district's desk: the bureau sees it, a station elsewhere does not.
+    let desk = app.login("bureau").await;
+    let number: (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT number FROM requests").fetch_one(c).await).unwrap();
+    assert!(desk.get("/requests?queue=dispatch").await.body.contains(&number.0));
+    let code = link.trim_start_matches("/track/").split('?').next().unwrap().to_string();
+    let r = anon.post_form(&format!("/track/{code}/note"), &[("note", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = anon.post_form(&format!("/track/{code}/note"), &[("note", "晚上8点后家里有人")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(anon.get(&format!("/track/{code}")).await.body.contains("晚上8点后家里有人"));
+    assert_eq!(anon.get("/track/not-a-code").await.status, StatusCode::NOT_FOUND);
+}
