@@ -101,7 +101,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let db = Db::connect(&cfg).await?;
     db.migrate().await.context("applying migrations")?;
     let keys = Arc::new(cfg.keyring()?);
-    let st = AppState { db: db.clone(), cfg: Arc::new(cfg), metrics: linli::ops::install_metrics(), keys };
+    let files = Arc::new(linli::files::Files::open(&cfg).unwrap());
+    let st = AppState { db: db.clone(), cfg: Arc::new(cfg), metrics: linli::ops::install_metrics(), keys, files };
     let backend = format!("{:?}", db.backend()).to_lowercase();
     let label = args.label.clone().unwrap_or_else(|| backend.clone());
     let mut rng = StdRng::seed_from_u64(args.seed);

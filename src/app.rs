@@ -27,6 +27,7 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     pub metrics: PrometheusHandle,
     pub keys: Arc<crate::crypto::Keyring>,
+    pub files: Arc<crate::files::Files>,
 }
 
 /// Who may call a route. Data scope is enforced further in, inside each query.
@@ -84,6 +85,8 @@ pub fn all_routes() -> Vec<RouteDef> {
     v.extend(crate::people::routes());
     v.extend(crate::cases::routes());
     v.extend(crate::requests::routes());
+    v.extend(crate::hazards::routes());
+    v.extend(crate::files::routes());
     v.extend(crate::open311::routes());
     v.extend(crate::audit::pages::routes());
     v.extend(crate::openapi::routes());

@@ -67,6 +67,14 @@ pub struct ConfigArgs {
     /// Take the client address from X-Forwarded-For (only behind a trusted load balancer).
     #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR", global = true)]
     pub trust_forwarded_for: Option<bool>,
+    /// Where photos and documents go: `file:///path` (default: `files/` in the data directory)
+    /// or `s3://bucket/prefix` (builds with the `s3` feature; credentials and endpoint from the
+    /// usual AWS_* variables).
+    #[arg(long, env = "LINLI_OBJECT_STORE_URL", global = true)]
+    pub object_store_url: Option<String>,
+    /// Largest photo or document accepted, in MB.
+    #[arg(long, env = "LINLI_MAX_UPLOAD_MB", global = true)]
+    pub max_upload_mb: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -89,6 +97,8 @@ struct FileConfig {
     log_format: Option<String>,
     trust_forwarded_for: Option<bool>,
     secret_key: Option<String>,
+    object_store_url: Option<String>,
+    max_upload_mb: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -113,6 +123,10 @@ pub struct Config {
     pub log_json: bool,
     pub trust_forwarded_for: bool,
     pub secret_key: Option<String>,
+    /// `None`: the `files` directory in `data_dir` (resolved when the store opens: the demo
+    /// moves the data directory after the configuration is read).
+    pub object_store_url: Option<String>,
+    pub max_upload_bytes: usize,
     /// Set by `linli demo`: shows the demo banner and lets demo accounts skip the second factor.
     pub demo: bool,
 }
@@ -198,6 +212,8 @@ impl ConfigArgs {
             log_json: log_format == "json",
             trust_forwarded_for: self.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
             secret_key: self.secret_key.clone().or(file.secret_key),
+            object_store_url: self.object_store_url.clone().or(file.object_store_url),
+            max_upload_bytes: 1024 * 1024 * self.max_upload_mb.or(file.max_upload_mb).unwrap_or(20).clamp(1, 200),
             demo: false,
         })
     }

@@ -11,6 +11,8 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod demo;
+pub mod files;
+pub mod hazards;
 pub mod home;
 pub mod open311;
 pub mod openapi;

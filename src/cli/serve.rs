@@ -108,7 +108,9 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
 
 async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     let keys = Arc::new(cfg.keyring()?);
-    let state = AppState { db: db.clone(), cfg: Arc::new(cfg.clone()), metrics: crate::ops::install_metrics(), keys };
+    let files = Arc::new(crate::files::Files::open(&cfg)?);
+    let state =
+        AppState { db: db.clone(), cfg: Arc::new(cfg.clone()), metrics: crate::ops::install_metrics(), keys, files };
     let app = router(state.clone());
     // Handlers go in before the port opens: a SIGTERM that arrives as soon as we listen must
     // still mean "finish and stop", not the default "die now".

@@ -17,6 +17,8 @@ impl<T> DbRow for T where T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx
 pub enum Arg {
     Text(String),
     Id(Uuid),
+    /// A nullable reference (an actor who may be the system).
+    OptId(Option<Uuid>),
     Int(i64),
     Time(DateTime<Utc>),
     Date(NaiveDate),
@@ -35,6 +37,11 @@ impl From<&str> for Arg {
 impl From<Uuid> for Arg {
     fn from(v: Uuid) -> Self {
         Arg::Id(v)
+    }
+}
+impl From<Option<Uuid>> for Arg {
+    fn from(v: Option<Uuid>) -> Self {
+        Arg::OptId(v)
     }
 }
 impl From<i64> for Arg {
@@ -94,6 +101,7 @@ macro_rules! bound {
             q = match a {
                 Arg::Text(v) => q.bind(v),
                 Arg::Id(v) => q.bind(v),
+                Arg::OptId(v) => q.bind(v),
                 Arg::Int(v) => q.bind(v),
                 Arg::Time(v) => q.bind(v),
                 Arg::Date(v) => q.bind(v),

@@ -30,6 +30,8 @@ pub async fn for_person(st: &AppState, caller: &Caller, person: &Person) -> AppR
     let mut events = own_events(st, person).await?;
     events.extend(household_events(st, caller, person).await?);
     events.extend(crate::cases::pages::timeline_events(st, caller, person.id).await?);
+    events.extend(crate::requests::pages::timeline_events(st, caller, person.id).await?);
+    events.extend(crate::hazards::pages::timeline_events(st, caller, person.id).await?);
     events.sort_by_key(|e| std::cmp::Reverse((e.on, e.order)));
     Ok(events)
 }

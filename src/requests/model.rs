@@ -176,21 +176,11 @@ fn parse_coord(v: Option<&str>, field: &str, errors: &mut FieldErrors) -> Option
     }
 }
 
-/// Checks what can be checked without the database. A request needs a category, a description
-/// and a location: a community, an address, or coordinates inside China.
-pub fn validate_intake(input: &IntakeInput, phone_required: bool, errors: &mut FieldErrors) -> Option<CleanIntake> {
-    let category = input.category.trim().to_string();
-    if category.is_empty() {
-        errors.add("category", "error.required");
-    }
-    let description = clean_name(&input.description, "description", MAX_DESCRIPTION, errors);
-    let place_id = parse_uuid(input.place_id.as_deref(), "place_id", errors);
-    let estate_id = parse_uuid(input.estate_id.as_deref(), "estate_id", errors);
-    let building = clean_optional(input.building.as_deref(), "building", 40, errors);
-    let address = clean_optional(input.address.as_deref(), "address", 200, errors);
-    let lat = parse_coord(input.lat.as_deref(), "lat", errors);
-    let lon = parse_coord(input.lon.as_deref(), "lon", errors);
-    let coords = match (lat, lon) {
+/// Latitude and longitude typed as text: both or neither, numbers, inside China.
+pub fn coordinates(lat: Option<&str>, lon: Option<&str>, errors: &mut FieldErrors) -> Option<(f64, f64)> {
+    let lat = parse_coord(lat, "lat", errors);
+    let lon = parse_coord(lon, "lon", errors);
+    match (lat, lon) {
         (Some(lat), Some(lon)) if in_china(lat, lon) => Some((lat, lon)),
         (Some(_), Some(_)) => {
             errors.add("lat", "request.outside_china");
@@ -205,7 +195,22 @@ pub fn validate_intake(input: &IntakeInput, phone_required: bool, errors: &mut F
             errors.add("lat", "error.required");
             None
         }
-    };
+    }
+}
+
+/// Checks what can be checked without the database. A request needs a category, a description
+/// and a location: a community, an address, or coordinates inside China.
+pub fn validate_intake(input: &IntakeInput, phone_required: bool, errors: &mut FieldErrors) -> Option<CleanIntake> {
+    let category = input.category.trim().to_string();
+    if category.is_empty() {
+        errors.add("category", "error.required");
+    }
+    let description = clean_name(&input.description, "description", MAX_DESCRIPTION, errors);
+    let place_id = parse_uuid(input.place_id.as_deref(), "place_id", errors);
+    let estate_id = parse_uuid(input.estate_id.as_deref(), "estate_id", errors);
+    let building = clean_optional(input.building.as_deref(), "building", 40, errors);
+    let address = clean_optional(input.address.as_deref(), "address", 200, errors);
+    let coords = coordinates(input.lat.as_deref(), input.lon.as_deref(), errors);
     let has_coord_input = input.lat.as_deref().is_some_and(|s| !s.trim().is_empty())
         || input.lon.as_deref().is_some_and(|s| !s.trim().is_empty());
     if place_id.is_none() && estate_id.is_none() && address.is_none() && !has_coord_input {

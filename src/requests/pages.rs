@@ -105,15 +105,12 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         .collect();
     let mut view = ListPage::new(ctx, headers, cells, total, q.page.page(), q.page.size());
     if caller.is(INTAKE_ROLES) {
-        view.actions.push(("/requests/new".into(), tr.t("request.new")));
+        view.actions.push((tr.t("request.new"), "/requests/new".into()));
     }
     for other in Queue::ALL {
         if *other != queue {
-            view.actions.push((format!("/requests?queue={}", other.as_str()), tr.t(&other.label_key())));
+            view.actions.push((tr.t(&other.label_key()), format!("/requests?queue={}", other.as_str())));
         }
-    }
-    if caller.role == Role::BureauAdmin {
-        view.actions.push(("/requests/settings".into(), tr.t("request.settings")));
     }
     let mut statuses = vec![(String::new(), tr.t("filter.all"))];
     statuses.extend(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))));
@@ -685,4 +682,44 @@ pub async fn reveal_phone(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Requests linked to a person, for the person timeline: when they came in and when they closed.
+pub async fn timeline_events(
+    st: &AppState,
+    caller: &Caller,
+    person: Uuid,
+) -> AppResult<Vec<crate::people::timeline::Event>> {
+    use crate::people::timeline::Event as TimelineEvent;
+    if !caller.is(REQUEST_STAFF) {
+        return Ok(Vec::new());
+    }
+    let viewer = store::viewer(&st.db, caller).await?;
+    let filter = store::ListFilter { person: Some(person), ..Default::default() };
+    let (rows, _) = store::list(&st.db, &viewer, Queue::Area, &filter, 200, 0).await?;
+    let tr = crate::web::i18n::Tr(caller.lang);
+    let day = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let mut out = Vec::new();
+    for r in rows {
+        let href = Some(format!("/requests/{}", r.id));
+        out.push(TimelineEvent {
+            on: day(r.created_at),
+            order: r.id,
+            kind: "request.timeline_accepted".into(),
+            title: format!("{} · {}", r.number, r.category_name),
+            detail: r.description.clone(),
+            href: href.clone(),
+        });
+        if let Some(t) = r.resolved_at.or(r.closed_at) {
+            out.push(TimelineEvent {
+                on: day(t),
+                order: r.id,
+                kind: "request.timeline_done".into(),
+                title: format!("{} · {}", r.number, tr.t(&r.status().label_key())),
+                detail: r.satisfaction.as_deref().map(|s| tr.t(&format!("satisfaction.{s}"))).unwrap_or_default(),
+                href,
+            });
+        }
+    }
+    Ok(out)
 }

@@ -691,6 +691,8 @@ pub struct ListFilter {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub ids: Option<Vec<Uuid>>,
+    /// Requests linked to this person (the person timeline).
+    pub person: Option<Uuid>,
 }
 
 /// One page of a queue, newest first (overdue: soonest due first), and the total.
@@ -749,6 +751,9 @@ pub async fn list(
     }
     if let Some(t) = filter.until {
         wh.push(format!("r.created_at <= {}", args.push(t)));
+    }
+    if let Some(p) = filter.person {
+        wh.push(format!("r.person_id = {}", args.push(p)));
     }
     if let Some(ids) = &filter.ids {
         if ids.is_empty() {

@@ -433,3 +433,17 @@ pub async fn list_all(db: &Db) -> Result<Vec<(String, String, bool)>, sqlx::Erro
 pub fn everything() -> Scope {
     Scope { roots: vec!["/".into()] }
 }
+
+/// Active field workers (grid workers, community staff, social workers, station managers) whose
+/// places lie inside `scope`: the people a patrol can be given to. (id, "name · place").
+pub async fn field_workers(db: &Db, scope: &Scope) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT u.id, u.display_name, MIN(p.name) FROM users u JOIN user_places up ON up.user_id = u.id JOIN places p ON p.id = up.place_id
+         WHERE NOT u.disabled AND u.role IN ('grid_worker', 'community_staff', 'social_worker', 'station_manager') AND {}
+         GROUP BY u.id, u.display_name ORDER BY u.display_name LIMIT 500",
+        args.scope("p.path", scope)
+    );
+    let rows: Vec<(Uuid, String, String)> = query::all(db, &sql, &args).await?;
+    Ok(rows.into_iter().map(|(id, name, place)| (id, format!("{name} · {place}"))).collect())
+}

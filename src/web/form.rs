@@ -5,12 +5,16 @@ use super::error::FieldErrors;
 use super::i18n::Tr;
 
 pub enum Input {
-    Text { max: usize },
+    Text {
+        max: usize,
+    },
     Select(Vec<(String, String)>),
     Multi(Vec<(String, String)>),
     Checkbox,
     Password,
     File,
+    /// Photos (and PDF documents) from a phone camera or gallery, several at once.
+    Photos,
     TextArea,
 }
 
@@ -70,6 +74,9 @@ impl Field {
     pub fn file(tr: Tr, name: &'static str, label_key: &str) -> Field {
         Field { input: Input::File, ..Field::text(tr, name, label_key, "", 0, true) }
     }
+    pub fn photos(tr: Tr, name: &'static str, label_key: &str) -> Field {
+        Field { input: Input::Photos, ..Field::text(tr, name, label_key, "", 0, false) }
+    }
     pub fn hint(mut self, text: String) -> Field {
         self.hint = Some(text);
         self
@@ -88,6 +95,7 @@ impl Field {
             Input::Checkbox => "checkbox",
             Input::Password => "password",
             Input::File => "file",
+            Input::Photos => "photos",
             Input::TextArea => "textarea",
         }
     }

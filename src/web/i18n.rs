@@ -164,6 +164,9 @@ mod tests {
             "request.",
             "holiday.",
             "category.",
+            "hazard.",
+            "patrol.",
+            "file.",
         ];
         let mut missing = Vec::new();
         for p in paths {

@@ -52,7 +52,8 @@ impl TestApp {
         let password = "demo-Passw0rd-for-tests".to_string();
         linli::demo::load(&db, &password).await.unwrap();
         let keys = Arc::new(linli::crypto::Keyring::parse(&linli::crypto::Keyring::generate_spec()).unwrap());
-        let st = AppState { db, cfg: Arc::new(cfg), metrics: linli::ops::install_metrics(), keys };
+        let files = Arc::new(linli::files::Files::open(&cfg).unwrap());
+        let st = AppState { db, cfg: Arc::new(cfg), metrics: linli::ops::install_metrics(), keys, files };
         TestApp { router: router(st.clone()), st, password, _dir: dir }
     }
 
@@ -198,6 +199,35 @@ impl Client<'_> {
             b = b.header(*k, *v);
         }
         self.app.send(b.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    /// A multipart form as a browser sends it: text fields and files (field, file name, bytes).
+    pub async fn post_multipart(&self, path: &str, fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> Resp {
+        let boundary = "----linli-test-boundary-7d1f";
+        let mut body: Vec<u8> = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes(),
+            );
+        }
+        for (k, name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut b = self
+            .builder(Method::POST, path)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"));
+        if !self.csrf.is_empty() {
+            b = b.header("x-csrf-token", &self.csrf);
+        }
+        self.app.send(b.body(Body::from(body)).unwrap()).await
     }
 
     pub async fn raw(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Resp {

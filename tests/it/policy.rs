@@ -10,7 +10,8 @@
 //!
 //! Path ids: places → 永宁社区 (振华街道); people, person-tags, cases → a client of 振华 with a tag and a case; staff → hanjianwei (迎宾街道); estates → 宏安小区;
 //! organisations → 彦君工作室; stations → 振华街道社工站; tokens → a token of the bureau admin;
-//! requests, request parts and extensions → a request in 永宁社区 dispatched to that community.
+//! requests, request parts and extensions → a request in 永宁社区 dispatched to that community;
+//! hazards → a hazard in 永宁社区 linked to the client; files → its photo; patrols → a patrol of 永宁社区.
 
 use axum::http::{Method, StatusCode};
 
@@ -156,6 +157,18 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/request-parts/{id}/extension", "LFFFOONNNFF"),
     ("POST", "/request-parts/{id}/reassign", "LOFFOFNFFFF"),
     ("POST", "/request-extensions/{id}/decision", "LOFFOFNFFFF"),
+    ("GET", "/hazards", "LOFFOOOOFFF"),
+    ("GET", "/hazards/new", "LOFFOOOOFFF"),
+    ("POST", "/hazards", "LOFFOOOOFFF"),
+    ("GET", "/hazards/ledger.xlsx", "LOFFOFOFFFF"),
+    ("GET", "/hazards/{id}", "LOFFOONNFFF"),
+    ("POST", "/hazards/{id}/step", "LOFFOONNFFF"),
+    ("GET", "/patrols", "LOFFOOOOFFF"),
+    ("GET", "/patrols/new", "LOFFOFOFFFF"),
+    ("POST", "/patrols", "LOFFOFOFFFF"),
+    ("GET", "/patrols/{id}", "LOFFOONNFFF"),
+    ("POST", "/patrols/{id}", "LOFFOONNFFF"),
+    ("GET", "/files/{id}", "LONNOONNNNN"),
     ("GET", "/report", "OOOOOOOOOOO"),
     ("POST", "/report", "OOOOOOOOOOO"),
     ("GET", "/track/{code}", "OOOOOOOOOOO"),
@@ -313,9 +326,48 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
             .await)
         .unwrap();
 
+    // A hazard in 永宁社区 registered by the worker with a photo, and a patrol planned there.
+    let photo = linli::files::samples::jpeg_with_gps(64, 48);
+    let hazard = worker
+        .post_multipart(
+            "/hazards",
+            &[
+                ("category", "fire"),
+                ("risk_level", "high"),
+                ("description", "楼道堆放纸箱"),
+                ("place_id", &yongning_s),
+                ("person_id", &person_id),
+            ],
+            &[("photos", "photo.jpg", &photo)],
+        )
+        .await;
+    assert_eq!(hazard.status, StatusCode::SEE_OTHER, "{}", hazard.body);
+    let hazard_id = hazard.location().trim_start_matches("/hazards/").to_string();
+    let file_id: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM files").fetch_one(c).await).unwrap();
+    let patrol = clients[4]
+        .post_form(
+            "/patrols",
+            &[
+                ("place_id", &yongning_s),
+                ("checklist", "fire"),
+                ("area", "永宁社区1号楼"),
+                ("due_on", &linli::hazards::store::today().to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(patrol.status, StatusCode::SEE_OTHER, "{}", patrol.body);
+    let patrol_id = patrol.location().trim_start_matches("/patrols/").to_string();
+
     let mut failures = Vec::new();
     for (method, template, expected) in TABLE {
-        let id = if template.starts_with("/requests/") {
+        let id = if template.starts_with("/hazards/") {
+            hazard_id.clone()
+        } else if template.starts_with("/patrols/") {
+            patrol_id.clone()
+        } else if template.starts_with("/files/") {
+            file_id.0.to_string()
+        } else if template.starts_with("/requests/") {
             request_id.clone()
         } else if template.starts_with("/request-parts/") {
             part_id.clone()

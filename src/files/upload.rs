@@ -1,0 +1,93 @@
+//! A page form that may carry photos: URL-encoded (no files) or multipart. The text fields are
+//! decoded exactly as [`PageForm`](crate::web::extract::PageForm) decodes them, so a form keeps
+//! working when a file input is added; an oversized file is marked, not fatal, so the page can
+//! come back with everything the user typed and one clear message.
+
+use axum::extract::{FromRequest, Multipart, Request};
+
+use crate::app::AppState;
+use crate::web::error::AppError;
+use crate::web::extract::PageForm;
+
+/// At most this many files in one form.
+pub const MAX_FILES: usize = 9;
+
+#[derive(Debug)]
+pub struct Upload {
+    pub field: String,
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// Longer than the configured limit; the bytes were not kept.
+    pub oversize: bool,
+}
+
+pub struct FormWithFiles<T> {
+    pub form: T,
+    pub files: Vec<Upload>,
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for FormWithFiles<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, Self::Rejection> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let PageForm(form) = PageForm::<T>::from_request(req, st).await?;
+            return Ok(FormWithFiles { form, files: Vec::new() });
+        }
+        let mut mp = Multipart::from_request(req, st)
+            .await
+            .map_err(|_| AppError::BadRequest("error.form_content_type", serde_json::Value::Null))?;
+        let max = st.files.max_bytes;
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut files = Vec::new();
+        while let Some(mut field) = mp.next_field().await.map_err(multipart_error)? {
+            let name = field.name().unwrap_or_default().to_string();
+            match field.file_name().map(str::to_string) {
+                Some(file_name) => {
+                    let mut bytes = Vec::new();
+                    let mut oversize = false;
+                    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                        if oversize {
+                            continue;
+                        }
+                        if bytes.len() + chunk.len() > max {
+                            oversize = true;
+                            bytes = Vec::new();
+                        } else {
+                            bytes.extend_from_slice(&chunk);
+                        }
+                    }
+                    // An empty file input still sends a part with no name and no bytes.
+                    if bytes.is_empty() && !oversize && file_name.is_empty() {
+                        continue;
+                    }
+                    if files.len() == MAX_FILES {
+                        return Err(AppError::field(&name, "file.too_many"));
+                    }
+                    files.push(Upload { field: name, name: file_name, bytes, oversize });
+                }
+                None => {
+                    let value = field.text().await.map_err(multipart_error)?;
+                    pairs.push((name, value));
+                }
+            }
+        }
+        let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+        let form = serde_html_form::from_str(&encoded)
+            .map_err(|e| AppError::BadRequest("error.bad_form", serde_json::json!({ "reason": e.to_string() })))?;
+        Ok(FormWithFiles { form, files })
+    }
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge
+    } else {
+        AppError::bad("error.bad_form")
+    }
+}
