@@ -14,6 +14,7 @@ mod casework;
 mod casework_followups;
 mod casework_settings;
 mod cli;
+mod hazards;
 mod idempotency;
 mod import;
 mod open311;
