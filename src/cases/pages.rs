@@ -477,6 +477,8 @@ struct CasePage {
     can_read_restricted: bool,
     /// The bureau may read a restricted note after giving a reason (audited).
     can_reveal_notes: bool,
+    /// Story 9: a hazard at the client's home, linked to this case.
+    can_register_hazard: bool,
     revealed_record: Option<Uuid>,
     /// Other workers of the station, for the manager's reassign form.
     workers: Vec<(Uuid, String)>,
@@ -560,6 +562,7 @@ async fn render_case(
         },
         can_read_restricted: can_read_restricted(caller),
         can_reveal_notes: caller.role == Role::BureauAdmin,
+        can_register_hazard: caller.is(crate::hazards::pages::HAZARD_STAFF) && held,
         workers: if held && caller.is(CASE_APPROVERS) && case.is_open() {
             store::station_workers(&st.db, case.station_id)
                 .await?

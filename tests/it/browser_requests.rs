@@ -9,7 +9,7 @@ use fantoccini::{Client, Locator};
 use crate::browser::{browser, click, fill, login, serve, start_driver, text_of};
 use crate::harness::TestApp;
 
-async fn select(c: &Client, css: &str, value: &str) {
+pub(crate) async fn select(c: &Client, css: &str, value: &str) {
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|_| panic!("{css} on the page"))
@@ -18,7 +18,7 @@ async fn select(c: &Client, css: &str, value: &str) {
         .unwrap_or_else(|e| panic!("{css} has no option {value}: {e}"));
 }
 
-async fn path(c: &Client) -> String {
+pub(crate) async fn path(c: &Client) -> String {
     c.current_url().await.unwrap().path().to_string()
 }
 
@@ -30,13 +30,13 @@ async fn status_of(c: &Client) -> String {
     c.find(Locator::Css("#request-status")).await.unwrap().attr("data-status").await.unwrap().unwrap_or_default()
 }
 
-async fn logout(c: &Client) {
+pub(crate) async fn logout(c: &Client) {
     click(c, "#logout").await;
 }
 
 /// The district desk (a bureau administrator) signs in with the second factor: the first
 /// sign-in enrols and shows the secret, later ones use the next time step (the last is spent).
-async fn desk_login(c: &Client, base: &str, app: &TestApp, secret: &mut Option<String>) {
+pub(crate) async fn desk_login(c: &Client, base: &str, app: &TestApp, secret: &mut Option<String>) {
     login(c, base, "bureau", &app.password).await;
     if !path(c).await.ends_with("/login/totp") {
         return;

@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod browser_casework;
+mod browser_hazards;
 mod browser_requests;
 mod casework;
 mod casework_followups;
