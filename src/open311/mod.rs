@@ -27,7 +27,7 @@ use format::{Fmt, Rec, V, opt, s};
 pub fn routes() -> Vec<RouteDef> {
     vec![
         r(Method::GET, "/open311/v2/{file}", Access::Public, get_root),
-        r(Method::POST, "/open311/v2/{file}", Access::Public, post_root),
+        r(Method::POST, "/open311/v2/{file}", Access::Public, post_root).upload(),
         r(Method::GET, "/open311/v2/services/{file}", Access::Public, get_service),
         r(Method::GET, "/open311/v2/requests/{file}", Access::Public, get_request),
         r(Method::GET, "/open311/v2/tokens/{file}", Access::Public, get_token),
@@ -375,27 +375,27 @@ async fn post_root(
     info: RequestInfo,
     headers: HeaderMap,
     Path(file): Path<String>,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> Response {
     let Some((stem, fmt)) = format::split(&file) else {
         return unknown_format();
     };
     let res = async {
         let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if ct.starts_with("multipart/") {
+        let (ps, media) = if ct.starts_with("multipart/form-data") {
+            multipart_fields(req, st.files.max_bytes).await?
+        } else if ct.starts_with("application/x-www-form-urlencoded") {
+            use axum::extract::FromRequest;
+            let body = Bytes::from_request(req, &()).await.map_err(|_| Fail::bad("malformed form body"))?;
+            let ps: Vec<(String, String)> =
+                serde_html_form::from_bytes(&body).map_err(|_| Fail::bad("malformed form body"))?;
+            (ps, Vec::new())
+        } else {
             return Err(Fail(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                vec!["media upload is not accepted yet; post form-encoded fields and media_url".into()],
+                vec!["post application/x-www-form-urlencoded, or multipart/form-data with a media file".into()],
             ));
-        }
-        if !ct.starts_with("application/x-www-form-urlencoded") {
-            return Err(Fail(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                vec!["post application/x-www-form-urlencoded".into()],
-            ));
-        }
-        let ps: Vec<(String, String)> =
-            serde_html_form::from_bytes(&body).map_err(|_| Fail::bad("malformed form body"))?;
+        };
         let client = match param(&ps, "api_key") {
             None => return Err(Fail(StatusCode::FORBIDDEN, vec!["api_key was not provided".into()])),
             Some(k) => clients::by_key(&st.db, k)
@@ -407,13 +407,42 @@ async fn post_root(
         }
         let actor = Actor { id: None, name: format!("open311:{}", client.name), ip: info.ip.clone() };
         match stem {
-            "requests" => post_request(&st, &info, fmt, &ps, &client, &actor).await,
+            "requests" => post_request(&st, &info, fmt, &ps, media, &client, &actor).await,
             "servicerequestupdates" => post_update(&st, &info, fmt, &ps, &actor).await,
             _ => Err(Fail::not_found(format!("no such resource: {stem}"))),
         }
     }
     .await;
     answer(fmt, res)
+}
+
+/// The fields of a multipart post (the photo-upload extension): text fields as form pairs, and
+/// the file in `media`.
+async fn multipart_fields(
+    req: axum::extract::Request,
+    max: usize,
+) -> Result<(Vec<(String, String)>, Vec<crate::files::upload::Upload>), Fail> {
+    use axum::extract::FromRequest;
+    let mut mp =
+        axum::extract::Multipart::from_request(req, &()).await.map_err(|_| Fail::bad("malformed multipart body"))?;
+    let (mut ps, mut media) = (Vec::new(), Vec::new());
+    while let Some(field) = mp.next_field().await.map_err(|_| Fail::bad("malformed multipart body"))? {
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(file_name) if name == "media" => {
+                let bytes = field.bytes().await.map_err(|_| Fail::bad("malformed multipart body"))?;
+                if media.len() == crate::files::upload::MAX_FILES {
+                    return Err(Fail::bad("media: too many files"));
+                }
+                let oversize = bytes.len() > max;
+                let bytes = if oversize { Vec::new() } else { bytes.to_vec() };
+                media.push(crate::files::upload::Upload { field: name, name: file_name, bytes, oversize });
+            }
+            Some(_) => return Err(Fail::bad(format!("unexpected file field {name}; send the photo as media"))),
+            None => ps.push((name, field.text().await.map_err(|_| Fail::bad("malformed multipart body"))?)),
+        }
+    }
+    Ok((ps, media))
 }
 
 /// `attribute[code]=v` and `attribute[code][]=v` checked against the service definition.
@@ -500,6 +529,7 @@ async fn post_request(
     info: &RequestInfo,
     fmt: Fmt,
     ps: &[(String, String)],
+    media: Vec<crate::files::upload::Upload>,
     client: &clients::Client,
     actor: &Actor,
 ) -> Result<Response, Fail> {
@@ -545,14 +575,24 @@ async fn post_request(
     let Some(clean) = validate_intake(&input, false, &mut errors) else {
         return Err(Fail(StatusCode::BAD_REQUEST, describe(&errors)));
     };
+    // The photo is checked by content before anything is written (415 for an HTML page named
+    // .jpg, 413 over the size limit), then stored with the request in one transaction.
+    let photos = crate::files::stage(&st.files, media)
+        .await
+        .map_err(|(_, rejected)| Fail(rejected.status(), vec![format!("media: {}", tr.t(rejected.code()))]))?;
     let intake = store::Intake {
         channel: Channel::Open311,
         actor,
         staff_scope: None,
         client_id: Some(client.id),
         attributes: serde_json::Value::Object(attributes),
+        photos: &photos,
     };
-    let created = match store::create(&st.db, &st.keys, &intake, &clean).await {
+    let result = store::create(&st.db, &st.keys, &intake, &clean).await;
+    if result.is_err() {
+        crate::files::discard(&st.files, photos).await;
+    }
+    let created = match result {
         Ok(c) => c,
         Err(AppError::Invalid(errors)) => return Err(Fail(StatusCode::BAD_REQUEST, describe(&errors))),
         Err(e) => {

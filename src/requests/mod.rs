@@ -30,7 +30,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/requests/{id}/merge", dispatch, pages::merge),
         r(Method::POST, "/requests/{id}/escalate", escalate, pages::escalate),
         r(Method::POST, "/requests/{id}/reveal-phone", dispatch, pages::reveal_phone),
-        r(Method::POST, "/request-parts/{id}", staff, pages::part_action),
+        r(Method::POST, "/request-parts/{id}", staff, pages::part_action).upload(),
         r(Method::POST, "/request-parts/{id}/extension", staff, pages::ask_extension),
         r(Method::POST, "/request-parts/{id}/reassign", dispatch, pages::reassign),
         r(Method::POST, "/request-extensions/{id}/decision", dispatch, pages::decide_extension),

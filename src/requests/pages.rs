@@ -247,6 +247,7 @@ pub async fn create(
                 staff_scope: Some(&caller.scope),
                 client_id: None,
                 attributes: serde_json::json!({}),
+                photos: &[],
             };
             store::create(&st.db, &st.keys, &intake, &clean).await
         }
@@ -283,6 +284,7 @@ struct RequestPage {
     can_escalate: bool,
     satisfactions: Vec<(String, String)>,
     revealed_phone: Option<String>,
+    photos: Vec<crate::files::FileInfo>,
     errors: Vec<(String, String)>,
     notice: Option<String>,
 }
@@ -417,6 +419,7 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
         can_escalate: viewer.escalates(&r) && r.status().is_open(),
         satisfactions: Satisfaction::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))).collect(),
         revealed_phone: fb.revealed_phone,
+        photos: crate::files::of(&st.db, crate::files::Owner::Request(id)).await?,
         errors: fb.errors.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect(),
         notice: fb.notice.map(|n| tr.t(n)),
         ctx,
@@ -500,8 +503,9 @@ pub async fn part_action(
     State(st): State<AppState>,
     caller: Caller,
     Id(part): Id,
-    PageForm(f): PageForm<PartForm>,
+    form: crate::files::upload::FormWithFiles<PartForm>,
 ) -> AppResult<Response> {
+    let crate::files::upload::FormWithFiles { form: f, files: uploads } = form;
     let viewer = store::viewer(&st.db, &caller).await?;
     let request = visible_request(&st, &viewer, store::part_request(&st.db, part).await?).await?;
     // Whether this unit is the caller's comes before anything about the form.
@@ -515,16 +519,27 @@ pub async fn part_action(
         "resolve" => PartAction::Resolve,
         _ => return after(&st, &caller, request, Err(AppError::field("action", "error.bad_choice"))).await,
     };
+    let photos = match crate::files::stage(&st.files, uploads).await {
+        Ok(p) => p,
+        Err((_, rejected)) => {
+            let mut errors = FieldErrors::default();
+            errors.add("photos", rejected.code());
+            return render(&st, &caller, request, Feedback { errors, ..Default::default() }, rejected.status()).await;
+        }
+    };
     let res = store::act_on_part(
         &st.db,
         &viewer,
         &caller.actor(),
         part,
         f.version,
-        store::PartStep { action, text: &f.note, public: f.public.is_some() },
+        store::PartStep { action, text: &f.note, public: f.public.is_some(), photos: &photos },
     )
     .await
     .map(|_| ());
+    if res.is_err() {
+        crate::files::discard(&st.files, photos).await;
+    }
     after(&st, &caller, request, res).await
 }
 

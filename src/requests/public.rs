@@ -93,6 +93,7 @@ pub async fn report(
                 staff_scope: None,
                 client_id: None,
                 attributes: serde_json::json!({}),
+                photos: &[],
             };
             store::create(&st.db, &st.keys, &intake, &clean).await
         }

@@ -496,6 +496,8 @@ pub struct Intake<'a> {
     pub client_id: Option<Uuid>,
     /// Open311 attributes answered, a JSON object.
     pub attributes: serde_json::Value,
+    /// Photos sent with the report, already checked and staged.
+    pub photos: &'a [crate::files::Staged],
 }
 
 pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanIntake) -> Result<Created, AppError> {
@@ -589,6 +591,7 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
         now,
     )
     .await?;
+    crate::files::record(&mut tx, crate::files::Owner::Request(id), "intake", intake.photos, intake.actor, now).await?;
     tx.commit().await?;
     Ok(Created { id, number, tracking_code: code })
 }
@@ -1203,6 +1206,8 @@ pub struct PartStep<'a> {
     pub action: PartAction,
     pub text: &'a str,
     pub public: bool,
+    /// Photos of the work (a note or the resolution), already checked and staged.
+    pub photos: &'a [crate::files::Staged],
 }
 
 pub async fn act_on_part(
@@ -1213,7 +1218,7 @@ pub async fn act_on_part(
     version: i64,
     step: PartStep<'_>,
 ) -> Result<Uuid, AppError> {
-    let PartStep { action, text, public } = step;
+    let PartStep { action, text, public, photos } = step;
     let (p, r) = handled_part(db, viewer, part).await?;
     if p.version != version {
         return Err(AppError::Stale);
@@ -1301,6 +1306,10 @@ pub async fn act_on_part(
         }
     } else {
         touch(&mut tx, r.id, actor, now).await?;
+    }
+    if !photos.is_empty() {
+        let purpose = if matches!(action, PartAction::Resolve) { "resolution" } else { "progress" };
+        crate::files::record(&mut tx, crate::files::Owner::Request(r.id), purpose, photos, actor, now).await?;
     }
     tx.commit().await?;
     Ok(r.id)

@@ -23,10 +23,20 @@ async fn check(c: &Client, css: &str) {
     c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page")).click().await.unwrap();
 }
 
-/// Every photo on the page was served and decoded by the browser.
-async fn photos_loaded(c: &Client) -> u64 {
+/// Photos on the page that the browser fetched and decoded (thumbnails load lazily: scroll to
+/// them and give them a moment).
+async fn photos_loaded(c: &Client, want: u64) -> u64 {
+    c.execute("document.querySelector('#hazard-photos').scrollIntoView();", vec![]).await.unwrap();
     let js = "return Array.from(document.querySelectorAll('#hazard-photos img')).filter(i => i.complete && i.naturalWidth > 0).length;";
-    c.execute(js, vec![]).await.unwrap().as_u64().unwrap()
+    let mut n = 0;
+    for _ in 0..50 {
+        n = c.execute(js, vec![]).await.unwrap().as_u64().unwrap();
+        if n >= want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    n
 }
 
 fn photo_file(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
@@ -100,7 +110,7 @@ async fn story_8_a_flood_patrol_on_a_phone_with_photos_followed_to_closure_in_ch
     c.goto(&format!("{base}{href}")).await.unwrap();
     assert_eq!(status_of(&c).await, "open");
     assert!(text_of(&c, "#hazard-description").await.contains("地下车库倒灌"));
-    assert_eq!(photos_loaded(&c).await, 1, "the finding's photo is served to its grid worker");
+    assert_eq!(photos_loaded(&c, 1).await, 1, "the finding's photo is served to its grid worker");
     fill(&c, "#f-responsible", "桥北社区 + 物业抽水").await;
     click(&c, "#assign-form button").await;
     assert_eq!(status_of(&c).await, "rectifying");
@@ -108,7 +118,7 @@ async fn story_8_a_flood_patrol_on_a_phone_with_photos_followed_to_closure_in_ch
     attach(&c, "#f-rectified-photos", &road).await;
     click(&c, "#rectified-form button").await;
     assert_eq!(status_of(&c).await, "rectified");
-    assert_eq!(photos_loaded(&c).await, 2);
+    assert_eq!(photos_loaded(&c, 2).await, 2);
     check(&c, "#reinspect-form input[value=pass]").await;
     fill(&c, "#f-reinspect-note", "复查无积水").await;
     click(&c, "#reinspect-form button").await;
@@ -184,7 +194,7 @@ async fn story_10_self_built_houses_registered_with_photos_and_the_ledger_downlo
         attach(&c, "#f-photos", &house).await;
         click(&c, "form.card.form button.primary").await;
         assert_eq!(status_of(&c).await, "rectifying");
-        assert_eq!(photos_loaded(&c).await, 1);
+        assert_eq!(photos_loaded(&c, 1).await, 1);
     }
     c.goto(&format!("{base}/hazards?category=self_built")).await.unwrap();
     let list = text_of(&c, "table").await;

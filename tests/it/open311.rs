@@ -225,3 +225,51 @@ async fn a_resident_reports_without_an_account_and_follows_the_tracking_link() {
     assert!(anon.get(&format!("/track/{code}")).await.body.contains("晚上8点后家里有人"));
     assert_eq!(anon.get("/track/not-a-code").await.status, StatusCode::NOT_FOUND);
 }
+
+/// The photo-upload extension: a multipart post with `media`, checked by content like every upload.
+#[tokio::test]
+async fn an_app_posts_a_photo_with_the_request() {
+    let app = TestApp::new().await;
+    let key = api_key(&app).await;
+    let anon = app.anon();
+    let fields = [
+        ("api_key", key.as_str()),
+        ("service_code", "street_light"),
+        ("lat", "40.09"),
+        ("long", "113.30"),
+        ("description", "路灯不亮，见照片"),
+    ];
+    // An HTML page named .jpg: the spec's error list with 415, nothing written.
+    let bad =
+        anon.post_multipart("/open311/v2/requests.json", &fields, &[("media", "lamp.jpg", b"<html>hi</html>")]).await;
+    assert_eq!(bad.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", bad.body);
+    assert!(bad.json()[0]["description"].as_str().unwrap().starts_with("media:"), "{}", bad.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 0);
+    // Over the size limit: 413.
+    let mut huge = linli::files::samples::jpeg_with_gps(16, 16);
+    huge.resize(app.st.cfg.max_upload_bytes + 10, 0);
+    let big = anon.post_multipart("/open311/v2/requests.json", &fields, &[("media", "big.jpg", &huge)]).await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", big.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 0);
+    // A camera photo: the request and its photo (EXIF gone), for the staff who handle it.
+    let photo = linli::files::samples::jpeg_with_gps(200, 150);
+    let ok = anon.post_multipart("/open311/v2/requests.json", &fields, &[("media", "lamp.jpg", &photo)]).await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    let id = ok.json()[0]["token"].as_str().unwrap().to_string();
+    let files: Vec<(uuid::Uuid, String)> = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT id, purpose FROM files WHERE owner_kind = 'request' AND owner_id = $1"
+    )
+    .bind(uuid::Uuid::parse_str(&id).unwrap())
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].1, "intake");
+    let desk = app.login("bureau").await;
+    let got = desk.get(&format!("/files/{}", files[0].0)).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert!(!got.bytes.windows(4).any(|w| w == b"Exif"));
+    // Residents and other apps cannot fetch it: files need a signed-in role that sees the request.
+    assert_eq!(anon.get(&format!("/files/{}", files[0].0)).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.login("volunteer").await.get(&format!("/files/{}", files[0].0)).await.status, StatusCode::NOT_FOUND);
+}

@@ -461,3 +461,46 @@ async fn a_returned_part_goes_back_to_the_dispatcher_and_overdue_work_escalates_
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(app.count("SELECT escalation FROM requests").await, 2);
 }
+
+/// Resolution photos: the unit resolves its part with a photo of the work, kept with the request
+/// and shown on its page; a refused file leaves the part as it was.
+#[tokio::test]
+async fn a_unit_resolves_with_a_photo_of_the_work() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let mgr = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await.to_string();
+    let taken = worker
+        .post_form(
+            "/requests",
+            &[("category", "garbage_piled"), ("description", "楼下垃圾堆放"), ("place_id", &yongning)],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.body);
+    let request = taken.location().trim_start_matches("/requests/").to_string();
+    let r = mgr
+        .post_form(
+            &format!("/requests/{request}/dispatch"),
+            &[("version", "1"), ("units", &format!("place:{yongning}"))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (part_id, _, _) = part(&app, &request, "永宁社区").await;
+    let r = worker.post_form(&format!("/request-parts/{part_id}"), &[("version", "1"), ("action", "sign")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let path = format!("/request-parts/{part_id}");
+    let fields = [("version", "2"), ("action", "resolve"), ("note", "已清运，地面冲洗干净")];
+    let bad = worker.post_multipart(&path, &fields, &[("photos", "done.jpg", b"<html></html>")]).await;
+    assert_eq!(bad.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", bad.body);
+    assert_eq!(part(&app, &request, "永宁社区").await.1, "signed", "nothing half-written");
+    let photo = linli::files::samples::jpeg_with_gps(200, 100);
+    let ok = worker.post_multipart(&path, &fields, &[("photos", "done.jpg", &photo)]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(part(&app, &request, "永宁社区").await.1, "resolved");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM files WHERE owner_kind = 'request' AND purpose = 'resolution'").await,
+        1
+    );
+    let page = mgr.get(&format!("/requests/{request}")).await;
+    assert!(page.body.contains("data-purpose=\"resolution\""), "{}", page.body);
+}
