@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod model;
 pub mod pages;
 pub mod public;
+pub mod settings;
 pub mod store;
 
 use axum::http::Method;
@@ -20,6 +21,7 @@ pub fn routes() -> Vec<RouteDef> {
     let intake = Access::Roles(pages::INTAKE_ROLES);
     let dispatch = Access::Roles(pages::DISPATCHERS);
     let escalate = Access::Roles(pages::ESCALATORS);
+    let bureau = Access::Roles(settings::CATEGORY_EDITORS);
     vec![
         r(Method::GET, "/requests", staff, pages::list),
         r(Method::GET, "/requests/new", intake, pages::new_form),
@@ -34,6 +36,10 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/request-parts/{id}/extension", staff, pages::ask_extension),
         r(Method::POST, "/request-parts/{id}/reassign", dispatch, pages::reassign),
         r(Method::POST, "/request-extensions/{id}/decision", dispatch, pages::decide_extension),
+        r(Method::GET, "/request-categories", bureau, settings::list),
+        r(Method::GET, "/request-categories/new", bureau, settings::new_form),
+        r(Method::GET, "/request-categories/{name}/edit", bureau, settings::edit_form),
+        r(Method::POST, "/request-categories", bureau, settings::save),
         r(Method::GET, "/report", Access::Public, public::report_page),
         r(Method::POST, "/report", Access::Public, public::report),
         r(Method::GET, "/track/{code}", Access::Public, public::track),

@@ -112,6 +112,9 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
             view.actions.push((tr.t(&other.label_key()), format!("/requests?queue={}", other.as_str())));
         }
     }
+    if caller.is(super::settings::CATEGORY_EDITORS) {
+        view.actions.push((tr.t("request.categories"), "/request-categories".into()));
+    }
     let mut statuses = vec![(String::new(), tr.t("filter.all"))];
     statuses.extend(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))));
     let mut cats = vec![(String::new(), tr.t("filter.all"))];

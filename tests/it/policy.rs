@@ -169,6 +169,10 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/patrols/{id}", "LOFFOONNFFF"),
     ("POST", "/patrols/{id}", "LOFFOONNFFF"),
     ("GET", "/files/{id}", "LONNOONNNNN"),
+    ("GET", "/request-categories", "LOFFFFFFFFF"),
+    ("GET", "/request-categories/new", "LOFFFFFFFFF"),
+    ("GET", "/request-categories/{name}/edit", "LOFFFFFFFFF"),
+    ("POST", "/request-categories", "LOFFFFFFFFF"),
     ("GET", "/report", "OOOOOOOOOOO"),
     ("POST", "/report", "OOOOOOOOOOO"),
     ("GET", "/track/{code}", "OOOOOOOOOOO"),
@@ -404,9 +408,10 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
             "/open311/v2/tokens/{file}" => format!("{request_id}.json"),
             _ => "services.json".to_string(),
         };
+        let name = if template.starts_with("/request-categories/") { "sewer_blocked" } else { "linli.css" };
         let path = template
             .replace("{id}", &id)
-            .replace("{name}", "linli.css")
+            .replace("{name}", name)
             .replace("/track/{code}", &format!("/track/{tracking}"))
             .replace("{file}", &file);
         let method: Method = method.parse().unwrap();

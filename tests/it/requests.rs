@@ -504,3 +504,86 @@ async fn a_unit_resolves_with_a_photo_of_the_work() {
     let page = mgr.get(&format!("/requests/{request}")).await;
     assert!(page.body.contains("data-purpose=\"resolution\""), "{}", page.body);
 }
+
+/// The bureau edits a category's time limits and adds a category; bad values, a stale form and a
+/// taken code are refused; the new category is offered at once (Open311 included).
+#[tokio::test]
+async fn the_bureau_edits_categories_and_their_time_limits() {
+    let app = TestApp::new().await;
+    let bureau = app.login("bureau").await;
+    let list = bureau.get("/request-categories").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("/request-categories/sewer_blocked/edit"));
+    let edit = bureau.get("/request-categories/sewer_blocked/edit").await;
+    assert_eq!(edit.status, StatusCode::OK);
+    assert_eq!(bureau.get("/request-categories/no_such/edit").await.status, StatusCode::NOT_FOUND);
+    let version: (i64,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT version FROM request_categories WHERE code = 'sewer_blocked'"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    let v = version.0.to_string();
+    let base = |hours: &'static str, days: &'static str, version: String| {
+        vec![
+            ("code", "sewer_blocked".to_string()),
+            ("name", "下水堵塞".to_string()),
+            ("group_name", "市政".to_string()),
+            ("default_unit", "community".to_string()),
+            ("response_hours", hours.to_string()),
+            ("resolve_days", days.to_string()),
+            ("active", "on".to_string()),
+            ("version", version),
+        ]
+    };
+    let r = post_category(&bureau, base("0", "abc", v.clone())).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("时限超出允许范围") && r.body.contains("value=\"abc\""), "{}", r.body);
+    let r = post_category(&bureau, base("2", "5", "999".into())).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    let r = post_category(&bureau, base("2", "5", v.clone())).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let days: (i64,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT resolve_days FROM request_categories WHERE code = 'sewer_blocked'"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    assert_eq!(days.0, 5);
+    // A new category: its code must be new; a department default needs the department.
+    let new = |code: &'static str, unit: &'static str| {
+        vec![
+            ("code", code.to_string()),
+            ("name", "共享单车乱停".to_string()),
+            ("group_name", "市容".to_string()),
+            ("default_unit", unit.to_string()),
+            ("response_hours", "4".to_string()),
+            ("resolve_days", "2".to_string()),
+            ("active", "on".to_string()),
+        ]
+    };
+    assert_eq!(
+        post_category(&bureau, new("sewer_blocked", "community")).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let r = post_category(&bureau, new("bike_parking", "department")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("须选择部门"));
+    assert_eq!(
+        post_category(&bureau, new("Bike Parking!", "community")).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let r = post_category(&bureau, new("bike_parking", "community")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let services = app.anon().get("/open311/v2/services.json").await.json();
+    assert!(services.as_array().unwrap().iter().any(|s| s["service_code"] == "bike_parking"));
+    // Only the bureau.
+    let mgr = app.login("zhenhua.mgr").await;
+    assert_eq!(mgr.get("/request-categories").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(mgr.post_form("/request-categories", &[("code", "x")]).await.status, StatusCode::FORBIDDEN);
+}
+
+async fn post_category(c: &crate::harness::Client<'_>, fields: Vec<(&'static str, String)>) -> crate::harness::Resp {
+    let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.post_form("/request-categories", &f).await
+}
