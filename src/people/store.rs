@@ -68,6 +68,7 @@ pub async fn list(
     } else if clients {
         wh.push_str(" AND EXISTS (SELECT 1 FROM cases c WHERE c.person_id = p.id)");
     }
+    let mut bounded = f.tag.as_deref().and_then(Tag::parse).is_some();
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let hits = crate::search::find(db, scope, &["person"], q, 500).await?;
         let ids: Vec<Uuid> = hits.into_iter().map(|h| h.entity_id).collect();
@@ -75,6 +76,29 @@ pub async fn list(
             return Ok((Vec::new(), 0));
         }
         wh.push_str(&format!(" AND p.id IN ({})", args.list(&ids)));
+        bounded = true;
+    }
+    if bounded {
+        // Starting from a tag's holders or the search hits, the matches are found as a whole
+        // set (the total needs all of them anyway): find them once, then count them and take
+        // the page's ids from the same set, in one statement. Two statements found the set
+        // twice (SQLite), or walked persons_id_path down from the newest id for the page, past
+        // every row deleted since the last vacuum (PostgreSQL); benches/casework.rs, query a.
+        let mut paged = args.clone();
+        let select = format!(
+            "WITH m AS MATERIALIZED (SELECT p.id FROM persons p WHERE {wh})
+             SELECT {PERSON_COLS}, (SELECT COUNT(*) FROM m) AS total {PERSON_FROM}
+             WHERE p.id IN (SELECT id FROM m ORDER BY id DESC LIMIT {} OFFSET {}) ORDER BY p.id DESC",
+            paged.push(limit),
+            paged.push(offset)
+        );
+        let rows: Vec<Counted> = query::all(db, &select, &paged).await?;
+        if let Some(total) = rows.first().map(|r| r.total) {
+            return Ok((rows.into_iter().map(|r| r.person).collect(), total));
+        }
+        // An empty page (no match, or past the last one) carries no total: counted below.
+        let (total,): (i64,) = query::one(db, &format!("SELECT COUNT(*) FROM persons p WHERE {wh}"), &args).await?;
+        return Ok((Vec::new(), total));
     }
     // The page's ids first, from persons alone (an index-only walk down persons_id_path), then
     // their rows: the rows of the people skipped on the way are never read.
@@ -87,6 +111,14 @@ pub async fn list(
     let rows = query::all(db, &select, &paged).await?;
     let (total,): (i64,) = query::one(db, &format!("SELECT COUNT(*) FROM persons p WHERE {wh}"), &args).await?;
     Ok((rows, total))
+}
+
+/// A row of a list page with the total of the list.
+#[derive(sqlx::FromRow)]
+struct Counted {
+    #[sqlx(flatten)]
+    person: Person,
+    total: i64,
 }
 
 /// A person inside the scope, or None (missing and out of scope look the same).

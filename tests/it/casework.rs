@@ -143,6 +143,56 @@ async fn same_name_birth_and_place_is_offered_as_a_match_and_tags_respect_age() 
     assert_eq!(listed["total"], 1);
 }
 
+/// Pages of `/api/v1/people?{query}` with two rows each: newest id first, together the whole
+/// list, every page (one past the end too) with the list's total. Returns the total.
+async fn pages_agree(c: &Client<'_>, query: &str) -> i64 {
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_string()).collect()
+    };
+    let all = c.get(&format!("/api/v1/people?{query}&page_size=200")).await.json();
+    let total = all["total"].as_i64().unwrap();
+    let want = ids(&all);
+    assert_eq!(want.len() as i64, total, "{query}");
+    let mut sorted = want.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(want, sorted, "{query}: newest id first");
+    let mut got = Vec::new();
+    for page in 1..=total / 2 + 2 {
+        let r = c.get(&format!("/api/v1/people?{query}&page_size=2&page={page}")).await.json();
+        assert_eq!(r["total"], total, "{query} page {page}");
+        got.extend(ids(&r));
+    }
+    assert_eq!(got, want, "{query}");
+    total
+}
+
+#[tokio::test]
+async fn people_lists_by_tag_clients_or_name_page_in_id_order_with_one_total() {
+    let app = TestApp::new().await;
+    let worker = app.login("zhengjiangbo").await;
+    let minhe = app.place_id("民和社区").await;
+    for (i, name) in ["侯明远", "侯明达", "侯明辉", "侯明杰", "侯明轩"].into_iter().enumerate() {
+        let body = serde_json::json!({"name": name, "birth_date": format!("194{i}-03-01"), "place_id": minhe});
+        let pid = register(&worker, body).await["id"].as_str().unwrap().to_string();
+        let r = worker
+            .send_json(Method::POST, &format!("/api/v1/people/{pid}/tags"), r#"{"tag": "独居", "source": "走访"}"#, &[])
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        if i % 2 == 0 {
+            let body = serde_json::json!({"person_id": pid, "domain": "elderly_care", "source": "visit", "summary": "独居，定期探访"});
+            let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await;
+            assert_eq!(case.status, StatusCode::CREATED, "{}", case.body);
+        }
+    }
+    assert_eq!(pages_agree(&worker, &format!("q={}", urlencode("侯明"))).await, 5);
+    assert!(pages_agree(&worker, "tag=living_alone").await >= 5);
+    let clients = pages_agree(&worker, &format!("tag=living_alone&clients=true&place_id={minhe}")).await;
+    assert!(clients >= 3);
+    assert_eq!(pages_agree(&worker, &format!("tag=living_alone&clients=true&q={}", urlencode("侯明"))).await, 3);
+    let none = worker.get(&format!("/api/v1/people?tag=extreme_poverty&q={}", urlencode("侯明"))).await.json();
+    assert_eq!((none["total"].as_i64(), none["items"].as_array().map(Vec::len)), (Some(0), Some(0)));
+}
+
 #[tokio::test]
 async fn another_station_cannot_see_or_find_a_client_by_list_search_timeline_or_id() {
     let app = TestApp::new().await;
