@@ -39,49 +39,56 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for FormWithFiles<T> 
             let PageForm(form) = PageForm::<T>::from_request(req, st).await?;
             return Ok(FormWithFiles { form, files: Vec::new() });
         }
-        let mut mp = Multipart::from_request(req, st)
+        let mp = Multipart::from_request(req, st)
             .await
             .map_err(|_| AppError::BadRequest("error.form_content_type", serde_json::Value::Null))?;
-        let max = st.files.max_bytes;
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        let mut files = Vec::new();
-        while let Some(mut field) = mp.next_field().await.map_err(multipart_error)? {
-            let name = field.name().unwrap_or_default().to_string();
-            match field.file_name().map(str::to_string) {
-                Some(file_name) => {
-                    let mut bytes = Vec::new();
-                    let mut oversize = false;
-                    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                        if oversize {
-                            continue;
-                        }
-                        if bytes.len() + chunk.len() > max {
-                            oversize = true;
-                            bytes = Vec::new();
-                        } else {
-                            bytes.extend_from_slice(&chunk);
-                        }
-                    }
-                    // An empty file input still sends a part with no name and no bytes.
-                    if bytes.is_empty() && !oversize && file_name.is_empty() {
-                        continue;
-                    }
-                    if files.len() == MAX_FILES {
-                        return Err(AppError::field(&name, "file.too_many"));
-                    }
-                    files.push(Upload { field: name, name: file_name, bytes, oversize });
-                }
-                None => {
-                    let value = field.text().await.map_err(multipart_error)?;
-                    pairs.push((name, value));
-                }
-            }
-        }
+        let (pairs, files) = read_multipart(mp, st.files.max_bytes).await?;
         let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
         let form = serde_html_form::from_str(&encoded)
             .map_err(|e| AppError::BadRequest("error.bad_form", serde_json::json!({ "reason": e.to_string() })))?;
         Ok(FormWithFiles { form, files })
     }
+}
+
+/// The text fields of a multipart body as form pairs, and its files. A file longer than `max` is
+/// marked oversize (its bytes dropped) rather than failing the form; an empty file input is
+/// skipped; more than [`MAX_FILES`] files is refused.
+pub async fn read_multipart(mut mp: Multipart, max: usize) -> Result<(Vec<(String, String)>, Vec<Upload>), AppError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut files = Vec::new();
+    while let Some(mut field) = mp.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(file_name) => {
+                let mut bytes = Vec::new();
+                let mut oversize = false;
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    if oversize {
+                        continue;
+                    }
+                    if bytes.len() + chunk.len() > max {
+                        oversize = true;
+                        bytes = Vec::new();
+                    } else {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                }
+                // An empty file input still sends a part with no name and no bytes.
+                if bytes.is_empty() && !oversize && file_name.is_empty() {
+                    continue;
+                }
+                if files.len() == MAX_FILES {
+                    return Err(AppError::field(&name, "file.too_many"));
+                }
+                files.push(Upload { field: name, name: file_name, bytes, oversize });
+            }
+            None => {
+                let value = field.text().await.map_err(multipart_error)?;
+                pairs.push((name, value));
+            }
+        }
+    }
+    Ok((pairs, files))
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {

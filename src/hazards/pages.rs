@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -18,6 +18,8 @@ use crate::files::upload::{FormWithFiles, Upload};
 use crate::files::{self, FileInfo, Owner, Staged};
 use crate::org::model::PlaceKind;
 use crate::people::model::parse_date;
+use crate::requests::model::parse_uuid;
+use crate::requests::pages::local;
 use crate::web::error::{AppError, AppResult, FieldErrors};
 use crate::web::extract::{Id, Q};
 use crate::web::form::{Cell, Field, apply_errors, clean_optional, general_errors};
@@ -31,10 +33,6 @@ pub const HAZARD_STAFF: &[Role] =
 /// Who plans patrols and closes a hazard without rectification.
 pub const HAZARD_MANAGERS: &[Role] = &[Role::BureauAdmin, Role::StationManager, Role::CommunityStaff];
 
-pub fn local(t: chrono::DateTime<chrono::Utc>) -> String {
-    crate::requests::pages::local(t)
-}
-
 /// Stages uploaded photos; a refused file becomes a message on its field and the right status.
 async fn stage(st: &AppState, uploads: Vec<Upload>) -> Result<Vec<Staged>, (FieldErrors, StatusCode)> {
     files::stage(&st.files, uploads).await.map_err(|(field, rejected)| {
@@ -44,12 +42,18 @@ async fn stage(st: &AppState, uploads: Vec<Upload>) -> Result<Vec<Staged>, (Fiel
     })
 }
 
-fn error_status(e: &AppError) -> StatusCode {
-    match e {
-        AppError::Stale => StatusCode::PRECONDITION_FAILED,
-        AppError::Conflict(_) => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    }
+/// A refused step as messages for the page that comes back: field errors (422), a stale form
+/// (412) or a wrong state (409); anything else is not the user's to fix.
+fn refused(e: AppError) -> AppResult<(FieldErrors, StatusCode)> {
+    let (code, status) = match e {
+        AppError::Invalid(errors) => return Ok((errors, StatusCode::UNPROCESSABLE_ENTITY)),
+        AppError::Stale => ("error.stale", StatusCode::PRECONDITION_FAILED),
+        AppError::Conflict(code) => (code, StatusCode::CONFLICT),
+        e => return Err(e),
+    };
+    let mut errors = FieldErrors::default();
+    errors.add("_form", code);
+    Ok((errors, status))
 }
 
 // ---- the register -----------------------------------------------------------------------------
@@ -242,18 +246,6 @@ pub struct HazardForm {
     pub request_id: String,
 }
 
-fn optional_uuid(v: &str, field: &str, errors: &mut FieldErrors) -> Option<Uuid> {
-    let v = v.trim();
-    if v.is_empty() {
-        return None;
-    }
-    let id = v.parse().ok();
-    if id.is_none() {
-        errors.add(field, "error.bad_choice");
-    }
-    id
-}
-
 fn optional_date(v: &str, field: &str, errors: &mut FieldErrors) -> Option<NaiveDate> {
     let v = v.trim();
     if v.is_empty() {
@@ -283,16 +275,16 @@ impl HazardForm {
             category: parse_choice(&self.category, "category", Category::parse, errors),
             risk: parse_choice(&self.risk_level, "risk_level", RiskLevel::parse, errors),
             description,
-            place_id: optional_uuid(&self.place_id, "place_id", errors),
-            estate_id: optional_uuid(&self.estate_id, "estate_id", errors),
+            place_id: parse_uuid(Some(&self.place_id), "place_id", errors),
+            estate_id: parse_uuid(Some(&self.estate_id), "estate_id", errors),
             building: clean_optional(Some(&self.building), "building", 40, errors),
             address: clean_optional(Some(&self.address), "address", 200, errors),
             coords,
             responsible: clean_optional(Some(&self.responsible), "responsible", 100, errors).unwrap_or_default(),
             deadline,
-            person_id: optional_uuid(&self.person_id, "person_id", errors),
-            case_id: optional_uuid(&self.case_id, "case_id", errors),
-            request_id: optional_uuid(&self.request_id, "request_id", errors),
+            person_id: parse_uuid(Some(&self.person_id), "person_id", errors),
+            case_id: parse_uuid(Some(&self.case_id), "case_id", errors),
+            request_id: parse_uuid(Some(&self.request_id), "request_id", errors),
         }
     }
 }
@@ -552,21 +544,7 @@ pub async fn step(
         Ok(()) => Ok(Redirect::to(&format!("/hazards/{id}")).into_response()),
         Err(e) => {
             files::discard(&st.files, staged).await;
-            let status = error_status(&e);
-            let errors = match e {
-                AppError::Invalid(errors) => errors,
-                AppError::Stale => {
-                    let mut e = FieldErrors::default();
-                    e.add("_form", "error.stale");
-                    e
-                }
-                AppError::Conflict(code) => {
-                    let mut e = FieldErrors::default();
-                    e.add("_form", code);
-                    e
-                }
-                e => return Err(e),
-            };
+            let (errors, status) = refused(e)?;
             render(&st, &caller, id, errors, f, status).await
         }
     }
@@ -660,8 +638,6 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(q): Q<LedgerQu
     .await?;
     Ok(crate::people::export::xlsx_response(bytes, &format!("隐患台账-{}.xlsx", from.format("%Y-%m"))))
 }
-
-use chrono::Datelike;
 
 // ---- patrols ------------------------------------------------------------------------------------
 
@@ -773,7 +749,7 @@ pub async fn create_patrol(
     crate::web::extract::PageForm(f): crate::web::extract::PageForm<PatrolForm>,
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
-    let place_id = optional_uuid(&f.place_id, "place_id", &mut errors);
+    let place_id = parse_uuid(Some(&f.place_id), "place_id", &mut errors);
     if place_id.is_none() && errors.is_empty() {
         errors.add("place_id", "error.required");
     }
@@ -788,7 +764,7 @@ pub async fn create_patrol(
     if due_on.is_none() && errors.get("due_on").is_none() {
         errors.add("due_on", "error.required");
     }
-    let assignee_id = optional_uuid(&f.assignee_id, "assignee_id", &mut errors);
+    let assignee_id = parse_uuid(Some(&f.assignee_id), "assignee_id", &mut errors);
     let result = match (errors.is_empty(), place_id, list, due_on) {
         (true, Some(place_id), Some(checklist), Some(due_on)) => {
             let p = store::NewPatrol { place_id, checklist, area, due_on, assignee_id };
@@ -853,15 +829,7 @@ async fn render_patrol(
     let ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/patrols", "nav.patrols");
     let tr = ctx.tr;
     let list = checklist(&p.checklist);
-    let mut numbers = std::collections::HashMap::new();
     let items = store::patrol_items(&st.db, id).await?;
-    for i in &items {
-        if let Some(hid) = i.hazard_id
-            && let Some(h) = store::get(&st.db, &caller.scope, hid).await?
-        {
-            numbers.insert(hid, h.number);
-        }
-    }
     let typed_value = |k: String| typed.and_then(|t| t.get(&k).cloned());
     let item_views = items
         .iter()
@@ -871,7 +839,7 @@ async fn render_patrol(
             result: typed_value(format!("result_{}", i.seq)).or(i.result.clone()).unwrap_or_default(),
             note: typed_value(format!("note_{}", i.seq)).or(i.note.clone()).unwrap_or_default(),
             risk: typed_value(format!("risk_{}", i.seq)).unwrap_or_else(|| "general".into()),
-            hazard: i.hazard_id.and_then(|h| numbers.get(&h).map(|n| (h, n.clone()))),
+            hazard: i.hazard_id.zip(i.hazard_number.clone()),
         })
         .collect();
     let can_do = p.status == "planned"
@@ -965,21 +933,7 @@ pub async fn complete_patrol(
                 staged_all.append(&mut f.photos);
             }
             files::discard(&st.files, staged_all).await;
-            let status = error_status(&e);
-            let errors = match e {
-                AppError::Invalid(errors) => errors,
-                AppError::Stale => {
-                    let mut e = FieldErrors::default();
-                    e.add("_form", "error.stale");
-                    e
-                }
-                AppError::Conflict(code) => {
-                    let mut e = FieldErrors::default();
-                    e.add("_form", code);
-                    e
-                }
-                e => return Err(e),
-            };
+            let (errors, status) = refused(e)?;
             render_patrol(&st, &caller, id, Some(&answers), errors, status).await
         }
     }

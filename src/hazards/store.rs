@@ -206,41 +206,8 @@ async fn locate(
     h: &NewHazard,
     errors: &mut FieldErrors,
 ) -> Result<Option<(Uuid, String, String)>, sqlx::Error> {
-    let mut place: Option<(Uuid, String, String)> = None;
-    let mut estate_name = None;
-    if let Some(eid) = h.estate_id {
-        let mut args = Args::new();
-        let sql = format!(
-            "SELECT p.id, p.path, p.name, e.name FROM estates e JOIN places p ON p.id = e.community_id
-             WHERE e.id = {} AND e.active AND {}",
-            args.push(eid),
-            args.scope("p.path", scope)
-        );
-        match query::optional::<(Uuid, String, String, String)>(db, &sql, &args).await? {
-            Some((id, path, name, ename)) => {
-                place = Some((id, path, name));
-                estate_name = Some(ename);
-            }
-            None => errors.add("estate_id", "error.bad_choice"),
-        }
-    }
-    if let Some(pid) = h.place_id {
-        let mut args = Args::new();
-        let sql = format!(
-            "SELECT id, path, name FROM places WHERE id = {} AND active AND kind IN ('community', 'grid') AND {}",
-            args.push(pid),
-            args.scope("path", scope)
-        );
-        match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
-            Some(p) => match &place {
-                Some((_, epath, _)) if !p.1.starts_with(epath.as_str()) => {
-                    errors.add("place_id", "request.place_mismatch")
-                }
-                _ => place = Some(p),
-            },
-            None => errors.add("place_id", "error.bad_choice"),
-        }
-    }
+    let (place, estate_name) =
+        crate::org::store::resolve_location(db, Some(scope), h.estate_id, h.place_id, errors).await?;
     if place.is_none() && h.place_id.is_none() && h.estate_id.is_none() {
         errors.add("place_id", "error.required");
     }
@@ -592,11 +559,15 @@ pub struct PatrolItem {
     pub result: Option<String>,
     pub note: Option<String>,
     pub hazard_id: Option<Uuid>,
+    pub hazard_number: Option<String>,
 }
 
+/// The items of a patrol with the numbers of the hazards they found. A finding shares its
+/// patrol's place, so whoever may see the patrol may see its findings.
 pub async fn patrol_items(db: &Db, patrol: Uuid) -> Result<Vec<PatrolItem>, sqlx::Error> {
     crate::read!(db, |c| sqlx::query_as(
-        "SELECT seq, item, result, note, hazard_id FROM patrol_items WHERE patrol_id = $1 ORDER BY seq"
+        "SELECT i.seq, i.item, i.result, i.note, i.hazard_id, h.number AS hazard_number
+         FROM patrol_items i LEFT JOIN hazards h ON h.id = i.hazard_id WHERE i.patrol_id = $1 ORDER BY i.seq"
     )
     .bind(patrol)
     .fetch_all(c)

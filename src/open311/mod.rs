@@ -423,24 +423,15 @@ async fn multipart_fields(
     max: usize,
 ) -> Result<(Vec<(String, String)>, Vec<crate::files::upload::Upload>), Fail> {
     use axum::extract::FromRequest;
-    let mut mp =
+    let mp =
         axum::extract::Multipart::from_request(req, &()).await.map_err(|_| Fail::bad("malformed multipart body"))?;
-    let (mut ps, mut media) = (Vec::new(), Vec::new());
-    while let Some(field) = mp.next_field().await.map_err(|_| Fail::bad("malformed multipart body"))? {
-        let name = field.name().unwrap_or_default().to_string();
-        match field.file_name().map(str::to_string) {
-            Some(file_name) if name == "media" => {
-                let bytes = field.bytes().await.map_err(|_| Fail::bad("malformed multipart body"))?;
-                if media.len() == crate::files::upload::MAX_FILES {
-                    return Err(Fail::bad("media: too many files"));
-                }
-                let oversize = bytes.len() > max;
-                let bytes = if oversize { Vec::new() } else { bytes.to_vec() };
-                media.push(crate::files::upload::Upload { field: name, name: file_name, bytes, oversize });
-            }
-            Some(_) => return Err(Fail::bad(format!("unexpected file field {name}; send the photo as media"))),
-            None => ps.push((name, field.text().await.map_err(|_| Fail::bad("malformed multipart body"))?)),
-        }
+    let (ps, media) = crate::files::upload::read_multipart(mp, max).await.map_err(|e| match e {
+        AppError::TooLarge => Fail(StatusCode::PAYLOAD_TOO_LARGE, vec!["the post is too large".into()]),
+        AppError::Invalid(_) => Fail::bad("media: too many files"),
+        _ => Fail::bad("malformed multipart body"),
+    })?;
+    if let Some(other) = media.iter().find(|m| m.field != "media") {
+        return Err(Fail::bad(format!("unexpected file field {}; send the photo as media", other.field)));
     }
     Ok((ps, media))
 }

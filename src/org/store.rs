@@ -767,3 +767,56 @@ pub async fn organisation_options(
     );
     query::all(db, &sql, &args).await
 }
+
+/// Where a record (a request, a hazard) lies, from what a form gave: an estate (its community)
+/// and/or a community or grid. Both must be active and, with a scope, inside it; a grid must lie in
+/// the estate's community. Returns the place (id, path, name) and the estate's name.
+pub async fn resolve_location(
+    db: &Db,
+    scope: Option<&Scope>,
+    estate_id: Option<Uuid>,
+    place_id: Option<Uuid>,
+    errors: &mut FieldErrors,
+) -> Result<(Option<(Uuid, String, String)>, Option<String>), sqlx::Error> {
+    let mut place: Option<(Uuid, String, String)> = None;
+    let mut estate_name = None;
+    if let Some(eid) = estate_id {
+        let mut args = Args::new();
+        let mut sql = format!(
+            "SELECT p.id, p.path, p.name, e.name FROM estates e JOIN places p ON p.id = e.community_id
+             WHERE e.id = {} AND e.active AND p.active",
+            args.push(eid)
+        );
+        if let Some(s) = scope {
+            sql.push_str(&format!(" AND {}", args.scope("p.path", s)));
+        }
+        match query::optional::<(Uuid, String, String, String)>(db, &sql, &args).await? {
+            Some((id, path, name, ename)) => {
+                place = Some((id, path, name));
+                estate_name = Some(ename);
+            }
+            None => errors.add("estate_id", "error.bad_choice"),
+        }
+    }
+    if let Some(pid) = place_id {
+        let mut args = Args::new();
+        let mut sql = format!(
+            "SELECT id, path, name FROM places WHERE id = {} AND active AND kind IN ('community', 'grid')",
+            args.push(pid)
+        );
+        if let Some(s) = scope {
+            sql.push_str(&format!(" AND {}", args.scope("path", s)));
+        }
+        match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
+            // A grid inside the estate's community is finer; a place elsewhere contradicts it.
+            Some(p) => match &place {
+                Some((_, epath, _)) if !p.1.starts_with(epath.as_str()) => {
+                    errors.add("place_id", "request.place_mismatch")
+                }
+                _ => place = Some(p),
+            },
+            None => errors.add("place_id", "error.bad_choice"),
+        }
+    }
+    Ok((place, estate_name))
+}

@@ -154,7 +154,8 @@ pub fn in_china(lat: f64, lon: f64) -> bool {
     (3.8..=53.6).contains(&lat) && (73.4..=135.1).contains(&lon)
 }
 
-fn parse_uuid(v: Option<&str>, field: &str, errors: &mut FieldErrors) -> Option<Uuid> {
+/// An optional id typed or chosen on a form: empty is none, anything else must be a UUID.
+pub fn parse_uuid(v: Option<&str>, field: &str, errors: &mut FieldErrors) -> Option<Uuid> {
     let v = v.map(str::trim).filter(|s| !s.is_empty())?;
     match Uuid::parse_str(v) {
         Ok(id) => Some(id),

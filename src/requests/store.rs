@@ -408,46 +408,8 @@ async fn locate(
     clean: &CleanIntake,
     errors: &mut FieldErrors,
 ) -> Result<Option<Location>, sqlx::Error> {
-    let mut place: Option<(Uuid, String, String)> = None;
-    let mut estate_name = None;
-    if let Some(eid) = clean.estate_id {
-        let mut args = Args::new();
-        let mut sql = format!(
-            "SELECT e.id, e.name, p.id, p.path, p.name FROM estates e JOIN places p ON p.id = e.community_id
-             WHERE e.id = {} AND e.active AND p.active",
-            args.push(eid)
-        );
-        if let Some(s) = scope {
-            sql.push_str(&format!(" AND {}", args.scope("p.path", s)));
-        }
-        match query::optional::<(Uuid, String, Uuid, String, String)>(db, &sql, &args).await? {
-            Some((_, ename, pid, path, pname)) => {
-                estate_name = Some(ename);
-                place = Some((pid, path, pname));
-            }
-            None => errors.add("estate_id", "error.bad_choice"),
-        }
-    }
-    if let Some(pid) = clean.place_id {
-        let mut args = Args::new();
-        let mut sql = format!(
-            "SELECT id, path, name FROM places WHERE id = {} AND active AND kind IN ('community', 'grid')",
-            args.push(pid)
-        );
-        if let Some(s) = scope {
-            sql.push_str(&format!(" AND {}", args.scope("path", s)));
-        }
-        match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
-            // An estate's community wins over a grid only if they disagree; a grid inside it is finer.
-            Some(p) => match &place {
-                Some((_, epath, _)) if !p.1.starts_with(epath.as_str()) => {
-                    errors.add("place_id", "request.place_mismatch")
-                }
-                _ => place = Some(p),
-            },
-            None => errors.add("place_id", "error.bad_choice"),
-        }
-    }
+    let (place, estate_name) =
+        crate::org::store::resolve_location(db, scope, clean.estate_id, clean.place_id, errors).await?;
     if !errors.is_empty() {
         return Ok(None);
     }
