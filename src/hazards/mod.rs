@@ -3,6 +3,7 @@
 //! rectified by a deadline, re-inspected and closed (销号), and the monthly ledger (台账) per street
 //! exports to xlsx. A hazard can link to a person or case (story 9) and to a request.
 
+pub mod api;
 pub mod model;
 pub mod pages;
 pub mod store;
@@ -26,5 +27,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/patrols", managers, pages::create_patrol),
         r(Method::GET, "/patrols/{id}", staff, pages::show_patrol),
         r(Method::POST, "/patrols/{id}", staff, pages::complete_patrol).upload(),
+        r(Method::GET, "/api/v1/hazards", staff, api::list),
+        r(Method::POST, "/api/v1/hazards", staff, api::create),
+        r(Method::GET, "/api/v1/hazards/{id}", staff, api::get),
+        r(Method::POST, "/api/v1/hazards/{id}/steps", staff, api::step),
+        r(Method::GET, "/api/v1/patrols", staff, api::patrols),
+        r(Method::GET, "/api/v1/patrols/{id}", staff, api::patrol),
     ]
 }

@@ -58,14 +58,36 @@ fn refused(e: AppError) -> AppResult<(FieldErrors, StatusCode)> {
 
 // ---- the register -----------------------------------------------------------------------------
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 pub struct ListQuery {
+    /// open (default), overdue, all, or one status.
     pub status: Option<String>,
     pub category: Option<String>,
     pub risk: Option<String>,
+    /// A street, community or grid inside the caller's scope.
     pub place_id: Option<String>,
     #[serde(flatten)]
+    #[param(ignore)]
     pub page: PageParams,
+}
+
+/// The list filter a query asks for; unknown values are 400.
+pub(super) async fn filter_of(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<store::ListFilter> {
+    let (open, overdue, status) = match q.status.as_deref().unwrap_or("open") {
+        "open" => (true, false, None),
+        "overdue" => (false, true, None),
+        "" | "all" => (false, false, None),
+        s => (false, false, Some(Status::parse(s).ok_or(AppError::bad("error.bad_query"))?)),
+    };
+    Ok(store::ListFilter {
+        open,
+        overdue,
+        status,
+        category: choice(&q.category, Category::parse)?,
+        risk: choice(&q.risk, RiskLevel::parse)?,
+        place_path: place_path(st, caller, &q.place_id).await?,
+        ..Default::default()
+    })
 }
 
 fn choice<T>(v: &Option<String>, parse: fn(&str) -> Option<T>) -> AppResult<Option<T>> {
@@ -110,21 +132,7 @@ fn options<T: Copy>(
 }
 
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Response> {
-    let (open, overdue, status) = match q.status.as_deref().unwrap_or("open") {
-        "open" => (true, false, None),
-        "overdue" => (false, true, None),
-        "" | "all" => (false, false, None),
-        s => (false, false, Some(Status::parse(s).ok_or(AppError::bad("error.bad_query"))?)),
-    };
-    let filter = store::ListFilter {
-        open,
-        overdue,
-        status,
-        category: choice(&q.category, Category::parse)?,
-        risk: choice(&q.risk, RiskLevel::parse)?,
-        place_path: place_path(&st, &caller, &q.place_id).await?,
-        ..Default::default()
-    };
+    let filter = filter_of(&st, &caller, &q).await?;
     let (rows, total) = store::list(&st.db, &caller.scope, &filter, q.page.size(), q.page.offset()).await?;
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/hazards", "nav.hazards");
     let tr = ctx.tr;
@@ -214,7 +222,8 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     Ok(page(&view))
 }
 
-#[derive(Deserialize, Default, Clone)]
+/// A hazard as registered on the form or through the API (all text, checked by `validate`).
+#[derive(Deserialize, Default, Clone, utoipa::ToSchema)]
 pub struct HazardForm {
     #[serde(default)]
     pub category: String,
@@ -259,7 +268,7 @@ fn optional_date(v: &str, field: &str, errors: &mut FieldErrors) -> Option<Naive
 }
 
 impl HazardForm {
-    fn validate(&self, errors: &mut FieldErrors) -> NewHazard {
+    pub(super) fn validate(&self, errors: &mut FieldErrors) -> NewHazard {
         let description = self.description.trim().to_string();
         if description.is_empty() {
             errors.add("description", "error.required");
@@ -467,8 +476,10 @@ pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> App
     render(&st, &caller, id, FieldErrors::default(), StepForm::default(), StatusCode::OK).await
 }
 
-#[derive(Deserialize, Default, Clone)]
+/// One step of the rectification life, as the form or the API sends it.
+#[derive(Deserialize, Default, Clone, utoipa::ToSchema)]
 pub struct StepForm {
+    /// assign, note, rectified, reinspect or close.
     #[serde(default)]
     pub step: String,
     #[serde(default)]
@@ -485,7 +496,7 @@ pub struct StepForm {
 }
 
 impl StepForm {
-    fn step(&self, errors: &mut FieldErrors) -> Option<Step> {
+    pub(super) fn step(&self, errors: &mut FieldErrors) -> Option<Step> {
         let note = self.note.trim().to_string();
         if note.chars().count() > 2000 {
             errors.add("note", "error.too_long");

@@ -3,9 +3,12 @@
 //! life 受理 → 派单 → 签收 → 办理 → 办结 → 回访 → 评价 with 退单 and 延期; SLA clocks on the
 //! Chinese working calendar ([`calendar`]) and escalation of overdue work.
 
+pub mod api;
 pub mod calendar;
 pub mod defaults;
 
+pub mod metrics;
+pub mod metrics_pages;
 pub mod model;
 pub mod pages;
 pub mod public;
@@ -22,9 +25,19 @@ pub fn routes() -> Vec<RouteDef> {
     let dispatch = Access::Roles(pages::DISPATCHERS);
     let escalate = Access::Roles(pages::ESCALATORS);
     let bureau = Access::Roles(settings::CATEGORY_EDITORS);
+    let metrics = Access::Roles(metrics_pages::METRICS_READERS);
     vec![
         r(Method::GET, "/requests", staff, pages::list),
         r(Method::GET, "/requests/new", intake, pages::new_form),
+        r(Method::GET, "/requests/metrics", metrics, metrics_pages::page_view),
+        r(Method::GET, "/requests/metrics.xlsx", metrics, metrics_pages::xlsx),
+        r(Method::GET, "/api/v1/requests/metrics", metrics, metrics_pages::api),
+        r(Method::GET, "/api/v1/requests", staff, api::list),
+        r(Method::POST, "/api/v1/requests", intake, api::create),
+        r(Method::GET, "/api/v1/requests/{id}", staff, api::get),
+        r(Method::POST, "/api/v1/requests/{id}/dispatch", dispatch, api::dispatch),
+        r(Method::POST, "/api/v1/requests/{id}/callback", dispatch, api::callback),
+        r(Method::POST, "/api/v1/request-parts/{id}/actions", staff, api::part_step),
         r(Method::POST, "/requests", intake, pages::create),
         r(Method::GET, "/requests/{id}", staff, pages::show),
         r(Method::POST, "/requests/{id}/dispatch", dispatch, pages::dispatch),

@@ -112,6 +112,9 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
             view.actions.push((tr.t(&other.label_key()), format!("/requests?queue={}", other.as_str())));
         }
     }
+    if caller.is(super::metrics_pages::METRICS_READERS) {
+        view.actions.push((tr.t("request.metrics"), "/requests/metrics".into()));
+    }
     if caller.is(super::settings::CATEGORY_EDITORS) {
         view.actions.push((tr.t("request.categories"), "/request-categories".into()));
     }

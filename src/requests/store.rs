@@ -332,7 +332,7 @@ pub async fn viewer(db: &Db, caller: &Caller) -> Result<Viewer, sqlx::Error> {
 
 impl Viewer {
     /// SQL that is true when the viewer may see request `r`.
-    fn sees(&self, args: &mut Args) -> String {
+    pub(super) fn sees(&self, args: &mut Args) -> String {
         if self.role == Role::DepartmentHandler {
             let org = args.push(self.org.unwrap_or(Uuid::nil()));
             return format!(

@@ -167,6 +167,7 @@ mod tests {
             "hazard.",
             "patrol.",
             "file.",
+            "metrics.",
         ];
         let mut missing = Vec::new();
         for p in paths {

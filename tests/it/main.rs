@@ -22,4 +22,6 @@ mod open311;
 mod org;
 mod people_import;
 mod policy;
+mod request_metrics;
 mod requests;
+mod requests_api;

@@ -1,0 +1,216 @@
+//! The JSON API for requests, hazards and patrols, driven with personal tokens: intake with bad
+//! input, dispatch, a unit's steps, callback, stale versions, scope; a hazard registered and
+//! rectified; patrols listed.
+
+use axum::http::{Method, StatusCode};
+
+use crate::harness::{Client, TestApp};
+
+async fn token_client<'a>(app: &'a TestApp, account: &str) -> Client<'a> {
+    let c = app.login(account).await;
+    let page = c.post_form("/account/tokens", &[("name", "接口")]).await;
+    let mut api = app.anon();
+    api.token = page.between("id=\"new-token\">", "<");
+    assert!(api.token.is_some(), "{account} got a token");
+    api
+}
+
+#[tokio::test]
+async fn a_request_goes_through_its_life_over_the_api() {
+    let app = TestApp::new().await;
+    let desk = token_client(&app, "bureau").await;
+    let beixin = app.place_id("北馨园社区").await;
+
+    // Bad input: no category and no place; Paris; nothing written.
+    let r = desk.send_json(Method::POST, "/api/v1/requests", r#"{"description":"污水外溢"}"#, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let fields: Vec<String> =
+        r.json()["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap().to_string()).collect();
+    assert!(fields.contains(&"category".to_string()), "{fields:?}");
+    let r = desk
+        .send_json(
+            Method::POST,
+            "/api/v1/requests",
+            r#"{"category":"sewage_overflow","description":"污水外溢","lat":"48.85","lon":"2.35"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = desk.send_json(Method::POST, "/api/v1/requests", "{not json", &[]).await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 0);
+
+    let r = desk
+        .send_json(
+            Method::POST,
+            "/api/v1/requests",
+            &format!(
+                r#"{{"category":"sewage_overflow","description":"2号楼污水外溢","place_id":"{beixin}","phone":"13912345678"}}"#
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let created = r.json();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(r.location(), format!("/api/v1/requests/{id}"));
+    assert_eq!(created["status"], "accepted");
+    assert_eq!(created["channel"], "staff");
+    assert_eq!(created["phone_masked"], "139****5678");
+    assert!(!r.body.contains("13912345678"), "the phone is masked in the API too");
+    let v = created["version"].as_i64().unwrap();
+
+    // The dispatch queue lists it; a stale dispatch is 412; an unknown unit 422.
+    let q = desk.get("/api/v1/requests?queue=dispatch").await.json();
+    assert_eq!(q["total"], 1);
+    assert_eq!(desk.get("/api/v1/requests?queue=nonsense").await.status, StatusCode::BAD_REQUEST);
+    let path = format!("/api/v1/requests/{id}/dispatch");
+    let r = desk
+        .send_json(Method::POST, &path, &format!(r#"{{"version":{},"units":["place:{beixin}"]}}"#, v + 5), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{}", r.body);
+    let r = desk.send_json(Method::POST, &path, &format!(r#"{{"version":{v},"units":["place:nope"]}}"#), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = desk
+        .send_json(
+            Method::POST,
+            &path,
+            &format!(r#"{{"units":["place:{beixin}"],"note":"请社区处理"}}"#),
+            &[("if-match", &format!("\"{v}\""))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["status"], "dispatched");
+
+    // Another community's staff cannot see it.
+    let other = token_client(&app, "changmin").await;
+    assert_eq!(other.get(&format!("/api/v1/requests/{id}")).await.status, StatusCode::NOT_FOUND);
+
+    // The community's social worker signs, tries to resolve without notes, resolves.
+    let worker = token_client(&app, "hanjianwei").await;
+    let detail = worker.get(&format!("/api/v1/requests/{id}")).await.json();
+    let parts = detail["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 1);
+    let part = parts[0]["id"].as_str().unwrap().to_string();
+    assert!(detail["events"].as_array().unwrap().iter().any(|e| e["kind"] == "dispatched"));
+    let step = |action: &str, note: &str, version: i64| {
+        format!(r#"{{"action":"{action}","note":"{note}","version":{version}}}"#)
+    };
+    let part_path = format!("/api/v1/request-parts/{part}/actions");
+    let pv = parts[0]["version"].as_i64().unwrap();
+    let r = worker.send_json(Method::POST, &part_path, &step("sign", "", pv), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["status"], "in_progress");
+    let r = worker.send_json(Method::POST, &part_path, &step("resolve", " ", pv + 1), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a resolution without notes: {}", r.body);
+    let r = worker.send_json(Method::POST, &part_path, &step("fly", "x", pv + 1), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The bureau may not act for the community's part.
+    let r = desk.send_json(Method::POST, &part_path, &step("resolve", "已疏通", pv + 1), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = worker.send_json(Method::POST, &part_path, &step("resolve", "清理油污堵塞，管道已通", pv + 1), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let resolved = r.json();
+    assert_eq!(resolved["status"], "resolved");
+
+    // The callback: a wrong level is 422, then 满意 closes it.
+    let cb = format!("/api/v1/requests/{id}/callback");
+    let v = resolved["version"].as_i64().unwrap();
+    let r = desk.send_json(Method::POST, &cb, &format!(r#"{{"version":{v},"satisfaction":"meh"}}"#), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = desk.send_json(Method::POST, &cb, &format!(r#"{{"version":{v},"satisfaction":"satisfied"}}"#), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["status"], "closed");
+    assert_eq!(r.json()["satisfaction"], "satisfied");
+    let r =
+        desk.send_json(Method::POST, &cb, &format!(r#"{{"version":{},"satisfaction":"satisfied"}}"#, v + 1), &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "no second callback on a closed request");
+}
+
+#[tokio::test]
+async fn hazards_and_patrols_over_the_api() {
+    let app = TestApp::new().await;
+    let mgr = token_client(&app, "zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+
+    let r = mgr.send_json(Method::POST, "/api/v1/hazards", r#"{"category":"fire","description":""}"#, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = mgr
+        .send_json(
+            Method::POST,
+            "/api/v1/hazards",
+            &format!(
+                r#"{{"category":"fire","risk_level":"major","description":"3号楼楼道堆放纸箱","place_id":"{yongning}","lat":"40.0","lon":"200.0"}}"#
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "coordinates outside China: {}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM hazards").await, 0);
+    let r = mgr
+        .send_json(
+            Method::POST,
+            "/api/v1/hazards",
+            &format!(
+                r#"{{"category":"fire","risk_level":"major","description":"3号楼楼道堆放纸箱","place_id":"{yongning}","building":"3号楼"}}"#
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let h = r.json();
+    let id = h["id"].as_str().unwrap().to_string();
+    assert_eq!(h["status"], "open");
+    assert!(h["deadline"].is_string(), "a major hazard gets a default deadline");
+
+    let listed = mgr.get("/api/v1/hazards?risk=major").await.json();
+    assert_eq!(listed["total"], 1);
+    assert_eq!(mgr.get("/api/v1/hazards?risk=tiny").await.status, StatusCode::BAD_REQUEST);
+    let outside = token_client(&app, "changmin").await;
+    assert_eq!(outside.get(&format!("/api/v1/hazards/{id}")).await.status, StatusCode::NOT_FOUND);
+
+    let steps = format!("/api/v1/hazards/{id}/steps");
+    let v = h["version"].as_i64().unwrap();
+    let deadline = (linli::hazards::store::today() + chrono::Duration::days(2)).to_string();
+    let r = mgr.send_json(Method::POST, &steps, r#"{"step":"assign","responsible":"物业"}"#, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "no version: {}", r.body);
+    let r = mgr
+        .send_json(
+            Method::POST,
+            &steps,
+            &format!(r#"{{"step":"assign","responsible":"物业公司","deadline":"{deadline}","version":{v}}}"#),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["status"], "rectifying");
+    let r = mgr
+        .send_json(Method::POST, &steps, &format!(r#"{{"step":"note","note":"已张贴告知","version":{v}}}"#), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "stale: {}", r.body);
+    let detail = mgr.get(&format!("/api/v1/hazards/{id}")).await.json();
+    let kinds: Vec<&str> = detail["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["registered", "assigned"]);
+
+    // Patrols: plan one on the page, read it over the API.
+    let desk = app.login("zhenhua.mgr").await;
+    let r = desk
+        .post_form(
+            "/patrols",
+            &[
+                ("place_id", &yongning.to_string()),
+                ("checklist", "fire"),
+                ("area", "永宁社区3号楼"),
+                ("due_on", &deadline),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let patrols = mgr.get("/api/v1/patrols").await.json();
+    assert_eq!(patrols["total"], 1, "{patrols}");
+    let pid = patrols["items"][0]["id"].as_str().unwrap();
+    let p = mgr.get(&format!("/api/v1/patrols/{pid}")).await.json();
+    assert_eq!(p["status"], "planned");
+    assert!(p["items"].as_array().unwrap().len() >= 3, "{p}");
+    assert_eq!(outside.get(&format!("/api/v1/patrols/{pid}")).await.status, StatusCode::NOT_FOUND);
+}
