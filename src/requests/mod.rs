@@ -6,6 +6,7 @@
 pub mod api;
 pub mod calendar;
 pub mod defaults;
+pub mod holidays;
 
 pub mod metrics;
 pub mod metrics_pages;
@@ -53,6 +54,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/request-categories/new", bureau, settings::new_form),
         r(Method::GET, "/request-categories/{name}/edit", bureau, settings::edit_form),
         r(Method::POST, "/request-categories", bureau, settings::save),
+        r(Method::GET, "/request-calendar", bureau, holidays::show),
+        r(Method::POST, "/request-calendar", bureau, holidays::save),
         r(Method::GET, "/report", Access::Public, public::report_page),
         r(Method::POST, "/report", Access::Public, public::report),
         r(Method::GET, "/track/{code}", Access::Public, public::track),

@@ -117,6 +117,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     }
     if caller.is(super::settings::CATEGORY_EDITORS) {
         view.actions.push((tr.t("request.categories"), "/request-categories".into()));
+        view.actions.push((tr.t("request.calendar"), "/request-calendar".into()));
     }
     let mut statuses = vec![(String::new(), tr.t("filter.all"))];
     statuses.extend(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))));

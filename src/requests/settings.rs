@@ -50,6 +50,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller) -> AppResult<Respo
         .collect();
     let mut view = ListPage::new(ctx, headers, cells, total, 1, total.max(1));
     view.actions.push((tr.t("category.new"), "/request-categories/new".into()));
+    view.actions.push((tr.t("request.calendar"), "/request-calendar".into()));
     view.actions.push((tr.t("nav.requests"), "/requests".into()));
     Ok(page(&view))
 }

@@ -22,6 +22,7 @@ mod open311;
 mod org;
 mod people_import;
 mod policy;
+mod request_calendar;
 mod request_metrics;
 mod requests;
 mod requests_api;

@@ -188,6 +188,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/request-categories/new", "LOFFFFFFFFF"),
     ("GET", "/request-categories/{name}/edit", "LOFFFFFFFFF"),
     ("POST", "/request-categories", "LOFFFFFFFFF"),
+    ("GET", "/request-calendar", "LOFFFFFFFFF"),
+    ("POST", "/request-calendar", "LOFFFFFFFFF"),
     ("GET", "/report", "OOOOOOOOOOO"),
     ("POST", "/report", "OOOOOOOOOOO"),
     ("GET", "/track/{code}", "OOOOOOOOOOO"),
