@@ -84,6 +84,7 @@ pub fn all_routes() -> Vec<RouteDef> {
     v.extend(crate::staff::routes());
     v.extend(crate::people::routes());
     v.extend(crate::cases::routes());
+    v.extend(crate::map::routes());
     v.extend(crate::requests::routes());
     v.extend(crate::hazards::routes());
     v.extend(crate::files::routes());

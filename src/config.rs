@@ -75,6 +75,14 @@ pub struct ConfigArgs {
     /// Largest photo or document accepted, in MB.
     #[arg(long, env = "LINLI_MAX_UPLOAD_MB", global = true)]
     pub max_upload_mb: Option<usize>,
+    /// Map tiles behind the request and hazard map: an `http(s)://…/{z}/{x}/{y}…` template in
+    /// Web Mercator with WGS-84 coordinates (天地图 or OpenStreetMap style; not GCJ-02). Unset:
+    /// the map draws its points without a background.
+    #[arg(long, env = "LINLI_MAP_TILE_URL", global = true)]
+    pub map_tile_url: Option<String>,
+    /// Attribution the tile provider requires, shown under the map.
+    #[arg(long, env = "LINLI_MAP_ATTRIBUTION", global = true)]
+    pub map_attribution: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +107,8 @@ struct FileConfig {
     secret_key: Option<String>,
     object_store_url: Option<String>,
     max_upload_mb: Option<usize>,
+    map_tile_url: Option<String>,
+    map_attribution: Option<String>,
 }
 
 #[derive(Clone)]
@@ -127,6 +137,8 @@ pub struct Config {
     /// moves the data directory after the configuration is read).
     pub object_store_url: Option<String>,
     pub max_upload_bytes: usize,
+    /// Checked tile URL template, and its origin for the map page's image policy.
+    pub map_tiles: Option<TileSource>,
     /// Set by `linli demo`: shows the demo banner and lets demo accounts skip the second factor.
     pub demo: bool,
 }
@@ -191,6 +203,13 @@ impl ConfigArgs {
             bail!("sqlite_synchronous must be FULL or NORMAL, not {sync}");
         }
         let log_format = self.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
+        let map_tiles = match self.map_tile_url.clone().or(file.map_tile_url).filter(|u| !u.trim().is_empty()) {
+            Some(u) => Some(TileSource::parse(
+                u.trim(),
+                self.map_attribution.clone().or(file.map_attribution).unwrap_or_default(),
+            )?),
+            None => None,
+        };
         Ok(Config {
             data_dir,
             database_url,
@@ -214,7 +233,36 @@ impl ConfigArgs {
             secret_key: self.secret_key.clone().or(file.secret_key),
             object_store_url: self.object_store_url.clone().or(file.object_store_url),
             max_upload_bytes: 1024 * 1024 * self.max_upload_mb.or(file.max_upload_mb).unwrap_or(20).clamp(1, 200),
+            map_tiles,
             demo: false,
         })
+    }
+}
+
+/// Where map tiles come from: `{z}`, `{x}` and `{y}` are filled in per tile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileSource {
+    pub template: String,
+    /// `scheme://host[:port]`, allowed as an image source on the map page only.
+    pub origin: String,
+    pub attribution: String,
+}
+
+impl TileSource {
+    pub fn parse(template: &str, attribution: String) -> anyhow::Result<TileSource> {
+        let probe = template.replace("{z}", "1").replace("{x}", "1").replace("{y}", "1");
+        let url = url::Url::parse(&probe).with_context(|| format!("map_tile_url {template} is not a URL"))?;
+        if !matches!(url.scheme(), "https" | "http") || !["{z}", "{x}", "{y}"].iter().all(|p| template.contains(p)) {
+            bail!("map_tile_url must be an http(s) URL with {{z}}, {{x}} and {{y}}, not {template}");
+        }
+        let host = url.host_str().context("map_tile_url has no host")?;
+        let origin = match url.port() {
+            Some(p) => format!("{}://{host}:{p}", url.scheme()),
+            None => format!("{}://{host}", url.scheme()),
+        };
+        Ok(TileSource { template: template.to_string(), origin, attribution })
+    }
+    pub fn tile(&self, z: u32, x: i64, y: i64) -> String {
+        self.template.replace("{z}", &z.to_string()).replace("{x}", &x.to_string()).replace("{y}", &y.to_string())
     }
 }

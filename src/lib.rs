@@ -14,6 +14,7 @@ pub mod demo;
 pub mod files;
 pub mod hazards;
 pub mod home;
+pub mod map;
 pub mod open311;
 pub mod openapi;
 pub mod ops;

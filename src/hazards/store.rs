@@ -93,6 +93,8 @@ pub struct ListFilter {
     pub place_path: Option<String>,
     pub person_id: Option<Uuid>,
     pub case_id: Option<Uuid>,
+    /// With coordinates (the map).
+    pub located: bool,
 }
 
 /// One page, most urgent first: highest risk, then earliest deadline, then newest.
@@ -129,6 +131,9 @@ pub async fn list(
     }
     if let Some(c) = f.case_id {
         wh.push(format!("h.case_id = {}", args.push(c)));
+    }
+    if f.located {
+        wh.push("h.lat IS NOT NULL AND h.lon IS NOT NULL".into());
     }
     let where_ = wh.join(" AND ");
     query::page(

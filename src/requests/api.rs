@@ -135,6 +135,7 @@ async fn answer(st: &AppState, caller: &Caller, id: Uuid) -> AppResult<Response>
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DispatchInput {
     pub version: Option<i64>,
     /// Units as `place:<id>` (a community or station's street) or `org:<id>` (a department);
@@ -170,6 +171,7 @@ pub async fn dispatch(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PartStepInput {
     pub version: Option<i64>,
     /// sign (签收), note (办理: a contact or progress note), return (退单, with a reason) or
@@ -220,6 +222,7 @@ pub async fn part_step(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CallbackInput {
     pub version: Option<i64>,
     /// very_satisfied, satisfied, basically_satisfied, dissatisfied or very_dissatisfied; the

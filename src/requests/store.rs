@@ -658,6 +658,10 @@ pub struct ListFilter {
     pub ids: Option<Vec<Uuid>>,
     /// Requests linked to this person (the person timeline).
     pub person: Option<Uuid>,
+    /// Not yet closed (nor merged).
+    pub open: bool,
+    /// With coordinates (the map).
+    pub located: bool,
 }
 
 /// One page of a queue, newest first (overdue: soonest due first), and the total.
@@ -719,6 +723,12 @@ pub async fn list(
     }
     if let Some(p) = filter.person {
         wh.push(format!("r.person_id = {}", args.push(p)));
+    }
+    if filter.open {
+        wh.push("r.status IN ('accepted', 'dispatched', 'in_progress', 'resolved')".into());
+    }
+    if filter.located {
+        wh.push("r.lat IS NOT NULL AND r.lon IS NOT NULL".into());
     }
     if let Some(ids) = &filter.ids {
         if ids.is_empty() {

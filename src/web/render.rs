@@ -59,6 +59,7 @@ fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
     items.push(("/requests", "nav.requests", crate::requests::pages::REQUEST_STAFF.contains(&role)));
     items.push(("/hazards", "nav.hazards", crate::hazards::pages::HAZARD_STAFF.contains(&role)));
     items.push(("/patrols", "nav.patrols", crate::hazards::pages::HAZARD_STAFF.contains(&role)));
+    items.push(("/map", "nav.map", crate::map::MAP_READERS.contains(&role)));
     items.push(("/places", "nav.places", ORG_READERS.contains(&role)));
     items.push(("/estates", "nav.estates", ORG_READERS.contains(&role)));
     items.push(("/stations", "nav.stations", ORG_READERS.contains(&role)));

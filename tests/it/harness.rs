@@ -57,6 +57,14 @@ impl TestApp {
         TestApp { router: router(st.clone()), st, password, _dir: dir }
     }
 
+    /// Changes the configuration the app runs with (the router is rebuilt on the same database).
+    pub fn reconfigure(&mut self, change: impl FnOnce(&mut Config)) {
+        let mut cfg = (*self.st.cfg).clone();
+        change(&mut cfg);
+        self.st.cfg = Arc::new(cfg);
+        self.router = router(self.st.clone());
+    }
+
     /// The test's directory (its SQLite file is `linli.db` there unless PostgreSQL is used).
     pub fn dir(&self) -> &std::path::Path {
         self._dir.path()

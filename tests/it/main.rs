@@ -18,6 +18,7 @@ mod cli;
 mod hazards;
 mod idempotency;
 mod import;
+mod map;
 mod open311;
 mod org;
 mod people_import;

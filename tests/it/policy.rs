@@ -184,6 +184,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/patrols", "LOFFOOOOFFF"),
     ("GET", "/api/v1/patrols/{id}", "LOFFOONNFFF"),
     ("GET", "/files/{id}", "LONNOONNNNN"),
+    ("GET", "/map", "LOFFOOOOOFF"),
     ("GET", "/request-categories", "LOFFFFFFFFF"),
     ("GET", "/request-categories/new", "LOFFFFFFFFF"),
     ("GET", "/request-categories/{name}/edit", "LOFFFFFFFFF"),
