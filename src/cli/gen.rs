@@ -45,6 +45,7 @@
 
 mod bulk;
 mod names;
+mod requests;
 
 use std::collections::{HashMap, HashSet};
 use std::process::ExitCode;
@@ -85,6 +86,9 @@ pub struct GenArgs {
     /// Seed of the generator: the same seed gives the same people, cases and notes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Resident requests (接诉即办) over the last two years, with their parts and timelines.
+    #[arg(long, default_value_t = 0)]
+    pub requests: u64,
 }
 
 /// The tables the load writes (their secondary indexes are rebuilt afterwards).
@@ -97,6 +101,9 @@ const BULK_TABLES: &[&str] = &[
     "assessments",
     "support_plans",
     "service_records",
+    "requests",
+    "request_parts",
+    "request_events",
 ];
 
 pub async fn run(cfg: Config, a: GenArgs) -> anyhow::Result<ExitCode> {
@@ -110,11 +117,12 @@ pub async fn run(cfg: Config, a: GenArgs) -> anyhow::Result<ExitCode> {
     let mut rng = StdRng::seed_from_u64(a.seed);
     let world = World::load(&db, &a, &mut rng).await?;
     println!(
-        "linli gen ({:?}): {} residents, {} clients, {} records, seed {}",
+        "linli gen ({:?}): {} residents, {} clients, {} records, {} requests, seed {}",
         db.backend(),
         n(a.residents),
         n(a.clients),
         n(a.records),
+        n(a.requests),
         a.seed
     );
     println!(
@@ -158,7 +166,7 @@ pub async fn run(cfg: Config, a: GenArgs) -> anyhow::Result<ExitCode> {
     }
     let index_secs = index_start.elapsed().as_secs_f64();
     let written = written?;
-    let summary = generated??;
+    let (summary, req_summary) = generated??;
     let finish_start = Instant::now();
     if sqlite {
         conn.exec("PRAGMA wal_checkpoint(TRUNCATE)").await?;
@@ -181,6 +189,17 @@ pub async fn run(cfg: Config, a: GenArgs) -> anyhow::Result<ExitCode> {
         .await
         .map(|r| r.rows_affected()))?;
     }
+    for (year, last) in &req_summary.counters {
+        write!(&mut tx, |c| sqlx::query(
+            "INSERT INTO request_counters (year, last) VALUES ($1, $2)
+             ON CONFLICT (year) DO UPDATE SET last = excluded.last"
+        )
+        .bind(i64::from(*year))
+        .bind(last)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
     audit::record(
         &mut tx,
         &Actor::system("linli gen"),
@@ -190,7 +209,7 @@ pub async fn run(cfg: Config, a: GenArgs) -> anyhow::Result<ExitCode> {
             entity_id: None,
             detail: serde_json::json!({
                 "residents": summary.persons, "clients": summary.clients, "cases": summary.cases,
-                "records": summary.records, "seed": seed,
+                "records": summary.records, "requests": req_summary.requests, "seed": seed,
             }),
         },
     )
@@ -225,6 +244,19 @@ pub async fn run(cfg: Config, a: GenArgs) -> anyhow::Result<ExitCode> {
         n(summary.overdue),
         n(summary.records)
     );
+    if req_summary.requests > 0 {
+        let mut statuses: Vec<_> = req_summary.by_status.iter().collect();
+        statuses.sort();
+        println!(
+            "requests: {} ({}), {} open of which {} overdue; {} parts, {} events",
+            n(req_summary.requests),
+            statuses.iter().map(|(s, c)| format!("{s} {}", n(**c))).collect::<Vec<_>>().join(", "),
+            n(req_summary.open),
+            n(req_summary.overdue_open),
+            n(req_summary.parts),
+            n(req_summary.events)
+        );
+    }
     print_size(&db, &cfg).await?;
     if let Some(pass) = password {
         println!("demo accounts (bureau, zhenhua.mgr, wenbichen, … and gen.*) share the password {pass}");
@@ -310,6 +342,8 @@ struct World {
     child: Instrument,
     /// Case numbers already handed out: (station, year) → last.
     counters: HashMap<(Uuid, i32), i64>,
+    /// What `--requests` needs; taken by the request phase.
+    requests: Option<requests::RequestWorld>,
 }
 
 impl World {
@@ -420,7 +454,9 @@ impl World {
         let counters: Vec<(Uuid, i64, i64)> =
             read!(db, |c| sqlx::query_as("SELECT station_id, year, last FROM case_counters").fetch_all(c).await)?;
         let now = Utc::now();
+        let requests = if a.requests > 0 { Some(requests::RequestWorld::load(db, rng).await?) } else { None };
         Ok(World {
+            requests,
             today: crate::people::store::today(),
             now,
             communities,
@@ -685,8 +721,19 @@ static SEARCH_TERMS: Table = Table {
 
 /// Parents before children: flushing a table flushes the ones before it first, so a row's
 /// foreign keys always point at rows already written.
-static ALL_TABLES: [&Table; 8] =
-    [&HOUSEHOLDS, &PERSONS, &PERSON_TAGS, &CASES, &ASSESSMENTS, &SUPPORT_PLANS, &SERVICE_RECORDS, &SEARCH_TERMS];
+static ALL_TABLES: [&Table; 11] = [
+    &HOUSEHOLDS,
+    &PERSONS,
+    &PERSON_TAGS,
+    &CASES,
+    &ASSESSMENTS,
+    &SUPPORT_PLANS,
+    &SERVICE_RECORDS,
+    &SEARCH_TERMS,
+    &requests::REQUESTS,
+    &requests::REQUEST_PARTS,
+    &requests::REQUEST_EVENTS,
+];
 
 /// Buffers rows per table and sends full statements to the writer.
 struct Sink {
@@ -807,6 +854,7 @@ struct Gen {
     texts: HashMap<String, Arc<str>>,
     ids_seen: HashSet<u64>,
     sum: Summary,
+    req_sum: requests::RequestSummary,
     /// A person as `suggested_tier` reads one; only the birth date matters to it.
     template: Person,
 }
@@ -848,17 +896,22 @@ impl Gen {
             texts: HashMap::new(),
             ids_seen: HashSet::new(),
             sum: Summary::default(),
+            req_sum: requests::RequestSummary::default(),
             template,
         }
     }
 
-    fn run(&mut self, a: &GenArgs) -> anyhow::Result<Summary> {
+    fn run(&mut self, a: &GenArgs) -> anyhow::Result<(Summary, requests::RequestSummary)> {
         self.out.phase("residents")?;
         let candidates = self.residents(a.residents)?;
         self.out.phase("cases and records")?;
         self.cases(candidates, a.clients, a.records)?;
+        if a.requests > 0 {
+            self.out.phase("requests")?;
+            self.requests(a.requests)?;
+        }
         self.out.phase("")?;
-        Ok(std::mem::take(&mut self.sum))
+        Ok((std::mem::take(&mut self.sum), std::mem::take(&mut self.req_sum)))
     }
 
     /// A UUIDv7 for a moment in the past, from the seeded generator.
@@ -1753,7 +1806,7 @@ mod tests {
         let mut cfg = crate::config::ConfigArgs::default().resolve().unwrap();
         cfg.data_dir = dir.path().to_path_buf();
         cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
-        let args = GenArgs { residents: 800, clients: 60, records: 700, seed: 3 };
+        let args = GenArgs { residents: 800, clients: 60, records: 700, seed: 3, requests: 400 };
         run(cfg.clone(), args).await.unwrap();
         let db = Db::connect(&cfg).await.unwrap();
         let keys = cfg.keyring().unwrap();
@@ -1832,8 +1885,36 @@ mod tests {
                 .max();
             assert_eq!(max, Some(last), "counter of {station} in {year}");
         }
+        // Requests: numbered per year up to where the counter stands, statuses as their parts
+        // make them, nothing left for the overdue sweep.
+        assert_eq!(one("SELECT COUNT(*) FROM requests").await, 400);
+        let counters: Vec<(i64, i64)> =
+            read!(&db, |c| sqlx::query_as("SELECT year, last FROM request_counters").fetch_all(c).await).unwrap();
+        assert!(!counters.is_empty());
+        for (year, last) in counters {
+            let (n, max): (i64, Option<String>) =
+                read!(&db, |c| sqlx::query_as("SELECT COUNT(*), MAX(number) FROM requests WHERE number LIKE $1")
+                    .bind(format!("{year}-%"))
+                    .fetch_one(c)
+                    .await)
+                .unwrap();
+            assert_eq!((n, max), (last, Some(format!("{year}-{last:06}"))), "numbers of {year}");
+        }
+        assert_eq!(crate::requests::store::escalate_overdue(&db, Utc::now()).await.unwrap(), 0);
+        let rows: Vec<(Uuid, String)> =
+            read!(&db, |c| sqlx::query_as("SELECT id, status FROM requests").fetch_all(c).await).unwrap();
+        for (id, status) in rows {
+            let parts = crate::requests::store::parts(&db, id).await.unwrap();
+            let derived =
+                crate::requests::model::status_from_parts(&parts.iter().map(|p| p.status()).collect::<Vec<_>>());
+            match status.as_str() {
+                "closed" => assert_eq!(derived.as_str(), "resolved"),
+                "merged" => assert!(parts.is_empty()),
+                s => assert_eq!(derived.as_str(), s, "request {id}"),
+            }
+        }
         // A second run refuses: the database holds people now.
-        let again = GenArgs { residents: 10, clients: 1, records: 1, seed: 3 };
+        let again = GenArgs { residents: 10, clients: 1, records: 1, seed: 3, requests: 0 };
         assert!(run(cfg, again).await.is_err());
     }
 }

@@ -26,6 +26,8 @@ pub enum Ty {
     Int,
     Date,
     Time,
+    Real,
+    Bool,
 }
 
 pub struct Table {
@@ -44,6 +46,8 @@ pub enum Val {
     Int(i64),
     Date(NaiveDate),
     Time(DateTime<Utc>),
+    Real(f64),
+    Bool(bool),
 }
 
 impl From<Uuid> for Val {
@@ -94,6 +98,16 @@ impl From<NaiveDate> for Val {
 impl From<Option<NaiveDate>> for Val {
     fn from(v: Option<NaiveDate>) -> Self {
         v.map_or(Val::Null, Val::Date)
+    }
+}
+impl From<Option<f64>> for Val {
+    fn from(v: Option<f64>) -> Self {
+        v.map_or(Val::Null, Val::Real)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Self {
+        Val::Bool(v)
     }
 }
 impl From<DateTime<Utc>> for Val {
@@ -198,6 +212,8 @@ impl Conn {
                         Val::Int(i) => q.bind(*i),
                         Val::Date(d) => q.bind(*d),
                         Val::Time(t) => q.bind(*t),
+                        Val::Real(x) => q.bind(*x),
+                        Val::Bool(b) => q.bind(*b),
                     };
                 }
                 q.execute(&mut *c).await.with_context(|| format!("inserting into {}", t.name))?;
@@ -215,6 +231,8 @@ impl Conn {
                                 Ty::Int => "int8",
                                 Ty::Date => "date",
                                 Ty::Time => "timestamptz",
+                                Ty::Real => "float8",
+                                Ty::Bool => "bool",
                             };
                             format!("${}::{pg}[]", i + 1)
                         })
@@ -272,6 +290,24 @@ impl Conn {
                                     v => Err(bad(v)),
                                 })
                                 .collect::<anyhow::Result<Vec<Option<DateTime<Utc>>>>>()?,
+                        ),
+                        Ty::Real => q.bind(
+                            col(j)
+                                .map(|v| match v {
+                                    Val::Null => Ok(None),
+                                    Val::Real(x) => Ok(Some(*x)),
+                                    v => Err(bad(v)),
+                                })
+                                .collect::<anyhow::Result<Vec<Option<f64>>>>()?,
+                        ),
+                        Ty::Bool => q.bind(
+                            col(j)
+                                .map(|v| match v {
+                                    Val::Null => Ok(None),
+                                    Val::Bool(b) => Ok(Some(*b)),
+                                    v => Err(bad(v)),
+                                })
+                                .collect::<anyhow::Result<Vec<Option<bool>>>>()?,
                         ),
                     };
                 }
