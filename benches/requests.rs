@@ -437,6 +437,7 @@ where
 /// the community holds (intake runs leave plenty) until `want` are waiting.
 async fn prepare_parts(
     db: &Db,
+    keys: &linli::crypto::Keyring,
     who: &Caller,
     community: &store::Unit,
     want: usize,
@@ -450,7 +451,7 @@ async fn prepare_parts(
     let viewer = store::viewer(db, who).await?;
     let actor = who.actor();
     let missing = want - have;
-    let accepted: Vec<(Uuid, i64)> = linli::read!(db, |c| {
+    let mut accepted: Vec<(Uuid, i64)> = linli::read!(db, |c| {
         sqlx::query_as(
         "SELECT id, version FROM requests WHERE status = 'accepted' AND owner_path = $1 ORDER BY created_at DESC LIMIT $2"
     )
@@ -459,6 +460,31 @@ async fn prepare_parts(
     .fetch_all(c)
     .await
     })?;
+    // Too few waiting (intake is slow, or did not run): take more calls first, as intake does.
+    let mut created = 0;
+    if accepted.len() < missing {
+        let input = linli::requests::model::IntakeInput {
+            category: "garbage_piled".into(),
+            description: "居民来电反映楼道垃圾堆放多日无人清运，请尽快安排处理。".into(),
+            place_id: Some(community.id.to_string()),
+            ..Default::default()
+        };
+        let mut errors = linli::web::error::FieldErrors::default();
+        let clean = linli::requests::model::validate_intake(&input, false, &mut errors).context("intake input")?;
+        let intake = store::Intake {
+            channel: linli::requests::model::Channel::Phone,
+            actor: &actor,
+            staff_scope: Some(&who.scope),
+            client_id: None,
+            attributes: serde_json::json!({}),
+            photos: &[],
+        };
+        while accepted.len() < missing {
+            let c = store::create(db, keys, &intake, &clean).await.map_err(|e| anyhow::anyhow!("intake: {e:?}"))?;
+            accepted.push((c.id, 1));
+            created += 1;
+        }
+    }
     let units = [community.clone()];
     let done = AtomicUsize::new(0);
     // A few at a time, as several dispatchers would.
@@ -487,13 +513,13 @@ async fn prepare_parts(
     let n = parts.len();
     *queue.lock().unwrap() = parts;
     eprintln!(
-        "  prepared: dispatched {} requests to {} in {:.1}s; {n} parts waiting to be signed",
+        "  prepared: took {created} and dispatched {} requests to {} in {:.1}s; {n} parts waiting to be signed",
         done.load(Ordering::Relaxed),
         community.name,
         t.elapsed().as_secs_f64()
     );
     if n < want {
-        eprintln!("  (wanted {want}: the community holds too few accepted requests; the cell may run out)");
+        eprintln!("  (wanted {want}: the cell may run out)");
     }
     Ok(())
 }
@@ -511,6 +537,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.config.resolve()?;
     let base = args.url.trim_end_matches('/').to_string();
     let db = Db::connect(&cfg).await?;
+    let keyring = cfg.keyring()?;
     let label = args.label.clone().unwrap_or_else(|| format!("{:?}", db.backend()).to_lowercase());
     let only = args.only.clone();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
@@ -840,7 +867,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         let want = |rate: f64| ((rate * dur * 1.5) as usize).max(300);
-        prepare_parts(&db, &community_caller, &community, want(sign_rate).min(200), &queue).await?;
+        prepare_parts(&db, &keyring, &community_caller, &community, want(sign_rate).min(200), &queue).await?;
         if *is_api {
             let probe = send(&c, &base, (op.next)(0, 0).context("no part to probe with")?).await?;
             if !op.ok.contains(&probe.status) {
@@ -869,7 +896,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         run_cell(&base, op, 4, (dur / 4.0).min(2.0)).await?; // warm-up
         for &n in &args.conns {
-            prepare_parts(&db, &community_caller, &community, want(sign_rate), &queue).await?;
+            prepare_parts(&db, &keyring, &community_caller, &community, want(sign_rate), &queue).await?;
             let cell = run_cell(&base, op, n, dur).await?;
             print(&cell);
             sign_rate = sign_rate.max(cell.rps());
