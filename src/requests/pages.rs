@@ -104,6 +104,9 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         })
         .collect();
     let mut view = ListPage::new(ctx, headers, cells, total, q.page.page(), q.page.size());
+    if total > store::LIST_COUNT_CAP {
+        view.more_than = Some(store::LIST_COUNT_CAP);
+    }
     if caller.is(INTAKE_ROLES) {
         view.actions.push((tr.t("request.new"), "/requests/new".into()));
     }

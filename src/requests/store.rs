@@ -664,7 +664,11 @@ pub struct ListFilter {
     pub located: bool,
 }
 
-/// One page of a queue, newest first (overdue: soonest due first), and the total.
+/// Queue totals are counted up to this many; a larger total reads as "more than".
+pub const LIST_COUNT_CAP: i64 = 2000;
+
+/// One page of a queue, newest first (overdue: soonest due first), and the total (at most
+/// [`LIST_COUNT_CAP`] + 1: an exact count of a district's million requests would read them all).
 pub async fn list(
     db: &Db,
     viewer: &Viewer,
@@ -737,13 +741,14 @@ pub async fn list(
         wh.push(format!("r.id IN ({})", args.list(ids)));
     }
     let where_ = wh.join(" AND ");
-    query::page(
+    query::page_capped(
         db,
         &format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE {where_} ORDER BY {order}"),
         &format!("FROM requests r WHERE {where_}"),
         &args,
         limit,
         offset,
+        LIST_COUNT_CAP,
     )
     .await
 }

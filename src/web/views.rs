@@ -19,6 +19,8 @@ pub struct ListPage {
     /// Query string of the current filters, without `page`, for pagination links.
     pub query: String,
     pub notice: Option<String>,
+    /// Set when the total was counted only up to this many and there are more.
+    pub more_than: Option<i64>,
 }
 
 impl ListPage {
@@ -34,10 +36,14 @@ impl ListPage {
             pages: ((total + size - 1) / size).max(1),
             query: String::new(),
             notice: None,
+            more_than: None,
         }
     }
     pub fn total_text(&self) -> String {
-        self.ctx.tr.f("list.total", &[&self.total])
+        match self.more_than {
+            Some(n) => self.ctx.tr.f("list.total_over", &[&n]),
+            None => self.ctx.tr.f("list.total", &[&self.total]),
+        }
     }
     pub fn prev(&self) -> Option<String> {
         (self.page > 1).then(|| format!("?{}page={}", self.query, self.page - 1))

@@ -214,3 +214,26 @@ async fn hazards_and_patrols_over_the_api() {
     assert!(p["items"].as_array().unwrap().len() >= 3, "{p}");
     assert_eq!(outside.get(&format!("/api/v1/patrols/{pid}")).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn capped_counts_stop_one_past_the_cap_and_are_exact_below_it() {
+    let app = TestApp::new().await;
+    let exact = app.count("SELECT COUNT(*) FROM places").await;
+    assert!(exact > 6, "{exact}");
+    let args = linli::db::query::Args::new();
+    let page = |cap: i64| {
+        linli::db::query::page_capped::<(uuid::Uuid,)>(
+            &app.st.db,
+            "SELECT id FROM places ORDER BY id",
+            "FROM places",
+            &args,
+            3,
+            0,
+            cap,
+        )
+    };
+    let (rows, total) = page(5).await.unwrap();
+    assert_eq!((rows.len(), total), (3, 6), "more than 5");
+    let (_, total) = page(10_000).await.unwrap();
+    assert_eq!(total, exact);
+}
