@@ -86,15 +86,16 @@ fn project(lat: f64, lon: f64) -> (f64, f64) {
     (x, y)
 }
 
+/// The smallest box around the points: (x0, y0, x1, y1) at zoom 0.
+fn bounds(points: &[(f64, f64)]) -> (f64, f64, f64, f64) {
+    points.iter().fold((f64::MAX, f64::MAX, f64::MIN, f64::MIN), |(x0, y0, x1, y1), (x, y)| {
+        (x0.min(*x), y0.min(*y), x1.max(*x), y1.max(*y))
+    })
+}
+
 /// The deepest zoom (3–17) at which the points fit the drawing with a margin.
 fn fit_zoom(points: &[(f64, f64)]) -> u32 {
-    let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for (x, y) in points {
-        x0 = x0.min(*x);
-        y0 = y0.min(*y);
-        x1 = x1.max(*x);
-        y1 = y1.max(*y);
-    }
+    let (x0, y0, x1, y1) = bounds(points);
     (3..=17)
         .rev()
         .find(|z| {
@@ -183,13 +184,7 @@ pub async fn show(State(st): State<AppState>, caller: Caller, Q(q): Q<MapQuery>)
         let (x, y) = project(40.08, 113.30);
         (x * scale, y * scale)
     } else {
-        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        for (x, y) in &projected {
-            x0 = x0.min(*x);
-            y0 = y0.min(*y);
-            x1 = x1.max(*x);
-            y1 = y1.max(*y);
-        }
+        let (x0, y0, x1, y1) = bounds(&projected);
         ((x0 + x1) / 2.0 * scale, (y0 + y1) / 2.0 * scale)
     };
     let (left, top) = (cx - WIDTH / 2.0, cy - HEIGHT / 2.0);

@@ -65,7 +65,8 @@ fn parse(q: &MetricsQuery) -> Result<Asked, FieldErrors> {
         .filter(|s| !s.is_empty())
     {
         None => Some(d),
-        Some(s) => parse_date(s).or_else(|| {
+        // Years far outside any request's life are typos (and would overflow the period's end).
+        Some(s) => parse_date(s).filter(|d| (2000..=2100).contains(&d.year())).or_else(|| {
             errors.add(field, "error.date_format");
             None
         }),

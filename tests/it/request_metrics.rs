@@ -250,6 +250,8 @@ async fn rates_by_street_community_category_department_and_month_match_a_hand_co
     let bad = desk.get("/requests/metrics?from=2026-05-01&to=2026-04-01").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("期间无效"));
+    let far = desk.get("/api/v1/requests/metrics?from=2026-01-01&to=262142-12-31").await;
+    assert_eq!(far.status, StatusCode::UNPROCESSABLE_ENTITY, "a far year is a typo, not a 500");
     let bad = desk.get("/api/v1/requests/metrics?by=weather").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.json()["code"], "invalid");
