@@ -16,7 +16,7 @@ use crate::audit::Actor;
 use crate::auth::{Caller, Role, Scope};
 use crate::crypto::Keyring;
 use crate::db::query::{self, Args};
-use crate::db::{Db, Tx};
+use crate::db::{Backend, Db, Tx};
 use crate::web::error::{AppError, FieldErrors};
 use crate::write;
 
@@ -347,6 +347,27 @@ impl Viewer {
         )
     }
 
+    /// The overdue queue's scope: requests located in or held by the viewer's area, or with a
+    /// part a unit there has still to handle (dispatched or signed). Unlike [`Viewer::sees`], a
+    /// part that is finished, returned or withdrawn no longer puts an overdue request on the
+    /// unit's list, which lets the parts be read once as a set (a few hundred active parts)
+    /// instead of probing the parts of every overdue request.
+    fn owes(&self, args: &mut Args) -> String {
+        const ACTIVE: &str = "vp.status IN ('dispatched', 'signed')";
+        if self.role == Role::DepartmentHandler {
+            let org = args.push(self.org.unwrap_or(Uuid::nil()));
+            return format!(
+                "r.id IN (SELECT vp.request_id FROM request_parts vp WHERE vp.unit_kind = 'org' AND vp.unit_id = {org} AND {ACTIVE})"
+            );
+        }
+        let a = args.scope("r.path", &self.scope);
+        let b = args.scope("r.owner_path", &self.scope);
+        let c = args.scope("vp.unit_path", &self.scope);
+        format!(
+            "({a} OR {b} OR r.id IN (SELECT vp.request_id FROM request_parts vp WHERE vp.unit_kind = 'place' AND {c} AND {ACTIVE}))"
+        )
+    }
+
     /// May act for the unit of this part (sign, note, return, resolve, ask for more time).
     pub fn handles(&self, part: &Part) -> bool {
         match part.unit_kind.as_str() {
@@ -608,8 +629,24 @@ const REQUEST_COLS: &str = "r.id, r.number, r.category, c.name AS category_name,
     r.path, r.estate_id, r.building, r.address, r.lat, r.lon, r.reporter_name, r.phone_masked, r.person_id, r.attributes, r.status,
     r.owner_path, r.response_due, r.resolve_due, r.responded_at, r.resolved_at, r.closed_at, r.escalation, r.satisfaction,
     r.merged_into, r.version, r.created_at, r.updated_at";
-const REQUEST_FROM: &str =
-    "FROM requests r JOIN request_categories c ON c.code = r.category JOIN places pl ON pl.id = r.place_id";
+macro_rules! request_joins {
+    () => {
+        "JOIN request_categories c ON c.code = r.category JOIN places pl ON pl.id = r.place_id"
+    };
+}
+const REQUEST_FROM: &str = concat!("FROM requests r ", request_joins!());
+
+/// `requests r` for the open requests past due (the overdue queue, the sweep). SQLite, which
+/// has no statistics here, otherwise takes the (status, created_at) index for the `status IN
+/// (…)` and sorts every open request; at a million requests that was 90–240 ms a page. Naming
+/// the partial index reads them in due order and stops at the page. PostgreSQL's statistics
+/// choose it unaided.
+fn open_due_requests(db: &Db) -> &'static str {
+    match db.backend() {
+        Backend::Sqlite => "requests r INDEXED BY requests_open_due",
+        Backend::Postgres => "requests r",
+    }
+}
 
 pub async fn get(db: &Db, viewer: &Viewer, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
     let mut args = Args::new();
@@ -680,6 +717,7 @@ pub async fn list(
     let mut args = Args::new();
     let mut wh: Vec<String> = Vec::new();
     let mut order = "r.created_at DESC, r.id DESC";
+    let mut from = "requests r";
     match queue {
         Queue::Dispatch => {
             wh.push("r.status = 'accepted'".into());
@@ -702,8 +740,9 @@ pub async fn list(
         Queue::Overdue => {
             wh.push("r.status IN ('accepted', 'dispatched', 'in_progress')".into());
             wh.push(format!("r.resolve_due < {}", args.push(Utc::now())));
-            wh.push(viewer.sees(&mut args));
+            wh.push(viewer.owes(&mut args));
             order = "r.resolve_due, r.id";
+            from = open_due_requests(db);
         }
         Queue::Callback => {
             wh.push("r.status = 'resolved'".into());
@@ -743,8 +782,8 @@ pub async fn list(
     let where_ = wh.join(" AND ");
     query::page_capped(
         db,
-        &format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE {where_} ORDER BY {order}"),
-        &format!("FROM requests r WHERE {where_}"),
+        &format!("SELECT {REQUEST_COLS} FROM {from} {} WHERE {where_} ORDER BY {order}", request_joins!()),
+        &format!("FROM {from} WHERE {where_}"),
         &args,
         limit,
         offset,
@@ -1741,8 +1780,9 @@ pub async fn public_note(db: &Db, actor: &Actor, id: Uuid, note: &str) -> Result
 pub async fn escalate_overdue(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
     let mut args = Args::new();
     let sql = format!(
-        "SELECT id FROM requests WHERE status IN ('accepted', 'dispatched', 'in_progress') AND resolve_due < {} AND escalation = 0
-         ORDER BY resolve_due LIMIT 500",
+        "SELECT r.id FROM {} WHERE r.status IN ('accepted', 'dispatched', 'in_progress') AND r.resolve_due < {} AND r.escalation = 0
+         ORDER BY r.resolve_due LIMIT 500",
+        open_due_requests(db),
         args.push(now)
     );
     let due: Vec<(Uuid,)> = query::all(db, &sql, &args).await?;

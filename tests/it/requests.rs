@@ -587,3 +587,70 @@ async fn post_category(c: &crate::harness::Client<'_>, fields: Vec<(&'static str
     let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     c.post_form("/request-categories", &f).await
 }
+
+/// The overdue queue lists what a unit still owes: a request located in another street shows on
+/// a street's and a department's overdue list while their parts are open, and leaves the
+/// street's list once its community has finished its part (it stays in the street's area queue).
+#[tokio::test]
+async fn the_overdue_queue_follows_the_parts_a_unit_still_has_to_handle() {
+    let app = TestApp::new().await;
+    let desk = app.login("bureau").await;
+    let liuhang = app.place_id("柳航里社区").await.to_string();
+    let yongning = app.place_id("永宁社区").await.to_string();
+    let paiwu_org = id_of(&app, "SELECT id FROM organisations WHERE name = $1", "大同市政排污所").await;
+    let r = desk
+        .post_form(
+            "/requests",
+            &[("category", "sewer_blocked"), ("description", "柳航里下水返味"), ("place_id", &liuhang)],
+        )
+        .await;
+    let id = id_from(&r.location());
+    let (_, v) = state(&app, &id).await;
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/dispatch"),
+            &[
+                ("version", &v.to_string()),
+                ("units", &format!("org:{paiwu_org}")),
+                ("units", &format!("place:{yongning}")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let number: (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT number FROM requests").fetch_one(c).await).unwrap();
+    let number = number.0;
+    let street = app.login("zhenhua.mgr").await;
+    let paiwu = app.login("paiwu").await;
+    let community = app.login("wenbichen").await;
+    assert!(!street.get("/requests?queue=overdue").await.body.contains(&number), "not yet due");
+
+    // Past due: the request's deadline follows its parts' (a part's resolution recomputes it).
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    let mut tx = app.st.db.begin().await.unwrap();
+    for sql in ["UPDATE requests SET resolve_due = $1", "UPDATE request_parts SET due = $1"] {
+        linli::write!(&mut tx, |c| sqlx::query(sql).bind(past).execute(c).await.map(|r| r.rows_affected())).unwrap();
+    }
+    tx.commit().await.unwrap();
+    for (who, s) in [("bureau", &desk), ("zhenhua.mgr", &street), ("paiwu", &paiwu), ("wenbichen", &community)] {
+        assert!(s.get("/requests?queue=overdue").await.body.contains(&number), "{who} owes work on it");
+    }
+
+    let (pid, _, pv) = part(&app, &id, "永宁社区").await;
+    let r = community
+        .post_form(&format!("/request-parts/{pid}"), &[("version", &pv.to_string()), ("action", "sign")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = community
+        .post_form(
+            &format!("/request-parts/{pid}"),
+            &[("version", &(pv + 1).to_string()), ("action", "resolve"), ("note", "入户查看，楼内管道通畅")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(state(&app, &id).await.0, "in_progress", "the department's part is still open");
+    assert!(!street.get("/requests?queue=overdue").await.body.contains(&number), "the street's part is done");
+    assert!(street.get("/requests?queue=area").await.body.contains(&number), "still in the street's area");
+    assert!(paiwu.get("/requests?queue=overdue").await.body.contains(&number), "the department still owes it");
+    assert!(desk.get("/requests?queue=overdue").await.body.contains(&number), "located in the bureau's district");
+}
