@@ -478,6 +478,7 @@ async fn prepare_parts(
             client_id: None,
             attributes: serde_json::json!({}),
             photos: &[],
+            limit: None,
         };
         while accepted.len() < missing {
             let c = store::create(db, keys, &intake, &clean).await.map_err(|e| anyhow::anyhow!("intake: {e:?}"))?;

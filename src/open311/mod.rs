@@ -22,6 +22,7 @@ use crate::requests::model::{Channel, IntakeInput, Status, validate_intake};
 use crate::requests::store::{self, Category, PublicFilter, Request};
 use crate::web::error::AppError;
 use crate::web::i18n::Tr;
+use crate::web::ratelimit::Limit;
 use format::{Fmt, Rec, V, opt, s};
 
 pub fn routes() -> Vec<RouteDef> {
@@ -370,6 +371,15 @@ async fn list_updates(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Resul
 
 // ---- posting ----------------------------------------------------------------------------------
 
+/// Who an app's post is recorded as.
+fn app_actor(client: &clients::Client, info: &RequestInfo) -> Actor {
+    Actor { id: None, name: format!("open311:{}", client.name), ip: info.ip.clone() }
+}
+
+fn too_many() -> Fail {
+    Fail(StatusCode::TOO_MANY_REQUESTS, vec!["too many posts; slow down".into()])
+}
+
 async fn post_root(
     State(st): State<AppState>,
     info: RequestInfo,
@@ -402,15 +412,27 @@ async fn post_root(
                 .await?
                 .ok_or_else(|| Fail(StatusCode::FORBIDDEN, vec!["api_key is invalid".into()]))?,
         };
-        if !crate::web::ratelimit::hit(&st.db, &format!("open311:{}", client.id), POSTS_PER_MINUTE, 60).await? {
-            return Err(Fail(StatusCode::TOO_MANY_REQUESTS, vec!["too many posts; slow down".into()]));
+        // A new request counts against the app's limit in its own transaction (one commit per
+        // post); every other post, and a refused one, counts in a transaction of its own.
+        let limit = Limit::new(format!("open311:{}", client.id), POSTS_PER_MINUTE, 60);
+        if limit.exceeded(&st.db).await? {
+            return Err(too_many());
         }
-        let actor = Actor { id: None, name: format!("open311:{}", client.name), ip: info.ip.clone() };
-        match stem {
-            "requests" => post_request(&st, &info, fmt, &ps, media, &client, &actor).await,
-            "servicerequestupdates" => post_update(&st, &info, fmt, &ps, &actor).await,
-            _ => Err(Fail::not_found(format!("no such resource: {stem}"))),
+        let actor = app_actor(&client, &info);
+        let res = if stem == "requests" {
+            post_request(&st, &info, fmt, &ps, media, &client, &limit).await
+        } else if !limit.hit(&st.db).await? {
+            Err(too_many())
+        } else if stem == "servicerequestupdates" {
+            post_update(&st, &info, fmt, &ps, &actor).await
+        } else {
+            Err(Fail::not_found(format!("no such resource: {stem}")))
+        };
+        // A refused request wrote nothing, its hit included: count it on its own.
+        if stem == "requests" && res.as_ref().is_err_and(|f| f.0 != StatusCode::TOO_MANY_REQUESTS) {
+            limit.hit(&st.db).await?;
         }
+        res
     }
     .await;
     answer(fmt, res)
@@ -522,8 +544,9 @@ async fn post_request(
     ps: &[(String, String)],
     media: Vec<crate::files::upload::Upload>,
     client: &clients::Client,
-    actor: &Actor,
+    limit: &Limit,
 ) -> Result<Response, Fail> {
+    let actor = &app_actor(client, info);
     let Some(code) = param(ps, "service_code") else {
         return Err(Fail::bad("service_code was not provided"));
     };
@@ -578,6 +601,7 @@ async fn post_request(
         client_id: Some(client.id),
         attributes: serde_json::Value::Object(attributes),
         photos: &photos,
+        limit: Some(limit),
     };
     let result = store::create(&st.db, &st.keys, &intake, &clean).await;
     if result.is_err() {
@@ -586,6 +610,7 @@ async fn post_request(
     let created = match result {
         Ok(c) => c,
         Err(AppError::Invalid(errors)) => return Err(Fail(StatusCode::BAD_REQUEST, describe(&errors))),
+        Err(AppError::TooMany) => return Err(too_many()),
         Err(e) => {
             tracing::error!(error = ?e, "open311 intake failed");
             return Err(Fail(StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()]));

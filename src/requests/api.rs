@@ -80,6 +80,7 @@ pub async fn create(
         client_id: None,
         attributes: serde_json::json!({}),
         photos: &[],
+        limit: None,
     };
     let created = store::create(&st.db, &st.keys, &intake, &clean).await?;
     let viewer = store::viewer(&st.db, &caller).await?;

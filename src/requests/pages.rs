@@ -258,6 +258,7 @@ pub async fn create(
                 client_id: None,
                 attributes: serde_json::json!({}),
                 photos: &[],
+                limit: None,
             };
             store::create(&st.db, &st.keys, &intake, &clean).await
         }

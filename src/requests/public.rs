@@ -19,6 +19,7 @@ use crate::org::model::PlaceKind;
 use crate::web::error::{AppError, AppResult, FieldErrors};
 use crate::web::extract::PageForm;
 use crate::web::form::{Field, apply_errors, general_errors};
+use crate::web::ratelimit::Limit;
 use crate::web::render::{Ctx, page, page_with_status};
 use crate::web::views::FormPage;
 
@@ -77,7 +78,10 @@ pub async fn report(
     info: RequestInfo,
     PageForm(f): PageForm<IntakeForm>,
 ) -> AppResult<Response> {
-    if !crate::web::ratelimit::hit(&st.db, &format!("report:{}", info.ip), REPORTS_PER_HOUR, 3600).await? {
+    // Refused at once when the hour is full; a report that is written counts in its own
+    // transaction (one commit), a refused form in one of its own.
+    let limit = Limit::new(format!("report:{}", info.ip), REPORTS_PER_HOUR, 3600);
+    if limit.exceeded(&st.db).await? {
         return Err(AppError::TooMany);
     }
     let mut input = f.input();
@@ -94,6 +98,7 @@ pub async fn report(
                 client_id: None,
                 attributes: serde_json::json!({}),
                 photos: &[],
+                limit: Some(&limit),
             };
             store::create(&st.db, &st.keys, &intake, &clean).await
         }
@@ -102,6 +107,7 @@ pub async fn report(
     match result {
         Ok(c) => Ok(Redirect::to(&format!("/track/{}?new=1", c.tracking_code)).into_response()),
         Err(AppError::Invalid(errors)) => {
+            limit.hit(&st.db).await?;
             Ok(page_with_status(&report_form(&st, &info, &f, &errors).await?, StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(e) => Err(e),

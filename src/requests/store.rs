@@ -481,6 +481,8 @@ pub struct Intake<'a> {
     pub attributes: serde_json::Value,
     /// Photos sent with the report, already checked and staged.
     pub photos: &'a [crate::files::Staged],
+    /// A post limit counted in the request's own transaction (public page, Open311 apps).
+    pub limit: Option<&'a crate::web::ratelimit::Limit>,
 }
 
 pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanIntake) -> Result<Created, AppError> {
@@ -522,6 +524,11 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
     let phone = clean.phone.as_ref();
     let year = i64::from(chrono::Datelike::year(&now.with_timezone(&chrono_tz::Asia::Shanghai)));
     let mut tx = db.begin().await?;
+    if let Some(limit) = intake.limit
+        && !limit.hit_in(&mut tx).await?
+    {
+        return Err(AppError::TooMany);
+    }
     let (seq,): (i64,) = write!(&mut tx, |c| sqlx::query_as(
         "INSERT INTO request_counters (year, last) VALUES ($1, 1)
          ON CONFLICT (year) DO UPDATE SET last = request_counters.last + 1 RETURNING last"

@@ -2,15 +2,49 @@
 
 use chrono::Utc;
 
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::write;
+
+/// A limit on posts in a fixed window, counted in the database.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub bucket: String,
+    pub max: u32,
+    pub window_secs: i64,
+}
+
+impl Limit {
+    pub fn new(bucket: String, max: u32, window_secs: i64) -> Limit {
+        Limit { bucket, max, window_secs }
+    }
+    /// Whether the window is already full (reads only): refuse before doing any work.
+    pub async fn exceeded(&self, db: &Db) -> Result<bool, sqlx::Error> {
+        exceeded(db, &self.bucket, self.max, self.window_secs).await
+    }
+    /// Counts one hit in its own transaction; false when the window's limit is exceeded.
+    pub async fn hit(&self, db: &Db) -> Result<bool, sqlx::Error> {
+        hit(db, &self.bucket, self.max, self.window_secs).await
+    }
+    /// Counts one hit inside the caller's transaction, so that a post that writes anyway
+    /// costs one commit, not two; false when the window's limit is exceeded (the caller then
+    /// rolls back, and the hit with it).
+    pub async fn hit_in(&self, tx: &mut Tx) -> Result<bool, sqlx::Error> {
+        hit_in(tx, &self.bucket, self.max, self.window_secs).await
+    }
+}
 
 /// Counts one hit in `bucket`; returns false when the window's limit is exceeded.
 pub async fn hit(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let ok = hit_in(&mut tx, bucket, limit, window_secs).await?;
+    tx.commit().await?;
+    Ok(ok)
+}
+
+async fn hit_in(tx: &mut Tx, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
     let now = Utc::now().timestamp();
     let win = now - now.rem_euclid(window_secs);
-    let mut tx = db.begin().await?;
-    let hits: i64 = write!(&mut tx, |c| {
+    let hits: i64 = write!(tx, |c| {
         let hits: (i64,) = sqlx::query_as(
             "INSERT INTO rate_limits (bucket, win, hits) VALUES ($1, $2, 1)
              ON CONFLICT (bucket, win) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits",
@@ -30,7 +64,6 @@ pub async fn hit(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<
         }
         Ok::<i64, sqlx::Error>(hits.0)
     })?;
-    tx.commit().await?;
     Ok(hits <= i64::from(limit))
 }
 

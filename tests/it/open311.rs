@@ -273,3 +273,88 @@ async fn an_app_posts_a_photo_with_the_request() {
     assert_eq!(anon.get(&format!("/files/{}", files[0].0)).await.status, StatusCode::SEE_OTHER);
     assert_eq!(app.login("volunteer").await.get(&format!("/files/{}", files[0].0)).await.status, StatusCode::NOT_FOUND);
 }
+
+/// Sets a rate-limit bucket's count in the current window (as `ratelimit::hit` computes it).
+async fn fill_bucket(app: &TestApp, bucket: &str, window: i64, hits: i64) {
+    let now = chrono::Utc::now().timestamp();
+    let win = now - now.rem_euclid(window);
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| sqlx::query(
+        "INSERT INTO rate_limits (bucket, win, hits) VALUES ($1, $2, $3)
+         ON CONFLICT (bucket, win) DO UPDATE SET hits = excluded.hits"
+    )
+    .bind(bucket)
+    .bind(win)
+    .bind(hits)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn bucket_hits(app: &TestApp, bucket: &str) -> i64 {
+    let row: Option<(i64,)> = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT hits FROM rate_limits WHERE bucket = $1 ORDER BY win DESC LIMIT 1"
+    )
+    .bind(bucket)
+    .fetch_optional(c)
+    .await)
+    .unwrap();
+    row.map_or(0, |r| r.0)
+}
+
+/// Posting limits: an app's new requests count in the request's own transaction (one commit a
+/// post), refused posts count too, and a post over the limit is refused with nothing written.
+#[tokio::test]
+async fn posts_over_an_apps_or_a_residents_limit_are_refused_and_nothing_is_written() {
+    let app = TestApp::new().await;
+    let (client, key) = linli::open311::clients::register(&app.st.db, "限流测试", "", None).await.unwrap();
+    let anon = app.anon();
+    // The app's window is a clock minute: start well inside one.
+    let into_minute = chrono::Utc::now().timestamp().rem_euclid(60);
+    if into_minute > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(u64::try_from(62 - into_minute).unwrap())).await;
+    }
+    let bucket = format!("open311:{client}");
+    fill_bucket(&app, &bucket, 60, 118).await;
+    let good = [
+        ("api_key", key.as_str()),
+        ("service_code", "street_light"),
+        ("address_string", "万城华府小区北门"),
+        ("description", "路灯不亮"),
+    ];
+    let r = anon.post_form("/open311/v2/requests.json", &good[..2]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(bucket_hits(&app, &bucket).await, 119, "a refused post counts");
+    let r = anon.post_form("/open311/v2/requests.json", &good).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(bucket_hits(&app, &bucket).await, 120, "counted with the request");
+    let r = anon.post_form("/open311/v2/requests.json", &good).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.json()[0]["code"], 429);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 1, "the refused post wrote nothing");
+
+    // The public page: 20 reports an hour from one address.
+    let report = [
+        ("category", "sewer_blocked"),
+        ("phone", "13912340000"),
+        ("description", "楼道下水返味"),
+        ("address", "宏安小区2号楼"),
+    ];
+    let r = anon.post_form("/report", &report).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (bucket,): (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT bucket FROM rate_limits WHERE bucket LIKE 'report:%'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    assert_eq!(bucket_hits(&app, &bucket).await, 1);
+    let r = anon.post_form("/report", &report[..3]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bucket_hits(&app, &bucket).await, 2, "a refused report counts");
+    fill_bucket(&app, &bucket, 3600, 20).await;
+    let r = anon.post_form("/report", &report).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 2, "refused at the door");
+}
