@@ -87,6 +87,7 @@ pub fn run() -> ExitCode {
         }
     };
     init_logging(cfg.log_json);
+    limit_malloc_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = rt.block_on(async move {
         match cli.command {
@@ -132,6 +133,20 @@ fn init_logging(json: bool) {
         EnvFilter::try_from_env("LINLI_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// glibc gives threads that allocate at once arenas of their own, up to eight per core, and
+/// memory freed into an arena stays with it; the SQLite connections each run on a thread of
+/// their own, so under load the server kept a dozen arenas' worth. Two arenas held the request
+/// benchmark's peak at 105 MB where the default reached 145 MB (benches/requests.rs, 1M
+/// requests, same run otherwise), with no measurable change in throughput.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread is
+    // spawned, and M_ARENA_MAX with a positive value is a documented, valid setting.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 #[cfg(test)]
