@@ -257,6 +257,36 @@ struct Op {
 }
 
 /// Runs `conns` workers for `secs`; each has its own connection, opened before the clock starts.
+/// Sends `first` untimed: true when the route answers as expected; false when the server has no
+/// such route (its cells are recorded as "n/a"); an error for any other answer.
+async fn route_present(
+    c: &HttpClient,
+    base: &str,
+    op: &Op,
+    first: Req,
+    conns: &[usize],
+    cells: &mut Vec<Cell>,
+) -> anyhow::Result<bool> {
+    let probe = send(c, base, first).await?;
+    if op.ok.contains(&probe.status) {
+        return Ok(true);
+    }
+    if matches!(probe.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) {
+        eprintln!("  {}: n/a (the server answers {})", op.name, probe.status);
+        cells.extend(conns.iter().map(|&n| Cell {
+            op: op.name.clone(),
+            conns: n,
+            ok: 0,
+            errors: 0,
+            secs: 1.0,
+            ms: Vec::new(),
+            note: "n/a: route absent".into(),
+        }));
+        return Ok(false);
+    }
+    bail!("{}: probe answered {} {}", op.name, probe.status, probe.text().chars().take(500).collect::<String>())
+}
+
 async fn run_cell(base: &str, op: &Op, conns: usize, secs: f64) -> anyhow::Result<Cell> {
     let start_gate = Arc::new(tokio::sync::Barrier::new(conns + 1));
     let stop = Arc::new(AtomicBool::new(false));
@@ -794,29 +824,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         // Is the route there? One untimed request.
-        let probe = send(&c, &base, (op.next)(0, 0).expect("intake always has work")).await?;
-        if !op.ok.contains(&probe.status) {
-            if matches!(probe.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) {
-                eprintln!("  {}: n/a (the server answers {})", op.name, probe.status);
-                for &n in &args.conns {
-                    cells.push(Cell {
-                        op: op.name.clone(),
-                        conns: n,
-                        ok: 0,
-                        errors: 0,
-                        secs: 1.0,
-                        ms: Vec::new(),
-                        note: "n/a: route absent".into(),
-                    });
-                }
-                continue;
-            }
-            bail!(
-                "{}: probe answered {} {}",
-                op.name,
-                probe.status,
-                probe.text().chars().take(500).collect::<String>()
-            );
+        let first = (op.next)(0, 0).expect("intake always has work");
+        if !route_present(&c, &base, op, first, &args.conns, &mut cells).await? {
+            continue;
         }
         run_cell(&base, op, 4, (dur / 4.0).min(2.0)).await?; // warm-up
         for &n in &args.conns {
@@ -870,29 +880,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let want = |rate: f64| ((rate * dur * 1.5) as usize).max(300);
         prepare_parts(&db, &keyring, &community_caller, &community, want(sign_rate).min(200), &queue).await?;
         if *is_api {
-            let probe = send(&c, &base, (op.next)(0, 0).context("no part to probe with")?).await?;
-            if !op.ok.contains(&probe.status) {
-                if matches!(probe.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) {
-                    eprintln!("  {}: n/a (the server answers {})", op.name, probe.status);
-                    for &n in &args.conns {
-                        cells.push(Cell {
-                            op: op.name.clone(),
-                            conns: n,
-                            ok: 0,
-                            errors: 0,
-                            secs: 1.0,
-                            ms: Vec::new(),
-                            note: "n/a: route absent".into(),
-                        });
-                    }
-                    continue;
-                }
-                bail!(
-                    "{}: probe answered {} {}",
-                    op.name,
-                    probe.status,
-                    probe.text().chars().take(500).collect::<String>()
-                );
+            let first = (op.next)(0, 0).context("no part to probe with")?;
+            if !route_present(&c, &base, op, first, &args.conns, &mut cells).await? {
+                continue;
             }
         }
         run_cell(&base, op, 4, (dur / 4.0).min(2.0)).await?; // warm-up
