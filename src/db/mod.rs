@@ -14,16 +14,21 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::config::Config;
 
+pub mod group_commit;
 pub mod query;
 pub mod scope_sql;
+
+pub use group_commit::{BoxFuture, Work};
 
 #[derive(Clone)]
 pub enum Db {
     /// Reads use a pool of read-only connections; all writes go through one writer connection
-    /// with `BEGIN IMMEDIATE`, so SQLite never answers "database is locked".
+    /// with `BEGIN IMMEDIATE`, so SQLite never answers "database is locked"; `group` lets
+    /// concurrent small writes share that writer's commits.
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        group: group_commit::GroupCommit,
     },
     Postgres(PgPool),
 }
@@ -103,17 +108,23 @@ impl Db {
                 .synchronous(sync)
                 .pragma("temp_store", "memory");
             let (writer_kib, reader_kib) = sqlite_cache_kib(cfg.sqlite_cache_mb);
+            // A local file cannot drop a connection the way a network can: the pool's ping
+            // before each acquire was one more round trip to the connection's thread per
+            // statement batch, for nothing.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.clone().pragma("cache_size", format!("-{writer_kib}")))
                 .await
                 .context("opening the SQLite database")?;
             let read = SqlitePoolOptions::new()
                 .max_connections(SQLITE_READERS)
+                .test_before_acquire(false)
                 .connect_with(opts.read_only(true).pragma("cache_size", format!("-{reader_kib}")))
                 .await?;
-            Ok(Db::Sqlite { read, write })
+            let group = group_commit::GroupCommit::start(write.clone());
+            Ok(Db::Sqlite { read, write, group })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
             Self::connect_pg(opts, cfg.db_pool).await
@@ -160,13 +171,42 @@ impl Db {
         })
     }
 
+    /// Runs `work` on `data` in a write transaction and commits it. On SQLite, work sent by
+    /// concurrent callers shares one transaction and one commit ([`group_commit`]), so `work`
+    /// must write only through the transaction it is given and may run twice (after a
+    /// rollback). The answer comes once the commit is durable.
+    pub async fn write_grouped<D, T, E>(&self, data: D, work: Work<D, T, E>) -> Result<T, E>
+    where
+        D: Send + Sync + 'static,
+        T: Send + 'static,
+        E: From<sqlx::Error> + Send + 'static,
+    {
+        match self {
+            Db::Sqlite { group, .. } => group.run(data, work).await,
+            Db::Postgres(_) => {
+                let mut tx = self.begin().await?;
+                let value = work(&data, &mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// How SQLite's writes shared commits so far; None on PostgreSQL.
+    pub fn group_stats(&self) -> Option<group_commit::GroupStats> {
+        match self {
+            Db::Sqlite { group, .. } => Some(group.stats()),
+            Db::Postgres(_) => None,
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         read!(self, |c| sqlx::query("SELECT 1").execute(c).await.map(|_| ()))
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write } => {
+            Db::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }

@@ -96,8 +96,9 @@ impl Files {
 }
 
 /// A file written to the object store but not yet recorded: [`record`] it inside the
-/// transaction that creates or changes its owner, or [`discard`] it if that fails.
-#[derive(Debug)]
+/// transaction that creates or changes its owner, or [`discard`] it if that fails. Cheap to
+/// clone: its bytes are in the store by then.
+#[derive(Debug, Clone)]
 pub struct Staged {
     id: Uuid,
     prepared: Prepared,

@@ -519,71 +519,141 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
     let office = OfficeHours::default();
     let response_due = cal.add_working_hours(now, u32::try_from(cat.response_hours).unwrap_or(u32::MAX), office);
     let resolve_due = cal.add_working_days(now, u32::try_from(cat.resolve_days).unwrap_or(u32::MAX), office);
-    let id = Uuid::now_v7();
     let code = new_tracking_code();
     let phone = clean.phone.as_ref();
-    let year = i64::from(chrono::Datelike::year(&now.with_timezone(&chrono_tz::Asia::Shanghai)));
-    let mut tx = db.begin().await?;
-    if let Some(limit) = intake.limit
-        && !limit.hit_in(&mut tx).await?
-    {
-        return Err(AppError::TooMany);
-    }
-    let (seq,): (i64,) = write!(&mut tx, |c| sqlx::query_as(
-        "INSERT INTO request_counters (year, last) VALUES ($1, 1)
-         ON CONFLICT (year) DO UPDATE SET last = request_counters.last + 1 RETURNING last"
-    )
-    .bind(year)
-    .fetch_one(c)
-    .await)?;
-    let number = format!("{year}-{seq:06}");
-    write!(&mut tx, |c| {
-        sqlx::query(
-        "INSERT INTO requests (id, number, category, channel, description, place_id, path, estate_id, building, address, lat, lon,
-                               reporter_name, phone_sealed, phone_hash, phone_masked, person_id, attributes, status, owner_path,
-                               response_due, resolve_due, tracking_hash, client_id, created_at, created_by, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'accepted', $19, $20, $21, $22, $23, $24, $25, $24, $25)"
-    )
-    .bind(id)
-    .bind(&number)
-    .bind(&cat.code)
-    .bind(intake.channel.as_str())
-    .bind(&clean.description)
-    .bind(loc.place_id)
-    .bind(&loc.path)
-    .bind(loc.estate_id)
-    .bind(&clean.building)
-    .bind(&loc.address)
-    .bind(clean.coords.map(|c| c.0))
-    .bind(clean.coords.map(|c| c.1))
-    .bind(&clean.reporter_name)
-    .bind(phone.map(|p| keys.seal(p.as_str().as_bytes())))
-    .bind(phone.map(|p| keys.blind("phone", p.as_str())))
-    .bind(phone.map(|p| p.masked()))
-    .bind(person)
-    .bind(intake.attributes.to_string())
-    .bind(&owner_path)
-    .bind(response_due)
-    .bind(resolve_due)
-    .bind(tracking_hash(&code))
-    .bind(intake.client_id)
-    .bind(now)
-    .bind(intake.actor.id)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
-    event(
-        &mut tx,
-        Ev { request: id, part: None, kind: "accepted", from: None, to: Some(Status::Accepted.as_str()), public: true },
-        Some(intake.channel.as_str()),
-        intake.actor,
+    let row = NewRequest {
+        id: Uuid::now_v7(),
+        year: i64::from(chrono::Datelike::year(&now.with_timezone(&chrono_tz::Asia::Shanghai))),
+        limit: intake.limit.cloned(),
+        category: cat.code,
+        channel: intake.channel,
+        description: clean.description.clone(),
+        place_id: loc.place_id,
+        path: loc.path,
+        estate_id: loc.estate_id,
+        building: clean.building.clone(),
+        address: loc.address,
+        coords: clean.coords,
+        reporter_name: clean.reporter_name.clone(),
+        phone_sealed: phone.map(|p| keys.seal(p.as_str().as_bytes())),
+        phone_hash: phone.map(|p| keys.blind("phone", p.as_str())),
+        phone_masked: phone.map(|p| p.masked()),
+        person,
+        attributes: intake.attributes.to_string(),
+        owner_path,
+        response_due,
+        resolve_due,
+        tracking_hash: tracking_hash(&code),
+        client_id: intake.client_id,
         now,
-    )
-    .await?;
-    crate::files::record(&mut tx, crate::files::Owner::Request(id), "intake", intake.photos, intake.actor, now).await?;
-    tx.commit().await?;
+        actor: intake.actor.clone(),
+        photos: intake.photos.to_vec(),
+    };
+    let id = row.id;
+    // Intake is the write that arrives in crowds (a burst of calls, a busy 311 app): on
+    // SQLite, requests accepted together share one commit.
+    let number = db.write_grouped(row, |row, tx| Box::pin(row.write(tx))).await?;
     Ok(Created { id, number, tracking_code: code })
+}
+
+/// A request as intake writes it, checked and with its clocks set: everything
+/// [`NewRequest::write`] needs, owned, because on SQLite the write may run in a batch.
+struct NewRequest {
+    id: Uuid,
+    /// The numbering year (Beijing time).
+    year: i64,
+    limit: Option<crate::web::ratelimit::Limit>,
+    category: String,
+    channel: Channel,
+    description: String,
+    place_id: Uuid,
+    path: String,
+    estate_id: Option<Uuid>,
+    building: Option<String>,
+    address: String,
+    coords: Option<(f64, f64)>,
+    reporter_name: Option<String>,
+    phone_sealed: Option<String>,
+    phone_hash: Option<String>,
+    phone_masked: Option<String>,
+    person: Option<Uuid>,
+    attributes: String,
+    owner_path: String,
+    response_due: DateTime<Utc>,
+    resolve_due: DateTime<Utc>,
+    tracking_hash: String,
+    client_id: Option<Uuid>,
+    now: DateTime<Utc>,
+    actor: Actor,
+    photos: Vec<crate::files::Staged>,
+}
+
+impl NewRequest {
+    /// Counts the post against its limit, numbers the request, and writes it with its first
+    /// event and photos; returns its number.
+    async fn write(&self, tx: &mut Tx) -> Result<String, AppError> {
+        if let Some(limit) = &self.limit
+            && !limit.hit_in(tx).await?
+        {
+            return Err(AppError::TooMany);
+        }
+        let (seq,): (i64,) = write!(tx, |c| sqlx::query_as(
+            "INSERT INTO request_counters (year, last) VALUES ($1, 1)
+             ON CONFLICT (year) DO UPDATE SET last = request_counters.last + 1 RETURNING last"
+        )
+        .bind(self.year)
+        .fetch_one(c)
+        .await)?;
+        let number = format!("{}-{seq:06}", self.year);
+        write!(tx, |c| {
+            sqlx::query(
+            "INSERT INTO requests (id, number, category, channel, description, place_id, path, estate_id, building, address, lat, lon,
+                                   reporter_name, phone_sealed, phone_hash, phone_masked, person_id, attributes, status, owner_path,
+                                   response_due, resolve_due, tracking_hash, client_id, created_at, created_by, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'accepted', $19, $20, $21, $22, $23, $24, $25, $24, $25)"
+        )
+        .bind(self.id)
+        .bind(&number)
+        .bind(&self.category)
+        .bind(self.channel.as_str())
+        .bind(&self.description)
+        .bind(self.place_id)
+        .bind(&self.path)
+        .bind(self.estate_id)
+        .bind(&self.building)
+        .bind(&self.address)
+        .bind(self.coords.map(|c| c.0))
+        .bind(self.coords.map(|c| c.1))
+        .bind(&self.reporter_name)
+        .bind(&self.phone_sealed)
+        .bind(&self.phone_hash)
+        .bind(&self.phone_masked)
+        .bind(self.person)
+        .bind(&self.attributes)
+        .bind(&self.owner_path)
+        .bind(self.response_due)
+        .bind(self.resolve_due)
+        .bind(&self.tracking_hash)
+        .bind(self.client_id)
+        .bind(self.now)
+        .bind(self.actor.id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        let accepted = Ev {
+            request: self.id,
+            part: None,
+            kind: "accepted",
+            from: None,
+            to: Some(Status::Accepted.as_str()),
+            public: true,
+        };
+        event(tx, accepted, Some(self.channel.as_str()), &self.actor, self.now).await?;
+        let owner = crate::files::Owner::Request(self.id);
+        crate::files::record(tx, owner, "intake", &self.photos, &self.actor, self.now).await?;
+        Ok(number)
+    }
 }
 
 // ---- reading ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ mod casework;
 mod casework_followups;
 mod casework_settings;
 mod cli;
+mod group_commit;
 mod hazards;
 mod idempotency;
 mod import;
