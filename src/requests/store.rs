@@ -534,9 +534,11 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
     let resolve_due = cal.add_working_days(now, u32::try_from(cat.resolve_days).unwrap_or(u32::MAX), office);
     let code = new_tracking_code();
     let phone = clean.phone.as_ref();
+    let year = i64::from(chrono::Datelike::year(&now.with_timezone(&chrono_tz::Asia::Shanghai)));
     let row = NewRequest {
         id: Uuid::now_v7(),
-        year: i64::from(chrono::Datelike::year(&now.with_timezone(&chrono_tz::Asia::Shanghai))),
+        year,
+        number: number_ahead(db, year).await?,
         limit: intake.limit.cloned(),
         category: cat.code,
         channel: intake.channel,
@@ -569,12 +571,38 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
     Ok(Created { id, number, tracking_code: code })
 }
 
+/// Takes the year's next number from its counter row and returns the new count.
+const NEXT_NUMBER: &str = "INSERT INTO request_counters (year, last) VALUES ($1, 1)
+    ON CONFLICT (year) DO UPDATE SET last = request_counters.last + 1 RETURNING last";
+
+fn request_number(year: i64, seq: i64) -> String {
+    format!("{year}-{seq:06}")
+}
+
+/// On PostgreSQL the number is taken in a statement of its own before the request's
+/// transaction. Inside it, the counter row's lock was held from the number to the commit, so
+/// concurrent intakes ran one after the other however many connections served them; alone,
+/// the lock lasts one short commit. The price is a gap in the year's numbers when the
+/// request's transaction then fails, which validation ahead of it makes rare. On SQLite
+/// writes are serialised anyway, and the number is taken inside the (grouped) transaction.
+async fn number_ahead(db: &Db, year: i64) -> Result<Option<String>, sqlx::Error> {
+    match db {
+        Db::Postgres(pool) => {
+            let (seq,): (i64,) = sqlx::query_as(NEXT_NUMBER).bind(year).fetch_one(pool).await?;
+            Ok(Some(request_number(year, seq)))
+        }
+        Db::Sqlite { .. } => Ok(None),
+    }
+}
+
 /// A request as intake writes it, checked and with its clocks set: everything
 /// [`NewRequest::write`] needs, owned, because on SQLite the write may run in a batch.
 struct NewRequest {
     id: Uuid,
     /// The numbering year (Beijing time).
     year: i64,
+    /// The number, when it was taken ahead of the transaction ([`number_ahead`]).
+    number: Option<String>,
     limit: Option<crate::web::ratelimit::Limit>,
     category: String,
     channel: Channel,
@@ -610,14 +638,13 @@ impl NewRequest {
         {
             return Err(AppError::TooMany);
         }
-        let (seq,): (i64,) = write!(tx, |c| sqlx::query_as(
-            "INSERT INTO request_counters (year, last) VALUES ($1, 1)
-             ON CONFLICT (year) DO UPDATE SET last = request_counters.last + 1 RETURNING last"
-        )
-        .bind(self.year)
-        .fetch_one(c)
-        .await)?;
-        let number = format!("{}-{seq:06}", self.year);
+        let number = match &self.number {
+            Some(number) => number.clone(),
+            None => {
+                let (seq,): (i64,) = write!(tx, |c| sqlx::query_as(NEXT_NUMBER).bind(self.year).fetch_one(c).await)?;
+                request_number(self.year, seq)
+            }
+        };
         write!(tx, |c| {
             sqlx::query(
             "INSERT INTO requests (id, number, category, channel, description, place_id, path, estate_id, building, address, lat, lon,
