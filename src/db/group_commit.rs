@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Tx;
+use super::{Tx, begin_sqlite as begin};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -155,10 +155,6 @@ async fn batcher(write: SqlitePool, mut rx: mpsc::Receiver<Box<dyn Job>>, counts
         // callers see an error) but not the batcher.
         let _ = tokio::spawn(run_batch(write.clone(), jobs, counts.clone())).await;
     }
-}
-
-async fn begin(write: &SqlitePool) -> Result<Tx, sqlx::Error> {
-    Ok(Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?))
 }
 
 async fn run_batch(write: SqlitePool, mut jobs: Vec<Box<dyn Job>>, counts: Arc<Counts>) {

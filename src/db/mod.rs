@@ -166,7 +166,7 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, .. } => begin_sqlite(write).await?,
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -213,6 +213,12 @@ impl Db {
             Db::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// A write transaction on SQLite's writer: `BEGIN IMMEDIATE` takes the write lock at once, so
+/// a transaction never fails half-way with "database is locked".
+pub(crate) async fn begin_sqlite(write: &SqlitePool) -> Result<Tx, sqlx::Error> {
+    Ok(Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?))
 }
 
 impl Tx {
