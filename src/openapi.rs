@@ -86,6 +86,8 @@ impl Modify for BearerAuth {
         crate::hazards::api::step,
         crate::hazards::api::patrols,
         crate::hazards::api::patrol,
+        crate::hazards::api::plan,
+        crate::hazards::api::complete,
     ),
     components(schemas(ErrorBody, crate::org::model::Place, crate::org::model::PlaceKind, crate::staff::store::PlaceRef)),
     modifiers(&BearerAuth),

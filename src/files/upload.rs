@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Multipart, Request};
 
 use crate::app::AppState;
 use crate::web::error::AppError;
-use crate::web::extract::PageForm;
+use crate::web::extract::{ApiJson, PageForm, encode_without_csrf};
 
 /// At most this many files in one form.
 pub const MAX_FILES: usize = 9;
@@ -30,12 +30,7 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for FormWithFiles<T> 
     type Rejection = AppError;
 
     async fn from_request(req: Request, st: &AppState) -> Result<Self, Self::Rejection> {
-        let multipart = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("multipart/form-data"));
-        if !multipart {
+        if !is_multipart(&req) {
             let PageForm(form) = PageForm::<T>::from_request(req, st).await?;
             return Ok(FormWithFiles { form, files: Vec::new() });
         }
@@ -43,11 +38,38 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for FormWithFiles<T> 
             .await
             .map_err(|_| AppError::BadRequest("error.form_content_type", serde_json::Value::Null))?;
         let (pairs, files) = read_multipart(mp, st.files.max_bytes).await?;
-        let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
-        let form = serde_html_form::from_str(&encoded)
+        let form = serde_html_form::from_str(&encode_without_csrf(pairs))
             .map_err(|e| AppError::BadRequest("error.bad_form", serde_json::json!({ "reason": e.to_string() })))?;
         Ok(FormWithFiles { form, files })
     }
+}
+
+/// An API body that may carry files: JSON (no files), or multipart/form-data whose text fields
+/// are the JSON body's keys, flat, and whose file parts are the uploads (`curl -F note=… -F
+/// photos=@a.jpg`). The same type checks both, unknown fields included.
+pub struct ApiWithFiles<T> {
+    pub body: T,
+    pub files: Vec<Upload>,
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for ApiWithFiles<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, Self::Rejection> {
+        if !is_multipart(&req) {
+            let ApiJson(body) = ApiJson::<T>::from_request(req, st).await?;
+            return Ok(ApiWithFiles { body, files: Vec::new() });
+        }
+        let FormWithFiles { form, files } = FormWithFiles::<T>::from_request(req, st).await?;
+        Ok(ApiWithFiles { body: form, files })
+    }
+}
+
+fn is_multipart(req: &Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
 }
 
 /// The text fields of a multipart body as form pairs, and its files. A file longer than `max` is

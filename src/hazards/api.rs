@@ -1,20 +1,24 @@
 //! JSON API for the hazard register and patrols: lists, a hazard with its timeline, registering
-//! a hazard and its rectification steps, a patrol with its checklist answers. Photos are sent
-//! through the HTML forms (multipart); here they are listed by id for `GET /files/{id}`.
+//! a hazard and its rectification steps, planning a patrol and recording it done. Writes that
+//! may carry photos take JSON, or multipart/form-data with the same fields and the photos as
+//! file parts (checked by content as on the pages: 415 for what is not an image or PDF, 413
+//! over the size limit); photos are listed by id for `GET /files/{id}`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::pages::{HAZARD_MANAGERS, HazardForm, ListQuery, StepForm, filter_of};
-use super::store::{self, Event, Hazard, Patrol, PatrolItem, Step};
+use super::model::RiskLevel;
+use super::pages::{HAZARD_MANAGERS, HazardForm, ListQuery, PatrolForm, StepForm, filter_of};
+use super::store::{self, Event, Finding, Hazard, Patrol, PatrolItem, Step};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::files::{self, Owner};
+use crate::files::upload::{ApiWithFiles, Upload, read_multipart};
+use crate::files::{self, Owner, Staged};
 use crate::org::api::{if_match, with_etag};
 use crate::web::error::{AppError, AppResult, FieldErrors};
 use crate::web::extract::{ApiJson, Id, Q};
@@ -37,18 +41,52 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     Ok(Json(Paged { items, page: q.page.page(), page_size: q.page.size(), total }))
 }
 
+/// Checks uploads by content and stores them, each under the field it came in; a refusal
+/// answers with its own status (413, 415 or 422) and the field's error.
+async fn stage(st: &AppState, uploads: Vec<Upload>) -> Result<Vec<Staged>, Response> {
+    files::stage(&st.files, uploads).await.map_err(|(field, rejected)| {
+        let field = if field.is_empty() { "photos".to_string() } else { field };
+        let mut res = AppError::field(&field, rejected.code()).into_response();
+        *res.status_mut() = rejected.status();
+        res
+    })
+}
+
+/// Only `photos` carries files on a hazard or a step.
+fn photos_only(uploads: &[Upload]) -> AppResult<()> {
+    match uploads.iter().find(|u| u.field != "photos") {
+        Some(u) => Err(AppError::field(&u.field, "error.bad_choice")),
+        None => Ok(()),
+    }
+}
+
 /// Register a hazard (登记). Coordinates must be inside China; the deadline defaults by risk.
-#[utoipa::path(post, path = "/api/v1/hazards", tag = "hazards", request_body = HazardForm,
-    responses((status = 201, body = Hazard), (status = 422, body = crate::openapi::ErrorBody)))]
+/// JSON, or multipart/form-data with the same fields and photos in `photos`.
+#[utoipa::path(post, path = "/api/v1/hazards", tag = "hazards",
+    request_body(content((HazardForm = "application/json"), (HazardForm = "multipart/form-data"))),
+    responses((status = 201, body = Hazard), (status = 413, body = crate::openapi::ErrorBody),
+        (status = 415, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
-    ApiJson(input): ApiJson<HazardForm>,
+    input: ApiWithFiles<HazardForm>,
 ) -> AppResult<Response> {
+    let ApiWithFiles { body: input, files: uploads } = input;
     let mut errors = FieldErrors::default();
     let h = input.validate(&mut errors);
     errors.into_result()?;
-    let created = store::register(&st.db, &caller.scope, &caller.actor(), &h, &[]).await?;
+    photos_only(&uploads)?;
+    let photos = match stage(&st, uploads).await {
+        Ok(p) => p,
+        Err(res) => return Ok(res),
+    };
+    let created = match store::register(&st.db, &caller.scope, &caller.actor(), &h, &photos).await {
+        Ok(c) => c,
+        Err(e) => {
+            files::discard(&st.files, photos).await;
+            return Err(e);
+        }
+    };
     let hazard = store::get(&st.db, &caller.scope, created.id).await?.ok_or(AppError::NotFound)?;
     let v = hazard.version;
     let mut res = (StatusCode::CREATED, Json(&hazard)).into_response();
@@ -81,19 +119,23 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
 
 /// One step of the rectification life: assign (整改, responsible + deadline), note, rectified,
 /// reinspect (outcome pass/fail) or close (a manager, with the reason in `note`). `version` in
-/// the body or `If-Match`.
-#[utoipa::path(post, path = "/api/v1/hazards/{id}/steps", tag = "hazards", request_body = StepForm,
+/// the body or `If-Match`. JSON, or multipart/form-data with the same fields and photos (of
+/// the rectified work, the re-inspection, progress) in `photos`.
+#[utoipa::path(post, path = "/api/v1/hazards/{id}/steps", tag = "hazards",
+    request_body(content((StepForm = "application/json"), (StepForm = "multipart/form-data"))),
     params(("id" = Uuid, Path, description = "Hazard id")),
     responses((status = 200, body = Hazard), (status = 403, body = crate::openapi::ErrorBody),
         (status = 409, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody),
+        (status = 413, body = crate::openapi::ErrorBody), (status = 415, body = crate::openapi::ErrorBody),
         (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn step(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
     headers: HeaderMap,
-    ApiJson(mut input): ApiJson<StepForm>,
+    input: ApiWithFiles<StepForm>,
 ) -> AppResult<Response> {
+    let ApiWithFiles { body: mut input, files: uploads } = input;
     store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     if input.version == 0 {
         input.version = if_match(&headers)?.ok_or_else(|| AppError::field("version", "error.required"))?;
@@ -103,7 +145,15 @@ pub async fn step(
     if matches!(step, Step::Close { .. }) && !caller.is(HAZARD_MANAGERS) {
         return Err(AppError::Forbidden);
     }
-    store::act(&st.db, &caller.scope, &caller.actor(), id, input.version, &step, &[]).await?;
+    photos_only(&uploads)?;
+    let photos = match stage(&st, uploads).await {
+        Ok(p) => p,
+        Err(res) => return Ok(res),
+    };
+    if let Err(e) = store::act(&st.db, &caller.scope, &caller.actor(), id, input.version, &step, &photos).await {
+        files::discard(&st.files, photos).await;
+        return Err(e);
+    }
     let hazard = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let v = hazard.version;
     Ok(with_etag(Json(hazard).into_response(), v))
@@ -155,4 +205,174 @@ pub async fn patrol(State(st): State<AppState>, caller: Caller, Id(id): Id) -> A
     let v = patrol.version;
     let detail = PatrolDetail { items: store::patrol_items(&st.db, id).await?, patrol };
     Ok(with_etag(Json(detail).into_response(), v))
+}
+
+/// Plan a patrol task (巡查任务) of a grid or community with a checklist, for a worker whose
+/// scope covers it. Station managers and the bureau.
+#[utoipa::path(post, path = "/api/v1/patrols", tag = "hazards", request_body = PatrolForm,
+    responses((status = 201, body = PatrolDetail), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn plan(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<PatrolForm>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    let p = input.validate(&mut errors).ok_or(AppError::Invalid(errors))?;
+    let id = store::plan_patrol(&st.db, &caller.scope, &caller.actor(), &p).await?;
+    let mut res = patrol(State(st), caller, Id(id)).await?;
+    *res.status_mut() = StatusCode::CREATED;
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/patrols/{id}")) {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(res)
+}
+
+/// A patrol as the grid worker finished it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatrolCompletion {
+    /// The patrol's version; or `If-Match`.
+    #[serde(default)]
+    pub version: i64,
+    #[serde(default)]
+    pub summary: String,
+    /// One answer for every item of the checklist.
+    pub items: Vec<ItemAnswer>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemAnswer {
+    /// The item's `seq` in the patrol.
+    pub seq: i64,
+    /// `ok`, `hazard` (a finding: registers a hazard of the checklist's category) or `na`.
+    pub result: String,
+    /// Required for a finding: what was found, where.
+    #[serde(default)]
+    pub note: String,
+    /// For a finding: major, high, general (the default) or low.
+    #[serde(default)]
+    pub risk: String,
+}
+
+/// Record a patrol done (巡查完成): every checklist item answered, and each finding registered
+/// as a hazard with its photos, in one transaction. JSON; or multipart/form-data with the same
+/// JSON in a part named `completion` and each finding's photos in parts named `photos_{seq}`.
+/// The assigned worker, or a manager (anyone of the place when nobody is assigned).
+#[utoipa::path(post, path = "/api/v1/patrols/{id}/completion", tag = "hazards",
+    request_body(content((PatrolCompletion = "application/json"), (PatrolCompletion = "multipart/form-data"))),
+    params(("id" = Uuid, Path, description = "Patrol id")),
+    responses((status = 200, body = PatrolDetail), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody),
+        (status = 412, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody),
+        (status = 415, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn complete(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    headers: HeaderMap,
+    req: Request,
+) -> AppResult<Response> {
+    // Who may is settled before the body is read: outside the scope is 404 whatever was sent.
+    let p = store::patrol(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    if !(p.assignee_id == Some(caller.user_id) || caller.is(HAZARD_MANAGERS) || p.assignee_id.is_none()) {
+        return Err(AppError::Forbidden);
+    }
+    let (mut input, uploads) = completion_body(&st, req).await?;
+    if input.version == 0 {
+        input.version = if_match(&headers)?.ok_or_else(|| AppError::field("version", "error.required"))?;
+    }
+    let mut errors = FieldErrors::default();
+    if input.summary.chars().count() > 2000 {
+        errors.add("summary", "error.too_long");
+    }
+    let items = store::patrol_items(&st.db, id).await?;
+    let mut findings: Vec<Finding> = Vec::new();
+    for a in std::mem::take(&mut input.items) {
+        if !items.iter().any(|i| i.seq == a.seq) || findings.iter().any(|f| f.seq == a.seq) {
+            errors.add(&format!("result_{}", a.seq), "error.bad_choice");
+            continue;
+        }
+        if a.note.chars().count() > 2000 {
+            errors.add(&format!("note_{}", a.seq), "error.too_long");
+        }
+        let risk = match (a.result.as_str(), a.risk.trim()) {
+            ("hazard", "") => Some(RiskLevel::General),
+            ("hazard", r) => {
+                let parsed = RiskLevel::parse(r);
+                if parsed.is_none() {
+                    errors.add(&format!("risk_{}", a.seq), "error.bad_choice");
+                }
+                parsed
+            }
+            _ => None,
+        };
+        findings.push(Finding { seq: a.seq, result: a.result, note: a.note, risk, photos: Vec::new() });
+    }
+    // Photos belong to a finding: the hazard it registers keeps them.
+    let mut seqs = Vec::new();
+    let mut photos = Vec::new();
+    for u in uploads {
+        let seq = u.field.strip_prefix("photos_").and_then(|s| s.parse::<i64>().ok());
+        match seq.filter(|seq| findings.iter().any(|f| f.seq == *seq && f.result == "hazard")) {
+            Some(seq) => {
+                seqs.push(seq);
+                photos.push(u);
+            }
+            None => errors.add(&u.field, "patrol.photos_need_finding"),
+        }
+    }
+    errors.into_result()?;
+    // All in one go: nothing is stored unless every photo passes.
+    let staged = match stage(&st, photos).await {
+        Ok(s) => s,
+        Err(res) => return Ok(res),
+    };
+    for (seq, s) in seqs.into_iter().zip(staged) {
+        if let Some(f) = findings.iter_mut().find(|f| f.seq == seq) {
+            f.photos.push(s);
+        }
+    }
+    let summary = input.summary.trim().to_string();
+    let done =
+        store::complete_patrol(&st.db, &caller.scope, &caller.actor(), id, input.version, &summary, &findings).await;
+    if let Err(e) = done {
+        files::discard(&st.files, findings.into_iter().flat_map(|f| f.photos).collect()).await;
+        return Err(e);
+    }
+    patrol(State(st), caller, Id(id)).await
+}
+
+/// The completion as JSON, or from a multipart body's `completion` part with its photo parts.
+async fn completion_body(st: &AppState, req: Request) -> AppResult<(PatrolCompletion, Vec<Upload>)> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let ApiJson(body) = ApiJson::<PatrolCompletion>::from_request(req, st).await?;
+        return Ok((body, Vec::new()));
+    }
+    let mp = Multipart::from_request(req, st)
+        .await
+        .map_err(|_| AppError::BadRequest("error.form_content_type", serde_json::Value::Null))?;
+    let (pairs, uploads) = read_multipart(mp, st.files.max_bytes).await?;
+    let mut json = None;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "completion" if json.is_none() => json = Some(value),
+            "_csrf" => {}
+            _ => return Err(AppError::field(&name, "error.bad_choice")),
+        }
+    }
+    let json = json.ok_or_else(|| AppError::field("completion", "error.required"))?;
+    let body = serde_json::from_str(&json).map_err(|e| {
+        AppError::BadRequest(
+            "error.json_data",
+            serde_json::json!({ "reason": e.to_string().chars().take(300).collect::<String>() }),
+        )
+    })?;
+    Ok((body, uploads))
 }

@@ -28,10 +28,12 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/patrols/{id}", staff, pages::show_patrol),
         r(Method::POST, "/patrols/{id}", staff, pages::complete_patrol).upload(),
         r(Method::GET, "/api/v1/hazards", staff, api::list),
-        r(Method::POST, "/api/v1/hazards", staff, api::create),
+        r(Method::POST, "/api/v1/hazards", staff, api::create).upload(),
         r(Method::GET, "/api/v1/hazards/{id}", staff, api::get),
-        r(Method::POST, "/api/v1/hazards/{id}/steps", staff, api::step),
+        r(Method::POST, "/api/v1/hazards/{id}/steps", staff, api::step).upload(),
         r(Method::GET, "/api/v1/patrols", staff, api::patrols),
+        r(Method::POST, "/api/v1/patrols", managers, api::plan),
         r(Method::GET, "/api/v1/patrols/{id}", staff, api::patrol),
+        r(Method::POST, "/api/v1/patrols/{id}/completion", staff, api::complete).upload(),
     ]
 }

@@ -224,6 +224,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
 
 /// A hazard as registered on the form or through the API (all text, checked by `validate`).
 #[derive(Deserialize, Default, Clone, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HazardForm {
     #[serde(default)]
     pub category: String,
@@ -478,6 +479,7 @@ pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> App
 
 /// One step of the rectification life, as the form or the API sends it.
 #[derive(Deserialize, Default, Clone, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StepForm {
     /// assign, note, rectified, reinspect or close.
     #[serde(default)]
@@ -702,18 +704,50 @@ pub async fn patrols(State(st): State<AppState>, caller: Caller, Q(q): Q<PatrolL
     Ok(page(&view))
 }
 
-#[derive(Deserialize, Default, Clone)]
+/// A patrol task as planned on the form or through the API (all text, checked by `validate`).
+#[derive(Deserialize, Default, Clone, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PatrolForm {
+    /// The grid or community patrolled.
     #[serde(default)]
     pub place_id: String,
+    /// flood, fire, gas, elevator or self_built.
     #[serde(default)]
     pub checklist: String,
+    /// The streets, estates or buildings walked.
     #[serde(default)]
     pub area: String,
+    /// `YYYY-MM-DD`.
     #[serde(default)]
     pub due_on: String,
+    /// A grid worker whose scope covers the place; empty: anyone of the place may do it.
     #[serde(default)]
     pub assignee_id: String,
+}
+
+impl PatrolForm {
+    pub(super) fn validate(&self, errors: &mut FieldErrors) -> Option<store::NewPatrol<'static>> {
+        let place_id = parse_uuid(Some(&self.place_id), "place_id", errors);
+        if place_id.is_none() && errors.get("place_id").is_none() {
+            errors.add("place_id", "error.required");
+        }
+        let list = parse_choice(&self.checklist, "checklist", checklist, errors);
+        let area = self.area.trim().to_string();
+        if area.is_empty() {
+            errors.add("area", "error.required");
+        } else if area.chars().count() > 100 {
+            errors.add("area", "error.too_long");
+        }
+        let due_on = optional_date(&self.due_on, "due_on", errors);
+        if due_on.is_none() && errors.get("due_on").is_none() {
+            errors.add("due_on", "error.required");
+        }
+        let assignee_id = parse_uuid(Some(&self.assignee_id), "assignee_id", errors);
+        if !errors.is_empty() {
+            return None;
+        }
+        Some(store::NewPatrol { place_id: place_id?, checklist: list?, area, due_on: due_on?, assignee_id })
+    }
 }
 
 async fn patrol_form(st: &AppState, caller: &Caller, f: &PatrolForm, errors: &FieldErrors) -> AppResult<FormPage> {
@@ -760,28 +794,9 @@ pub async fn create_patrol(
     crate::web::extract::PageForm(f): crate::web::extract::PageForm<PatrolForm>,
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
-    let place_id = parse_uuid(Some(&f.place_id), "place_id", &mut errors);
-    if place_id.is_none() && errors.is_empty() {
-        errors.add("place_id", "error.required");
-    }
-    let list = parse_choice(&f.checklist, "checklist", checklist, &mut errors);
-    let area = f.area.trim().to_string();
-    if area.is_empty() {
-        errors.add("area", "error.required");
-    } else if area.chars().count() > 100 {
-        errors.add("area", "error.too_long");
-    }
-    let due_on = optional_date(&f.due_on, "due_on", &mut errors);
-    if due_on.is_none() && errors.get("due_on").is_none() {
-        errors.add("due_on", "error.required");
-    }
-    let assignee_id = parse_uuid(Some(&f.assignee_id), "assignee_id", &mut errors);
-    let result = match (errors.is_empty(), place_id, list, due_on) {
-        (true, Some(place_id), Some(checklist), Some(due_on)) => {
-            let p = store::NewPatrol { place_id, checklist, area, due_on, assignee_id };
-            store::plan_patrol(&st.db, &caller.scope, &caller.actor(), &p).await
-        }
-        _ => Err(AppError::Invalid(errors)),
+    let result = match f.validate(&mut errors) {
+        Some(p) => store::plan_patrol(&st.db, &caller.scope, &caller.actor(), &p).await,
+        None => Err(AppError::Invalid(errors)),
     };
     match result {
         Ok(id) => Ok(Redirect::to(&format!("/patrols/{id}")).into_response()),

@@ -59,10 +59,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
                 return Err(AppError::BadRequest("error.bad_form", rejection_detail(r.body_text())));
             }
         };
-        serde_html_form::from_bytes(&bytes)
+        let pairs = url::form_urlencoded::parse(&bytes).into_owned();
+        serde_html_form::from_str(&encode_without_csrf(pairs))
             .map(PageForm)
             .map_err(|e| AppError::BadRequest("error.bad_form", rejection_detail(e.to_string())))
     }
+}
+
+/// Form pairs, URL-encoded again without `_csrf`: the CSRF layer has checked the token, and
+/// with it gone a form's type can refuse fields it does not know (`deny_unknown_fields`) when
+/// it also serves as an API body.
+pub fn encode_without_csrf(pairs: impl IntoIterator<Item = (String, String)>) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.into_iter().filter(|(k, _)| k != "_csrf"))
+        .finish()
 }
 
 /// Query string.

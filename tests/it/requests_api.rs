@@ -1,6 +1,6 @@
 //! The JSON API for requests, hazards and patrols, driven with personal tokens: intake with bad
 //! input, dispatch, a unit's steps, callback, stale versions, scope; a hazard registered and
-//! rectified; patrols listed.
+//! rectified; patrols planned and done with photos (JSON and multipart), with their bad input.
 
 use axum::http::{Method, StatusCode};
 
@@ -213,6 +213,136 @@ async fn hazards_and_patrols_over_the_api() {
     assert_eq!(p["status"], "planned");
     assert!(p["items"].as_array().unwrap().len() >= 3, "{p}");
     assert_eq!(outside.get(&format!("/api/v1/patrols/{pid}")).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_patrol_planned_and_done_over_the_api_with_photos() {
+    use linli::files::samples::jpeg_with_gps;
+    let app = TestApp::new().await;
+    let bureau = token_client(&app, "bureau").await;
+    let grid = token_client(&app, "yongtai.grid").await;
+    let worker = app.user_id("yongtai.grid").await;
+    let place: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT g.id FROM places g JOIN places c ON c.id = g.parent_id WHERE g.name = '第一网格' AND c.name = '柳航里社区'"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    let due = linli::hazards::store::today().to_string();
+    let stored = || std::fs::read_dir(app.dir().join("files")).map(|d| d.count()).unwrap_or(0);
+
+    // Planning: an unknown field is refused as such; missing ones are named; a grid worker may not plan.
+    let plan = format!(
+        r#"{{"place_id":"{}","checklist":"flood","area":"小南门西街","due_on":"{due}","assignee_id":"{worker}""#,
+        place.0
+    );
+    let r = bureau.send_json(Method::POST, "/api/v1/patrols", &format!(r#"{plan},"priority":"high"}}"#), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("priority"), "{}", r.body);
+    let r = bureau.send_json(Method::POST, "/api/v1/patrols", r#"{"checklist":"typhoon"}"#, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    for field in ["place_id", "checklist", "area", "due_on"] {
+        assert!(r.body.contains(&format!("\"{field}\"")), "{field} named: {}", r.body);
+    }
+    assert_eq!(
+        grid.send_json(Method::POST, "/api/v1/patrols", &format!("{plan}}}"), &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM patrols").await, 0);
+    let r = bureau.send_json(Method::POST, "/api/v1/patrols", &format!("{plan}}}"), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let p = r.json();
+    let id = p["id"].as_str().unwrap().to_string();
+    assert_eq!(r.location(), format!("/api/v1/patrols/{id}"));
+    assert_eq!(p["status"], "planned");
+    assert_eq!(p["items"].as_array().unwrap().len(), 5, "the flood checklist: {p}");
+    let done = format!("/api/v1/patrols/{id}/completion");
+
+    // Outside the patrol's place: 404, whatever the body.
+    let outside = token_client(&app, "changmin").await;
+    assert_eq!(outside.send_json(Method::POST, &done, "{}", &[]).await.status, StatusCode::NOT_FOUND);
+
+    let answers = |risk0: &str| {
+        format!(
+            r#"{{"version":1,"summary":"已张贴警示","items":[
+                {{"seq":0,"result":"hazard","note":"小南门西街积水 30 厘米","risk":"{risk0}"}},
+                {{"seq":1,"result":"hazard","note":"地下车库倒灌"}},
+                {{"seq":2,"result":"ok"}},{{"seq":3,"result":"na"}},{{"seq":4,"result":"ok"}}]}}"#
+        )
+    };
+    let photo = jpeg_with_gps(300, 200);
+    // Bad input, nothing written each time: a risk that is no level; an item left out; a photo
+    // on an item without a finding; an HTML page named .jpg (415); an unknown part.
+    let r = grid.send_json(Method::POST, &done, &answers("severe"), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("risk_0"), "{}", r.body);
+    let short = r#"{"version":1,"items":[{"seq":0,"result":"ok"}]}"#;
+    let r = grid.send_json(Method::POST, &done, short, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("result_1"), "{}", r.body);
+    let r = grid.post_multipart(&done, &[("completion", &answers("high"))], &[("photos_2", "ok.jpg", &photo)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("photos_2"), "{}", r.body);
+    let html: &[u8] = b"<html><script>alert(1)</script></html>";
+    let r = grid
+        .post_multipart(
+            &done,
+            &[("completion", &answers("high"))],
+            &[("photos_0", "road.jpg", &photo), ("photos_1", "garage.jpg", html)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.body);
+    assert!(r.body.contains("photos_1"), "{}", r.body);
+    let r = grid.post_multipart(&done, &[("completion", &answers("high")), ("mood", "good")], &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM hazards").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM files").await, 0);
+    assert_eq!(stored(), 0, "no object left behind by refused completions");
+
+    // Done from the phone: the answers as JSON, a photo for each finding.
+    let r = grid
+        .post_multipart(
+            &done,
+            &[("completion", &answers("high"))],
+            &[("photos_0", "road.jpg", &photo), ("photos_1", "garage.jpg", &photo)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = r.json();
+    assert_eq!(p["status"], "done");
+    let findings: Vec<&str> = p["items"].as_array().unwrap().iter().filter_map(|i| i["hazard_id"].as_str()).collect();
+    assert_eq!(findings.len(), 2, "{p}");
+    let h = grid.get(&format!("/api/v1/hazards/{}", findings[0])).await.json();
+    assert_eq!((h["category"].as_str(), h["risk_level"].as_str()), (Some("flood"), Some("high")), "{h}");
+    assert_eq!(h["files"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM files").await, 2);
+    // Sent again: refused, nothing doubles.
+    let r = grid.send_json(Method::POST, &done, &answers("high"), &[]).await;
+    assert!(matches!(r.status.as_u16(), 409 | 412), "{}", r.status);
+    assert_eq!(app.count("SELECT COUNT(*) FROM hazards").await, 2);
+
+    // A progress note with a photo on one of the hazards, multipart as well; a stray file field
+    // and an unknown JSON field are refused.
+    let steps = format!("/api/v1/hazards/{}/steps", findings[0]);
+    let v = h["version"].as_i64().unwrap().to_string();
+    let r = grid
+        .send_json(Method::POST, &steps, &format!(r#"{{"step":"note","note":"x","version":{v},"urgent":true}}"#), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let fields = [("step", "note"), ("note", "已放置警示牌"), ("version", v.as_str())];
+    let r = grid.post_multipart(&steps, &fields, &[("evidence", "sign.jpg", &photo)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = grid.post_multipart(&steps, &fields, &[("photos", "sign.jpg", &photo)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let files: Vec<(String,)> = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT purpose FROM files WHERE owner_id = $1 ORDER BY created_at, id"
+    )
+    .bind(uuid::Uuid::parse_str(findings[0]).unwrap())
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[1].0, "progress");
 }
 
 #[tokio::test]
