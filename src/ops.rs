@@ -69,6 +69,21 @@ pub async fn janitor(db: crate::db::Db, session_max: Duration) {
     }
 }
 
+/// Deletes stored files no record names and older than a day (see `files::sweep`), once a day
+/// from start-up. Several instances doing it at once only repeat each other's deletes.
+pub async fn file_sweeper(db: crate::db::Db, files: std::sync::Arc<crate::files::Files>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+    loop {
+        tick.tick().await;
+        let older_than = chrono::Utc::now() - chrono::Duration::hours(24);
+        match crate::files::sweep::sweep(&db, &files, older_than, true).await {
+            Ok(r) if r.orphans.is_empty() => {}
+            Ok(r) => tracing::info!(deleted = r.orphans.len(), examined = r.examined, "unreferenced files deleted"),
+            Err(e) => tracing::warn!(error = %e, "file sweep failed"),
+        }
+    }
+}
+
 /// Escalates overdue requests (超时督办) every minute. Each request's escalation is one
 /// conditional UPDATE, so several instances running this at once escalate it once.
 pub async fn sla_watch(db: crate::db::Db) {

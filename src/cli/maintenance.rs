@@ -1,4 +1,4 @@
-//! `migrate`, `check`, `backup`, `restore`.
+//! `migrate`, `check`, `sweep-files`, `backup`, `restore`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +35,26 @@ pub async fn check(cfg: Config) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+pub async fn sweep_files(cfg: Config, grace_hours: u32, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(&cfg).await?;
+    let files = crate::files::Files::open(&cfg)?;
+    let older_than = chrono::Utc::now() - chrono::Duration::hours(i64::from(grace_hours));
+    let r = crate::files::sweep::sweep(&db, &files, older_than, !dry_run).await?;
+    for key in &r.orphans {
+        println!("{} {key}", if dry_run { "unreferenced" } else { "deleted" });
+    }
+    println!(
+        "{} objects: {} referenced, {} {}, {} younger than {grace_hours} h, {} not made by linli (left alone)",
+        r.examined,
+        r.referenced,
+        r.orphans.len(),
+        if dry_run { "unreferenced (dry run: kept)" } else { "unreferenced deleted" },
+        r.young,
+        r.foreign
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn backup(cfg: Config, out: PathBuf) -> anyhow::Result<ExitCode> {

@@ -60,6 +60,16 @@ pub enum Command {
     /// Import data from spreadsheets as a staff account (dry run unless --commit).
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Delete stored files no record names (left by a crash between storing a photo and
+    /// committing its record), older than a grace period. The server also does this daily.
+    SweepFiles {
+        /// Leave objects younger than this many hours (an upload may still be committing).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u32,
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Take a consistent online copy of the database while the app keeps writing.
     Backup {
         /// File to write (SQLite: a database file; PostgreSQL: a pg_dump custom-format archive).
@@ -114,6 +124,7 @@ pub fn run() -> ExitCode {
             Command::Check => maintenance::check(cfg).await,
             Command::Gen(a) => r#gen::run(cfg, a).await,
             Command::Import(c) => import::run(cfg, c).await,
+            Command::SweepFiles { grace_hours, dry_run } => maintenance::sweep_files(cfg, grace_hours, dry_run).await,
             Command::Backup { out } => maintenance::backup(cfg, out).await,
             Command::Restore { from, force } => maintenance::restore(cfg, from, force).await,
         }

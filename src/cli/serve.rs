@@ -120,11 +120,13 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
     let janitor = tokio::spawn(crate::ops::janitor(db.clone(), cfg.session_max));
     let sla = tokio::spawn(crate::ops::sla_watch(db.clone()));
+    let sweeper = tokio::spawn(crate::ops::file_sweeper(db.clone(), state.files.clone()));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
     janitor.abort();
     sla.abort();
+    sweeper.abort();
     tracing::info!("in-flight requests finished; closing the database");
     db.close().await;
     Ok(ExitCode::SUCCESS)

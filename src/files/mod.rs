@@ -6,6 +6,7 @@
 pub mod inspect;
 #[doc(hidden)]
 pub mod samples;
+pub mod sweep;
 pub mod upload;
 
 use std::sync::Arc;

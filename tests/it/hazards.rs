@@ -564,3 +564,61 @@ async fn self_built_houses_ledger_per_street_and_month() {
     let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(own.bytes.clone())).unwrap();
     assert_eq!(book.worksheet_range_at(0).unwrap().unwrap().rows().count(), 1);
 }
+
+#[tokio::test]
+async fn the_sweep_deletes_only_old_unreferenced_objects_it_made() {
+    let app = TestApp::new().await;
+    let grid = app.login("yongtai.grid").await;
+    let place = liuhangli_grid(&app).await;
+    let fields =
+        [("category", "fire"), ("risk_level", "general"), ("description", "楼道堆放杂物"), ("place_id", &place)];
+    let r = register(&grid, &fields, Some(("IMG_1.jpg", &jpeg_with_gps(64, 48)))).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let root = app.dir().join("files");
+    let on_disk = || -> Vec<String> {
+        let mut keys: Vec<String> =
+            walk(&root).iter().map(|p| p.strip_prefix(&root).unwrap().display().to_string()).collect();
+        keys.sort();
+        keys
+    };
+    let recorded = on_disk();
+    assert_eq!(recorded.len(), 2, "the photo and its thumbnail: {recorded:?}");
+    // What a crash between storing and committing leaves, and what another tool put there.
+    let id = Uuid::now_v7().simple().to_string();
+    let orphan = format!("{}/{}/{id}.jpg", &id[30..32], &id[28..30]);
+    std::fs::create_dir_all(root.join(&orphan).parent().unwrap()).unwrap();
+    std::fs::write(root.join(&orphan), b"bytes").unwrap();
+    std::fs::write(root.join("README.txt"), b"not ours").unwrap();
+    let sweep = |older_than, delete| linli::files::sweep::sweep(&app.st.db, &app.st.files, older_than, delete);
+
+    // Within the grace period nothing is looked at.
+    let r = sweep(chrono::Utc::now() - chrono::Duration::hours(1), true).await.unwrap();
+    assert_eq!((r.examined, r.young, r.orphans.len()), (4, 4, 0));
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    // A dry run names the orphan and keeps it.
+    let r = sweep(later, false).await.unwrap();
+    assert_eq!(r.orphans, std::slice::from_ref(&orphan));
+    assert_eq!((r.referenced, r.foreign), (2, 1));
+    assert!(root.join(&orphan).exists());
+    let r = sweep(later, true).await.unwrap();
+    assert_eq!(r.orphans, std::slice::from_ref(&orphan));
+    let mut left = recorded.clone();
+    left.push("README.txt".into());
+    left.sort();
+    assert_eq!(on_disk(), left, "the recorded photo, its thumbnail and the foreign file stay");
+    // Again: nothing more to do.
+    assert!(sweep(later, true).await.unwrap().orphans.is_empty());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
