@@ -43,7 +43,7 @@ pub struct ConfigArgs {
     /// Largest spreadsheet upload for imports, in kilobytes (default 65536).
     #[arg(long, env = "LINLI_MAX_IMPORT_KB", global = true)]
     pub max_import_kb: Option<usize>,
-    /// SQLite page cache for the whole process, in megabytes (default 48): half for the
+    /// SQLite page cache for the whole process, in megabytes (default 32): half for the
     /// writer, half shared by the eight readers.
     #[arg(long, env = "LINLI_SQLITE_CACHE_MB", global = true)]
     pub sqlite_cache_mb: Option<u32>,
@@ -224,7 +224,7 @@ impl ConfigArgs {
             max_body_bytes: 1024 * self.max_body_kb.or(file.max_body_kb).unwrap_or(2048),
             max_import_bytes: 1024 * self.max_import_kb.or(file.max_import_kb).unwrap_or(65536),
             import_inline_rows: 2_000,
-            sqlite_cache_mb: self.sqlite_cache_mb.or(file.sqlite_cache_mb).unwrap_or(48),
+            sqlite_cache_mb: self.sqlite_cache_mb.or(file.sqlite_cache_mb).unwrap_or(32),
             db_pool: self.db_pool.or(file.db_pool).unwrap_or(10),
             export_max_people: self.export_max_people.or(file.export_max_people).unwrap_or(500),
             duplicate_days: self.duplicate_days.or(file.duplicate_days).unwrap_or(7).clamp(1, 365),
