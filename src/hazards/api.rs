@@ -44,12 +44,14 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
 /// Checks uploads by content and stores them, each under the field it came in; a refusal
 /// answers with its own status (413, 415 or 422) and the field's error.
 async fn stage(st: &AppState, uploads: Vec<Upload>) -> Result<Vec<Staged>, Response> {
-    files::stage(&st.files, uploads).await.map_err(|(field, rejected)| {
-        let field = if field.is_empty() { "photos".to_string() } else { field };
-        let mut res = AppError::field(&field, rejected.code()).into_response();
-        *res.status_mut() = rejected.status();
-        res
-    })
+    files::stage(&st.files, uploads).await.map_err(|(field, rejected)| refused_file(field, rejected))
+}
+
+fn refused_file(field: String, rejected: files::Rejected) -> Response {
+    let field = if field.is_empty() { "photos".to_string() } else { field };
+    let mut res = AppError::field(&field, rejected.code()).into_response();
+    *res.status_mut() = rejected.status();
+    res
 }
 
 /// Only `photos` carries files on a hazard or a step.
@@ -311,28 +313,17 @@ pub async fn complete(
         findings.push(Finding { seq: a.seq, result: a.result, note: a.note, risk, photos: Vec::new() });
     }
     // Photos belong to a finding: the hazard it registers keeps them.
-    let mut seqs = Vec::new();
-    let mut photos = Vec::new();
+    let mut photos: Vec<(i64, Upload)> = Vec::new();
     for u in uploads {
         let seq = u.field.strip_prefix("photos_").and_then(|s| s.parse::<i64>().ok());
         match seq.filter(|seq| findings.iter().any(|f| f.seq == *seq && f.result == "hazard")) {
-            Some(seq) => {
-                seqs.push(seq);
-                photos.push(u);
-            }
+            Some(seq) => photos.push((seq, u)),
             None => errors.add(&u.field, "patrol.photos_need_finding"),
         }
     }
     errors.into_result()?;
-    // All in one go: nothing is stored unless every photo passes.
-    let staged = match stage(&st, photos).await {
-        Ok(s) => s,
-        Err(res) => return Ok(res),
-    };
-    for (seq, s) in seqs.into_iter().zip(staged) {
-        if let Some(f) = findings.iter_mut().find(|f| f.seq == seq) {
-            f.photos.push(s);
-        }
+    if let Err((field, rejected)) = super::pages::stage_findings(&st, &mut findings, photos).await {
+        return Ok(refused_file(field, rejected));
     }
     let summary = input.summary.trim().to_string();
     let done =

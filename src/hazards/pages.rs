@@ -35,11 +35,31 @@ pub const HAZARD_MANAGERS: &[Role] = &[Role::BureauAdmin, Role::StationManager, 
 
 /// Stages uploaded photos; a refused file becomes a message on its field and the right status.
 async fn stage(st: &AppState, uploads: Vec<Upload>) -> Result<Vec<Staged>, (FieldErrors, StatusCode)> {
-    files::stage(&st.files, uploads).await.map_err(|(field, rejected)| {
-        let mut e = FieldErrors::default();
-        e.add(if field.is_empty() { "photos" } else { &field }, rejected.code());
-        (e, rejected.status())
-    })
+    files::stage(&st.files, uploads).await.map_err(|(field, rejected)| refused_file(field, rejected))
+}
+
+fn refused_file(field: String, rejected: files::Rejected) -> (FieldErrors, StatusCode) {
+    let mut e = FieldErrors::default();
+    e.add(if field.is_empty() { "photos" } else { &field }, rejected.code());
+    (e, rejected.status())
+}
+
+/// Stores the photos of a patrol's findings, each `(item seq, upload)`, and hands each to the
+/// finding of its item. All are checked before any is written, so a refused photo leaves
+/// nothing in the store.
+pub(super) async fn stage_findings(
+    st: &AppState,
+    findings: &mut [Finding],
+    photos: Vec<(i64, Upload)>,
+) -> Result<(), (String, files::Rejected)> {
+    let (seqs, uploads): (Vec<i64>, Vec<Upload>) = photos.into_iter().unzip();
+    let staged = files::stage(&st.files, uploads).await?;
+    for (seq, s) in seqs.into_iter().zip(staged) {
+        if let Some(f) = findings.iter_mut().find(|f| f.seq == seq) {
+            f.photos.push(s);
+        }
+    }
+    Ok(())
 }
 
 /// A refused step as messages for the page that comes back: field errors (422), a stale form
@@ -936,29 +956,19 @@ pub async fn complete_patrol(
         return render_patrol(&st, &caller, id, Some(&answers), errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     // Photos of items without a finding are not kept: they would belong to nothing.
-    let mut staged_all = Vec::new();
-    for f in findings.iter_mut().filter(|f| f.result == "hazard") {
-        let Some(uploads) = by_item.remove(&f.seq) else { continue };
-        match stage(&st, uploads).await {
-            Ok(s) => {
-                f.photos = s;
-            }
-            Err((errors, status)) => {
-                for f in findings.iter_mut() {
-                    staged_all.append(&mut f.photos);
-                }
-                files::discard(&st.files, staged_all).await;
-                return render_patrol(&st, &caller, id, Some(&answers), errors, status).await;
-            }
-        }
+    let photos: Vec<(i64, Upload)> = findings
+        .iter()
+        .filter(|f| f.result == "hazard")
+        .flat_map(|f| by_item.remove(&f.seq).unwrap_or_default().into_iter().map(|u| (f.seq, u)))
+        .collect();
+    if let Err((field, rejected)) = stage_findings(&st, &mut findings, photos).await {
+        let (errors, status) = refused_file(field, rejected);
+        return render_patrol(&st, &caller, id, Some(&answers), errors, status).await;
     }
     match store::complete_patrol(&st.db, &caller.scope, &caller.actor(), id, version, &summary, &findings).await {
         Ok(_) => Ok(Redirect::to(&format!("/patrols/{id}")).into_response()),
         Err(e) => {
-            for f in findings.iter_mut() {
-                staged_all.append(&mut f.photos);
-            }
-            files::discard(&st.files, staged_all).await;
+            files::discard(&st.files, findings.into_iter().flat_map(|f| f.photos).collect()).await;
             let (errors, status) = refused(e)?;
             render_patrol(&st, &caller, id, Some(&answers), errors, status).await
         }

@@ -361,6 +361,30 @@ async fn flood_patrol_turns_findings_into_hazards() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM hazards").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM files").await, 0);
+    // A good photo on one finding and an HTML page named .jpg on the other: 415, and the good
+    // one was not stored either (all are checked before any is written).
+    let answers = [
+        ("version", "1"),
+        ("result_0", "hazard"),
+        ("note_0", "小南门西街积水 30 厘米"),
+        ("result_1", "hazard"),
+        ("note_1", "蔬菜南库小区地下车库倒灌"),
+        ("result_2", "ok"),
+        ("result_3", "na"),
+        ("result_4", "ok"),
+    ];
+    let html: &[u8] = b"<html><script>alert(1)</script></html>";
+    let r = grid
+        .post_multipart(
+            &format!("/patrols/{patrol}"),
+            &answers,
+            &[("photos_0", "road.jpg", &photo), ("photos_1", "g.jpg", html)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.body);
+    assert!(r.body.contains("蔬菜南库小区地下车库倒灌"), "typed notes kept");
+    assert_eq!(walk(&app.dir().join("files")).len(), 0, "no object stored");
+    assert_eq!(app.count("SELECT COUNT(*) FROM hazards").await, 0);
 
     let r = grid
         .post_multipart(
