@@ -65,7 +65,7 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for ApiWithFiles<T> {
     }
 }
 
-fn is_multipart(req: &Request) -> bool {
+pub fn is_multipart(req: &Request) -> bool {
     req.headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

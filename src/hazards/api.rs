@@ -17,11 +17,11 @@ use super::pages::{HAZARD_MANAGERS, HazardForm, ListQuery, PatrolForm, StepForm,
 use super::store::{self, Event, Finding, Hazard, Patrol, PatrolItem, Step};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::files::upload::{ApiWithFiles, Upload, read_multipart};
+use crate::files::upload::{ApiWithFiles, Upload, is_multipart, read_multipart};
 use crate::files::{self, Owner, Staged};
 use crate::org::api::{if_match, with_etag};
 use crate::web::error::{AppError, AppResult, FieldErrors};
-use crate::web::extract::{ApiJson, Id, Q};
+use crate::web::extract::{ApiJson, Id, Q, rejection_detail};
 use crate::web::pagination::{PageParams, Paged};
 
 #[derive(ToSchema, Serialize)]
@@ -278,7 +278,7 @@ pub async fn complete(
 ) -> AppResult<Response> {
     // Who may is settled before the body is read: outside the scope is 404 whatever was sent.
     let p = store::patrol(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    if !(p.assignee_id == Some(caller.user_id) || caller.is(HAZARD_MANAGERS) || p.assignee_id.is_none()) {
+    if !super::pages::may_complete(&p, &caller) {
         return Err(AppError::Forbidden);
     }
     let (mut input, uploads) = completion_body(&st, req).await?;
@@ -337,12 +337,7 @@ pub async fn complete(
 
 /// The completion as JSON, or from a multipart body's `completion` part with its photo parts.
 async fn completion_body(st: &AppState, req: Request) -> AppResult<(PatrolCompletion, Vec<Upload>)> {
-    let multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !multipart {
+    if !is_multipart(&req) {
         let ApiJson(body) = ApiJson::<PatrolCompletion>::from_request(req, st).await?;
         return Ok((body, Vec::new()));
     }
@@ -359,11 +354,7 @@ async fn completion_body(st: &AppState, req: Request) -> AppResult<(PatrolComple
         }
     }
     let json = json.ok_or_else(|| AppError::field("completion", "error.required"))?;
-    let body = serde_json::from_str(&json).map_err(|e| {
-        AppError::BadRequest(
-            "error.json_data",
-            serde_json::json!({ "reason": e.to_string().chars().take(300).collect::<String>() }),
-        )
-    })?;
+    let body = serde_json::from_str(&json)
+        .map_err(|e| AppError::BadRequest("error.json_data", rejection_detail(e.to_string())))?;
     Ok((body, uploads))
 }

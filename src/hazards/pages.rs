@@ -44,6 +44,12 @@ fn refused_file(field: String, rejected: files::Rejected) -> (FieldErrors, Statu
     (e, rejected.status())
 }
 
+/// Who may record a patrol done: its assigned worker, a manager, or anyone of the place when
+/// nobody is assigned.
+pub(super) fn may_complete(p: &store::Patrol, caller: &Caller) -> bool {
+    p.assignee_id == Some(caller.user_id) || caller.is(HAZARD_MANAGERS) || p.assignee_id.is_none()
+}
+
 /// Stores the photos of a patrol's findings, each `(item seq, upload)`, and hands each to the
 /// finding of its item. All are checked before any is written, so a refused photo leaves
 /// nothing in the store.
@@ -888,8 +894,7 @@ async fn render_patrol(
             hazard: i.hazard_id.zip(i.hazard_number.clone()),
         })
         .collect();
-    let can_do = p.status == "planned"
-        && (p.assignee_id == Some(caller.user_id) || caller.is(HAZARD_MANAGERS) || p.assignee_id.is_none());
+    let can_do = p.status == "planned" && may_complete(&p, caller);
     let view = PatrolPage {
         checklist: tr.t(&format!("checklist.{}", p.checklist)),
         status_label: tr.t(&format!("patrol_status.{}", p.status)),
@@ -916,7 +921,7 @@ pub async fn complete_patrol(
 ) -> AppResult<Response> {
     let FormWithFiles { form: answers, files: uploads } = form;
     let p = store::patrol(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    if !(p.assignee_id == Some(caller.user_id) || caller.is(HAZARD_MANAGERS) || p.assignee_id.is_none()) {
+    if !may_complete(&p, &caller) {
         return Err(AppError::Forbidden);
     }
     let version: i64 = answers.get("version").and_then(|v| v.parse().ok()).unwrap_or(0);

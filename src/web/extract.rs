@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::AppError;
 
-fn rejection_detail(text: String) -> serde_json::Value {
+pub fn rejection_detail(text: String) -> serde_json::Value {
     // axum's text names the failing field or position; it holds no server internals.
     serde_json::json!({ "reason": text.chars().take(300).collect::<String>() })
 }
