@@ -14,6 +14,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::config::Config;
 
+pub mod checkpoint;
 pub mod group_commit;
 pub mod query;
 pub mod scope_sql;
@@ -29,6 +30,8 @@ pub enum Db {
         read: SqlitePool,
         write: SqlitePool,
         group: group_commit::GroupCommit,
+        /// Copies the write-ahead log back into the database file beside the writer.
+        checkpoints: checkpoint::Checkpointer,
     },
     Postgres(PgPool),
 }
@@ -115,20 +118,26 @@ impl Db {
             // A local file cannot drop a connection the way a network can: the pool's ping
             // before each acquire was one more round trip to the connection's thread per
             // statement batch, for nothing.
+            let writer_opts = opts
+                .clone()
+                .pragma("cache_size", format!("-{writer_kib}"))
+                .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
+                .pragma("journal_size_limit", checkpoint::LOG_LIMIT_BYTES.to_string());
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts.clone().pragma("cache_size", format!("-{writer_kib}")))
+                .connect_with(writer_opts)
                 .await
                 .context("opening the SQLite database")?;
             let read = SqlitePoolOptions::new()
                 .max_connections(SQLITE_READERS)
                 .test_before_acquire(false)
-                .connect_with(opts.read_only(true).pragma("cache_size", format!("-{reader_kib}")))
+                .connect_with(opts.clone().read_only(true).pragma("cache_size", format!("-{reader_kib}")))
                 .await?;
             let group = group_commit::GroupCommit::start(write.clone());
-            Ok(Db::Sqlite { read, write, group })
+            let checkpoints = checkpoint::Checkpointer::start(opts).await?;
+            Ok(Db::Sqlite { read, write, group, checkpoints })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
             Self::connect_pg(opts, cfg.db_pool).await

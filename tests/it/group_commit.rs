@@ -136,3 +136,55 @@ async fn a_crowd_of_calls_taken_at_once_gets_distinct_consecutive_numbers() {
     let first = seqs[0];
     assert_eq!(seqs, (first..first + 24).collect::<Vec<_>>(), "no number skipped or given twice");
 }
+
+/// The writer does not copy the log back itself (only as a backstop at 16,384 pages); the
+/// checkpoint task does, beside it: rows committed a moment ago are in the database file
+/// proper, read here with the log ignored (`immutable=1`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_ahead_log_is_copied_back_beside_the_writer() {
+    let app = TestApp::new().await;
+    if app.st.db.backend() != linli::db::Backend::Sqlite {
+        return; // PostgreSQL checkpoints on its own.
+    }
+    let db = &app.st.db;
+    let mut tx = db.begin().await.unwrap();
+    let autocheckpoint: (i64,) =
+        linli::write!(&mut tx, |c| sqlx::query_as("PRAGMA wal_autocheckpoint").fetch_one(c).await).unwrap();
+    assert_eq!(autocheckpoint.0, i64::from(linli::db::checkpoint::BACKSTOP_PAGES));
+    linli::write!(&mut tx, |c| sqlx::query("CREATE TABLE checkpoint_probe (n BIGINT PRIMARY KEY)")
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    for n in 0..50i64 {
+        db.write_grouped((n, false), probe_into_checkpoint_probe).await.unwrap();
+    }
+    let file = app.dir().join("linli.db");
+    let in_file = || async {
+        let url = format!("sqlite://{}?immutable=1", file.display());
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        let n: Result<(i64,), _> = sqlx::query_as("SELECT COUNT(*) FROM checkpoint_probe").fetch_one(&mut conn).await;
+        n.map(|r| r.0).unwrap_or(0)
+    };
+    let mut copied = 0;
+    for _ in 0..40 {
+        copied = in_file().await;
+        if copied == 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(copied, 50, "all fifty rows reached the database file within four seconds");
+}
+
+fn probe_into_checkpoint_probe<'t>(job: &'t (i64, bool), tx: &'t mut Tx) -> BoxFuture<'t, Result<i64, sqlx::Error>> {
+    Box::pin(async move {
+        linli::write!(tx, |c| sqlx::query("INSERT INTO checkpoint_probe (n) VALUES ($1)")
+            .bind(job.0)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(job.0)
+    })
+}
