@@ -32,6 +32,11 @@ impl Scope {
     pub fn covers(&self, path: &str) -> bool {
         self.roots.iter().any(|r| path.starts_with(r.as_str()))
     }
+    /// Every root is a district or above (a city; paths of at most two segments): the scope
+    /// holds nearly every record, which some queries plan for.
+    pub fn is_district_wide(&self) -> bool {
+        !self.roots.is_empty() && self.roots.iter().all(|r| r.trim_matches('/').split('/').count() <= 2)
+    }
     /// SQL fragment restricting `col` (a place path) to the scope, placeholders from `$first`.
     pub fn filter(&self, col: &str, first: usize) -> (String, Vec<String>) {
         crate::db::scope_sql::path_filter(col, &self.roots, first)

@@ -137,26 +137,28 @@ pub async fn one<T: DbRow>(db: &Db, sql: &str, args: &Args) -> Result<T, sqlx::E
     crate::read!(db, |c| bound!(sqlx::query_as::<_, T>(sql), args).fetch_one(c).await)
 }
 
-/// One page of `select … FROM … WHERE …` (ORDER BY included) and the total of `count_from`
-/// (`FROM … WHERE …` only), both with the same values.
-/// Like [`page`], but counts at most `cap + 1` rows: a total above `cap` means "more than
-/// `cap`". For lists over a whole district, where an exact count would visit every row.
-pub async fn page_capped<T: DbRow>(
+/// One page of `select … FROM … WHERE …` (ORDER BY included) and a total counted by `count`
+/// (a SELECT of one number), both with the same values. For lists over a whole district, where
+/// an exact count would visit every row, `count` stops at a cap: see [`capped_count`].
+pub async fn page_counted<T: DbRow>(
     db: &Db,
     select: &str,
-    count_from: &str,
+    count: &str,
     args: &Args,
     limit: i64,
     offset: i64,
-    cap: i64,
 ) -> Result<(Vec<T>, i64), sqlx::Error> {
     let mut paged = args.clone();
     let sql = format!("{select} LIMIT {} OFFSET {}", paged.push(limit), paged.push(offset));
     let rows = all::<T>(db, &sql, &paged).await?;
-    let mut counted = args.clone();
-    let sql = format!("SELECT COUNT(*) FROM (SELECT 1 {count_from} LIMIT {}) capped", counted.push(cap + 1));
-    let (total,): (i64,) = one(db, &sql, &counted).await?;
+    let (total,): (i64,) = one(db, count, args).await?;
     Ok((rows, total))
+}
+
+/// Counts the rows of `rows` (a SELECT) up to `cap + 1`: a total above `cap` means "more
+/// than `cap`".
+pub fn capped_count(rows: &str, cap: i64) -> String {
+    format!("SELECT COUNT(*) FROM ({rows} LIMIT {}) capped", cap + 1)
 }
 
 pub async fn page<T: DbRow>(

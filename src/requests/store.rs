@@ -334,25 +334,30 @@ pub async fn viewer(db: &Db, caller: &Caller) -> Result<Viewer, sqlx::Error> {
 impl Viewer {
     /// SQL that is true when the viewer may see request `r`.
     pub(super) fn sees(&self, args: &mut Args) -> String {
+        self.area(args).predicate()
+    }
+
+    /// The ways a request comes into the viewer's sight: a department through its parts; a
+    /// place through where the request is, who holds it, or a part dispatched there.
+    fn area(&self, args: &mut Args) -> AreaSql {
         if self.role == Role::DepartmentHandler {
-            let org = args.push(self.org.unwrap_or(Uuid::nil()));
-            return format!(
-                "EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'org' AND vp.unit_id = {org})"
-            );
+            return AreaSql::Org(args.push(self.org.unwrap_or(Uuid::nil())));
         }
-        let a = args.scope("r.path", &self.scope);
-        let b = args.scope("r.owner_path", &self.scope);
-        let c = args.scope("vp.unit_path", &self.scope);
-        format!(
-            "({a} OR {b} OR EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'place' AND {c}))"
-        )
+        AreaSql::Places {
+            located: args.scope("r.path", &self.scope),
+            held: args.scope("r.owner_path", &self.scope),
+            parts: args.scope("vp.unit_path", &self.scope),
+        }
     }
 
     /// The overdue queue's scope: requests located in or held by the viewer's area, or with a
     /// part a unit there has still to handle (dispatched or signed). Unlike [`Viewer::sees`], a
     /// part that is finished, returned or withdrawn no longer puts an overdue request on the
-    /// unit's list, which lets the parts be read once as a set (a few hundred active parts)
-    /// instead of probing the parts of every overdue request.
+    /// unit's list. For a street or a community the parts are read once as a set (a few
+    /// hundred active parts) instead of probing the parts of every overdue request; a
+    /// district's scope already holds nearly every request by place, so there the set — all
+    /// active parts, 5 ms at a million requests — would be built for nothing, and the parts of
+    /// the rare request outside are probed one by one instead. Both forms select the same rows.
     fn owes(&self, args: &mut Args) -> String {
         const ACTIVE: &str = "vp.status IN ('dispatched', 'signed')";
         if self.role == Role::DepartmentHandler {
@@ -364,9 +369,15 @@ impl Viewer {
         let a = args.scope("r.path", &self.scope);
         let b = args.scope("r.owner_path", &self.scope);
         let c = args.scope("vp.unit_path", &self.scope);
-        format!(
-            "({a} OR {b} OR r.id IN (SELECT vp.request_id FROM request_parts vp WHERE vp.unit_kind = 'place' AND {c} AND {ACTIVE}))"
-        )
+        if self.scope.is_district_wide() {
+            format!(
+                "({a} OR {b} OR EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'place' AND {c} AND {ACTIVE}))"
+            )
+        } else {
+            format!(
+                "({a} OR {b} OR r.id IN (SELECT vp.request_id FROM request_parts vp WHERE vp.unit_kind = 'place' AND {c} AND {ACTIVE}))"
+            )
+        }
     }
 
     /// May act for the unit of this part (sign, note, return, resolve, ask for more time).
@@ -400,6 +411,62 @@ pub struct Created {
     pub number: String,
     /// The secret of the resident's tracking link; only its hash is stored.
     pub tracking_code: String,
+}
+
+/// [`Viewer::area`]: the scope tests, placeholders already bound.
+enum AreaSql {
+    Org(String),
+    Places { located: String, held: String, parts: String },
+}
+
+impl AreaSql {
+    /// True when request `r` is in the area: one test per request, for reading a page in order.
+    fn predicate(&self) -> String {
+        match self {
+            AreaSql::Org(org) => format!(
+                "EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'org' AND vp.unit_id = {org})"
+            ),
+            AreaSql::Places { located, held, parts } => format!(
+                "({located} OR {held} OR EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'place' AND {parts}))"
+            ),
+        }
+    }
+
+    /// Counts the requests of the area kept to `filters` (SQL over `r`, may be empty) up to
+    /// `cap + 1` ([`query::capped_count`]) as a union of index ranges, each yielding `key` of
+    /// `r`. Counting with
+    /// [`AreaSql::predicate`] tests request after request until the cap: cheap where the area
+    /// holds most requests, but a grid's count went through the whole table, probing the parts
+    /// of every request outside (176 ms at a million requests; 1.7 ms as a union).
+    fn count(&self, key: &str, filters: &str, cap: i64) -> String {
+        let and = if filters.is_empty() { String::new() } else { format!(" AND {filters}") };
+        let by_parts = "FROM request_parts vp JOIN requests r ON r.id = vp.request_id WHERE";
+        match self {
+            AreaSql::Org(org) => query::capped_count(
+                &format!("SELECT DISTINCT {key} {by_parts} vp.unit_kind = 'org' AND vp.unit_id = {org}{and}"),
+                cap,
+            ),
+            AreaSql::Places { located, held, parts } => {
+                // Each way capped on its own (a union reads its parts whole before the outer
+                // LIMIT applies), which keeps the count exact up to the cap. Requests located
+                // in the area usually reach the cap alone and are counted first, from the path
+                // index; the union runs only when they do not.
+                let n = cap + 1;
+                let located = format!("SELECT {key} AS k FROM requests r WHERE {located}{and} LIMIT {n}");
+                let ways = [
+                    located.clone(),
+                    format!("SELECT {key} AS k FROM requests r WHERE {held}{and} LIMIT {n}"),
+                    format!("SELECT {key} AS k {by_parts} vp.unit_kind = 'place' AND {parts}{and} LIMIT {n}"),
+                ]
+                .map(|w| format!("SELECT k FROM ({w}) w"))
+                .join(" UNION ");
+                format!(
+                    "SELECT CASE WHEN (SELECT COUNT(*) FROM ({located}) l) >= {n} THEN {n} \
+                     ELSE (SELECT COUNT(*) FROM ({ways} LIMIT {n}) u) END"
+                )
+            }
+        }
+    }
 }
 
 pub fn tracking_hash(code: &str) -> String {
@@ -855,6 +922,7 @@ pub async fn list(
     let mut wh: Vec<String> = Vec::new();
     let mut order = "r.created_at DESC, r.id DESC";
     let mut from = "requests r";
+    let mut area = None;
     match queue {
         Queue::Dispatch => {
             wh.push("r.status = 'accepted'".into());
@@ -872,7 +940,9 @@ pub async fn list(
             order = "r.resolve_due, r.id";
         }
         Queue::Area => {
-            wh.push(viewer.sees(&mut args));
+            let a = viewer.area(&mut args);
+            wh.push(a.predicate());
+            area = Some(a);
         }
         Queue::Overdue => {
             wh.push("r.status IN ('accepted', 'dispatched', 'in_progress')".into());
@@ -917,14 +987,24 @@ pub async fn list(
         wh.push(format!("r.id IN ({})", args.list(ids)));
     }
     let where_ = wh.join(" AND ");
-    query::page_capped(
+    let counted = match &area {
+        // The area's own test is wh[0]; the rest are the filters.
+        Some(a) => {
+            let key = match db.backend() {
+                Backend::Sqlite => "r.rowid",
+                Backend::Postgres => "r.id",
+            };
+            a.count(key, &wh[1..].join(" AND "), LIST_COUNT_CAP)
+        }
+        None => query::capped_count(&format!("SELECT 1 FROM {from} WHERE {where_}"), LIST_COUNT_CAP),
+    };
+    query::page_counted(
         db,
         &format!("SELECT {REQUEST_COLS} FROM {from} {} WHERE {where_} ORDER BY {order}", request_joins!()),
-        &format!("FROM {from} WHERE {where_}"),
+        &counted,
         &args,
         limit,
         offset,
-        LIST_COUNT_CAP,
     )
     .await
 }

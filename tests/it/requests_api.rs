@@ -351,19 +351,82 @@ async fn capped_counts_stop_one_past_the_cap_and_are_exact_below_it() {
     let exact = app.count("SELECT COUNT(*) FROM places").await;
     assert!(exact > 6, "{exact}");
     let args = linli::db::query::Args::new();
+    let (db, args) = (&app.st.db, &args);
     let page = |cap: i64| {
-        linli::db::query::page_capped::<(uuid::Uuid,)>(
-            &app.st.db,
-            "SELECT id FROM places ORDER BY id",
-            "FROM places",
-            &args,
-            3,
-            0,
-            cap,
-        )
+        let count = linli::db::query::capped_count("SELECT 1 FROM places", cap);
+        async move {
+            linli::db::query::page_counted::<(uuid::Uuid,)>(db, "SELECT id FROM places ORDER BY id", &count, args, 3, 0)
+                .await
+        }
     };
     let (rows, total) = page(5).await.unwrap();
     assert_eq!((rows.len(), total), (3, 6), "more than 5");
     let (_, total) = page(10_000).await.unwrap();
     assert_eq!(total, exact);
+}
+
+/// A queue's total is counted differently from its page (by index ranges, capped), so it is
+/// checked against the page for every kind of viewer: by place (located, held, or a part
+/// dispatched there; each request once), by department (its parts), with and without filters.
+#[tokio::test]
+async fn area_totals_match_the_requests_listed_for_every_viewer() {
+    let app = TestApp::new().await;
+    let desk = token_client(&app, "bureau").await;
+    let liuhang = app.place_id("柳航里社区").await;
+    let yongning = app.place_id("永宁社区").await;
+    let mut created = Vec::new();
+    for (category, place) in [
+        ("sewer_blocked", liuhang),
+        ("sewer_blocked", liuhang),
+        ("sewage_overflow", yongning),
+        ("sewer_blocked", yongning),
+    ] {
+        let body = format!(r#"{{"category":"{category}","description":"楼下井盖冒水","place_id":"{place}"}}"#);
+        let r = desk.send_json(Method::POST, "/api/v1/requests", &body, &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        created.push(r.json());
+    }
+    // The first, located in 柳航里, goes to 永宁 and to a department as well: two parts.
+    let paiwu: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM organisations WHERE name = '大同市政排污所'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let first = &created[0];
+    let r = desk
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/requests/{}/dispatch", first["id"].as_str().unwrap()),
+            &format!(r#"{{"version":{},"units":["org:{}","place:{yongning}"]}}"#, first["version"], paiwu.0),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let number = first["number"].as_str().unwrap();
+
+    let mut totals = Vec::new();
+    let mut clients = vec![("bureau", desk)];
+    for account in ["zhenhua.mgr", "wenbichen", "paiwu"] {
+        clients.push((account, token_client(&app, account).await));
+    }
+    for (account, c) in &clients {
+        for filter in ["", "&category=sewer_blocked", "&status=dispatched", "&status=closed"] {
+            let q = c.get(&format!("/api/v1/requests?queue=area&page_size=100{filter}")).await;
+            assert_eq!(q.status, StatusCode::OK, "{}", q.body);
+            let q = q.json();
+            let items = q["items"].as_array().unwrap();
+            assert_eq!(q["total"].as_u64().unwrap() as usize, items.len(), "{account} {filter}: total = listed");
+            let listed = items.iter().any(|i| i["number"] == number);
+            if filter != "&status=closed" {
+                assert!(listed, "{account} {filter}: the request dispatched to it is listed");
+            }
+            if filter.is_empty() {
+                totals.push((*account, items.len()));
+            }
+        }
+    }
+    let total = |a: &str| totals.iter().find(|(x, _)| *x == a).unwrap().1;
+    assert_eq!(total("paiwu"), 1, "a department: its part's request, once");
+    assert_eq!(total("wenbichen"), 3, "永宁's two and the one dispatched there, once");
+    assert_eq!(total("bureau"), 4, "every request of the district, once");
 }
