@@ -14,8 +14,8 @@
 //! to back for the duration, after a short untimed warm-up per operation; every latency is kept
 //! and sorted. Operations, in this order:
 //! - queues, on the data set as generated: `GET /requests?queue=area|dispatch|overdue` (first
-//!   page, HTML) as the bureau and as a street's station manager, and the public
-//!   `GET /open311/v2/requests.json`;
+//!   page, HTML) as the bureau and as a street's station manager, `area|overdue` as a
+//!   community's worker, `area` as a grid worker, and the public `GET /open311/v2/requests.json`;
 //! - intake: the staff form `POST /requests` (session cookie and `_csrf`), the JSON API
 //!   `POST /api/v1/requests` (bearer token; "n/a" when the server has no such route) and
 //!   Open311 `POST /open311/v2/requests.json` (form-encoded, `api_key`);
@@ -70,6 +70,9 @@ struct Args {
     /// The street-level viewer of the queues (falls back to zhenhua.mgr when absent).
     #[arg(long, default_value = "gen.yingbin.mgr")]
     street_account: String,
+    /// A grid worker, the narrowest viewer of the area queue.
+    #[arg(long, default_value = "yongtai.grid")]
+    grid_account: String,
     /// Open311 apps to register for the run: each may post 120 times a minute, so 1000 apps
     /// carry 2000 posts a second through a minute (at 200, the ×50 cell ran into 429s once
     /// group commit passed 1500 posts a second).
@@ -595,6 +598,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let staff = login(&c, &base, &args.community_account, &args.password).await?;
     let bureau = login(&c, &base, "bureau", &args.password).await?;
     let street = login(&c, &base, &street_account, &args.password).await?;
+    let grid = login(&c, &base, &args.grid_account, &args.password).await?;
     let token = api_token(&c, &base, &staff).await?;
     let root = community_caller.scope.roots.first().context("the community account has no place")?.clone();
     let community_id: Uuid = one_col::<Uuid>(&db, "SELECT id FROM places WHERE path = $1", &root)
@@ -697,8 +701,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // ---- queues, on the data set as generated (before intake adds to it) ----
     let mut list_ops = Vec::new();
-    for (who, s) in [("bureau", &bureau), (street_account.as_str(), &street)] {
-        for queue in ["area", "dispatch", "overdue"] {
+    let viewers = [
+        ("bureau", &bureau, &["area", "dispatch", "overdue"][..]),
+        (street_account.as_str(), &street, &["area", "dispatch", "overdue"][..]),
+        (args.community_account.as_str(), &staff, &["area", "overdue"][..]),
+        (args.grid_account.as_str(), &grid, &["area"][..]),
+    ];
+    for (who, s, queues) in viewers {
+        for &queue in queues {
             let s = s.clone();
             let path = format!("/requests?queue={queue}");
             list_ops.push(Op {
