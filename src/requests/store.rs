@@ -447,10 +447,10 @@ impl AreaSql {
 
     /// Counts the requests of the area kept to `filters` (SQL over `r`, may be empty) up to
     /// `cap + 1` ([`query::capped_count`]) as a union of index ranges, each yielding `key` of
-    /// `r`. Counting with
-    /// [`AreaSql::predicate`] tests request after request until the cap: cheap where the area
-    /// holds most requests, but a grid's count went through the whole table, probing the parts
-    /// of every request outside (176 ms at a million requests; 1.7 ms as a union).
+    /// `r`. Counting with [`AreaSql::predicate`] tests request after request until the cap:
+    /// cheap where the area holds most requests, but a grid's count went through the whole
+    /// table, probing the parts of every request outside (176 ms at a million requests; 1.7 ms
+    /// as a union).
     fn count(&self, key: &str, filters: &str, cap: i64) -> String {
         let and = if filters.is_empty() { String::new() } else { format!(" AND {filters}") };
         let by_parts = "FROM request_parts vp JOIN requests r ON r.id = vp.request_id WHERE";
