@@ -369,15 +369,13 @@ impl Viewer {
         let a = args.scope("r.path", &self.scope);
         let b = args.scope("r.owner_path", &self.scope);
         let c = args.scope("vp.unit_path", &self.scope);
-        if self.scope.is_district_wide() {
-            format!(
-                "({a} OR {b} OR EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'place' AND {c} AND {ACTIVE}))"
-            )
+        let owed = format!("vp.unit_kind = 'place' AND {c} AND {ACTIVE}");
+        let parts = if self.scope.is_district_wide() {
+            format!("EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND {owed})")
         } else {
-            format!(
-                "({a} OR {b} OR r.id IN (SELECT vp.request_id FROM request_parts vp WHERE vp.unit_kind = 'place' AND {c} AND {ACTIVE}))"
-            )
-        }
+            format!("r.id IN (SELECT vp.request_id FROM request_parts vp WHERE {owed})")
+        };
+        format!("({a} OR {b} OR {parts})")
     }
 
     /// May act for the unit of this part (sign, note, return, resolve, ask for more time).
