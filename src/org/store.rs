@@ -768,6 +768,19 @@ pub async fn organisation_options(
     query::all(db, &sql, &args).await
 }
 
+/// What [`resolve_location`] reads: the estate's community and the place chosen, each side NULL
+/// when not given, not found, inactive or out of scope.
+#[derive(sqlx::FromRow)]
+struct Located {
+    community_id: Option<Uuid>,
+    community_path: Option<String>,
+    community_name: Option<String>,
+    estate_name: Option<String>,
+    place_id: Option<Uuid>,
+    place_path: Option<String>,
+    place_name: Option<String>,
+}
+
 /// Where a record (a request, a hazard) lies, from what a form gave: an estate (its community)
 /// and/or a community or grid. Both must be active and, with a scope, inside it; a grid must lie in
 /// the estate's community. Returns the place (id, path, name) and the estate's name.
@@ -778,44 +791,45 @@ pub async fn resolve_location(
     place_id: Option<Uuid>,
     errors: &mut FieldErrors,
 ) -> Result<(Option<(Uuid, String, String)>, Option<String>), sqlx::Error> {
+    if estate_id.is_none() && place_id.is_none() {
+        return Ok((None, None));
+    }
+    // One statement for both: intake reads this on every request, and each statement is a
+    // round trip to a connection's thread.
+    let mut args = Args::new();
+    let (eid, pid) = (args.push(estate_id), args.push(place_id));
+    let mut in_scope = |col: &str| scope.map(|s| format!(" AND {}", args.scope(col, s))).unwrap_or_default();
+    let (estate_scope, place_scope) = (in_scope("ep.path"), in_scope("p.path"));
+    let sql = format!(
+        "SELECT ep.id AS community_id, ep.path AS community_path, ep.name AS community_name, e.name AS estate_name,
+                p.id AS place_id, p.path AS place_path, p.name AS place_name
+         FROM (SELECT 1 AS one) one
+         LEFT JOIN estates e ON e.id = {eid} AND e.active
+         LEFT JOIN places ep ON ep.id = e.community_id AND ep.active{estate_scope}
+         LEFT JOIN places p ON p.id = {pid} AND p.active AND p.kind IN ('community', 'grid'){place_scope}"
+    );
+    let found: Located = query::one(db, &sql, &args).await?;
     let mut place: Option<(Uuid, String, String)> = None;
     let mut estate_name = None;
-    if let Some(eid) = estate_id {
-        let mut args = Args::new();
-        let mut sql = format!(
-            "SELECT p.id, p.path, p.name, e.name FROM estates e JOIN places p ON p.id = e.community_id
-             WHERE e.id = {} AND e.active AND p.active",
-            args.push(eid)
-        );
-        if let Some(s) = scope {
-            sql.push_str(&format!(" AND {}", args.scope("p.path", s)));
-        }
-        match query::optional::<(Uuid, String, String, String)>(db, &sql, &args).await? {
-            Some((id, path, name, ename)) => {
+    if estate_id.is_some() {
+        match (found.community_id, found.community_path, found.community_name, found.estate_name) {
+            (Some(id), Some(path), Some(name), Some(ename)) => {
                 place = Some((id, path, name));
                 estate_name = Some(ename);
             }
-            None => errors.add("estate_id", "error.bad_choice"),
+            _ => errors.add("estate_id", "error.bad_choice"),
         }
     }
-    if let Some(pid) = place_id {
-        let mut args = Args::new();
-        let mut sql = format!(
-            "SELECT id, path, name FROM places WHERE id = {} AND active AND kind IN ('community', 'grid')",
-            args.push(pid)
-        );
-        if let Some(s) = scope {
-            sql.push_str(&format!(" AND {}", args.scope("path", s)));
-        }
-        match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
+    if place_id.is_some() {
+        match (found.place_id, found.place_path, found.place_name) {
             // A grid inside the estate's community is finer; a place elsewhere contradicts it.
-            Some(p) => match &place {
-                Some((_, epath, _)) if !p.1.starts_with(epath.as_str()) => {
+            (Some(id), Some(path), Some(name)) => match &place {
+                Some((_, epath, _)) if !path.starts_with(epath.as_str()) => {
                     errors.add("place_id", "request.place_mismatch")
                 }
-                _ => place = Some(p),
+                _ => place = Some((id, path, name)),
             },
-            None => errors.add("place_id", "error.bad_choice"),
+            _ => errors.add("place_id", "error.bad_choice"),
         }
     }
     Ok((place, estate_name))
