@@ -74,6 +74,8 @@ pub async fn ensure(db: &Db) -> Result<(), sqlx::Error> {
             super::store::insert_range(&mut tx, &r, now, None).await?;
         }
     }
+    // Also on every start, not only when seeding: a database from before the stamps has none.
+    super::store::restamp_calendar(&mut tx).await?;
     if claim(&mut tx, "request_categories").await? {
         for (code, name, group, unit, hours, days, attributes) in shipped_categories() {
             write!(&mut tx, |c| {

@@ -3,7 +3,7 @@
 //! timeline, duplicates and the overdue sweep.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -51,6 +51,23 @@ pub async fn categories(db: &Db, active_only: bool) -> Result<Vec<Category>, sql
 pub async fn category(db: &Db, code: &str) -> Result<Option<Category>, sqlx::Error> {
     let mut args = Args::new();
     let sql = format!("SELECT {CATEGORY_COLS} FROM request_categories WHERE code = {}", args.push(code));
+    query::optional(db, &sql, &args).await
+}
+
+/// A category and the holiday table's stamp, read together for intake.
+#[derive(sqlx::FromRow)]
+struct IntakeCategory {
+    #[sqlx(flatten)]
+    category: Category,
+    calendar_stamp: Option<String>,
+}
+
+async fn intake_category(db: &Db, code: &str) -> Result<Option<IntakeCategory>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT {CATEGORY_COLS}, {CALENDAR_STAMP} AS calendar_stamp FROM request_categories WHERE code = {}",
+        args.push(code)
+    );
     query::optional(db, &sql, &args).await
 }
 
@@ -224,10 +241,58 @@ fn to_range(r: &HolidayRow) -> HolidayRange {
     }
 }
 
-/// The calendar as the bureau keeps it. Read per use: it is a few dozen rows, and an edit on
-/// one instance must count on every other at once.
-pub async fn calendar(db: &Db) -> Result<Calendar, sqlx::Error> {
-    Ok(Calendar::new(&holiday_rows(db).await?.iter().map(to_range).collect::<Vec<_>>()))
+/// The holiday table's stamp (`reference_stamps`), as a scalar subquery to read with other rows.
+const CALENDAR_STAMP: &str = "(SELECT stamp FROM reference_stamps WHERE name = 'holidays')";
+
+/// This process's parsed copy of the holiday table and the stamp it was read at.
+static CALENDAR: RwLock<Option<(String, Arc<Calendar>)>> = RwLock::new(None);
+
+/// The calendar as the bureau keeps it. An edit on one instance must count on every other at
+/// once, so each use reads the table's stamp, and the table itself only when the stamp differs
+/// from this process's copy.
+pub async fn calendar(db: &Db) -> Result<Arc<Calendar>, sqlx::Error> {
+    let (stamp,): (Option<String>,) = query::one(db, &format!("SELECT {CALENDAR_STAMP}"), &Args::new()).await?;
+    calendar_at(db, stamp).await
+}
+
+/// The calendar at `stamp`, read with some other row (intake reads it with the category).
+async fn calendar_at(db: &Db, stamp: Option<String>) -> Result<Arc<Calendar>, sqlx::Error> {
+    if let (Some(stamp), Some((held, cal))) = (&stamp, &*CALENDAR.read().unwrap_or_else(|e| e.into_inner()))
+        && held == stamp
+    {
+        return Ok(cal.clone());
+    }
+    // The rows and their stamp in one statement: one snapshot, so the copy is kept under the
+    // stamp of exactly these rows even while the bureau edits.
+    let sql = format!(
+        "SELECT id, name, kind, start_on, end_on, {CALENDAR_STAMP} AS stamp FROM holiday_ranges ORDER BY start_on"
+    );
+    let rows: Vec<StampedHoliday> = query::all(db, &sql, &Args::new()).await?;
+    let cal = Arc::new(Calendar::new(&rows.iter().map(|r| to_range(&r.row)).collect::<Vec<_>>()));
+    if let Some(stamp) = rows.first().and_then(|r| r.stamp.clone()) {
+        *CALENDAR.write().unwrap_or_else(|e| e.into_inner()) = Some((stamp, cal.clone()));
+    }
+    Ok(cal)
+}
+
+#[derive(sqlx::FromRow)]
+struct StampedHoliday {
+    #[sqlx(flatten)]
+    row: HolidayRow,
+    stamp: Option<String>,
+}
+
+/// Marks a change of the holiday table, in the transaction that makes it.
+pub(super) async fn restamp_calendar(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    write!(tx, |c| sqlx::query(
+        "INSERT INTO reference_stamps (name, stamp) VALUES ('holidays', $1)
+         ON CONFLICT (name) DO UPDATE SET stamp = excluded.stamp"
+    )
+    .bind(Uuid::now_v7().to_string())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 pub(super) async fn insert_range(
@@ -293,6 +358,7 @@ pub async fn replace_year(db: &Db, actor: &Actor, year: i32, ranges: &[HolidayRa
     for r in ranges {
         insert_range(&mut tx, r, now, actor.id).await?;
     }
+    restamp_calendar(&mut tx).await?;
     crate::audit::record(
         &mut tx,
         actor,
@@ -585,13 +651,15 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
     // The reads are independent: on separate connections at once, a call waits for one
     // round trip instead of four.
     let mut place_errors = FieldErrors::default();
-    let (cat, loc, person, cal) = tokio::try_join!(
-        category(db, &clean.category),
+    let (cat, loc, person) = tokio::try_join!(
+        intake_category(db, &clean.category),
         locate(db, intake.staff_scope, clean, &mut place_errors),
         linked_person(db, clean.person_id, intake.staff_scope),
-        calendar(db),
     )?;
-    let cat = cat.filter(|c| c.active);
+    let (cat, stamp) = match cat {
+        Some(c) if c.category.active => (Some(c.category), c.calendar_stamp),
+        _ => (None, None),
+    };
     let mut errors = FieldErrors::default();
     if cat.is_none() {
         errors.add("category", "request.unknown_category");
@@ -607,6 +675,7 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
         Some(root) => root.clone(),
         None => street_of(db, &loc.path).await?,
     };
+    let cal = calendar_at(db, stamp).await?;
     let now = Utc::now();
     let office = OfficeHours::default();
     let response_due = cal.add_working_hours(now, u32::try_from(cat.response_hours).unwrap_or(u32::MAX), office);

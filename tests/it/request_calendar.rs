@@ -85,6 +85,9 @@ async fn the_bureau_publishes_next_years_schedule_and_bad_tables_are_refused_who
         r.3 = "2027-02-11".into();
     }
     rows.push(row("春节调休上班", "workday", "2027-02-14", "2027-02-14"));
+    // Read (and so held by this process) before the edit: the edit must still count at once.
+    let held = linli::requests::store::calendar(&app.st.db).await.unwrap();
+    assert!(held.is_working_day(day("2027-02-10")) && !held.is_working_day(day("2027-02-14")));
     let r = post(&bureau, 2027, &rows).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location(), "/request-calendar?year=2027&saved=1");

@@ -149,7 +149,7 @@ pub(super) struct RequestWorld {
     categories: Vec<Category>,
     category_weights: WeightedIndex<u32>,
     departments: Vec<Unit>,
-    calendar: Calendar,
+    calendar: std::sync::Arc<Calendar>,
     /// Numbers already handed out: year → last.
     counters: HashMap<i32, i64>,
 }
