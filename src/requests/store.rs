@@ -563,6 +563,9 @@ struct Location {
     path: String,
     estate_id: Option<Uuid>,
     address: String,
+    /// No place was given: `path` is the top of the tree (or of the caller's scope), and no
+    /// street office lies above it.
+    unplaced: bool,
 }
 
 /// Resolves the place of an intake: a community or grid (inside `scope` for staff), an estate
@@ -579,6 +582,7 @@ async fn locate(
     if !errors.is_empty() {
         return Ok(None);
     }
+    let unplaced = place.is_none();
     let (place_id, path, place_name) = match place {
         Some(p) => p,
         None => {
@@ -605,7 +609,7 @@ async fn locate(
         }
         address.push_str(&part);
     }
-    Ok(Some(Location { place_id, path, estate_id: clean.estate_id, address }))
+    Ok(Some(Location { place_id, path, estate_id: clean.estate_id, address, unplaced }))
 }
 
 /// The street above a path (whose office holds a request nobody dispatched yet), else the path.
@@ -673,6 +677,7 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
     let (cat, loc) = (cat.expect("checked"), loc.expect("checked"));
     let owner_path = match intake.staff_scope.and_then(|s| s.roots.first()) {
         Some(root) => root.clone(),
+        None if loc.unplaced => loc.path.clone(),
         None => street_of(db, &loc.path).await?,
     };
     let cal = calendar_at(db, stamp).await?;
