@@ -653,7 +653,8 @@ pub struct Intake<'a> {
 
 pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanIntake) -> Result<Created, AppError> {
     // The reads are independent: on separate connections at once, a call waits for one
-    // round trip instead of four.
+    // round trip instead of three. The calendar comes from this process's copy when the stamp
+    // read with the category matches it.
     let mut place_errors = FieldErrors::default();
     let (cat, loc, person) = tokio::try_join!(
         intake_category(db, &clean.category),
