@@ -51,7 +51,7 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
     }
     let account = normalise_account(account);
     if account.is_empty() || account.chars().count() > 64 || pass.len() > 1024 {
-        password::burn_time(pass);
+        password::verify_off_thread(pass, None).await?;
         return Ok(Outcome::Rejected);
     }
     let now = Utc::now();
@@ -65,7 +65,7 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
     if let Some((_, Some(until))) = lock
         && until > now
     {
-        password::burn_time(pass);
+        password::verify_off_thread(pass, None).await?;
         audit::record_alone(
             &st.db,
             &actor,
@@ -80,18 +80,7 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
             .fetch_optional(c)
             .await
     })?;
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let pass_owned = pass.to_string();
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || match hash {
-        Some(h) => password::verify(&pass_owned, &h),
-        None => {
-            password::burn_time(&pass_owned);
-            false
-        }
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!(e))?;
+    let ok = password::verify_off_thread(pass, user.as_ref().map(|u| u.password_hash.as_str())).await?;
     let user = user.filter(|u| ok && !u.disabled);
     if user.is_none() {
         crate::web::ratelimit::hit(&st.db, &bucket, st.cfg.login_rate_per_minute, 60).await?;

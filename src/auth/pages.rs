@@ -384,7 +384,7 @@ async fn password_submit(
         .bind(caller.user_id)
         .fetch_one(c)
         .await)?;
-    let ok = password::verify_off_thread(&f.current, &hash.0).await?;
+    let ok = password::verify_off_thread(&f.current, Some(&hash.0)).await?;
     let mut errors = Vec::new();
     if !ok {
         errors.push(("current".to_string(), tr.t("password.current_wrong").to_string()));

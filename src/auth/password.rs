@@ -3,6 +3,8 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::rngs::OsRng;
+use std::sync::LazyLock;
+use tokio::sync::Semaphore;
 
 pub const MIN_LEN: usize = 12;
 pub const MAX_LEN: usize = 128;
@@ -27,20 +29,45 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
-/// `hash` off the async workers: argon2id takes tens of milliseconds of CPU by design.
-pub async fn hash_off_thread(password: &str) -> anyhow::Result<String> {
-    let p = password.to_string();
-    Ok(tokio::task::spawn_blocking(move || hash(&p)).await?)
+/// Argon2id takes 19 MiB and tens of milliseconds of CPU per hash by design. Hashes run off
+/// the async workers, at most one per core at a time: a burst of logins (a shift starting at
+/// 9:00, a password-guessing script) queues here instead of taking 19 MiB and a thread each.
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    // The permit goes with the work: a caller that gives up waiting does not free the slot of a
+    // hash still running.
+    let permit = HASHING.acquire().await?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await?)
 }
 
-/// `verify` off the async workers.
-pub async fn verify_off_thread(password: &str, stored: &str) -> anyhow::Result<bool> {
-    let (p, h) = (password.to_string(), stored.to_string());
-    Ok(tokio::task::spawn_blocking(move || verify(&p, &h)).await?)
+/// `hash` off the async workers.
+pub async fn hash_off_thread(password: &str) -> anyhow::Result<String> {
+    let p = password.to_string();
+    hashing(move || hash(&p)).await
+}
+
+/// `verify` off the async workers; with no stored hash (an unknown or locked account, a
+/// malformed attempt) it spends the same time and answers false.
+pub async fn verify_off_thread(password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
+    let (p, h) = (password.to_string(), stored.map(str::to_string));
+    hashing(move || match h {
+        Some(h) => verify(&p, &h),
+        None => {
+            burn_time(&p);
+            false
+        }
+    })
+    .await
 }
 
 /// Verifies against a fixed hash so an unknown account costs the same time as a wrong password.
-pub fn burn_time(password: &str) {
+fn burn_time(password: &str) {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash("linli-timing-equaliser"));
     let _ = verify(password, dummy);
@@ -105,5 +132,28 @@ mod tests {
         assert!(verify("a long enough secret", &h));
         assert!(!verify("another secret!!", &h));
         assert!(!verify("x", "not a hash"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashes_run_at_most_one_per_core_at_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let limit = HASHING.available_permits();
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..limit * 3)
+            .map(|_| {
+                let (now, most) = (now.clone(), most.clone());
+                tokio::spawn(hashing(move || {
+                    most.fetch_max(now.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), limit, "as many at once as there are cores, never more");
+        assert!(verify_off_thread("x", None).await.is_ok_and(|ok| !ok), "no stored hash never verifies");
     }
 }
