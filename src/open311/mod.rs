@@ -617,8 +617,8 @@ async fn post_request(
         }
     };
     let rec: Rec = vec![
-        ("service_request_id", s(created.number.as_str())),
-        ("token", s(created.id.to_string())),
+        ("service_request_id", s(created.request.number.as_str())),
+        ("token", s(created.request.id.to_string())),
         ("service_notice", s(format!("expected within {} working days", category.resolve_days))),
         ("account_id", V::Null),
     ];

@@ -265,7 +265,7 @@ pub async fn create(
         None => Err(AppError::Invalid(errors)),
     };
     match result {
-        Ok(c) => Ok(Redirect::to(&format!("/requests/{}", c.id)).into_response()),
+        Ok(c) => Ok(Redirect::to(&format!("/requests/{}", c.request.id)).into_response()),
         Err(AppError::Invalid(errors)) => {
             Ok(page_with_status(&intake_form(&st, &caller, &f, &errors).await?, StatusCode::UNPROCESSABLE_ENTITY))
         }

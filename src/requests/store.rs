@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, RwLock};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -471,8 +471,8 @@ impl Viewer {
 // ---- intake -----------------------------------------------------------------------------------
 
 pub struct Created {
-    pub id: Uuid,
-    pub number: String,
+    /// The request as written, as [`get`] would read it back.
+    pub request: Request,
     /// The secret of the resident's tracking link; only its hash is stored.
     pub tracking_code: String,
 }
@@ -561,6 +561,7 @@ fn new_tracking_code() -> String {
 struct Location {
     place_id: Uuid,
     path: String,
+    place_name: String,
     estate_id: Option<Uuid>,
     address: String,
     /// No place was given: `path` is the top of the tree (or of the caller's scope), and no
@@ -603,13 +604,15 @@ async fn locate(
         }
     };
     let mut address = String::new();
-    for part in [Some(place_name), estate_name, clean.building.clone(), clean.address.clone()].into_iter().flatten() {
+    for part in
+        [Some(place_name.clone()), estate_name, clean.building.clone(), clean.address.clone()].into_iter().flatten()
+    {
         if !address.is_empty() {
             address.push(' ');
         }
         address.push_str(&part);
     }
-    Ok(Some(Location { place_id, path, estate_id: clean.estate_id, address, unplaced }))
+    Ok(Some(Location { place_id, path, place_name, estate_id: clean.estate_id, address, unplaced }))
 }
 
 /// The street above a path (whose office holds a request nobody dispatched yet), else the path.
@@ -682,7 +685,8 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
         None => street_of(db, &loc.path).await?,
     };
     let cal = calendar_at(db, stamp).await?;
-    let now = Utc::now();
+    // To the microsecond, as PostgreSQL keeps it: the request returned is the one stored.
+    let now = Utc::now().trunc_subsecs(6);
     let office = OfficeHours::default();
     let response_due = cal.add_working_hours(now, u32::try_from(cat.response_hours).unwrap_or(u32::MAX), office);
     let resolve_due = cal.add_working_days(now, u32::try_from(cat.resolve_days).unwrap_or(u32::MAX), office);
@@ -718,11 +722,11 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
         actor: intake.actor.clone(),
         photos: intake.photos.to_vec(),
     };
-    let id = row.id;
+    let mut request = row.as_read(cat.name, loc.place_name);
     // Intake is the write that arrives in crowds (a burst of calls, a busy 311 app): on
     // SQLite, requests accepted together share one commit.
-    let number = db.write_grouped(row, |row, tx| Box::pin(row.write(tx))).await?;
-    Ok(Created { id, number, tracking_code: code })
+    request.number = db.write_grouped(row, |row, tx| Box::pin(row.write(tx))).await?;
+    Ok(Created { request, tracking_code: code })
 }
 
 /// Takes the year's next number from its counter row and returns the new count.
@@ -817,6 +821,43 @@ struct NewRequest {
 }
 
 impl NewRequest {
+    /// The request as it reads once written, but for its number (taken in the write).
+    fn as_read(&self, category_name: String, place_name: String) -> Request {
+        Request {
+            id: self.id,
+            number: self.number.clone().unwrap_or_default(),
+            category: self.category.clone(),
+            category_name,
+            channel: self.channel.as_str().to_string(),
+            description: self.description.clone(),
+            place_id: self.place_id,
+            place_name,
+            path: self.path.clone(),
+            estate_id: self.estate_id,
+            building: self.building.clone(),
+            address: self.address.clone(),
+            lat: self.coords.map(|c| c.0),
+            lon: self.coords.map(|c| c.1),
+            reporter_name: self.reporter_name.clone(),
+            phone_masked: self.phone_masked.clone(),
+            person_id: self.person,
+            attributes: self.attributes.clone(),
+            status: Status::Accepted.as_str().to_string(),
+            owner_path: self.owner_path.clone(),
+            response_due: self.response_due,
+            resolve_due: self.resolve_due,
+            responded_at: None,
+            resolved_at: None,
+            closed_at: None,
+            escalation: 0,
+            satisfaction: None,
+            merged_into: None,
+            version: 1,
+            created_at: self.now,
+            updated_at: self.now,
+        }
+    }
+
     /// Counts the post against its limit, numbers the request, and writes it with its first
     /// event and photos; returns its number.
     async fn write(&self, tx: &mut Tx) -> Result<String, AppError> {

@@ -59,6 +59,11 @@ async fn a_request_goes_through_its_life_over_the_api() {
     assert_eq!(created["phone_masked"], "139****5678");
     assert!(!r.body.contains("13912345678"), "the phone is masked in the API too");
     let v = created["version"].as_i64().unwrap();
+    // The answer is built from what was written, not read back: it is what a read returns.
+    let read = desk.get(&format!("/api/v1/requests/{id}")).await.json();
+    for (field, value) in created.as_object().unwrap() {
+        assert_eq!(&read[field], value, "{field}: as created and as read");
+    }
 
     // The dispatch queue lists it; a stale dispatch is 412; an unknown unit 422.
     let q = desk.get("/api/v1/requests?queue=dispatch").await.json();
