@@ -514,10 +514,11 @@ async fn prepare_parts(
             attributes: serde_json::json!({}),
             photos: &[],
             limit: None,
+            category: None,
         };
         while accepted.len() < missing {
             let c = store::create(db, keys, &intake, &clean).await.map_err(|e| anyhow::anyhow!("intake: {e:?}"))?;
-            accepted.push((c.id, 1));
+            accepted.push((c.request.id, 1));
             created += 1;
         }
     }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::db::query::{self, Args};
+use crate::web::ratelimit::Limit;
 use crate::write;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -47,11 +48,23 @@ pub async fn register(db: &Db, name: &str, contact: &str, by: Option<Uuid>) -> R
 }
 
 /// The active app holding this key.
-pub async fn by_key(db: &Db, key: &str) -> Result<Option<Client>, sqlx::Error> {
+/// The active app holding `key`, and whether its post `limit` is already reached in the
+/// current window: every post reads both, in one statement.
+pub async fn by_key(db: &Db, key: &str, limit: &Limit) -> Result<Option<(Client, bool)>, sqlx::Error> {
     if key.trim().is_empty() || key.len() > 200 {
         return Ok(None);
     }
     let mut args = Args::new();
-    let sql = format!("SELECT id, name FROM open311_clients WHERE key_hash = {} AND active", args.push(key_hash(key)));
-    query::optional(db, &sql, &args).await
+    let sql = format!(
+        "SELECT id, name, {} AS hits FROM open311_clients WHERE key_hash = {} AND active",
+        limit.hits_sql(&mut args),
+        args.push(key_hash(key))
+    );
+    let found: Option<(Uuid, String, Option<i64>)> = query::optional(db, &sql, &args).await?;
+    Ok(found.map(|(id, name, hits)| (Client { id, name }, limit.full(hits))))
+}
+
+/// The posts an app may make: counted per key, so that the count is known before the app is.
+pub fn post_limit(key: &str, per_minute: u32) -> Limit {
+    Limit::new(format!("open311:{}", key_hash(key)), per_minute, 60)
 }

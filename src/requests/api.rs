@@ -81,6 +81,7 @@ pub async fn create(
         attributes: serde_json::json!({}),
         photos: &[],
         limit: None,
+        category: None,
     };
     // Built from what was written, not read back: one round trip less per request.
     let r = store::create(&st.db, &st.keys, &intake, &clean).await?.request;

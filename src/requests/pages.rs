@@ -259,6 +259,7 @@ pub async fn create(
                 attributes: serde_json::json!({}),
                 photos: &[],
                 limit: None,
+                category: None,
             };
             store::create(&st.db, &st.keys, &intake, &clean).await
         }

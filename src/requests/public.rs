@@ -99,6 +99,7 @@ pub async fn report(
                 attributes: serde_json::json!({}),
                 photos: &[],
                 limit: Some(&limit),
+                category: None,
             };
             store::create(&st.db, &st.keys, &intake, &clean).await
         }

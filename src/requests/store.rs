@@ -54,15 +54,17 @@ pub async fn category(db: &Db, code: &str) -> Result<Option<Category>, sqlx::Err
     query::optional(db, &sql, &args).await
 }
 
-/// A category and the holiday table's stamp, read together for intake.
-#[derive(sqlx::FromRow)]
-struct IntakeCategory {
+/// A category and the holiday table's stamp, read together for intake. A handler that needs
+/// the category before intake (Open311 checks its attributes) reads it this way and hands it
+/// on in [`Intake::category`], so that intake does not read it again.
+#[derive(Clone, sqlx::FromRow)]
+pub struct IntakeCategory {
     #[sqlx(flatten)]
-    category: Category,
+    pub category: Category,
     calendar_stamp: Option<String>,
 }
 
-async fn intake_category(db: &Db, code: &str) -> Result<Option<IntakeCategory>, sqlx::Error> {
+pub async fn intake_category(db: &Db, code: &str) -> Result<Option<IntakeCategory>, sqlx::Error> {
     let mut args = Args::new();
     let sql = format!(
         "SELECT {CATEGORY_COLS}, {CALENDAR_STAMP} AS calendar_stamp FROM request_categories WHERE code = {}",
@@ -652,6 +654,8 @@ pub struct Intake<'a> {
     pub photos: &'a [crate::files::Staged],
     /// A post limit counted in the request's own transaction (public page, Open311 apps).
     pub limit: Option<&'a crate::web::ratelimit::Limit>,
+    /// The category, when the caller has already read it for intake (its code is the form's).
+    pub category: Option<&'a IntakeCategory>,
 }
 
 pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanIntake) -> Result<Created, AppError> {
@@ -659,8 +663,14 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
     // round trip instead of three. The calendar comes from this process's copy when the stamp
     // read with the category matches it.
     let mut place_errors = FieldErrors::default();
+    let known = intake.category.filter(|c| c.category.code == clean.category);
     let (cat, loc, person) = tokio::try_join!(
-        intake_category(db, &clean.category),
+        async {
+            match known {
+                Some(c) => Ok(Some(c.clone())),
+                None => intake_category(db, &clean.category).await,
+            }
+        },
         locate(db, intake.staff_scope, clean, &mut place_errors),
         linked_person(db, clean.person_id, intake.staff_scope),
     )?;

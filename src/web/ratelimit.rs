@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 
+use crate::db::query::Args;
 use crate::db::{Db, Tx};
 use crate::write;
 
@@ -20,6 +21,15 @@ impl Limit {
     /// Whether the window is already full (reads only): refuse before doing any work.
     pub async fn exceeded(&self, db: &Db) -> Result<bool, sqlx::Error> {
         exceeded(db, &self.bucket, self.max, self.window_secs).await
+    }
+    /// SQL for the hits counted in the current window (NULL for none), for a caller that reads
+    /// them in one statement with something else it needs; [`Limit::full`] judges the value.
+    pub fn hits_sql(&self, args: &mut Args) -> String {
+        hits_sql(args, &self.bucket, self.window_secs)
+    }
+    /// Whether `hits` (as read by [`Limit::hits_sql`]) already fill the window.
+    pub fn full(&self, hits: Option<i64>) -> bool {
+        hits.is_some_and(|h| h >= i64::from(self.max))
     }
     /// Counts one hit in its own transaction; false when the window's limit is exceeded.
     pub async fn hit(&self, db: &Db) -> Result<bool, sqlx::Error> {
@@ -69,14 +79,14 @@ async fn hit_in(tx: &mut Tx, bucket: &str, limit: u32, window_secs: i64) -> Resu
 
 /// Whether `bucket` has already reached `limit` in the current window (counts nothing).
 pub async fn exceeded(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!("SELECT {}", hits_sql(&mut args, bucket, window_secs));
+    let (hits,): (Option<i64>,) = crate::db::query::one(db, &sql, &args).await?;
+    Ok(hits.is_some_and(|h| h >= i64::from(limit)))
+}
+
+fn hits_sql(args: &mut Args, bucket: &str, window_secs: i64) -> String {
     let now = Utc::now().timestamp();
     let win = now - now.rem_euclid(window_secs);
-    let hits: Option<(i64,)> = crate::read!(db, |c| {
-        sqlx::query_as("SELECT hits FROM rate_limits WHERE bucket = $1 AND win = $2")
-            .bind(bucket)
-            .bind(win)
-            .fetch_optional(c)
-            .await
-    })?;
-    Ok(hits.is_some_and(|h| h.0 >= i64::from(limit)))
+    format!("(SELECT hits FROM rate_limits WHERE bucket = {} AND win = {})", args.push(bucket), args.push(win))
 }
