@@ -402,7 +402,7 @@ pub async fn viewer(db: &Db, caller: &Caller) -> Result<Viewer, sqlx::Error> {
 impl Viewer {
     /// SQL that is true when the viewer may see request `r`.
     pub(super) fn sees(&self, args: &mut Args) -> String {
-        self.area(args).predicate("")
+        self.area(args).predicate("", false)
     }
 
     /// The ways a request comes into the viewer's sight: a department through its parts; a
@@ -414,7 +414,10 @@ impl Viewer {
         AreaSql::Places {
             located: args.scope("r.path", &self.scope),
             held: args.scope("r.owner_path", &self.scope),
-            parts: args.scope("vp.unit_path", &self.scope),
+            // Unqualified: it names the column of whichever request_parts it is tested on (the
+            // requests table has no such column), so one set of placeholders serves each use.
+            parts: args.scope("unit_path", &self.scope),
+            guard_parts: !self.scope.is_district_wide(),
         }
     }
 
@@ -482,7 +485,14 @@ pub struct Created {
 /// [`Viewer::area`]: the scope tests, placeholders already bound.
 enum AreaSql {
     Org(String),
-    Places { located: String, held: String, parts: String },
+    Places {
+        located: String,
+        held: String,
+        parts: String,
+        /// The area page asks once whether any part lies in the area before probing each
+        /// request's parts ([`AreaSql::page_predicate`]).
+        guard_parts: bool,
+    },
 }
 
 impl AreaSql {
@@ -492,22 +502,39 @@ impl AreaSql {
     /// requests (its street's 1 ms). `OFFSET 0` keeps the subquery as written, a probe of the
     /// request's own parts (2 ms; 12 ms for a grid, which holds few requests). SQLite probes
     /// anyway.
+    ///
+    /// Below the district the probe is guarded by whether any part lies in the area at all, a
+    /// question that does not depend on the request and that the database answers once per
+    /// page. The page reads requests newest first and probes the parts of each one that lies
+    /// and is held elsewhere: a grid, which work is rarely dispatched to, probed thousands for
+    /// its 50 rows (4.8 ms on SQLite at a million requests; 0.6 ms guarded). District-wide,
+    /// every row lies in the area and no probe runs, while the question would read past every
+    /// department's part before the first place's (85 ms).
     fn page_predicate(&self, backend: Backend) -> String {
-        self.predicate(match backend {
+        let probe = match backend {
             Backend::Sqlite => "",
             Backend::Postgres => " OFFSET 0",
-        })
+        };
+        self.predicate(probe, matches!(self, AreaSql::Places { guard_parts: true, .. }))
     }
 
-    /// True when request `r` is in the area; `probe` ends the parts subquery.
-    fn predicate(&self, probe: &str) -> String {
+    /// True when request `r` is in the area; `probe` ends the parts subquery, `guard` puts the
+    /// question of any part in the area before it.
+    fn predicate(&self, probe: &str, guard: bool) -> String {
         match self {
             AreaSql::Org(org) => format!(
                 "EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'org' AND vp.unit_id = {org}{probe})"
             ),
-            AreaSql::Places { located, held, parts } => format!(
-                "({located} OR {held} OR EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'place' AND {parts}{probe}))"
-            ),
+            AreaSql::Places { located, held, parts, .. } => {
+                let guard = if guard {
+                    format!("EXISTS (SELECT 1 FROM request_parts ap WHERE ap.unit_kind = 'place' AND {parts}) AND ")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "({located} OR {held} OR {guard}EXISTS (SELECT 1 FROM request_parts vp WHERE vp.request_id = r.id AND vp.unit_kind = 'place' AND {parts}{probe}))"
+                )
+            }
         }
     }
 
@@ -525,7 +552,7 @@ impl AreaSql {
                 &format!("SELECT DISTINCT {key} {by_parts} vp.unit_kind = 'org' AND vp.unit_id = {org}{and}"),
                 cap,
             ),
-            AreaSql::Places { located, held, parts } => {
+            AreaSql::Places { located, held, parts, .. } => {
                 // Each way capped on its own (a union reads its parts whole before the outer
                 // LIMIT applies), which keeps the count exact up to the cap. Requests located
                 // in the area usually reach the cap alone and are counted first, from the path

@@ -434,4 +434,34 @@ async fn area_totals_match_the_requests_listed_for_every_viewer() {
     assert_eq!(total("paiwu"), 1, "a department: its part's request, once");
     assert_eq!(total("wenbichen"), 3, "永宁's two and the one dispatched there, once");
     assert_eq!(total("bureau"), 4, "every request of the district, once");
+
+    // A grid's area, where nothing was ever dispatched (the page then skips the probe of each
+    // request's parts), and after a request located elsewhere is dispatched to the grid.
+    let grid = token_client(&app, "yongtai.grid").await;
+    let (grid_place,): (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT up.place_id FROM user_places up JOIN users u ON u.id = up.user_id WHERE u.account = 'yongtai.grid'"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    let second = &created[1];
+    let grid_area = || async {
+        let q = grid.get("/api/v1/requests?queue=area&page_size=100").await.json();
+        let numbers: Vec<String> =
+            q["items"].as_array().unwrap().iter().map(|i| i["number"].as_str().unwrap().to_string()).collect();
+        assert_eq!(q["total"].as_u64().unwrap() as usize, numbers.len(), "the grid: total = listed");
+        numbers
+    };
+    assert!(!grid_area().await.iter().any(|n| n == &second["number"]), "not the grid's before dispatch");
+    let desk = &clients[0].1;
+    let r = desk
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/requests/{}/dispatch", second["id"].as_str().unwrap()),
+            &format!(r#"{{"version":{},"units":["place:{grid_place}"]}}"#, second["version"]),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(grid_area().await, vec![second["number"].as_str().unwrap().to_string()], "dispatched to the grid");
 }
