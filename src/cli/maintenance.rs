@@ -68,7 +68,7 @@ pub async fn backup(cfg: Config, out: PathBuf) -> anyhow::Result<ExitCode> {
             let target = out.to_str().context("backup path must be UTF-8")?;
             sqlx::query("VACUUM INTO $1")
                 .bind(target)
-                .execute(write)
+                .execute(&mut **write.lock().await?)
                 .await
                 .map(|r| r.rows_affected())
                 .context("VACUUM INTO")?;

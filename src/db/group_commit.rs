@@ -25,10 +25,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Tx, begin_sqlite as begin};
+use super::Tx;
+use super::writer::Writer;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -37,7 +37,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type Work<D, T, E> = for<'t> fn(&'t D, &'t mut Tx) -> BoxFuture<'t, Result<T, E>>;
 
 /// At most this many pieces of work share a commit, so that the writer is handed on to
-/// other writers (the pool is fair) within a few milliseconds.
+/// other writers (its lock is fair) within a few milliseconds.
 const MAX_BATCH: usize = 64;
 
 /// Pieces of work waiting for the writer; the sending side of the batcher's queue.
@@ -117,7 +117,7 @@ where
 impl GroupCommit {
     /// Starts the batcher on the current Tokio runtime. It ends when the last `GroupCommit`
     /// (and so the last `Db` clone) is dropped.
-    pub fn start(write: SqlitePool) -> GroupCommit {
+    pub fn start(write: Writer) -> GroupCommit {
         let (queue, rx) = mpsc::channel(1024);
         let counts = Arc::new(Counts::default());
         tokio::spawn(batcher(write, rx, counts.clone()));
@@ -147,7 +147,7 @@ impl GroupCommit {
     }
 }
 
-async fn batcher(write: SqlitePool, mut rx: mpsc::Receiver<Box<dyn Job>>, counts: Arc<Counts>) {
+async fn batcher(write: Writer, mut rx: mpsc::Receiver<Box<dyn Job>>, counts: Arc<Counts>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::take(&mut batch);
@@ -157,7 +157,7 @@ async fn batcher(write: SqlitePool, mut rx: mpsc::Receiver<Box<dyn Job>>, counts
     }
 }
 
-async fn run_batch(write: SqlitePool, mut jobs: Vec<Box<dyn Job>>, counts: Arc<Counts>) {
+async fn run_batch(write: Writer, mut jobs: Vec<Box<dyn Job>>, counts: Arc<Counts>) {
     if jobs.len() > 1 && together(&write, &mut jobs).await {
         counts.committed(jobs.len());
         for job in jobs {
@@ -175,8 +175,8 @@ async fn run_batch(write: SqlitePool, mut jobs: Vec<Box<dyn Job>>, counts: Arc<C
 
 /// Runs every job in one transaction; false (and nothing written) if any of them or the
 /// commit failed.
-async fn together(write: &SqlitePool, jobs: &mut [Box<dyn Job>]) -> bool {
-    let Ok(mut tx) = begin(write).await else { return false };
+async fn together(write: &Writer, jobs: &mut [Box<dyn Job>]) -> bool {
+    let Ok(mut tx) = write.begin().await.map(Tx::Sqlite) else { return false };
     for job in jobs.iter_mut() {
         if !job.run(&mut tx).await {
             // Dropping the transaction rolls it back.
@@ -187,8 +187,8 @@ async fn together(write: &SqlitePool, jobs: &mut [Box<dyn Job>]) -> bool {
 }
 
 /// Runs one job in a transaction of its own; true if it committed.
-async fn alone(write: &SqlitePool, job: &mut dyn Job) -> bool {
-    let mut tx = match begin(write).await {
+async fn alone(write: &Writer, job: &mut dyn Job) -> bool {
+    let mut tx = match write.begin().await.map(Tx::Sqlite) {
         Ok(tx) => tx,
         Err(e) => {
             job.failed(e);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, Postgres, SqlitePool, Transaction};
 
 use crate::config::Config;
 
@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod group_commit;
 pub mod query;
 pub mod scope_sql;
+pub mod writer;
 
 pub use group_commit::{BoxFuture, Work};
 
@@ -28,7 +29,7 @@ pub enum Db {
     /// concurrent small writes share that writer's commits.
     Sqlite {
         read: SqlitePool,
-        write: SqlitePool,
+        write: writer::Writer,
         group: group_commit::GroupCommit,
         /// Copies the write-ahead log back into the database file beside the writer.
         checkpoints: checkpoint::Checkpointer,
@@ -37,7 +38,7 @@ pub enum Db {
 }
 
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(writer::WriteTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -115,21 +116,15 @@ impl Db {
                 .synchronous(sync)
                 .pragma("temp_store", "memory");
             let (writer_kib, reader_kib) = sqlite_cache_kib(cfg.sqlite_cache_mb);
-            // A local file cannot drop a connection the way a network can: the pool's ping
-            // before each acquire was one more round trip to the connection's thread per
-            // statement batch, for nothing.
             let writer_opts = opts
                 .clone()
                 .pragma("cache_size", format!("-{writer_kib}"))
                 .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
                 .pragma("journal_size_limit", checkpoint::LOG_LIMIT_BYTES.to_string());
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(writer_opts)
-                .await
-                .context("opening the SQLite database")?;
+            let write = writer::Writer::open(writer_opts).await.context("opening the SQLite database")?;
+            // A local file cannot drop a connection the way a network can: the pool's ping
+            // before each acquire was one more round trip to the connection's thread per
+            // statement batch, for nothing.
             let read = SqlitePoolOptions::new()
                 .max_connections(SQLITE_READERS)
                 .test_before_acquire(false)
@@ -168,7 +163,7 @@ impl Db {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
+            Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(&mut **write.lock().await?).await?,
             Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
         // Reference data the bureau can edit later: shipped instruments and follow-up tiers.
@@ -179,7 +174,7 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { write, .. } => begin_sqlite(write).await?,
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -226,12 +221,6 @@ impl Db {
             Db::Postgres(p) => p.close().await,
         }
     }
-}
-
-/// A write transaction on SQLite's writer: `BEGIN IMMEDIATE` takes the write lock at once, so
-/// a transaction never fails half-way with "database is locked".
-pub(crate) async fn begin_sqlite(write: &SqlitePool) -> Result<Tx, sqlx::Error> {
-    Ok(Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?))
 }
 
 impl Tx {

@@ -1,7 +1,8 @@
 //! Writes that share commits (SQLite's group commit, src/db/group_commit.rs): every caller gets
 //! its own answer, a failing write takes nobody else's down nor leaves half of itself behind,
-//! and intake numbers stay distinct and consecutive under a crowd. The same outcomes hold on
-//! PostgreSQL, where each write is a transaction of its own.
+//! and intake numbers stay distinct and consecutive under a crowd; a write dropped before its
+//! commit leaves nothing. The same outcomes hold on PostgreSQL, where each write is a
+//! transaction of its own.
 
 use std::time::Duration;
 
@@ -187,4 +188,60 @@ fn probe_into_checkpoint_probe<'t>(job: &'t (i64, bool), tx: &'t mut Tx) -> BoxF
             .map(|r| r.rows_affected()))?;
         Ok(job.0)
     })
+}
+
+async fn insert(tx: &mut Tx, n: i64) -> Result<u64, sqlx::Error> {
+    linli::write!(tx, |c| sqlx::query("INSERT INTO group_probe (n) VALUES ($1)")
+        .bind(n)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+}
+
+/// A write transaction that ends without its commit (an error returned early, a request whose
+/// client hung up and whose handler was dropped mid-write) leaves nothing behind, and the next
+/// write finds the writer free and clean. On SQLite the one writer connection is the
+/// process's own, and the rollback is ours to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_dropped_before_its_commit_is_rolled_back_and_the_writer_goes_on() {
+    let app = TestApp::new().await;
+    let db = app.st.db.clone();
+    let mut tx = db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| sqlx::query("CREATE TABLE group_probe (n BIGINT PRIMARY KEY)")
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    // Dropped after a write.
+    let mut tx = db.begin().await.unwrap();
+    insert(&mut tx, 1).await.unwrap();
+    drop(tx);
+    // Dropped after a statement failed (the row 2 went in, the second 2 did not).
+    let mut tx = db.begin().await.unwrap();
+    insert(&mut tx, 2).await.unwrap();
+    let dup = insert(&mut tx, 2).await;
+    assert!(matches!(&dup, Err(sqlx::Error::Database(d)) if d.is_unique_violation()), "{dup:?}");
+    drop(tx);
+    // A task holding a transaction, cancelled while it waits.
+    let held = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            insert(&mut tx, 3).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            tx.commit().await.unwrap();
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    held.abort();
+    assert!(held.await.unwrap_err().is_cancelled());
+
+    let mut tx = tokio::time::timeout(Duration::from_secs(5), db.begin()).await.expect("the writer is free").unwrap();
+    insert(&mut tx, 4).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(probe_rows(&db).await, vec![4], "only the committed write is kept");
+    assert_eq!(db.write_grouped((5, false), probe_work).await.unwrap(), 5, "grouped writes go on too");
+    assert_eq!(probe_rows(&db).await, vec![4, 5]);
 }
