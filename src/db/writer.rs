@@ -31,7 +31,7 @@ pub struct Writer {
 }
 
 struct Slot {
-    /// None after the connection's thread was lost; the next `begin` opens a new one.
+    /// None only after `close`; a connection whose thread was lost is replaced by `begin`.
     conn: Option<SqliteConnection>,
     /// A transaction was begun on the connection and not ended.
     open: bool,
@@ -51,20 +51,14 @@ impl Writer {
     /// `BEGIN IMMEDIATE`: the write lock is taken at once, so a transaction never fails
     /// half-way with "database is locked".
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
-        let mut slot = self.locked().await?;
-        if slot.open {
-            // Left by a transaction dropped where no task could roll it back.
-            let _ = sqlx::query("ROLLBACK").execute(slot.conn()?).await;
-            slot.open = false;
-        }
-        let began = match sqlx::query("BEGIN IMMEDIATE").execute(slot.conn()?).await {
-            Err(sqlx::Error::WorkerCrashed) => {
-                slot.conn = Some(self.opts.connect().await?);
-                sqlx::query("BEGIN IMMEDIATE").execute(slot.conn()?).await
+        let mut slot = self.ready().await?;
+        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut **slot).await {
+            if !matches!(e, sqlx::Error::WorkerCrashed) {
+                return Err(e);
             }
-            other => other,
-        };
-        began?;
+            slot.conn = Some(self.opts.connect().await?);
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut **slot).await?;
+        }
         slot.open = true;
         Ok(WriteTx { guard: Some(slot) })
     }
@@ -72,13 +66,20 @@ impl Writer {
     /// The connection outside any transaction, for work that runs its own (migrations,
     /// `VACUUM INTO`).
     pub async fn lock(&self) -> Result<OwnedMutexGuard<impl DerefMut<Target = SqliteConnection>>, sqlx::Error> {
+        self.ready().await
+    }
+
+    /// The slot, locked, with a connection and no transaction open on it: one left by a
+    /// transaction dropped where no task could roll it back is rolled back here.
+    async fn ready(&self) -> Result<OwnedMutexGuard<Slot>, sqlx::Error> {
         let mut slot = self.locked().await?;
-        if slot.open {
-            let _ = sqlx::query("ROLLBACK").execute(slot.conn()?).await;
-            slot.open = false;
-        }
         if slot.conn.is_none() {
             slot.conn = Some(self.opts.connect().await?);
+            slot.open = false;
+        }
+        if slot.open {
+            let _ = sqlx::query("ROLLBACK").execute(&mut **slot).await;
+            slot.open = false;
         }
         Ok(slot)
     }
@@ -92,12 +93,6 @@ impl Writer {
         if let Some(conn) = self.slot.lock().await.conn.take() {
             let _ = conn.close().await;
         }
-    }
-}
-
-impl Slot {
-    fn conn(&mut self) -> Result<&mut SqliteConnection, sqlx::Error> {
-        self.conn.as_mut().ok_or(sqlx::Error::WorkerCrashed)
     }
 }
 
@@ -116,9 +111,8 @@ impl DerefMut for Slot {
 
 impl WriteTx {
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let slot = self.guard.as_mut().expect("held until commit or drop");
-        sqlx::query("COMMIT").execute(slot.conn()?).await?;
-        slot.open = false;
+        sqlx::query("COMMIT").execute(&mut *self).await?;
+        self.guard.as_mut().expect("held until commit or drop").open = false;
         Ok(())
     }
 }
@@ -147,9 +141,7 @@ impl Drop for WriteTx {
             // statement still running for a caller that went away finishes first (the
             // connection's thread takes them in order).
             rt.spawn(async move {
-                if let Ok(conn) = slot.conn()
-                    && sqlx::query("ROLLBACK").execute(conn).await.is_ok()
-                {
+                if sqlx::query("ROLLBACK").execute(&mut **slot).await.is_ok() {
                     slot.open = false;
                 }
             });

@@ -29,6 +29,16 @@ fn probe_work<'t>(job: &'t (i64, bool), tx: &'t mut Tx) -> BoxFuture<'t, Result<
     Box::pin(probe(job, tx))
 }
 
+async fn create_probe_table(db: &Db) {
+    let mut tx = db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| sqlx::query("CREATE TABLE group_probe (n BIGINT PRIMARY KEY)")
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn probe_rows(db: &Db) -> Vec<i64> {
     let rows: Vec<(i64,)> =
         linli::read!(db, |c| sqlx::query_as("SELECT n FROM group_probe ORDER BY n").fetch_all(c).await).unwrap();
@@ -39,13 +49,7 @@ async fn probe_rows(db: &Db) -> Vec<i64> {
 async fn writes_queued_behind_a_busy_writer_share_a_commit_and_a_failing_one_fails_alone() {
     let app = TestApp::new().await;
     let db = app.st.db.clone();
-    let mut tx = db.begin().await.unwrap();
-    linli::write!(&mut tx, |c| sqlx::query("CREATE TABLE group_probe (n BIGINT PRIMARY KEY)")
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))
-    .unwrap();
-    tx.commit().await.unwrap();
+    create_probe_table(&db).await;
     let before = db.group_stats();
 
     // Hold the writer (on SQLite, the one write connection) while twenty writes arrive: 1–18
@@ -190,14 +194,6 @@ fn probe_into_checkpoint_probe<'t>(job: &'t (i64, bool), tx: &'t mut Tx) -> BoxF
     })
 }
 
-async fn insert(tx: &mut Tx, n: i64) -> Result<u64, sqlx::Error> {
-    linli::write!(tx, |c| sqlx::query("INSERT INTO group_probe (n) VALUES ($1)")
-        .bind(n)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))
-}
-
 /// A write transaction that ends without its commit (an error returned early, a request whose
 /// client hung up and whose handler was dropped mid-write) leaves nothing behind, and the next
 /// write finds the writer free and clean. On SQLite the one writer connection is the
@@ -206,22 +202,16 @@ async fn insert(tx: &mut Tx, n: i64) -> Result<u64, sqlx::Error> {
 async fn a_write_dropped_before_its_commit_is_rolled_back_and_the_writer_goes_on() {
     let app = TestApp::new().await;
     let db = app.st.db.clone();
-    let mut tx = db.begin().await.unwrap();
-    linli::write!(&mut tx, |c| sqlx::query("CREATE TABLE group_probe (n BIGINT PRIMARY KEY)")
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))
-    .unwrap();
-    tx.commit().await.unwrap();
+    create_probe_table(&db).await;
 
     // Dropped after a write.
     let mut tx = db.begin().await.unwrap();
-    insert(&mut tx, 1).await.unwrap();
+    probe(&(1, false), &mut tx).await.unwrap();
     drop(tx);
     // Dropped after a statement failed (the row 2 went in, the second 2 did not).
     let mut tx = db.begin().await.unwrap();
-    insert(&mut tx, 2).await.unwrap();
-    let dup = insert(&mut tx, 2).await;
+    probe(&(2, false), &mut tx).await.unwrap();
+    let dup = probe(&(2, false), &mut tx).await;
     assert!(matches!(&dup, Err(sqlx::Error::Database(d)) if d.is_unique_violation()), "{dup:?}");
     drop(tx);
     // A task holding a transaction, cancelled while it waits.
@@ -229,7 +219,7 @@ async fn a_write_dropped_before_its_commit_is_rolled_back_and_the_writer_goes_on
         let db = db.clone();
         async move {
             let mut tx = db.begin().await.unwrap();
-            insert(&mut tx, 3).await.unwrap();
+            probe(&(3, false), &mut tx).await.unwrap();
             tokio::time::sleep(Duration::from_secs(3600)).await;
             tx.commit().await.unwrap();
         }
@@ -239,7 +229,7 @@ async fn a_write_dropped_before_its_commit_is_rolled_back_and_the_writer_goes_on
     assert!(held.await.unwrap_err().is_cancelled());
 
     let mut tx = tokio::time::timeout(Duration::from_secs(5), db.begin()).await.expect("the writer is free").unwrap();
-    insert(&mut tx, 4).await.unwrap();
+    probe(&(4, false), &mut tx).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(probe_rows(&db).await, vec![4], "only the committed write is kept");
     assert_eq!(db.write_grouped((5, false), probe_work).await.unwrap(), 5, "grouped writes go on too");
