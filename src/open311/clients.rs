@@ -47,7 +47,6 @@ pub async fn register(db: &Db, name: &str, contact: &str, by: Option<Uuid>) -> R
     Ok((id, key))
 }
 
-/// The active app holding this key.
 /// The active app holding `key`, and whether its post `limit` is already reached in the
 /// current window: every post reads both, in one statement.
 pub async fn by_key(db: &Db, key: &str, limit: &Limit) -> Result<Option<(Client, bool)>, sqlx::Error> {

@@ -29,7 +29,7 @@ impl Limit {
     }
     /// Whether `hits` (as read by [`Limit::hits_sql`]) already fill the window.
     pub fn full(&self, hits: Option<i64>) -> bool {
-        hits.is_some_and(|h| h >= i64::from(self.max))
+        full(hits, self.max)
     }
     /// Counts one hit in its own transaction; false when the window's limit is exceeded.
     pub async fn hit(&self, db: &Db) -> Result<bool, sqlx::Error> {
@@ -82,7 +82,11 @@ pub async fn exceeded(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Re
     let mut args = Args::new();
     let sql = format!("SELECT {}", hits_sql(&mut args, bucket, window_secs));
     let (hits,): (Option<i64>,) = crate::db::query::one(db, &sql, &args).await?;
-    Ok(hits.is_some_and(|h| h >= i64::from(limit)))
+    Ok(full(hits, limit))
+}
+
+fn full(hits: Option<i64>, limit: u32) -> bool {
+    hits.is_some_and(|h| h >= i64::from(limit))
 }
 
 fn hits_sql(args: &mut Args, bucket: &str, window_secs: i64) -> String {
