@@ -93,7 +93,9 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
     };
     let pass = crate::staff::store::one_time_password();
     let logins = crate::demo::load(&db, &pass).await?;
-    crate::demo::load_casework(&db, &cfg.keyring()?).await?;
+    let keys = cfg.keyring()?;
+    crate::demo::load_casework(&db, &keys).await?;
+    crate::demo::load_requests_and_hazards(&db, &keys).await?;
     println!("\nLinli demo: 大同市 / 平城区 and 云冈区 ({:?})", db.backend());
     println!("Open http://{}/ and sign in as any of these (password for all: {pass}):", cfg.listen);
     for (role, account, name) in &logins {

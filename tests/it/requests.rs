@@ -654,3 +654,53 @@ async fn the_overdue_queue_follows_the_parts_a_unit_still_has_to_handle() {
     assert!(paiwu.get("/requests?queue=overdue").await.body.contains(&number), "the department still owes it");
     assert!(desk.get("/requests?queue=overdue").await.body.contains(&number), "located in the bureau's district");
 }
+
+#[tokio::test]
+async fn the_demo_opens_on_the_request_and_hazard_stories_in_every_state() {
+    let app = TestApp::new().await;
+    linli::demo::load_casework(&app.st.db, &app.st.keys).await.unwrap();
+    linli::demo::load_requests_and_hazards(&app.st.db, &app.st.keys).await.unwrap();
+    let desk = app.login("bureau").await;
+    async fn number_and_status(app: &TestApp, category: &str) -> (String, String) {
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT number, status FROM requests WHERE category = $1")
+            .bind(category)
+            .fetch_one(c)
+            .await)
+        .unwrap()
+    }
+
+    // Story 6 went the whole way: dispatched, signed, resolved, called back, rated.
+    let (sewer, status) = number_and_status(&app, "sewage_overflow").await;
+    assert_eq!(status, "closed");
+    let sewer_id = id_of(&app, "SELECT id FROM requests WHERE number = $1", &sewer).await.to_string();
+    assert_eq!(
+        events(&app, &sewer_id).await,
+        ["accepted", "dispatched", "signed", "resolved_part", "resolved", "closed"]
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests WHERE satisfaction = 'satisfied'").await, 1);
+
+    // Story 7 is with three units at once; the drainage works has signed and noted its work.
+    let (manhole, status) = number_and_status(&app, "sewer_blocked").await;
+    assert_eq!(status, "in_progress");
+    let manhole_id = id_of(&app, "SELECT id FROM requests WHERE number = $1", &manhole).await.to_string();
+    assert_eq!(part(&app, &manhole_id, "大同市政排污所").await.1, "signed");
+    assert_eq!(part(&app, &manhole_id, "平城区环卫服务中心").await.1, "dispatched");
+    assert_eq!(part(&app, &manhole_id, "迎宾街道综合行政执法队").await.1, "dispatched");
+    let paiwu = app.login("paiwu").await;
+    assert!(paiwu.get("/requests?queue=mine").await.body.contains(&manhole));
+
+    // A report waits at the desk; the queues and the metrics count all three.
+    let (light, status) = number_and_status(&app, "street_light").await;
+    assert_eq!(status, "accepted");
+    let dispatch = desk.get("/api/v1/requests?queue=dispatch").await.json();
+    assert_eq!(dispatch["total"], 1);
+    assert!(dispatch.to_string().contains(&light));
+    assert_eq!(desk.get("/api/v1/requests?queue=area").await.json()["total"], 3);
+
+    // The grid worker's phone has today's flood patrol; two hazards are on the register.
+    let grid = app.login("yongtai.grid").await;
+    let patrols = grid.get("/patrols").await;
+    assert!(patrols.body.contains("汛期巡查"), "{}", patrols.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM hazards WHERE status IN ('open', 'rectifying')").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM hazards WHERE risk_level = 'major'").await, 1);
+}

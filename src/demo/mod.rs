@@ -12,6 +12,9 @@ use crate::org::store::{self, EstateInput, OrgInput, StationInput};
 use crate::staff::store::everything;
 use crate::write;
 
+mod stories;
+pub use stories::load_requests_and_hazards;
+
 /// (street, [communities]) of 平城区; the first four are the pilot stations.
 pub const PINGCHENG: &[(&str, &[&str])] = &[
     ("开源街道", &["民和社区", "开源社区(示例)"]),

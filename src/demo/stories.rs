@@ -1,0 +1,205 @@
+//! The request and hazard stories of the seeds (6, 7, 8, 9 and 10), written through the same
+//! store functions the pages use, so a demo opens on work in every state rather than on empty
+//! queues: a sewer cleared and rated, a manhole four units handle together, a report waiting for
+//! the desk, a flood patrol due on the grid worker's phone, hazards being rectified.
+
+use anyhow::Context;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::crypto::Keyring;
+use crate::db::Db;
+use crate::hazards::model::{Category as HazardCategory, RiskLevel};
+use crate::hazards::store::{self as hz, NewHazard, NewPatrol};
+use crate::requests::model::{Channel, IntakeInput, validate_intake};
+use crate::requests::store::{self as rq, Intake, PartAction, PartStep, Unit};
+use crate::web::error::{AppError, FieldErrors};
+
+fn err(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("loading demo requests and hazards: {e:?}")
+}
+
+async fn caller(db: &Db, account: &str) -> anyhow::Result<Caller> {
+    crate::auth::caller_for_account(db, account).await?.with_context(|| format!("demo account {account}"))
+}
+
+async fn id_of(db: &Db, sql: &'static str, name: &str) -> anyhow::Result<Uuid> {
+    let (id,): (Uuid,) = crate::read!(db, |c| sqlx::query_as(sql).bind(name).fetch_one(c).await)
+        .with_context(|| format!("demo place or unit {name}"))?;
+    Ok(id)
+}
+
+async fn estate(db: &Db, name: &str) -> anyhow::Result<Uuid> {
+    id_of(db, "SELECT id FROM estates WHERE name = $1", name).await
+}
+
+async fn place(db: &Db, name: &str) -> anyhow::Result<Uuid> {
+    id_of(db, "SELECT id FROM places WHERE name = $1", name).await
+}
+
+/// A department as a dispatch target (`org:<id>`), looked up in the dispatcher's scope.
+async fn department(db: &Db, who: &Caller, name: &str) -> anyhow::Result<Unit> {
+    let id = id_of(db, "SELECT id FROM organisations WHERE name = $1", name).await?;
+    rq::unit(db, &who.scope, &format!("org:{id}")).await?.with_context(|| format!("dispatch target {name}"))
+}
+
+/// A call the desk takes on the phone (受理); the desk holds it until it is dispatched.
+async fn phone_call(db: &Db, keys: &Keyring, desk: &Caller, input: IntakeInput) -> anyhow::Result<rq::Request> {
+    let mut errors = FieldErrors::default();
+    let clean = validate_intake(&input, true, &mut errors).with_context(|| format!("demo intake: {errors:?}"))?;
+    let actor = desk.actor();
+    let intake = Intake {
+        channel: Channel::Phone,
+        actor: &actor,
+        staff_scope: Some(&desk.scope),
+        client_id: None,
+        attributes: serde_json::json!({}),
+        photos: &[],
+        limit: None,
+        category: None,
+    };
+    Ok(rq::create(db, keys, &intake, &clean).await.map_err(err)?.request)
+}
+
+/// One step of a unit on its part of `request` (the part addressed to `unit_id`).
+async fn part_step(
+    db: &Db,
+    unit: &Caller,
+    request: Uuid,
+    unit_id: Uuid,
+    action: PartAction,
+    text: &str,
+) -> anyhow::Result<()> {
+    let part = rq::parts(db, request).await?.into_iter().find(|p| p.unit_id == unit_id).context("demo part")?;
+    let viewer = rq::viewer(db, unit).await?;
+    let step = PartStep { action, text, public: true, photos: &[] };
+    rq::act_on_part(db, &viewer, &unit.actor(), part.id, part.version, step).await.map_err(err)?;
+    Ok(())
+}
+
+pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Result<()> {
+    let desk = caller(db, "bureau").await?;
+    let desk_viewer = rq::viewer(db, &desk).await?;
+    let paiwu = caller(db, "paiwu").await?;
+    let version = |id: Uuid| {
+        let viewer = &desk_viewer;
+        async move { anyhow::Ok(rq::get(db, viewer, id).await?.context("demo request")?.version) }
+    };
+
+    // Story 6: a blocked sewer, cleared by the drainage works and rated by the resident.
+    let sewer = department(db, &desk, "大同市政排污所").await?;
+    let r = phone_call(
+        db,
+        keys,
+        &desk,
+        IntakeInput {
+            category: "sewage_overflow".into(),
+            description: "宏安小区2号楼下水井污水外溢，流到单元门口，气味很大，小区没有物业。".into(),
+            estate_id: Some(estate(db, "宏安小区").await?.to_string()),
+            building: Some("2号楼".into()),
+            reporter_name: Some("刘女士".into()),
+            phone: Some("13903521106".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    rq::dispatch(db, &desk_viewer, &desk.actor(), r.id, r.version, std::slice::from_ref(&sewer), None)
+        .await
+        .map_err(err)?;
+    part_step(db, &paiwu, r.id, sewer.id, PartAction::Sign, "").await?;
+    part_step(db, &paiwu, r.id, sewer.id, PartAction::Resolve, "检查发现主管道油污堵塞，已清掏疏通，排水恢复正常。")
+        .await?;
+    rq::callback(db, &desk_viewer, &desk.actor(), r.id, version(r.id).await?, "satisfied", "居民表示处理及时，满意。")
+        .await
+        .map_err(err)?;
+
+    // Story 7: one manhole, several units at once; the drainage works has started, the others
+    // have it in their lists.
+    let r = phone_call(
+        db,
+        keys,
+        &desk,
+        IntakeInput {
+            category: "sewer_blocked".into(),
+            description: "建筑三公司家属院门口检查井反复冒水，路面积污水，影响居民出行。".into(),
+            estate_id: Some(estate(db, "建筑三公司家属院").await?.to_string()),
+            phone: Some("13835207712".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let units = [
+        sewer.clone(),
+        department(db, &desk, "平城区环卫服务中心").await?,
+        department(db, &desk, "迎宾街道综合行政执法队").await?,
+    ];
+    rq::dispatch(db, &desk_viewer, &desk.actor(), r.id, r.version, &units, Some("多部门联合处置，街道协调"))
+        .await
+        .map_err(err)?;
+    part_step(db, &paiwu, r.id, sewer.id, PartAction::Sign, "").await?;
+    part_step(db, &paiwu, r.id, sewer.id, PartAction::Note, "已到现场，正在清掏7处检查井，疏通管道百余米。").await?;
+
+    // A resident's report the desk has not dispatched yet (待派单).
+    phone_call(
+        db,
+        keys,
+        &desk,
+        IntakeInput {
+            category: "street_light".into(),
+            description: "万城华府小区南门路灯一周不亮，晚上出行不便。".into(),
+            estate_id: Some(estate(db, "万城华府小区").await?.to_string()),
+            phone: Some("15935216630".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+
+    // Story 8: a flood-season patrol due today on the grid worker's phone.
+    let grid = caller(db, "yongtai.grid").await?;
+    let checklist = crate::hazards::model::checklist("flood").context("flood checklist")?;
+    hz::plan_patrol(
+        db,
+        &desk.scope,
+        &desk.actor(),
+        &NewPatrol {
+            place_id: id_of(db, "SELECT id FROM places WHERE path = $1", grid.scope.roots.first().context("grid")?)
+                .await?,
+            checklist,
+            area: "小南门西街一带：低洼路段、地下车库".into(),
+            due_on: hz::today(),
+            assignee_id: Some(grid.user_id),
+        },
+    )
+    .await
+    .map_err(err)?;
+
+    // Stories 9 and 10: hoarded waste at an elder's home, and a self-built house with cracks.
+    for (category, risk, community, description, responsible) in [
+        (
+            HazardCategory::Fire,
+            RiskLevel::High,
+            "大齿社区",
+            "83岁老人在家中大量堆放捡拾的废品，存在火灾隐患，异味影响邻居。",
+            "大齿社区 社工与志愿者",
+        ),
+        (HazardCategory::SelfBuilt, RiskLevel::Major, "新悦社区", "自建房外墙多处裂缝，屋顶漏水，地面有下沉迹象。", ""),
+    ] {
+        let h = NewHazard {
+            category: Some(category),
+            risk: Some(risk),
+            description: description.into(),
+            place_id: Some(place(db, community).await?),
+            estate_id: None,
+            building: None,
+            address: None,
+            coords: None,
+            responsible: responsible.into(),
+            deadline: None,
+            person_id: None,
+            case_id: None,
+            request_id: None,
+        };
+        hz::register(db, &desk.scope, &desk.actor(), &h, &[]).await.map_err(err)?;
+    }
+    Ok(())
+}
