@@ -233,6 +233,13 @@ fn err(e: crate::web::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("loading demo data: {e:?}")
 }
 
+/// The id of the one row `sql` finds by `name` (a place, estate or organisation of the demo).
+async fn id_of(db: &Db, sql: &'static str, name: &str) -> anyhow::Result<Uuid> {
+    let (id,): (Uuid,) = crate::read!(db, |c| sqlx::query_as(sql).bind(name).fetch_one(c).await)
+        .map_err(|e| anyhow::anyhow!("demo record {name}: {e}"))?;
+    Ok(id)
+}
+
 /// The case-work stories of the seeds, so a demo opens on a working station: 王鹏 at 振华 (a
 /// plan in force, services recorded), 王芳 at 开源 (living alone, visits due), 小阳 at 清远.
 pub async fn load_casework(db: &Db, keys: &crate::crypto::Keyring) -> anyhow::Result<()> {
@@ -246,13 +253,7 @@ pub async fn load_casework(db: &Db, keys: &crate::crypto::Keyring) -> anyhow::Re
             .await)?;
         anyhow::Ok(Actor { id: Some(id), name: account.into(), ip: "demo".into() })
     };
-    let place = |name: &'static str| async move {
-        let (id,): (Uuid,) = crate::read!(db, |c| sqlx::query_as("SELECT id FROM places WHERE name = $1")
-            .bind(name)
-            .fetch_one(c)
-            .await)?;
-        anyhow::Ok(id)
-    };
+    let place = |name: &'static str| id_of(db, "SELECT id FROM places WHERE name = $1", name);
     let person = |name: &str, birth: &str, place_id: Uuid| PersonInput {
         name: name.into(),
         birth_date: Some(birth.into()),

@@ -13,20 +13,12 @@ use crate::hazards::model::{Category as HazardCategory, RiskLevel};
 use crate::hazards::store::{self as hz, NewHazard, NewPatrol};
 use crate::requests::model::{Channel, IntakeInput, validate_intake};
 use crate::requests::store::{self as rq, Intake, PartAction, PartStep, Unit};
-use crate::web::error::{AppError, FieldErrors};
+use crate::web::error::FieldErrors;
 
-fn err(e: AppError) -> anyhow::Error {
-    anyhow::anyhow!("loading demo requests and hazards: {e:?}")
-}
+use super::{err, id_of};
 
 async fn caller(db: &Db, account: &str) -> anyhow::Result<Caller> {
     crate::auth::caller_for_account(db, account).await?.with_context(|| format!("demo account {account}"))
-}
-
-async fn id_of(db: &Db, sql: &'static str, name: &str) -> anyhow::Result<Uuid> {
-    let (id,): (Uuid,) = crate::read!(db, |c| sqlx::query_as(sql).bind(name).fetch_one(c).await)
-        .with_context(|| format!("demo place or unit {name}"))?;
-    Ok(id)
 }
 
 async fn estate(db: &Db, name: &str) -> anyhow::Result<Uuid> {
