@@ -1,7 +1,7 @@
 //! The request and hazard stories of the seeds (6, 7, 8, 9 and 10), written through the same
 //! store functions the pages use, so a demo opens on work in every state rather than on empty
-//! queues: a sewer cleared and rated, a manhole four units handle together, a report waiting for
-//! the desk, a flood patrol due on the grid worker's phone, hazards being rectified.
+//! queues: a sewer cleared and rated, a manhole three departments handle together, a report waiting for
+//! the desk, a flood patrol due on the grid worker's phone, a hazard in rectification and one just found.
 
 use anyhow::Context;
 use uuid::Uuid;
