@@ -89,6 +89,8 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             description: "宏安小区2号楼下水井污水外溢，流到单元门口，气味很大，小区没有物业。".into(),
             estate_id: Some(estate(db, "宏安小区").await?.to_string()),
             building: Some("2号楼".into()),
+            lat: Some("40.0962".into()),
+            lon: Some("113.3145".into()),
             reporter_name: Some("刘女士".into()),
             phone: Some("13903521106".into()),
             ..Default::default()
@@ -115,6 +117,8 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             category: "sewer_blocked".into(),
             description: "建筑三公司家属院门口检查井反复冒水，路面积污水，影响居民出行。".into(),
             estate_id: Some(estate(db, "建筑三公司家属院").await?.to_string()),
+            lat: Some("40.0871".into()),
+            lon: Some("113.3033".into()),
             phone: Some("13835207712".into()),
             ..Default::default()
         },
@@ -140,6 +144,8 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             category: "street_light".into(),
             description: "万城华府小区南门路灯一周不亮，晚上出行不便。".into(),
             estate_id: Some(estate(db, "万城华府小区").await?.to_string()),
+            lat: Some("40.0795".into()),
+            lon: Some("113.3221".into()),
             phone: Some("15935216630".into()),
             ..Default::default()
         },
@@ -166,15 +172,23 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
     .map_err(err)?;
 
     // Stories 9 and 10: hoarded waste at an elder's home, and a self-built house with cracks.
-    for (category, risk, community, description, responsible) in [
+    for (category, risk, community, coords, description, responsible) in [
         (
             HazardCategory::Fire,
             RiskLevel::High,
             "大齿社区",
+            (40.0828, 113.2952),
             "83岁老人在家中大量堆放捡拾的废品，存在火灾隐患，异味影响邻居。",
             "大齿社区 社工与志愿者",
         ),
-        (HazardCategory::SelfBuilt, RiskLevel::Major, "新悦社区", "自建房外墙多处裂缝，屋顶漏水，地面有下沉迹象。", ""),
+        (
+            HazardCategory::SelfBuilt,
+            RiskLevel::Major,
+            "新悦社区",
+            (40.1016, 113.2887),
+            "自建房外墙多处裂缝，屋顶漏水，地面有下沉迹象。",
+            "",
+        ),
     ] {
         let h = NewHazard {
             category: Some(category),
@@ -184,7 +198,7 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             estate_id: None,
             building: None,
             address: None,
-            coords: None,
+            coords: Some(coords),
             responsible: responsible.into(),
             deadline: None,
             person_id: None,

@@ -103,7 +103,8 @@ fn row_label(tr: Tr, label: &str) -> String {
 pub struct RowView {
     pub label: String,
     pub counted: i64,
-    pub cells: Vec<(String, String)>,
+    /// (the rate's name, its percentage, numerator/denominator): the name labels the cell on a phone.
+    pub cells: Vec<(String, String, String)>,
     pub average: String,
 }
 
@@ -112,10 +113,18 @@ fn row_view(tr: Tr, label: &str, t: &Tally) -> RowView {
         label: row_label(tr, label),
         counted: t.counted,
         cells: vec![
-            (percent(t.response_rate()), format!("{}/{}", t.responded_on_time, t.response_due)),
-            (percent(t.on_time_rate()), format!("{}/{}", t.resolved_on_time, t.resolve_due)),
-            (percent(t.resolution_rate()), format!("{}/{}", t.resolved, t.counted)),
-            (percent(t.satisfaction_rate()), format!("{}/{}", t.satisfied, t.rated)),
+            (
+                tr.t("metrics.response_rate"),
+                percent(t.response_rate()),
+                format!("{}/{}", t.responded_on_time, t.response_due),
+            ),
+            (
+                tr.t("metrics.on_time_rate"),
+                percent(t.on_time_rate()),
+                format!("{}/{}", t.resolved_on_time, t.resolve_due),
+            ),
+            (tr.t("metrics.resolution_rate"), percent(t.resolution_rate()), format!("{}/{}", t.resolved, t.counted)),
+            (tr.t("metrics.satisfaction_rate"), percent(t.satisfaction_rate()), format!("{}/{}", t.satisfied, t.rated)),
         ],
         average: t.average_hours().map(|h| format!("{h:.1}")).unwrap_or_else(|| "—".into()),
     }

@@ -696,6 +696,11 @@ async fn the_demo_opens_on_the_request_and_hazard_stories_in_every_state() {
     assert_eq!(dispatch["total"], 1);
     assert!(dispatch.to_string().contains(&light));
     assert_eq!(desk.get("/api/v1/requests?queue=area").await.json()["total"], 3);
+    // The metrics label every figure on a phone's stacked rows; the map shows what is still open.
+    let metrics = desk.get("/requests/metrics?by=street").await;
+    assert!(metrics.body.contains("<td data-label=\"满意率\">100.0%"), "{}", metrics.body);
+    let map = desk.get("/map").await;
+    assert_eq!(map.between("id=\"map-count\">", "</p>").unwrap(), "图上 4", "two open requests, two hazards");
 
     // The grid worker's phone has today's flood patrol; two hazards are on the register.
     let grid = app.login("yongtai.grid").await;
