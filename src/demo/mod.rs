@@ -240,6 +240,10 @@ async fn id_of(db: &Db, sql: &'static str, name: &str) -> anyhow::Result<Uuid> {
     Ok(id)
 }
 
+async fn place(db: &Db, name: &str) -> anyhow::Result<Uuid> {
+    id_of(db, "SELECT id FROM places WHERE name = $1", name).await
+}
+
 /// The case-work stories of the seeds, so a demo opens on a working station: 王鹏 at 振华 (a
 /// plan in force, services recorded), 王芳 at 开源 (living alone, visits due), 小阳 at 清远.
 pub async fn load_casework(db: &Db, keys: &crate::crypto::Keyring) -> anyhow::Result<()> {
@@ -253,7 +257,6 @@ pub async fn load_casework(db: &Db, keys: &crate::crypto::Keyring) -> anyhow::Re
             .await)?;
         anyhow::Ok(Actor { id: Some(id), name: account.into(), ip: "demo".into() })
     };
-    let place = |name: &'static str| id_of(db, "SELECT id FROM places WHERE name = $1", name);
     let person = |name: &str, birth: &str, place_id: Uuid| PersonInput {
         name: name.into(),
         birth_date: Some(birth.into()),
@@ -300,8 +303,15 @@ pub async fn load_casework(db: &Db, keys: &crate::crypto::Keyring) -> anyhow::Re
     for (account, name, birth, community, tag, domain, source, summary) in stories {
         let actor = user(account).await?;
         let p = created(
-            crate::people::store::create(db, keys, &all, &actor, &person(name, birth, place(community).await?), true)
-                .await,
+            crate::people::store::create(
+                db,
+                keys,
+                &all,
+                &actor,
+                &person(name, birth, place(db, community).await?),
+                true,
+            )
+            .await,
         )?;
         if let Some(tag) = tag {
             let t = TagInput { tag: tag.into(), starts_on: None, ends_on: None, source: "入户走访核实".into() };

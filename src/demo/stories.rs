@@ -15,7 +15,7 @@ use crate::requests::model::{Channel, IntakeInput, validate_intake};
 use crate::requests::store::{self as rq, Intake, PartAction, PartStep, Unit};
 use crate::web::error::FieldErrors;
 
-use super::{err, id_of};
+use super::{err, id_of, place};
 
 async fn caller(db: &Db, account: &str) -> anyhow::Result<Caller> {
     crate::auth::caller_for_account(db, account).await?.with_context(|| format!("demo account {account}"))
@@ -23,10 +23,6 @@ async fn caller(db: &Db, account: &str) -> anyhow::Result<Caller> {
 
 async fn estate(db: &Db, name: &str) -> anyhow::Result<Uuid> {
     id_of(db, "SELECT id FROM estates WHERE name = $1", name).await
-}
-
-async fn place(db: &Db, name: &str) -> anyhow::Result<Uuid> {
-    id_of(db, "SELECT id FROM places WHERE name = $1", name).await
 }
 
 /// A department as a dispatch target (`org:<id>`), looked up in the dispatcher's scope.
