@@ -172,10 +172,21 @@ impl Db {
         Ok(())
     }
 
+    /// A write transaction. Safe to drop at any await, the begin's own included.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            // sqlx 0.8 forgets a BEGIN that reached the server when its future is dropped
+            // before the answer (its rollback guard only counts a begun transaction), and the
+            // pool then hands the connection out inside that transaction: autocommit writes on
+            // it are never committed and its locks are held. Begun in a task of its own, the
+            // begin always finishes; a caller that went away drops the finished transaction,
+            // which queues its rollback before the connection goes back to the pool.
+            Db::Postgres(p) => {
+                let pool = p.clone();
+                let begun = tokio::spawn(async move { pool.begin().await }).await;
+                Tx::Postgres(begun.map_err(|_| sqlx::Error::WorkerCrashed)??)
+            }
         })
     }
 

@@ -12,6 +12,14 @@
 //! A transaction dropped without a commit (an error, or a caller that went away) is rolled
 //! back before the connection is handed on: by a task that holds the lock until the rollback
 //! is done, or, when no runtime is left to run it, by the next `begin`.
+//!
+//! Every await in `begin` and `commit` may be the last: a client that hangs up drops its
+//! handler wherever it is. So the slot is marked open *before* `BEGIN IMMEDIATE` is sent and
+//! only marked closed once `COMMIT` has answered; a future dropped in between always leaves
+//! the mark, and the mark always means "roll back before anyone else writes" (a `ROLLBACK`
+//! with no transaction open is harmless). Should the connection still be found inside a
+//! transaction nobody owns, `begin` rolls it back and begins again instead of failing every
+//! write until a restart.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -52,15 +60,24 @@ impl Writer {
     /// half-way with "database is locked".
     pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
         let mut slot = self.ready().await?;
-        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut **slot).await {
-            if !matches!(e, sqlx::Error::WorkerCrashed) {
-                return Err(e);
-            }
-            slot.conn = Some(self.opts.connect().await?);
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut **slot).await?;
-        }
+        // Marked before the statement goes out: if this future is dropped while BEGIN is on
+        // its way, the connection may be inside a transaction, and the drop rolls it back.
         slot.open = true;
-        Ok(WriteTx { guard: Some(slot) })
+        let mut tx = WriteTx { guard: Some(slot) };
+        match sqlx::query("BEGIN IMMEDIATE").execute(&mut *tx).await {
+            Ok(_) => return Ok(tx),
+            Err(sqlx::Error::WorkerCrashed) => {
+                tx.slot().conn = Some(self.opts.connect().await?);
+            }
+            Err(e) if is_nested_begin(&e) => {
+                tracing::warn!("the SQLite writer was inside a transaction nobody owned; rolled it back");
+                metrics::counter!("linli_sqlite_writer_healed_total").increment(1);
+                sqlx::query("ROLLBACK").execute(&mut *tx).await?;
+            }
+            Err(e) => return Err(e),
+        }
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *tx).await?;
+        Ok(tx)
     }
 
     /// The connection outside any transaction, for work that runs its own (migrations,
@@ -96,6 +113,11 @@ impl Writer {
     }
 }
 
+/// "cannot start a transaction within a transaction": the connection was left inside one.
+fn is_nested_begin(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.message().contains("within a transaction"))
+}
+
 impl Deref for Slot {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
@@ -110,10 +132,17 @@ impl DerefMut for Slot {
 }
 
 impl WriteTx {
+    /// Until COMMIT has answered the slot stays marked open: dropped while it runs, the
+    /// transaction is rolled back if the commit did not happen (and the ROLLBACK is a no-op
+    /// if it did).
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         sqlx::query("COMMIT").execute(&mut *self).await?;
-        self.guard.as_mut().expect("held until commit or drop").open = false;
+        self.slot().open = false;
         Ok(())
+    }
+
+    fn slot(&mut self) -> &mut Slot {
+        self.guard.as_mut().expect("held until commit or drop")
     }
 }
 
@@ -141,9 +170,15 @@ impl Drop for WriteTx {
             // statement still running for a caller that went away finishes first (the
             // connection's thread takes them in order).
             rt.spawn(async move {
-                if sqlx::query("ROLLBACK").execute(&mut **slot).await.is_ok() {
-                    slot.open = false;
+                match sqlx::query("ROLLBACK").execute(&mut **slot).await {
+                    // A lost thread is replaced by the next `ready`.
+                    Err(sqlx::Error::WorkerCrashed) => slot.conn = None,
+                    // Rolled back, or there was nothing to roll back (dropped during a
+                    // COMMIT that went through, or before a BEGIN that never ran); a
+                    // transaction that somehow survived is healed by the next `begin`.
+                    _ => {}
                 }
+                slot.open = false;
             });
         }
     }

@@ -11,6 +11,7 @@ mod browser;
 mod browser_casework;
 mod browser_hazards;
 mod browser_requests;
+mod cancellation;
 mod casework;
 mod casework_followups;
 mod casework_settings;
