@@ -531,7 +531,7 @@ async fn prepare_parts(
         let (viewer, actor, units, done) = (&viewer, &actor, &units, &done);
         async move {
             for (id, version) in chunk {
-                match store::dispatch(db, viewer, actor, *id, *version, units, None).await {
+                match store::dispatch(db, viewer, actor, *id, *version, units, store::StaffNote::default()).await {
                     Ok(()) => {
                         done.fetch_add(1, Ordering::Relaxed);
                     }

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod ops;
 pub mod org;
 pub mod people;
+pub mod redact;
 pub mod requests;
 pub mod search;
 pub mod staff;

@@ -79,6 +79,7 @@ impl Modify for BearerAuth {
         crate::requests::api::dispatch,
         crate::requests::api::part_step,
         crate::requests::api::callback,
+        crate::requests::api::publication,
         crate::requests::metrics_pages::api,
         crate::hazards::api::list,
         crate::hazards::api::create,

@@ -12,7 +12,8 @@ use crate::db::Db;
 use crate::hazards::model::{Category as HazardCategory, RiskLevel};
 use crate::hazards::store::{self as hz, NewHazard, NewPatrol};
 use crate::requests::model::{Channel, IntakeInput, validate_intake};
-use crate::requests::store::{self as rq, Intake, PartAction, PartStep, Unit};
+use crate::requests::publication::PublicationInput;
+use crate::requests::store::{self as rq, Intake, PartAction, PartStep, StaffNote, Unit};
 use crate::web::error::FieldErrors;
 
 use super::{err, id_of, place};
@@ -47,6 +48,15 @@ async fn phone_call(db: &Db, keys: &Keyring, desk: &Caller, input: IntakeInput) 
         category: None,
     };
     Ok(rq::create(db, keys, &intake, &clean).await.map_err(err)?.request)
+}
+
+/// The desk publishes a request in its derived (redacted) wording.
+async fn publish(db: &Db, desk: &Caller, id: Uuid) -> anyhow::Result<()> {
+    let viewer = rq::viewer(db, desk).await?;
+    let r = rq::get(db, &viewer, id).await?.context("demo request")?;
+    let input = PublicationInput { published: Some(true), ..Default::default() };
+    crate::requests::publication::publish(db, &viewer, &desk.actor(), id, r.version, &input).await.map_err(err)?;
+    Ok(())
 }
 
 /// One step of a unit on its part of `request` (the part addressed to `unit_id`).
@@ -93,15 +103,24 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
         },
     )
     .await?;
-    rq::dispatch(db, &desk_viewer, &desk.actor(), r.id, r.version, std::slice::from_ref(&sewer), None)
-        .await
-        .map_err(err)?;
+    // A phone call is internal until the desk publishes it; a whole estate's sewer is news.
+    publish(db, &desk, r.id).await?;
+    rq::dispatch(
+        db,
+        &desk_viewer,
+        &desk.actor(),
+        r.id,
+        version(r.id).await?,
+        std::slice::from_ref(&sewer),
+        StaffNote::default(),
+    )
+    .await
+    .map_err(err)?;
     part_step(db, &paiwu, r.id, sewer.id, PartAction::Sign, "").await?;
     part_step(db, &paiwu, r.id, sewer.id, PartAction::Resolve, "检查发现主管道油污堵塞，已清掏疏通，排水恢复正常。")
         .await?;
-    rq::callback(db, &desk_viewer, &desk.actor(), r.id, version(r.id).await?, "satisfied", "居民表示处理及时，满意。")
-        .await
-        .map_err(err)?;
+    let note = StaffNote::internal("居民表示处理及时，满意。");
+    rq::callback(db, &desk_viewer, &desk.actor(), r.id, version(r.id).await?, "satisfied", note).await.map_err(err)?;
 
     // Story 7: one manhole, several units at once; the drainage works has started, the others
     // have it in their lists.
@@ -125,9 +144,9 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
         department(db, &desk, "平城区环卫服务中心").await?,
         department(db, &desk, "迎宾街道综合行政执法队").await?,
     ];
-    rq::dispatch(db, &desk_viewer, &desk.actor(), r.id, r.version, &units, Some("多部门联合处置，街道协调"))
-        .await
-        .map_err(err)?;
+    publish(db, &desk, r.id).await?;
+    let note = StaffNote { text: "多部门联合处置，街道协调", public: true };
+    rq::dispatch(db, &desk_viewer, &desk.actor(), r.id, version(r.id).await?, &units, note).await.map_err(err)?;
     part_step(db, &paiwu, r.id, sewer.id, PartAction::Sign, "").await?;
     part_step(db, &paiwu, r.id, sewer.id, PartAction::Note, "已到现场，正在清掏7处检查井，疏通管道百余米。").await?;
 

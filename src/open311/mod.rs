@@ -3,7 +3,8 @@
 //! requests with the specification's filters and its 90-day default window, in XML and JSON;
 //! plus the common extensions `page`/`page_size` and request updates
 //! (`servicerequestupdates`). Every failure answers with the specification's error list.
-//! Nothing personal leaves here: no names, phone numbers, staff or internal notes.
+//! Only published requests are read here, in their public wording (`requests::publication`):
+//! no names, phone numbers, rooms, staff or internal notes.
 
 pub mod clients;
 pub mod format;
@@ -19,7 +20,8 @@ use crate::app::{Access, AppState, RouteDef, r};
 use crate::audit::Actor;
 use crate::auth::RequestInfo;
 use crate::requests::model::{Channel, IntakeInput, Status, validate_intake};
-use crate::requests::store::{self, Category, PublicFilter, Request};
+use crate::requests::publication::{self, PublicFilter};
+use crate::requests::store::{self, Category, Request};
 use crate::web::error::AppError;
 use crate::web::i18n::Tr;
 use crate::web::ratelimit::Limit;
@@ -250,30 +252,30 @@ fn request_rec(r: &Request, units: &[String], notes: Option<&str>) -> Rec {
     let media = attrs.get("media_url").and_then(|v| v.as_str()).map(str::to_string);
     let status = r.status();
     let notes = if status == Status::Merged { Some("merged with another report of the same problem") } else { notes };
+    let coords = r.public_coords();
     vec![
         ("service_request_id", s(r.number.as_str())),
         ("status", s(status.open311())),
         ("status_notes", opt(notes)),
         ("service_name", s(r.category_name.as_str())),
         ("service_code", s(r.category.as_str())),
-        ("description", s(r.description.as_str())),
+        ("description", s(r.public_wording())),
         ("agency_responsible", s(units.join("；"))),
         ("service_notice", s("")),
         ("requested_datetime", s(w3c(r.created_at))),
         ("updated_datetime", s(w3c(r.updated_at))),
         ("expected_datetime", s(w3c(r.resolve_due))),
-        ("address", s(r.address.as_str())),
+        ("address", s(r.public_place())),
         ("address_id", s("")),
         ("zipcode", s("")),
-        ("lat", r.lat.map_or(V::Null, V::N)),
-        ("long", r.lon.map_or(V::Null, V::N)),
+        ("lat", coords.map_or(V::Null, |c| V::N(c.0))),
+        ("long", coords.map_or(V::Null, |c| V::N(c.1))),
         ("media_url", opt(media)),
     ]
 }
 
 async fn render_requests(st: &AppState, fmt: Fmt, rows: &[Request]) -> Result<Response, Fail> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let extras = store::public_extras(&st.db, &ids).await?;
+    let extras = publication::extras(&st.db, rows).await?;
     let empty = (Vec::new(), None);
     let recs: Vec<Rec> = rows
         .iter()
@@ -305,7 +307,7 @@ async fn list_requests(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Resu
             }
         }
     }
-    let rows = store::public_list(&st.db, &f, limit, offset).await?;
+    let rows = publication::list(&st.db, &f, limit, offset).await?;
     render_requests(st, fmt, &rows).await
 }
 
@@ -315,7 +317,7 @@ async fn get_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
     };
     let res = async {
         let f = PublicFilter { numbers: vec![id.to_string()], ..Default::default() };
-        let rows = store::public_list(&st.db, &f, 1, 0).await?;
+        let rows = publication::list(&st.db, &f, 1, 0).await?;
         if rows.is_empty() {
             return Err(Fail::not_found(format!("service_request_id {id} not found")));
         }
@@ -334,7 +336,7 @@ async fn get_token(State(st): State<AppState>, Path(file): Path<String>) -> Resp
     let res = async {
         let id = Uuid::parse_str(token).map_err(|_| Fail::not_found(format!("token {token} not found")))?;
         let r =
-            store::get_public(&st.db, id).await?.ok_or_else(|| Fail::not_found(format!("token {token} not found")))?;
+            publication::by_id(&st.db, id).await?.ok_or_else(|| Fail::not_found(format!("token {token} not found")))?;
         let rec: Rec = vec![("service_request_id", s(r.number.as_str())), ("token", s(token))];
         Ok(format::list(fmt, StatusCode::OK, "service_requests", "request", &[rec]))
     }
@@ -346,16 +348,18 @@ async fn list_updates(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Resul
     let (limit, offset) = paging(ps)?;
     let (from, to) = window(ps)?;
     let tr = Tr::default();
-    let rows = store::public_updates(&st.db, from, to, limit, offset).await?;
+    let rows = publication::updates(&st.db, from, to, limit, offset).await?;
     let recs: Vec<Rec> = rows
         .iter()
-        .map(|(e, number, status)| {
+        .map(|u| {
+            let e = &u.event;
             let text = crate::requests::pages::event_text(tr, e);
-            let description = match &e.note {
+            let names: Vec<&str> = u.reporter_name.as_deref().into_iter().collect();
+            let description = match e.public_note(&names) {
                 Some(n) => format!("{text}：{n}"),
                 None => text,
             };
-            let status = Status::parse(status).unwrap_or(Status::Accepted);
+            let (number, status) = (&u.number, Status::parse(&u.status).unwrap_or(Status::Accepted));
             vec![
                 ("update_id", s(e.id.to_string())),
                 ("service_request_id", s(number.as_str())),
@@ -639,7 +643,7 @@ async fn post_update(
     let Some(number) = param(ps, "service_request_id") else {
         return Err(Fail::bad("service_request_id was not provided"));
     };
-    let r = store::by_number(&st.db, number)
+    let r = publication::by_number(&st.db, number)
         .await?
         .ok_or_else(|| Fail::not_found(format!("service_request_id {number} not found")))?;
     let note = param(ps, "description").unwrap_or("");

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::model::{Channel, IntakeInput, Status, validate_intake};
+use super::publication::PublicationInput;
 use super::store::{self, Event, Part, PartAction, Queue, Request};
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -145,6 +146,9 @@ pub struct DispatchInput {
     pub units: Vec<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Show the note to the resident on the tracking page and in Open311 (off by default).
+    #[serde(default)]
+    pub note_public: bool,
 }
 
 /// 派单: send the request to one or more units.
@@ -166,7 +170,7 @@ pub async fn dispatch(
     for key in input.units.iter().filter(|k| !k.is_empty()) {
         units.push(store::unit(&st.db, &caller.scope, key).await?.ok_or(AppError::field("units", "error.bad_choice"))?);
     }
-    let note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let note = store::StaffNote { text: input.note.as_deref().unwrap_or_default(), public: input.note_public };
     store::dispatch(&st.db, &viewer, &caller.actor(), id, version, &units, note).await?;
     answer(&st, &caller, id).await
 }
@@ -232,6 +236,9 @@ pub struct CallbackInput {
     pub satisfaction: String,
     #[serde(default)]
     pub note: String,
+    /// Show the note to the resident on the tracking page and in Open311 (off by default).
+    #[serde(default)]
+    pub note_public: bool,
 }
 
 /// 回访: record the resident's satisfaction after resolution.
@@ -249,6 +256,28 @@ pub async fn callback(
     let viewer = store::viewer(&st.db, &caller).await?;
     store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
     let version = version_of(input.version, &headers)?;
-    store::callback(&st.db, &viewer, &caller.actor(), id, version, &input.satisfaction, &input.note).await?;
+    let note = store::StaffNote { text: &input.note, public: input.note_public };
+    store::callback(&st.db, &viewer, &caller.actor(), id, version, &input.satisfaction, note).await?;
+    answer(&st, &caller, id).await
+}
+
+/// What the public reads of a request: published or not, its public wording and address
+/// (empty: derived from the original, redacted). The original stays internal.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/publication", tag = "requests", request_body = PublicationInput,
+    params(("id" = Uuid, Path, description = "Request id")),
+    responses((status = 200, body = Request), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody),
+        (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn publication(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<PublicationInput>,
+) -> AppResult<Response> {
+    let viewer = store::viewer(&st.db, &caller).await?;
+    store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
+    let version = version_of(input.version, &headers)?;
+    super::publication::publish(&st.db, &viewer, &caller.actor(), id, version, &input).await?;
     answer(&st, &caller, id).await
 }

@@ -13,6 +13,7 @@ pub mod metrics_pages;
 pub mod model;
 pub mod pages;
 pub mod public;
+pub mod publication;
 pub mod settings;
 pub mod store;
 
@@ -38,11 +39,13 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/api/v1/requests/{id}", staff, api::get),
         r(Method::POST, "/api/v1/requests/{id}/dispatch", dispatch, api::dispatch),
         r(Method::POST, "/api/v1/requests/{id}/callback", dispatch, api::callback),
+        r(Method::POST, "/api/v1/requests/{id}/publication", dispatch, api::publication),
         r(Method::POST, "/api/v1/request-parts/{id}/actions", staff, api::part_step),
         r(Method::POST, "/requests", intake, pages::create),
         r(Method::GET, "/requests/{id}", staff, pages::show),
         r(Method::POST, "/requests/{id}/dispatch", dispatch, pages::dispatch),
         r(Method::POST, "/requests/{id}/callback", dispatch, pages::callback),
+        r(Method::POST, "/requests/{id}/publication", dispatch, pages::publication),
         r(Method::POST, "/requests/{id}/merge", dispatch, pages::merge),
         r(Method::POST, "/requests/{id}/escalate", escalate, pages::escalate),
         r(Method::POST, "/requests/{id}/reveal-phone", dispatch, pages::reveal_phone),

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::model::{Channel, IntakeInput, PartStatus, Satisfaction, Status, validate_intake};
+use super::publication::{PublicationInput, publish};
 use super::store::{self, Event, Extension, Part, PartAction, Queue, Request, Unit};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
@@ -299,6 +300,12 @@ struct RequestPage {
     photos: Vec<crate::files::FileInfo>,
     errors: Vec<(String, String)>,
     notice: Option<String>,
+    /// What the public reads, as it reads it now.
+    public_text: String,
+    public_address: String,
+    /// The publication form's values: what the user sent back (kept on an error), else now's.
+    draft: PublicationDraft,
+    draft_open: bool,
 }
 
 impl RequestPage {
@@ -353,6 +360,8 @@ struct Feedback {
     errors: FieldErrors,
     revealed_phone: Option<String>,
     notice: Option<&'static str>,
+    /// A publication form that was refused, to show again as typed.
+    publication: Option<PublicationDraft>,
 }
 
 async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: StatusCode) -> AppResult<Response> {
@@ -409,7 +418,22 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
     } else {
         (Vec::new(), None, Vec::new())
     };
+    let (public_text, public_address) = (r.public_wording(), r.public_place());
+    let draft_open = fb.publication.is_some();
+    // A refused form comes back as typed, against the version now shown beside it: the user
+    // sees the current wording above the form before saving theirs over it.
+    let draft = fb.publication.map(|d| PublicationDraft { version: r.version, ..d });
+    let draft = draft.unwrap_or_else(|| PublicationDraft {
+        version: r.version,
+        published: r.published,
+        public_text: public_text.clone(),
+        public_address: public_address.clone(),
+    });
     let view = RequestPage {
+        public_text,
+        public_address,
+        draft,
+        draft_open,
         status_label: tr.t(&r.status().label_key()),
         overdue: r.is_overdue(now),
         parts: part_views,
@@ -478,6 +502,8 @@ pub struct DispatchForm {
     pub units: Vec<String>,
     #[serde(default)]
     pub note: String,
+    #[serde(default)]
+    pub note_public: Option<String>,
 }
 
 pub async fn dispatch(
@@ -494,7 +520,7 @@ pub async fn dispatch(
             None => return after(&st, &caller, id, Err(AppError::field("units", "error.bad_choice"))).await,
         }
     }
-    let note = Some(f.note.trim()).filter(|n| !n.is_empty());
+    let note = store::StaffNote { text: &f.note, public: f.note_public.is_some() };
     let res = store::dispatch(&st.db, &viewer, &caller.actor(), id, f.version, &units, note).await;
     after(&st, &caller, id, res).await
 }
@@ -638,6 +664,8 @@ pub struct CallbackForm {
     pub satisfaction: String,
     #[serde(default)]
     pub note: String,
+    #[serde(default)]
+    pub note_public: Option<String>,
 }
 
 pub async fn callback(
@@ -647,9 +675,72 @@ pub async fn callback(
     PageForm(f): PageForm<CallbackForm>,
 ) -> AppResult<Response> {
     let viewer = store::viewer(&st.db, &caller).await?;
-    let res =
-        store::callback(&st.db, &viewer, &caller.actor(), id, f.version, &f.satisfaction, &f.note).await.map(|_| ());
+    let note = store::StaffNote { text: &f.note, public: f.note_public.is_some() };
+    let res = store::callback(&st.db, &viewer, &caller.actor(), id, f.version, &f.satisfaction, note).await.map(|_| ());
     after(&st, &caller, id, res).await
+}
+
+/// The publication form as shown: the current values, or what the user typed.
+struct PublicationDraft {
+    version: i64,
+    published: bool,
+    public_text: String,
+    public_address: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct PublicationForm {
+    #[serde(default)]
+    pub version: i64,
+    #[serde(default)]
+    pub published: Option<String>,
+    #[serde(default)]
+    pub public_text: String,
+    #[serde(default)]
+    pub public_address: String,
+}
+
+/// The desk publishes a request or words what the public reads. The form shows the wording
+/// the public reads now; sent back unchanged, it stays derived from the original (so a later
+/// edit of the description still shows through, redacted).
+pub async fn publication(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    PageForm(f): PageForm<PublicationForm>,
+) -> AppResult<Response> {
+    let viewer = store::viewer(&st.db, &caller).await?;
+    let r = store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
+    let derived = store::Request { public_text: None, public_address: None, ..r };
+    let keep = |typed: &str, auto: String| if typed.trim() == auto { String::new() } else { typed.to_string() };
+    let input = PublicationInput {
+        version: Some(f.version),
+        published: Some(f.published.is_some()),
+        public_text: Some(keep(&f.public_text, derived.public_wording())),
+        public_address: Some(keep(&f.public_address, derived.public_place())),
+    };
+    let errors = match publish(&st.db, &viewer, &caller.actor(), id, f.version, &input).await {
+        Ok(()) => return Ok(Redirect::to(&format!("/requests/{id}#publication")).into_response()),
+        Err(AppError::Invalid(errors)) => errors,
+        Err(AppError::Stale) => {
+            let mut errors = FieldErrors::default();
+            errors.add("publication", "request.publication_stale");
+            errors
+        }
+        Err(e) => return Err(e),
+    };
+    let status = if errors.0.iter().any(|(_, c)| *c == "request.publication_stale") {
+        StatusCode::PRECONDITION_FAILED
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let typed = PublicationDraft {
+        version: f.version,
+        published: f.published.is_some(),
+        public_text: f.public_text,
+        public_address: f.public_address,
+    };
+    render(&st, &caller, id, Feedback { errors, publication: Some(typed), ..Default::default() }, status).await
 }
 
 #[derive(Deserialize, Default)]

@@ -1,7 +1,9 @@
 //! The residents' side, without an account: report a problem from a phone (`/report`), then
 //! follow it through the tracking link (`/track/{code}`) and add to it. Only what is meant for
-//! the resident is shown there: status, the public timeline, the handling units; never staff
-//! names, phone numbers or internal notes.
+//! the public is shown there: status, the public timeline and the notes chosen for it, the
+//! handling units, the wording and address in their public form (`super::publication`); never
+//! staff names, phone numbers, rooms or internal notes. A link is forwarded more often than
+//! its owner thinks.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -65,7 +67,7 @@ async fn report_form(st: &AppState, info: &RequestInfo, f: &IntakeForm, errors: 
     let mut view = FormPage::new(ctx, "/report".into(), fields, "/report".into());
     view.errors = errs;
     view.submit = tr.t("report.submit");
-    view.intro = Some(tr.t("report.intro"));
+    view.intro = Some(format!("{} {}", tr.t("report.intro"), tr.t("report.public_hint")));
     Ok(view)
 }
 
@@ -120,6 +122,8 @@ pub async fn report(
 struct TrackPage {
     ctx: Ctx,
     current: Request,
+    wording: String,
+    place: String,
     code: String,
     status_label: String,
     created: String,
@@ -154,13 +158,16 @@ async fn track_view(
         .filter(|p| p.status().is_active())
         .map(|p| format!("{} · {}", p.unit_name, tr.t(&p.status().label_key())))
         .collect();
+    let names: Vec<&str> = r.reporter_name.as_deref().into_iter().collect();
     let events = store::events(&st.db, r.id, true)
         .await?
         .iter()
         .rev()
-        .map(|e| (local(e.at), event_text(tr, e), e.note.clone()))
+        .map(|e| (local(e.at), event_text(tr, e), e.public_note(&names)))
         .collect();
     Ok(TrackPage {
+        wording: r.public_wording(),
+        place: r.public_place(),
         status_label: tr.t(&r.status().label_key()),
         created: local(r.created_at),
         resolve_due: local(r.resolve_due),

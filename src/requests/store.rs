@@ -755,6 +755,7 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
         resolve_due,
         tracking_hash: tracking_hash(&code),
         client_id: intake.client_id,
+        published: super::publication::published_on_intake(intake.channel, person),
         now,
         actor: intake.actor.clone(),
         photos: intake.photos.to_vec(),
@@ -772,12 +773,12 @@ const NEXT_NUMBER: &str = "INSERT INTO request_counters (year, last) VALUES ($1,
 
 /// The request row and its "accepted" event; `{number}` is `$2` where the number was taken
 /// ahead, or the expression that reads it from the year's counter. `$26` is the event's id,
-/// `$27` the actor's name, `$28` the numbering year.
+/// `$27` the actor's name, `$28` the numbering year, `$29` whether it is published.
 const INSERT_REQUEST: &str = "INSERT INTO requests (id, number, category, channel, description, place_id, path, estate_id, building,
         address, lat, lon, reporter_name, phone_sealed, phone_hash, phone_masked, person_id, attributes, status, owner_path,
-        response_due, resolve_due, tracking_hash, client_id, created_at, created_by, updated_at, updated_by)
+        response_due, resolve_due, tracking_hash, client_id, created_at, created_by, updated_at, updated_by, published)
     VALUES ($1, {number}, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'accepted', $19, $20, $21,
-        $22, $23, $24, $25, $24, $25)
+        $22, $23, $24, $25, $24, $25, $29)
     RETURNING number";
 const INSERT_ACCEPTED: &str =
     "INSERT INTO request_events (id, request_id, part_id, kind, from_status, to_status, note, detail,
@@ -852,6 +853,7 @@ struct NewRequest {
     resolve_due: DateTime<Utc>,
     tracking_hash: String,
     client_id: Option<Uuid>,
+    published: bool,
     now: DateTime<Utc>,
     actor: Actor,
     photos: Vec<crate::files::Staged>,
@@ -892,6 +894,9 @@ impl NewRequest {
             version: 1,
             created_at: self.now,
             updated_at: self.now,
+            published: self.published,
+            public_text: None,
+            public_address: None,
         }
     }
 
@@ -937,6 +942,7 @@ impl NewRequest {
                 .bind(Uuid::now_v7())
                 .bind(&self.actor.name)
                 .bind(self.year)
+                .bind(self.published)
                 .fetch_all(c)
                 .await
         })?;
@@ -982,6 +988,12 @@ pub struct Request {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Shown on Open311 and the public feed (see [`super::publication`]).
+    pub published: bool,
+    /// The public wording as staff wrote it; None while it is derived from the description.
+    pub public_text: Option<String>,
+    /// The public address as staff wrote it; None while it is derived from the address.
+    pub public_address: Option<String>,
 }
 
 impl Request {
@@ -993,16 +1005,16 @@ impl Request {
     }
 }
 
-const REQUEST_COLS: &str = "r.id, r.number, r.category, c.name AS category_name, r.channel, r.description, r.place_id, pl.name AS place_name,
+pub(super) const REQUEST_COLS: &str = "r.id, r.number, r.category, c.name AS category_name, r.channel, r.description, r.place_id, pl.name AS place_name,
     r.path, r.estate_id, r.building, r.address, r.lat, r.lon, r.reporter_name, r.phone_masked, r.person_id, r.attributes, r.status,
     r.owner_path, r.response_due, r.resolve_due, r.responded_at, r.resolved_at, r.closed_at, r.escalation, r.satisfaction,
-    r.merged_into, r.version, r.created_at, r.updated_at";
+    r.merged_into, r.version, r.created_at, r.updated_at, r.published, r.public_text, r.public_address";
 macro_rules! request_joins {
     () => {
         "JOIN request_categories c ON c.code = r.category JOIN places pl ON pl.id = r.place_id"
     };
 }
-const REQUEST_FROM: &str = concat!("FROM requests r ", request_joins!());
+pub(super) const REQUEST_FROM: &str = concat!("FROM requests r ", request_joins!());
 
 /// `requests r` for the open requests past due (the overdue queue, the sweep). SQLite, which
 /// has no statistics here, otherwise takes the (status, created_at) index for the `status IN
@@ -1020,13 +1032,6 @@ pub async fn get(db: &Db, viewer: &Viewer, id: Uuid) -> Result<Option<Request>, 
     let mut args = Args::new();
     let sql =
         format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.id = {} AND {}", args.push(id), viewer.sees(&mut args));
-    query::optional(db, &sql, &args).await
-}
-
-/// For the public tracking page and Open311: no scope, only what a resident may read.
-pub async fn get_public(db: &Db, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
-    let mut args = Args::new();
-    let sql = format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.id = {}", args.push(id));
     query::optional(db, &sql, &args).await
 }
 
@@ -1214,8 +1219,17 @@ pub struct Event {
     pub note: Option<String>,
     pub detail: String,
     pub public: bool,
+    /// The note is shown with the event where the public reads it.
+    pub note_public: bool,
     pub at: DateTime<Utc>,
     pub actor_name: String,
+}
+
+impl Event {
+    /// The note as the public may read it: only a note meant for the public, redacted.
+    pub fn public_note(&self, names: &[&str]) -> Option<String> {
+        self.note.as_deref().filter(|_| self.public && self.note_public).map(|n| crate::redact::text(n, names))
+    }
 }
 
 /// The timeline, oldest first; `public_only` for the resident and Open311.
@@ -1223,7 +1237,7 @@ pub async fn events(db: &Db, request: Uuid, public_only: bool) -> Result<Vec<Eve
     let mut args = Args::new();
     let public = if public_only { " AND public" } else { "" };
     let sql = format!(
-        "SELECT id, part_id, kind, from_status, to_status, note, detail, public, at, actor_name FROM request_events
+        "SELECT id, part_id, kind, from_status, to_status, note, detail, public, note_public, at, actor_name FROM request_events
          WHERE request_id = {}{public} ORDER BY at, id",
         args.push(request)
     );
@@ -1362,7 +1376,40 @@ struct Ev<'a> {
     kind: &'a str,
     from: Option<&'a str>,
     to: Option<&'a str>,
-    public: bool,
+    shown: Shown,
+}
+
+/// Who reads an event: staff only, or the public too — with its note only when whoever wrote
+/// the note chose so (a resident's own note was written for the public).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    Staff,
+    Public,
+    PublicWithNote,
+}
+
+impl Shown {
+    /// A public event whose note is public only if its writer chose so.
+    fn public(note_public: bool) -> Shown {
+        if note_public { Shown::PublicWithNote } else { Shown::Public }
+    }
+}
+
+/// A note staff write with a step, and whether the resident may read it (off by default:
+/// notes name residents, neighbours and staff).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StaffNote<'a> {
+    pub text: &'a str,
+    pub public: bool,
+}
+
+impl<'a> StaffNote<'a> {
+    pub fn internal(text: &'a str) -> StaffNote<'a> {
+        StaffNote { text, public: false }
+    }
+    fn text(&self) -> Option<&'a str> {
+        Some(self.text.trim()).filter(|t| !t.is_empty())
+    }
 }
 
 async fn event(
@@ -1385,8 +1432,9 @@ async fn event_with(
 ) -> Result<(), sqlx::Error> {
     write!(tx, |c| {
         sqlx::query(
-        "INSERT INTO request_events (id, request_id, part_id, kind, from_status, to_status, note, detail, public, at, actor_id, actor_name)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO request_events (id, request_id, part_id, kind, from_status, to_status, note, detail, public, note_public,
+            at, actor_id, actor_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     )
     .bind(Uuid::now_v7())
     .bind(ev.request)
@@ -1396,7 +1444,8 @@ async fn event_with(
     .bind(ev.to)
     .bind(note)
     .bind(detail.to_string())
-    .bind(ev.public)
+    .bind(ev.shown != Shown::Staff)
+    .bind(ev.shown == Shown::PublicWithNote)
     .bind(at)
     .bind(actor.id)
     .bind(&actor.name)
@@ -1479,7 +1528,7 @@ pub async fn dispatch(
     id: Uuid,
     version: i64,
     units: &[Unit],
-    note: Option<&str>,
+    note: StaffNote<'_>,
 ) -> Result<(), AppError> {
     let r = get(db, viewer, id).await?.ok_or(AppError::NotFound)?;
     if !viewer.dispatches(&r) {
@@ -1523,8 +1572,15 @@ pub async fn dispatch(
         })?;
         event_with(
             &mut tx,
-            Ev { request: id, part: Some(part), kind: "dispatched", from: None, to: Some("dispatched"), public: true },
-            note,
+            Ev {
+                request: id,
+                part: Some(part),
+                kind: "dispatched",
+                from: None,
+                to: Some("dispatched"),
+                shown: Shown::public(note.public),
+            },
+            note.text(),
             serde_json::json!({ "unit": u.name }),
             actor,
             now,
@@ -1673,7 +1729,13 @@ pub async fn act_on_part(
             kind,
             from: Some(p.status.as_str()),
             to: to.map(|s| s.as_str()),
-            public: public || matches!(action, PartAction::Sign | PartAction::Resolve),
+            // Signing and resolving are news for the resident; a note, a return, only if
+            // its writer says so. The note itself is public only by choice.
+            shown: match (public, action) {
+                (true, _) => Shown::PublicWithNote,
+                (false, PartAction::Sign | PartAction::Resolve) => Shown::Public,
+                (false, _) => Shown::Staff,
+            },
         },
         note,
         serde_json::json!({ "unit": p.unit_name }),
@@ -1693,7 +1755,7 @@ pub async fn act_on_part(
                     kind: "resolved",
                     from: Some(from.as_str()),
                     to: Some("resolved"),
-                    public: true,
+                    shown: Shown::Public,
                 },
                 None,
                 actor,
@@ -1769,7 +1831,7 @@ pub async fn reassign(
             kind: "withdrawn",
             from: Some(p.status.as_str()),
             to: Some("withdrawn"),
-            public: false,
+            shown: Shown::Staff,
         },
         Some(&reason),
         serde_json::json!({ "unit": p.unit_name }),
@@ -1780,7 +1842,7 @@ pub async fn reassign(
     tx.commit().await?;
     if let Some(u) = to {
         let fresh = get(db, viewer, r.id).await?.ok_or(AppError::NotFound)?;
-        dispatch(db, viewer, actor, r.id, fresh.version, std::slice::from_ref(u), Some(&reason)).await?;
+        dispatch(db, viewer, actor, r.id, fresh.version, std::slice::from_ref(u), StaffNote::internal(&reason)).await?;
     } else {
         let mut tx = db.begin().await?;
         let current = row(&mut tx, r.id).await?;
@@ -1828,7 +1890,7 @@ pub async fn ask_extension(
     .map(|r| r.rows_affected()))?;
     event_with(
         &mut tx,
-        Ev { request: r.id, part: Some(p.id), kind: "extension_requested", from: None, to: None, public: false },
+        Ev { request: r.id, part: Some(p.id), kind: "extension_requested", from: None, to: None, shown: Shown::Staff },
         Some(&reason),
         serde_json::json!({ "days": days, "unit": p.unit_name }),
         actor,
@@ -1910,7 +1972,7 @@ pub async fn decide_extension(
             kind: if approve { "extension_approved" } else { "extension_refused" },
             from: None,
             to: None,
-            public: false,
+            shown: Shown::Staff,
         },
         (!note.is_empty()).then_some(note),
         detail,
@@ -1933,8 +1995,9 @@ pub async fn callback(
     id: Uuid,
     version: i64,
     satisfaction: &str,
-    note: &str,
+    note: StaffNote<'_>,
 ) -> Result<Status, AppError> {
+    let StaffNote { text: note, public: note_public } = note;
     let r = get(db, viewer, id).await?.ok_or(AppError::NotFound)?;
     if !viewer.dispatches(&r) {
         return Err(AppError::Forbidden);
@@ -1999,7 +2062,7 @@ pub async fn callback(
             kind: if level.reopens() { "reopened" } else { "closed" },
             from: Some("resolved"),
             to: Some(after.as_str()),
-            public: true,
+            shown: Shown::public(note_public),
         },
         (!note.is_empty()).then_some(note),
         serde_json::json!({ "satisfaction": level.as_str() }),
@@ -2038,7 +2101,7 @@ pub async fn escalate(db: &Db, viewer: &Viewer, actor: &Actor, id: Uuid, reason:
     })?;
     event(
         &mut tx,
-        Ev { request: id, part: None, kind: "escalated", from: None, to: None, public: false },
+        Ev { request: id, part: None, kind: "escalated", from: None, to: None, shown: Shown::Staff },
         Some(&reason),
         actor,
         now,
@@ -2106,7 +2169,7 @@ pub async fn merge(
             kind: "merged",
             from: Some(d.status.as_str()),
             to: Some("merged"),
-            public: true,
+            shown: Shown::Public,
         },
         None,
         serde_json::json!({ "into": keep.number }),
@@ -2116,7 +2179,7 @@ pub async fn merge(
     .await?;
     event_with(
         &mut tx,
-        Ev { request: into, part: None, kind: "merged_in", from: None, to: None, public: false },
+        Ev { request: into, part: None, kind: "merged_in", from: None, to: None, shown: Shown::Staff },
         None,
         serde_json::json!({ "from": d.number }),
         actor,
@@ -2142,7 +2205,7 @@ pub async fn public_note(db: &Db, actor: &Actor, id: Uuid, note: &str) -> Result
     let mut tx = db.begin().await?;
     event(
         &mut tx,
-        Ev { request: id, part: None, kind: "resident_note", from: None, to: None, public: true },
+        Ev { request: id, part: None, kind: "resident_note", from: None, to: None, shown: Shown::PublicWithNote },
         Some(note),
         actor,
         now,
@@ -2184,7 +2247,7 @@ pub async fn escalate_overdue(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::
         if n == 1 {
             event(
                 &mut tx,
-                Ev { request: id, part: None, kind: "auto_escalated", from: None, to: None, public: false },
+                Ev { request: id, part: None, kind: "auto_escalated", from: None, to: None, shown: Shown::Staff },
                 None,
                 &actor,
                 now,
@@ -2240,106 +2303,4 @@ pub async fn extension_request(db: &Db, extension: Uuid) -> Result<Option<Uuid>,
     let mut args = Args::new();
     let sql = format!("SELECT request_id FROM request_extensions WHERE id = {}", args.push(extension));
     Ok(query::optional::<(Uuid,)>(db, &sql, &args).await?.map(|r| r.0))
-}
-
-// ---- the public view (Open311) ----------------------------------------------------------------
-
-/// What anyone may ask of the public request list (Open311 GET requests).
-#[derive(Debug, Clone, Default)]
-pub struct PublicFilter {
-    pub numbers: Vec<String>,
-    pub categories: Vec<String>,
-    pub statuses: Vec<Status>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
-/// Requests by the public filter, newest first. Numbers, when given, override the rest (as
-/// the Open311 specification says).
-pub async fn public_list(db: &Db, f: &PublicFilter, limit: i64, offset: i64) -> Result<Vec<Request>, sqlx::Error> {
-    let mut args = Args::new();
-    let mut wh = Vec::new();
-    if !f.numbers.is_empty() {
-        wh.push(format!("r.number IN ({})", args.list(&f.numbers)));
-    } else {
-        if let Some(from) = f.from {
-            wh.push(format!("r.created_at >= {}", args.push(from)));
-        }
-        if let Some(to) = f.to {
-            wh.push(format!("r.created_at <= {}", args.push(to)));
-        }
-        if !f.categories.is_empty() {
-            wh.push(format!("r.category IN ({})", args.list(&f.categories)));
-        }
-        if !f.statuses.is_empty() {
-            let s: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
-            wh.push(format!("r.status IN ({})", args.list(&s)));
-        }
-    }
-    let wh = if wh.is_empty() { "1=1".to_string() } else { wh.join(" AND ") };
-    let sql = format!(
-        "SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE {wh} ORDER BY r.created_at DESC, r.id LIMIT {} OFFSET {}",
-        args.push(limit),
-        args.push(offset)
-    );
-    query::all(db, &sql, &args).await
-}
-
-/// For a page of requests: the units handling each (agency_responsible) and the latest note
-/// meant for the resident (status_notes).
-pub async fn public_extras(
-    db: &Db,
-    ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, (Vec<String>, Option<String>)>, sqlx::Error> {
-    let mut out: std::collections::HashMap<Uuid, (Vec<String>, Option<String>)> = std::collections::HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let mut args = Args::new();
-    let sql = format!(
-        "SELECT request_id, unit_name FROM request_parts WHERE request_id IN ({}) AND status IN ('dispatched', 'signed', 'resolved')
-         ORDER BY created_at",
-        args.list(ids)
-    );
-    for (id, unit) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
-        out.entry(id).or_default().0.push(unit);
-    }
-    let mut args = Args::new();
-    let sql = format!(
-        "SELECT request_id, note FROM request_events WHERE request_id IN ({}) AND public AND note IS NOT NULL ORDER BY at, id",
-        args.list(ids)
-    );
-    for (id, note) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
-        out.entry(id).or_default().1 = Some(note);
-    }
-    Ok(out)
-}
-
-/// Public timeline entries in a period, oldest first (the Open311 request-updates extension):
-/// (event, request number, request status now).
-pub async fn public_updates(
-    db: &Db,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<(Event, String, String)>, sqlx::Error> {
-    let mut args = Args::new();
-    let sql = format!(
-        "SELECT e.id, e.part_id, e.kind, e.from_status, e.to_status, e.note, e.detail, e.public, e.at, e.actor_name, r.number, r.status
-         FROM request_events e JOIN requests r ON r.id = e.request_id
-         WHERE e.public AND e.at >= {} AND e.at <= {} ORDER BY e.at, e.id LIMIT {} OFFSET {}",
-        args.push(from),
-        args.push(to),
-        args.push(limit),
-        args.push(offset)
-    );
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        event: Event,
-        number: String,
-        status: String,
-    }
-    Ok(query::all::<Row>(db, &sql, &args).await?.into_iter().map(|r| (r.event, r.number, r.status)).collect())
 }

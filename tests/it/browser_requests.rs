@@ -77,9 +77,11 @@ async fn story_6_a_resident_reports_a_blocked_sewer_from_a_phone_and_the_desk_se
     c.goto(&format!("{base}/report")).await.unwrap();
     assert!(page_width(&c).await <= 360, "report form is {} px wide on a phone", page_width(&c).await);
     select(&c, "#f-category", "sewage_overflow").await;
-    fill(&c, "#f-description", "2号楼下水井污水外溢，单元门口全是污水").await;
+    fill(&c, "#f-description", "我是刘桂兰，电话13912345678，2号楼下水井污水外溢，3单元402室门口全是污水").await;
     select(&c, "#f-estate_id", &hongan.0.to_string()).await;
     fill(&c, "#f-building", "2号楼").await;
+    fill(&c, "#f-address", "2号楼3单元402室").await;
+    fill(&c, "#f-reporter_name", "刘桂兰").await;
     click(&c, "form.card.form button.primary").await;
     // No phone: refused, with what was typed still there.
     assert!(c.source().await.unwrap().contains("2号楼下水井污水外溢"), "typed text kept");
@@ -91,7 +93,16 @@ async fn story_6_a_resident_reports_a_blocked_sewer_from_a_phone_and_the_desk_se
     assert!(text_of(&c, "#report-filed").await.contains(&number));
     assert_eq!(status_of(&c).await, "accepted");
     assert!(page_width(&c).await <= 360);
-    assert!(!c.source().await.unwrap().contains("13912345678"), "no phone on the public page");
+    // What the public reads: the tracking page and the Open311 feed show no phone, name or room.
+    for page in [tracking.clone(), format!("/open311/v2/requests/{number}.json"), "/open311/v2/requests.xml".into()] {
+        c.goto(&format!("{base}{page}")).await.unwrap();
+        let source = c.source().await.unwrap();
+        assert!(source.contains("下水井污水外溢"), "{page} shows the report: {source}");
+        for secret in ["13912345678", "刘桂兰", "402", "3单元"] {
+            assert!(!source.contains(secret), "{page} shows {secret}: {source}");
+        }
+    }
+    c.goto(&format!("{base}{tracking}")).await.unwrap();
     c.set_window_size(1280, 900).await.unwrap();
 
     // The district desk dispatches it to the community, the suggested unit for this category.
@@ -119,6 +130,8 @@ async fn story_6_a_resident_reports_a_blocked_sewer_from_a_phone_and_the_desk_se
     click(&c, ".work-form button[value=resolve]").await;
     assert!(text_of(&c, ".work-form .error").await.len() > 1);
     fill(&c, ".work-form textarea[name=note]", "清掏检查井，发现油污堵塞，已疏通").await;
+    // Work notes are internal unless the unit shows them to the resident.
+    click(&c, ".work-form input[name=public]").await;
     click(&c, ".work-form button[value=resolve]").await;
     assert_eq!(status_of(&c).await, "resolved");
     logout(&c).await;

@@ -153,6 +153,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/requests/{id}", "LOFFOONNNFF"),
     ("POST", "/requests/{id}/dispatch", "LOFFOFNFFFF"),
     ("POST", "/requests/{id}/callback", "LOFFOFNFFFF"),
+    ("POST", "/requests/{id}/publication", "LOFFOFNFFFF"),
     ("POST", "/requests/{id}/merge", "LOFFOFNFFFF"),
     ("POST", "/requests/{id}/escalate", "LOFFOFFFFFF"),
     ("POST", "/requests/{id}/reveal-phone", "LOFFOFNFFFF"),
@@ -165,6 +166,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/requests/{id}", "LOFFOONNNFF"),
     ("POST", "/api/v1/requests/{id}/dispatch", "LOFFOFNFFFF"),
     ("POST", "/api/v1/requests/{id}/callback", "LOFFOFNFFFF"),
+    ("POST", "/api/v1/requests/{id}/publication", "LOFFOFNFFFF"),
     ("POST", "/api/v1/request-parts/{id}/actions", "LFFFOONNNFF"),
     ("GET", "/hazards", "LOFFOOOOFFF"),
     ("GET", "/hazards/new", "LOFFOOOOFFF"),
@@ -343,6 +345,15 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
         .await;
     assert_eq!(reported.status, StatusCode::SEE_OTHER, "{}", reported.body);
     let tracking = reported.location().trim_start_matches("/track/").split('?').next().unwrap().to_string();
+    // Published, so that the public routes have the request to read.
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| sqlx::query("UPDATE requests SET published = TRUE WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&request_id).unwrap())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
     let request_number: (String,) =
         linli::read!(&app.st.db, |c| sqlx::query_as("SELECT number FROM requests WHERE id = $1")
             .bind(uuid::Uuid::parse_str(&request_id).unwrap())

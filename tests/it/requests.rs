@@ -675,7 +675,7 @@ async fn the_demo_opens_on_the_request_and_hazard_stories_in_every_state() {
     let sewer_id = id_of(&app, "SELECT id FROM requests WHERE number = $1", &sewer).await.to_string();
     assert_eq!(
         events(&app, &sewer_id).await,
-        ["accepted", "dispatched", "signed", "resolved_part", "resolved", "closed"]
+        ["accepted", "published", "dispatched", "signed", "resolved_part", "resolved", "closed"]
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM requests WHERE satisfaction = 'satisfied'").await, 1);
 

@@ -1,0 +1,294 @@
+//! What the public reads of requests: the Open311 feed and the resident's tracking page.
+//!
+//! Nothing a resident or a member of staff typed is public until it is published. A
+//! resident's own report (the public page, an Open311 app) is published on intake, because
+//! publishing it was the point; a staff intake (phone, counter, API) and anything linked to a
+//! resident's record stays internal until the desk publishes it. What is published is never
+//! the original: the wording and address are redacted (`crate::redact`: long numbers starred,
+//! rooms and units hidden, names cut to a character, the address stopped at the building,
+//! coordinates rounded to the building), and the desk can word both by hand — the original
+//! stays internal. Event notes follow their writer's choice (`Event::note_public`).
+//! Unpublished requests answer the public exactly like numbers that do not exist.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::model::Channel;
+use super::store::{Event, REQUEST_COLS, REQUEST_FROM, Request, Viewer};
+use crate::audit::{self, Actor, Entry};
+use crate::db::Db;
+use crate::db::query::{self, Args};
+use crate::web::error::{AppError, FieldErrors};
+use crate::write;
+
+/// Longest public wording and address staff may write.
+const MAX_TEXT: usize = 2000;
+const MAX_ADDRESS: usize = 200;
+
+/// Whether a new request is public from the start: a resident's own report about a place,
+/// not a staff intake and not one linked to somebody's record.
+pub fn published_on_intake(channel: Channel, person: Option<Uuid>) -> bool {
+    matches!(channel, Channel::Web | Channel::Open311) && person.is_none()
+}
+
+impl Request {
+    /// The description as the public reads it.
+    pub fn public_wording(&self) -> String {
+        let names: Vec<&str> = self.reporter_name.as_deref().into_iter().collect();
+        crate::redact::text(self.public_text.as_deref().unwrap_or(&self.description), &names)
+    }
+
+    /// The address as the public reads it: the building, no further.
+    pub fn public_place(&self) -> String {
+        crate::redact::address(self.public_address.as_deref().unwrap_or(&self.address))
+    }
+
+    /// Coordinates as the public reads them.
+    pub fn public_coords(&self) -> Option<(f64, f64)> {
+        Some((crate::redact::coordinate(self.lat?), crate::redact::coordinate(self.lon?)))
+    }
+}
+
+/// The desk's change to what the public reads of a request. A field left out keeps its value.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicationInput {
+    /// The version read (or send `If-Match`).
+    #[serde(default)]
+    pub version: Option<i64>,
+    #[serde(default)]
+    pub published: Option<bool>,
+    /// The public wording; empty to derive it from the description again.
+    #[serde(default)]
+    pub public_text: Option<String>,
+    /// The public address; empty to derive it from the address again.
+    #[serde(default)]
+    pub public_address: Option<String>,
+}
+
+/// Publishes or withdraws a request and sets its public wording, checked against the row's
+/// version; audited, and on the timeline for staff.
+pub async fn publish(
+    db: &Db,
+    viewer: &Viewer,
+    actor: &Actor,
+    id: Uuid,
+    version: i64,
+    input: &PublicationInput,
+) -> Result<(), AppError> {
+    let r = super::store::get(db, viewer, id).await?.ok_or(AppError::NotFound)?;
+    if !viewer.dispatches(&r) {
+        return Err(AppError::Forbidden);
+    }
+    let published = input.published.unwrap_or(r.published);
+    let text = input.public_text.as_deref().map_or(r.public_text.as_deref().unwrap_or_default(), str::trim);
+    let address = input.public_address.as_deref().map_or(r.public_address.as_deref().unwrap_or_default(), str::trim);
+    let mut errors = FieldErrors::default();
+    if text.chars().count() > MAX_TEXT {
+        errors.add("public_text", "error.too_long");
+    }
+    if address.chars().count() > MAX_ADDRESS {
+        errors.add("public_address", "error.too_long");
+    }
+    errors.into_result()?;
+    if r.version != version {
+        return Err(AppError::Stale);
+    }
+    let (text, address) = ((!text.is_empty()).then_some(text), (!address.is_empty()).then_some(address));
+    let now = Utc::now();
+    let mut tx = db.begin().await?;
+    let n = write!(&mut tx, |c| sqlx::query(
+        "UPDATE requests SET published = $1, public_text = $2, public_address = $3, version = version + 1,
+            updated_at = $4, updated_by = $5
+         WHERE id = $6 AND version = $7"
+    )
+    .bind(published)
+    .bind(text)
+    .bind(address)
+    .bind(now)
+    .bind(actor.id)
+    .bind(id)
+    .bind(version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(AppError::Stale);
+    }
+    let kind = match (r.published, published) {
+        (false, true) => "published",
+        (true, false) => "unpublished",
+        _ => "public_wording",
+    };
+    write!(&mut tx, |c| {
+        sqlx::query(
+        "INSERT INTO request_events (id, request_id, part_id, kind, from_status, to_status, note, detail, public, note_public,
+            at, actor_id, actor_name)
+         VALUES ($1, $2, NULL, $3, NULL, NULL, NULL, '{}', FALSE, FALSE, $4, $5, $6)"
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .bind(kind)
+    .bind(now)
+    .bind(actor.id)
+    .bind(&actor.name)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    audit::record(
+        &mut tx,
+        actor,
+        Entry {
+            action: "request.publication",
+            entity: "request",
+            entity_id: Some(id.to_string()),
+            detail: serde_json::json!({
+                "published": published,
+                "public_text": text.is_some(),
+                "public_address": address.is_some(),
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- the public feed (Open311) ----------------------------------------------------------------
+
+/// What anyone may ask of the public request list (Open311 GET requests).
+#[derive(Debug, Clone, Default)]
+pub struct PublicFilter {
+    pub numbers: Vec<String>,
+    pub categories: Vec<String>,
+    pub statuses: Vec<super::model::Status>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Published requests by the public filter, newest first. Numbers, when given, override the
+/// rest (as the Open311 specification says); an unpublished number is simply not there.
+pub async fn list(db: &Db, f: &PublicFilter, limit: i64, offset: i64) -> Result<Vec<Request>, sqlx::Error> {
+    let mut args = Args::new();
+    let mut wh = vec!["r.published".to_string()];
+    if !f.numbers.is_empty() {
+        wh.push(format!("r.number IN ({})", args.list(&f.numbers)));
+    } else {
+        if let Some(from) = f.from {
+            wh.push(format!("r.created_at >= {}", args.push(from)));
+        }
+        if let Some(to) = f.to {
+            wh.push(format!("r.created_at <= {}", args.push(to)));
+        }
+        if !f.categories.is_empty() {
+            wh.push(format!("r.category IN ({})", args.list(&f.categories)));
+        }
+        if !f.statuses.is_empty() {
+            let s: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+            wh.push(format!("r.status IN ({})", args.list(&s)));
+        }
+    }
+    let sql = format!(
+        "SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE {} ORDER BY r.created_at DESC, r.id LIMIT {} OFFSET {}",
+        wh.join(" AND "),
+        args.push(limit),
+        args.push(offset)
+    );
+    query::all(db, &sql, &args).await
+}
+
+/// A published request by its id (an Open311 token).
+pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.id = {} AND r.published", args.push(id));
+    query::optional(db, &sql, &args).await
+}
+
+/// A published request by its number (an Open311 app adding to it).
+pub async fn by_number(db: &Db, number: &str) -> Result<Option<Request>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql =
+        format!("SELECT {REQUEST_COLS} {REQUEST_FROM} WHERE r.number = {} AND r.published", args.push(number.trim()));
+    query::optional(db, &sql, &args).await
+}
+
+/// For a page of requests: the units handling each (agency_responsible) and the latest note
+/// meant for the public (status_notes), redacted.
+pub async fn extras(
+    db: &Db,
+    rows: &[Request],
+) -> Result<std::collections::HashMap<Uuid, (Vec<String>, Option<String>)>, sqlx::Error> {
+    let mut out: std::collections::HashMap<Uuid, (Vec<String>, Option<String>)> = std::collections::HashMap::new();
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT request_id, unit_name FROM request_parts WHERE request_id IN ({}) AND status IN ('dispatched', 'signed', 'resolved')
+         ORDER BY created_at",
+        args.list(&ids)
+    );
+    for (id, unit) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
+        out.entry(id).or_default().0.push(unit);
+    }
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT request_id, note FROM request_events
+         WHERE request_id IN ({}) AND public AND note_public AND note IS NOT NULL ORDER BY at, id",
+        args.list(&ids)
+    );
+    for (id, note) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
+        let names: Vec<&str> =
+            rows.iter().find(|r| r.id == id).and_then(|r| r.reporter_name.as_deref()).into_iter().collect();
+        out.entry(id).or_default().1 = Some(crate::redact::text(&note, &names));
+    }
+    Ok(out)
+}
+
+/// One public timeline entry of the request-updates extension.
+pub struct Update {
+    pub event: Event,
+    pub number: String,
+    /// The request's status now.
+    pub status: String,
+    pub reporter_name: Option<String>,
+}
+
+/// Public timeline entries of published requests in a period, oldest first (the Open311
+/// request-updates extension).
+pub async fn updates(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Update>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT e.id, e.part_id, e.kind, e.from_status, e.to_status, e.note, e.detail, e.public, e.note_public, e.at,
+                e.actor_name, r.number, r.status, r.reporter_name
+         FROM request_events e JOIN requests r ON r.id = e.request_id
+         WHERE e.public AND r.published AND e.at >= {} AND e.at <= {} ORDER BY e.at, e.id LIMIT {} OFFSET {}",
+        args.push(from),
+        args.push(to),
+        args.push(limit),
+        args.push(offset)
+    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        event: Event,
+        number: String,
+        status: String,
+        reporter_name: Option<String>,
+    }
+    Ok(query::all::<Row>(db, &sql, &args)
+        .await?
+        .into_iter()
+        .map(|r| Update { event: r.event, number: r.number, status: r.status, reporter_name: r.reporter_name })
+        .collect())
+}

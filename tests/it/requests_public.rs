@@ -1,0 +1,362 @@
+//! What the public reads of requests (issue 21, item 1): nothing typed is public until it is
+//! published; what is published is redacted (phones, IDs, names, rooms; the address stops at
+//! the building); staff notes are internal unless their writer chooses; unpublished numbers
+//! answer exactly like numbers that do not exist, so walking the feed reveals nothing.
+
+use axum::http::{Method, StatusCode};
+
+use crate::harness::{Client, TestApp};
+
+/// Everything that must never reach an anonymous caller from these tests' requests.
+const SECRETS: &[&str] = &["13812341234", "王小芳", "501", "2单元", "13900001111", "201室", "1单元", "李建国"];
+
+fn assert_clean(what: &str, body: &str) {
+    for s in SECRETS {
+        assert!(!body.contains(s), "{what} shows {s:?}: {body}");
+    }
+}
+
+/// Every public view of a request: the feed, the request by number, its updates, in JSON and XML.
+async fn public_views(anon: &Client<'_>, number: &str) -> Vec<(String, crate::harness::Resp)> {
+    let mut out = Vec::new();
+    for path in [
+        "/open311/v2/requests.json".to_string(),
+        "/open311/v2/requests.xml".to_string(),
+        format!("/open311/v2/requests/{number}.json"),
+        format!("/open311/v2/requests/{number}.xml"),
+        format!("/open311/v2/requests.json?service_request_id={number}"),
+        "/open311/v2/servicerequestupdates.json".to_string(),
+        "/open311/v2/servicerequestupdates.xml".to_string(),
+    ] {
+        let r = anon.get(&path).await;
+        out.push((path, r));
+    }
+    out
+}
+
+async fn request_row(app: &TestApp, number: &str) -> (uuid::Uuid, i64) {
+    linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id, version FROM requests WHERE number = $1")
+        .bind(number)
+        .fetch_one(c)
+        .await)
+    .unwrap()
+}
+
+async fn newest_number(app: &TestApp) -> String {
+    let (n,): (String,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT number FROM requests ORDER BY created_at DESC, number DESC LIMIT 1"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn a_residents_report_is_published_without_phone_name_or_room() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let r = anon
+        .post_form(
+            "/report",
+            &[
+                ("category", "street_light"),
+                ("description", "我是王小芳，电话13812341234，御河九号小区3号楼2单元501室门口路灯不亮"),
+                ("address", "御河九号小区3号楼2单元501室"),
+                ("reporter_name", "王小芳"),
+                ("phone", "13812341234"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let link = r.location();
+    let number = newest_number(&app).await;
+
+    let track = anon.get(&link).await;
+    assert_eq!(track.status, StatusCode::OK);
+    assert_clean("the tracking page", &track.body);
+    assert!(track.body.contains("路灯不亮") && track.body.contains("3号楼"), "{}", track.body);
+
+    let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await;
+    assert_eq!(one.status, StatusCode::OK, "a resident's own report is public: {}", one.body);
+    let rec = &one.json()[0];
+    let address = rec["address"].as_str().unwrap();
+    assert!(address.ends_with("御河九号小区3号楼"), "the address stops at the building: {address}");
+    let description = rec["description"].as_str().unwrap();
+    assert!(description.contains("路灯不亮") && description.contains("王**"), "{description}");
+    for (path, r) in public_views(&anon, &number).await {
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_clean(&path, &r.body);
+    }
+    // Staff still read the original.
+    let desk = app.login("bureau").await;
+    let (id, _) = request_row(&app, &number).await;
+    let page = desk.get(&format!("/requests/{id}")).await;
+    assert!(page.body.contains("2单元501室") && page.body.contains("id=\"public-text\""), "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_staff_intake_is_internal_until_the_desk_publishes_it_in_its_own_words() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let desk = app.login("bureau").await;
+    let place = app.place_id("民和社区").await.to_string();
+    let r = desk
+        .post_form(
+            "/requests",
+            &[
+                ("category", "heating"),
+                ("description", "80岁独居老人李建国家中暖气不热，电话13900001111"),
+                ("address", "民和社区3号楼1单元201室"),
+                ("place_id", &place),
+                ("reporter_name", "李建国"),
+                ("phone", "13900001111"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let number = newest_number(&app).await;
+    let (id, version) = request_row(&app, &number).await;
+
+    // Not public: by number it answers exactly like a number that was never given.
+    let missing = anon.get("/open311/v2/requests/2099-999999.json").await;
+    let hidden = anon.get(&format!("/open311/v2/requests/{number}.json")).await;
+    assert_eq!(hidden.status, missing.status);
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert_eq!(hidden.body.replace(&number, "N"), missing.body.replace("2099-999999", "N"));
+    for (path, r) in public_views(&anon, &number).await {
+        if path.contains(&number) {
+            let never = anon.get(&path.replace(&number, "2099-999999")).await;
+            assert_eq!(
+                (r.status, r.body.replace(&number, "N")),
+                (never.status, never.body.replace("2099-999999", "N"))
+            );
+        } else {
+            assert!(!r.body.contains(&number), "{path} lists an unpublished request: {}", r.body);
+        }
+        assert_clean(&path, &r.body);
+    }
+    let token = anon.get(&format!("/open311/v2/tokens/{id}.json")).await;
+    assert_eq!(token.status, StatusCode::NOT_FOUND, "{}", token.body);
+
+    // The desk publishes it; the public reads the derived wording, never the original.
+    let page = desk.get(&format!("/requests/{id}")).await;
+    assert!(page.body.contains("id=\"publication-form\""), "the desk may publish");
+    let auto_text = page.between("id=\"f-public-text\" rows=\"3\" maxlength=\"2000\">", "</textarea>").unwrap();
+    assert!(!auto_text.contains("13900001111") && !auto_text.contains("李建国"), "{auto_text}");
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/publication"),
+            &[
+                ("version", &version.to_string()),
+                ("published", "on"),
+                ("public_text", &auto_text),
+                ("public_address", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    assert_eq!(one.json()[0]["address"], "民和社区 民和社区3号楼", "the place, then the address to the building");
+    for (path, r) in public_views(&anon, &number).await {
+        assert_clean(&path, &r.body);
+    }
+    let stored: (Option<String>,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT public_text FROM requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    assert_eq!(stored.0, None, "sent back unchanged, the wording stays derived from the original");
+
+    // Worded by hand: that is what the public reads, and it is redacted too.
+    let version = request_row(&app, &number).await.1.to_string();
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/publication"),
+            &[
+                ("version", &version),
+                ("published", "on"),
+                ("public_text", "民和社区一户居民家中暖气不热，已联系供热公司。回电13900001111"),
+                ("public_address", "民和社区3号楼1单元201室"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let rec = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
+    assert!(rec["description"].as_str().unwrap().starts_with("民和社区一户居民家中暖气不热"), "{rec}");
+    assert_eq!(rec["address"], "民和社区3号楼", "a hand-written address stops at the building too");
+    assert_clean("the hand-worded request", &rec.to_string());
+
+    // A stale form keeps what was typed and says so; withdrawn, it is gone again.
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/publication"),
+            &[("version", &version), ("public_text", "我写的新说法"), ("public_address", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    assert!(r.body.contains("我写的新说法") && r.body.contains("id=\"publication-alert\""), "{}", r.body);
+    let version = request_row(&app, &number).await.1.to_string();
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/publication"),
+            &[("version", &version), ("public_text", ""), ("public_address", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(anon.get(&format!("/open311/v2/requests/{number}.json")).await.status, StatusCode::NOT_FOUND);
+    let audited = app
+        .count(&format!("SELECT COUNT(*) FROM audit_log WHERE action = 'request.publication' AND entity_id = '{id}'"))
+        .await;
+    assert_eq!(audited, 3, "every change of what the public reads is audited");
+}
+
+#[tokio::test]
+async fn staff_notes_stay_internal_unless_their_writer_makes_them_public() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let key = linli::open311::clients::register(&app.st.db, "测试应用", "", None).await.unwrap().1;
+    let fields = [
+        ("api_key", key.as_str()),
+        ("service_code", "sewer_blocked"),
+        ("address_string", "宏安小区2号楼"),
+        ("description", "下水井堵塞"),
+    ];
+    let r = anon.post_form("/open311/v2/requests.json", &fields).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let number = r.json()[0]["service_request_id"].as_str().unwrap().to_string();
+    let (id, version) = request_row(&app, &number).await;
+    let (org,): (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM organisations WHERE name = '大同市政排污所'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+
+    // 派单 with an internal note, as the form sends it by default.
+    let desk = app.login("bureau").await;
+    let dispatch = [
+        ("version", version.to_string()),
+        ("units", format!("org:{org}")),
+        ("note", "联系王小芳13812341234，住2单元501室".to_string()),
+    ];
+    let dispatch: Vec<(&str, &str)> = dispatch.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = desk.post_form(&format!("/requests/{id}/dispatch"), &dispatch).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // The drainage works signs, writes a note for the public, resolves with an internal one.
+    let unit = app.login("paiwu").await;
+    let part = || async {
+        let p: (uuid::Uuid, i64) =
+            linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id, version FROM request_parts WHERE request_id = $1")
+                .bind(id)
+                .fetch_one(c)
+                .await)
+            .unwrap();
+        (p.0, p.1.to_string())
+    };
+    let steps: [&[(&str, &str)]; 3] = [
+        &[("action", "sign")],
+        &[("action", "note"), ("note", "已到现场，预计两天内疏通。咨询电话13812341234"), ("public", "on")],
+        &[("action", "resolve"), ("note", "已疏通。王小芳13812341234说2单元501室还有味")],
+    ];
+    for step in steps {
+        let (pid, v) = part().await;
+        let mut fields = vec![("version", v.as_str())];
+        fields.extend_from_slice(step);
+        let r = unit.post_form(&format!("/request-parts/{pid}"), &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{step:?}: {}", r.body);
+    }
+    // 回访 with an internal note.
+    let version = request_row(&app, &number).await.1.to_string();
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/callback"),
+            &[("version", &version), ("satisfaction", "satisfied"), ("note", "王小芳表示满意")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    for (path, r) in public_views(&anon, &number).await {
+        assert_clean(&path, &r.body);
+        assert!(!r.body.contains("联系王") && !r.body.contains("已疏通"), "{path} shows an internal note: {}", r.body);
+    }
+    let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
+    assert_eq!(one["status"], "closed");
+    assert_eq!(one["status_notes"], "已到现场，预计两天内疏通。咨询电话***********", "{one}");
+    let updates = anon.get("/open311/v2/servicerequestupdates.json").await;
+    assert!(updates.body.contains("预计两天内疏通"), "the public note is an update: {}", updates.body);
+
+    // Through the API, a dispatch note is internal unless `note_public` says otherwise.
+    let api_body = serde_json::json!({ "units": [], "note": "x", "note_public": true, "evil": 1 });
+    let r = desk.send_json(Method::POST, &format!("/api/v1/requests/{id}/dispatch"), &api_body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "unknown fields are refused: {}", r.body);
+}
+
+/// Walking the feed by number: every request in the database, published or not, and numbers
+/// past the end. Published ones answer; every other answers exactly as a number never given.
+#[tokio::test]
+async fn walking_the_feed_by_number_reveals_only_published_requests() {
+    let app = TestApp::new().await;
+    linli::demo::load_casework(&app.st.db, &app.st.keys).await.unwrap();
+    linli::demo::load_requests_and_hazards(&app.st.db, &app.st.keys).await.unwrap();
+    let anon = app.anon();
+    let rows: Vec<(String, bool)> =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT number, published FROM requests ORDER BY number")
+            .fetch_all(c)
+            .await)
+        .unwrap();
+    assert!(rows.iter().any(|r| r.1) && rows.iter().any(|r| !r.1), "the demo has both: {rows:?}");
+    let missing = anon.get("/open311/v2/requests/2099-999999.json").await.body.replace("2099-999999", "N");
+    for (number, published) in &rows {
+        let r = anon.get(&format!("/open311/v2/requests/{number}.json")).await;
+        if *published {
+            assert_eq!(r.status, StatusCode::OK, "{number}");
+        } else {
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{number}");
+            assert_eq!(r.body.replace(number.as_str(), "N"), missing, "{number}");
+        }
+    }
+    let listed = anon.get("/open311/v2/requests.json?page_size=500").await.json();
+    let listed: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|r| r["service_request_id"].as_str().unwrap()).collect();
+    let published: Vec<&str> = rows.iter().filter(|r| r.1).map(|r| r.0.as_str()).collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(sorted, published, "the feed lists exactly the published requests");
+}
+
+/// The publication API: If-Match, 412 on a stale version, unknown fields refused, and only
+/// those who route requests may change it.
+#[tokio::test]
+async fn the_publication_api_checks_version_fields_and_role() {
+    let app = TestApp::new().await;
+    linli::demo::load_casework(&app.st.db, &app.st.keys).await.unwrap();
+    linli::demo::load_requests_and_hazards(&app.st.db, &app.st.keys).await.unwrap();
+    let (id, version): (uuid::Uuid, i64) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT id, version FROM requests WHERE NOT published AND status = 'accepted' ORDER BY number LIMIT 1"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    let desk = app.login("bureau").await;
+    let path = format!("/api/v1/requests/{id}/publication");
+    let body = serde_json::json!({ "published": true, "public_text": "路灯不亮" }).to_string();
+    let stale = desk.send_json(Method::POST, &path, &body, &[("if-match", &format!("\"{}\"", version - 1))]).await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{}", stale.body);
+    let evil = serde_json::json!({ "published": true, "description": "x" }).to_string();
+    let r = desk.send_json(Method::POST, &path, &evil, &[("if-match", &format!("\"{version}\""))]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let long = serde_json::json!({ "published": true, "public_text": "长".repeat(2001) }).to_string();
+    let r = desk.send_json(Method::POST, &path, &long, &[("if-match", &format!("\"{version}\""))]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = desk.send_json(Method::POST, &path, &body, &[("if-match", &format!("\"{version}\""))]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let json = r.json();
+    assert_eq!(json["published"], true);
+    assert_eq!(json["public_text"], "路灯不亮");
+    let worker = app.login("wenbichen").await;
+    let r = worker.send_json(Method::POST, &path, &body, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a social worker does not route requests: {}", r.body);
+}
