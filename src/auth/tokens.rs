@@ -138,6 +138,20 @@ pub async fn list(st: &AppState, user_id: Uuid) -> Result<Vec<TokenInfo>, AppErr
     })?)
 }
 
+/// Revokes every live token of a user inside `tx` (disable, password reset): a token is a
+/// password of its own, so it must not outlive the decision that the account's are void.
+/// Returns how many were revoked, for the audit row of that decision.
+pub async fn revoke_all_for(tx: &mut crate::db::Tx, user_id: Uuid) -> Result<u64, sqlx::Error> {
+    write!(tx, |c| {
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(Utc::now())
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
+}
+
 pub async fn revoke(st: &AppState, caller: &Caller, id: Uuid) -> Result<(), AppError> {
     let mut tx = st.db.begin().await?;
     let n = write!(&mut tx, |c| {

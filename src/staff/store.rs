@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Actor, Entry};
-use crate::auth::{Role, Scope, password, session};
+use crate::auth::{Role, Scope, password, session, tokens};
 use crate::db::Db;
 use crate::db::query::{self, Args};
 use crate::org::store::like_pattern;
@@ -334,16 +334,11 @@ pub async fn set_disabled(
         .await
         .map(|r| r.rows_affected())
     })?;
+    let mut detail = serde_json::Value::Null;
     if disabled {
         session::destroy_all_for(&mut tx, id).await?;
-        write!(&mut tx, |c| {
-            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-                .bind(Utc::now())
-                .bind(id)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        let revoked = tokens::revoke_all_for(&mut tx, id).await?;
+        detail = serde_json::json!({ "api_tokens_revoked": revoked });
     }
     audit::record(
         &mut tx,
@@ -352,7 +347,7 @@ pub async fn set_disabled(
             action: if disabled { "staff.disable" } else { "staff.enable" },
             entity: "user",
             entity_id: Some(id.to_string()),
-            detail: serde_json::Value::Null,
+            detail,
         },
     )
     .await?;
@@ -360,7 +355,8 @@ pub async fn set_disabled(
     Ok(())
 }
 
-/// Sets a new one-time password (or the given one), ends the account's sessions, clears its lockout.
+/// Sets a new one-time password (or the given one), ends the account's sessions and API tokens,
+/// clears its lockout.
 pub async fn reset_password(
     db: &Db,
     scope: &Scope,
@@ -400,6 +396,7 @@ pub async fn reset_password(
             .map(|r| r.rows_affected())
     })?;
     session::destroy_all_for(&mut tx, id).await?;
+    let revoked = tokens::revoke_all_for(&mut tx, id).await?;
     audit::record(
         &mut tx,
         actor,
@@ -407,7 +404,7 @@ pub async fn reset_password(
             action: "staff.reset_password",
             entity: "user",
             entity_id: Some(id.to_string()),
-            detail: serde_json::Value::Null,
+            detail: serde_json::json!({ "api_tokens_revoked": revoked }),
         },
     )
     .await?;
