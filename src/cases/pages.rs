@@ -168,12 +168,16 @@ pub async fn grant_child_access(
         errors.add("days", "grant.days_range");
     }
     let reason = crate::web::form::clean_name(&f.reason, "reason", 200, &mut errors);
-    let user: Option<(Uuid,)> =
-        crate::read!(&st.db, |c| sqlx::query_as("SELECT id FROM users WHERE account = $1 AND disabled = $2")
-            .bind(f.account.trim())
-            .bind(false)
-            .fetch_optional(c)
-            .await)?;
+    // A worker of the manager's own station (or below it): an account elsewhere, or one that
+    // does no case work, answers like an unknown one.
+    let mut args = crate::db::query::Args::new();
+    let sql = format!(
+        "SELECT u.id FROM users u WHERE u.account = {} AND NOT u.disabled AND u.role IN ('social_worker', 'station_manager')
+           AND EXISTS (SELECT 1 FROM user_places up JOIN places pl ON pl.id = up.place_id WHERE up.user_id = u.id AND {})",
+        args.push(f.account.trim()),
+        args.scope("pl.path", &caller.scope)
+    );
+    let user: Option<(Uuid,)> = crate::db::query::optional(&st.db, &sql, &args).await?;
     if user.is_none() {
         errors.add("account", "grant.unknown_account");
     }
@@ -556,7 +560,7 @@ async fn render_case(
         can_approve: held && caller.is(CASE_APPROVERS),
         transferred_away: !held,
         stations: if held && caller.is(CASE_APPROVERS) && case.is_open() {
-            store::station_options(&st.db).await?.into_iter().filter(|(sid, _)| *sid != case.station_id).collect()
+            store::station_options(&st.db, &case.path).await?.into_iter().filter(|(sid, _)| *sid != case.station_id).collect()
         } else {
             Vec::new()
         },

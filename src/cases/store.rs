@@ -227,11 +227,13 @@ pub async fn intake(db: &Db, scope: &Scope, actor: &Actor, input: &IntakeInput) 
     get(db, scope, id).await?.ok_or(AppError::NotFound)
 }
 
-/// Whether a user is bound to a place at or above or below the station's street.
+/// Whether a user works cases (a social worker or station manager) and is bound to a place at
+/// or above or below the station's street. An operator or a bureau account bound above every
+/// station is no case worker.
 async fn worker_serves(db: &Db, user_id: Uuid, station_path: &str) -> Result<bool, sqlx::Error> {
     let rows: Vec<(String,)> = read!(db, |c| sqlx::query_as(
         "SELECT pl.path FROM user_places up JOIN places pl ON pl.id = up.place_id JOIN users u ON u.id = up.user_id
-         WHERE up.user_id = $1 AND u.disabled = $2"
+         WHERE up.user_id = $1 AND u.disabled = $2 AND u.role IN ('social_worker', 'station_manager')"
     )
     .bind(user_id)
     .bind(false)
@@ -841,12 +843,18 @@ pub async fn transfer(
     }
     let mut errors = FieldErrors::default();
     let reason = crate::web::form::clean_name(reason, "reason", 500, &mut errors);
+    // Only to a station of the case's own district: another district's station would take a
+    // resident's file out of sight of the bureau responsible for them.
+    let district = crate::db::scope_sql::district_of(&case.path);
     let target: Option<(Uuid, String, String)> = read!(db, |c| {
         sqlx::query_as(
-        "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id WHERE s.id = $1 AND s.active = $2"
+        "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
+         WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4"
     )
     .bind(station_id)
     .bind(true)
+    .bind(district)
+    .bind(crate::db::scope_sql::subtree_end(district))
     .fetch_optional(c)
     .await
     })?;
@@ -995,9 +1003,16 @@ pub async fn records_for(db: &Db, scope: &Scope, case_id: Uuid, held: bool) -> R
     query::all(db, &sql, &args).await
 }
 
-pub async fn station_options(db: &Db) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as("SELECT id, name FROM stations WHERE active = $1 ORDER BY name")
-        .bind(true)
-        .fetch_all(c)
-        .await)
+/// Active stations of the district a case lies in (`case_path`): where it may be transferred.
+pub async fn station_options(db: &Db, case_path: &str) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let district = crate::db::scope_sql::district_of(case_path);
+    read!(db, |c| sqlx::query_as(
+        "SELECT s.id, s.name FROM stations s JOIN places pl ON pl.id = s.place_id
+         WHERE s.active = $1 AND pl.path >= $2 AND pl.path < $3 ORDER BY s.name"
+    )
+    .bind(true)
+    .bind(district)
+    .bind(crate::db::scope_sql::subtree_end(district))
+    .fetch_all(c)
+    .await)
 }

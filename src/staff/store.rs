@@ -150,6 +150,25 @@ async fn check_places(db: &Db, scope: &Scope, ids: &[Uuid], errors: &mut FieldEr
     Ok(())
 }
 
+/// The organisation an account is bound to must be one the editor may grant: active and inside
+/// their scope ([`crate::org::store::organisation_inside`]). An unknown id and one outside
+/// answer with the same field error; `unchanged` (an edit keeping the binding) grants nothing new.
+async fn check_organisation(
+    db: &Db,
+    scope: &Scope,
+    id: Option<Uuid>,
+    unchanged: Option<Uuid>,
+    errors: &mut FieldErrors,
+) -> Result<(), sqlx::Error> {
+    if let Some(id) = id
+        && unchanged != Some(id)
+        && crate::org::store::organisation_inside(db, scope, id).await?.is_none()
+    {
+        errors.add("organisation_id", "error.bad_choice");
+    }
+    Ok(())
+}
+
 /// Creates an account; returns its id and the password (the given one, or a one-time one).
 pub async fn create(
     db: &Db,
@@ -169,6 +188,7 @@ pub async fn create(
         errors.add("role", "staff.role_not_grantable");
     }
     check_places(db, scope, &input.place_ids, &mut errors).await?;
+    check_organisation(db, scope, input.organisation_id, None, &mut errors).await?;
     let pass = match pass {
         Some(p) => {
             if let Err(code) = password::check_policy(p, &account, &name) {
@@ -256,6 +276,7 @@ pub async fn update(
         errors.add("role", "staff.role_not_grantable");
     }
     check_places(db, scope, &input.place_ids, &mut errors).await?;
+    check_organisation(db, scope, input.organisation_id, current.organisation_id, &mut errors).await?;
     errors.into_result()?;
     // Bindings outside the editor's scope are not theirs to remove.
     let mut places: Vec<Uuid> = current.places.iter().filter(|p| !scope.covers(&p.path)).map(|p| p.id).collect();

@@ -29,3 +29,4 @@ mod request_calendar;
 mod request_metrics;
 mod requests;
 mod requests_api;
+mod scope;
