@@ -560,7 +560,11 @@ async fn render_case(
         can_approve: held && caller.is(CASE_APPROVERS),
         transferred_away: !held,
         stations: if held && caller.is(CASE_APPROVERS) && case.is_open() {
-            store::station_options(&st.db, &case.path).await?.into_iter().filter(|(sid, _)| *sid != case.station_id).collect()
+            store::station_options(&st.db, &case.path)
+                .await?
+                .into_iter()
+                .filter(|(sid, _)| *sid != case.station_id)
+                .collect()
         } else {
             Vec::new()
         },

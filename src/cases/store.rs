@@ -848,15 +848,15 @@ pub async fn transfer(
     let district = crate::db::scope_sql::district_of(&case.path);
     let target: Option<(Uuid, String, String)> = read!(db, |c| {
         sqlx::query_as(
-        "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
-         WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4"
-    )
-    .bind(station_id)
-    .bind(true)
-    .bind(district)
-    .bind(crate::db::scope_sql::subtree_end(district))
-    .fetch_optional(c)
-    .await
+            "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
+             WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4",
+        )
+        .bind(station_id)
+        .bind(true)
+        .bind(district)
+        .bind(crate::db::scope_sql::subtree_end(district))
+        .fetch_optional(c)
+        .await
     })?;
     let target = match target {
         Some(t) if t.0 != case.station_id => Some(t),

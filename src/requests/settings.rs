@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::model::DefaultUnit;
-use crate::org::model::OrgKind;
 use super::store::{self, CategoryInput};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
+use crate::org::model::OrgKind;
 use crate::web::error::{AppError, AppResult, FieldErrors};
 use crate::web::extract::PageForm;
 use crate::web::form::{Cell, Field, apply_errors, general_errors};

@@ -129,9 +129,9 @@ async fn staff_form(
     id: Option<Uuid>,
 ) -> AppResult<FormPage> {
     let current_org = match id {
-        Some(id) => store::get(&st.db, &caller.scope, id)
-            .await?
-            .and_then(|s| s.organisation_id.zip(s.organisation_name)),
+        Some(id) => {
+            store::get(&st.db, &caller.scope, id).await?.and_then(|s| s.organisation_id.zip(s.organisation_name))
+        }
         None => None,
     };
     let ctx =

@@ -224,7 +224,8 @@ async fn unknown_organisations_and_unknown_fields_are_refused_and_nothing_is_wri
 
     let beixin = app.place_id("北馨园社区").await;
     for (field, value) in [("evil", "1"), ("status", "resolved"), ("owner_path", "/")] {
-        let mut body = serde_json::json!({"category": "sewage_overflow", "description": "污水外溢", "place_id": beixin});
+        let mut body =
+            serde_json::json!({"category": "sewage_overflow", "description": "污水外溢", "place_id": beixin});
         body[field] = serde_json::Value::String(value.into());
         let r = c.send_json(Method::POST, "/api/v1/requests", &body.to_string(), &[]).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {}", r.body);

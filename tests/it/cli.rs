@@ -264,7 +264,11 @@ async fn reset_password_from_the_command_line_revokes_api_tokens() {
     let mut api = app.anon();
     api.token = Some(token);
     assert_eq!(api.get("/api/v1/me").await.status, axum::http::StatusCode::OK);
-    let out = linli(app.dir()).env("LINLI_LOG", "warn").args(["user", "reset-password", "--account", "hanjianwei"]).output().unwrap();
+    let out = linli(app.dir())
+        .env("LINLI_LOG", "warn")
+        .args(["user", "reset-password", "--account", "hanjianwei"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(api.get("/api/v1/me").await.status, axum::http::StatusCode::UNAUTHORIZED);
     assert_eq!(
