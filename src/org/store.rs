@@ -456,7 +456,18 @@ pub async fn get_organisation(db: &Db, scope: &Scope, id: Uuid) -> Result<Option
     query::optional(db, &sql, &args).await
 }
 
-/// An active organisation inside the scope, of one of `kinds`: one a staff account may be bound
+/// An organisation the caller may change: one serving a place inside their scope. One above it
+/// (a city association seen from a district) is shown to them but refused with a reason (403);
+/// one they cannot see at all is missing (404).
+pub async fn editable_organisation(db: &Db, scope: &Scope, id: Uuid) -> Result<Organisation, AppError> {
+    let o = get_organisation(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    if !scope.covers(&o.place_path) {
+        return Err(AppError::ForbiddenBecause("org.above_scope"));
+    }
+    Ok(o)
+}
+
+/// An active organisation inside the scope: one a staff account may be bound
 /// to. A department handler reads the requests sent to their department, so the binding grants
 /// what the organisation sees; an organisation of another district, or one above the caller (a
 /// city department seen from a district), is not the caller's to grant. None when unknown,
@@ -504,11 +515,11 @@ pub async fn save_organisation(
     id: Option<Uuid>,
     o: &OrgInput,
 ) -> Result<Uuid, AppError> {
+    if let Some(id) = id {
+        editable_organisation(db, scope, id).await?;
+    }
     if get_place(db, scope, o.place_id).await?.is_none() {
         return Err(AppError::field("place_id", "place.parent_not_found"));
-    }
-    if let Some(id) = id {
-        get_organisation(db, scope, id).await?.ok_or(AppError::NotFound)?;
     }
     let now = Utc::now();
     let new_id = id.unwrap_or_else(Uuid::now_v7);
@@ -777,7 +788,8 @@ pub async fn save_station(
 /// (id, name) of active organisations inside the scope (not above it), for binding staff.
 pub async fn organisation_options_inside(db: &Db, scope: &Scope) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
     let mut args = Args::new();
-    let sql = format!("SELECT o.id, o.name {ORG_FROM} WHERE {} AND o.active ORDER BY o.name", args.scope("p.path", scope));
+    let sql =
+        format!("SELECT o.id, o.name {ORG_FROM} WHERE {} AND o.active ORDER BY o.name", args.scope("p.path", scope));
     query::all(db, &sql, &args).await
 }
 

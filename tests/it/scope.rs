@@ -12,8 +12,8 @@ use crate::harness::{Client, TestApp};
 
 async fn id_of(app: &TestApp, table: &str, name: &str) -> Uuid {
     let sql = format!("SELECT id FROM {table} WHERE name = $1");
-    let (id,): (Uuid,) =
-        linli::read!(&app.st.db, |c| sqlx::query_as(&sql).bind(name).fetch_one(c).await).unwrap_or_else(|e| {
+    let (id,): (Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(&sql).bind(name).fetch_one(c).await)
+        .unwrap_or_else(|e| {
             panic!("{table} {name}: {e}");
         });
     id
@@ -28,7 +28,8 @@ async fn yungang_records(app: &TestApp) -> (Uuid, Uuid, Uuid) {
     let op = Actor::system("test operator");
     let yungang = app.place_id("云冈区").await;
     let mut ids = Vec::new();
-    for (kind, name) in [(OrgKind::Department, "云冈区市政管理所"), (OrgKind::PartnerOrg, "云冈区社工服务中心")] {
+    for (kind, name) in [(OrgKind::Department, "云冈区市政管理所"), (OrgKind::PartnerOrg, "云冈区社工服务中心")]
+    {
         let input = OrgInput {
             kind,
             name: name.into(),
@@ -130,7 +131,9 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
     assert_eq!(request.status, StatusCode::CREATED, "{}", request.body);
     let request_id = request.json()["id"].as_str().unwrap().to_string();
     let body = serde_json::json!({"version": 1, "units": [format!("place:{beixin}")]});
-    let r = bureau.send_json(Method::POST, &format!("/api/v1/requests/{request_id}/dispatch"), &body.to_string(), &[]).await;
+    let r = bureau
+        .send_json(Method::POST, &format!("/api/v1/requests/{request_id}/dispatch"), &body.to_string(), &[])
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let part: (Uuid,) =
         linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM request_parts").fetch_one(c).await).unwrap();
@@ -156,9 +159,24 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
     let rows: Vec<Row> = vec![
         // A department of another district, and one above the district: binding an account to
         // an organisation lets it read that organisation's requests.
-        (&bureau, yg_dept.to_string(), Box::new(|o| Send::Json(Method::POST, "/api/v1/staff".into(), staff_json("handler.a", o))), "organisation_id"),
-        (&bureau, city_dept.to_string(), Box::new(|o| Send::Json(Method::POST, "/api/v1/staff".into(), staff_json("handler.b", o))), "organisation_id"),
-        (&bureau, yg_dept.to_string(), Box::new(|o| Send::Form("/staff".into(), staff_form("handler.c", o))), "organisation_id"),
+        (
+            &bureau,
+            yg_dept.to_string(),
+            Box::new(|o| Send::Json(Method::POST, "/api/v1/staff".into(), staff_json("handler.a", o))),
+            "organisation_id",
+        ),
+        (
+            &bureau,
+            city_dept.to_string(),
+            Box::new(|o| Send::Json(Method::POST, "/api/v1/staff".into(), staff_json("handler.b", o))),
+            "organisation_id",
+        ),
+        (
+            &bureau,
+            yg_dept.to_string(),
+            Box::new(|o| Send::Form("/staff".into(), staff_form("handler.c", o))),
+            "organisation_id",
+        ),
         (
             &bureau,
             yg_dept.to_string(),
@@ -175,8 +193,15 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
             }),
             "organisation_id",
         ),
-        (&bureau, kouquan.to_string(), Box::new(|p| Send::Json(Method::POST, "/api/v1/staff".into(),
-            serde_json::json!({"account": "new.worker", "display_name": "新社工", "role": "social_worker", "place_ids": [p]}).to_string())), "place_ids"),
+        (
+            &bureau,
+            kouquan.to_string(),
+            Box::new(|p| {
+                Send::Json(Method::POST, "/api/v1/staff".into(),
+            serde_json::json!({"account": "new.worker", "display_name": "新社工", "role": "social_worker", "place_ids": [p]}).to_string())
+            }),
+            "place_ids",
+        ),
         // An estate's property company, a station's operator.
         (
             &bureau,
@@ -184,7 +209,12 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
             Box::new(|o| {
                 Send::Form(
                     "/estates".into(),
-                    vec![("community_id", beixin.to_string()), ("name", "测试小区".into()), ("property_company_id", o), ("active", "on".into())],
+                    vec![
+                        ("community_id", beixin.to_string()),
+                        ("name", "测试小区".into()),
+                        ("property_company_id", o),
+                        ("active", "on".into()),
+                    ],
                 )
             }),
             "property_company_id",
@@ -195,24 +225,61 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
             Box::new(|o| {
                 Send::Form(
                     format!("/estates/{estate}"),
-                    vec![("community_id", beixin.to_string()), ("name", "宏安小区".into()), ("property_company_id", o), ("active", "on".into()), ("version", "1".into())],
+                    vec![
+                        ("community_id", beixin.to_string()),
+                        ("name", "宏安小区".into()),
+                        ("property_company_id", o),
+                        ("active", "on".into()),
+                        ("version", "1".into()),
+                    ],
                 )
             }),
             "property_company_id",
         ),
-        (&bureau, quanxi.to_string(), Box::new(|c| Send::Form("/estates".into(), vec![("community_id", c), ("name", "测试小区".into()), ("active", "on".into())])), "community_id"),
+        (
+            &bureau,
+            quanxi.to_string(),
+            Box::new(|c| {
+                Send::Form(
+                    "/estates".into(),
+                    vec![("community_id", c), ("name", "测试小区".into()), ("active", "on".into())],
+                )
+            }),
+            "community_id",
+        ),
         (
             &bureau,
             yg_partner.to_string(),
             Box::new(|o| {
                 Send::Form(
                     format!("/stations/{station}"),
-                    vec![("place_id", zhenhua.to_string()), ("name", "振华街道社工站".into()), ("operator_id", o), ("active", "on".into()), ("version", "1".into())],
+                    vec![
+                        ("place_id", zhenhua.to_string()),
+                        ("name", "振华街道社工站".into()),
+                        ("operator_id", o),
+                        ("active", "on".into()),
+                        ("version", "1".into()),
+                    ],
                 )
             }),
             "operator_id",
         ),
-        (&bureau, kouquan.to_string(), Box::new(|p| Send::Form("/organisations".into(), vec![("kind", "partner_org".into()), ("name", "测试机构".into()), ("place_id", p), ("active", "on".into())])), "place_id"),
+        (
+            &bureau,
+            kouquan.to_string(),
+            Box::new(|p| {
+                Send::Form(
+                    "/organisations".into(),
+                    vec![
+                        ("kind", "partner_org".into()),
+                        ("name", "测试机构".into()),
+                        ("place_id", p),
+                        ("active", "on".into()),
+                    ],
+                )
+            }),
+            "place_id",
+        ),
         // A category's department, and the units a request is sent to.
         (
             &bureau,
@@ -220,8 +287,16 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
             Box::new(|o| {
                 Send::Form(
                     "/request-categories".into(),
-                    vec![("code", "scope_test".into()), ("name", "范围测试".into()), ("group_name", "测试".into()), ("default_unit", "department".into()),
-                        ("default_org_id", o), ("response_hours", "2".into()), ("resolve_days", "3".into()), ("active", "on".into())],
+                    vec![
+                        ("code", "scope_test".into()),
+                        ("name", "范围测试".into()),
+                        ("group_name", "测试".into()),
+                        ("default_unit", "department".into()),
+                        ("default_org_id", o),
+                        ("response_hours", "2".into()),
+                        ("resolve_days", "3".into()),
+                        ("active", "on".into()),
+                    ],
                 )
             }),
             "default_org_id",
@@ -229,40 +304,106 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
         (
             &bureau,
             yg_dept.to_string(),
-            Box::new(|o| Send::Json(Method::POST, format!("/api/v1/requests/{request_id}/dispatch"),
-                serde_json::json!({"version": request_version.parse::<i64>().unwrap(), "units": [format!("org:{o}")]}).to_string())),
+            Box::new(|o| {
+                Send::Json(Method::POST, format!("/api/v1/requests/{request_id}/dispatch"),
+                serde_json::json!({"version": request_version.parse::<i64>().unwrap(), "units": [format!("org:{o}")]}).to_string())
+            }),
             "units",
         ),
         (
             &bureau,
             yg_dept.to_string(),
-            Box::new(|o| Send::Form(format!("/requests/{request_id}/dispatch"), vec![("version", request_version.clone()), ("units", format!("org:{o}"))])),
+            Box::new(|o| {
+                Send::Form(
+                    format!("/requests/{request_id}/dispatch"),
+                    vec![("version", request_version.clone()), ("units", format!("org:{o}"))],
+                )
+            }),
             "units",
         ),
         (
             &bureau,
             yg_dept.to_string(),
-            Box::new(|o| Send::Form(format!("/request-parts/{}/reassign", part.0), vec![("version", request_version.clone()), ("unit", format!("org:{o}")), ("reason", "改派".into())])),
+            Box::new(|o| {
+                Send::Form(
+                    format!("/request-parts/{}/reassign", part.0),
+                    vec![("version", request_version.clone()), ("unit", format!("org:{o}")), ("reason", "改派".into())],
+                )
+            }),
             "unit",
         ),
-        (&bureau, quanxi.to_string(), Box::new(|p| Send::Json(Method::POST, "/api/v1/requests".into(),
-            serde_json::json!({"category": "sewage_overflow", "description": "污水", "place_id": p}).to_string())), "place_id"),
+        (
+            &bureau,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Json(
+                    Method::POST,
+                    "/api/v1/requests".into(),
+                    serde_json::json!({"category": "sewage_overflow", "description": "污水", "place_id": p})
+                        .to_string(),
+                )
+            }),
+            "place_id",
+        ),
         // Case work: where a case goes, who works it, who may open a child's record.
-        (&manager, yg_station.to_string(), Box::new(|s| Send::Form(format!("/cases/{case_id}/transfer"), vec![("station_id", s), ("reason", "迁居".into())])), "station_id"),
+        (
+            &manager,
+            yg_station.to_string(),
+            Box::new(|s| {
+                Send::Form(format!("/cases/{case_id}/transfer"), vec![("station_id", s), ("reason", "迁居".into())])
+            }),
+            "station_id",
+        ),
         (
             &worker,
             sysadmin.to_string(),
-            Box::new(|w| Send::Json(Method::POST, "/api/v1/cases".into(),
-                serde_json::json!({"person_id": p2, "domain": "elderly_care", "source": "visit", "summary": "独居", "worker_id": w}).to_string())),
+            Box::new(|w| {
+                Send::Json(Method::POST, "/api/v1/cases".into(),
+                serde_json::json!({"person_id": p2, "domain": "elderly_care", "source": "visit", "summary": "独居", "worker_id": w}).to_string())
+            }),
             "worker_id",
         ),
-        (&manager, "kouquan.sw".to_string(), Box::new(|a| Send::Form(format!("/people/{}/grants", p1.as_str().unwrap()), vec![("account", a), ("days", "1".into()), ("reason", "协助".into())])), "account"),
-        (&worker, quanxi.to_string(), Box::new(|p| Send::Json(Method::POST, "/api/v1/people".into(),
-            serde_json::json!({"name": "钱三", "birth_date": "1950-01-01", "place_id": p}).to_string())), "place_id"),
-        (&worker, quanxi.to_string(), Box::new(|p| Send::Json(Method::POST, "/api/v1/hazards".into(),
-            serde_json::json!({"category": "fire", "risk_level": "high", "description": "堆放杂物", "place_id": p}).to_string())), "place_id"),
-        (&manager, quanxi.to_string(), Box::new(|p| Send::Json(Method::POST, "/api/v1/patrols".into(),
-            serde_json::json!({"place_id": p, "checklist": "fire", "area": "1号楼", "due_on": linli::hazards::store::today().to_string()}).to_string())), "place_id"),
+        (
+            &manager,
+            "kouquan.sw".to_string(),
+            Box::new(|a| {
+                Send::Form(
+                    format!("/people/{}/grants", p1.as_str().unwrap()),
+                    vec![("account", a), ("days", "1".into()), ("reason", "协助".into())],
+                )
+            }),
+            "account",
+        ),
+        (
+            &worker,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Json(
+                    Method::POST,
+                    "/api/v1/people".into(),
+                    serde_json::json!({"name": "钱三", "birth_date": "1950-01-01", "place_id": p}).to_string(),
+                )
+            }),
+            "place_id",
+        ),
+        (
+            &worker,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Json(Method::POST, "/api/v1/hazards".into(),
+            serde_json::json!({"category": "fire", "risk_level": "high", "description": "堆放杂物", "place_id": p}).to_string())
+            }),
+            "place_id",
+        ),
+        (
+            &manager,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Json(Method::POST, "/api/v1/patrols".into(),
+            serde_json::json!({"place_id": p, "checklist": "fire", "area": "1号楼", "due_on": linli::hazards::store::today().to_string()}).to_string())
+            }),
+            "place_id",
+        ),
     ];
     let _ = yg_worker;
 
@@ -273,7 +414,11 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
         let r = send(client, &request(foreign.clone())).await;
         let u = send(client, &request(unknown.clone())).await;
         if r.status != StatusCode::UNPROCESSABLE_ENTITY {
-            failures.push(format!("row {i} ({field}): foreign id answered {} {}", r.status, &r.body[..r.body.len().min(300)]));
+            failures.push(format!(
+                "row {i} ({field}): foreign id answered {} {}",
+                r.status,
+                &r.body[..r.body.len().min(300)]
+            ));
             continue;
         }
         if !names_field(&r, field) {
@@ -287,7 +432,10 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
 
     // Nothing was written: no account, the estate, station, case and request as they were.
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users);
-    assert_eq!(app.count("SELECT COUNT(*) FROM estates WHERE property_company_id IS NOT NULL AND name = '宏安小区'").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM estates WHERE property_company_id IS NOT NULL AND name = '宏安小区'").await,
+        0
+    );
     assert_eq!(app.count(&format!("SELECT COUNT(*) FROM stations WHERE operator_id = '{yg_partner}'")).await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM request_categories WHERE code = 'scope_test'").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM request_parts").await, 1);
@@ -296,6 +444,83 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
     assert_eq!(held["station_name"], "振华街道社工站");
 
     // Inside the scope the same writes go through: a handler of the district's own department.
-    let r = bureau.send_json(Method::POST, "/api/v1/staff", &staff_json("handler.d", district_dept.to_string()), &[]).await;
+    let r =
+        bureau.send_json(Method::POST, "/api/v1/staff", &staff_json("handler.d", district_dept.to_string()), &[]).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_organisation_above_the_caller_is_shown_but_not_editable() {
+    let app = TestApp::new().await;
+    let bureau = app.login("bureau").await;
+    let wushu = id_of(&app, "organisations", "大同市武术协会").await;
+    let pingcheng = app.place_id("平城区").await.to_string();
+    // Moved into the district with `active` unset: that deactivated it. Now refused, with a
+    // message saying why, on the form and on the save.
+    let edit = bureau.get(&format!("/organisations/{wushu}/edit")).await;
+    assert_eq!(edit.status, StatusCode::FORBIDDEN);
+    assert!(edit.body.contains("上级"), "{}", edit.body);
+    let r = bureau
+        .post_form(
+            &format!("/organisations/{wushu}"),
+            &[("kind", "partner_org"), ("name", "大同市武术协会"), ("place_id", &pingcheng), ("version", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("只能查看"), "{}", r.body);
+    let (place, active): (Uuid, bool) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT place_id, active FROM organisations WHERE id = $1")
+            .bind(wushu)
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    assert_eq!((place, active), (app.place_id("大同市").await, true), "neither moved nor deactivated");
+    // Still listed, without an edit link, on the page and in the API.
+    let list = bureau.get("/organisations").await;
+    assert!(list.body.contains("大同市武术协会"));
+    assert!(!list.body.contains(&format!("/organisations/{wushu}/edit")));
+    let api = bureau.get("/api/v1/organisations?page_size=100").await.json();
+    assert!(api["items"].as_array().unwrap().iter().any(|o| o["id"] == wushu.to_string()));
+
+    // An organisation of the district itself stays editable; the operator edits the city's.
+    let yanjun = id_of(&app, "organisations", "彦君传统文化传媒工作室").await;
+    assert!(list.body.contains(&format!("/organisations/{yanjun}/edit")));
+    let r = bureau
+        .post_form(
+            &format!("/organisations/{yanjun}"),
+            &[
+                ("kind", "partner_org"),
+                ("name", "彦君传统文化传媒工作室"),
+                ("place_id", &pingcheng),
+                ("active", "on"),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let city = app.place_id("大同市").await.to_string();
+    let op = app.login("sysadmin").await;
+    let r = op
+        .post_form(
+            &format!("/organisations/{wushu}"),
+            &[
+                ("kind", "partner_org"),
+                ("name", "大同市武术协会"),
+                ("place_id", &city),
+                ("active", "on"),
+                ("version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // In English too.
+    bureau.post_form("/locale", &[("lang", "en")]).await;
+    let r = bureau
+        .post_form(
+            &format!("/organisations/{wushu}"),
+            &[("kind", "partner_org"), ("name", "大同市武术协会"), ("place_id", &pingcheng), ("version", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("above"), "{}", r.body);
 }
