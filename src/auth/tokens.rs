@@ -54,7 +54,7 @@ pub async fn authenticate(st: &AppState, token: &str, ip: &str) -> Result<Option
         .fetch_all(c)
         .await
     })?;
-    let scope = Scope { roots: rows.iter().filter_map(|r| r.scope_path.clone()).collect() };
+    let roots: Vec<String> = rows.iter().filter_map(|r| r.scope_path.clone()).collect();
     let Some(row) = rows.into_iter().next() else { return Ok(None) };
     let now = Utc::now();
     if row.last_used_at.is_none_or(|t| now - t > Duration::minutes(5)) {
@@ -70,6 +70,7 @@ pub async fn authenticate(st: &AppState, token: &str, ip: &str) -> Result<Option
         tx.commit().await?;
     }
     let role = Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role in database"))?;
+    let scope = Scope::of(roots, role);
     Ok(Some(Caller {
         user_id: row.user_id,
         account: row.account,

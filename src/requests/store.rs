@@ -658,9 +658,9 @@ async fn linked_person(
     let (Some(pid), Some(scope)) = (person, scope) else { return Ok(None) };
     let mut args = Args::new();
     let sql = format!(
-        "SELECT id FROM persons WHERE id = {} AND merged_into IS NULL AND {}",
+        "SELECT p.id FROM persons p WHERE p.id = {} AND p.merged_into IS NULL AND {}",
         args.push(pid),
-        args.scope("path", scope)
+        crate::people::store::visible(db.backend(), "p", scope, &mut args)
     );
     Ok(Some(query::optional::<(Uuid,)>(db, &sql, &args).await?.map(|r| r.0)))
 }
@@ -1327,7 +1327,7 @@ pub async fn unit(db: &Db, scope: &Scope, key: &str) -> Result<Option<Unit>, sql
 /// category's department.
 pub async fn default_unit(db: &Db, r: &Request) -> Result<Option<Unit>, sqlx::Error> {
     let Some(cat) = category(db, &r.category).await? else { return Ok(None) };
-    let everywhere = Scope { roots: vec!["/".into()] };
+    let everywhere = Scope { roots: vec!["/".into()], casework: false };
     match DefaultUnit::parse(&cat.default_unit) {
         Some(DefaultUnit::Department) => match cat.default_org_id {
             Some(org) => unit(db, &everywhere, &format!("org:{org}")).await,

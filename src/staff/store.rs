@@ -449,7 +449,7 @@ pub async fn list_all(db: &Db) -> Result<Vec<(String, String, bool)>, sqlx::Erro
 }
 
 pub fn everything() -> Scope {
-    Scope { roots: vec!["/".into()] }
+    Scope { roots: vec!["/".into()], casework: false }
 }
 
 /// Active field workers (grid workers, community staff, social workers, station managers) whose
