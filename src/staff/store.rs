@@ -152,7 +152,7 @@ async fn check_places(db: &Db, scope: &Scope, ids: &[Uuid], errors: &mut FieldEr
 
 /// The organisation an account is bound to must be one the editor may grant: active and inside
 /// their scope ([`crate::org::store::organisation_inside`]). An unknown id and one outside
-/// answer with the same field error; `unchanged` (an edit keeping the binding) grants nothing new.
+/// answer with the same field error; `unchanged` (the binding an edit keeps) grants nothing new.
 async fn check_organisation(
     db: &Db,
     scope: &Scope,
@@ -276,7 +276,10 @@ pub async fn update(
         errors.add("role", "staff.role_not_grantable");
     }
     check_places(db, scope, &input.place_ids, &mut errors).await?;
-    check_organisation(db, scope, input.organisation_id, current.organisation_id, &mut errors).await?;
+    // Keeping the binding grants nothing new, unless the role changes with it (a partner's
+    // account made a department handler would start reading its organisation's requests).
+    let kept = current.organisation_id.filter(|_| current_role == input.role);
+    check_organisation(db, scope, input.organisation_id, kept, &mut errors).await?;
     errors.into_result()?;
     // Bindings outside the editor's scope are not theirs to remove.
     let mut places: Vec<Uuid> = current.places.iter().filter(|p| !scope.covers(&p.path)).map(|p| p.id).collect();

@@ -524,3 +524,60 @@ async fn an_organisation_above_the_caller_is_shown_but_not_editable() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.body.contains("above"), "{}", r.body);
 }
+
+/// An account bound to an organisation above the editor (by the operator) keeps its binding
+/// through an edit, and the form offers it; but the binding is no longer "kept" when the role
+/// changes with it: a handler of a city department would read its requests.
+#[tokio::test]
+async fn an_edit_keeps_a_binding_above_the_editor_but_cannot_turn_it_into_a_new_grant() {
+    let app = TestApp::new().await;
+    let bureau = app.login("bureau").await;
+    let paiwu = app.user_id("paiwu").await;
+    let city_dept = id_of(&app, "organisations", "大同市政排污所").await.to_string();
+    let pingcheng = app.place_id("平城区").await.to_string();
+    let form = bureau.get(&format!("/staff/{paiwu}/edit")).await;
+    assert!(form.body.contains(&format!("value=\"{city_dept}\" selected")), "the kept binding is offered");
+    let edit = |role: &'static str, name: &'static str| {
+        vec![
+            ("display_name", name),
+            ("role", role),
+            ("place_ids", pingcheng.as_str()),
+            ("organisation_id", city_dept.as_str()),
+        ]
+    };
+    let r =
+        bureau.post_form(&format!("/staff/{paiwu}"), &edit("department_handler", "市政排污所 王师傅（夜班）")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    let all = linli::staff::store::everything();
+    let op = Actor::system("test operator");
+    let input = linli::staff::store::StaffInput {
+        account: "wushu.staff".into(),
+        display_name: "武术协会 李教练".into(),
+        role: Role::PartnerStaff,
+        place_ids: vec![app.place_id("平城区").await],
+        organisation_id: Some(id_of(&app, "organisations", "大同市武术协会").await),
+        version: None,
+    };
+    let (id, _) = linli::staff::store::create(&app.st.db, &all, &op, None, &input, None).await.unwrap();
+    let wushu = id_of(&app, "organisations", "大同市武术协会").await.to_string();
+    let fields = |role: &'static str| {
+        vec![
+            ("display_name", "武术协会 李教练"),
+            ("role", role),
+            ("place_ids", pingcheng.as_str()),
+            ("organisation_id", wushu.as_str()),
+        ]
+    };
+    let r = bureau.post_form(&format!("/staff/{id}"), &fields("department_handler")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(names_field(&r, "organisation_id"), "{}", r.body);
+    let r = bureau.post_form(&format!("/staff/{id}"), &fields("partner_staff")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let role: (String,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT role FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await)
+    .unwrap();
+    assert_eq!(role.0, "partner_staff");
+}
