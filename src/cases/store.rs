@@ -895,11 +895,13 @@ pub async fn transfer(
     errors.into_result()?;
     let ((target_id, target_name, target_path), manager) = (target.expect("validated"), manager.expect("validated"));
     let mut tx = db.begin().await?;
+    // Against the version read above: of two transfers sent at once (a double click), one
+    // moves the case and the other is refused, so each transfer row names where it came from.
     bump(
         &mut tx,
         actor,
         case_id,
-        None,
+        Some(case.version),
         "station_id = $1, path = $2, worker_id = $3",
         vec![target_id.into(), target_path.clone().into(), manager.into()],
     )

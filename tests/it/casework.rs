@@ -864,3 +864,37 @@ async fn a_registered_id_outside_the_scope_is_refused_without_saying_whose_it_is
     assert_eq!(r.json()["code"], "person.id_registered");
     assert!(!r.body.contains("钱秀英") && !r.body.contains("永宁社区") && !r.body.contains("********"), "{}", r.body);
 }
+
+/// A transfer sent twice at once (a double click): one moves the case, the other is refused (the
+/// case has moved, or its version has), and one transfer is recorded.
+#[tokio::test]
+async fn a_transfer_sent_twice_at_once_moves_the_case_once() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let p = register(&worker, serde_json::json!({"name": "孙大爷", "birth_date": "1940-01-01", "place_id": yongning}))
+        .await;
+    let body =
+        serde_json::json!({"person_id": p["id"], "domain": "elderly_care", "source": "visit", "summary": "搬家"});
+    let cid = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (kaiyuan,): (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM stations WHERE name = '开源街道社工站'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let url = format!("/cases/{cid}/transfer");
+    let form = [("station_id", kaiyuan.to_string()), ("reason", "迁居开源".to_string())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (a, b) = tokio::join!(manager.post_form(&url, &form), manager.post_form(&url, &form));
+    let statuses = [a.status, b.status];
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [StatusCode::SEE_OTHER, StatusCode::NOT_FOUND, StatusCode::CONFLICT].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 1);
+}
