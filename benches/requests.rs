@@ -609,7 +609,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .into_iter()
         .next()
         .context("community place")?;
-    let everywhere = linli::auth::Scope { roots: vec!["/".into()] };
+    let everywhere = linli::auth::Scope { roots: vec!["/".into()], casework: false };
     let community =
         store::unit(&db, &everywhere, &format!("place:{community_id}")).await?.context("the community as a unit")?;
     let places: Vec<Uuid> = one_col::<Uuid>(

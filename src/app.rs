@@ -111,7 +111,7 @@ pub fn router(st: AppState) -> Router {
             move |state: State<AppState>, req: Request, next: Next| async move {
                 let start = std::time::Instant::now();
                 let method = req.method().clone();
-                let res = guard(state, access, req, next).await;
+                let res = guard(state, access, route, req, next).await;
                 let elapsed = start.elapsed();
                 crate::ops::observe(&method, route, res.status(), elapsed);
                 // The route template, never the concrete path or query: ids and search text stay out of logs.
@@ -138,7 +138,7 @@ pub fn router(st: AppState) -> Router {
         .with_state(st)
 }
 
-async fn guard(State(st): State<AppState>, access: Access, req: Request, next: Next) -> Response {
+async fn guard(State(st): State<AppState>, access: Access, route: &'static str, req: Request, next: Next) -> Response {
     if matches!(access, Access::Public) {
         return next.run(req).await;
     }
@@ -168,5 +168,12 @@ async fn guard(State(st): State<AppState>, access: Access, req: Request, next: N
     if caller.must_change_password && !is_api && path != "/account/password" && path != "/logout" {
         return Redirect::to("/account/password").into_response();
     }
-    next.run(req).await
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    // Out of scope answers like missing; both are audited alike (audit::not_found says why),
+    // after the answer is made, which stays as it is.
+    if res.status() == axum::http::StatusCode::NOT_FOUND && route.contains("{id}") {
+        let _ = audit::not_found::record(&st.db, &caller.actor(), caller.user_id, method.as_str(), route, &path).await;
+    }
+    res
 }

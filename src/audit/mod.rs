@@ -5,6 +5,7 @@
 //! in each writing transaction: it hands out sequence numbers and serialises chain appends across
 //! app instances (a row lock on PostgreSQL, the single writer on SQLite).
 
+pub mod not_found;
 pub mod pages;
 pub mod store;
 

@@ -26,9 +26,18 @@ pub use roles::Role;
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub roots: Vec<String>,
+    /// Sees people as a station does (station managers and social workers): a person with a
+    /// case is seen by the station holding it, wherever they live, and no longer by the one
+    /// serving their address once the case has moved on (`people::store::visible`). Everyone
+    /// else sees the people living in their places.
+    pub casework: bool,
 }
 
 impl Scope {
+    /// The scope of an account of `role` bound to places with these paths.
+    pub fn of(roots: Vec<String>, role: Role) -> Scope {
+        Scope { roots, casework: matches!(role, Role::StationManager | Role::SocialWorker) }
+    }
     pub fn covers(&self, path: &str) -> bool {
         self.roots.iter().any(|r| path.starts_with(r.as_str()))
     }
@@ -193,11 +202,12 @@ pub async fn caller_for_account(db: &crate::db::Db, account: &str) -> Result<Opt
     .bind(account)
     .fetch_all(c)
     .await)?;
-    let scope = Scope { roots: rows.iter().filter_map(|r| r.5.clone()).collect() };
+    let roots = rows.iter().filter_map(|r| r.5.clone()).collect();
     let Some((user_id, account, display_name, role, locale, _)) = rows.into_iter().next() else {
         return Ok(None);
     };
     let Some(role) = Role::parse(&role) else { return Ok(None) };
+    let scope = Scope::of(roots, role);
     Ok(Some(Caller {
         user_id,
         account,

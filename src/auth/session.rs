@@ -124,7 +124,7 @@ pub async fn load(st: &AppState, token: &str, ip: &str) -> Result<Loaded, AppErr
         .fetch_all(c)
         .await
     })?;
-    let scope = Scope { roots: rows.iter().filter_map(|r| r.scope_path.clone()).collect() };
+    let roots: Vec<String> = rows.iter().filter_map(|r| r.scope_path.clone()).collect();
     let Some(row) = rows.into_iter().next() else {
         return Ok(Loaded::None);
     };
@@ -153,6 +153,7 @@ pub async fn load(st: &AppState, token: &str, ip: &str) -> Result<Loaded, AppErr
         return Ok(Loaded::Pending(Pending { session, user_id: row.user_id, stage: row.stage }));
     }
     let role = Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role in database"))?;
+    let scope = Scope::of(roots, role);
     Ok(Loaded::Full(Box::new(Caller {
         user_id: row.user_id,
         account: row.account,

@@ -54,7 +54,7 @@ pub async fn authenticate(st: &AppState, token: &str, ip: &str) -> Result<Option
         .fetch_all(c)
         .await
     })?;
-    let scope = Scope { roots: rows.iter().filter_map(|r| r.scope_path.clone()).collect() };
+    let roots: Vec<String> = rows.iter().filter_map(|r| r.scope_path.clone()).collect();
     let Some(row) = rows.into_iter().next() else { return Ok(None) };
     let now = Utc::now();
     if row.last_used_at.is_none_or(|t| now - t > Duration::minutes(5)) {
@@ -70,6 +70,7 @@ pub async fn authenticate(st: &AppState, token: &str, ip: &str) -> Result<Option
         tx.commit().await?;
     }
     let role = Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("unknown role in database"))?;
+    let scope = Scope::of(roots, role);
     Ok(Some(Caller {
         user_id: row.user_id,
         account: row.account,
@@ -136,6 +137,20 @@ pub async fn list(st: &AppState, user_id: Uuid) -> Result<Vec<TokenInfo>, AppErr
         .fetch_all(c)
         .await
     })?)
+}
+
+/// Revokes every live token of a user inside `tx` (disable, password reset): a token is a
+/// password of its own, so it must not outlive the decision that the account's are void.
+/// Returns how many were revoked, for the audit row of that decision.
+pub async fn revoke_all_for(tx: &mut crate::db::Tx, user_id: Uuid) -> Result<u64, sqlx::Error> {
+    write!(tx, |c| {
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(Utc::now())
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
 }
 
 pub async fn revoke(st: &AppState, caller: &Caller, id: Uuid) -> Result<(), AppError> {

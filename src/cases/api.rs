@@ -83,12 +83,10 @@ pub struct PlanView {
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses((status = 200, body = CaseDetail), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
-    let (case, held) = store::get_readable(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    if let Some(p) = crate::people::store::get(&st.db, &caller.scope, case.person_id).await? {
-        crate::cases::pages::check_child_access(&st, &caller, &p).await?;
-    }
+    let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    crate::cases::pages::guard_person(&st, &caller, case.person_id).await?;
     let restricted_hidden = !caller.is(super::pages::CASE_WRITERS);
-    let mut records = store::records_for(&st.db, &caller.scope, id, held).await?;
+    let mut records = store::records(&st.db, id).await?;
     if restricted_hidden {
         for r in &mut records {
             if RecordKind::parse(&r.kind).is_some_and(|k| k.is_restricted()) {

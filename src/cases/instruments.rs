@@ -12,6 +12,7 @@ use crate::web::error::FieldErrors;
 use crate::{read, write};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Item {
     pub key: String,
     pub label: String,
@@ -21,6 +22,7 @@ pub struct Item {
 
 /// A result band: scores from `min` up (bands sorted by `min` descending pick the first match).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Band {
     pub min: i64,
     pub code: String,

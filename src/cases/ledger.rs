@@ -49,13 +49,15 @@ struct Line {
     worker: Option<String>,
     notes: String,
     referred_to: Option<String>,
+    /// The path of the station holding the case now.
+    case_path: String,
 }
 
 pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(p): Q<Period>) -> AppResult<Response> {
     let (from, to) = period(&p)?;
     let mut args = Args::new();
     let sql = format!(
-        "SELECT r.occurred_on, c.number, s.name AS station, p.name AS person, r.kind, r.minutes, u.display_name AS worker, r.notes, r.referred_to
+        "SELECT r.occurred_on, c.number, s.name AS station, p.name AS person, r.kind, r.minutes, u.display_name AS worker, r.notes, r.referred_to, c.path AS case_path
          FROM service_records r JOIN cases c ON c.id = r.case_id JOIN persons p ON p.id = c.person_id JOIN stations s ON s.id = r.station_id
          LEFT JOIN users u ON u.id = r.created_by
          WHERE {} AND r.occurred_on >= {} AND r.occurred_on <= {} ORDER BY r.occurred_on, c.number LIMIT 200000",
@@ -69,16 +71,20 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(p): Q<Period>)
         .iter()
         .map(|l| {
             let restricted = RecordKind::parse(&l.kind).is_some_and(|k| k.is_restricted());
+            // The station's work stays on its ledger after the case moved on; who the client is
+            // and what was written go with the case to the station holding it.
+            let moved_on = !caller.scope.covers(&l.case_path);
+            let hidden = |text: String| if moved_on { tr.t("ledger.moved_on") } else { text };
             vec![
                 l.occurred_on.to_string(),
                 l.station.clone(),
                 l.number.clone(),
-                l.person.clone(),
+                hidden(l.person.clone()),
                 tr.t(&format!("record.{}", l.kind)),
                 l.minutes.to_string(),
                 l.worker.clone().unwrap_or_default(),
-                l.referred_to.clone().unwrap_or_default(),
-                if restricted { tr.t("record.restricted") } else { l.notes.clone() },
+                hidden(l.referred_to.clone().unwrap_or_default()),
+                hidden(if restricted { tr.t("record.restricted") } else { l.notes.clone() }),
             ]
         })
         .collect();

@@ -218,6 +218,19 @@ pub struct ServiceRecord {
     pub notes: String,
     pub referred_to: Option<String>,
     pub created_by_name: Option<String>,
+    /// The station whose worker wrote it: after a transfer, the records of the station before.
+    pub station_name: String,
+}
+
+/// A move of a case from one station to another, with its reason.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+pub struct Transfer {
+    pub id: Uuid,
+    pub from_station: String,
+    pub to_station: String,
+    pub reason: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_by_name: Option<String>,
 }
 
 /// One action of a support plan.

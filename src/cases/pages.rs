@@ -138,7 +138,9 @@ pub async fn check_child_access(st: &AppState, caller: &Caller, person: &Person)
     if allowed { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
-/// The child-record check for handlers that act on a person by id (reveal, tag, edit).
+/// The child-record check for handlers that act on a person by id (reveal, tag, edit), and for a
+/// case's client: a station sees the people it holds cases of, so a client out of sight means
+/// the case answers as missing, never that the check is skipped.
 pub async fn guard_person(st: &AppState, caller: &Caller, person_id: Uuid) -> AppResult<()> {
     let person = crate::people::store::get(&st.db, &caller.scope, person_id).await?.ok_or(AppError::NotFound)?;
     check_child_access(st, caller, &person).await
@@ -168,12 +170,16 @@ pub async fn grant_child_access(
         errors.add("days", "grant.days_range");
     }
     let reason = crate::web::form::clean_name(&f.reason, "reason", 200, &mut errors);
-    let user: Option<(Uuid,)> =
-        crate::read!(&st.db, |c| sqlx::query_as("SELECT id FROM users WHERE account = $1 AND disabled = $2")
-            .bind(f.account.trim())
-            .bind(false)
-            .fetch_optional(c)
-            .await)?;
+    // A worker of the manager's own station (or below it): an account elsewhere, or one that
+    // does no case work, answers like an unknown one.
+    let mut args = crate::db::query::Args::new();
+    let sql = format!(
+        "SELECT u.id FROM users u WHERE u.account = {} AND NOT u.disabled AND u.role IN ('social_worker', 'station_manager')
+           AND EXISTS (SELECT 1 FROM user_places up JOIN places pl ON pl.id = up.place_id WHERE up.user_id = u.id AND {})",
+        args.push(f.account.trim()),
+        args.scope("pl.path", &caller.scope)
+    );
+    let user: Option<(Uuid,)> = crate::db::query::optional(&st.db, &sql, &args).await?;
     if user.is_none() {
         errors.add("account", "grant.unknown_account");
     }
@@ -297,29 +303,25 @@ pub async fn timeline_events(st: &AppState, caller: &Caller, person_id: Uuid) ->
     let tr = Tr(caller.lang);
     let mut out = Vec::new();
     let restricted_hidden = !can_read_restricted(caller);
-    let held = cases_of(st, caller, person_id).await?;
-    let away = if caller.is(CASE_READERS) {
-        store::transferred_away(&st.db, &caller.scope, person_id).await?
-    } else {
-        Vec::new()
-    };
-    let cases = held.into_iter().map(|c| (c, true)).chain(away.into_iter().map(|c| (c, false)));
-    for (case, held) in cases {
+    for case in cases_of(st, caller, person_id).await? {
         let href = Some(format!("/cases/{}", case.id));
         out.push(Event {
             on: case.opened_on,
             order: case.id,
             kind: "case.opened".into(),
             title: format!("{} · {}", case.number, tr.t(&format!("domain.{}", case.domain))),
-            detail: if held { case.summary.clone() } else { tr.t("case.transferred_away") },
+            detail: case.summary.clone(),
             href: href.clone(),
         });
-        if !held {
-            // Only what this station wrote before the case moved on.
-            for r in store::records_for(&st.db, &caller.scope, case.id, false).await? {
-                out.push(record_event(tr, &case, r, restricted_hidden, &href));
-            }
-            continue;
+        for t in store::transfers(&st.db, case.id).await? {
+            out.push(Event {
+                on: t.created_at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
+                order: t.id,
+                kind: "case.transferred".into(),
+                title: format!("{} · {} → {}", case.number, t.from_station, t.to_station),
+                detail: t.reason,
+                href: href.clone(),
+            });
         }
         if let Some(closed) = case.closed_on {
             out.push(Event {
@@ -482,7 +484,7 @@ struct CasePage {
     revealed_record: Option<Uuid>,
     /// Other workers of the station, for the manager's reassign form.
     workers: Vec<(Uuid, String)>,
-    transferred_away: bool,
+    transfers: Vec<Transfer>,
     stations: Vec<(Uuid, String)>,
     errors: Vec<(String, String)>,
     plan_form: PlanForm,
@@ -509,6 +511,9 @@ impl CasePage {
     fn restricted(&self, kind: &str) -> bool {
         !self.can_read_restricted && RecordKind::parse(kind).is_some_and(|k| k.is_restricted())
     }
+    fn when(&self, t: &Transfer) -> String {
+        crate::web::local_time(&t.created_at)
+    }
     /// Restricted, and not the one note the bureau just asked to read with a reason.
     fn hidden(&self, r: &crate::cases::model::ServiceRecord) -> bool {
         self.restricted(&r.kind) && self.revealed_record != Some(r.id)
@@ -534,10 +539,8 @@ async fn render_case(
     fb: Feedback,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let (case, held) = store::get_readable(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    if let Some(person) = crate::people::store::get(&st.db, &caller.scope, case.person_id).await? {
-        check_child_access(st, caller, &person).await?;
-    }
+    let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    guard_person(st, caller, case.person_id).await?;
     let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/cases", "nav.cases");
     ctx.title = format!("{} · {}", case.number, case.person_name);
     let tr = ctx.tr;
@@ -549,21 +552,25 @@ async fn render_case(
     let view = CasePage {
         assessments: store::assessments(&st.db, id).await?,
         plans,
-        records: store::records_for(&st.db, &caller.scope, id, held).await?,
+        records: store::records(&st.db, id).await?,
+        transfers: store::transfers(&st.db, id).await?,
         instruments: instruments::current(&st.db).await?,
         tiers: store::tiers(&st.db).await?,
-        can_write: held && caller.is(CASE_WRITERS) && case.is_open(),
-        can_approve: held && caller.is(CASE_APPROVERS),
-        transferred_away: !held,
-        stations: if held && caller.is(CASE_APPROVERS) && case.is_open() {
-            store::station_options(&st.db).await?.into_iter().filter(|(sid, _)| *sid != case.station_id).collect()
+        can_write: caller.is(CASE_WRITERS) && case.is_open(),
+        can_approve: caller.is(CASE_APPROVERS),
+        stations: if caller.is(CASE_APPROVERS) && case.is_open() {
+            store::station_options(&st.db, &case.path)
+                .await?
+                .into_iter()
+                .filter(|(sid, _)| *sid != case.station_id)
+                .collect()
         } else {
             Vec::new()
         },
         can_read_restricted: can_read_restricted(caller),
         can_reveal_notes: caller.role == Role::BureauAdmin,
-        can_register_hazard: caller.is(crate::hazards::pages::HAZARD_STAFF) && held,
-        workers: if held && caller.is(CASE_APPROVERS) && case.is_open() {
+        can_register_hazard: caller.is(crate::hazards::pages::HAZARD_STAFF),
+        workers: if caller.is(CASE_APPROVERS) && case.is_open() {
             store::station_workers(&st.db, case.station_id)
                 .await?
                 .into_iter()
@@ -603,7 +610,7 @@ pub async fn reveal_note(
             .fetch_optional(c)
             .await)?;
     let (case_id, kind) = row.ok_or(AppError::NotFound)?;
-    store::get_readable(&st.db, &caller.scope, case_id).await?.ok_or(AppError::NotFound)?;
+    store::get(&st.db, &caller.scope, case_id).await?.ok_or(AppError::NotFound)?;
     if !RecordKind::parse(&kind).is_some_and(|k| k.is_restricted()) {
         return Err(AppError::NotFound);
     }

@@ -189,8 +189,8 @@ pub async fn intake(db: &Db, scope: &Scope, actor: &Actor, input: &IntakeInput) 
     write!(&mut tx, |c| {
         sqlx::query(
         "INSERT INTO cases (id, number, person_id, station_id, path, domain, source, status, summary, worker_id, tier, next_follow_up_on, opened_on,
-                            created_at, created_by, updated_at, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'intake', $8, $9, $10, $11, $12, $13, $14, $13, $14)"
+                            created_at, created_by, updated_at, updated_by, person_path)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'intake', $8, $9, $10, $11, $12, $13, $14, $13, $14, $15)"
     )
     .bind(id)
     .bind(&number)
@@ -206,6 +206,7 @@ pub async fn intake(db: &Db, scope: &Scope, actor: &Actor, input: &IntakeInput) 
     .bind(today)
     .bind(now)
     .bind(actor.id)
+    .bind(&person.path)
     .execute(c)
     .await
     .map(|r| r.rows_affected())
@@ -227,11 +228,13 @@ pub async fn intake(db: &Db, scope: &Scope, actor: &Actor, input: &IntakeInput) 
     get(db, scope, id).await?.ok_or(AppError::NotFound)
 }
 
-/// Whether a user is bound to a place at or above or below the station's street.
+/// Whether a user works cases (a social worker or station manager) and is bound to a place at
+/// or above or below the station's street. An operator or a bureau account bound above every
+/// station is no case worker.
 async fn worker_serves(db: &Db, user_id: Uuid, station_path: &str) -> Result<bool, sqlx::Error> {
     let rows: Vec<(String,)> = read!(db, |c| sqlx::query_as(
         "SELECT pl.path FROM user_places up JOIN places pl ON pl.id = up.place_id JOIN users u ON u.id = up.user_id
-         WHERE up.user_id = $1 AND u.disabled = $2"
+         WHERE up.user_id = $1 AND u.disabled = $2 AND u.role IN ('social_worker', 'station_manager')"
     )
     .bind(user_id)
     .bind(false)
@@ -643,11 +646,15 @@ pub async fn add_record(
     Ok(id)
 }
 
+/// Every record of a case, whichever station wrote it: the station holding the case reads its
+/// whole history.
 pub async fn records(db: &Db, case_id: Uuid) -> Result<Vec<ServiceRecord>, sqlx::Error> {
     read!(db, |c| {
         sqlx::query_as(
-        "SELECT r.id, r.case_id, r.kind, r.occurred_on, r.minutes, r.notes, r.referred_to, u.display_name AS created_by_name
-         FROM service_records r LEFT JOIN users u ON u.id = r.created_by WHERE r.case_id = $1 ORDER BY r.occurred_on DESC, r.id DESC"
+        "SELECT r.id, r.case_id, r.kind, r.occurred_on, r.minutes, r.notes, r.referred_to, u.display_name AS created_by_name,
+                s.name AS station_name
+         FROM service_records r JOIN stations s ON s.id = r.station_id LEFT JOIN users u ON u.id = r.created_by
+         WHERE r.case_id = $1 ORDER BY r.occurred_on DESC, r.id DESC"
     )
     .bind(case_id)
     .fetch_all(c)
@@ -809,24 +816,23 @@ pub async fn kpis(db: &Db, scope: &Scope) -> Result<Vec<Kpi>, sqlx::Error> {
     query::all(db, &sql, &args).await
 }
 
-/// A case the caller's station holds now, or one it held before a transfer and wrote records
-/// in (read-only for them): (case, held now).
-pub async fn get_readable(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<(Case, bool)>, sqlx::Error> {
-    if let Some(c) = get(db, scope, id).await? {
-        return Ok(Some((c, true)));
-    }
-    let mut args = Args::new();
-    let sql = format!(
-        "SELECT {CASE_COLS} {CASE_FROM} WHERE c.id = {id} AND EXISTS (SELECT 1 FROM service_records r WHERE r.case_id = c.id AND {scope})",
-        id = args.push(id),
-        scope = args.scope("r.path", scope)
-    );
-    Ok(query::optional::<Case>(db, &sql, &args).await?.map(|c| (c, false)))
+/// Keeps the client's address beside each of their cases (`cases.person_path`, read by
+/// `people::store::visible`), inside the transaction that moves them or merges their record.
+pub async fn repath_client(tx: &mut Tx, person_id: Uuid, path: &str) -> Result<(), sqlx::Error> {
+    write!(tx, |c| sqlx::query("UPDATE cases SET person_path = $1 WHERE person_id = $2")
+        .bind(path)
+        .bind(person_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
-/// Moves a case to another station: its history follows; records written so far keep their
-/// station's path, so the old station can still read them and can no longer write. The
-/// receiving station's manager becomes the responsible worker until they reassign it.
+/// Moves a case to another station of its district, with its whole history: the receiving
+/// station reads every record (each still names the station and worker who wrote it) and its
+/// manager becomes the responsible worker until they reassign it. The client goes with the case
+/// (`people::store::visible`): the sending station no longer reads the case, the person or the
+/// notes. The move and its reason are kept (`case_transfers`) and shown on the case page.
 pub async fn transfer(
     db: &Db,
     scope: &Scope,
@@ -841,14 +847,20 @@ pub async fn transfer(
     }
     let mut errors = FieldErrors::default();
     let reason = crate::web::form::clean_name(reason, "reason", 500, &mut errors);
+    // Only to a station of the case's own district: another district's station would take a
+    // resident's file out of sight of the bureau responsible for them.
+    let district = crate::db::scope_sql::district_of(&case.path);
     let target: Option<(Uuid, String, String)> = read!(db, |c| {
         sqlx::query_as(
-        "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id WHERE s.id = $1 AND s.active = $2"
-    )
-    .bind(station_id)
-    .bind(true)
-    .fetch_optional(c)
-    .await
+            "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
+             WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4",
+        )
+        .bind(station_id)
+        .bind(true)
+        .bind(district)
+        .bind(crate::db::scope_sql::subtree_end(district))
+        .fetch_optional(c)
+        .await
     })?;
     let target = match target {
         Some(t) if t.0 != case.station_id => Some(t),
@@ -883,16 +895,43 @@ pub async fn transfer(
     errors.into_result()?;
     let ((target_id, target_name, target_path), manager) = (target.expect("validated"), manager.expect("validated"));
     let mut tx = db.begin().await?;
+    // Against the version read above: of two transfers sent at once (a double click), one
+    // moves the case and the other is refused, so each transfer row names where it came from.
     bump(
         &mut tx,
         actor,
         case_id,
-        None,
+        Some(case.version),
         "station_id = $1, path = $2, worker_id = $3",
         vec![target_id.into(), target_path.clone().into(), manager.into()],
     )
     .await?;
     crate::search::repath(&mut tx, "case", case_id, &target_path).await?;
+    // The notes are found where the case is now.
+    write!(&mut tx, |c| {
+        sqlx::query(
+        "UPDATE search_terms SET path = $1 WHERE entity = 'record' AND entity_id IN (SELECT id FROM service_records WHERE case_id = $2)"
+    )
+    .bind(&target_path)
+    .bind(case_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    write!(&mut tx, |c| sqlx::query(
+        "INSERT INTO case_transfers (id, case_id, from_station_id, to_station_id, reason, created_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(Uuid::now_v7())
+    .bind(case_id)
+    .bind(case.station_id)
+    .bind(target_id)
+    .bind(&reason)
+    .bind(Utc::now())
+    .bind(actor.id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     audit::record(
         &mut tx,
         actor,
@@ -964,40 +1003,30 @@ pub async fn reassign(
     Ok(())
 }
 
-/// A person's cases that moved to another station after the caller's station wrote records in
-/// them: still readable here, for what this station wrote.
-pub async fn transferred_away(db: &Db, scope: &Scope, person_id: Uuid) -> Result<Vec<Case>, sqlx::Error> {
-    let mut args = Args::new();
-    let sql = format!(
-        "SELECT {CASE_COLS} {CASE_FROM} WHERE c.person_id = {p} AND NOT ({held})
-           AND EXISTS (SELECT 1 FROM service_records r WHERE r.case_id = c.id AND {wrote})
-         ORDER BY c.opened_on DESC",
-        p = args.push(person_id),
-        held = args.scope("c.path", scope),
-        wrote = args.scope("r.path", scope),
-    );
-    query::all(db, &sql, &args).await
+/// The moves of a case between stations, oldest first.
+pub async fn transfers(db: &Db, case_id: Uuid) -> Result<Vec<Transfer>, sqlx::Error> {
+    read!(db, |c| {
+        sqlx::query_as(
+        "SELECT t.id, f.name AS from_station, d.name AS to_station, t.reason, t.created_at, u.display_name AS created_by_name
+         FROM case_transfers t JOIN stations f ON f.id = t.from_station_id JOIN stations d ON d.id = t.to_station_id
+         LEFT JOIN users u ON u.id = t.created_by WHERE t.case_id = $1 ORDER BY t.created_at, t.id"
+    )
+    .bind(case_id)
+    .fetch_all(c)
+    .await
+    })
 }
 
-/// Records of a case the caller may read: all of them for the station holding the case, only
-/// its own for a station that transferred it away.
-pub async fn records_for(db: &Db, scope: &Scope, case_id: Uuid, held: bool) -> Result<Vec<ServiceRecord>, sqlx::Error> {
-    if held {
-        return records(db, case_id).await;
-    }
-    let mut args = Args::new();
-    let sql = format!(
-        "SELECT r.id, r.case_id, r.kind, r.occurred_on, r.minutes, r.notes, r.referred_to, u.display_name AS created_by_name
-         FROM service_records r LEFT JOIN users u ON u.id = r.created_by WHERE r.case_id = {} AND {} ORDER BY r.occurred_on DESC, r.id DESC",
-        args.push(case_id),
-        args.scope("r.path", scope)
-    );
-    query::all(db, &sql, &args).await
-}
-
-pub async fn station_options(db: &Db) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    read!(db, |c| sqlx::query_as("SELECT id, name FROM stations WHERE active = $1 ORDER BY name")
-        .bind(true)
-        .fetch_all(c)
-        .await)
+/// Active stations of the district a case lies in (`case_path`): where it may be transferred.
+pub async fn station_options(db: &Db, case_path: &str) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let district = crate::db::scope_sql::district_of(case_path);
+    read!(db, |c| sqlx::query_as(
+        "SELECT s.id, s.name FROM stations s JOIN places pl ON pl.id = s.place_id
+         WHERE s.active = $1 AND pl.path >= $2 AND pl.path < $3 ORDER BY s.name"
+    )
+    .bind(true)
+    .bind(district)
+    .bind(crate::db::scope_sql::subtree_end(district))
+    .fetch_all(c)
+    .await)
 }

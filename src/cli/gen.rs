@@ -662,6 +662,7 @@ static CASES: Table = Table {
         ("created_by", Id),
         ("updated_at", Time),
         ("updated_by", Id),
+        ("person_path", Text),
     ],
 };
 static ASSESSMENTS: Table = Table {
@@ -805,6 +806,8 @@ struct Summary {
 /// A pilot-street resident who may become a client.
 struct Candidate {
     id: Uuid,
+    /// Where the person lives (`cases.person_path`).
+    path: Arc<str>,
     station: usize,
     birth: Option<NaiveDate>,
     registered: NaiveDate,
@@ -1286,6 +1289,7 @@ impl Gen {
                 if let Some(station) = station {
                     candidates.push(Candidate {
                         id,
+                        path: path.clone(),
                         station,
                         birth: birth_date,
                         registered: (at + Duration::hours(8)).date_naive(),
@@ -1457,6 +1461,7 @@ impl Gen {
         let worker = st.workers[self.rng.gen_range(0..st.workers.len())];
         let mut p = CasePlan {
             person: c.id,
+            person_path: c.path.clone(),
             station: c.station,
             age,
             domain,
@@ -1745,6 +1750,7 @@ impl Gen {
                 p.worker.into(),
                 updated_at.into(),
                 updated_by.into(),
+                (&p.person_path).into(),
             ],
         )?;
         self.sum.cases += 1;
@@ -1777,6 +1783,7 @@ struct CasePlan {
     number: String,
     created: DateTime<Utc>,
     person: Uuid,
+    person_path: Arc<str>,
     station: usize,
     age: Option<i32>,
     domain: &'static str,

@@ -29,7 +29,7 @@ pub enum UserCommand {
         #[arg(long = "place", required = true)]
         places: Vec<String>,
     },
-    /// Set a new one-time password and end the account's sessions.
+    /// Set a new one-time password and end the account's sessions and API tokens.
     ResetPassword {
         #[arg(long)]
         account: String,

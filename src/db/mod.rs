@@ -243,6 +243,17 @@ impl Tx {
     }
 }
 
+/// `col IN (subquery)` in the form each backend can answer from an index when it stands in an
+/// OR: PostgreSQL runs a subquery under OR as a filter on every row (a sequential scan of the
+/// table), but an array made from it is an index condition it can OR with others (BitmapOr);
+/// SQLite unions the index lookups of either form.
+pub fn id_in(backend: Backend, col: &str, subquery: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("{col} IN ({subquery})"),
+        Backend::Postgres => format!("{col} = ANY(ARRAY({subquery}))"),
+    }
+}
+
 /// Unique-constraint violations become user errors rather than 500s.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())

@@ -34,6 +34,15 @@ pub fn path_or_ancestor_filter(col: &str, roots: &[String], first: usize) -> (St
     (format!("({})", parts.join(" OR ")), binds)
 }
 
+/// The district a path lies in: its first two segments (city, district), or the path itself when
+/// it is the city or a district. Case work does not leave its district.
+pub fn district_of(path: &str) -> &str {
+    match path.match_indices('/').nth(2) {
+        Some((i, _)) => &path[..=i],
+        None => path,
+    }
+}
+
 /// The first path after every descendant of `path`. Paths are `/seg/seg/` with segments of
 /// `[0-9a-z]`, all above `/`, so replacing the trailing `/` by `0` bounds the subtree.
 pub fn subtree_end(path: &str) -> String {
@@ -73,6 +82,13 @@ mod tests {
             use crate::org::model::segment_of;
             proptest::prop_assert_eq!(segment_of(x).cmp(&segment_of(y)), x.cmp(&y));
         }
+    }
+
+    #[test]
+    fn the_district_of_a_path_is_its_first_two_segments() {
+        assert_eq!(district_of("/000001/000002/000003/000004/"), "/000001/000002/");
+        assert_eq!(district_of("/000001/000002/"), "/000001/000002/");
+        assert_eq!(district_of("/000001/"), "/000001/");
     }
 
     #[test]

@@ -227,8 +227,18 @@ async fn locate(
 
 /// Checks that linked records exist and are visible to the caller.
 async fn check_links(db: &Db, scope: &Scope, h: &NewHazard, errors: &mut FieldErrors) -> Result<(), sqlx::Error> {
-    let links: [(&str, Option<Uuid>, &str); 3] = [
-        ("person_id", h.person_id, "SELECT id FROM persons WHERE merged_into IS NULL AND id = "),
+    if let Some(id) = h.person_id {
+        let mut args = Args::new();
+        let sql = format!(
+            "SELECT p.id FROM persons p WHERE p.merged_into IS NULL AND p.id = {} AND {}",
+            args.push(id),
+            crate::people::store::visible(db.backend(), "p", scope, &mut args)
+        );
+        if query::optional::<(Uuid,)>(db, &sql, &args).await?.is_none() {
+            errors.add("person_id", "error.bad_choice");
+        }
+    }
+    let links: [(&str, Option<Uuid>, &str); 2] = [
         ("case_id", h.case_id, "SELECT id FROM cases WHERE id = "),
         ("request_id", h.request_id, "SELECT id FROM requests WHERE id = "),
     ];

@@ -163,6 +163,9 @@ pub struct Organisation {
     pub description: Option<String>,
     pub active: bool,
     pub version: i64,
+    /// The path of the place it serves: above the caller's scope, it is shown but not edited.
+    #[serde(skip)]
+    pub place_path: String,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]

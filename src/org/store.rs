@@ -456,6 +456,47 @@ pub async fn get_organisation(db: &Db, scope: &Scope, id: Uuid) -> Result<Option
     query::optional(db, &sql, &args).await
 }
 
+/// An organisation the caller may change: one serving a place inside their scope. One above it
+/// (a city association seen from a district) is shown to them but refused with a reason (403);
+/// one they cannot see at all is missing (404).
+pub async fn editable_organisation(db: &Db, scope: &Scope, id: Uuid) -> Result<Organisation, AppError> {
+    let o = get_organisation(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    if !scope.covers(&o.place_path) {
+        return Err(AppError::ForbiddenBecause("org.above_scope"));
+    }
+    Ok(o)
+}
+
+/// An active organisation inside the scope: one a staff account may be bound
+/// to. A department handler reads the requests sent to their department, so the binding grants
+/// what the organisation sees; an organisation of another district, or one above the caller (a
+/// city department seen from a district), is not the caller's to grant. None when unknown,
+/// inactive or outside: the three answer alike.
+pub async fn organisation_inside(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Organisation>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql = format!(
+        "SELECT {ORG_COLS} {ORG_FROM} WHERE o.id = {} AND o.active AND {}",
+        args.push(id),
+        args.scope("p.path", scope)
+    );
+    query::optional(db, &sql, &args).await
+}
+
+/// Whether an organisation of one of `kinds` is visible to the caller (inside the scope or
+/// serving an area above it): one a record in the scope may name, as an estate names its
+/// property company or a station its operator. Unknown and out of scope answer alike.
+pub async fn organisation_visible(db: &Db, scope: &Scope, id: Uuid, kinds: &[OrgKind]) -> Result<bool, sqlx::Error> {
+    let mut args = Args::new();
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    let sql = format!(
+        "SELECT o.id {ORG_FROM} WHERE o.id = {} AND o.kind IN ({}) AND {}",
+        args.push(id),
+        args.list(&kinds),
+        args.scope_visible("p.path", scope)
+    );
+    Ok(query::optional::<(Uuid,)>(db, &sql, &args).await?.is_some())
+}
+
 pub struct OrgInput {
     pub kind: OrgKind,
     pub name: String,
@@ -474,11 +515,11 @@ pub async fn save_organisation(
     id: Option<Uuid>,
     o: &OrgInput,
 ) -> Result<Uuid, AppError> {
+    if let Some(id) = id {
+        editable_organisation(db, scope, id).await?;
+    }
     if get_place(db, scope, o.place_id).await?.is_none() {
         return Err(AppError::field("place_id", "place.parent_not_found"));
-    }
-    if let Some(id) = id {
-        get_organisation(db, scope, id).await?.ok_or(AppError::NotFound)?;
     }
     let now = Utc::now();
     let new_id = id.unwrap_or_else(Uuid::now_v7);
@@ -526,7 +567,7 @@ pub async fn save_organisation(
     Ok(new_id)
 }
 
-const ORG_COLS: &str = "o.id, o.kind, o.name, o.place_id, p.name AS place_name, o.contact_name, o.contact_phone, o.description, o.active, o.version";
+const ORG_COLS: &str = "o.id, o.kind, o.name, o.place_id, p.name AS place_name, o.contact_name, o.contact_phone, o.description, o.active, o.version, p.path AS place_path";
 const ORG_FROM: &str = "FROM organisations o JOIN places p ON p.id = o.place_id";
 
 const ESTATE_FROM: &str =
@@ -581,14 +622,10 @@ pub async fn save_estate(
         Some(p) if p.kind() == PlaceKind::Community => {}
         _ => return Err(AppError::field("community_id", "place.parent_not_found")),
     }
-    if let Some(pc) = e.property_company_id {
-        let ok: Option<(String,)> = read!(db, |c| sqlx::query_as("SELECT kind FROM organisations WHERE id = $1")
-            .bind(pc)
-            .fetch_optional(c)
-            .await)?;
-        if ok.is_none_or(|k| k.0 != OrgKind::PropertyCompany.as_str()) {
-            return Err(AppError::field("property_company_id", "estate.not_a_property_company"));
-        }
+    if let Some(pc) = e.property_company_id
+        && !organisation_visible(db, scope, pc, &[OrgKind::PropertyCompany]).await?
+    {
+        return Err(AppError::field("property_company_id", "estate.not_a_property_company"));
     }
     if let Some(id) = id {
         get_estate(db, scope, id).await?.ok_or(AppError::NotFound)?;
@@ -689,14 +726,10 @@ pub async fn save_station(
             _ => return Err(AppError::field("host_community_id", "station.host_outside")),
         }
     }
-    if let Some(op) = s.operator_id {
-        let ok: Option<(String,)> = read!(db, |c| sqlx::query_as("SELECT kind FROM organisations WHERE id = $1")
-            .bind(op)
-            .fetch_optional(c)
-            .await)?;
-        if !ok.is_some_and(|k| k.0 == OrgKind::PartnerOrg.as_str() || k.0 == OrgKind::GovernanceCenter.as_str()) {
-            return Err(AppError::field("operator_id", "station.operator_kind"));
-        }
+    if let Some(op) = s.operator_id
+        && !organisation_visible(db, scope, op, &[OrgKind::PartnerOrg, OrgKind::GovernanceCenter]).await?
+    {
+        return Err(AppError::field("operator_id", "station.operator_kind"));
     }
     if s.service_domains.iter().any(|d| !SERVICE_DOMAINS.contains(&d.as_str())) {
         return Err(AppError::field("service_domains", "error.bad_choice"));
@@ -752,7 +785,15 @@ pub async fn save_station(
     Ok(new_id)
 }
 
-/// (id, name) of organisations of some kinds inside the scope, for select boxes.
+/// (id, name) of active organisations inside the scope (not above it), for binding staff.
+pub async fn organisation_options_inside(db: &Db, scope: &Scope) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let mut args = Args::new();
+    let sql =
+        format!("SELECT o.id, o.name {ORG_FROM} WHERE {} AND o.active ORDER BY o.name", args.scope("p.path", scope));
+    query::all(db, &sql, &args).await
+}
+
+/// (id, name) of organisations of some kinds inside the scope or above it, for select boxes.
 pub async fn organisation_options(
     db: &Db,
     scope: &Scope,

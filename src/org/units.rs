@@ -229,7 +229,11 @@ pub async fn organisations(State(st): State<AppState>, caller: Caller, Q(q): Q<P
         .into_iter()
         .map(|o| {
             vec![
-                if edit { Cell::link(o.name, format!("/organisations/{}/edit", o.id)) } else { Cell::text(o.name) },
+                if edit && caller.scope.covers(&o.place_path) {
+                    Cell::link(o.name, format!("/organisations/{}/edit", o.id))
+                } else {
+                    Cell::text(o.name)
+                },
                 Cell::text(tr.t(&format!("org.{}", o.kind))),
                 Cell::text(o.place_name),
                 Cell::text(o.contact_name.unwrap_or_default()),
@@ -301,7 +305,7 @@ pub async fn org_new(State(st): State<AppState>, caller: Caller) -> AppResult<Re
 }
 
 pub async fn org_edit(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
-    let o = store::get_organisation(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let o = store::editable_organisation(&st.db, &caller.scope, id).await?;
     let f = OrgForm {
         kind: o.kind,
         name: o.name,

@@ -106,6 +106,7 @@ pub async fn merge(
         write!(&mut tx, |c| sqlx::query(sql).bind(into).bind(from).execute(c).await.map(|r| r.rows_affected()))?;
     }
     crate::search::remove(&mut tx, from).await?;
+    crate::cases::store::repath_client(&mut tx, into, &b.path).await?;
     if let Some(hid) = a.household_id {
         store::household_event(&mut tx, actor, hid, from, "merged", None, Some(&b.name), &a.path).await?;
     }

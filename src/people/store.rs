@@ -9,7 +9,7 @@ use crate::audit::{self, Actor, Entry};
 use crate::auth::Scope;
 use crate::crypto::Keyring;
 use crate::db::query::{self, Args};
-use crate::db::{Db, Tx};
+use crate::db::{Backend, Db, Tx};
 use crate::org::model::PlaceKind;
 use crate::web::error::{AppError, FieldErrors};
 use crate::{read, write};
@@ -37,6 +37,40 @@ pub struct PersonFilter {
     pub page: Option<i64>,
 }
 
+/// SQL true when the person `alias` (a `persons` row) is visible in the scope. Most callers see
+/// the people living in their places. A station (`Scope::casework`) sees a person through the
+/// cases it holds: the people living in its places, but not those whose only cases another
+/// station holds (a transfer took them there), and the people living elsewhere whose case it
+/// holds (a transfer brought them). Both exceptions come from the cases alone (`cases.path`,
+/// `cases.person_path`) and are few, so the residents are still found by their path.
+pub fn visible(backend: Backend, alias: &str, scope: &Scope, args: &mut Args) -> String {
+    let lives_here = args.scope(&format!("{alias}.path"), scope);
+    if !scope.casework {
+        return lives_here;
+    }
+    let moved_away = format!(
+        "SELECT xc.person_id FROM cases xc WHERE {} AND NOT ({})
+           AND NOT EXISTS (SELECT 1 FROM cases hc WHERE hc.person_id = xc.person_id AND {})",
+        args.scope("xc.person_path", scope),
+        args.scope("xc.path", scope),
+        args.scope("hc.path", scope)
+    );
+    let moved_in = moved_in(scope, args);
+    format!(
+        "(({lives_here} AND {alias}.id NOT IN ({moved_away})) OR {})",
+        crate::db::id_in(backend, &format!("{alias}.id"), &moved_in)
+    )
+}
+
+/// The ids of the people living outside the scope whose case a station in it holds.
+pub fn moved_in(scope: &Scope, args: &mut Args) -> String {
+    format!(
+        "SELECT yc.person_id FROM cases yc WHERE {} AND NOT ({})",
+        args.scope("yc.path", scope),
+        args.scope("yc.person_path", scope)
+    )
+}
+
 pub async fn list(
     db: &Db,
     scope: &Scope,
@@ -45,7 +79,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<(Vec<Person>, i64), sqlx::Error> {
     let mut args = Args::new();
-    let mut wh = format!("{} AND p.merged_into IS NULL", args.scope("p.path", scope));
+    let mut wh = format!("{} AND p.merged_into IS NULL", visible(db.backend(), "p", scope, &mut args));
     if let Some(pid) = f.place_id {
         // The chosen place's subtree, intersected with the scope above.
         let Some(place) = crate::org::store::get_place(db, scope, pid).await? else {
@@ -127,7 +161,7 @@ pub async fn get(db: &Db, scope: &Scope, id: Uuid) -> Result<Option<Person>, sql
     let sql = format!(
         "SELECT {PERSON_COLS} {PERSON_FROM} WHERE p.id = {} AND {}",
         args.push(id),
-        args.scope("p.path", scope)
+        visible(db.backend(), "p", scope, &mut args)
     );
     query::optional(db, &sql, &args).await
 }
@@ -187,6 +221,9 @@ pub struct Candidate {
     /// 1 when the match is by ID number.
     #[serde(skip)]
     pub same_id: i64,
+    /// 1 when the caller may open the record.
+    #[serde(skip)]
+    pub in_scope: i64,
 }
 
 pub async fn candidates(
@@ -220,14 +257,16 @@ pub async fn candidates(
         Some(id) => format!(" AND p.id <> {}", args.push(id)),
         None => String::new(),
     };
+    let in_scope = visible(db.backend(), "p", scope, &mut args);
     let sql = format!(
-        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path, {same_id} AS same_id
+        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path, {same_id} AS same_id,
+                CAST(CASE WHEN {in_scope} THEN 1 ELSE 0 END AS BIGINT) AS in_scope
          FROM persons p JOIN places pl ON pl.id = p.place_id WHERE ({}) AND p.merged_into IS NULL{not_self} LIMIT 10",
         ors.join(" OR ")
     );
     let mut rows: Vec<Candidate> = query::all(db, &sql, &args).await?;
     for r in &mut rows {
-        r.visible = scope.covers(&r.path);
+        r.visible = r.in_scope == 1;
         if !r.visible {
             // Only the fact that the number is registered leaves the scope, nothing about whom.
             *r = Candidate {
@@ -440,13 +479,20 @@ pub async fn household_event(
     Ok(())
 }
 
-/// A household's changes the caller may see (members outside the scope stay out), oldest first.
-pub async fn household_events(db: &Db, scope: &Scope, household_id: Uuid) -> Result<Vec<HouseholdEvent>, sqlx::Error> {
+/// The changes in `person`'s household the caller may see, oldest first: the person's own (the
+/// caller sees the person) and those of members living inside the scope.
+pub async fn household_events(
+    db: &Db,
+    scope: &Scope,
+    household_id: Uuid,
+    person: Uuid,
+) -> Result<Vec<HouseholdEvent>, sqlx::Error> {
     let mut args = Args::new();
     let sql = format!(
         "SELECT e.id, e.person_id, p.name, e.kind, e.relation, e.detail, e.at FROM household_events e
-         JOIN persons p ON p.id = e.person_id WHERE e.household_id = {} AND {} ORDER BY e.at",
+         JOIN persons p ON p.id = e.person_id WHERE e.household_id = {} AND (e.person_id = {} OR {}) ORDER BY e.at",
         args.push(household_id),
+        args.push(person),
         args.scope("e.path", scope)
     );
     query::all(db, &sql, &args).await
@@ -538,6 +584,9 @@ pub async fn update(
     }
     if current.name != clean.name || current.path != res.path {
         crate::search::index(&mut tx, "person", id, id, &res.path, &crate::search::name_terms(&clean.name)).await?;
+    }
+    if current.path != res.path {
+        crate::cases::store::repath_client(&mut tx, id, &res.path).await?;
     }
     let new_address = address_of(&clean, res.estate_name.as_deref());
     let moved = current.path != res.path || current.address() != new_address;
@@ -633,7 +682,11 @@ pub async fn reveal(
         Secret::IdNumber => "id_sealed",
         Secret::Phone => "phone_sealed",
     };
-    let sql = format!("SELECT {col} FROM persons WHERE id = {} AND {}", args.push(id), args.scope("path", scope));
+    let sql = format!(
+        "SELECT p.{col} FROM persons p WHERE p.id = {} AND {}",
+        args.push(id),
+        visible(db.backend(), "p", scope, &mut args)
+    );
     let row: Option<(Option<String>,)> = query::optional(db, &sql, &args).await?;
     let sealed = row.ok_or(AppError::NotFound)?.0;
     let Some(sealed) = sealed else { return Ok(None) };
@@ -719,7 +772,7 @@ pub async fn end_tag(
     let sql = format!(
         "SELECT t.person_id, t.starts_on, t.ends_on FROM person_tags t JOIN persons p ON p.id = t.person_id WHERE t.id = {} AND {}",
         args.push(tag_id),
-        args.scope("p.path", scope)
+        visible(db.backend(), "p", scope, &mut args)
     );
     let (person_id, starts, ended): (Uuid, NaiveDate, Option<NaiveDate>) =
         query::optional(db, &sql, &args).await?.ok_or(AppError::NotFound)?;
@@ -757,7 +810,7 @@ pub async fn household_members(db: &Db, scope: &Scope, household_id: Uuid) -> Re
     let sql = format!(
         "SELECT {PERSON_COLS} {PERSON_FROM} WHERE p.household_id = {} AND p.merged_into IS NULL AND {} ORDER BY p.birth_date",
         args.push(household_id),
-        args.scope("p.path", scope)
+        visible(db.backend(), "p", scope, &mut args)
     );
     query::all(db, &sql, &args).await
 }
@@ -767,12 +820,14 @@ pub async fn namesakes(db: &Db, scope: &Scope, person: &Person) -> Result<Vec<Ca
     let Some(birth) = person.birth_date else { return Ok(Vec::new()) };
     let mut args = Args::new();
     let sql = format!(
-        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path, CAST(0 AS BIGINT) AS same_id FROM persons p JOIN places pl ON pl.id = p.place_id
+        "SELECT p.id, p.name, p.birth_date, p.id_masked, pl.name AS place_name, p.path, CAST(0 AS BIGINT) AS same_id,
+                CAST(1 AS BIGINT) AS in_scope
+         FROM persons p JOIN places pl ON pl.id = p.place_id
          WHERE p.name = {} AND p.birth_date = {} AND p.id <> {} AND p.merged_into IS NULL AND {} LIMIT 10",
         args.push(person.name.as_str()),
         args.push(birth),
         args.push(person.id),
-        args.scope("p.path", scope)
+        visible(db.backend(), "p", scope, &mut args)
     );
     let mut rows: Vec<Candidate> = query::all(db, &sql, &args).await?;
     for r in &mut rows {

@@ -41,7 +41,7 @@ pub async fn for_person(st: &AppState, caller: &Caller, person: &Person) -> AppR
 async fn household_events(st: &AppState, caller: &Caller, person: &Person) -> AppResult<Vec<Event>> {
     let Some(hid) = person.household_id else { return Ok(Vec::new()) };
     let tr = crate::web::i18n::Tr(caller.lang);
-    let rows = super::store::household_events(&st.db, &caller.scope, hid).await?;
+    let rows = super::store::household_events(&st.db, &caller.scope, hid, person.id).await?;
     Ok(rows
         .into_iter()
         .map(|e| {

@@ -104,6 +104,7 @@ pub fn status_from_parts(parts: &[PartStatus]) -> Status {
 
 /// A request as typed by staff, by a resident on the public page, or posted through Open311.
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IntakeInput {
     #[serde(default)]
     pub category: String,

@@ -29,7 +29,7 @@ use crate::web::views::FormPage;
 const REPORTS_PER_HOUR: u32 = 20;
 
 fn everywhere() -> Scope {
-    Scope { roots: vec!["/".to_string()] }
+    Scope { roots: vec!["/".to_string()], casework: false }
 }
 
 fn resident(info: &RequestInfo) -> Actor {

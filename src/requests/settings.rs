@@ -4,12 +4,12 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use uuid::Uuid;
 
 use super::model::DefaultUnit;
 use super::store::{self, CategoryInput};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
+use crate::org::model::OrgKind;
 use crate::web::error::{AppError, AppResult, FieldErrors};
 use crate::web::extract::PageForm;
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
@@ -61,11 +61,7 @@ async fn form(st: &AppState, caller: &Caller, f: &CategoryInput, errors: &FieldE
     let units: Vec<(String, String)> =
         DefaultUnit::ALL.iter().map(|u| (u.as_str().to_string(), tr.t(&u.label_key()))).collect();
     let mut orgs = vec![(String::new(), tr.t("filter.choose"))];
-    let departments: Vec<(Uuid, String)> = crate::read!(&st.db, |c| sqlx::query_as(
-        "SELECT id, name FROM organisations WHERE kind = 'department' AND active ORDER BY name"
-    )
-    .fetch_all(c)
-    .await)?;
+    let departments = crate::org::store::organisation_options(&st.db, &caller.scope, &[OrgKind::Department]).await?;
     orgs.extend(departments.into_iter().map(|(id, n)| (id.to_string(), n)));
     let editing = f.version.is_some();
     let mut fields = vec![
@@ -132,7 +128,7 @@ pub async fn save(
     caller: Caller,
     PageForm(f): PageForm<CategoryInput>,
 ) -> AppResult<Response> {
-    let status = match store::save_category(&st.db, &caller.actor(), &f).await {
+    let status = match store::save_category(&st.db, &caller.scope, &caller.actor(), &f).await {
         Ok(_) => return Ok(Redirect::to("/request-categories").into_response()),
         Err(AppError::Invalid(errors)) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
         Err(AppError::Stale) => {

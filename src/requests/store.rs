@@ -113,8 +113,9 @@ fn positive(v: &str, field: &str, max: i64, errors: &mut FieldErrors) -> i64 {
     }
 }
 
-/// Creates or updates a category (bureau). A stale version is refused.
-pub async fn save_category(db: &Db, actor: &Actor, input: &CategoryInput) -> Result<Category, AppError> {
+/// Creates or updates a category (bureau). A stale version is refused. The default department
+/// must serve the bureau's scope (inside it or above it), like any unit it dispatches to.
+pub async fn save_category(db: &Db, scope: &Scope, actor: &Actor, input: &CategoryInput) -> Result<Category, AppError> {
     let mut errors = FieldErrors::default();
     let code = input.code.trim().to_string();
     if code.is_empty() {
@@ -133,12 +134,7 @@ pub async fn save_category(db: &Db, actor: &Actor, input: &CategoryInput) -> Res
     let org = match input.default_org_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => match Uuid::parse_str(s) {
             Ok(id) => {
-                let mut args = Args::new();
-                let sql = format!(
-                    "SELECT id FROM organisations WHERE id = {} AND kind = 'department' AND active",
-                    args.push(id)
-                );
-                if query::optional::<(Uuid,)>(db, &sql, &args).await?.is_none() {
+                if self::unit(db, scope, &format!("org:{id}")).await?.is_none() {
                     errors.add("default_org_id", "error.bad_choice");
                 }
                 Some(id)
@@ -662,9 +658,9 @@ async fn linked_person(
     let (Some(pid), Some(scope)) = (person, scope) else { return Ok(None) };
     let mut args = Args::new();
     let sql = format!(
-        "SELECT id FROM persons WHERE id = {} AND merged_into IS NULL AND {}",
+        "SELECT p.id FROM persons p WHERE p.id = {} AND p.merged_into IS NULL AND {}",
         args.push(pid),
-        args.scope("path", scope)
+        crate::people::store::visible(db.backend(), "p", scope, &mut args)
     );
     Ok(Some(query::optional::<(Uuid,)>(db, &sql, &args).await?.map(|r| r.0)))
 }
@@ -1302,15 +1298,18 @@ impl Unit {
 }
 
 /// Units a dispatcher can send work to: communities and streets (stations) in their scope, and
-/// every active department.
+/// the active departments serving it (placed inside the scope or above it: a city department
+/// serves the district). A department of another district is not a unit here: its handlers would
+/// read the request.
 pub async fn units(db: &Db, scope: &Scope) -> Result<Vec<Unit>, sqlx::Error> {
     let mut args = Args::new();
     let sql = format!(
         "SELECT 'place', id, name, path FROM places WHERE active AND kind IN ('street', 'community') AND {}
          UNION ALL
-         SELECT 'org', o.id, o.name, p.path FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.active AND o.kind = 'department'
+         SELECT 'org', o.id, o.name, p.path FROM organisations o JOIN places p ON p.id = o.place_id WHERE o.active AND o.kind = 'department' AND {}
          ORDER BY 1 DESC, 4",
-        args.scope("path", scope)
+        args.scope("path", scope),
+        args.scope_visible("p.path", scope)
     );
     let rows: Vec<(String, Uuid, String, String)> = query::all(db, &sql, &args).await?;
     Ok(rows.into_iter().map(|(kind, id, name, path)| Unit { kind, id, name, path }).collect())
@@ -1328,8 +1327,9 @@ pub async fn unit(db: &Db, scope: &Scope, key: &str) -> Result<Option<Unit>, sql
         ),
         "org" => format!(
             "SELECT 'org', o.id, o.name, p.path FROM organisations o JOIN places p ON p.id = o.place_id
-             WHERE o.id = {} AND o.active AND o.kind = 'department'",
-            args.push(id)
+             WHERE o.id = {} AND o.active AND o.kind = 'department' AND {}",
+            args.push(id),
+            args.scope_visible("p.path", scope)
         ),
         _ => return Ok(None),
     };
@@ -1341,7 +1341,7 @@ pub async fn unit(db: &Db, scope: &Scope, key: &str) -> Result<Option<Unit>, sql
 /// category's department.
 pub async fn default_unit(db: &Db, r: &Request) -> Result<Option<Unit>, sqlx::Error> {
     let Some(cat) = category(db, &r.category).await? else { return Ok(None) };
-    let everywhere = Scope { roots: vec!["/".into()] };
+    let everywhere = Scope { roots: vec!["/".into()], casework: false };
     match DefaultUnit::parse(&cat.default_unit) {
         Some(DefaultUnit::Department) => match cat.default_org_id {
             Some(org) => unit(db, &everywhere, &format!("org:{org}")).await,

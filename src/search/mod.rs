@@ -179,7 +179,16 @@ pub async fn find(db: &Db, scope: &Scope, entities: &[&str], q: &str, limit: i64
     };
     let (term_where, need) = term_sql;
     let ent = args.list(entities);
-    let scope_sql = args.scope("path", scope);
+    let mut scope_sql = args.scope("path", scope);
+    if scope.casework && entities.contains(&"person") {
+        // A person's name is indexed where they live; a station also finds the people living
+        // elsewhere whose case it holds (`people::store::visible` then drops the residents whose
+        // cases another station holds).
+        scope_sql = format!(
+            "({scope_sql} OR (entity = 'person' AND person_id IN ({})))",
+            crate::people::store::moved_in(scope, &mut args)
+        );
+    }
     let having = match need {
         Some(n) => format!("HAVING COUNT(DISTINCT term) = {}", args.push(n)),
         None => String::new(),

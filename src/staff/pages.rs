@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::store::{self, Staff, StaffFilter, StaffInput};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
-use crate::org::model::{OrgKind, PlaceKind};
+use crate::org::model::PlaceKind;
 use crate::web::error::{AppError, AppResult, FieldErrors};
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
@@ -128,11 +128,22 @@ async fn staff_form(
     errors: &FieldErrors,
     id: Option<Uuid>,
 ) -> AppResult<FormPage> {
+    let current_org = match id {
+        Some(id) => {
+            store::get(&st.db, &caller.scope, id).await?.and_then(|s| s.organisation_id.zip(s.organisation_name))
+        }
+        None => None,
+    };
     let ctx =
         Ctx::new(st.cfg.demo, Some(caller), None, "/staff", if id.is_some() { "staff.edit" } else { "staff.new" });
     let tr = ctx.tr;
     let places = crate::org::store::place_options(&st.db, &caller.scope, &PlaceKind::ALL).await?;
-    let orgs = crate::org::store::organisation_options(&st.db, &caller.scope, &OrgKind::ALL).await?;
+    let mut orgs = crate::org::store::organisation_options_inside(&st.db, &caller.scope).await?;
+    // An edit keeps a binding the editor could not grant (a city department): it must stay
+    // selectable, or saving the form would drop it.
+    if let Some(kept) = current_org.filter(|(id, _)| !orgs.iter().any(|(o, _)| o == id)) {
+        orgs.push(kept);
+    }
     let mut roles = vec![(String::new(), tr.t("filter.choose").to_string())];
     roles.extend(
         Role::ALL

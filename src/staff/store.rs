@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, Actor, Entry};
-use crate::auth::{Role, Scope, password, session};
+use crate::auth::{Role, Scope, password, session, tokens};
 use crate::db::Db;
 use crate::db::query::{self, Args};
 use crate::org::store::like_pattern;
@@ -150,6 +150,25 @@ async fn check_places(db: &Db, scope: &Scope, ids: &[Uuid], errors: &mut FieldEr
     Ok(())
 }
 
+/// The organisation an account is bound to must be one the editor may grant: active and inside
+/// their scope ([`crate::org::store::organisation_inside`]). An unknown id and one outside
+/// answer with the same field error; `unchanged` (the binding an edit keeps) grants nothing new.
+async fn check_organisation(
+    db: &Db,
+    scope: &Scope,
+    id: Option<Uuid>,
+    unchanged: Option<Uuid>,
+    errors: &mut FieldErrors,
+) -> Result<(), sqlx::Error> {
+    if let Some(id) = id
+        && unchanged != Some(id)
+        && crate::org::store::organisation_inside(db, scope, id).await?.is_none()
+    {
+        errors.add("organisation_id", "error.bad_choice");
+    }
+    Ok(())
+}
+
 /// Creates an account; returns its id and the password (the given one, or a one-time one).
 pub async fn create(
     db: &Db,
@@ -169,6 +188,7 @@ pub async fn create(
         errors.add("role", "staff.role_not_grantable");
     }
     check_places(db, scope, &input.place_ids, &mut errors).await?;
+    check_organisation(db, scope, input.organisation_id, None, &mut errors).await?;
     let pass = match pass {
         Some(p) => {
             if let Err(code) = password::check_policy(p, &account, &name) {
@@ -256,6 +276,10 @@ pub async fn update(
         errors.add("role", "staff.role_not_grantable");
     }
     check_places(db, scope, &input.place_ids, &mut errors).await?;
+    // Keeping the binding grants nothing new, unless the role changes with it (a partner's
+    // account made a department handler would start reading its organisation's requests).
+    let kept = current.organisation_id.filter(|_| current_role == input.role);
+    check_organisation(db, scope, input.organisation_id, kept, &mut errors).await?;
     errors.into_result()?;
     // Bindings outside the editor's scope are not theirs to remove.
     let mut places: Vec<Uuid> = current.places.iter().filter(|p| !scope.covers(&p.path)).map(|p| p.id).collect();
@@ -334,16 +358,11 @@ pub async fn set_disabled(
         .await
         .map(|r| r.rows_affected())
     })?;
+    let mut detail = serde_json::Value::Null;
     if disabled {
         session::destroy_all_for(&mut tx, id).await?;
-        write!(&mut tx, |c| {
-            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-                .bind(Utc::now())
-                .bind(id)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
+        let revoked = tokens::revoke_all_for(&mut tx, id).await?;
+        detail = serde_json::json!({ "api_tokens_revoked": revoked });
     }
     audit::record(
         &mut tx,
@@ -352,7 +371,7 @@ pub async fn set_disabled(
             action: if disabled { "staff.disable" } else { "staff.enable" },
             entity: "user",
             entity_id: Some(id.to_string()),
-            detail: serde_json::Value::Null,
+            detail,
         },
     )
     .await?;
@@ -360,7 +379,8 @@ pub async fn set_disabled(
     Ok(())
 }
 
-/// Sets a new one-time password (or the given one), ends the account's sessions, clears its lockout.
+/// Sets a new one-time password (or the given one), ends the account's sessions and API tokens,
+/// clears its lockout.
 pub async fn reset_password(
     db: &Db,
     scope: &Scope,
@@ -400,6 +420,7 @@ pub async fn reset_password(
             .map(|r| r.rows_affected())
     })?;
     session::destroy_all_for(&mut tx, id).await?;
+    let revoked = tokens::revoke_all_for(&mut tx, id).await?;
     audit::record(
         &mut tx,
         actor,
@@ -407,7 +428,7 @@ pub async fn reset_password(
             action: "staff.reset_password",
             entity: "user",
             entity_id: Some(id.to_string()),
-            detail: serde_json::Value::Null,
+            detail: serde_json::json!({ "api_tokens_revoked": revoked }),
         },
     )
     .await?;
@@ -431,7 +452,7 @@ pub async fn list_all(db: &Db) -> Result<Vec<(String, String, bool)>, sqlx::Erro
 }
 
 pub fn everything() -> Scope {
-    Scope { roots: vec!["/".into()] }
+    Scope { roots: vec!["/".into()], casework: false }
 }
 
 /// Active field workers (grid workers, community staff, social workers, station managers) whose

@@ -32,6 +32,9 @@ pub enum AppError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// Refused for a reason the caller can act on (the code names it), not for their role.
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(&'static str),
     #[error("authentication required")]
     Unauthenticated,
     #[error("bad request: {0}")]
@@ -92,6 +95,7 @@ impl IntoResponse for AppError {
         let (status, code, details) = match self {
             AppError::NotFound => (StatusCode::NOT_FOUND, "error.not_found", Value::Null),
             AppError::Forbidden => (StatusCode::FORBIDDEN, "error.forbidden", Value::Null),
+            AppError::ForbiddenBecause(code) => (StatusCode::FORBIDDEN, code, Value::Null),
             AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "error.unauthenticated", Value::Null),
             AppError::BadRequest(code, details) => (StatusCode::BAD_REQUEST, code, details),
             AppError::Invalid(fields) => (

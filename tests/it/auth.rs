@@ -264,3 +264,27 @@ async fn csrf_token_and_origin_are_required_for_changes() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+/// A reset password means the account may be in the wrong hands: its API tokens stop with its
+/// sessions, in the reset's own transaction, and the audit row says how many.
+#[tokio::test]
+async fn a_password_reset_revokes_the_accounts_api_tokens() {
+    let app = TestApp::new().await;
+    let c = app.login("hanjianwei").await;
+    let token = c.post_form("/account/tokens", &[("name", "手机端")]).await.between("id=\"new-token\">", "<").unwrap();
+    let mut api = app.anon();
+    api.token = Some(token);
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::OK);
+    let admin = app.login("bureau").await;
+    let id = app.user_id("hanjianwei").await;
+    assert_eq!(admin.post_form(&format!("/staff/{id}/reset-password"), &[]).await.status, StatusCode::OK);
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL").await, 0);
+    let detail: (String,) = linli::read!(&app.st.db, |conn| sqlx::query_as(
+        "SELECT detail FROM audit_log WHERE action = 'staff.reset_password'"
+    )
+    .fetch_one(conn)
+    .await)
+    .unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&detail.0).unwrap()["api_tokens_revoked"], 1);
+}

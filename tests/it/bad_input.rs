@@ -191,3 +191,64 @@ async fn api_messages_follow_accept_language_pages_stay_chinese() {
     let page = c.raw(Method::GET, "/places", &[("accept-language", "en-US")], Vec::new()).await;
     assert!(page.body.contains("lang=\"zh-CN\""), "Chinese first until the user switches");
 }
+
+/// An organisation that does not exist is a field error, not a foreign-key 500; fields a body
+/// type does not have (a request's status or owner, nested instrument items) are refused.
+#[tokio::test]
+async fn unknown_organisations_and_unknown_fields_are_refused_and_nothing_is_written() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let users = app.count("SELECT COUNT(*) FROM users").await;
+    let pingcheng = app.place_id("平城区").await;
+    let nobody = uuid::Uuid::now_v7().to_string();
+    let body = serde_json::json!({"account": "ghost.handler", "display_name": "经办人", "role": "department_handler",
+        "place_ids": [pingcheng], "organisation_id": nobody});
+    let r = c.send_json(Method::POST, "/api/v1/staff", &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.json()["details"][0]["field"], "organisation_id", "{}", r.body);
+    let r = c
+        .post_form(
+            "/staff",
+            &[
+                ("account", "ghost.handler"),
+                ("display_name", "经办人"),
+                ("role", "department_handler"),
+                ("place_ids", &pingcheng.to_string()),
+                ("organisation_id", &nobody),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("value=\"ghost.handler\""), "the form comes back with what was typed");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users);
+
+    let beixin = app.place_id("北馨园社区").await;
+    for (field, value) in [("evil", "1"), ("status", "resolved"), ("owner_path", "/")] {
+        let mut body =
+            serde_json::json!({"category": "sewage_overflow", "description": "污水外溢", "place_id": beixin});
+        body[field] = serde_json::Value::String(value.into());
+        let r = c.send_json(Method::POST, "/api/v1/requests", &body.to_string(), &[]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {}", r.body);
+        assert_eq!(r.json()["code"], "json_data", "{field}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 0);
+
+    let instrument = |item: serde_json::Value, band: serde_json::Value| {
+        serde_json::json!({"code": "new_screen", "name": "新量表", "domain": "elderly_care", "items": [item],
+            "bands": [band], "reassess_days": 90})
+        .to_string()
+    };
+    let item = serde_json::json!({"key": "a", "label": "进食", "options": [["自理", 10], ["依赖", 0]]});
+    let band = serde_json::json!({"min": 0, "code": "low", "label": "低"});
+    let mut evil_item = item.clone();
+    evil_item["weight"] = 5.into();
+    let mut evil_band = band.clone();
+    evil_band["colour"] = "red".into();
+    for body in [instrument(evil_item, band.clone()), instrument(item.clone(), evil_band)] {
+        let r = c.send_json(Method::POST, "/api/v1/instruments", &body, &[]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM instruments WHERE code = 'new_screen'").await, 0);
+    let r = c.send_json(Method::POST, "/api/v1/instruments", &instrument(item, band), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "the same body without them is taken: {}", r.body);
+}

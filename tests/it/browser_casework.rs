@@ -429,3 +429,65 @@ async fn story_4_kaiyuan_elder_living_alone_weekly_follow_up_and_phone_width_in_
     c.close().await.unwrap();
     eprintln!("story 4 took {:.1} s", started.elapsed().as_secs_f64());
 }
+
+/// A client moves from 振华街道 to 开源街道: 振华's manager transfers the case with a reason;
+/// at 开源 the case is on the manager's list, opens with its history and the reason, and its
+/// client opens too. 振华 no longer finds either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transferred_client_opens_at_the_receiving_station_in_chromium() {
+    let Some(driver) = start_driver() else { return };
+    let started = Instant::now();
+    let app = TestApp::new().await;
+    let base = serve(&app).await;
+    let c = browser(&driver).await;
+
+    // 振华's worker registers her and opens a case on the person page.
+    login(&c, &base, "wenbichen", &app.password).await;
+    let yongning = app.place_id("永宁社区").await;
+    let pid = register(&c, &base, &[("name", "赵桂芬"), ("birth_date", "1949-04-04")], yongning).await;
+    let case_id = open_case(&c, "elderly_care", "visit", "女儿在开源街道，准备搬去同住").await;
+    record(&c, "home_visit", "30", "振华站走访：行李已打包，约定下周搬家").await;
+    logout(&c).await;
+
+    // The manager transfers it, accepting the confirmation.
+    login(&c, &base, "zhenhua.mgr", &app.password).await;
+    c.goto(&format!("{base}/cases/{case_id}")).await.unwrap();
+    let kaiyuan: (Uuid,) =
+        linli::read!(&app.st.db, |db| sqlx::query_as("SELECT id FROM stations WHERE name = '开源街道社工站'")
+            .fetch_one(db)
+            .await)
+        .unwrap();
+    select(&c, "#f-station_id", &kaiyuan.0.to_string()).await;
+    fill(&c, "#f-transfer-reason", "随女儿迁居开源街道").await;
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css("#transfer-form button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.accept_alert().await.unwrap();
+    crate::browser::wait_gone(&c, old).await;
+    assert_eq!(path(&c).await, "/cases");
+    assert!(!present(&c, &format!("a[href='/cases/{case_id}']")).await, "gone from the sending station's list");
+    logout(&c).await;
+
+    // At 开源: on the list, with its history, the reason, and the client.
+    login(&c, &base, "kaiyuan.mgr", &app.password).await;
+    c.goto(&format!("{base}/cases")).await.unwrap();
+    click(&c, &format!("a[href='/cases/{case_id}']")).await;
+    assert!(text_of(&c, "#case-facts").await.contains("开源街道社工站"));
+    let moves = text_of(&c, "#transfer-list").await;
+    assert!(moves.contains("振华街道社工站 → 开源街道社工站") && moves.contains("随女儿迁居开源街道"), "{moves}");
+    let records = text_of(&c, "#record-list").await;
+    assert!(records.contains("行李已打包") && records.contains("温碧晨 (振华街道社工站)"), "{records}");
+    click(&c, &format!("#case-facts a[href='/people/{pid}']")).await;
+    assert_eq!(text_of(&c, "h1").await, "赵桂芬");
+    let timeline = text_of(&c, "#timeline").await;
+    assert!(timeline.contains("转站") && timeline.contains("随女儿迁居开源街道"), "{timeline}");
+    logout(&c).await;
+
+    // 振华 finds neither any more.
+    login(&c, &base, "wenbichen", &app.password).await;
+    for page in [format!("/people/{pid}"), format!("/cases/{case_id}")] {
+        c.goto(&format!("{base}{page}")).await.unwrap();
+        assert_eq!(text_of(&c, ".error-page .status").await, "404", "{page}");
+    }
+    c.close().await.unwrap();
+    eprintln!("the transfer story took {:.1} s", started.elapsed().as_secs_f64());
+}

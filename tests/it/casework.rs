@@ -478,17 +478,22 @@ async fn keys_rotate_reseals_numbers_and_blind_indexes_so_the_old_key_can_go() {
     );
 }
 
+/// A transfer moves the client with the case: the receiving station reads the person, the
+/// timeline and the whole case (each record still naming who wrote it, and the transfer's
+/// reason); the sending station reads none of it, answered like missing and absent from lists
+/// and search.
 #[tokio::test]
-async fn a_transferred_case_keeps_its_number_and_history_and_the_old_station_only_reads_what_it_wrote() {
+async fn a_transferred_client_is_read_at_the_receiving_station_and_no_longer_at_the_sending_one() {
     let app = TestApp::new().await;
     let worker = app.login("wenbichen").await;
     let manager = app.login("zhenhua.mgr").await;
     let yongning = app.place_id("永宁社区").await;
     let p = register(&worker, serde_json::json!({"name": "赵大妈", "birth_date": "1950-02-02", "place_id": yongning}))
         .await;
-    let body = serde_json::json!({"person_id": p["id"], "domain": "elderly_care", "source": "visit", "summary": "将搬到开源街道女儿家"});
+    let pid = p["id"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"person_id": pid, "domain": "elderly_care", "source": "visit", "summary": "将搬到开源街道女儿家"});
     let case = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await.json();
-    let cid = case["id"].as_str().unwrap();
+    let cid = case["id"].as_str().unwrap().to_string();
     let rec = serde_json::json!({"kind": "home_visit", "minutes": 30, "notes": "振华站最后一次走访"});
     assert_eq!(
         worker.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec.to_string(), &[]).await.status,
@@ -517,29 +522,120 @@ async fn a_transferred_case_keeps_its_number_and_history_and_the_old_station_onl
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 
-    // The receiving station holds it, with its number and history, and writes in it.
+    // The receiving station: the client, the timeline, the case with its number and history.
     let kmgr = app.login("kaiyuan.mgr").await;
+    for path in [format!("/people/{pid}"), format!("/api/v1/people/{pid}"), format!("/api/v1/people/{pid}/timeline")] {
+        let r = kmgr.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path} at the receiving station");
+    }
     let held = kmgr.get(&format!("/api/v1/cases/{cid}")).await.json();
     assert_eq!(held["number"], case["number"]);
     assert_eq!(held["station_name"], "开源街道社工站");
-    assert_eq!(held["records"].as_array().unwrap().len(), 1, "history follows");
+    let records = held["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "history follows");
+    assert_eq!(
+        (records[0]["created_by_name"].as_str(), records[0]["station_name"].as_str()),
+        (Some("温碧晨"), Some("振华街道社工站")),
+        "who wrote it stays"
+    );
+    let page = kmgr.get(&format!("/cases/{cid}")).await;
+    assert!(page.body.contains("随女儿迁居开源街道"), "the reason is on the case page");
+    assert!(page.body.contains("record-form"), "the receiving station writes in it");
     let rec2 = serde_json::json!({"kind": "phone_follow_up", "minutes": 10, "notes": "开源站电话回访"});
     assert_eq!(
         kmgr.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec2.to_string(), &[]).await.status,
         StatusCode::CREATED
     );
-    // The old station reads what it wrote, not what came after, and can no longer write.
-    let old = worker.get(&format!("/api/v1/cases/{cid}")).await.json();
-    let notes: Vec<&str> = old["records"].as_array().unwrap().iter().map(|r| r["notes"].as_str().unwrap()).collect();
-    assert_eq!(notes, vec!["振华站最后一次走访"]);
-    let page = worker.get(&format!("/cases/{cid}")).await;
-    assert!(page.body.contains("transferred-away") && !page.body.contains("record-form"));
+    let found = kmgr.get("/api/v1/people?q=赵大妈").await.json();
+    assert_eq!(found["total"], 1, "found by name at the receiving station: {found}");
+    assert!(kmgr.get("/search?q=振华站最后一次走访").await.body.contains(&format!("/cases/{cid}")));
+
+    // The sending station reads none of it: missing on every id, absent from lists and search.
+    for c in [&worker, &manager] {
+        for path in [
+            format!("/people/{pid}"),
+            format!("/api/v1/people/{pid}"),
+            format!("/api/v1/people/{pid}/timeline"),
+            format!("/cases/{cid}"),
+            format!("/api/v1/cases/{cid}"),
+        ] {
+            assert_eq!(c.get(&path).await.status, StatusCode::NOT_FOUND, "{path} at the sending station");
+        }
+        let list = c.get("/api/v1/people?q=赵大妈").await.json();
+        assert_eq!(list["total"], 0, "{list}");
+        assert!(!c.get("/api/v1/people?page_size=100").await.body.contains(&pid));
+        assert!(!c.get("/api/v1/cases").await.body.contains(&cid));
+        let search = c.get("/search?q=赵大妈").await;
+        assert!(!search.body.contains(&pid), "the name search does not find the client");
+        assert!(!c.get("/search?q=振华站最后一次走访").await.body.contains(&cid), "nor the notes");
+    }
     assert_eq!(
         worker.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec.to_string(), &[]).await.status,
         StatusCode::NOT_FOUND
     );
-    // A third station sees nothing.
-    assert_eq!(app.login("leizeyu").await.get(&format!("/cases/{cid}")).await.status, StatusCode::NOT_FOUND);
+    // A third station sees nothing; the bureau sees the resident and the case.
+    let third = app.login("leizeyu").await;
+    assert_eq!(third.get(&format!("/cases/{cid}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(third.get(&format!("/people/{pid}")).await.status, StatusCode::NOT_FOUND);
+    let bureau = app.login("bureau").await;
+    assert_eq!(bureau.get(&format!("/people/{pid}")).await.status, StatusCode::OK);
+    assert_eq!(bureau.get(&format!("/cases/{cid}")).await.status, StatusCode::OK);
+}
+
+/// The client moved with the case can move house at the receiving station, and a record of the
+/// same person found while registering names a duplicate only where it may be opened.
+#[tokio::test]
+async fn the_receiving_station_edits_the_transferred_client_and_the_sending_one_cannot() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let p = register(&worker, serde_json::json!({"name": "钱奶奶", "birth_date": "1948-08-08", "place_id": yongning}))
+        .await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    let body =
+        serde_json::json!({"person_id": pid, "domain": "elderly_care", "source": "visit", "summary": "随子女迁居"});
+    let cid = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kaiyuan: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM stations WHERE name = '开源街道社工站'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let r = manager
+        .post_form(&format!("/cases/{cid}/transfer"), &[("station_id", &kaiyuan.0.to_string()), ("reason", "迁居")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The sending station can no longer change or tag the record.
+    let edit = serde_json::json!({"name": "钱奶奶", "birth_date": "1948-08-08", "place_id": yongning, "version": p["version"]});
+    let r = worker.send_json(Method::PUT, &format!("/api/v1/people/{pid}"), &edit.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let tag = r#"{"tag": "living_alone", "source": "走访"}"#;
+    assert_eq!(
+        worker.send_json(Method::POST, &format!("/api/v1/people/{pid}/tags"), tag, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The receiving station records her new address in its street; the case follows her there.
+    let kworker = app.login("zhengjiangbo").await;
+    let minhe = app.place_id("民和社区").await;
+    let moved =
+        serde_json::json!({"name": "钱奶奶", "birth_date": "1948-08-08", "place_id": minhe, "version": p["version"]});
+    let r = kworker.send_json(Method::PUT, &format!("/api/v1/people/{pid}"), &moved.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let minhe_path: (String,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT path FROM places WHERE id = $1")
+        .bind(minhe)
+        .fetch_one(c)
+        .await)
+    .unwrap();
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM cases WHERE person_path = '{}'", minhe_path.0)).await,
+        1,
+        "the case knows where its client lives"
+    );
+    assert_eq!(worker.get(&format!("/people/{pid}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(kworker.get(&format!("/people/{pid}")).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -767,4 +863,38 @@ async fn a_registered_id_outside_the_scope_is_refused_without_saying_whose_it_is
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.json()["code"], "person.id_registered");
     assert!(!r.body.contains("钱秀英") && !r.body.contains("永宁社区") && !r.body.contains("********"), "{}", r.body);
+}
+
+/// A transfer sent twice at once (a double click): one moves the case, the other is refused (the
+/// case has moved, or its version has), and one transfer is recorded.
+#[tokio::test]
+async fn a_transfer_sent_twice_at_once_moves_the_case_once() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let p = register(&worker, serde_json::json!({"name": "孙大爷", "birth_date": "1940-01-01", "place_id": yongning}))
+        .await;
+    let body =
+        serde_json::json!({"person_id": p["id"], "domain": "elderly_care", "source": "visit", "summary": "搬家"});
+    let cid = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (kaiyuan,): (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM stations WHERE name = '开源街道社工站'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let url = format!("/cases/{cid}/transfer");
+    let form = [("station_id", kaiyuan.to_string()), ("reason", "迁居开源".to_string())];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (a, b) = tokio::join!(manager.post_form(&url, &form), manager.post_form(&url, &form));
+    let statuses = [a.status, b.status];
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [StatusCode::SEE_OTHER, StatusCode::NOT_FOUND, StatusCode::CONFLICT].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 1);
 }

@@ -251,3 +251,28 @@ async fn import_people_from_the_command_line_dry_run_then_commit() {
     );
     assert!(!run(&["--as", "nobody", "--commit"]).status.success());
 }
+
+/// `linli user reset-password` ends the account's API tokens as the staff page does.
+#[tokio::test]
+async fn reset_password_from_the_command_line_revokes_api_tokens() {
+    if std::env::var("LINLI_TEST_DATABASE_URL").is_ok() {
+        return; // The test schema of a PostgreSQL run is not reachable by URL; SQLite covers it.
+    }
+    let app = crate::harness::TestApp::new().await;
+    let c = app.login("hanjianwei").await;
+    let token = c.post_form("/account/tokens", &[("name", "脚本")]).await.between("id=\"new-token\">", "<").unwrap();
+    let mut api = app.anon();
+    api.token = Some(token);
+    assert_eq!(api.get("/api/v1/me").await.status, axum::http::StatusCode::OK);
+    let out = linli(app.dir())
+        .env("LINLI_LOG", "warn")
+        .args(["user", "reset-password", "--account", "hanjianwei"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(api.get("/api/v1/me").await.status, axum::http::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'staff.reset_password' AND detail LIKE '%\"api_tokens_revoked\":1%'").await,
+        1
+    );
+}

@@ -30,3 +30,4 @@ mod request_metrics;
 mod requests;
 mod requests_api;
 mod requests_public;
+mod scope;

@@ -87,8 +87,11 @@ async fn create_edit_move_and_deactivate_a_community() {
     assert!(!list.body.contains("改名社区"), "inactive hidden by default");
     let list = c.get("/places?q=改名&inactive=on").await;
     assert!(list.body.contains("改名社区"));
-    let actions = app.count(&format!("SELECT COUNT(*) FROM audit_log WHERE entity_id = '{id}'")).await;
+    let actions =
+        app.count(&format!("SELECT COUNT(*) FROM audit_log WHERE entity_id = '{id}' AND action LIKE 'place.%'")).await;
     assert_eq!(actions, 4, "create, update, move, deactivate audited");
+    let probe = format!("SELECT COUNT(*) FROM audit_log WHERE entity_id = '{id}' AND action = 'access.not_found'");
+    assert_eq!(app.count(&probe).await, 1, "开源's 404 on it is audited too");
 }
 
 #[tokio::test]
