@@ -97,6 +97,9 @@ pub fn run() -> ExitCode {
         }
     };
     init_logging(cfg.log_json);
+    for note in &cfg.deprecations {
+        tracing::warn!("{note}");
+    }
     tune_malloc();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = rt.block_on(async move {

@@ -370,3 +370,36 @@ async fn one_second_factor_code_sent_twice_at_once_signs_in_once() {
     let signed_in = answers.iter().filter(|r| r.status == StatusCode::SEE_OTHER && r.location() == "/").count();
     assert_eq!(signed_in, 1, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn rotating_the_left_of_x_forwarded_for_does_not_escape_the_address_limit() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| {
+        cfg.trusted_proxies = 1;
+        cfg.login_rate_per_minute = 5;
+    });
+    fresh_minute_window().await;
+    let c = app.anon();
+    let attempt = |account: String, xff: String| {
+        let c = &c;
+        async move {
+            let body = format!("account={account}&password=a+wrong+password");
+            let headers = [("content-type", "application/x-www-form-urlencoded"), ("x-forwarded-for", xff.as_str())];
+            c.raw(axum::http::Method::POST, "/login", &headers, body.into_bytes()).await.status
+        }
+    };
+    // The client writes whatever it likes on the left; the proxy appends the address it saw.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        statuses.push(attempt(format!("guess{i}"), format!("10.9.{i}.1, 203.0.113.7")).await);
+    }
+    let wrong = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failure' AND ip = '203.0.113.7'").await,
+        5,
+        "failures are filed under the address the proxy saw"
+    );
+    // Another client behind the same proxy has a window of its own.
+    assert_eq!(attempt("other".into(), "203.0.113.8".into()).await, StatusCode::UNAUTHORIZED);
+}
