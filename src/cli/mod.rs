@@ -88,6 +88,9 @@ pub enum Command {
 }
 
 pub fn run() -> ExitCode {
+    // Before anything is created: the data directory, the database and its journals, photos
+    // and backups are the owner's alone (`fsperm`).
+    crate::fsperm::restrict_umask();
     let cli = Cli::parse();
     let cfg = match cli.config.resolve() {
         Ok(c) => c,

@@ -77,7 +77,7 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
             }
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
-        std::fs::create_dir_all(&dir)?;
+        crate::fsperm::private_dir(&dir)?;
         std::fs::write(&marker, "Linli demo data; `linli demo` replaces this directory.\n")?;
         cfg.data_dir = dir.clone();
         cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
@@ -109,6 +109,8 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
+    // A data directory made by an earlier version may be open to everyone on the machine.
+    crate::fsperm::tighten(&cfg.data_dir);
     let keys = Arc::new(cfg.keyring()?);
     let files = Arc::new(crate::files::Files::open(&cfg)?);
     let state =
