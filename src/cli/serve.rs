@@ -121,6 +121,13 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown_signal()?;
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
+    // Only once the address is ours: no other live process can be running under this name.
+    let interrupted =
+        crate::people::import::recover_at_start(&db, &crate::ops::instance_name(&cfg.listen), chrono::Utc::now())
+            .await?;
+    if interrupted > 0 {
+        tracing::warn!(imports = interrupted, "imports cut off by the last stop are marked interrupted");
+    }
     tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
     let janitor = tokio::spawn(crate::ops::janitor(db.clone(), cfg.session_max));
     let sla = tokio::spawn(crate::ops::sla_watch(db.clone()));

@@ -382,3 +382,46 @@ fn count_files(root: &std::path::Path) -> usize {
     }
     n
 }
+
+/// An import claimed by an instance that then died says so as soon as the server starts again,
+/// instead of "importing 0 / N" for two hours; committing it again runs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_left_running_by_a_crash_is_marked_interrupted_when_serve_starts() {
+    if std::env::var("LINLI_TEST_DATABASE_URL").is_ok() {
+        return; // One instance on one SQLite file; PostgreSQL's leases: people_import.rs.
+    }
+    let app = crate::harness::TestApp::new().await;
+    let c = app.login("zhengjiangbo").await;
+    let r =
+        crate::people_import::upload(&c, "名册.csv", "姓名,出生日期,社区\n王芳,1944-08-08,民和社区\n".as_bytes()).await;
+    let batch = r.between("name=\"batch\" value=\"", "\"").expect("commit offered");
+    // The state a claim leaves behind when its process is killed before the import commits.
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |conn| sqlx::query(
+        "UPDATE import_batches SET status = 'running', started_at = $1 WHERE id = $2"
+    )
+    .bind(chrono::Utc::now())
+    .bind(uuid::Uuid::parse_str(&batch).unwrap())
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    let port = free_port();
+    let mut child = linli(app.dir())
+        .env("LINLI_LOG", "warn")
+        .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    stop(&mut child);
+    let page = c.get(&format!("/people/import/{batch}")).await;
+    assert!(page.body.contains("data-status=\"failed\""), "{}", page.body);
+    assert!(page.body.contains("导入被中断"), "{}", page.body);
+    assert!(!page.body.contains("http-equiv=\"refresh\""), "it no longer reloads itself");
+    let again = c.post_form("/people/import/commit", &[("batch", &batch)]).await;
+    assert_eq!(again.status, axum::http::StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0);
+}
