@@ -64,7 +64,12 @@ pub struct ConfigArgs {
     /// first). Default on SQLite: `secret.key` in the data directory; required with PostgreSQL.
     #[arg(long, env = "LINLI_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
-    /// Take the client address from X-Forwarded-For (only behind a trusted load balancer).
+    /// How many proxies of yours (load balancer, TLS terminator) stand in front of Linli, each
+    /// appending the address it was reached from to X-Forwarded-For; the client address is the
+    /// entry that many places from the right (default 0: the header is ignored).
+    #[arg(long, env = "LINLI_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<u8>,
+    /// Deprecated: `true` is LINLI_TRUSTED_PROXIES=1.
     #[arg(long, env = "LINLI_TRUST_FORWARDED_FOR", global = true)]
     pub trust_forwarded_for: Option<bool>,
     /// Where photos and documents go: `file:///path` (default: `files/` in the data directory)
@@ -103,6 +108,7 @@ struct FileConfig {
     export_max_people: Option<usize>,
     duplicate_days: Option<i64>,
     log_format: Option<String>,
+    trusted_proxies: Option<u8>,
     trust_forwarded_for: Option<bool>,
     secret_key: Option<String>,
     object_store_url: Option<String>,
@@ -131,7 +137,8 @@ pub struct Config {
     pub export_max_people: usize,
     pub duplicate_days: i64,
     pub log_json: bool,
-    pub trust_forwarded_for: bool,
+    /// Proxies in front of Linli that append to X-Forwarded-For (0: the header is ignored).
+    pub trusted_proxies: u8,
     pub secret_key: Option<String>,
     /// `None`: the `files` directory in `data_dir` (resolved when the store opens: the demo
     /// moves the data directory after the configuration is read).
@@ -141,6 +148,8 @@ pub struct Config {
     pub map_tiles: Option<TileSource>,
     /// Set by `linli demo`: shows the demo banner and lets demo accounts skip the second factor.
     pub demo: bool,
+    /// Settings that still work but will not for long, said once at start.
+    pub deprecations: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -203,6 +212,24 @@ impl ConfigArgs {
             bail!("sqlite_synchronous must be FULL or NORMAL, not {sync}");
         }
         let log_format = self.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
+        let mut deprecations = Vec::new();
+        let trusted_proxies = match (
+            self.trusted_proxies.or(file.trusted_proxies),
+            self.trust_forwarded_for.or(file.trust_forwarded_for),
+        ) {
+            (Some(n), Some(trust)) if trust != (n > 0) => bail!(
+                "trust_forwarded_for={trust} contradicts trusted_proxies={n}; drop trust_forwarded_for (it is replaced by trusted_proxies)"
+            ),
+            (Some(n), _) => n,
+            (None, Some(trust)) => {
+                deprecations.push(format!(
+                    "LINLI_TRUST_FORWARDED_FOR / trust_forwarded_for is deprecated: set LINLI_TRUSTED_PROXIES / trusted_proxies={} instead",
+                    u8::from(trust)
+                ));
+                u8::from(trust)
+            }
+            (None, None) => 0,
+        };
         let map_tiles = match self.map_tile_url.clone().or(file.map_tile_url).filter(|u| !u.trim().is_empty()) {
             Some(u) => Some(TileSource::parse(
                 u.trim(),
@@ -229,12 +256,13 @@ impl ConfigArgs {
             export_max_people: self.export_max_people.or(file.export_max_people).unwrap_or(500),
             duplicate_days: self.duplicate_days.or(file.duplicate_days).unwrap_or(7).clamp(1, 365),
             log_json: log_format == "json",
-            trust_forwarded_for: self.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
+            trusted_proxies,
             secret_key: self.secret_key.clone().or(file.secret_key),
             object_store_url: self.object_store_url.clone().or(file.object_store_url),
             max_upload_bytes: 1024 * 1024 * self.max_upload_mb.or(file.max_upload_mb).unwrap_or(20).clamp(1, 200),
             map_tiles,
             demo: false,
+            deprecations,
         })
     }
 }
@@ -264,5 +292,27 @@ impl TileSource {
     }
     pub fn tile(&self, z: u32, x: i64, y: i64) -> String {
         self.template.replace("{z}", &z.to_string()).replace("{x}", &x.to_string()).replace("{y}", &y.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConfigArgs;
+
+    #[test]
+    fn trusted_proxies_and_the_old_switch() {
+        let hops = |proxies: Option<u8>, trust: Option<bool>| {
+            ConfigArgs { trusted_proxies: proxies, trust_forwarded_for: trust, ..Default::default() }
+                .resolve()
+                .map(|c| (c.trusted_proxies, c.deprecations.len()))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(hops(None, None), Ok((0, 0)), "the header is ignored unless told");
+        assert_eq!(hops(Some(2), None), Ok((2, 0)));
+        assert_eq!(hops(None, Some(true)), Ok((1, 1)), "the old switch is one proxy, with a warning");
+        assert_eq!(hops(None, Some(false)), Ok((0, 1)));
+        assert_eq!(hops(Some(1), Some(true)), Ok((1, 0)));
+        assert!(hops(Some(0), Some(true)).is_err_and(|e| e.contains("contradicts")));
+        assert!(hops(Some(2), Some(false)).is_err());
     }
 }

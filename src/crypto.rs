@@ -74,9 +74,10 @@ impl Keyring {
         }
         let path = data_dir.join("secret.key");
         if !path.exists() {
-            std::fs::create_dir_all(data_dir)?;
+            crate::fsperm::private_dir(data_dir)?;
             write_private(&path, &Keyring::generate_spec())?;
         }
+        crate::fsperm::tighten(&path);
         Keyring::parse(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
     }
 
@@ -135,11 +136,7 @@ fn blind_with((id, key): &(String, [u8; 32]), kind: &str, value: &str) -> String
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = crate::fsperm::create_private_file(path).with_context(|| format!("creating {}", path.display()))?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }

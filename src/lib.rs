@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod files;
+pub mod fsperm;
 pub mod hazards;
 pub mod home;
 pub mod map;

@@ -57,16 +57,43 @@ pub fn install_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
         .clone()
 }
 
-/// Deletes expired sessions, old idempotency keys, rate-limit windows and import batches, and
-/// marks abandoned imports, every five minutes.
+/// Marks imports whose instance died every half minute (their lease ran out), and every five
+/// minutes deletes expired sessions, old idempotency keys, rate-limit windows and import batches.
 pub async fn janitor(db: crate::db::Db, session_max: Duration) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
-    loop {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    for pass in 0u64.. {
         tick.tick().await;
-        if let Err(e) = sweep(&db, session_max, chrono::Utc::now()).await {
+        let now = chrono::Utc::now();
+        let done =
+            if pass % 10 == 0 { sweep(&db, session_max, now).await } else { expire_import_leases(&db, now).await };
+        if let Err(e) = done {
             tracing::warn!(error = %e, "janitor pass failed");
         }
     }
+}
+
+async fn expire_import_leases(db: &crate::db::Db, now: chrono::DateTime<chrono::Utc>) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let n = crate::people::import::expire_leases(&mut tx, now).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// This instance as the owner of the imports it runs: its host and the address it listens on.
+/// No two live processes listen on one address of one host, and a process started again there
+/// has the same name, so at start it knows which running imports were its predecessor's.
+pub fn instance_name(listen: &str) -> String {
+    #[cfg(unix)]
+    let host = {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most buf.len() bytes into buf.
+        let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        if ok { String::from_utf8_lossy(&buf[..end]).into_owned() } else { String::new() }
+    };
+    #[cfg(not(unix))]
+    let host = std::env::var("COMPUTERNAME").unwrap_or_default();
+    format!("{}@{listen}", if host.is_empty() { "localhost" } else { &host })
 }
 
 /// Deletes stored files no record names and older than a day (see `files::sweep`), once a day
@@ -124,23 +151,9 @@ pub async fn sweep(
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected())?;
-        // An import still "running" long after any could finish lost its instance: its
-        // transaction rolled back, so nothing was written; say so. Finished batches go after a week.
-        let e = sqlx::query(
-            "UPDATE import_batches SET status = 'failed', error = 'people_import.interrupted', rows = ''
-             WHERE status = 'running' AND started_at < $1",
-        )
-        .bind(now - chrono::Duration::hours(2))
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())?;
-        let f = sqlx::query("DELETE FROM import_batches WHERE created_at < $1")
-            .bind(now - chrono::Duration::days(7))
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())?;
-        Ok::<u64, sqlx::Error>(a + b + d + e + f)
+        Ok::<u64, sqlx::Error>(a + b + d)
     })?;
+    let imports = crate::people::import::sweep(&mut tx, now).await?;
     tx.commit().await?;
-    Ok(gone)
+    Ok(gone + imports)
 }

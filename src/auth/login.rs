@@ -8,10 +8,13 @@ use super::{Role, password};
 use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
 use crate::web::error::AppError;
+use crate::web::ratelimit;
 use crate::{read, write};
 
 pub const MAX_FAILURES: i32 = 5;
 pub const LOCK_MINUTES: i64 = 15;
+// An account's first failure is counted by an insert that never locks.
+const _: () = assert!(MAX_FAILURES > 1);
 
 pub enum Outcome {
     /// Password accepted; `stage` is `full`, `totp` or `enroll`.
@@ -39,8 +42,10 @@ pub fn normalise_account(account: &str) -> String {
 
 pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Result<Outcome, AppError> {
     // Failed attempts count per address, so an office behind one NAT can still sign in at 9:00.
+    // The attempt takes its place in the address's window before any password is checked, and
+    // gives it back if the password was right.
     let bucket = format!("login-fail:{ip}");
-    if crate::web::ratelimit::exceeded(&st.db, &bucket, st.cfg.login_rate_per_minute, 60).await? {
+    let Some(slot) = ratelimit::reserve(&st.db, &bucket, st.cfg.login_rate_per_minute, 60).await? else {
         audit::record_alone(
             &st.db,
             &Actor { id: None, name: "anonymous".into(), ip: ip.into() },
@@ -48,24 +53,17 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
         )
         .await?;
         return Err(AppError::TooMany);
-    }
+    };
     let account = normalise_account(account);
     if account.is_empty() || account.chars().count() > 64 || pass.len() > 1024 {
         password::verify_off_thread(pass, None).await?;
         return Ok(Outcome::Rejected);
     }
     let now = Utc::now();
-    let lock: Option<(i32, Option<DateTime<Utc>>)> = read!(&st.db, |c| {
-        sqlx::query_as("SELECT failures, locked_until FROM login_failures WHERE account = $1")
-            .bind(&account)
-            .fetch_optional(c)
-            .await
-    })?;
     let actor = Actor { id: None, name: account.clone(), ip: ip.to_string() };
-    if let Some((_, Some(until))) = lock
-        && until > now
-    {
-        password::verify_off_thread(pass, None).await?;
+    let Some(attempt) = reserve_attempt(st, &account, now).await? else {
+        // Locked, or the attempts already under way fill what is left before the lockout: no
+        // password is checked (argon2 time is what a guesser would spend).
         audit::record_alone(
             &st.db,
             &actor,
@@ -73,7 +71,7 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
         )
         .await?;
         return Ok(Outcome::Locked);
-    }
+    };
     let user: Option<UserRow> = read!(&st.db, |c| {
         sqlx::query_as("SELECT id, role, password_hash, disabled, totp_enabled, demo FROM users WHERE account = $1")
             .bind(&account)
@@ -82,21 +80,9 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
     })?;
     let ok = password::verify_off_thread(pass, user.as_ref().map(|u| u.password_hash.as_str())).await?;
     let user = user.filter(|u| ok && !u.disabled);
-    if user.is_none() {
-        crate::web::ratelimit::hit(&st.db, &bucket, st.cfg.login_rate_per_minute, 60).await?;
-    }
     let mut tx = st.db.begin().await?;
     let outcome = match user {
         None => {
-            let failures: (i32,) = write!(&mut tx, |c| {
-                sqlx::query_as(
-                    "INSERT INTO login_failures (account, failures, locked_until) VALUES ($1, 1, NULL)
-                     ON CONFLICT (account) DO UPDATE SET failures = login_failures.failures + 1 RETURNING failures",
-                )
-                .bind(&account)
-                .fetch_one(c)
-                .await
-            })?;
             audit::record(
                 &mut tx,
                 &actor,
@@ -104,19 +90,11 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
                     action: "login.failure",
                     entity: "user",
                     entity_id: None,
-                    detail: serde_json::json!({"failures": failures.0}),
+                    detail: serde_json::json!({"failures": attempt.number}),
                 },
             )
             .await?;
-            if failures.0 >= MAX_FAILURES {
-                write!(&mut tx, |c| {
-                    sqlx::query("UPDATE login_failures SET failures = 0, locked_until = $1 WHERE account = $2")
-                        .bind(now + Duration::minutes(LOCK_MINUTES))
-                        .bind(&account)
-                        .execute(c)
-                        .await
-                        .map(|r| r.rows_affected())
-                })?;
+            if attempt.locks {
                 audit::record(
                     &mut tx,
                     &actor,
@@ -134,6 +112,8 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
             }
         }
         Some(u) => {
+            // The right password: the account's count starts again (the lock this attempt may
+            // have set while it was checked goes with it).
             write!(&mut tx, |c| {
                 sqlx::query("DELETE FROM login_failures WHERE account = $1")
                     .bind(&account)
@@ -170,5 +150,46 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
         }
     };
     tx.commit().await?;
+    if matches!(outcome, Outcome::Accepted { .. })
+        && let Err(e) = ratelimit::release(&st.db, slot).await
+    {
+        tracing::warn!(error = %e, "giving back a sign-in's place in its address window failed");
+    }
     Ok(outcome)
+}
+
+/// An attempt counted against its account before the password is checked.
+struct Attempt {
+    /// 1 to `MAX_FAILURES`: its place among the failures since the count last started.
+    number: i32,
+    /// The last place before the lockout: the account was locked when this attempt took it, so
+    /// nothing else is checked while its password is.
+    locks: bool,
+}
+
+/// Counts an attempt at `account` unless it is locked, in one statement that decides and
+/// counts: attempts arriving together, on any number of instances, take the places left before
+/// the lockout one each, and the one that takes the last place locks the account at once. An
+/// attempt whose answer never comes (a client that hung up) stays counted as a failure.
+async fn reserve_attempt(st: &AppState, account: &str, now: DateTime<Utc>) -> Result<Option<Attempt>, sqlx::Error> {
+    let mut tx = st.db.begin().await?;
+    let row: Option<(i32, Option<DateTime<Utc>>)> = write!(&mut tx, |c| {
+        sqlx::query_as(
+            "INSERT INTO login_failures (account, failures, locked_until) VALUES ($1, 1, NULL)
+             ON CONFLICT (account) DO UPDATE SET
+                 failures = CASE WHEN login_failures.locked_until IS NULL THEN login_failures.failures + 1 ELSE 1 END,
+                 locked_until = CASE WHEN login_failures.locked_until IS NULL AND login_failures.failures + 1 >= $2
+                                     THEN $3 END
+             WHERE login_failures.locked_until IS NULL OR login_failures.locked_until <= $4
+             RETURNING failures, locked_until",
+        )
+        .bind(account)
+        .bind(MAX_FAILURES)
+        .bind(now + Duration::minutes(LOCK_MINUTES))
+        .bind(now)
+        .fetch_optional(c)
+        .await
+    })?;
+    tx.commit().await?;
+    Ok(row.map(|(number, locked)| Attempt { number, locks: locked.is_some() }))
 }

@@ -174,19 +174,31 @@ pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -
 }
 
 fn client_ip(st: &AppState, req: &Request) -> String {
-    if st.cfg.trust_forwarded_for
-        && let Some(first) =
-            req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next())
-    {
-        let first = first.trim();
-        if first.parse::<std::net::IpAddr>().is_ok() {
-            return first.to_string();
-        }
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|ci| ci.0.ip());
+    match forwarded_client(req.headers(), st.cfg.trusted_proxies).or(peer) {
+        Some(ip) => ip.to_canonical().to_string(),
+        None => "unknown".into(),
     }
-    req.extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The client address as the outermost of `hops` trusted proxies saw it. Each proxy appends the
+/// address it was reached from to X-Forwarded-For, so the last `hops` entries are written by
+/// ours and the one `hops` places from the right is the client; whatever stands further left
+/// was written by the client and is never read. None (the connection's own address counts)
+/// without trusted proxies, when the header holds fewer entries than there are proxies (the
+/// request did not pass them all), or when that entry is not an address.
+pub fn forwarded_client(headers: &axum::http::HeaderMap, hops: u8) -> Option<std::net::IpAddr> {
+    if hops == 0 {
+        return None;
+    }
+    // Several header lines are one list, in order.
+    let mut entries = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        entries.extend(value.to_str().ok()?.split(',').map(str::trim));
+    }
+    let entry = entries[entries.len().checked_sub(usize::from(hops))?];
+    // Some proxies write the client's port too: `203.0.113.7:4711`, `[2001:db8::1]:4711`.
+    entry.parse().ok().or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// The caller an operator acts as on the command line: an active account's role and scope,
@@ -219,4 +231,47 @@ pub async fn caller_for_account(db: &crate::db::Db, account: &str) -> Result<Opt
         ip: "cli".into(),
         must_change_password: false,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+    use axum::http::HeaderMap;
+
+    fn with(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    fn client(values: &[&str], hops: u8) -> Option<String> {
+        forwarded_client(&with(values), hops).map(|ip| ip.to_string())
+    }
+
+    #[test]
+    fn the_client_is_the_entry_as_many_places_from_the_right_as_there_are_proxies() {
+        assert_eq!(client(&["203.0.113.7"], 0), None, "no trusted proxy: the header is ignored");
+        assert_eq!(client(&["203.0.113.7"], 1).as_deref(), Some("203.0.113.7"));
+        // The client may write anything on the left; it is never read.
+        assert_eq!(client(&["10.0.0.1, 6.6.6.6, 203.0.113.7"], 1).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client(&["10.0.0.1, 203.0.113.7, 192.0.2.10"], 2).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client(&["10.0.0.1", "203.0.113.7,192.0.2.10"], 2).as_deref(), Some("203.0.113.7"), "lines join");
+        assert_eq!(client(&["203.0.113.7:4711"], 1).as_deref(), Some("203.0.113.7"));
+        assert_eq!(client(&["[2001:db8::1]:4711"], 1).as_deref(), Some("2001:db8::1"));
+        assert_eq!(client(&["2001:db8::1"], 1).as_deref(), Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn a_short_or_malformed_header_names_no_client() {
+        assert_eq!(client(&[], 1), None);
+        assert_eq!(client(&["203.0.113.7"], 2), None, "fewer entries than proxies");
+        assert_eq!(client(&["203.0.113.7, unknown"], 1), None);
+        assert_eq!(client(&["203.0.113.7, "], 1), None);
+        assert_eq!(client(&["203.0.113.7, 1.2.3.4.5"], 1), None);
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", axum::http::HeaderValue::from_bytes(b"\xff203.0.113.7").unwrap());
+        assert_eq!(forwarded_client(&h, 1), None, "not text");
+    }
 }

@@ -227,16 +227,27 @@ async fn totp_submit(
         ));
     };
     let mut tx = st.db.begin().await?;
-    write!(&mut tx, |c| {
-        sqlx::query("UPDATE users SET totp_enabled = TRUE, totp_last_step = $1 WHERE id = $2")
+    // The step is taken only if no other request took it (or a later one) since the row was
+    // read: the same code sent twice at once signs in once.
+    let taken = write!(&mut tx, |c| {
+        sqlx::query("UPDATE users SET totp_enabled = TRUE, totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
             .bind(step)
             .bind(p.user_id)
             .execute(&mut *c)
             .await
-            .map(|r| r.rows_affected())?;
+            .map(|r| r.rows_affected())
+    })?;
+    if taken == 0 {
+        drop(tx);
+        return Ok(page_with_status(
+            &totp_view(&st, &info, &p, Some("totp.wrong")).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    write!(&mut tx, |c| {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(&p.session.id)
-            .execute(&mut *c)
+            .execute(c)
             .await
             .map(|r| r.rows_affected())
     })?;

@@ -58,12 +58,26 @@ pub async fn sweep_files(cfg: Config, grace_hours: u32, dry_run: bool) -> anyhow
 }
 
 pub async fn backup(cfg: Config, out: PathBuf) -> anyhow::Result<ExitCode> {
-    if out.exists() {
-        bail!("{} exists; choose a new file", out.display());
+    // Made here, empty and owner-only, before SQLite or pg_dump writes the copy into it.
+    crate::fsperm::create_private_file(&out).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => anyhow::anyhow!("{} exists; choose a new file", out.display()),
+        _ => anyhow::Error::from(e).context(format!("creating {}", out.display())),
+    })?;
+    let written = copy_into(&cfg, &out).await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&out);
     }
-    let db = Db::connect(&cfg).await?;
+    written?;
+    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    println!("backup written to {} ({size} bytes)", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn copy_into(cfg: &Config, out: &std::path::Path) -> anyhow::Result<()> {
+    let db = Db::connect(cfg).await?;
     match &db {
         // VACUUM INTO reads one consistent snapshot; in WAL mode writers carry on meanwhile.
+        // It fills an empty file, as the one made for it is.
         Db::Sqlite { write, .. } => {
             let target = out.to_str().context("backup path must be UTF-8")?;
             sqlx::query("VACUUM INTO $1")
@@ -77,7 +91,7 @@ pub async fn backup(cfg: Config, out: PathBuf) -> anyhow::Result<ExitCode> {
             // pg_dump runs in one repeatable-read snapshot: consistent while writes go on.
             let status = std::process::Command::new("pg_dump")
                 .args(["--format=custom", "--no-owner", "--file"])
-                .arg(&out)
+                .arg(out)
                 .arg(&cfg.database_url)
                 .status()
                 .context("running pg_dump (install postgresql-client)")?;
@@ -86,9 +100,7 @@ pub async fn backup(cfg: Config, out: PathBuf) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    println!("backup written to {} ({size} bytes)", out.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 pub async fn restore(cfg: Config, from: PathBuf, force: bool) -> anyhow::Result<ExitCode> {
@@ -115,10 +127,15 @@ pub async fn restore(cfg: Config, from: PathBuf, force: bool) -> anyhow::Result<
         for suffix in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
         }
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
+        if let Some(parent) = target.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            crate::fsperm::private_dir(parent)?;
         }
+        // A copy takes the backup's permissions, whatever they are.
         std::fs::copy(&from, &target).with_context(|| format!("copying to {}", target.display()))?;
+        #[cfg(unix)]
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     } else {
         if !force {
             bail!("restoring into PostgreSQL replaces its tables; pass --force (stop the app first)");

@@ -88,6 +88,9 @@ pub enum Command {
 }
 
 pub fn run() -> ExitCode {
+    // Before anything is created: the data directory, the database and its journals, photos
+    // and backups are the owner's alone (`fsperm`).
+    crate::fsperm::restrict_umask();
     let cli = Cli::parse();
     let cfg = match cli.config.resolve() {
         Ok(c) => c,
@@ -97,6 +100,9 @@ pub fn run() -> ExitCode {
         }
     };
     init_logging(cfg.log_json);
+    for note in &cfg.deprecations {
+        tracing::warn!("{note}");
+    }
     tune_malloc();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = rt.block_on(async move {

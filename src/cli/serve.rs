@@ -77,7 +77,7 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
             }
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
-        std::fs::create_dir_all(&dir)?;
+        crate::fsperm::private_dir(&dir)?;
         std::fs::write(&marker, "Linli demo data; `linli demo` replaces this directory.\n")?;
         cfg.data_dir = dir.clone();
         cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
@@ -109,6 +109,8 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
+    // A data directory made by an earlier version may be open to everyone on the machine.
+    crate::fsperm::tighten(&cfg.data_dir);
     let keys = Arc::new(cfg.keyring()?);
     let files = Arc::new(crate::files::Files::open(&cfg)?);
     let state =
@@ -119,6 +121,13 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown_signal()?;
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
+    // Only once the address is ours: no other live process can be running under this name.
+    let interrupted =
+        crate::people::import::recover_at_start(&db, &crate::ops::instance_name(&cfg.listen), chrono::Utc::now())
+            .await?;
+    if interrupted > 0 {
+        tracing::warn!(imports = interrupted, "imports cut off by the last stop are marked interrupted");
+    }
     tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
     let janitor = tokio::spawn(crate::ops::janitor(db.clone(), cfg.session_max));
     let sla = tokio::spawn(crate::ops::sla_watch(db.clone()));

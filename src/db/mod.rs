@@ -101,10 +101,22 @@ impl Db {
             if path.is_empty() || path == ":memory:" || path.contains("mode=memory") {
                 bail!("an in-memory SQLite database would lose every write; give a file path");
             }
-            if let Some(parent) = std::path::Path::new(path).parent()
+            let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
+            if let Some(parent) = file.parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                crate::fsperm::private_dir(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            // An empty file is a new database to SQLite: created here it is owner-only from the
+            // start, and SQLite gives its -wal and -shm the database file's permissions.
+            match crate::fsperm::create_private_file(file) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(e).with_context(|| format!("creating {}", file.display()));
+                }
+                _ => {}
+            }
+            for suffix in ["", "-wal", "-shm"] {
+                crate::fsperm::tighten(std::path::Path::new(&format!("{}{suffix}", file.display())));
             }
             let sync =
                 if cfg.sqlite_synchronous == "NORMAL" { SqliteSynchronous::Normal } else { SqliteSynchronous::Full };

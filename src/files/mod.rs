@@ -65,7 +65,8 @@ impl Files {
                 let dir = url
                     .to_file_path()
                     .map_err(|_| anyhow::anyhow!("object_store_url must be an absolute file:// path"))?;
-                std::fs::create_dir_all(&dir)?;
+                crate::fsperm::private_dir(&dir)?;
+                crate::fsperm::tighten(&dir);
                 Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?)
             }
             #[cfg(feature = "s3")]

@@ -11,7 +11,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -301,6 +301,22 @@ pub async fn commit(
     file: &str,
     progress: &(dyn Fn(usize) + Send + Sync),
 ) -> Result<usize, AppError> {
+    write_people(db, keys, scope, actor, rows, file, progress, None).await
+}
+
+/// `commit`, and with a claimed batch, the batch marked done in the same transaction: an import
+/// either wrote its people and says so, or wrote nothing.
+#[allow(clippy::too_many_arguments)]
+async fn write_people(
+    db: &Db,
+    keys: &Keyring,
+    scope: &Scope,
+    actor: &Actor,
+    rows: &[ImportRow],
+    file: &str,
+    progress: &(dyn Fn(usize) + Send + Sync),
+    claim: Option<&Claim>,
+) -> Result<usize, AppError> {
     let p = plan(db, keys, scope, rows).await?;
     if !p.problems.is_empty() {
         return Err(AppError::bad("import.has_problems"));
@@ -341,6 +357,24 @@ pub async fn commit(
             .await
             .map(|r| r.rows_affected())
             })?;
+        }
+    }
+    if let Some(claim) = claim {
+        // A batch marked interrupted meanwhile (its lease ran out) was promised to have written
+        // nothing: this transaction rolls back.
+        let finished = crate::write!(&mut tx, |c| sqlx::query(
+            "UPDATE import_batches SET status = 'done', done = $1, rows = '', finished_at = $2, lease_until = NULL
+             WHERE id = $3 AND owner = $4 AND status = 'running'"
+        )
+        .bind(p.ready.len() as i64)
+        .bind(Utc::now())
+        .bind(claim.id)
+        .bind(&claim.owner)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if finished == 0 {
+            return Err(AppError::bad("people_import.interrupted"));
         }
     }
     audit::record(
@@ -440,7 +474,8 @@ pub async fn preview(
             .bind(id)
             .bind(caller.user_id)
             .bind(&name)
-            .bind(serde_json::to_string(&rows).unwrap_or_default())
+            // Names, ID and phone numbers: sealed like every secret at rest.
+            .bind(st.keys.seal(serde_json::to_string(&rows).unwrap_or_default().as_bytes()))
             .bind(Utc::now())
             .bind(p.ready.len() as i64)
             .bind(p.existing as i64)
@@ -481,14 +516,19 @@ pub async fn commit_page(
     PageForm(f): PageForm<CommitForm>,
 ) -> AppResult<Response> {
     let id = Uuid::parse_str(f.batch.trim()).map_err(|_| AppError::bad("import.bad_payload"))?;
+    let claim = Claim { id, owner: crate::ops::instance_name(&st.cfg.listen) };
+    let now = Utc::now();
     // Claiming the batch is one conditional update: a double click or a second instance finds
-    // it taken and shows its progress instead of importing twice.
+    // it taken and shows its progress instead of importing twice. The claim's lease says the
+    // batch is alive while this instance renews it.
     let mut tx = st.db.begin().await?;
     let claimed = crate::write!(&mut tx, |c| sqlx::query(
-        "UPDATE import_batches SET status = 'running', started_at = $1
-         WHERE id = $2 AND user_id = $3 AND kind = 'people' AND status = 'ready'"
+        "UPDATE import_batches SET status = 'running', started_at = $1, owner = $2, lease_until = $3
+         WHERE id = $4 AND user_id = $5 AND kind = 'people' AND status = 'ready'"
     )
-    .bind(Utc::now())
+    .bind(now)
+    .bind(&claim.owner)
+    .bind(now + chrono::Duration::seconds(LEASE_SECS))
     .bind(id)
     .bind(caller.user_id)
     .execute(c)
@@ -496,8 +536,13 @@ pub async fn commit_page(
     .map(|r| r.rows_affected()))?;
     tx.commit().await?;
     if claimed == 0 {
-        batch_status(&st.db, caller.user_id, id).await?.ok_or(AppError::NotFound)?;
-        return Ok(Redirect::to(&format!("/people/import/{id}")).into_response());
+        if batch_status(&st.db, caller.user_id, id).await?.is_some() {
+            return Ok(Redirect::to(&format!("/people/import/{id}")).into_response());
+        }
+        // Not committed within the hour: the janitor deleted the preview and its rows.
+        let mut view = import_page(&st, &caller);
+        view.error = Some(view.ctx.tr.t("people_import.expired"));
+        return Ok(page_with_status(&view, StatusCode::CONFLICT));
     }
     let batch: Option<(String, String, i64)> =
         crate::read!(&st.db, |c| sqlx::query_as("SELECT file_name, rows, total FROM import_batches WHERE id = $1")
@@ -505,9 +550,11 @@ pub async fn commit_page(
             .fetch_optional(c)
             .await)?;
     let (file, rows, total) = batch.ok_or(AppError::NotFound)?;
-    let rows: Vec<ImportRow> = serde_json::from_str(&rows).map_err(|_| AppError::bad("import.bad_payload"))?;
+    // Run in a task of its own even when the answer waits for it: a user who closes the tab
+    // does not cancel an import half-way.
+    let run = tokio::spawn(run_batch(st.clone(), caller.clone(), claim, file, rows));
     if total as usize <= st.cfg.import_inline_rows {
-        run_batch(st.clone(), caller.clone(), id, file, rows).await;
+        run.await.map_err(anyhow::Error::from)?;
         let status = batch_status(&st.db, caller.user_id, id).await?.ok_or(AppError::NotFound)?;
         let mut view = import_page(&st, &caller);
         let tr = view.ctx.tr;
@@ -524,8 +571,57 @@ pub async fn commit_page(
     }
     // A large file runs as a job on this instance; its state and progress are in the database,
     // so the status page answers from any instance.
-    tokio::spawn(run_batch(st.clone(), caller.clone(), id, file, rows));
     Ok(Redirect::to(&format!("/people/import/{id}")).into_response())
+}
+
+/// A batch this instance claimed: only its owner renews its lease and records how it ended.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub id: Uuid,
+    /// `ops::instance_name` of the instance running it.
+    pub owner: String,
+}
+
+/// A running batch whose lease is this old without renewal lost its instance. The instance
+/// renews it every `RENEW_EVERY`; the janitor looks every half minute.
+pub const LEASE_SECS: i64 = 60;
+const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Renews a running batch's lease until dropped (the run ended, returned or panicked).
+struct Lease(tokio::task::JoinHandle<()>);
+
+impl Lease {
+    fn keep(db: Db, claim: Claim) -> Lease {
+        Lease(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RENEW_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let renew = async {
+                    let mut tx = db.begin().await?;
+                    crate::write!(&mut tx, |c| sqlx::query(
+                        "UPDATE import_batches SET lease_until = $1 WHERE id = $2 AND owner = $3 AND status = 'running'"
+                    )
+                    .bind(Utc::now() + chrono::Duration::seconds(LEASE_SECS))
+                    .bind(claim.id)
+                    .bind(&claim.owner)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+                    tx.commit().await
+                };
+                if let Err(e) = renew.await {
+                    tracing::warn!(error = %e, "renewing an import's lease failed");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The progress of a running import moves every this many rows.
@@ -543,9 +639,11 @@ fn running_progress(id: Uuid) -> Option<usize> {
     RUNNING.lock().ok()?.get(&id).copied()
 }
 
-/// Runs a claimed batch to its end: every new person in one transaction, then the batch row
-/// says done (with the count) or failed (with the reason); its rows are dropped either way.
-async fn run_batch(st: AppState, caller: Caller, id: Uuid, file: String, rows: Vec<ImportRow>) {
+/// Runs a claimed batch to its end: every new person in one transaction that also marks the
+/// batch done with its count, or the batch failed with the reason; its rows go either way.
+async fn run_batch(st: AppState, caller: Caller, claim: Claim, file: String, sealed: String) {
+    let id = claim.id;
+    let _lease = Lease::keep(st.db.clone(), claim.clone());
     if let Ok(mut m) = RUNNING.lock() {
         m.insert(id, 0);
     }
@@ -561,28 +659,41 @@ async fn run_batch(st: AppState, caller: Caller, id: Uuid, file: String, rows: V
             });
         }
     };
-    let result = commit(&st.db, &st.keys, &caller.scope, &caller.actor(), &rows, &file, &report).await;
+    let rows = st
+        .keys
+        .open_text(&sealed)
+        .ok()
+        .and_then(|json| serde_json::from_str::<Vec<ImportRow>>(&json).ok())
+        .ok_or(AppError::bad("import.bad_payload"));
+    let result = match rows {
+        Ok(rows) => {
+            write_people(&st.db, &st.keys, &caller.scope, &caller.actor(), &rows, &file, &report, Some(&claim)).await
+        }
+        Err(e) => Err(e),
+    };
     if let Ok(mut m) = RUNNING.lock() {
         m.remove(&id);
     }
-    let (status, done, error) = match &result {
-        Ok(n) => ("done", *n as i64, None),
-        Err(AppError::BadRequest(code, _)) => ("failed", 0, Some(code.to_string())),
+    let error = match result {
+        Ok(_) => return,
+        Err(AppError::BadRequest(code, _)) => code.to_string(),
         Err(e) => {
             tracing::warn!(error = %e, "people import failed");
-            ("failed", 0, Some("people_import.failed".to_string()))
+            "people_import.failed".to_string()
         }
     };
+    // Nothing was written. Recorded whatever the batch says by now: this instance knows why.
     let finish = async {
         let mut tx = st.db.begin().await?;
         crate::write!(&mut tx, |c| sqlx::query(
-            "UPDATE import_batches SET status = $1, done = $2, error = $3, rows = '', finished_at = $4 WHERE id = $5"
+            "UPDATE import_batches SET status = 'failed', done = 0, error = $1, rows = '', finished_at = $2,
+                    lease_until = NULL
+             WHERE id = $3 AND owner = $4"
         )
-        .bind(status)
-        .bind(done)
         .bind(&error)
         .bind(Utc::now())
         .bind(id)
+        .bind(&claim.owner)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
@@ -668,4 +779,64 @@ pub async fn status_page(State(st): State<AppState>, caller: Caller, Id(id): Id)
         _ => tr.t("people_import.not_started"),
     };
     Ok(page(&StatusPage { ctx, batch, message }))
+}
+
+// ---- batches left behind -----------------------------------------------------------------------
+
+const INTERRUPT: &str = "UPDATE import_batches
+     SET status = 'failed', error = 'people_import.interrupted', rows = '', finished_at = $1, lease_until = NULL
+     WHERE status = 'running' AND ";
+
+/// Claims made before leases existed carry none: those count as lost after two hours, as then.
+const UNLEASED_HOURS: i64 = 2;
+
+/// At start, before any batch is claimed: running batches this instance can tell are dead say
+/// so at once. On SQLite that is every one (one process serves a SQLite file, and it is only now
+/// starting); on PostgreSQL, those its predecessor under the same name held, and those whose
+/// lease ran out. A batch another live instance runs has a fresh lease and is left alone.
+pub async fn recover_at_start(db: &Db, owner: &str, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let every = db.backend() == crate::db::Backend::Sqlite;
+    let mut tx = db.begin().await?;
+    let n = crate::write!(&mut tx, |c| sqlx::query(&format!(
+        "{INTERRUPT} ($2 OR owner = $3 OR lease_until < $1 OR (lease_until IS NULL AND started_at < $4))"
+    ))
+    .bind(now)
+    .bind(every)
+    .bind(owner)
+    .bind(now - chrono::Duration::hours(UNLEASED_HOURS))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Running batches whose lease ran out are marked interrupted (their instance died, and its
+/// transaction with it). Each is one conditional statement, so instances sweeping together mark
+/// a batch once and never touch one whose lease is being renewed.
+pub async fn expire_leases(tx: &mut crate::db::Tx, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    crate::write!(tx, |c| sqlx::query(&format!(
+        "{INTERRUPT} (lease_until < $1 OR (lease_until IS NULL AND started_at < $2))"
+    ))
+    .bind(now)
+    .bind(now - chrono::Duration::hours(UNLEASED_HOURS))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
+/// The janitor's pass: leases run out, then batches gone an hour — finished ones (their status
+/// page has been seen) and previews nobody committed, with their sealed rows. A preview claimed
+/// in the same moment is either running before the delete looks (kept) or gone before the claim
+/// looks (the user is told to upload again).
+pub async fn sweep(tx: &mut crate::db::Tx, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let marked = expire_leases(tx, now).await?;
+    let gone = crate::write!(tx, |c| sqlx::query(
+        "DELETE FROM import_batches WHERE status <> 'running' AND COALESCE(finished_at, created_at) < $1"
+    )
+    .bind(now - chrono::Duration::hours(1))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(marked + gone)
 }

@@ -77,6 +77,63 @@ async fn hit_in(tx: &mut Tx, bucket: &str, limit: u32, window_secs: i64) -> Resu
     Ok(hits <= i64::from(limit))
 }
 
+/// A hit taken before the work it limits; see [`reserve`].
+#[derive(Debug)]
+pub struct Reservation {
+    bucket: String,
+    win: i64,
+}
+
+/// Takes one hit in `bucket` if the window still has room, in one statement that both counts
+/// and decides: requests arriving together, on any number of instances, cannot all pass a check
+/// made before any of them is counted. None when the window is full. A reservation that turns
+/// out not to count (a sign-in that succeeded) is given back with [`release`].
+pub async fn reserve(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<Option<Reservation>, sqlx::Error> {
+    if limit == 0 {
+        return Ok(None);
+    }
+    let now = Utc::now().timestamp();
+    let win = now - now.rem_euclid(window_secs);
+    let mut tx = db.begin().await?;
+    let hits: Option<i64> = write!(&mut tx, |c| {
+        let hits: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO rate_limits (bucket, win, hits) VALUES ($1, $2, 1)
+             ON CONFLICT (bucket, win) DO UPDATE SET hits = rate_limits.hits + 1 WHERE rate_limits.hits < $3
+             RETURNING hits",
+        )
+        .bind(bucket)
+        .bind(win)
+        .bind(i64::from(limit))
+        .fetch_optional(&mut *c)
+        .await?;
+        if hits.is_some_and(|h| h.0 == 1) {
+            sqlx::query("DELETE FROM rate_limits WHERE bucket = $1 AND win < $2")
+                .bind(bucket)
+                .bind(win)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())?;
+        }
+        Ok::<_, sqlx::Error>(hits.map(|h| h.0))
+    })?;
+    tx.commit().await?;
+    Ok(hits.map(|_| Reservation { bucket: bucket.to_string(), win }))
+}
+
+/// Gives a reservation back to its window (a window that has passed is left as it was).
+pub async fn release(db: &Db, r: Reservation) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    write!(&mut tx, |c| sqlx::query(
+        "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND win = $2 AND hits > 0"
+    )
+    .bind(&r.bucket)
+    .bind(r.win)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    tx.commit().await
+}
+
 /// Whether `bucket` has already reached `limit` in the current window (counts nothing).
 pub async fn exceeded(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
     let mut args = Args::new();

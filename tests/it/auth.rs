@@ -288,3 +288,142 @@ async fn a_password_reset_revokes_the_accounts_api_tokens() {
     .unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&detail.0).unwrap()["api_tokens_revoked"], 1);
 }
+
+/// Waits out the end of the current one-minute rate-limit window when little of it is left, so
+/// that a burst of attempts lands in one window (the limits count per fixed minute).
+async fn fresh_minute_window() {
+    let into = chrono::Utc::now().timestamp().rem_euclid(60);
+    if into > 40 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - into) as u64)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_parallel_guesses_at_one_account_check_no_more_passwords_than_the_lockout_allows() {
+    let app = TestApp::new().await;
+    let c = app.anon();
+    let guesses =
+        (0..40).map(|i| {
+            let c = &c;
+            async move {
+                c.post_form("/login", &[("account", "wenbichen"), ("password", &format!("guess number {i}"))]).await
+            }
+        });
+    let answers = futures::future::join_all(guesses).await;
+    let wrong = answers.iter().filter(|r| r.status == StatusCode::UNAUTHORIZED).count();
+    let locked = answers.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(wrong + locked, 40, "every guess is refused one way or the other");
+    // Each password actually verified and found wrong leaves one audit row.
+    let checked = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failure'").await;
+    assert!(
+        checked <= i64::from(linli::auth::login::MAX_FAILURES),
+        "{checked} passwords checked, {wrong} answered wrong"
+    );
+    assert!(wrong < linli::auth::login::MAX_FAILURES as usize, "{wrong} answered wrong");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.lockout'").await, 1);
+    let r = c.post_form("/login", &[("account", "wenbichen"), ("password", &app.password)]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the account is locked, right password or not");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_parallel_guesses_from_one_address_check_no_more_than_its_limit() {
+    let app = TestApp::new().await;
+    let c = app.anon();
+    fresh_minute_window().await;
+    // A different account each time: the per-account lockout plays no part.
+    let guesses =
+        (0..60).map(|i| {
+            let c = &c;
+            async move {
+                c.post_form("/login", &[("account", &format!("guess{i}")), ("password", "a wrong password")]).await
+            }
+        });
+    let answers = futures::future::join_all(guesses).await;
+    let wrong = answers.iter().filter(|r| r.status == StatusCode::UNAUTHORIZED).count();
+    let limited = answers.iter().filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(wrong + limited, 60);
+    let checked = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failure'").await;
+    let limit = app.st.cfg.login_rate_per_minute;
+    assert!(checked <= i64::from(limit) && wrong <= limit as usize, "{checked} checked, {wrong} wrong, limit {limit}");
+}
+
+#[tokio::test]
+async fn a_right_password_between_wrong_ones_resets_the_count_and_uses_no_address_slot() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| cfg.login_rate_per_minute = 7);
+    fresh_minute_window().await;
+    let c = app.anon();
+    for round in 0..2 {
+        for i in 0..3 {
+            let r = c.post_form("/login", &[("account", "wenbichen"), ("password", "wrong password here")]).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "round {round}, attempt {i}");
+        }
+        let r = c.post_form("/login", &[("account", "wenbichen"), ("password", &app.password)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "round {round}: three failures do not lock");
+    }
+    // Six failures and two successes from one address: the successes took no slot of seven.
+    let r = c.post_form("/login", &[("account", "someone-else"), ("password", "wrong password here")]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "the seventh slot");
+    let r = c.post_form("/login", &[("account", "someone-else"), ("password", "wrong password here")]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_second_factor_code_sent_twice_at_once_signs_in_once() {
+    let app = TestApp::new().await;
+    app.login("bureau").await;
+    let sealed: (String,) =
+        linli::read!(&app.st.db, |conn| sqlx::query_as("SELECT totp_secret FROM users WHERE account = 'bureau'")
+            .fetch_one(conn)
+            .await)
+        .unwrap();
+    let secret = app.st.keys.open_text(&sealed.0).unwrap();
+    let mut pending = Vec::new();
+    for _ in 0..2 {
+        let mut c = app.anon();
+        let r = c.post_form("/login", &[("account", "bureau"), ("password", &app.password)]).await;
+        assert_eq!(r.location(), "/login/totp");
+        c.take_cookie(&r);
+        c.csrf = c.get("/login/totp").await.csrf();
+        pending.push(c);
+    }
+    // The next step's code: the one enrolment used is spent, and one step of drift is allowed.
+    let code = linli::auth::totp::code_at(&secret, "bureau", linli::auth::totp::now_secs() + linli::auth::totp::STEP);
+    let fields = [("code", code.as_str())];
+    let answers = futures::future::join_all(pending.iter().map(|c| c.post_form("/login/totp", &fields))).await;
+    let signed_in = answers.iter().filter(|r| r.status == StatusCode::SEE_OTHER && r.location() == "/").count();
+    assert_eq!(signed_in, 1, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn rotating_the_left_of_x_forwarded_for_does_not_escape_the_address_limit() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| {
+        cfg.trusted_proxies = 1;
+        cfg.login_rate_per_minute = 5;
+    });
+    fresh_minute_window().await;
+    let c = app.anon();
+    let attempt = |account: String, xff: String| {
+        let c = &c;
+        async move {
+            let body = format!("account={account}&password=a+wrong+password");
+            let headers = [("content-type", "application/x-www-form-urlencoded"), ("x-forwarded-for", xff.as_str())];
+            c.raw(axum::http::Method::POST, "/login", &headers, body.into_bytes()).await.status
+        }
+    };
+    // The client writes whatever it likes on the left; the proxy appends the address it saw.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        statuses.push(attempt(format!("guess{i}"), format!("10.9.{i}.1, 203.0.113.7")).await);
+    }
+    let wrong = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failure' AND ip = '203.0.113.7'").await,
+        5,
+        "failures are filed under the address the proxy saw"
+    );
+    // Another client behind the same proxy has a window of its own.
+    assert_eq!(attempt("other".into(), "203.0.113.8".into()).await, StatusCode::UNAUTHORIZED);
+}

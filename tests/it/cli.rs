@@ -276,3 +276,177 @@ async fn reset_password_from_the_command_line_revokes_api_tokens() {
         1
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_listening(port: u16) {
+    for _ in 0..600 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("server on port {port} never listened");
+}
+
+fn stop(child: &mut std::process::Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+}
+
+/// Every directory and file under `root` with any permission for group or others.
+fn shared_with_others(root: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let mode = std::fs::symlink_metadata(&p).unwrap().permissions().mode();
+        if mode & 0o077 != 0 {
+            found.push(format!("{} {:o}", p.display(), mode & 0o777));
+        }
+        if p.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    found
+}
+
+/// Somebody else's account on the machine reads nothing of a district: the data directory, the
+/// database with its -wal and -shm, the key, stored photos, backups and a restored copy are the
+/// owner's alone.
+#[test]
+fn the_data_directory_database_files_photos_and_backups_are_private_to_the_owner() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_linli"))
+        .env_remove("LINLI_DATABASE_URL")
+        .env("LINLI_LOG", "warn")
+        .args(["--listen", &format!("127.0.0.1:{port}"), "demo", "--dir"])
+        .arg(&demo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut key = None;
+    // Kept open to the end: the demo prints more after its key, and a closed pipe would kill it.
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in out.by_ref() {
+        if let Some((_, k)) = line.unwrap().split_once("api_key: ") {
+            key = Some(k.trim().to_string());
+            break;
+        }
+    }
+    wait_listening(port);
+    // A resident's photo through Open311, so the object store holds a file.
+    let boundary = "linli-modes-7c2e";
+    let mut body = Vec::new();
+    let fields = [
+        ("api_key", key.expect("the demo prints its Open311 key")),
+        ("service_code", "street_light".into()),
+        ("lat", "40.09".into()),
+        ("long", "113.30".into()),
+        ("description", "路灯不亮，见照片".into()),
+    ];
+    for (k, v) in &fields {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").bytes());
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"lamp.jpg\"\r\n\r\n")
+            .bytes(),
+    );
+    body.extend(linli::files::samples::jpeg_with_gps(200, 150));
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "POST /open311/v2/requests.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let backups = tmp.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let backup = backups.join("copy.db");
+    let out = linli(&demo).arg("backup").arg("--out").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Read while the server runs: its -wal and -shm exist now.
+    let names: Vec<String> =
+        std::fs::read_dir(&demo).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    for name in ["linli.db", "linli.db-wal", "linli.db-shm", "secret.key", "files"] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    assert!(count_files(&demo.join("files")) >= 1, "the photo is stored");
+    assert_eq!(shared_with_others(&demo), Vec::<String>::new());
+    assert_eq!(shared_with_others(&backup), Vec::<String>::new());
+    stop(&mut child);
+    drop(out);
+    let restored = tmp.path().join("restored");
+    let out = linli(&restored).arg("restore").arg("--from").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(shared_with_others(&restored), Vec::<String>::new());
+}
+
+fn count_files(root: &std::path::Path) -> usize {
+    let mut n = 0;
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        if p.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// An import claimed by an instance that then died says so as soon as the server starts again,
+/// instead of "importing 0 / N" for two hours; committing it again runs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_left_running_by_a_crash_is_marked_interrupted_when_serve_starts() {
+    if std::env::var("LINLI_TEST_DATABASE_URL").is_ok() {
+        return; // One instance on one SQLite file; PostgreSQL's leases: people_import.rs.
+    }
+    let app = crate::harness::TestApp::new().await;
+    let c = app.login("zhengjiangbo").await;
+    let r =
+        crate::people_import::upload(&c, "名册.csv", "姓名,出生日期,社区\n王芳,1944-08-08,民和社区\n".as_bytes()).await;
+    let batch = r.between("name=\"batch\" value=\"", "\"").expect("commit offered");
+    // The state a claim leaves behind when its process is killed before the import commits.
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |conn| sqlx::query(
+        "UPDATE import_batches SET status = 'running', started_at = $1 WHERE id = $2"
+    )
+    .bind(chrono::Utc::now())
+    .bind(uuid::Uuid::parse_str(&batch).unwrap())
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    let port = free_port();
+    let mut child = linli(app.dir())
+        .env("LINLI_LOG", "warn")
+        .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    stop(&mut child);
+    let page = c.get(&format!("/people/import/{batch}")).await;
+    assert!(page.body.contains("data-status=\"failed\""), "{}", page.body);
+    assert!(page.body.contains("导入被中断"), "{}", page.body);
+    assert!(!page.body.contains("http-equiv=\"refresh\""), "it no longer reloads itself");
+    let again = c.post_form("/people/import/commit", &[("batch", &batch)]).await;
+    assert_eq!(again.status, axum::http::StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0);
+}

@@ -231,3 +231,122 @@ async fn a_roster_over_the_limit_needs_a_station_manager() {
         "the worker's approved roster and the manager's own"
     );
 }
+
+/// Everything an import batch row holds as text.
+async fn batch_text(app: &TestApp) -> String {
+    let rows: Vec<(String,)> = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT file_name || '|' || rows || '|' || status || '|' || COALESCE(error, '') FROM import_batches"
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
+}
+
+/// A batch as a claim by `owner` leaves it, its lease running to `lease_until`.
+async fn set_running(app: &TestApp, batch: &str, owner: &str, lease_until: chrono::DateTime<chrono::Utc>) {
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| sqlx::query(
+        "UPDATE import_batches SET status = 'running', started_at = $1, owner = $2, lease_until = $3 WHERE id = $4"
+    )
+    .bind(chrono::Utc::now())
+    .bind(owner)
+    .bind(lease_until)
+    .bind(uuid::Uuid::parse_str(batch).unwrap())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+const SESSION_MAX: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+#[tokio::test]
+async fn a_preview_keeps_no_name_id_or_phone_in_clear_and_a_committed_batch_goes() {
+    let app = TestApp::new().await;
+    let c = app.login("zhengjiangbo").await;
+    let id = id_number("19440808", "022");
+    let csv = format!("姓名,身份证号,联系电话,社区\n王芳,{id},13800001111,民和社区\n");
+    let r = upload(&c, "roster.csv", csv.as_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let batch = r.between("name=\"batch\" value=\"", "\"").expect("commit offered");
+    let stored = batch_text(&app).await;
+    for secret in [id.as_str(), "13800001111", "王芳"] {
+        assert!(!stored.contains(secret), "{secret} in the waiting batch: {stored}");
+    }
+    let done = c.post_form("/people/import/commit", &[("batch", &batch)]).await;
+    assert!(done.body.contains("已导入 1 人"), "{}", done.body);
+    let (rows,): (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT rows FROM import_batches").fetch_one(c).await).unwrap();
+    assert_eq!(rows, "", "the rows go with the commit");
+    let later = chrono::Utc::now() + chrono::Duration::minutes(61);
+    linli::ops::sweep(&app.st.db, SESSION_MAX, later).await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 0, "and the batch within the hour");
+}
+
+#[tokio::test]
+async fn a_preview_nobody_commits_is_deleted_within_the_hour() {
+    let app = TestApp::new().await;
+    let c = app.login("zhengjiangbo").await;
+    let r = upload(&c, "名册.csv", "姓名,出生日期,社区\n王芳,1944-08-08,民和社区\n".as_bytes()).await;
+    let batch = r.between("name=\"batch\" value=\"", "\"").expect("commit offered");
+    let now = chrono::Utc::now();
+    linli::ops::sweep(&app.st.db, SESSION_MAX, now + chrono::Duration::minutes(30)).await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 1, "half an hour to decide");
+    linli::ops::sweep(&app.st.db, SESSION_MAX, now + chrono::Duration::minutes(61)).await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM import_batches").await, 0);
+    let late = c.post_form("/people/import/commit", &[("batch", &batch)]).await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+    assert!(late.body.contains("请重新上传"), "{}", late.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0);
+}
+
+#[tokio::test]
+async fn a_running_import_whose_instance_died_is_marked_interrupted_and_a_live_one_is_left_alone() {
+    let app = TestApp::new().await;
+    let c = app.login("zhengjiangbo").await;
+    let file = "姓名,出生日期,社区\n王芳,1944-08-08,民和社区\n".as_bytes();
+    let mut batches = Vec::new();
+    for name in ["dead", "live", "mine"] {
+        batches.push(upload(&c, &format!("{name}.csv"), file).await.between("name=\"batch\" value=\"", "\"").unwrap());
+    }
+    let [dead, live, mine] = [&batches[0], &batches[1], &batches[2]];
+    let now = chrono::Utc::now();
+    let lease = chrono::Duration::seconds(linli::people::import::LEASE_SECS);
+    // Claimed by an instance that died at once, by one still renewing its lease, and by the
+    // instance under this one's name, which stopped a moment ago (its lease still runs).
+    let me = linli::ops::instance_name(&app.st.cfg.listen);
+    set_running(&app, dead, "gone-host@10.0.0.9:8080", now + lease).await;
+    set_running(&app, live, "other-host@10.0.0.2:8080", now + chrono::Duration::minutes(10)).await;
+    set_running(&app, mine, &me, now + chrono::Duration::minutes(10)).await;
+    let status = |id: &str| {
+        let (c, url) = (&c, format!("/people/import/{id}"));
+        async move { c.get(&url).await.body }
+    };
+    let interrupted = |page: &str| page.contains("data-status=\"failed\"") && page.contains("导入被中断");
+    // The janitor, three minutes on: the dead instance's lease ran out, the others' did not.
+    linli::ops::sweep(&app.st.db, SESSION_MAX, now + chrono::Duration::minutes(3)).await.unwrap();
+    let page = status(dead).await;
+    assert!(interrupted(&page), "{page}");
+    assert!(!page.contains("http-equiv=\"refresh\""), "it no longer reloads itself");
+    assert!(status(live).await.contains("data-status=\"running\""));
+    assert!(status(mine).await.contains("data-status=\"running\""));
+    // Starting again marks the predecessor's batch at once. On PostgreSQL another instance's
+    // lease still runs; on SQLite no other instance can exist.
+    linli::people::import::recover_at_start(&app.st.db, &me, now).await.unwrap();
+    assert!(interrupted(&status(mine).await));
+    let sqlite = app.st.db.backend() == linli::db::Backend::Sqlite;
+    assert_eq!(interrupted(&status(live).await), sqlite);
+    // A marked batch holds no rows and is not run again.
+    let (rows,): (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT rows FROM import_batches WHERE id = $1")
+            .bind(uuid::Uuid::parse_str(dead).unwrap())
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    assert_eq!(rows, "");
+    let again = c.post_form("/people/import/commit", &[("batch", dead.as_str())]).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0);
+}
