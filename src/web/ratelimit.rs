@@ -43,12 +43,17 @@ impl Limit {
     }
 }
 
-/// Counts one hit in `bucket`; returns false when the window's limit is exceeded.
+/// Counts one hit in `bucket`; returns false when the window's limit is exceeded. Counted
+/// whatever becomes of the request, so it is not the request's write: a keyed request that
+/// then fails is still free to be retried.
 pub async fn hit(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let ok = hit_in(&mut tx, bucket, limit, window_secs).await?;
-    tx.commit().await?;
-    Ok(ok)
+    crate::db::claims::aside(async {
+        let mut tx = db.begin().await?;
+        let ok = hit_in(&mut tx, bucket, limit, window_secs).await?;
+        tx.commit().await?;
+        Ok(ok)
+    })
+    .await
 }
 
 async fn hit_in(tx: &mut Tx, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
