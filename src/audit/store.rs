@@ -151,7 +151,6 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
     let mut unchecked = 0i64;
     // The first row no checked MAC covers yet (unkeyed, or made by a key the ring lacks).
     let mut uncovered: Option<i64> = None;
-    let mut keyed = false;
     let broken = |rows, unchecked, at, why| Ok(ChainReport { rows, first_break: Some((at, why)), unchecked });
     loop {
         let batch: Vec<Link> = read!(db, |c| {
@@ -188,24 +187,21 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
                 return broken(rows, unchecked, r.seq, "row content altered");
             }
             match r.mac.as_deref() {
-                // Links are keyed from the first keyed one on: a MAC taken away is a change.
-                None if keyed => return broken(rows, unchecked, r.seq, "MAC removed"),
+                // Unkeyed (chained before MACs, or by an instance of the old version still
+                // running during an upgrade): covered, if at all, by a later keyed link.
                 None => {
                     uncovered.get_or_insert(r.seq);
                 }
-                Some(mac) => {
-                    keyed = true;
-                    match super::check_link(keys, r.seq, &r.hash, mac) {
-                        Some(true) => uncovered = None,
-                        Some(false) => {
-                            return broken(rows, unchecked, r.seq, "row content altered (its MAC does not verify)");
-                        }
-                        None => {
-                            unchecked += 1;
-                            uncovered.get_or_insert(r.seq);
-                        }
+                Some(mac) => match super::check_link(keys, r.seq, &r.hash, mac) {
+                    Some(true) => uncovered = None,
+                    Some(false) => {
+                        return broken(rows, unchecked, r.seq, "row content altered (its MAC does not verify)");
                     }
-                }
+                    None => {
+                        unchecked += 1;
+                        uncovered.get_or_insert(r.seq);
+                    }
+                },
             }
             if anchors.iter().any(|a| a.seq == r.seq && r.mac.as_deref() != Some(a.mac.as_str())) {
                 return broken(rows, unchecked, r.seq, "row differs from the anchor kept for it");

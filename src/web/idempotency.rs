@@ -120,7 +120,7 @@ struct Attempt {
 enum Acquired {
     /// This attempt holds the claim: run the request.
     Claimed,
-    /// Another attempt's answer, or why there is none.
+    /// The answer the attempt that held the claim stored, replayed.
     Answer(Response),
 }
 
