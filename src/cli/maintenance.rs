@@ -61,6 +61,10 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
         None => println!("audit chain: {} rows, intact ({} anchors held){unchecked}", report.rows, anchors.len()),
         Some((seq, why)) => {
             println!("audit chain: BROKEN at row {seq}: {why} ({} rows verified before it)", report.rows);
+            if why.contains("MAC") {
+                // A wrong key looks exactly like forged links.
+                println!("  (or the keyring is not this deployment's: LINLI_SECRET_KEY, or secret.key on SQLite)");
+            }
             ok = false;
         }
     }
