@@ -96,7 +96,9 @@ pub fn all_routes() -> Vec<RouteDef> {
 
 pub fn router(st: AppState) -> Router {
     let mut router = Router::new();
+    let mut limits = crate::web::body_limit::RouteLimits::new(st.cfg.max_body_bytes, st.cfg.max_import_bytes);
     for def in all_routes() {
+        limits.add(&def);
         let (access, route) = (def.access, def.path);
         // The body limit is per route: spreadsheet imports take large files, nothing else does.
         let limited = if def.upload {
@@ -126,13 +128,15 @@ pub fn router(st: AppState) -> Router {
         ));
         router = router.route(def.path, guarded);
     }
+    let outer_limit = st.cfg.max_body_bytes.max(st.cfg.max_import_bytes);
     router
         .fallback(|| async { AppError::NotFound })
         .layer(from_fn_with_state(st.clone(), crate::web::csrf::protect))
         .layer(from_fn_with_state(st.clone(), crate::web::render::render_errors))
-        .layer(from_fn_with_state(st.clone(), crate::web::idempotency::layer))
+        .layer(from_fn_with_state((st.clone(), Arc::new(limits)), crate::web::idempotency::layer))
         .layer(from_fn_with_state(st.clone(), crate::auth::resolve))
-        .layer(RequestBodyLimitLayer::new(st.cfg.max_body_bytes.max(st.cfg.max_import_bytes)))
+        .layer(RequestBodyLimitLayer::new(outer_limit))
+        .layer(from_fn_with_state(outer_limit, crate::web::body_limit::outer))
         .layer(from_fn(crate::web::security::headers))
         .layer(CatchPanicLayer::new())
         .with_state(st)

@@ -146,6 +146,9 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Checked tile URL template, and its origin for the map page's image policy.
     pub map_tiles: Option<TileSource>,
+    /// How long an Idempotency-Key claim outlives its request's last sign of life: a retry
+    /// after a crash waits this long at most (not a setting: tests shorten it).
+    pub idempotency_lease: Duration,
     /// Set by `linli demo`: shows the demo banner and lets demo accounts skip the second factor.
     pub demo: bool,
     /// Settings that still work but will not for long, said once at start.
@@ -261,6 +264,7 @@ impl ConfigArgs {
             object_store_url: self.object_store_url.clone().or(file.object_store_url),
             max_upload_bytes: 1024 * 1024 * self.max_upload_mb.or(file.max_upload_mb).unwrap_or(20).clamp(1, 200),
             map_tiles,
+            idempotency_lease: Duration::from_secs(5),
             demo: false,
             deprecations,
         })

@@ -1,6 +1,7 @@
 //! Secrets at rest: AES-256-GCM with a key id stored beside every sealed value, so keys can be
-//! rotated (seal with the newest, open with any listed). TOTP secrets use it today; ID and phone
-//! numbers will.
+//! rotated (seal with the newest, open with any listed). TOTP secrets, ID and phone numbers use
+//! it. The same secrets key the blind indexes and the MACs that make the audit chain and backups
+//! tamper-evident to anyone without the key.
 
 use std::path::Path;
 
@@ -9,7 +10,8 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
+use hmac::Mac as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -18,6 +20,9 @@ pub struct Keyring {
     keys: Vec<(String, Aes256Gcm)>,
     /// Per key: the HMAC key of its blind index, derived from the same secret.
     index_keys: Vec<(String, [u8; 32])>,
+    /// Per key: the root of its MACs over things kept outside our control (audit chain links,
+    /// backup files), derived from the same secret.
+    mac_keys: Vec<(String, [u8; 32])>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -32,6 +37,7 @@ impl Keyring {
     pub fn parse(spec: &str) -> anyhow::Result<Keyring> {
         let mut keys = Vec::new();
         let mut index_keys = Vec::new();
+        let mut mac_keys = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (id, b64) = part.split_once(':').unwrap_or(("k1", part));
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -46,11 +52,19 @@ impl Keyring {
             let derived: [u8; 32] =
                 Sha256::new().chain_update(b"linli blind index v1").chain_update(&raw).finalize().into();
             index_keys.push((id.to_string(), derived));
+            let derived: [u8; 32] = Sha256::new().chain_update(b"linli mac v1").chain_update(&raw).finalize().into();
+            mac_keys.push((id.to_string(), derived));
         }
         if keys.is_empty() {
             bail!("no secret key given");
         }
-        Ok(Keyring { keys, index_keys })
+        // MACs and sealed values name their key by id: two keys under one id would be ambiguous.
+        for (i, (id, _)) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|(k, _)| k == id) {
+                bail!("key id {id} is given twice");
+            }
+        }
+        Ok(Keyring { keys, index_keys, mac_keys })
     }
 
     /// A new random key spec, `k1:…`.
@@ -109,6 +123,18 @@ impl Keyring {
         self.index_keys.iter().map(|k| blind_with(k, kind, value)).collect()
     }
 
+    /// A MAC for `purpose` under the newest key; [`Mac::finish`] gives `id:hex`.
+    pub fn mac(&self, purpose: &str) -> Mac {
+        Mac::new(&self.mac_keys[0], purpose)
+    }
+
+    /// A MAC for `purpose` under the key that made `tagged` (`id:hex`), to check it with
+    /// [`Mac::verify`]; None when that key is not in the ring (any more).
+    pub fn mac_for(&self, purpose: &str, tagged: &str) -> Option<Mac> {
+        let (id, _) = tagged.split_once(':')?;
+        self.mac_keys.iter().find(|(k, _)| k == id).map(|k| Mac::new(k, purpose))
+    }
+
     pub fn open_text(&self, sealed: &str) -> anyhow::Result<String> {
         Ok(String::from_utf8(self.open(sealed)?)?)
     }
@@ -126,8 +152,43 @@ impl Keyring {
     }
 }
 
+/// HMAC-SHA256 under a key of the ring, for one purpose: the purpose is the first thing
+/// hashed, so a MAC made for one (an audit link) never checks as another (a backup).
+pub struct Mac {
+    id: String,
+    mac: Hmac<Sha256>,
+}
+
+impl Mac {
+    fn new((id, key): &(String, [u8; 32]), purpose: &str) -> Mac {
+        let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        Mac { id: id.clone(), mac }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.mac.update(data);
+    }
+
+    /// `id:hex`, the key id first so that any ring holding that key can check it.
+    pub fn finish(self) -> String {
+        format!("{}:{}", self.id, hex::encode(self.mac.finalize().into_bytes()))
+    }
+
+    /// Whether `tagged` (`id:hex`) is this MAC, compared in constant time.
+    pub fn verify(self, tagged: &str) -> bool {
+        match tagged.split_once(':') {
+            Some((id, code)) if id == self.id => {
+                hex::decode(code).is_ok_and(|code| self.mac.verify_slice(&code).is_ok())
+            }
+            _ => false,
+        }
+    }
+}
+
 fn blind_with((id, key): &(String, [u8; 32]), kind: &str, value: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(kind.as_bytes());
     mac.update(b"\0");
     mac.update(value.as_bytes());
@@ -170,5 +231,33 @@ mod tests {
         assert_ne!(ring1.blind("id", "1"), ring1.blind("phone", "1"));
         let all = ring2.blind_all("id", "1");
         assert!(all[0].starts_with("k2:") && all.contains(&ring1.blind("id", "1")));
+    }
+
+    #[test]
+    fn macs_name_their_key_and_keep_to_their_purpose() {
+        let k1 = Keyring::generate_spec();
+        let ring1 = Keyring::parse(&k1).unwrap();
+        let mut m = ring1.mac("audit link");
+        m.update(b"row");
+        let tag = m.finish();
+        assert!(tag.starts_with("k1:"));
+        let check = |ring: &Keyring, purpose: &str, data: &[u8], tag: &str| {
+            ring.mac_for(purpose, tag).map(|mut m| {
+                m.update(data);
+                m.verify(tag)
+            })
+        };
+        assert_eq!(check(&ring1, "audit link", b"row", &tag), Some(true));
+        assert_eq!(check(&ring1, "audit link", b"rov", &tag), Some(false));
+        assert_eq!(check(&ring1, "backup", b"row", &tag), Some(false), "another purpose");
+        // After a rotation the old key still checks what it made; without it, nothing can.
+        let k2 = Keyring::generate_spec().replacen("k1:", "k2:", 1);
+        let rotated = Keyring::parse(&format!("{k2},{k1}")).unwrap();
+        assert_eq!(check(&rotated, "audit link", b"row", &tag), Some(true));
+        assert!(rotated.mac("audit link").finish().starts_with("k2:"));
+        assert_eq!(check(&Keyring::parse(&k2).unwrap(), "audit link", b"row", &tag), None);
+        // The same id with another secret is not the key that made it.
+        assert_eq!(check(&Keyring::parse(&Keyring::generate_spec()).unwrap(), "audit link", b"row", &tag), Some(false));
+        assert!(Keyring::parse(&format!("{k1},{k1}")).is_err(), "one id, one key");
     }
 }

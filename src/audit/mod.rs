@@ -1,9 +1,22 @@
 //! Append-only, hash-chained audit log.
 //!
-//! Every row stores the hash of the row before it; `linli check` recomputes the chain, so a row
-//! edited or removed behind the app's back breaks it. The single `audit_head` row is updated first
-//! in each writing transaction: it hands out sequence numbers and serialises chain appends across
-//! app instances (a row lock on PostgreSQL, the single writer on SQLite).
+//! Every row stores the SHA-256 of its fields and of the row before it (`hash`), so the hash of
+//! a row commits to everything before it; and a MAC of that hash under a key of the keyring,
+//! kept outside the database (`mac`, `k1:hex`). Anyone with the database can recompute SHA-256
+//! for rows they changed, but not the MACs: `linli check` recomputes both, so a row edited,
+//! inserted or removed behind the app's back breaks the chain. Only dropping rows at the end
+//! (with `audit_head` moved back) leaves a shorter chain that is whole; `linli audit-anchor`
+//! prints the head (sequence and MAC) to keep elsewhere, and `linli check --anchor` finds such
+//! a cut against it.
+//!
+//! Each MAC names its key. A rotated-out key cannot check the links it made, but it need not:
+//! a later link's MAC covers the hash that commits to them (`linli keys rotate` appends one at
+//! once). Rows chained before links were keyed are covered the same way by the first keyed
+//! link, appended when the database is migrated. What must verify is the newest link.
+//!
+//! The single `audit_head` row is updated first in each writing transaction: it hands out
+//! sequence numbers and serialises chain appends across app instances (a row lock on
+//! PostgreSQL, the single writer on SQLite).
 
 pub mod not_found;
 pub mod pages;
@@ -14,6 +27,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::crypto::Keyring;
 use crate::db::Tx;
 
 /// Who did it, from where.
@@ -56,10 +70,11 @@ pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), 
         detail: &detail,
     };
     let hash = row.hash(&prev);
+    let mac = link_mac(tx.keys()?, seq, &hash);
     crate::write!(tx, |c| {
         sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor_id, actor, action, entity, entity_id, ip, detail, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO audit_log (seq, at, actor_id, actor, action, entity, entity_id, ip, detail, prev_hash, hash, mac)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(seq)
         .bind(at)
@@ -72,6 +87,7 @@ pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), 
         .bind(&detail)
         .bind(&prev)
         .bind(&hash)
+        .bind(&mac)
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected())?;
@@ -88,6 +104,50 @@ pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), 
 pub async fn record_alone(db: &crate::db::Db, actor: &Actor, entry: Entry<'_>) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     record(&mut tx, actor, entry).await?;
+    tx.commit().await
+}
+
+/// What a link's MAC is made over: its place in the chain and the hash that commits to it and
+/// to every row before it.
+const LINK: &str = "linli audit link v1";
+
+pub fn link_mac(keys: &Keyring, seq: i64, hash: &str) -> String {
+    let mut mac = keys.mac(LINK);
+    mac.update(&seq.to_be_bytes());
+    mac.update(hash.as_bytes());
+    mac.finish()
+}
+
+/// Whether `mac` is the link's MAC: None when the key that made it is not in the ring.
+pub fn check_link(keys: &Keyring, seq: i64, hash: &str, mac: &str) -> Option<bool> {
+    let mut m = keys.mac_for(LINK, mac)?;
+    m.update(&seq.to_be_bytes());
+    m.update(hash.as_bytes());
+    Some(m.verify(mac))
+}
+
+/// A database whose newest audit row has no MAC (chained before links were keyed) gets a keyed
+/// link after it, covering every row before. Runs with the migrations; the head's row lock
+/// (the single writer on SQLite) makes instances starting together append it once.
+pub async fn key_the_chain(db: &crate::db::Db) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let unkeyed: Option<(i64,)> = crate::write!(&mut tx, |c| {
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
+        sqlx::query_as("SELECT seq FROM audit_log WHERE mac IS NULL AND seq = (SELECT MAX(seq) FROM audit_log)")
+            .fetch_optional(&mut *c)
+            .await
+    })?;
+    let Some((upto,)) = unkeyed else { return Ok(()) };
+    let entry = Entry {
+        action: "audit.keyed",
+        entity: "audit_log",
+        entity_id: None,
+        detail: serde_json::json!({ "unkeyed_rows_up_to": upto }),
+    };
+    record(&mut tx, &Actor::system("linli migrate"), entry).await?;
     tx.commit().await
 }
 

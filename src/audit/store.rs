@@ -90,17 +90,72 @@ pub async fn list(db: &Db, f: &AuditFilter, before_seq: Option<i64>, limit: i64)
 pub struct ChainReport {
     pub rows: i64,
     pub first_break: Option<(i64, &'static str)>,
+    /// Links made by keys no longer in the ring: not checked themselves, covered by a later
+    /// link that is.
+    pub unchecked: i64,
 }
 
-/// Recomputes every hash in order, in batches, and compares with the head row.
+/// A copy of the chain's head kept outside the database (`linli audit-anchor`): the chain must
+/// still hold row `seq` with this MAC. Written and read as `linli-audit-anchor v1 SEQ MAC`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub mac: String,
+}
+
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "linli-audit-anchor v1 {} {}", self.seq, self.mac)
+    }
+}
+
+impl std::str::FromStr for Anchor {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Anchor> {
+        match s.split_whitespace().collect::<Vec<_>>()[..] {
+            ["linli-audit-anchor", "v1", seq, mac] if mac.contains(':') => Ok(Anchor {
+                seq: seq.parse().map_err(|_| anyhow::anyhow!("anchor: bad sequence {seq:?}"))?,
+                mac: mac.into(),
+            }),
+            _ => anyhow::bail!("not an audit anchor (`linli-audit-anchor v1 SEQ MAC`, as `linli audit-anchor` prints)"),
+        }
+    }
+}
+
+/// The newest row as an anchor to keep, once its link verifies (a head that does not is not
+/// worth keeping); None for an empty chain.
+pub async fn anchor(db: &Db) -> anyhow::Result<Option<Anchor>> {
+    let head: Option<(i64, String, Option<String>)> = read!(db, |c| {
+        sqlx::query_as("SELECT seq, hash, mac FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(c).await
+    })?;
+    let Some((seq, hash, mac)) = head else { return Ok(None) };
+    let mac = mac.ok_or_else(|| anyhow::anyhow!("the newest audit row {seq} has no MAC; run `linli migrate`"))?;
+    if super::check_link(db.keys(), seq, &hash, &mac) != Some(true) {
+        anyhow::bail!("the newest audit row {seq} does not verify under the keyring; run `linli check`");
+    }
+    Ok(Some(Anchor { seq, mac }))
+}
+
+/// Recomputes every hash and every MAC the keyring can check, in order, in batches, and
+/// compares with the head row.
 pub async fn verify_chain(db: &Db) -> Result<ChainReport, sqlx::Error> {
+    verify_against(db, &[]).await
+}
+
+/// As [`verify_chain`], and each anchor's row must still be there with its MAC.
+pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, sqlx::Error> {
+    let keys = db.keys();
     let mut prev = "0".repeat(64);
     let mut expected_seq = 1i64;
     let mut rows = 0i64;
+    let mut unchecked = 0i64;
+    // The first row no checked MAC covers yet (unkeyed, or made by a key the ring lacks).
+    let mut uncovered: Option<i64> = None;
+    let broken = |rows, unchecked, at, why| Ok(ChainReport { rows, first_break: Some((at, why)), unchecked });
     loop {
-        let batch: Vec<AuditRow> = read!(db, |c| {
+        let batch: Vec<Link> = read!(db, |c| {
             sqlx::query_as(
-                "SELECT seq, at, actor_id, actor, action, entity, entity_id, ip, detail, prev_hash, hash
+                "SELECT seq, at, actor_id, actor, action, entity, entity_id, ip, detail, prev_hash, hash, mac
                  FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 5000",
             )
             .bind(expected_seq)
@@ -112,10 +167,10 @@ pub async fn verify_chain(db: &Db) -> Result<ChainReport, sqlx::Error> {
         }
         for r in &batch {
             if r.seq != expected_seq {
-                return Ok(ChainReport { rows, first_break: Some((expected_seq, "row missing")) });
+                return broken(rows, unchecked, expected_seq, "row missing");
             }
             if r.prev_hash != prev {
-                return Ok(ChainReport { rows, first_break: Some((r.seq, "previous hash does not match")) });
+                return broken(rows, unchecked, r.seq, "previous hash does not match");
             }
             let input = ChainInput {
                 seq: r.seq,
@@ -129,17 +184,60 @@ pub async fn verify_chain(db: &Db) -> Result<ChainReport, sqlx::Error> {
                 detail: &r.detail,
             };
             if input.hash(&prev) != r.hash {
-                return Ok(ChainReport { rows, first_break: Some((r.seq, "row content altered")) });
+                return broken(rows, unchecked, r.seq, "row content altered");
+            }
+            match r.mac.as_deref() {
+                // Unkeyed (chained before MACs, or by an instance of the old version still
+                // running during an upgrade): covered, if at all, by a later keyed link.
+                None => {
+                    uncovered.get_or_insert(r.seq);
+                }
+                Some(mac) => match super::check_link(keys, r.seq, &r.hash, mac) {
+                    Some(true) => uncovered = None,
+                    Some(false) => {
+                        return broken(rows, unchecked, r.seq, "row content altered (its MAC does not verify)");
+                    }
+                    None => {
+                        unchecked += 1;
+                        uncovered.get_or_insert(r.seq);
+                    }
+                },
+            }
+            if anchors.iter().any(|a| a.seq == r.seq && r.mac.as_deref() != Some(a.mac.as_str())) {
+                return broken(rows, unchecked, r.seq, "row differs from the anchor kept for it");
             }
             prev = r.hash.clone();
             expected_seq += 1;
             rows += 1;
         }
     }
+    if let Some(a) = anchors.iter().filter(|a| a.seq > rows).min_by_key(|a| a.seq) {
+        return broken(rows, unchecked, a.seq, "rows missing at the end (an anchor was kept for it)");
+    }
     let (head_seq, head_hash): (i64, String) =
         read!(db, |c| sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(c).await)?;
     if head_seq != rows || head_hash != prev {
-        return Ok(ChainReport { rows, first_break: Some((rows + 1, "rows missing at the end")) });
+        return broken(rows, unchecked, rows + 1, "rows missing at the end");
     }
-    Ok(ChainReport { rows, first_break: None })
+    if let Some(seq) = uncovered {
+        return broken(rows, unchecked, seq, "not covered by a MAC the keyring can check");
+    }
+    Ok(ChainReport { rows, first_break: None, unchecked })
+}
+
+/// A row as the chain check reads it.
+#[derive(sqlx::FromRow)]
+struct Link {
+    seq: i64,
+    at: DateTime<Utc>,
+    actor_id: Option<Uuid>,
+    actor: String,
+    action: String,
+    entity: String,
+    entity_id: Option<String>,
+    ip: Option<String>,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+    mac: Option<String>,
 }

@@ -172,24 +172,28 @@ struct Attempt {
 /// the lockout one each, and the one that takes the last place locks the account at once. An
 /// attempt whose answer never comes (a client that hung up) stays counted as a failure.
 async fn reserve_attempt(st: &AppState, account: &str, now: DateTime<Utc>) -> Result<Option<Attempt>, sqlx::Error> {
-    let mut tx = st.db.begin().await?;
-    let row: Option<(i32, Option<DateTime<Utc>>)> = write!(&mut tx, |c| {
-        sqlx::query_as(
-            "INSERT INTO login_failures (account, failures, locked_until) VALUES ($1, 1, NULL)
-             ON CONFLICT (account) DO UPDATE SET
-                 failures = CASE WHEN login_failures.locked_until IS NULL THEN login_failures.failures + 1 ELSE 1 END,
-                 locked_until = CASE WHEN login_failures.locked_until IS NULL AND login_failures.failures + 1 >= $2
-                                     THEN $3 END
-             WHERE login_failures.locked_until IS NULL OR login_failures.locked_until <= $4
-             RETURNING failures, locked_until",
-        )
-        .bind(account)
-        .bind(MAX_FAILURES)
-        .bind(now + Duration::minutes(LOCK_MINUTES))
-        .bind(now)
-        .fetch_optional(c)
-        .await
-    })?;
-    tx.commit().await?;
-    Ok(row.map(|(number, locked)| Attempt { number, locks: locked.is_some() }))
+    // Counted whatever becomes of the request: not a keyed request's write (`claims::aside`).
+    crate::db::claims::aside(async move {
+        let mut tx = st.db.begin().await?;
+        let row: Option<(i32, Option<DateTime<Utc>>)> = write!(&mut tx, |c| {
+            sqlx::query_as(
+                "INSERT INTO login_failures (account, failures, locked_until) VALUES ($1, 1, NULL)
+                 ON CONFLICT (account) DO UPDATE SET
+                     failures = CASE WHEN login_failures.locked_until IS NULL THEN login_failures.failures + 1 ELSE 1 END,
+                     locked_until = CASE WHEN login_failures.locked_until IS NULL AND login_failures.failures + 1 >= $2
+                                         THEN $3 END
+                 WHERE login_failures.locked_until IS NULL OR login_failures.locked_until <= $4
+                 RETURNING failures, locked_until",
+            )
+            .bind(account)
+            .bind(MAX_FAILURES)
+            .bind(now + Duration::minutes(LOCK_MINUTES))
+            .bind(now)
+            .fetch_optional(c)
+            .await
+        })?;
+        tx.commit().await?;
+        Ok(row.map(|(number, locked)| Attempt { number, locks: locked.is_some() }))
+    })
+    .await
 }

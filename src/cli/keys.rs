@@ -1,5 +1,6 @@
 //! `linli keys rotate`: re-seal every secret at rest with the newest key of the ring and
-//! recompute the blind indexes, so the old key can then be dropped from LINLI_SECRET_KEY.
+//! recompute the blind indexes, then append an audit row under the new key (it covers the
+//! links the old key made), so the old key can then be dropped from LINLI_SECRET_KEY.
 //! Runs in batches of its own transactions and can be interrupted and run again.
 
 use std::process::ExitCode;
@@ -29,7 +30,8 @@ pub async fn run(cfg: Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
 
 type SealedRow = (Uuid, Option<String>, Option<String>);
 
-/// Re-seals values not yet under the current key; returns (people, users) changed.
+/// Re-seals values not yet under the current key, then records the rotation in the audit log
+/// (under `db`'s keyring, which must be `keys`); returns (people, users) changed.
 pub async fn rotate(db: &Db, keys: &Keyring) -> anyhow::Result<(usize, usize)> {
     let current = format!("{}:%", keys.current_id());
     let mut people = 0;
@@ -83,5 +85,14 @@ pub async fn rotate(db: &Db, keys: &Keyring) -> anyhow::Result<(usize, usize)> {
             .map(|r| r.rows_affected()))?;
     }
     tx.commit().await?;
+    // Keyed with the new key, this row covers every link before it: once it is written the
+    // old key may leave the ring and `linli check` still verifies the whole chain.
+    let entry = crate::audit::Entry {
+        action: "keys.rotate",
+        entity: "keyring",
+        entity_id: Some(keys.current_id().to_string()),
+        detail: serde_json::json!({ "people": people, "second_factors": users.len() }),
+    };
+    crate::audit::record_alone(db, &crate::audit::Actor::system("linli keys rotate"), entry).await?;
     Ok((people, users.len()))
 }

@@ -1,5 +1,6 @@
 //! The command line: one binary, one subcommand per task.
 
+mod backup;
 mod r#gen;
 mod import;
 pub mod keys;
@@ -52,8 +53,22 @@ pub enum Command {
         #[arg(long, default_value = "")]
         contact: String,
     },
-    /// Verify the database: audit hash chain, integrity and foreign keys. Exits 1 on a problem.
-    Check,
+    /// Verify the database: the keyed audit chain, integrity and foreign keys. Exits 1 on a
+    /// problem.
+    Check {
+        /// An anchor printed by `linli audit-anchor` (`linli-audit-anchor v1 SEQ MAC`), or
+        /// `@FILE` of such lines: the chain must still hold those rows unchanged, which finds
+        /// rows cut from its end. The newest anchor kept in the object store is checked too.
+        #[arg(long = "anchor", value_name = "ANCHOR")]
+        anchors: Vec<String>,
+    },
+    /// Print the audit chain's head (sequence and MAC) as an anchor to keep outside the
+    /// database, for `linli check --anchor`; run it from cron.
+    AuditAnchor {
+        /// Also keep it in the object store (`audit-anchors/`), where `linli check` finds it.
+        #[arg(long)]
+        store: bool,
+    },
     /// Fill the database with district-scale synthetic case work on top of the demo city (for
     /// benchmarks): residents, households, tags, clients, cases and service records.
     Gen(r#gen::GenArgs),
@@ -73,10 +88,12 @@ pub enum Command {
     /// Take a consistent online copy of the database while the app keeps writing.
     Backup {
         /// File to write (SQLite: a database file; PostgreSQL: a pg_dump custom-format archive).
+        /// Its MAC goes beside it, in FILE.mac: keep the two together.
         #[arg(long)]
         out: std::path::PathBuf,
     },
-    /// Restore a backup taken by `linli backup` (stop the app first).
+    /// Restore a backup taken by `linli backup` (stop the app first). The backup is checked
+    /// against its MAC before anything is replaced.
     Restore {
         /// The backup file.
         #[arg(long)]
@@ -84,6 +101,10 @@ pub enum Command {
         /// Replace an existing database.
         #[arg(long)]
         force: bool,
+        /// Restore without checking the backup against its MAC (FILE.mac): for a backup made
+        /// before backups had one. An altered backup is then restored as it is.
+        #[arg(long)]
+        no_verify: bool,
     },
 }
 
@@ -127,12 +148,13 @@ pub fn run() -> ExitCode {
                 println!("{key}");
                 Ok(std::process::ExitCode::SUCCESS)
             }
-            Command::Check => maintenance::check(cfg).await,
+            Command::Check { anchors } => maintenance::check(cfg, anchors).await,
+            Command::AuditAnchor { store } => maintenance::audit_anchor(cfg, store).await,
             Command::Gen(a) => r#gen::run(cfg, a).await,
             Command::Import(c) => import::run(cfg, c).await,
             Command::SweepFiles { grace_hours, dry_run } => maintenance::sweep_files(cfg, grace_hours, dry_run).await,
-            Command::Backup { out } => maintenance::backup(cfg, out).await,
-            Command::Restore { from, force } => maintenance::restore(cfg, from, force).await,
+            Command::Backup { out } => backup::backup(cfg, out).await,
+            Command::Restore { from, force, no_verify } => backup::restore(cfg, from, force, no_verify).await,
         }
     });
     match result {

@@ -28,7 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Tx;
+use super::claims::{self, Claim};
 use super::writer::Writer;
+use crate::crypto::Keyring;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -86,6 +88,10 @@ trait Job: Send {
 struct Typed<D, T, E> {
     data: D,
     work: Work<D, T, E>,
+    /// The caller's keyring (for its audit rows) and Idempotency-Key claim (marked with its
+    /// writes): the batch runs on the batcher's task, not the caller's.
+    keys: Arc<Keyring>,
+    claim: Option<Claim>,
     outcome: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
 }
@@ -98,7 +104,16 @@ where
 {
     fn run<'t>(&'t mut self, tx: &'t mut Tx) -> BoxFuture<'t, bool> {
         Box::pin(async move {
-            let outcome = (self.work)(&self.data, tx).await;
+            if let Tx::Sqlite(t) = tx {
+                t.set_keys(self.keys.clone());
+            }
+            let mut outcome = (self.work)(&self.data, tx).await;
+            if outcome.is_ok()
+                && let Some(claim) = &self.claim
+                && let Err(e) = claims::mark(tx, claim).await
+            {
+                outcome = Err(E::from(e));
+            }
             let ok = outcome.is_ok();
             self.outcome = Some(outcome);
             ok
@@ -131,14 +146,20 @@ impl GroupCommit {
         }
     }
 
-    pub async fn run<D, T, E>(&self, data: D, work: Work<D, T, E>) -> Result<T, E>
+    pub async fn run<D, T, E>(
+        &self,
+        data: D,
+        work: Work<D, T, E>,
+        keys: Arc<Keyring>,
+        claim: Option<Claim>,
+    ) -> Result<T, E>
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
         E: From<sqlx::Error> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(Typed { data, work, outcome: None, reply });
+        let job: Box<dyn Job> = Box::new(Typed { data, work, keys, claim, outcome: None, reply });
         if self.queue.send(job).await.is_err() {
             return Err(E::from(sqlx::Error::PoolClosed));
         }

@@ -5,6 +5,7 @@
 //! timestamps). SQL text is shared; `$1` placeholders, `RETURNING` and `ON CONFLICT` work on both.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -13,8 +14,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, SqlitePool, Transaction};
 
 use crate::config::Config;
+use crate::crypto::Keyring;
 
 pub mod checkpoint;
+pub mod claims;
 pub mod group_commit;
 pub mod query;
 pub mod scope_sql;
@@ -33,13 +36,34 @@ pub enum Db {
         group: group_commit::GroupCommit,
         /// Copies the write-ahead log back into the database file beside the writer.
         checkpoints: checkpoint::Checkpointer,
+        /// Keys the audit chain (every transaction carries them to `audit::record`).
+        keys: Arc<Keyring>,
     },
-    Postgres(PgPool),
+    Postgres(PgPool, Arc<Keyring>),
 }
 
 pub enum Tx {
     Sqlite(writer::WriteTx),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(PgTx),
+}
+
+/// A PostgreSQL transaction with the keyring of the database it was begun on.
+pub struct PgTx {
+    tx: Transaction<'static, Postgres>,
+    keys: Arc<Keyring>,
+}
+
+impl std::ops::Deref for PgTx {
+    type Target = sqlx::PgConnection;
+    fn deref(&self) -> &sqlx::PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for PgTx {
+    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
+        &mut self.tx
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +78,7 @@ macro_rules! read {
     ($db:expr, |$c:ident| $body:expr) => {
         match $db {
             $crate::db::Db::Sqlite { read: $c, .. } => $body,
-            $crate::db::Db::Postgres($c) => $body,
+            $crate::db::Db::Postgres($c, _) => $body,
         }
     };
 }
@@ -95,6 +119,7 @@ fn sqlite_cache_kib(total_mb: u32) -> (u64, u64) {
 }
 
 impl Db {
+    /// Opens the database named by the configuration, with the configuration's keyring.
     pub async fn connect(cfg: &Config) -> anyhow::Result<Db> {
         let url = cfg.database_url.as_str();
         if let Some(path) = url.strip_prefix("sqlite://") {
@@ -133,6 +158,7 @@ impl Db {
                 .pragma("cache_size", format!("-{writer_kib}"))
                 .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
                 .pragma("journal_size_limit", checkpoint::LOG_LIMIT_BYTES.to_string());
+            let keys = Arc::new(cfg.keyring()?);
             let write = writer::Writer::open(writer_opts).await.context("opening the SQLite database")?;
             // A local file cannot drop a connection the way a network can: the pool's ping
             // before each acquire was one more round trip to the connection's thread per
@@ -144,10 +170,10 @@ impl Db {
                 .await?;
             let group = group_commit::GroupCommit::start(write.clone());
             let checkpoints = checkpoint::Checkpointer::start(opts).await?;
-            Ok(Db::Sqlite { read, write, group, checkpoints })
+            Ok(Db::Sqlite { read, write, group, checkpoints, keys })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
-            Self::connect_pg(opts, cfg.db_pool).await
+            Self::connect_pg(opts, cfg.db_pool, Arc::new(cfg.keyring()?)).await
         } else {
             bail!(
                 "unknown database URL scheme in {}; use sqlite://PATH or postgres://…",
@@ -156,28 +182,46 @@ impl Db {
         }
     }
 
-    pub async fn connect_pg(opts: PgConnectOptions, size: u32) -> anyhow::Result<Db> {
+    pub async fn connect_pg(opts: PgConnectOptions, size: u32, keys: Arc<Keyring>) -> anyhow::Result<Db> {
         let pool = PgPoolOptions::new()
             .max_connections(size)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await
             .context("connecting to PostgreSQL")?;
-        Ok(Db::Postgres(pool))
+        Ok(Db::Postgres(pool, keys))
     }
 
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite { .. } => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Postgres(..) => Backend::Postgres,
         }
+    }
+
+    /// The keyring the audit chain is made and checked with.
+    pub fn keys(&self) -> &Arc<Keyring> {
+        match self {
+            Db::Sqlite { keys, .. } | Db::Postgres(_, keys) => keys,
+        }
+    }
+
+    /// The same database with another keyring (a rotation seen by the command line and tests).
+    pub fn with_keys(&self, keys: Arc<Keyring>) -> Db {
+        let mut db = self.clone();
+        match &mut db {
+            Db::Sqlite { keys: k, .. } | Db::Postgres(_, k) => *k = keys,
+        }
+        db
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(&mut **write.lock().await?).await?,
-            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+            Db::Postgres(p, _) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
+        // Rows chained before links were keyed get a keyed link after them at once.
+        crate::audit::key_the_chain(self).await?;
         // Reference data the bureau can edit later: shipped instruments and follow-up tiers.
         crate::cases::instruments::ensure_defaults(self).await?;
         crate::requests::defaults::ensure(self).await?;
@@ -187,17 +231,17 @@ impl Db {
     /// A write transaction. Safe to drop at any await, the begin's own included.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Db::Sqlite { write, keys, .. } => Tx::Sqlite(write.begin().await?.with_keys(keys.clone())),
             // sqlx 0.8 forgets a BEGIN that reached the server when its future is dropped
             // before the answer (its rollback guard only counts a begun transaction), and the
             // pool then hands the connection out inside that transaction: autocommit writes on
             // it are never committed and its locks are held. Begun in a task of its own, the
             // begin always finishes; a caller that went away drops the finished transaction,
             // which queues its rollback before the connection goes back to the pool.
-            Db::Postgres(p) => {
+            Db::Postgres(p, keys) => {
                 let pool = p.clone();
                 let begun = tokio::spawn(async move { pool.begin().await }).await;
-                Tx::Postgres(begun.map_err(|_| sqlx::Error::WorkerCrashed)??)
+                Tx::Postgres(PgTx { tx: begun.map_err(|_| sqlx::Error::WorkerCrashed)??, keys: keys.clone() })
             }
         })
     }
@@ -213,8 +257,10 @@ impl Db {
         E: From<sqlx::Error> + Send + 'static,
     {
         match self {
-            Db::Sqlite { group, .. } => group.run(data, work).await,
-            Db::Postgres(_) => {
+            // The batch runs on the writer's task, out of reach of the caller's task-locals:
+            // the claim and the keys travel with the work.
+            Db::Sqlite { group, keys, .. } => group.run(data, work, keys.clone(), claims::current()).await,
+            Db::Postgres(..) => {
                 let mut tx = self.begin().await?;
                 let value = work(&data, &mut tx).await?;
                 tx.commit().await?;
@@ -227,7 +273,7 @@ impl Db {
     pub fn group_stats(&self) -> Option<group_commit::GroupStats> {
         match self {
             Db::Sqlite { group, .. } => Some(group.stats()),
-            Db::Postgres(_) => None,
+            Db::Postgres(..) => None,
         }
     }
 
@@ -241,16 +287,29 @@ impl Db {
                 read.close().await;
                 write.close().await;
             }
-            Db::Postgres(p) => p.close().await,
+            Db::Postgres(p, _) => p.close().await,
         }
     }
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    /// Commits; inside a request that holds an Idempotency-Key claim, the claim is marked in
+    /// the same transaction, and a claim the request no longer owns rolls it back instead.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if let Some(claim) = claims::current() {
+            claims::mark(&mut self, &claim).await?;
+        }
         match self {
             Tx::Sqlite(t) => t.commit().await,
-            Tx::Postgres(t) => t.commit().await,
+            Tx::Postgres(t) => t.tx.commit().await,
+        }
+    }
+
+    /// The keyring of the database this transaction writes to.
+    pub fn keys(&self) -> Result<&Keyring, sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.keys(),
+            Tx::Postgres(t) => Ok(&t.keys),
         }
     }
 }

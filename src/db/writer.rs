@@ -29,6 +29,8 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::crypto::Keyring;
+
 /// How long a write waits for the connection before giving up (as the pool's acquire did).
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
@@ -48,6 +50,8 @@ struct Slot {
 /// A write transaction: the writer's connection, locked until commit or drop.
 pub struct WriteTx {
     guard: Option<OwnedMutexGuard<Slot>>,
+    /// The keyring of the `Db` (or of the grouped work) the transaction writes for.
+    keys: Option<Arc<Keyring>>,
 }
 
 impl Writer {
@@ -63,7 +67,7 @@ impl Writer {
         // Marked before the statement goes out: if this future is dropped while BEGIN is on
         // its way, the connection may be inside a transaction, and the drop rolls it back.
         slot.open = true;
-        let mut tx = WriteTx { guard: Some(slot) };
+        let mut tx = WriteTx { guard: Some(slot), keys: None };
         match sqlx::query("BEGIN IMMEDIATE").execute(&mut *tx).await {
             Ok(_) => return Ok(tx),
             Err(sqlx::Error::WorkerCrashed) => {
@@ -141,6 +145,20 @@ impl WriteTx {
         Ok(())
     }
 
+    pub fn with_keys(mut self, keys: Arc<Keyring>) -> WriteTx {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Grouped work from several callers shares one transaction, each with its own keyring.
+    pub(crate) fn set_keys(&mut self, keys: Arc<Keyring>) {
+        self.keys = Some(keys);
+    }
+
+    pub fn keys(&self) -> Result<&Keyring, sqlx::Error> {
+        self.keys.as_deref().ok_or_else(|| sqlx::Error::Configuration("a write transaction without a keyring".into()))
+    }
+
     fn slot(&mut self) -> &mut Slot {
         self.guard.as_mut().expect("held until commit or drop")
     }
@@ -170,11 +188,11 @@ impl Drop for WriteTx {
             // statement still running for a caller that went away finishes first (the
             // connection's thread takes them in order).
             rt.spawn(async move {
-                // Rolled back, or there was nothing to roll back (dropped during a COMMIT that
-                // went through, or before a BEGIN that never ran); a transaction that somehow
-                // survived is healed by the next `begin`. A lost thread is replaced by the
-                // next `ready`.
+                // Otherwise rolled back, or there was nothing to roll back (dropped during a
+                // COMMIT that went through, or before a BEGIN that never ran); a transaction
+                // that somehow survived is healed by the next `begin`.
                 if let Err(sqlx::Error::WorkerCrashed) = sqlx::query("ROLLBACK").execute(&mut **slot).await {
+                    // A lost thread is replaced by the next `ready`.
                     slot.conn = None;
                 }
                 slot.open = false;

@@ -90,6 +90,29 @@ impl Files {
         Ok(self.store.get(&ObjectPath::from(key)).await?.bytes().await?)
     }
 
+    /// Keeps a small text outside the database (audit anchors), under a key of its own shape
+    /// that the sweep leaves alone.
+    pub async fn keep(&self, key: &str, text: &str) -> anyhow::Result<()> {
+        self.put(key, text.as_bytes().to_vec()).await
+    }
+
+    /// The text of the last object under `prefix`, in key order.
+    pub async fn last_under(&self, prefix: &str) -> anyhow::Result<Option<String>> {
+        use futures_util::StreamExt;
+        let mut listing = self.store.list(Some(&ObjectPath::from(prefix)));
+        let mut last: Option<String> = None;
+        while let Some(meta) = listing.next().await {
+            let key = meta?.location.to_string();
+            if last.as_ref().is_none_or(|l| key > *l) {
+                last = Some(key);
+            }
+        }
+        match last {
+            Some(key) => Ok(Some(String::from_utf8(self.get(&key).await?.to_vec())?)),
+            None => Ok(None),
+        }
+    }
+
     async fn delete(&self, key: &str) {
         if let Err(e) = self.store.delete(&ObjectPath::from(key)).await {
             tracing::warn!(error = %e, "could not delete an unreferenced object");

@@ -138,9 +138,11 @@ pub async fn step(
     input: ApiWithFiles<StepForm>,
 ) -> AppResult<Response> {
     let ApiWithFiles { body: mut input, files: uploads } = input;
-    store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let hazard = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     if input.version == 0 {
-        input.version = if_match(&headers)?.ok_or_else(|| AppError::field("version", "error.required"))?;
+        input.version = if_match(&headers)?
+            .map(|m| m.or_current(hazard.version))
+            .ok_or_else(|| AppError::field("version", "error.required"))?;
     }
     let mut errors = FieldErrors::default();
     let step = input.step(&mut errors).ok_or(AppError::Invalid(errors))?;
@@ -283,7 +285,9 @@ pub async fn complete(
     }
     let (mut input, uploads) = completion_body(&st, req).await?;
     if input.version == 0 {
-        input.version = if_match(&headers)?.ok_or_else(|| AppError::field("version", "error.required"))?;
+        input.version = if_match(&headers)?
+            .map(|m| m.or_current(p.version))
+            .ok_or_else(|| AppError::field("version", "error.required"))?;
     }
     let mut errors = FieldErrors::default();
     if input.summary.chars().count() > 2000 {

@@ -67,6 +67,13 @@ fn answer(fmt: Fmt, r: Result<Response, Fail>) -> Response {
     r.unwrap_or_else(|Fail(status, msgs)| format::errors(fmt, status, &msgs))
 }
 
+/// An error answered outside the handlers (a body over a limit, a bad Idempotency-Key, a
+/// method the route lacks) in the specification's error list, in the format the path names.
+pub fn error_at(path: &str, status: StatusCode, message: &str) -> Response {
+    let fmt = path.rsplit('/').next().and_then(format::split).map_or(Fmt::Json, |(_, fmt)| fmt);
+    format::errors(fmt, status, &[message.to_string()])
+}
+
 /// The answer to a file name without .json or .xml (in JSON: the format is unknown).
 fn unknown_format() -> Response {
     format::errors(Fmt::Json, StatusCode::NOT_FOUND, &["unknown format: use .json or .xml".into()])

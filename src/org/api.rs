@@ -24,18 +24,47 @@ pub struct PlaceQuery {
     pub page_size: Option<i64>,
 }
 
-/// `If-Match: "3"` (or `W/"3"`) → 3. Absent means "no precondition".
-pub fn if_match(headers: &HeaderMap) -> AppResult<Option<i64>> {
-    match headers.get(header::IF_MATCH) {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
-            .and_then(|s| s.parse().ok())
-            .map(Some)
-            .ok_or(AppError::bad("error.bad_if_match")),
+/// An `If-Match` precondition (RFC 9110). Absent means "no precondition".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `"3"` (or `W/"3"`): the version the client last saw.
+    Version(i64),
+    /// `*`: whatever version is current; the record only has to exist.
+    Any,
+}
+
+impl IfMatch {
+    /// The version a change is checked against: the one named, or for `*` the record's own.
+    pub fn or_current(self, current: i64) -> i64 {
+        match self {
+            IfMatch::Version(v) => v,
+            IfMatch::Any => current,
+        }
     }
+}
+
+pub fn if_match(headers: &HeaderMap) -> AppResult<Option<IfMatch>> {
+    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let text = v.to_str().map_err(|_| AppError::bad("error.bad_if_match"))?.trim();
+    if text == "*" {
+        return Ok(Some(IfMatch::Any));
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(|v| Some(IfMatch::Version(v)))
+        .map_err(|_| AppError::bad("error.bad_if_match"))
+}
+
+/// Applies `If-Match` to a change whose version may be left out: a number replaces the body's,
+/// `*` waives the check.
+pub fn apply_if_match(headers: &HeaderMap, version: &mut Option<i64>) -> AppResult<()> {
+    match if_match(headers)? {
+        Some(IfMatch::Version(v)) => *version = Some(v),
+        Some(IfMatch::Any) => *version = None,
+        None => {}
+    }
+    Ok(())
 }
 
 pub fn with_etag(mut res: Response, version: i64) -> Response {
@@ -111,9 +140,7 @@ pub async fn update_place(
     headers: HeaderMap,
     ApiJson(mut change): ApiJson<PlaceChange>,
 ) -> AppResult<Response> {
-    if let Some(v) = if_match(&headers)? {
-        change.version = Some(v);
-    }
+    apply_if_match(&headers, &mut change.version)?;
     let p = store::update_place(&st.db, &caller.scope, &caller.actor(), id, &change).await?;
     let v = p.version;
     Ok(with_etag(Json(p).into_response(), v))
@@ -130,9 +157,7 @@ pub async fn move_place(
     headers: HeaderMap,
     ApiJson(mut m): ApiJson<PlaceMove>,
 ) -> AppResult<Response> {
-    if let Some(v) = if_match(&headers)? {
-        m.version = Some(v);
-    }
+    apply_if_match(&headers, &mut m.version)?;
     let p = store::move_place(&st.db, &caller.scope, &caller.actor(), id, &m).await?;
     let v = p.version;
     Ok(with_etag(Json(p).into_response(), v))

@@ -13,7 +13,7 @@ use super::store::{self, Candidate, CreateError, PersonFilter, Secret};
 use super::timeline::Event;
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::org::api::{if_match, with_etag};
+use crate::org::api::{IfMatch, if_match, with_etag};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::{ApiJson, Id, Q};
 use crate::web::pagination::{PageParams, Paged};
@@ -113,8 +113,13 @@ pub async fn update(
     ApiJson(mut input): ApiJson<PersonInput>,
 ) -> AppResult<Response> {
     crate::cases::pages::guard_person(&st, &caller, id).await?;
-    if let Some(v) = if_match(&headers)? {
-        input.version = Some(v);
+    match if_match(&headers)? {
+        Some(IfMatch::Version(v)) => input.version = Some(v),
+        Some(IfMatch::Any) => {
+            let current = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+            input.version = Some(current.version);
+        }
+        None => {}
     }
     let p = store::update(&st.db, &st.keys, &caller.scope, &caller.actor(), id, &input).await?;
     let v = p.version;

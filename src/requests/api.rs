@@ -119,8 +119,10 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
     Ok(with_etag(Json(detail).into_response(), v))
 }
 
-fn version_of(body: Option<i64>, headers: &HeaderMap) -> AppResult<i64> {
-    body.or(if_match(headers)?).ok_or_else(|| AppError::field("version", "error.required"))
+/// The body's version, else `If-Match` (`*`: the record's `current` one).
+fn version_of(body: Option<i64>, headers: &HeaderMap, current: i64) -> AppResult<i64> {
+    body.or(if_match(headers)?.map(|m| m.or_current(current)))
+        .ok_or_else(|| AppError::field("version", "error.required"))
 }
 
 async fn answer(st: &AppState, caller: &Caller, id: Uuid) -> AppResult<Response> {
@@ -164,8 +166,8 @@ pub async fn dispatch(
     ApiJson(input): ApiJson<DispatchInput>,
 ) -> AppResult<Response> {
     let viewer = store::viewer(&st.db, &caller).await?;
-    store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
-    let version = version_of(input.version, &headers)?;
+    let request = store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
+    let version = version_of(input.version, &headers, request.version)?;
     let mut units = Vec::new();
     for key in input.units.iter().filter(|k| !k.is_empty()) {
         units.push(store::unit(&st.db, &caller.scope, key).await?.ok_or(AppError::field("units", "error.bad_choice"))?);
@@ -210,10 +212,11 @@ pub async fn part_step(
         Some(r) => store::get(&st.db, &viewer, r).await?.ok_or(AppError::NotFound)?.id,
         None => return Err(AppError::NotFound),
     };
-    if !store::parts(&st.db, request).await?.iter().any(|p| p.id == part && viewer.handles(p)) {
+    let parts = store::parts(&st.db, request).await?;
+    let Some(current) = parts.iter().find(|p| p.id == part && viewer.handles(p)) else {
         return Err(AppError::Forbidden);
-    }
-    let version = version_of(input.version, &headers)?;
+    };
+    let version = version_of(input.version, &headers, current.version)?;
     let action = match input.action.as_str() {
         "sign" => PartAction::Sign,
         "note" => PartAction::Note,
@@ -254,8 +257,8 @@ pub async fn callback(
     ApiJson(input): ApiJson<CallbackInput>,
 ) -> AppResult<Response> {
     let viewer = store::viewer(&st.db, &caller).await?;
-    store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
-    let version = version_of(input.version, &headers)?;
+    let request = store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
+    let version = version_of(input.version, &headers, request.version)?;
     let note = store::StaffNote { text: &input.note, public: input.note_public };
     store::callback(&st.db, &viewer, &caller.actor(), id, version, &input.satisfaction, note).await?;
     answer(&st, &caller, id).await
@@ -276,8 +279,8 @@ pub async fn publication(
     ApiJson(input): ApiJson<PublicationInput>,
 ) -> AppResult<Response> {
     let viewer = store::viewer(&st.db, &caller).await?;
-    store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
-    let version = version_of(input.version, &headers)?;
+    let request = store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
+    let version = version_of(input.version, &headers, request.version)?;
     super::publication::publish(&st.db, &viewer, &caller.actor(), id, version, &input).await?;
     answer(&st, &caller, id).await
 }

@@ -812,7 +812,7 @@ fn request_number(year: i64, seq: i64) -> String {
 /// writes are serialised anyway, and the number is taken inside the (grouped) transaction.
 async fn number_ahead(db: &Db, year: i64) -> Result<Option<String>, sqlx::Error> {
     match db {
-        Db::Postgres(pool) => {
+        Db::Postgres(pool, _) => {
             let (seq,): (i64,) = sqlx::query_as(NEXT_NUMBER).bind(year).fetch_one(pool).await?;
             Ok(Some(request_number(year, seq)))
         }

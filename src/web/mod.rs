@@ -1,6 +1,7 @@
 //! Web plumbing shared by every domain: page context, extractors, CSRF, errors, assets.
 
 pub mod assets;
+pub mod body_limit;
 pub mod csrf;
 pub mod error;
 pub mod extract;

@@ -43,12 +43,17 @@ impl Limit {
     }
 }
 
-/// Counts one hit in `bucket`; returns false when the window's limit is exceeded.
+/// Counts one hit in `bucket`; returns false when the window's limit is exceeded. Counted
+/// whatever becomes of the request, so it is not the request's write: a keyed request that
+/// then fails is still free to be retried.
 pub async fn hit(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let ok = hit_in(&mut tx, bucket, limit, window_secs).await?;
-    tx.commit().await?;
-    Ok(ok)
+    crate::db::claims::aside(async {
+        let mut tx = db.begin().await?;
+        let ok = hit_in(&mut tx, bucket, limit, window_secs).await?;
+        tx.commit().await?;
+        Ok(ok)
+    })
+    .await
 }
 
 async fn hit_in(tx: &mut Tx, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
@@ -89,49 +94,57 @@ pub struct Reservation {
 /// made before any of them is counted. None when the window is full. A reservation that turns
 /// out not to count (a sign-in that succeeded) is given back with [`release`].
 pub async fn reserve(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<Option<Reservation>, sqlx::Error> {
-    if limit == 0 {
-        return Ok(None);
-    }
-    let now = Utc::now().timestamp();
-    let win = now - now.rem_euclid(window_secs);
-    let mut tx = db.begin().await?;
-    let hits: Option<i64> = write!(&mut tx, |c| {
-        let hits: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO rate_limits (bucket, win, hits) VALUES ($1, $2, 1)
-             ON CONFLICT (bucket, win) DO UPDATE SET hits = rate_limits.hits + 1 WHERE rate_limits.hits < $3
-             RETURNING hits",
-        )
-        .bind(bucket)
-        .bind(win)
-        .bind(i64::from(limit))
-        .fetch_optional(&mut *c)
-        .await?;
-        if hits.is_some_and(|h| h.0 == 1) {
-            sqlx::query("DELETE FROM rate_limits WHERE bucket = $1 AND win < $2")
-                .bind(bucket)
-                .bind(win)
-                .execute(&mut *c)
-                .await
-                .map(|r| r.rows_affected())?;
+    // Bookkeeping, whatever becomes of the request: not a keyed request's write (`claims::aside`).
+    crate::db::claims::aside(async move {
+        if limit == 0 {
+            return Ok(None);
         }
-        Ok::<_, sqlx::Error>(hits.map(|h| h.0))
-    })?;
-    tx.commit().await?;
-    Ok(hits.map(|_| Reservation { bucket: bucket.to_string(), win }))
+        let now = Utc::now().timestamp();
+        let win = now - now.rem_euclid(window_secs);
+        let mut tx = db.begin().await?;
+        let hits: Option<i64> = write!(&mut tx, |c| {
+            let hits: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO rate_limits (bucket, win, hits) VALUES ($1, $2, 1)
+                 ON CONFLICT (bucket, win) DO UPDATE SET hits = rate_limits.hits + 1 WHERE rate_limits.hits < $3
+                 RETURNING hits",
+            )
+            .bind(bucket)
+            .bind(win)
+            .bind(i64::from(limit))
+            .fetch_optional(&mut *c)
+            .await?;
+            if hits.is_some_and(|h| h.0 == 1) {
+                sqlx::query("DELETE FROM rate_limits WHERE bucket = $1 AND win < $2")
+                    .bind(bucket)
+                    .bind(win)
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())?;
+            }
+            Ok::<_, sqlx::Error>(hits.map(|h| h.0))
+        })?;
+        tx.commit().await?;
+        Ok(hits.map(|_| Reservation { bucket: bucket.to_string(), win }))
+    })
+    .await
 }
 
 /// Gives a reservation back to its window (a window that has passed is left as it was).
 pub async fn release(db: &Db, r: Reservation) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    write!(&mut tx, |c| sqlx::query(
-        "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND win = $2 AND hits > 0"
-    )
-    .bind(&r.bucket)
-    .bind(r.win)
-    .execute(c)
+    // Bookkeeping, as `reserve`.
+    crate::db::claims::aside(async move {
+        let mut tx = db.begin().await?;
+        write!(&mut tx, |c| sqlx::query(
+            "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND win = $2 AND hits > 0"
+        )
+        .bind(&r.bucket)
+        .bind(r.win)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await
+    })
     .await
-    .map(|r| r.rows_affected()))?;
-    tx.commit().await
 }
 
 /// Whether `bucket` has already reached `limit` in the current window (counts nothing).

@@ -109,22 +109,45 @@ pub fn error_response(e: AppError, lang: Lang, is_api: bool, ctx: Option<Ctx>) -
     finish_error(res, lang, is_api, ctx)
 }
 
+/// An error answered by a layer outside `render_errors`, in the format of the path it was sent
+/// to: JSON under /api/, Open311's error list under /open311/, a page elsewhere.
+pub fn error_at(e: AppError, lang: Lang, path: &str) -> Response {
+    let res = e.into_response();
+    if path.starts_with("/open311/") {
+        return open311_error(res, lang, path);
+    }
+    finish_error(res, lang, path.starts_with("/api/"), None)
+}
+
+/// Open311's clients read only the specification's error list, whatever went wrong.
+fn open311_error(res: Response, lang: Lang, path: &str) -> Response {
+    let status = res.status();
+    let code = res.extensions().get::<ErrorInfo>().map_or_else(|| bare_code(status), |i| i.code);
+    crate::open311::error_at(path, status, &Tr(lang).t(code))
+}
+
+/// The code of an error answered without one (a framework rejection such as 405).
+fn bare_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        404 => "error.not_found",
+        405 => "error.method_not_allowed",
+        413 => "error.too_large",
+        415 => "error.unsupported_media_type",
+        408 => "error.timeout",
+        s if s >= 500 => "error.internal",
+        _ => "error.bad_request",
+    }
+}
+
 /// Fills in the body of an error response that carries `ErrorInfo` (or none, for bare 4xx/5xx
 /// answers produced by the framework itself, e.g. 405).
 pub fn finish_error(res: Response, lang: Lang, is_api: bool, ctx: Option<Ctx>) -> Response {
     let status = res.status();
-    let info = res.extensions().get::<ErrorInfo>().cloned().unwrap_or_else(|| ErrorInfo {
-        code: match status.as_u16() {
-            404 => "error.not_found",
-            405 => "error.method_not_allowed",
-            413 => "error.too_large",
-            415 => "error.unsupported_media_type",
-            408 => "error.timeout",
-            s if s >= 500 => "error.internal",
-            _ => "error.bad_request",
-        },
-        details: serde_json::Value::Null,
-    });
+    let info = res
+        .extensions()
+        .get::<ErrorInfo>()
+        .cloned()
+        .unwrap_or_else(|| ErrorInfo { code: bare_code(status), details: serde_json::Value::Null });
     let tr = Tr(lang);
     let message = tr.t(info.code).to_string();
     let mut headers = res.headers().clone();
@@ -197,13 +220,19 @@ pub async fn render_errors(
         return res;
     }
     let has_info = res.extensions().get::<ErrorInfo>().is_some();
-    let has_body = res.headers().contains_key(header::CONTENT_TYPE);
-    // A page that answers 4xx with its own body (a form with field messages) keeps it; every
-    // other error, and every API error, gets our body.
+    // A body limit's refusal is plain text: not a body of the route's own.
+    let has_body =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|ct| !ct.to_str().unwrap_or("").starts_with("text/plain"));
+    // A page that answers 4xx with its own body (a form with field messages), and an Open311
+    // answer (always the specification's error list), keep it; every other error, and every
+    // API error, gets our body.
     if has_body && !has_info && !is_api {
         return res;
     }
     let lang = caller.as_ref().map(|c| c.lang).or(info.as_ref().map(|i| i.lang)).unwrap_or_default();
+    if path.starts_with("/open311/") {
+        return open311_error(res, lang, &path);
+    }
     let ctx = Ctx::new(st.cfg.demo, caller.as_ref(), info.as_ref(), &path, "error.title");
     finish_error(res, lang, is_api, Some(ctx))
 }

@@ -164,3 +164,198 @@ async fn probing_ids_cannot_flood_the_audit_log() {
     let rows = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'access.not_found'").await;
     assert!((60..=120).contains(&rows), "{rows} rows for 130 probes");
 }
+
+/// The attack of issue 21: with the database in hand, drop the trigger, change a row, recompute
+/// the SHA-256 chain from there and move `audit_head` along. The chain is keyed with a secret
+/// kept outside the database, so the recomputed links do not verify.
+#[tokio::test]
+async fn a_row_forged_with_its_chain_and_head_recomputed_is_detected() {
+    let app = TestApp::new().await;
+    let db = &app.st.db;
+    type Link = (
+        i64,
+        chrono::DateTime<chrono::Utc>,
+        Option<uuid::Uuid>,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Link> = linli::read!(db, |c| sqlx::query_as(
+        "SELECT seq, at, actor_id, actor, action, entity, entity_id, ip, detail FROM audit_log ORDER BY seq"
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    assert!(rows.len() > 20, "the demo city leaves a chain to forge");
+    let forged_seq = 7;
+    let mut tx = db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| async {
+        match db.backend() {
+            linli::db::Backend::Sqlite => {
+                sqlx::query("DROP TRIGGER audit_log_no_update").execute(&mut *c).await.map(|r| r.rows_affected())?
+            }
+            linli::db::Backend::Postgres => sqlx::query("DROP TRIGGER audit_log_no_update ON audit_log")
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())?,
+        };
+        let mut prev = "0".repeat(64);
+        for (seq, at, actor_id, actor, action, entity, entity_id, ip, detail) in &rows {
+            let detail = if *seq == forged_seq { "{\"forged\":true}".to_string() } else { detail.clone() };
+            let hash = linli::audit::ChainInput {
+                seq: *seq,
+                at: *at,
+                actor_id: *actor_id,
+                actor,
+                action,
+                entity,
+                entity_id: entity_id.as_deref(),
+                ip: ip.as_deref().unwrap_or(""),
+                detail: &detail,
+            }
+            .hash(&prev);
+            sqlx::query("UPDATE audit_log SET detail = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
+                .bind(&detail)
+                .bind(&prev)
+                .bind(&hash)
+                .bind(seq)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())?;
+            prev = hash;
+        }
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&prev)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    }
+    .await)
+    .unwrap();
+    tx.commit().await.unwrap();
+    let report = linli::audit::store::verify_chain(db).await.unwrap();
+    assert_eq!(report.first_break.map(|(seq, _)| seq), Some(forged_seq), "{report:?}");
+}
+
+/// Without the key nothing in the chain can be forged, but rows can be cut from its end with
+/// the head moved back: the shorter chain is whole. An anchor kept outside the database finds
+/// the cut; rows written after the anchor are fine.
+#[tokio::test]
+async fn rows_cut_from_the_end_are_found_against_an_anchor() {
+    let app = TestApp::new().await;
+    let db = &app.st.db;
+    let anchor = linli::audit::store::anchor(db).await.unwrap().expect("the demo wrote rows");
+    let line = anchor.to_string();
+    assert_eq!(line.parse::<linli::audit::store::Anchor>().unwrap(), anchor);
+    app.login("bureau").await;
+    let later = linli::audit::store::verify_against(db, std::slice::from_ref(&anchor)).await.unwrap();
+    assert!(later.first_break.is_none() && later.rows > anchor.seq, "{later:?}");
+
+    let keep = anchor.seq - 5;
+    let mut tx = db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| async {
+        match db.backend() {
+            linli::db::Backend::Sqlite => {
+                sqlx::query("DROP TRIGGER audit_log_no_delete").execute(&mut *c).await.map(|r| r.rows_affected())?
+            }
+            linli::db::Backend::Postgres => sqlx::query("DROP TRIGGER audit_log_no_update ON audit_log")
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())?,
+        };
+        sqlx::query("DELETE FROM audit_log WHERE seq > $1")
+            .bind(keep)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = (SELECT hash FROM audit_log WHERE seq = $1) WHERE id = 1")
+            .bind(keep)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    }
+    .await)
+    .unwrap();
+    tx.commit().await.unwrap();
+    let alone = linli::audit::store::verify_chain(db).await.unwrap();
+    assert!(alone.first_break.is_none(), "a cut end is whole on its own: {alone:?}");
+    let against = linli::audit::store::verify_against(db, std::slice::from_ref(&anchor)).await.unwrap();
+    assert_eq!(against.first_break.map(|(seq, _)| seq), Some(anchor.seq), "{against:?}");
+    // An anchor is for one row: another MAC for a row that is there does not pass either.
+    let wrong = linli::audit::store::Anchor { seq: keep, mac: anchor.mac.clone() };
+    let r = linli::audit::store::verify_against(db, &[wrong]).await.unwrap();
+    assert_eq!(r.first_break.map(|(seq, _)| seq), Some(keep), "{r:?}");
+}
+
+/// Links name their key. After a rotation (`linli keys rotate` appends a row under the new key)
+/// the chain verifies with both keys, and still with the new one alone: the old links are
+/// covered by the new row's MAC. The old key alone cannot vouch for the newest link.
+#[tokio::test]
+async fn the_chain_verifies_across_a_key_rotation_and_without_the_old_key() {
+    use linli::crypto::Keyring;
+    use std::sync::Arc;
+    let app = TestApp::new().await;
+    let k1 = app.st.cfg.secret_key.clone().unwrap();
+    let k2 = Keyring::generate_spec().replacen("k1:", "k2:", 1);
+    let both = Keyring::parse(&format!("{k2},{k1}")).unwrap();
+    let rotated = app.st.db.with_keys(Arc::new(Keyring::parse(&format!("{k2},{k1}")).unwrap()));
+    linli::cli::keys::rotate(&rotated, &both).await.unwrap();
+    let r = linli::audit::store::verify_chain(&rotated).await.unwrap();
+    assert!(r.first_break.is_none() && r.unchecked == 0, "{r:?}");
+    let new_only = app.st.db.with_keys(Arc::new(Keyring::parse(&k2).unwrap()));
+    let r = linli::audit::store::verify_chain(&new_only).await.unwrap();
+    assert!(r.first_break.is_none() && r.unchecked > 0, "{r:?}");
+    let old_only = app.st.db.with_keys(Arc::new(Keyring::parse(&k1).unwrap()));
+    let r = linli::audit::store::verify_chain(&old_only).await.unwrap();
+    assert_eq!(r.first_break.map(|(_, why)| why), Some("not covered by a MAC the keyring can check"), "{r:?}");
+}
+
+/// A chain from before links were keyed (no MACs) does not pass as it is; `migrate` appends
+/// one keyed link after it, which covers it. Rows without a MAC after that (an instance of the
+/// old version still running during an upgrade) are covered by the next keyed one; the newest
+/// link without its MAC is not.
+#[tokio::test]
+async fn an_unkeyed_chain_is_covered_by_the_link_migrate_appends() {
+    let app = TestApp::new().await;
+    let db = &app.st.db;
+    let strip = |sql: &'static str| async move {
+        let mut tx = db.begin().await.unwrap();
+        linli::write!(&mut tx, |c| async {
+            match db.backend() {
+                linli::db::Backend::Sqlite => sqlx::query("DROP TRIGGER IF EXISTS audit_log_no_update")
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())?,
+                linli::db::Backend::Postgres => sqlx::query("DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log")
+                    .execute(&mut *c)
+                    .await
+                    .map(|r| r.rows_affected())?,
+            };
+            sqlx::query(sql).execute(&mut *c).await.map(|r| r.rows_affected())
+        }
+        .await)
+        .unwrap();
+        tx.commit().await.unwrap();
+    };
+    strip("UPDATE audit_log SET mac = NULL").await;
+    let r = linli::audit::store::verify_chain(db).await.unwrap();
+    assert_eq!(r.first_break, Some((1, "not covered by a MAC the keyring can check")), "{r:?}");
+    db.migrate().await.unwrap();
+    let r = linli::audit::store::verify_chain(db).await.unwrap();
+    assert!(r.first_break.is_none(), "{r:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.keyed'").await, 1);
+    db.migrate().await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.keyed'").await, 1, "once");
+    app.login("bureau").await;
+    strip("UPDATE audit_log SET mac = NULL WHERE seq = (SELECT MAX(seq) FROM audit_log) - 1").await;
+    let r = linli::audit::store::verify_chain(db).await.unwrap();
+    assert!(r.first_break.is_none(), "{r:?}");
+    strip("UPDATE audit_log SET mac = NULL WHERE seq = (SELECT MAX(seq) FROM audit_log)").await;
+    let r = linli::audit::store::verify_chain(db).await.unwrap();
+    // Both trailing rows are now without a MAC: the break is where the uncovered run starts.
+    let newest = app.count("SELECT MAX(seq) FROM audit_log").await;
+    assert_eq!(r.first_break, Some((newest - 1, "not covered by a MAC the keyring can check")), "{r:?}");
+}

@@ -71,7 +71,7 @@ async fn writers_aborted_at_random_points_leave_every_connection_clean() {
         }
         // On PostgreSQL a connection left inside a transaction is absorbed by its next
         // user's BEGIN, so look at every pooled connection while the round's are fresh.
-        if let Db::Postgres(pool) = &db {
+        if let Db::Postgres(pool, _) = &db {
             assert_every_connection_clean(pool, round).await;
         }
     }

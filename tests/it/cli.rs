@@ -71,6 +71,7 @@ async fn backup_while_writing_then_restore_and_check() {
     let (db, _) = {
         // Always SQLite here: the PostgreSQL path is pg_dump, exercised in scripts/test.
         let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+        cfg.data_dir = dir.path().to_path_buf();
         cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
         let db = linli::db::Db::connect(&cfg).await.unwrap();
         db.migrate().await.unwrap();
@@ -133,7 +134,7 @@ async fn backup_while_writing_then_restore_and_check() {
     let written = writer.await.unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(written > 0);
-    let check = Command::new(env!("CARGO_BIN_EXE_linli"))
+    let check = linli(dir.path())
         .arg("--database-url")
         .arg(format!("sqlite://{}", backup.display()))
         .arg("check")
@@ -141,6 +142,8 @@ async fn backup_while_writing_then_restore_and_check() {
         .unwrap();
     assert!(check.status.success(), "backup is consistent: {}", String::from_utf8_lossy(&check.stdout));
     let restored = tempfile::tempdir().unwrap();
+    // The key goes with the deployment, not with the backup.
+    std::fs::copy(dir.path().join("secret.key"), restored.path().join("secret.key")).unwrap();
     let out = linli(restored.path()).arg("restore").arg("--from").arg(&backup).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = linli(restored.path()).arg("check").output().unwrap();
@@ -167,8 +170,10 @@ async fn postgres_backup_and_restore_round_trip() {
         u.set_path(&format!("/{name}"));
         u.to_string()
     };
+    let secret = linli::crypto::Keyring::generate_spec();
     let run = |args: &[&str], db: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_linli"))
+            .env("LINLI_SECRET_KEY", &secret)
             .arg("--database-url")
             .arg(url_of(db))
             .args(args)
@@ -181,6 +186,7 @@ async fn postgres_backup_and_restore_round_trip() {
     };
     let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
     cfg.database_url = url_of(&src);
+    cfg.secret_key = Some(secret.clone());
     let db = linli::db::Db::connect(&cfg).await.unwrap();
     db.migrate().await.unwrap();
     linli::demo::load(&db, "pg-backup-password").await.unwrap();
@@ -194,6 +200,20 @@ async fn postgres_backup_and_restore_round_trip() {
     assert!(ok, "{out}");
     let (ok, _) = run(&["restore", "--from", dump.to_str().unwrap()], &dst);
     assert!(!ok, "restoring into PostgreSQL needs --force");
+    // Item 15: the same dump with the audit log's append-only trigger neutered by a same-length
+    // edit (pg_restore takes it as it is) is refused, --force or not, and nothing is restored.
+    let pristine = std::fs::read(&dump).unwrap();
+    let (from, to) = (b"RAISE EXCEPTION 'audit_log is append-only'", b"RETURN NEW; -- 'audit_log is append-only'");
+    let at: Vec<usize> = pristine.windows(from.len()).enumerate().filter(|(_, w)| w == from).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "the trigger's body is in the dump once");
+    let mut edited = pristine.clone();
+    edited[at[0]..at[0] + to.len()].copy_from_slice(to);
+    std::fs::write(&dump, &edited).unwrap();
+    let (ok, out) = run(&["restore", "--force", "--from", dump.to_str().unwrap()], &dst);
+    assert!(!ok, "an altered dump is refused: {out}");
+    let (_, out) = run(&["user", "list"], &dst);
+    assert!(!out.contains("pg.user"), "nothing was restored: {out}");
+    std::fs::write(&dump, &pristine).unwrap();
     let (ok, out) = run(&["restore", "--force", "--from", dump.to_str().unwrap()], &dst);
     assert!(ok, "{out}");
     let (ok, out) = run(&["check"], &dst);
@@ -449,4 +469,117 @@ async fn an_import_left_running_by_a_crash_is_marked_interrupted_when_serve_star
     let again = c.post_form("/people/import/commit", &[("batch", &batch)]).await;
     assert_eq!(again.status, axum::http::StatusCode::SEE_OTHER);
     assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0);
+}
+
+/// Item 15: `linli backup` writes a MAC of the whole backup, keyed like the audit chain, and
+/// `restore` checks it before anything is replaced, `--force` or not. Issue 21 restored a
+/// backup with a resident request's description changed (same length), and 4 of 20 random
+/// byte flips.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_backup_is_refused_before_anything_is_restored() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let secret = linli::crypto::Keyring::generate_spec();
+    {
+        let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+        cfg.data_dir = dir.path().to_path_buf();
+        cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
+        cfg.secret_key = Some(secret.clone());
+        let db = linli::db::Db::connect(&cfg).await.unwrap();
+        db.migrate().await.unwrap();
+        linli::demo::load(&db, "backup-mac-password").await.unwrap();
+        linli::demo::load_requests_and_hazards(&db, &cfg.keyring().unwrap()).await.unwrap();
+        db.close().await;
+    }
+    let keyed = |d: &std::path::Path| {
+        let mut c = linli(d);
+        c.env("LINLI_SECRET_KEY", &secret);
+        c
+    };
+    let backup = dir.path().join("copy.db");
+    let out = keyed(dir.path()).arg("backup").arg("--out").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let restore = |bytes: &[u8]| {
+        std::fs::write(&backup, bytes).unwrap();
+        let target = tempfile::tempdir().unwrap();
+        let out = keyed(target.path()).arg("restore").arg("--force").arg("--from").arg(&backup).output().unwrap();
+        (
+            out.status.success(),
+            target.path().join("linli.db").exists(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let pristine = std::fs::read(&backup).unwrap();
+    // A resident's report, one word changed: 一周 (a week) becomes 两周 (two weeks).
+    let (from, to) = ("路灯一周不亮".as_bytes(), "路灯两周不亮".as_bytes());
+    let at: Vec<usize> = pristine.windows(from.len()).enumerate().filter(|(_, w)| *w == from).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "the description is in the backup once");
+    let mut edited = pristine.clone();
+    edited[at[0]..at[0] + to.len()].copy_from_slice(to);
+    let (ok, restored, err) = restore(&edited);
+    assert!(!ok && !restored, "an edited description is refused and nothing is written: {err}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+    let mut accepted = Vec::new();
+    for _ in 0..20 {
+        let mut flipped = pristine.clone();
+        let i = rng.gen_range(0..flipped.len());
+        flipped[i] ^= 1 << rng.gen_range(0..8);
+        if restore(&flipped).0 {
+            accepted.push(i);
+        }
+    }
+    assert!(accepted.is_empty(), "byte flips restored at offsets {accepted:?}");
+    let (ok, restored, err) = restore(&pristine);
+    assert!(ok && restored, "the backup as written restores: {err}");
+}
+
+/// `linli audit-anchor --store` prints the head and keeps it in the object store; `check` reads
+/// the newest kept anchor on its own, and takes printed ones with `--anchor`. Rows cut from
+/// the end, with the head moved back, pass the keyed chain but not the anchor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anchor_kept_outside_finds_rows_cut_from_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+    cfg.data_dir = dir.path().to_path_buf();
+    cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
+    let db = linli::db::Db::connect(&cfg).await.unwrap();
+    db.migrate().await.unwrap();
+    linli::demo::load(&db, "anchor-password").await.unwrap();
+    let out = linli(dir.path()).args(["audit-anchor", "--store"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let anchor: linli::audit::store::Anchor = line.parse().unwrap();
+    let check = |args: &[&str]| {
+        let out = linli(dir.path()).arg("check").args(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, text) = check(&["--anchor", &line]);
+    assert!(ok && text.contains(&format!("stored anchor: row {}", anchor.seq)), "{text}");
+    let mut tx = db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| async {
+        sqlx::query("DROP TRIGGER audit_log_no_delete").execute(&mut *c).await.map(|r| r.rows_affected())?;
+        sqlx::query("DELETE FROM audit_log WHERE seq > $1")
+            .bind(anchor.seq - 3)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = (SELECT hash FROM audit_log WHERE seq = $1) WHERE id = 1")
+            .bind(anchor.seq - 3)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    }
+    .await)
+    .unwrap();
+    tx.commit().await.unwrap();
+    db.close().await;
+    let (ok, text) = check(&[]);
+    assert!(!ok && text.contains(&format!("BROKEN at row {}", anchor.seq)), "the stored anchor: {text}");
+    std::fs::remove_dir_all(dir.path().join("files/audit-anchors")).unwrap();
+    let (ok, text) = check(&[]);
+    assert!(ok, "without an anchor the shorter chain is whole: {text}");
+    let file = dir.path().join("anchors.txt");
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let (ok, text) = check(&["--anchor", &format!("@{}", file.display())]);
+    assert!(!ok && text.contains(&format!("BROKEN at row {}", anchor.seq)), "a printed anchor: {text}");
 }

@@ -23,6 +23,7 @@ pub async fn fresh_db(dir: &std::path::Path) -> (Db, Config) {
     let mut cfg = ConfigArgs::default().resolve().unwrap();
     cfg.data_dir = dir.to_path_buf();
     cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
+    cfg.secret_key = Some(linli::crypto::Keyring::generate_spec());
     let db = match std::env::var("LINLI_TEST_DATABASE_URL") {
         Ok(url) => {
             use std::str::FromStr;
@@ -30,10 +31,12 @@ pub async fn fresh_db(dir: &std::path::Path) -> (Db, Config) {
             let admin = sqlx::PgPool::connect(&url).await.expect("test PostgreSQL reachable");
             sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
             admin.close().await;
-            let opts =
-                sqlx::postgres::PgConnectOptions::from_str(&url).unwrap().options([("search_path", schema.as_str())]);
-            cfg.database_url = url;
-            Db::connect_pg(opts, 5).await.unwrap()
+            // The schema goes into the URL too, so that a second connection (another instance
+            // of the app, the command line) reaches the same tables.
+            let sep = if url.contains('?') { '&' } else { '?' };
+            cfg.database_url = format!("{url}{sep}options[search_path]={schema}");
+            let opts = sqlx::postgres::PgConnectOptions::from_str(&cfg.database_url).unwrap();
+            Db::connect_pg(opts, 5, Arc::new(cfg.keyring().unwrap())).await.unwrap()
         }
         Err(_) => Db::connect(&cfg).await.unwrap(),
     };
@@ -51,7 +54,7 @@ impl TestApp {
         let (db, cfg) = fresh_db(dir.path()).await;
         let password = "demo-Passw0rd-for-tests".to_string();
         linli::demo::load(&db, &password).await.unwrap();
-        let keys = Arc::new(linli::crypto::Keyring::parse(&linli::crypto::Keyring::generate_spec()).unwrap());
+        let keys = db.keys().clone();
         let files = Arc::new(linli::files::Files::open(&cfg).unwrap());
         let st = AppState { db, cfg: Arc::new(cfg), metrics: linli::ops::install_metrics(), keys, files };
         TestApp { router: router(st.clone()), st, password, _dir: dir }

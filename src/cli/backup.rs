@@ -1,0 +1,262 @@
+//! `backup` and `restore`.
+//!
+//! A backup is one file — SQLite: a copy made with `VACUUM INTO`; PostgreSQL: a `pg_dump`
+//! custom-format archive — and beside it `FILE.mac`, one line: a MAC of the whole file under
+//! the keyring's newest key (`linli-backup v1 sqlite k1:hex`). Nothing inside a backup says
+//! whether it was changed since: SQLite pages carry no checksums and a dump's schema is plain
+//! text. `restore` copies the backup somewhere private while it checks the MAC and restores
+//! only that copy, so an altered backup is refused before anything is replaced, and cannot be
+//! swapped between the check and the restore.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::config::Config;
+use crate::crypto::Keyring;
+use crate::db::Db;
+use crate::read;
+
+/// What a backup's MAC is made for: it never checks as an audit link, nor the other way.
+const PURPOSE: &str = "linli backup v1";
+
+/// `FILE.mac` beside `FILE`.
+pub fn mac_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".mac");
+    PathBuf::from(name)
+}
+
+fn backend_of(cfg: &Config) -> &'static str {
+    if cfg.embedded() { "sqlite" } else { "postgres" }
+}
+
+pub async fn backup(cfg: Config, out: PathBuf) -> anyhow::Result<ExitCode> {
+    let mac_file = mac_path(&out);
+    if mac_file.exists() {
+        bail!("{} exists; choose a new file", mac_file.display());
+    }
+    // Made here, empty and owner-only, before SQLite or pg_dump writes the copy into it.
+    crate::fsperm::create_private_file(&out).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => anyhow::anyhow!("{} exists; choose a new file", out.display()),
+        _ => anyhow::Error::from(e).context(format!("creating {}", out.display())),
+    })?;
+    let written = write_backup(&cfg, &out, &mac_file).await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&out);
+    }
+    written?;
+    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    println!("backup written to {} ({size} bytes), its MAC to {}", out.display(), mac_file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The copy into `out` (made empty and private) and its MAC beside it.
+async fn write_backup(cfg: &Config, out: &Path, mac_file: &Path) -> anyhow::Result<()> {
+    let db = Db::connect(cfg).await?;
+    match &db {
+        // VACUUM INTO reads one consistent snapshot; in WAL mode writers carry on meanwhile.
+        // It fills an empty file, as the one made for it is.
+        Db::Sqlite { write, .. } => {
+            let target = out.to_str().context("backup path must be UTF-8")?;
+            sqlx::query("VACUUM INTO $1")
+                .bind(target)
+                .execute(&mut **write.lock().await?)
+                .await
+                .map(|r| r.rows_affected())
+                .context("VACUUM INTO")?;
+            // The copy comes out in rollback-journal mode, and the first open by Linli (a
+            // `linli check` of the backup) would switch it to WAL, rewriting its header and
+            // with it the MAC's bytes: switched here, before the MAC is taken.
+            let mut copy = sqlx::sqlite::SqliteConnectOptions::new().filename(out).connect().await?;
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut copy).await?;
+            copy.close().await?;
+        }
+        Db::Postgres(..) => {
+            // pg_dump runs in one repeatable-read snapshot: consistent while writes go on.
+            let status = std::process::Command::new("pg_dump")
+                .args(["--format=custom", "--no-owner", "--file"])
+                .arg(out)
+                .arg(&cfg.database_url)
+                .status()
+                .context("running pg_dump (install postgresql-client)")?;
+            if !status.success() {
+                bail!("pg_dump failed: {status}");
+            }
+        }
+    }
+    let backend = backend_of(cfg);
+    let mut mac = Mac::new(db.keys(), backend);
+    std::io::copy(&mut std::fs::File::open(out)?, &mut mac)?;
+    let line = format!("linli-backup v1 {backend} {}\n", mac.0.finish());
+    let mut f = crate::fsperm::create_private_file(mac_file)?;
+    f.write_all(line.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+pub async fn restore(cfg: Config, from: PathBuf, force: bool, no_verify: bool) -> anyhow::Result<ExitCode> {
+    if !from.exists() {
+        bail!("{} does not exist", from.display());
+    }
+    let keys = cfg.keyring()?;
+    let backend = backend_of(&cfg);
+    let expected = if no_verify {
+        eprintln!(
+            "WARNING: --no-verify: {} is restored without checking it against its MAC; a backup altered since it was written is restored as it is",
+            from.display()
+        );
+        None
+    } else {
+        Some(read_mac_file(&keys, &from, backend)?)
+    };
+    if let Some(path) = cfg.database_url.strip_prefix("sqlite://") {
+        let target = PathBuf::from(path);
+        if target.exists() && !force {
+            bail!("{} exists; pass --force to replace it (stop the app first)", target.display());
+        }
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            crate::fsperm::private_dir(parent)?;
+        }
+        // Beside the target, so that putting it in place is a rename.
+        let staged = Staged(target.with_extension("restoring"));
+        copy_checked(&from, &staged.0, expected)?;
+        // The copy that will be restored is checked before it replaces anything.
+        let probe = Config { database_url: format!("sqlite://{}", staged.0.display()), ..cfg.clone() };
+        let src = Db::connect(&probe).await?;
+        let (integrity,): (String,) = read!(&src, |c| sqlx::query_as("PRAGMA integrity_check").fetch_one(c).await)?;
+        let chain = crate::audit::store::verify_chain(&src).await?;
+        src.close().await;
+        drop(src);
+        if integrity != "ok" || chain.first_break.is_some() {
+            bail!(
+                "the backup fails its checks (integrity: {integrity}, audit chain: {:?}); not restored",
+                chain.first_break
+            );
+        }
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
+        }
+        std::fs::rename(&staged.0, &target).with_context(|| format!("moving the backup to {}", target.display()))?;
+        // The copy took the backup's permissions, whatever they were.
+        #[cfg(unix)]
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    } else {
+        if !force {
+            bail!("restoring into PostgreSQL replaces its tables; pass --force (stop the app first)");
+        }
+        let staged = Staged(std::env::temp_dir().join(format!("linli-restore-{}.dump", uuid::Uuid::now_v7())));
+        copy_checked(&from, &staged.0, expected)?;
+        let status = std::process::Command::new("pg_restore")
+            .args(["--clean", "--if-exists", "--no-owner", "--single-transaction", "--dbname"])
+            .arg(&cfg.database_url)
+            .arg(&staged.0)
+            .status()
+            .context("running pg_restore")?;
+        if !status.success() {
+            bail!("pg_restore failed: {status}");
+        }
+    }
+    println!("restored from {}", from.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The MAC `FILE.mac` holds, ready to check `FILE` against.
+fn read_mac_file(keys: &Keyring, from: &Path, backend: &str) -> anyhow::Result<(Mac, String)> {
+    let mac_file = mac_path(from);
+    let line = std::fs::read_to_string(&mac_file).with_context(|| {
+        format!(
+            "reading {}: a backup is restored only with the MAC `linli backup` wrote beside it (--no-verify restores one without)",
+            mac_file.display()
+        )
+    })?;
+    let (made_for, tag) = match line.split_whitespace().collect::<Vec<_>>()[..] {
+        ["linli-backup", "v1", made_for, tag] => (made_for.to_string(), tag.to_string()),
+        _ => bail!("{} is not a backup MAC written by `linli backup`", mac_file.display()),
+    };
+    if made_for != backend {
+        bail!("{} is a {made_for} backup; this database is {backend}", from.display());
+    }
+    let Some(mac) = keys.mac_for(PURPOSE, &tag) else {
+        let id = tag.split(':').next().unwrap_or("");
+        bail!(
+            "the backup's MAC was made with key {id}, which LINLI_SECRET_KEY does not hold (keep a retired key after the new one for as long as its backups are kept)"
+        );
+    };
+    let mut mac = Mac(mac);
+    mac.begin(backend);
+    Ok((mac, tag))
+}
+
+/// Copies `from` to a new file `to`, checking it against `expected` on the way; on a mismatch
+/// the copy is removed and nothing else happens.
+fn copy_checked(from: &Path, to: &Path, expected: Option<(Mac, String)>) -> anyhow::Result<()> {
+    let _ = std::fs::remove_file(to);
+    let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(to)?;
+    let mut src = std::fs::File::open(from)?;
+    let mut mac = expected;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if let Some((m, _)) = &mut mac {
+            m.0.update(&buf[..n]);
+        }
+        out.write_all(&buf[..n])?;
+    }
+    out.sync_all()?;
+    if let Some((m, tag)) = mac
+        && !m.0.verify(&tag)
+    {
+        let _ = std::fs::remove_file(to);
+        let id = tag.split(':').next().unwrap_or("");
+        bail!(
+            "{} does not match its MAC: it was changed after `linli backup` wrote it, or key {id} of this keyring is not the one that made it; nothing was restored",
+            from.display()
+        );
+    }
+    Ok(())
+}
+
+/// A backup's MAC: the backend it was taken from, then every byte of the file.
+struct Mac(crate::crypto::Mac);
+
+impl Mac {
+    fn new(keys: &Keyring, backend: &str) -> Mac {
+        let mut mac = Mac(keys.mac(PURPOSE));
+        mac.begin(backend);
+        mac
+    }
+
+    fn begin(&mut self, backend: &str) {
+        self.0.update(backend.as_bytes());
+        self.0.update(b"\0");
+    }
+}
+
+impl Write for Mac {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.update(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A private copy that is removed unless it was moved into place.
+struct Staged(PathBuf);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
