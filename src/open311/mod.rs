@@ -254,7 +254,8 @@ async fn get_service(State(st): State<AppState>, Path(file): Path<String>) -> Re
 
 // ---- reading requests -------------------------------------------------------------------------
 
-fn request_rec(r: &Request, units: &[String], notes: Option<&str>) -> Rec {
+fn request_rec(r: &Request, public: &publication::Extras) -> Rec {
+    let (units, notes) = (&public.units, public.note.as_deref());
     let attrs: serde_json::Value = serde_json::from_str(&r.attributes).unwrap_or_default();
     let media = attrs.get("media_url").and_then(|v| v.as_str()).map(str::to_string);
     let status = r.status();
@@ -266,7 +267,7 @@ fn request_rec(r: &Request, units: &[String], notes: Option<&str>) -> Rec {
         ("status_notes", opt(notes)),
         ("service_name", s(r.category_name.as_str())),
         ("service_code", s(r.category.as_str())),
-        ("description", s(r.public_wording())),
+        ("description", s(public.wording.as_str())),
         ("agency_responsible", s(units.join("；"))),
         ("service_notice", s("")),
         ("requested_datetime", s(w3c(r.created_at))),
@@ -283,14 +284,8 @@ fn request_rec(r: &Request, units: &[String], notes: Option<&str>) -> Rec {
 
 async fn render_requests(st: &AppState, fmt: Fmt, rows: &[Request]) -> Result<Response, Fail> {
     let extras = publication::extras(&st.db, rows).await?;
-    let empty = (Vec::new(), None);
-    let recs: Vec<Rec> = rows
-        .iter()
-        .map(|r| {
-            let (units, note) = extras.get(&r.id).unwrap_or(&empty);
-            request_rec(r, units, note.as_deref())
-        })
-        .collect();
+    let none = publication::Extras::default();
+    let recs: Vec<Rec> = rows.iter().map(|r| request_rec(r, extras.get(&r.id).unwrap_or(&none))).collect();
     Ok(format::list(fmt, StatusCode::OK, "service_requests", "request", &recs))
 }
 
@@ -361,8 +356,7 @@ async fn list_updates(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Resul
         .map(|u| {
             let e = &u.event;
             let text = crate::requests::pages::event_text(tr, e);
-            let names: Vec<&str> = u.reporter_name.as_deref().into_iter().collect();
-            let description = match e.public_note(&names) {
+            let description = match e.public_note(&u.names()) {
                 Some(n) => format!("{text}：{n}"),
                 None => text,
             };

@@ -46,6 +46,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/requests/{id}/dispatch", dispatch, pages::dispatch),
         r(Method::POST, "/requests/{id}/callback", dispatch, pages::callback),
         r(Method::POST, "/requests/{id}/publication", dispatch, pages::publication),
+        r(Method::POST, "/request-events/{id}/withdraw-note", dispatch, pages::withdraw_note),
         r(Method::POST, "/requests/{id}/merge", dispatch, pages::merge),
         r(Method::POST, "/requests/{id}/escalate", escalate, pages::escalate),
         r(Method::POST, "/requests/{id}/reveal-phone", dispatch, pages::reveal_phone),

@@ -324,10 +324,13 @@ struct PartView {
 }
 
 struct EventView {
+    id: Uuid,
     at: String,
     actor: String,
     text: String,
     note: Option<String>,
+    /// The public reads the note (on the tracking page and Open311), redacted.
+    note_public: bool,
 }
 
 struct ExtensionView {
@@ -400,10 +403,12 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
         .iter()
         .rev()
         .map(|e| EventView {
+            id: e.id,
             at: local(e.at),
             actor: e.actor_name.clone(),
             text: event_text(tr, e),
             note: e.note.clone().filter(|_| e.kind != "accepted"),
+            note_public: e.public && e.note_public && e.note.is_some() && e.kind != "accepted",
         })
         .collect();
     let (units, suggested, duplicates) = if can_dispatch && r.status().is_open() {
@@ -418,7 +423,8 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
     } else {
         (Vec::new(), None, Vec::new())
     };
-    let (public_text, public_address) = (r.public_wording(), r.public_place());
+    let linked = super::publication::linked_name(&st.db, &r).await?;
+    let (public_text, public_address) = (r.public_wording(linked.as_deref()), r.public_place());
     let draft_open = fb.publication.is_some();
     // A refused form comes back as typed, against the version now shown beside it: the user
     // sees the current wording above the form before saving theirs over it.
@@ -711,12 +717,13 @@ pub async fn publication(
 ) -> AppResult<Response> {
     let viewer = store::viewer(&st.db, &caller).await?;
     let r = store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
+    let linked = super::publication::linked_name(&st.db, &r).await?;
     let derived = store::Request { public_text: None, public_address: None, ..r };
     let keep = |typed: &str, auto: String| if typed.trim() == auto { String::new() } else { typed.to_string() };
     let input = PublicationInput {
         version: Some(f.version),
         published: Some(f.published.is_some()),
-        public_text: Some(keep(&f.public_text, derived.public_wording())),
+        public_text: Some(keep(&f.public_text, derived.public_wording(linked.as_deref()))),
         public_address: Some(keep(&f.public_address, derived.public_place())),
     };
     let errors = match publish(&st.db, &viewer, &caller.actor(), id, f.version, &input).await {
@@ -747,6 +754,14 @@ pub async fn publication(
 pub struct ReasonForm {
     #[serde(default)]
     pub reason: String,
+}
+
+/// The desk takes a note back from the public (a name or a detail that should not have gone
+/// out); the event stays on the public timeline without it.
+pub async fn withdraw_note(State(st): State<AppState>, caller: Caller, Id(event): Id) -> AppResult<Response> {
+    let viewer = store::viewer(&st.db, &caller).await?;
+    let request = super::publication::withdraw_note(&st.db, &viewer, &caller.actor(), event).await?;
+    Ok(Redirect::to(&format!("/requests/{request}#timeline")).into_response())
 }
 
 pub async fn escalate(

@@ -158,7 +158,8 @@ async fn track_view(
         .filter(|p| p.status().is_active())
         .map(|p| format!("{} · {}", p.unit_name, tr.t(&p.status().label_key())))
         .collect();
-    let names: Vec<&str> = r.reporter_name.as_deref().into_iter().collect();
+    let linked = super::publication::linked_name(&st.db, &r).await?;
+    let names = r.names(linked.as_deref());
     let events = store::events(&st.db, r.id, true)
         .await?
         .iter()
@@ -166,7 +167,7 @@ async fn track_view(
         .map(|e| (local(e.at), event_text(tr, e), e.public_note(&names)))
         .collect();
     Ok(TrackPage {
-        wording: r.public_wording(),
+        wording: r.public_wording(linked.as_deref()),
         place: r.public_place(),
         status_label: tr.t(&r.status().label_key()),
         created: local(r.created_at),

@@ -10,6 +10,8 @@
 //! stays internal. Event notes follow their writer's choice (`Event::note_public`).
 //! Unpublished requests answer the public exactly like numbers that do not exist.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -34,10 +36,19 @@ pub fn published_on_intake(channel: Channel, person: Option<Uuid>) -> bool {
 }
 
 impl Request {
-    /// The description as the public reads it.
-    pub fn public_wording(&self) -> String {
-        let names: Vec<&str> = self.reporter_name.as_deref().into_iter().collect();
-        crate::redact::text(self.public_text.as_deref().unwrap_or(&self.description), &names)
+    /// The description as the public reads it: the desk's wording with phone and ID numbers
+    /// starred, or the original redacted in full, with the reporter's and the linked
+    /// resident's names (`linked`, see [`linked_names`]) cut to a character.
+    pub fn public_wording(&self, linked: Option<&str>) -> String {
+        match self.public_text.as_deref() {
+            Some(worded) => crate::redact::numbers(worded),
+            None => crate::redact::text(&self.description, &self.names(linked)),
+        }
+    }
+
+    /// The names the public must not read in this request's texts.
+    pub fn names<'a>(&'a self, linked: Option<&'a str>) -> Vec<&'a str> {
+        self.reporter_name.as_deref().into_iter().chain(linked).collect()
     }
 
     /// The address as the public reads it: the building, no further.
@@ -157,6 +168,42 @@ pub async fn publish(
     Ok(())
 }
 
+/// Takes an event's note back from the public; returns the request's id. The event itself
+/// stays public (the resident still sees that it happened). Audited.
+pub async fn withdraw_note(db: &Db, viewer: &Viewer, actor: &Actor, event: Uuid) -> Result<Uuid, AppError> {
+    let mut args = Args::new();
+    let sql = format!("SELECT request_id FROM request_events WHERE id = {}", args.push(event));
+    let request = query::optional::<(Uuid,)>(db, &sql, &args).await?.ok_or(AppError::NotFound)?.0;
+    let r = super::store::get(db, viewer, request).await?.ok_or(AppError::NotFound)?;
+    if !viewer.dispatches(&r) {
+        return Err(AppError::Forbidden);
+    }
+    let mut tx = db.begin().await?;
+    let n = write!(&mut tx, |c| sqlx::query(
+        "UPDATE request_events SET note_public = FALSE WHERE id = $1 AND request_id = $2 AND note_public"
+    )
+    .bind(event)
+    .bind(request)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n == 1 {
+        audit::record(
+            &mut tx,
+            actor,
+            Entry {
+                action: "request.note_withdrawn",
+                entity: "request",
+                entity_id: Some(request.to_string()),
+                detail: serde_json::json!({ "event": event }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(request)
+}
+
 // ---- the public feed (Open311) ----------------------------------------------------------------
 
 /// What anyone may ask of the public request list (Open311 GET requests).
@@ -200,6 +247,24 @@ pub async fn list(db: &Db, f: &PublicFilter, limit: i64, offset: i64) -> Result<
     query::all(db, &sql, &args).await
 }
 
+/// The names of the residents linked to `rows`, by request: their names are taken out of
+/// what the public reads of those requests.
+pub async fn linked_names(db: &Db, rows: &[Request]) -> Result<HashMap<Uuid, String>, sqlx::Error> {
+    let people: Vec<Uuid> = rows.iter().filter_map(|r| r.person_id).collect();
+    if people.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut args = Args::new();
+    let sql = format!("SELECT id, name FROM persons WHERE id IN ({})", args.list(&people));
+    let names: HashMap<Uuid, String> = query::all::<(Uuid, String)>(db, &sql, &args).await?.into_iter().collect();
+    Ok(rows.iter().filter_map(|r| Some((r.id, names.get(&r.person_id?)?.clone()))).collect())
+}
+
+/// The name of the resident linked to `r`, if any (see [`linked_names`]).
+pub async fn linked_name(db: &Db, r: &Request) -> Result<Option<String>, sqlx::Error> {
+    Ok(linked_names(db, std::slice::from_ref(r)).await?.remove(&r.id))
+}
+
 /// A published request by its id (an Open311 token).
 pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
     let mut args = Args::new();
@@ -215,13 +280,26 @@ pub async fn by_number(db: &Db, number: &str) -> Result<Option<Request>, sqlx::E
     query::optional(db, &sql, &args).await
 }
 
-/// For a page of requests: the units handling each (agency_responsible) and the latest note
-/// meant for the public (status_notes), redacted.
-pub async fn extras(
-    db: &Db,
-    rows: &[Request],
-) -> Result<std::collections::HashMap<Uuid, (Vec<String>, Option<String>)>, sqlx::Error> {
-    let mut out: std::collections::HashMap<Uuid, (Vec<String>, Option<String>)> = std::collections::HashMap::new();
+/// What the public reads of a request beside its row.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// The units handling it (agency_responsible).
+    pub units: Vec<String>,
+    /// The latest note meant for the public (status_notes), redacted.
+    pub note: Option<String>,
+    /// Its wording as the public reads it.
+    pub wording: String,
+}
+
+/// For a page of published requests: what the public reads beside each row.
+pub async fn extras(db: &Db, rows: &[Request]) -> Result<HashMap<Uuid, Extras>, sqlx::Error> {
+    let linked = linked_names(db, rows).await?;
+    let mut out: HashMap<Uuid, Extras> = rows
+        .iter()
+        .map(|r| {
+            (r.id, Extras { wording: r.public_wording(linked.get(&r.id).map(String::as_str)), ..Default::default() })
+        })
+        .collect();
     if rows.is_empty() {
         return Ok(out);
     }
@@ -233,7 +311,7 @@ pub async fn extras(
         args.list(&ids)
     );
     for (id, unit) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
-        out.entry(id).or_default().0.push(unit);
+        out.entry(id).or_default().units.push(unit);
     }
     let mut args = Args::new();
     let sql = format!(
@@ -242,9 +320,8 @@ pub async fn extras(
         args.list(&ids)
     );
     for (id, note) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
-        let names: Vec<&str> =
-            rows.iter().find(|r| r.id == id).and_then(|r| r.reporter_name.as_deref()).into_iter().collect();
-        out.entry(id).or_default().1 = Some(crate::redact::text(&note, &names));
+        let names = rows.iter().find(|r| r.id == id).map(|r| r.names(linked.get(&r.id).map(String::as_str)));
+        out.entry(id).or_default().note = Some(crate::redact::text(&note, &names.unwrap_or_default()));
     }
     Ok(out)
 }
@@ -256,6 +333,15 @@ pub struct Update {
     /// The request's status now.
     pub status: String,
     pub reporter_name: Option<String>,
+    /// The linked resident's name.
+    pub linked_name: Option<String>,
+}
+
+impl Update {
+    /// The names the public must not read in this update's note.
+    pub fn names(&self) -> Vec<&str> {
+        self.reporter_name.as_deref().into_iter().chain(self.linked_name.as_deref()).collect()
+    }
 }
 
 /// Public timeline entries of published requests in a period, oldest first (the Open311
@@ -270,8 +356,8 @@ pub async fn updates(
     let mut args = Args::new();
     let sql = format!(
         "SELECT e.id, e.part_id, e.kind, e.from_status, e.to_status, e.note, e.detail, e.public, e.note_public, e.at,
-                e.actor_name, r.number, r.status, r.reporter_name
-         FROM request_events e JOIN requests r ON r.id = e.request_id
+                e.actor_name, r.number, r.status, r.reporter_name, p.name AS linked_name
+         FROM request_events e JOIN requests r ON r.id = e.request_id LEFT JOIN persons p ON p.id = r.person_id
          WHERE e.public AND r.published AND e.at >= {} AND e.at <= {} ORDER BY e.at, e.id LIMIT {} OFFSET {}",
         args.push(from),
         args.push(to),
@@ -285,10 +371,17 @@ pub async fn updates(
         number: String,
         status: String,
         reporter_name: Option<String>,
+        linked_name: Option<String>,
     }
     Ok(query::all::<Row>(db, &sql, &args)
         .await?
         .into_iter()
-        .map(|r| Update { event: r.event, number: r.number, status: r.status, reporter_name: r.reporter_name })
+        .map(|r| Update {
+            event: r.event,
+            number: r.number,
+            status: r.status,
+            reporter_name: r.reporter_name,
+            linked_name: r.linked_name,
+        })
         .collect())
 }

@@ -10,7 +10,7 @@
 //!
 //! Path ids: places → 永宁社区 (振华街道); people, person-tags, cases → a client of 振华 with a tag and a case; staff → hanjianwei (迎宾街道); estates → 宏安小区;
 //! organisations → 彦君工作室; stations → 振华街道社工站; tokens → a token of the bureau admin;
-//! requests, request parts and extensions → a request in 永宁社区 dispatched to that community;
+//! requests, request parts, events and extensions → a request in 永宁社区 dispatched to that community;
 //! hazards → a hazard in 永宁社区 linked to the client; files → its photo; patrols → a patrol of 永宁社区.
 
 use axum::http::{Method, StatusCode};
@@ -154,6 +154,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/requests/{id}/dispatch", "LOFFOFNFFFF"),
     ("POST", "/requests/{id}/callback", "LOFFOFNFFFF"),
     ("POST", "/requests/{id}/publication", "LOFFOFNFFFF"),
+    ("POST", "/request-events/{id}/withdraw-note", "LOFFOFNFFFF"),
     ("POST", "/requests/{id}/merge", "LOFFOFNFFFF"),
     ("POST", "/requests/{id}/escalate", "LOFFOFFFFFF"),
     ("POST", "/requests/{id}/reveal-phone", "LOFFOFNFFFF"),
@@ -327,6 +328,13 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
         .post_form(&format!("/request-parts/{part_id}/extension"), &[("days", "2"), ("reason", "等待物业配合")])
         .await;
     assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    let event_id: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT id FROM request_events WHERE request_id = $1 ORDER BY at LIMIT 1"
+    )
+    .bind(uuid::Uuid::parse_str(&request_id).unwrap())
+    .fetch_one(c)
+    .await)
+    .unwrap();
     let extension_id: (uuid::Uuid,) =
         linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM request_extensions").fetch_one(c).await).unwrap();
 
@@ -406,6 +414,8 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
             request_id.clone()
         } else if template.contains("/request-parts/") {
             part_id.clone()
+        } else if template.starts_with("/request-events/") {
+            event_id.0.to_string()
         } else if template.starts_with("/request-extensions/") {
             extension_id.0.to_string()
         } else if template.contains("/places/") {
