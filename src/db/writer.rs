@@ -170,13 +170,12 @@ impl Drop for WriteTx {
             // statement still running for a caller that went away finishes first (the
             // connection's thread takes them in order).
             rt.spawn(async move {
-                match sqlx::query("ROLLBACK").execute(&mut **slot).await {
+                // Otherwise rolled back, or there was nothing to roll back (dropped during a
+                // COMMIT that went through, or before a BEGIN that never ran); a transaction
+                // that somehow survived is healed by the next `begin`.
+                if let Err(sqlx::Error::WorkerCrashed) = sqlx::query("ROLLBACK").execute(&mut **slot).await {
                     // A lost thread is replaced by the next `ready`.
-                    Err(sqlx::Error::WorkerCrashed) => slot.conn = None,
-                    // Rolled back, or there was nothing to roll back (dropped during a
-                    // COMMIT that went through, or before a BEGIN that never ran); a
-                    // transaction that somehow survived is healed by the next `begin`.
-                    _ => {}
+                    slot.conn = None;
                 }
                 slot.open = false;
             });
