@@ -24,6 +24,7 @@ mod map;
 mod open311;
 mod org;
 mod people_import;
+mod photos;
 mod policy;
 mod request_calendar;
 mod request_metrics;
