@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::handler::Handler;
 use axum::http::Method;
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -133,7 +133,7 @@ pub fn router(st: AppState) -> Router {
         .layer(from_fn_with_state(st.clone(), crate::web::idempotency::layer))
         .layer(from_fn_with_state(st.clone(), crate::auth::resolve))
         .layer(RequestBodyLimitLayer::new(st.cfg.max_body_bytes.max(st.cfg.max_import_bytes)))
-        .layer(from_fn(crate::web::security::headers))
+        .layer(from_fn_with_state(st.cfg.secure_cookies, crate::web::security::headers))
         .layer(CatchPanicLayer::new())
         .with_state(st)
 }

@@ -11,6 +11,7 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod render;
 pub mod security;
+pub mod server;
 pub mod views;
 
 use axum::http::HeaderMap;

@@ -20,6 +20,7 @@ mod group_commit;
 mod hazards;
 mod idempotency;
 mod import;
+mod listener;
 mod map;
 mod open311;
 mod org;
