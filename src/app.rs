@@ -126,16 +126,17 @@ pub fn router(st: AppState) -> Router {
         ));
         router = router.route(def.path, guarded);
     }
-    router
+    let app = router
         .fallback(|| async { AppError::NotFound })
         .layer(from_fn_with_state(st.clone(), crate::web::csrf::protect))
         .layer(from_fn_with_state(st.clone(), crate::web::render::render_errors))
         .layer(from_fn_with_state(st.clone(), crate::web::idempotency::layer))
         .layer(from_fn_with_state(st.clone(), crate::auth::resolve))
         .layer(RequestBodyLimitLayer::new(st.cfg.max_body_bytes.max(st.cfg.max_import_bytes)))
+        .with_state(st.clone());
+    crate::web::overload::shed(app, st.cfg.max_in_flight, st.cfg.max_queued)
         .layer(from_fn_with_state(st.cfg.secure_cookies, crate::web::security::headers))
         .layer(CatchPanicLayer::new())
-        .with_state(st)
 }
 
 async fn guard(State(st): State<AppState>, access: Access, req: Request, next: Next) -> Response {

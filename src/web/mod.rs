@@ -7,6 +7,7 @@ pub mod extract;
 pub mod form;
 pub mod i18n;
 pub mod idempotency;
+pub mod overload;
 pub mod pagination;
 pub mod ratelimit;
 pub mod render;

@@ -24,6 +24,7 @@ mod listener;
 mod map;
 mod open311;
 mod org;
+mod overload;
 mod people_import;
 mod photos;
 mod policy;
