@@ -14,16 +14,18 @@ import time
 from server import Server, median, report
 
 HOLD_SECONDS = 15
+# The server starts with the soft descriptor limit most services get (systemd gives 1,024;
+# 4,096 here) under a higher hard limit, as in production; the attacker then raises its own.
+SERVER_SOFT_LIMIT = 4096
 
 
-def raise_fd_limit(want):
+def set_fd_limit(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            pass
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        pass
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
@@ -47,9 +49,12 @@ def probe(port, timeout=5):
 def main():
     binary, backend = sys.argv[1], sys.argv[2]
     want = int(sys.argv[3]) if len(sys.argv) > 3 else 20_000
-    limit = raise_fd_limit(want + 200)  # the server inherits the raised limit too
-    count = max(100, min(want, limit - 200))
+    set_fd_limit(SERVER_SOFT_LIMIT)
     with Server(binary, backend) as srv:
+        limit = set_fd_limit(want + 200)
+        count = max(100, min(want, limit - 200))
+        with open(f"/proc/{srv.proc.pid}/limits") as f:
+            server_limit = next(line.split()[3] for line in f if line.startswith("Max open files"))
         base_fds, base_rss = srv.open_fds(), srv.rss_mb()
         held, refused = [], 0
         stop = threading.Event()
@@ -68,15 +73,21 @@ def main():
         watcher = threading.Thread(target=prober)
         watcher.start()
         t0 = time.time()
+        failing = 0
         for _ in range(count):
+            # A server that stops accepting leaves connects to time out: give up on the rest.
+            if failing >= 20 or time.time() - t0 > 40:
+                break
             s = socket.socket()
-            s.settimeout(2)
+            s.settimeout(1)
             try:
                 s.connect(("127.0.0.1", srv.port))
                 s.sendall(b"GET /places HTTP/1.1\r\nHost: linli\r\nUser-Agent: half")
                 held.append(s)
+                failing = 0
             except OSError:
                 refused += 1
+                failing += 1
                 s.close()
         opened_s = time.time() - t0
         time.sleep(max(0.0, HOLD_SECONDS - opened_s))
@@ -97,8 +108,8 @@ def main():
             s.close()
         answered = [t for ok, t in probes if ok]
         after_ok, after_s = probe(srv.port)
-        ok = bool(probes) and len(answered) == len(probes) and after_ok
-        report(f"idle[{backend}]", fd_limit=limit, connections=len(held), refused=refused,
+        ok = bool(probes) and len(answered) == len(probes) and after_ok and closed > 0
+        report(f"idle[{backend}]", fd_limit=limit, server_fd_limit=server_limit, connections=len(held), refused=refused,
                opened_in_s=f"{opened_s:.1f}", held_closed_by_server=closed,
                healthz=f"{len(answered)}/{len(probes)}",
                healthz_s_median=f"{median(answered):.4f}" if answered else "-",

@@ -4,7 +4,7 @@ lossless WebP whose every pixel costs no bits, and one declaring 60000Ã—60000 â€
 time to /api/v1/hazards (as a grid worker) and as Open311 `media`. Every answer must be a 4xx,
 the server must stay under its memory budget, and an ordinary large phone photo (a 48 MP JPEG,
 portrait, EXIF orientation 6) must still be stored.
-Usage: check_image_bomb.py BINARY sqlite|postgres"""
+Usage: check_image_bomb.py BINARY sqlite|postgres [parallel]"""
 
 import struct
 import sys
@@ -207,11 +207,12 @@ def volley(jobs):
 
 def main():
     binary, backend = sys.argv[1], sys.argv[2]
+    parallel = int(sys.argv[3]) if len(sys.argv) > 3 else PARALLEL
     bombs = {
         "png_gray_12000": png_zeros(12000, 12000),
         "png_rgb_9000": png_zeros(9000, 9000, gray=False),
         "jpeg_gray_12000": jpeg_flat(12000, 12000, color=False),
-        "jpeg_color_9000": jpeg_flat(9000, 9000),
+        "jpeg_color_12000": jpeg_flat(12000, 12000),
         "webp_9000": webp_lossless_flat(9000, 9000),
         "jpeg_60000": jpeg_flat(60000, 60000, color=False)[:4096],
     }
@@ -231,7 +232,7 @@ def main():
             filename = f"{name}.{ext[name[:3]]}"
             for target, post in (("hazards", lambda: post_hazard(srv, grid, place, filename, data)),
                                  ("open311", lambda: post_open311(srv, anon, filename, data))):
-                results = volley([post] * PARALLEL)
+                results = volley([post] * parallel)
                 statuses = sorted({str(s) for s, _ in results})
                 answers[f"{name}@{target}"] = "/".join(statuses)
                 seconds += [t for _, t in results]
@@ -246,7 +247,7 @@ def main():
         alone = post_hazard(srv, grid, place, "IMG_20261206_0931.jpg", photo)
         photo_s = time.time() - t
         mixed = volley([lambda: post_hazard(srv, grid, place, "IMG_20261206_0932.jpg", photo)]
-                       + [lambda: post_hazard(srv, grid, place, "b.png", bombs["png_gray_12000"])] * (PARALLEL - 1))
+                       + [lambda: post_hazard(srv, grid, place, "b.png", bombs["png_gray_12000"])] * (parallel - 1))
         stop.set()
         watcher.join()
         stored = None
@@ -260,7 +261,7 @@ def main():
         hwm = srv.peak_rss_mb()
         if hwm > BUDGET_MB:
             fails.append(f"peak RSS {hwm:.0f} MB over {BUDGET_MB} MB")
-        report(f"image_bomb[{backend}]", parallel=PARALLEL, base_rss_mb=f"{base_rss:.0f}",
+        report(f"image_bomb[{backend}]", parallel=parallel, base_rss_mb=f"{base_rss:.0f}",
                bomb_peak_rss_mb=f"{bomb_peak:.0f}", peak_rss_mb=f"{hwm:.0f}",
                bomb_answer_s_median=f"{median(seconds):.3f}", bomb_answer_s_max=f"{max(seconds):.3f}",
                photo_48mp=f"{alone.status}/{photo_s:.2f}s", photo_beside_bombs=mixed[0][0],
