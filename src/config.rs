@@ -94,7 +94,7 @@ pub struct ConfigArgs {
     /// Requests handled at once (default 64); more wait in a queue.
     #[arg(long, env = "LINLI_MAX_IN_FLIGHT", global = true)]
     pub max_in_flight: Option<usize>,
-    /// Requests that may wait for a slot (default 128); past that the answer is 503 at once.
+    /// Requests that may wait for a slot (default 448); past that the answer is 503 at once.
     #[arg(long, env = "LINLI_MAX_QUEUED", global = true)]
     pub max_queued: Option<usize>,
     /// Address for Prometheus's /metrics, apart from the public listener (e.g. 127.0.0.1:9091).
@@ -268,7 +268,7 @@ impl ConfigArgs {
             ),
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(1024).max(1),
             max_in_flight: self.max_in_flight.or(file.max_in_flight).unwrap_or(64).max(1),
-            max_queued: self.max_queued.or(file.max_queued).unwrap_or(128).max(1),
+            max_queued: self.max_queued.or(file.max_queued).unwrap_or(448).max(1),
             metrics_listen: self.metrics_listen.clone().or(file.metrics_listen).filter(|a| !a.trim().is_empty()),
             demo: false,
         })
