@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::handler::Handler;
 use axum::http::Method;
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -129,7 +129,7 @@ pub fn router(st: AppState) -> Router {
         router = router.route(def.path, guarded);
     }
     let outer_limit = st.cfg.max_body_bytes.max(st.cfg.max_import_bytes);
-    router
+    let app = router
         .fallback(|| async { AppError::NotFound })
         .layer(from_fn_with_state(st.clone(), crate::web::csrf::protect))
         .layer(from_fn_with_state(st.clone(), crate::web::render::render_errors))
@@ -137,9 +137,10 @@ pub fn router(st: AppState) -> Router {
         .layer(from_fn_with_state(st.clone(), crate::auth::resolve))
         .layer(RequestBodyLimitLayer::new(outer_limit))
         .layer(from_fn_with_state(outer_limit, crate::web::body_limit::outer))
-        .layer(from_fn(crate::web::security::headers))
+        .with_state(st.clone());
+    crate::web::overload::shed(app, st.cfg.max_in_flight, st.cfg.max_queued)
+        .layer(from_fn_with_state(st.cfg.secure_cookies, crate::web::security::headers))
         .layer(CatchPanicLayer::new())
-        .with_state(st)
 }
 
 async fn guard(State(st): State<AppState>, access: Access, route: &'static str, req: Request, next: Next) -> Response {

@@ -88,6 +88,24 @@ pub struct ConfigArgs {
     /// Attribution the tile provider requires, shown under the map.
     #[arg(long, env = "LINLI_MAP_ATTRIBUTION", global = true)]
     pub map_attribution: Option<String>,
+    /// Seconds a client has to send a request head; also how long an idle keep-alive
+    /// connection stays open (default 10).
+    #[arg(long, env = "LINLI_HEADER_TIMEOUT_SECS", global = true)]
+    pub header_timeout_secs: Option<u64>,
+    /// Most connections open at once (default 1024); past it a new connection closes the
+    /// oldest idle one. Kept under the process's descriptor limit.
+    #[arg(long, env = "LINLI_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Requests handled at once (default 64); more wait in a queue.
+    #[arg(long, env = "LINLI_MAX_IN_FLIGHT", global = true)]
+    pub max_in_flight: Option<usize>,
+    /// Requests that may wait for a slot (default 448); past that the answer is 503 at once.
+    #[arg(long, env = "LINLI_MAX_QUEUED", global = true)]
+    pub max_queued: Option<usize>,
+    /// Address for Prometheus's /metrics, apart from the public listener (e.g. 127.0.0.1:9091).
+    /// Unset: no metrics are served.
+    #[arg(long, env = "LINLI_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -115,6 +133,11 @@ struct FileConfig {
     max_upload_mb: Option<usize>,
     map_tile_url: Option<String>,
     map_attribution: Option<String>,
+    header_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_in_flight: Option<usize>,
+    max_queued: Option<usize>,
+    metrics_listen: Option<String>,
 }
 
 #[derive(Clone)]
@@ -149,6 +172,12 @@ pub struct Config {
     /// How long an Idempotency-Key claim outlives its request's last sign of life: a retry
     /// after a crash waits this long at most (not a setting: tests shorten it).
     pub idempotency_lease: Duration,
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+    /// Requests handled at once, and how many may wait for a slot before the answer is 503.
+    pub max_in_flight: usize,
+    pub max_queued: usize,
+    pub metrics_listen: Option<String>,
     /// Set by `linli demo`: shows the demo banner and lets demo accounts skip the second factor.
     pub demo: bool,
     /// Settings that still work but will not for long, said once at start.
@@ -265,6 +294,13 @@ impl ConfigArgs {
             max_upload_bytes: 1024 * 1024 * self.max_upload_mb.or(file.max_upload_mb).unwrap_or(20).clamp(1, 200),
             map_tiles,
             idempotency_lease: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(
+                self.header_timeout_secs.or(file.header_timeout_secs).unwrap_or(10).clamp(1, 3600),
+            ),
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(1024).max(1),
+            max_in_flight: self.max_in_flight.or(file.max_in_flight).unwrap_or(64).max(1),
+            max_queued: self.max_queued.or(file.max_queued).unwrap_or(448).max(1),
+            metrics_listen: self.metrics_listen.clone().or(file.metrics_listen).filter(|a| !a.trim().is_empty()),
             demo: false,
             deprecations,
         })

@@ -1,4 +1,5 @@
-//! Operations endpoints: liveness, readiness, Prometheus metrics; and request metrics.
+//! Operations endpoints: liveness, readiness, Prometheus metrics (on a listener of their own);
+//! and request metrics.
 
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ pub fn routes() -> Vec<RouteDef> {
     vec![
         r(Method::GET, "/healthz", Access::Public, healthz),
         r(Method::GET, "/readyz", Access::Public, readyz),
-        r(Method::GET, "/metrics", Access::Public, metrics),
         r(Method::GET, "/static/{name}", Access::Public, crate::web::assets::serve),
     ]
 }
@@ -29,6 +29,12 @@ async fn readyz(State(st): State<AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+/// Prometheus's /metrics, served on `LINLI_METRICS_LISTEN` only: route names, counts and
+/// timings are for the operators, not for the public listener.
+pub fn metrics_router(st: AppState) -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(metrics)).with_state(st)
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {

@@ -1,6 +1,5 @@
 //! `linli serve` and `linli demo`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,6 +9,7 @@ use anyhow::{Context, bail};
 use crate::app::{AppState, router};
 use crate::config::Config;
 use crate::db::Db;
+use crate::web::server::{self, Limits};
 use crate::{read, write};
 
 pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
@@ -128,19 +128,68 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     if interrupted > 0 {
         tracing::warn!(imports = interrupted, "imports cut off by the last stop are marked interrupted");
     }
-    tracing::info!(listen = %cfg.listen, backend = ?db.backend(), "linli serving");
+    let metrics = match &cfg.metrics_listen {
+        Some(addr) => {
+            Some(tokio::net::TcpListener::bind(addr).await.with_context(|| format!("metrics listening on {addr}"))?)
+        }
+        None => None,
+    };
+    let limits = Limits { header_timeout: cfg.header_timeout, max_connections: connection_cap(cfg.max_connections) };
+    tracing::info!(listen = %cfg.listen, metrics = ?cfg.metrics_listen, backend = ?db.backend(),
+        max_connections = limits.max_connections, "linli serving");
     let janitor = tokio::spawn(crate::ops::janitor(db.clone(), cfg.session_max));
     let sla = tokio::spawn(crate::ops::sla_watch(db.clone()));
     let sweeper = tokio::spawn(crate::ops::file_sweeper(db.clone(), state.files.clone()));
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // One signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let metrics = metrics.map(|l| {
+        let small = Limits { header_timeout: limits.header_timeout, max_connections: 16 };
+        tokio::spawn(server::serve(l, crate::ops::metrics_router(state.clone()), small, until_stopped(stopped.clone())))
+    });
+    server::serve(listener, app, limits, until_stopped(stopped)).await?;
+    if let Some(m) = metrics {
+        m.await??;
+    }
     janitor.abort();
     sla.abort();
     sweeper.abort();
     tracing::info!("in-flight requests finished; closing the database");
     db.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The connection cap, kept under the process's descriptor limit (raised to its hard limit
+/// first: the usual soft limit of 1,024 would run out before the cap did). The database, its
+/// files and the object store keep 256 descriptors for themselves.
+fn connection_cap(wanted: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+                if lim.rlim_cur < lim.rlim_max {
+                    let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                        lim = raised;
+                    }
+                }
+                let room = (lim.rlim_cur as usize).saturating_sub(256).max(16);
+                if room < wanted {
+                    tracing::warn!(wanted, room, "max_connections lowered to fit the descriptor limit");
+                }
+                return wanted.min(room);
+            }
+        }
+    }
+    wanted
 }
 
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {

@@ -1,21 +1,18 @@
-//! What an upload really is, decided by its content: photos are decoded under pixel and memory
-//! limits (a decompression bomb stops at the header), turned upright, and re-encoded, which drops
-//! every metadata block (EXIF location, maker notes); PDFs are kept as they are. Everything else
-//! is refused, whatever its name says.
+//! What an upload really is, decided by its content: photos are decoded within a memory budget
+//! (a decompression bomb stops at its header, see [`super::decode`]), turned upright, and
+//! re-encoded, which drops every metadata block (EXIF location, maker notes); PDFs are kept as
+//! they are. Everything else is refused, whatever its name says.
 
-use std::io::Cursor;
-
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use image::metadata::Orientation;
+use image::{DynamicImage, GenericImageView, ImageBuffer, Pixel, PixelWithColorType};
 use sha2::{Digest, Sha256};
 
-/// Longest side of a photo we keep; larger camera photos are scaled down.
+use super::decode;
+
+/// Longest side of a photo we keep; larger camera photos are decoded smaller.
 const MAX_SIDE: u32 = 4096;
 /// Longest side of a thumbnail.
 const THUMB_SIDE: u32 = 320;
-/// Refuse to decode anything wider or taller than this (a 60000×60000 PNG of zeros is a few KB).
-const MAX_DECODE_SIDE: u32 = 12_000;
-/// Memory the decoder may take for one image.
-const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -82,9 +79,9 @@ pub fn prepare(raw: &[u8], max_bytes: usize) -> Result<Prepared, Rejected> {
     }
     let sniffed = infer::get(raw).map(|t| t.mime_type());
     match sniffed {
-        Some("image/jpeg") => photo(raw, ImageFormat::Jpeg),
-        Some("image/png") => photo(raw, ImageFormat::Png),
-        Some("image/webp") => photo(raw, ImageFormat::WebP),
+        Some("image/jpeg") => photo(raw, Format::Jpeg),
+        Some("image/png") => photo(raw, Format::Png),
+        Some("image/webp") => photo(raw, Format::WebP),
         Some("image/heif" | "image/heic" | "image/avif") => Err(Rejected::Heic),
         Some("application/pdf") => document(raw),
         _ => Err(Rejected::Unsupported),
@@ -113,50 +110,109 @@ fn document(raw: &[u8]) -> Result<Prepared, Rejected> {
     })
 }
 
-fn photo(raw: &[u8], format: ImageFormat) -> Result<Prepared, Rejected> {
-    let mut reader = ImageReader::with_format(Cursor::new(raw), format);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_DECODE_SIDE);
-    limits.max_image_height = Some(MAX_DECODE_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(decode_error)?;
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    // The camera's rotation lives in EXIF, which re-encoding drops: apply it to the pixels first.
-    img.apply_orientation(orientation);
-    if img.width().max(img.height()) > MAX_SIDE {
-        img = img.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Lanczos3);
-    }
+fn photo(raw: &[u8], format: Format) -> Result<Prepared, Rejected> {
+    let decode::Decoded { image, orientation } = match format {
+        Format::Jpeg => decode::jpeg(raw, MAX_SIDE),
+        Format::Png => decode::png(raw, MAX_SIDE),
+        Format::WebP => decode::webp(raw, MAX_SIDE),
+    }?;
     // Screenshots and drawings keep PNG (sharp text, transparency); camera photos are JPEG.
-    let keep_png = format == ImageFormat::Png;
-    let bytes = if keep_png { encode_png(&img)? } else { encode_jpeg(&img, 85)? };
-    let thumb = encode_jpeg(&img.thumbnail(THUMB_SIDE, THUMB_SIDE), 75)?;
+    let keep_png = format == Format::Png;
+    let (bytes, thumb, (width, height)) = if keep_png {
+        let mut image = image;
+        image.apply_orientation(orientation);
+        let thumb = image.thumbnail(THUMB_SIDE, THUMB_SIDE).into_rgb8();
+        (encode_png(&image)?, encode_jpeg(&thumb, 75, THUMB_SIDE)?, image.dimensions())
+    } else {
+        match image {
+            DynamicImage::ImageLuma8(grey) => upright_jpeg(&grey, orientation)?,
+            other => upright_jpeg(&other.into_rgb8(), orientation)?,
+        }
+    };
     Ok(Prepared {
         kind: Kind::Photo,
         media_type: if keep_png { "image/png" } else { "image/jpeg" },
         extension: if keep_png { "png" } else { "jpg" },
         sha256: digest(&bytes),
-        width: Some(img.width()),
-        height: Some(img.height()),
+        width: Some(width),
+        height: Some(height),
         bytes,
         thumb: Some(thumb),
     })
 }
 
-fn decode_error(e: image::ImageError) -> Rejected {
-    match e {
-        image::ImageError::Limits(_) => Rejected::TooManyPixels,
-        _ => Rejected::Broken,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Jpeg,
+    Png,
+    WebP,
+}
+
+/// An image seen as its EXIF orientation says, pixel by pixel.
+struct Upright<'a, P: Pixel> {
+    image: &'a ImageBuffer<P, Vec<P::Subpixel>>,
+    orientation: Orientation,
+}
+
+impl<P: Pixel> GenericImageView for Upright<'_, P> {
+    type Pixel = P;
+
+    fn dimensions(&self) -> (u32, u32) {
+        let (w, h) = self.image.dimensions();
+        use Orientation::*;
+        match self.orientation {
+            Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (h, w),
+            _ => (w, h),
+        }
+    }
+
+    fn get_pixel(&self, x: u32, y: u32) -> P {
+        let (w, h) = self.image.dimensions();
+        use Orientation::*;
+        // Where the upright (x, y) sits in the stored pixels.
+        let (sx, sy) = match self.orientation {
+            NoTransforms => (x, y),
+            Rotate90 => (y, h - 1 - x),
+            Rotate180 => (w - 1 - x, h - 1 - y),
+            Rotate270 => (w - 1 - y, x),
+            FlipHorizontal => (w - 1 - x, y),
+            FlipVertical => (x, h - 1 - y),
+            Rotate90FlipH => (y, x),
+            Rotate270FlipH => (w - 1 - y, h - 1 - x),
+        };
+        *self.image.get_pixel(sx, sy)
     }
 }
 
-fn encode_jpeg(img: &DynamicImage, quality: u8) -> Result<Vec<u8>, Rejected> {
+/// The photo and its thumbnail as JPEGs, and its upright size. The camera's rotation lives in
+/// EXIF, which re-encoding drops: the pixels are read through it rather than turned in a copy.
+type Encoded = (Vec<u8>, Vec<u8>, (u32, u32));
+
+fn upright_jpeg<P>(image: &ImageBuffer<P, Vec<u8>>, orientation: Orientation) -> Result<Encoded, Rejected>
+where
+    P: PixelWithColorType<Subpixel = u8> + 'static,
+{
+    let upright = Upright { image, orientation };
+    Ok((encode_jpeg(&upright, 85, MAX_SIDE)?, encode_jpeg(&upright, 75, THUMB_SIDE)?, upright.dimensions()))
+}
+
+/// JPEG of `image`, scaled down by area to at most `side` on its longer side.
+fn encode_jpeg<I, P>(image: &I, quality: u8, side: u32) -> Result<Vec<u8>, Rejected>
+where
+    I: GenericImageView<Pixel = P>,
+    P: PixelWithColorType<Subpixel = u8> + 'static,
+{
     let mut out = Vec::new();
-    // JPEG has no alpha: flatten to RGB.
-    let rgb = DynamicImage::ImageRgb8(img.to_rgb8());
-    rgb.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality))
-        .map_err(|_| Rejected::Broken)?;
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality);
+    let (w, h) = image.dimensions();
+    let written = if w.max(h) > side {
+        let scale = f64::from(side) / f64::from(w.max(h));
+        let (tw, th) = (((f64::from(w) * scale).round() as u32).max(1), ((f64::from(h) * scale).round() as u32).max(1));
+        encoder.encode_image(&image::imageops::thumbnail(image, tw, th))
+    } else {
+        encoder.encode_image(image)
+    };
+    written.map_err(|_| Rejected::Broken)?;
     Ok(out)
 }
 
@@ -221,6 +277,35 @@ mod tests {
     fn big_photos_are_scaled_down() {
         let raw = jpeg_with_gps(MAX_SIDE + 100, 50);
         let p = prepare(&raw, 1 << 26).unwrap();
-        assert_eq!(p.width, Some(MAX_SIDE));
+        assert!(p.width.unwrap() <= MAX_SIDE && p.width.unwrap() > MAX_SIDE / 2, "{:?}", p.width);
+    }
+
+    #[test]
+    fn bombs_are_refused_from_their_header() {
+        use crate::files::samples::{jpeg_flat, png_zeros, webp_flat};
+        // 144 MP of grey in 140 KB; 144 MP of flat JPEG blocks; 81 MP of WebP in 48 bytes.
+        assert_eq!(prepare(&png_zeros(12_000, 12_000, 1), 1 << 26).unwrap_err(), Rejected::TooManyPixels);
+        assert_eq!(
+            prepare(&jpeg_flat(12_000, 12_000, true, None, |_, _| 0), 1 << 26).unwrap_err(),
+            Rejected::TooManyPixels
+        );
+        assert_eq!(prepare(&webp_flat(9_000, 9_000), 1 << 26).unwrap_err(), Rejected::TooManyPixels);
+    }
+
+    #[test]
+    fn phone_photos_decode_at_the_size_kept_and_upright() {
+        use crate::files::samples::jpeg_flat;
+        // A 48 MP portrait photo (stored landscape, EXIF orientation 6): decoded at half size.
+        let raw = jpeg_flat(8000, 6000, true, Some(6), |x, y| ((x * 3 + y * 2) % 400) as i32 - 200);
+        let p = prepare(&raw, 1 << 26).unwrap();
+        assert_eq!((p.width, p.height), (Some(3000), Some(4000)));
+        let stored = image::load_from_memory(&p.bytes).unwrap();
+        assert_eq!((stored.width(), stored.height()), (3000, 4000));
+        // A 12 MP one keeps every pixel.
+        let raw = jpeg_flat(4000, 3000, true, None, |x, _| (x % 200) as i32 - 100);
+        assert_eq!(prepare(&raw, 1 << 26).map(|p| (p.width, p.height)), Ok((Some(4000), Some(3000))));
+        // A large PNG is averaged down row by row.
+        let p = prepare(&crate::files::samples::png_zeros(8192, 2048, 4), 1 << 26).unwrap();
+        assert_eq!((p.media_type, p.width, p.height), ("image/png", Some(4096), Some(1024)));
     }
 }

@@ -3,6 +3,7 @@
 //! row per file naming its owner record, so a download is allowed exactly when the caller may see
 //! that record. Uploads are checked by content ([`inspect`]) before anything is stored.
 
+pub mod decode;
 pub mod inspect;
 #[doc(hidden)]
 pub mod samples;
@@ -133,6 +134,12 @@ pub struct Staged {
     size: i64,
 }
 
+/// Photos decode one at a time, each within `decode::BUDGET`, so uploads add at most that much
+/// to the process however many arrive together; they wait here, not in memory. One at a time
+/// also leaves the second core of a small server to everything else.
+static DECODING: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(1));
+
 /// Checks every upload by content, then writes the accepted ones to the object store. Nothing is
 /// written unless all of them pass.
 pub async fn stage(files: &Files, uploads: Vec<upload::Upload>) -> Result<Vec<Staged>, (String, Rejected)> {
@@ -144,10 +151,16 @@ pub async fn stage(files: &Files, uploads: Vec<upload::Upload>) -> Result<Vec<St
         }
         let field = u.field.clone();
         let bytes = u.bytes;
-        let p = tokio::task::spawn_blocking(move || inspect::prepare(&bytes, max))
-            .await
-            .unwrap_or(Err(Rejected::Broken))
-            .map_err(|r| (field.clone(), r))?;
+        // The permit goes with the work: a client that hangs up does not free the slot of a
+        // decode still running.
+        let permit = DECODING.acquire().await.map_err(|_| (field.clone(), Rejected::Broken))?;
+        let p = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            inspect::prepare(&bytes, max)
+        })
+        .await
+        .unwrap_or(Err(Rejected::Broken))
+        .map_err(|r| (field.clone(), r))?;
         prepared.push((u.name, p));
     }
     let mut staged = Vec::with_capacity(prepared.len());

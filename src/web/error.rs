@@ -52,6 +52,9 @@ pub enum AppError {
     TooMany,
     #[error("payload too large")]
     TooLarge,
+    /// More requests than the server takes at once and its queue holds (503).
+    #[error("overloaded")]
+    Overloaded,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -108,6 +111,7 @@ impl IntoResponse for AppError {
             AppError::Stale => (StatusCode::PRECONDITION_FAILED, "error.stale", Value::Null),
             AppError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "error.too_many", Value::Null),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "error.too_large", Value::Null),
+            AppError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "error.overloaded", Value::Null),
             AppError::Internal(e) => {
                 // The chain may name tables or values; it goes to the log, never to the client.
                 tracing::error!(error = %format!("{e:#}"), "internal error");

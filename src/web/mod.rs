@@ -8,10 +8,12 @@ pub mod extract;
 pub mod form;
 pub mod i18n;
 pub mod idempotency;
+pub mod overload;
 pub mod pagination;
 pub mod ratelimit;
 pub mod render;
 pub mod security;
+pub mod server;
 pub mod views;
 
 use axum::http::HeaderMap;

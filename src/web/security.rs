@@ -1,11 +1,13 @@
 //! Security headers on every response.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub async fn headers(req: Request, next: Next) -> Response {
+/// `hsts`: the site is served over TLS (`LINLI_SECURE_COOKIES`), so browsers are told to use
+/// nothing else for a year.
+pub async fn headers(State(hsts): State<bool>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     // A response may set a stricter policy of its own (stored files are sandboxed).
@@ -16,5 +18,12 @@ pub async fn headers(req: Request, next: Next) -> Response {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Pages, API answers, their errors and exports may all carry personal data, and no cache
+    // — the browser's disk on a shared office computer, a proxy — may keep them. What may be
+    // cached says so itself (static files; photos, privately).
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    if hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     res
 }

@@ -69,8 +69,14 @@ async fn ops_endpoints_and_security_headers() {
         assert!(r.headers.contains_key(h), "{h}");
     }
     assert_eq!(c.get("/readyz").await.status, StatusCode::OK);
-    let m = c.get("/metrics").await;
-    assert!(m.body.contains("linli_http_requests_total"), "{}", &m.body[..m.body.len().min(300)]);
+    let m = {
+        use tower::ServiceExt;
+        let req = axum::http::Request::get("/metrics").body(axum::body::Body::empty()).unwrap();
+        let res = linli::ops::metrics_router(app.st.clone()).oneshot(req).await.unwrap();
+        let bytes = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    assert!(m.contains("linli_http_requests_total"), "{}", &m[..m.len().min(300)]);
     let login = c.get("/login").await;
     assert_eq!(login.headers.get("cache-control").unwrap(), "no-store");
     assert_eq!(c.get("/static/linli.css").await.status, StatusCode::OK);
@@ -90,4 +96,34 @@ async fn the_janitor_removes_only_what_has_expired() {
     assert!(gone >= 3, "two sessions and the idempotency key: {gone}");
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
+}
+
+#[tokio::test]
+async fn hsts_over_tls_no_store_on_personal_data_and_metrics_off_the_public_listener() {
+    let mut app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    // Without TLS in front, a browser must not be told to insist on it.
+    assert!(!c.get("/api/v1/me").await.headers.contains_key("strict-transport-security"));
+    // API answers, their errors and exports carry personal data: never stored by a cache.
+    for path in ["/api/v1/me", "/api/v1/places?limit=5", "/api/v1/no-such-thing", "/people/export.xlsx", "/places"] {
+        let r = c.get(path).await;
+        assert_eq!(
+            r.headers.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}: {}",
+            r.status
+        );
+    }
+    assert_eq!(
+        app.anon().get("/api/v1/me").await.headers.get("cache-control").map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
+    // Static files stay cacheable.
+    assert_ne!(c.get("/static/linli.css").await.headers.get("cache-control").unwrap(), "no-store");
+    // Prometheus reads /metrics on its own listener, not on the public one.
+    assert_eq!(c.get("/metrics").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.anon().get("/metrics").await.status, StatusCode::NOT_FOUND);
+    app.reconfigure(|cfg| cfg.secure_cookies = true);
+    let r = app.anon().get("/login").await;
+    assert_eq!(r.headers.get("strict-transport-security").unwrap(), "max-age=31536000");
 }

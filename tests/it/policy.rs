@@ -20,7 +20,6 @@ use crate::harness::{Client, ROLE_ACCOUNTS, TestApp};
 const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/healthz", "OOOOOOOOOOO"),
     ("GET", "/readyz", "OOOOOOOOOOO"),
-    ("GET", "/metrics", "OOOOOOOOOOO"),
     ("GET", "/static/{name}", "OOOOOOOOOOO"),
     ("GET", "/api/v1/openapi.json", "OOOOOOOOOOO"),
     ("GET", "/login", "OOOOOOOOOOO"),
