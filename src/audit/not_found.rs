@@ -43,6 +43,7 @@ pub fn target_of(route: &str) -> Option<(&'static str, &'static str)> {
         "requests" => ("request", "requests"),
         "request-parts" => ("request_part", "request_parts"),
         "request-extensions" => ("request_extension", "request_extensions"),
+        "request-events" => ("request_event", "request_events"),
         "hazards" => ("hazard", "hazards"),
         "patrols" => ("patrol", "patrols"),
         "files" => ("file", "files"),

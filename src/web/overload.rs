@@ -3,11 +3,16 @@
 //! page elsewhere) instead of a place in a queue whose wait grows without bound. It sits
 //! before the session lookup, so a turned-away request costs no database work.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
 use axum::body::Body;
-use axum::error_handling::HandleErrorLayer;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
-use axum::{BoxError, Router};
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 
 use super::error::AppError;
@@ -16,27 +21,76 @@ use super::i18n::Lang;
 /// Seconds a turned-away client is asked to wait before trying again.
 const RETRY_AFTER: &str = "2";
 
+/// The slots for requests being handled and the count of those waiting for one. A semaphore
+/// and a counter rather than tower's buffer: the buffer passes every request through one
+/// worker task (a hop per request, and a runtime needed to build the router), and under
+/// overload on PostgreSQL that worker, not the database, set the pace.
+#[derive(Clone)]
+struct Gate {
+    slots: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
+}
+
+/// A place in the queue, given back when the request gets its slot or goes away.
+struct Place(Arc<AtomicUsize>);
+
+impl Place {
+    fn take(gate: &Gate) -> Option<Place> {
+        if gate.waiting.fetch_add(1, Ordering::AcqRel) >= gate.max_waiting {
+            gate.waiting.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Place(gate.waiting.clone()))
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// `app` behind one concurrency limit with a bounded queue, except /healthz, which answers
 /// beside the queue: a load balancer must not take a busy instance for a dead one.
 pub fn shed(app: Router, max_in_flight: usize, max_queued: usize) -> Router {
-    // One service around the whole router (`Router::layer` would give each route a limit of
-    // its own). The buffer's worker holds one more request than its channel while it waits
-    // for a slot.
-    let limited = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(overloaded))
-        .load_shed()
-        .buffer(max_queued.saturating_sub(1).max(1))
-        .concurrency_limit(max_in_flight)
-        .service(app.clone().into_service::<Body>());
+    let gate = Gate {
+        slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
+        waiting: Arc::new(AtomicUsize::new(0)),
+        max_waiting: max_queued,
+    };
+    // One layer around the whole router (a limit per route would be no limit at all).
+    let limited = ServiceBuilder::new().layer(from_fn_with_state(gate, admit)).service(app.clone());
     Router::new().route_service("/healthz", app.into_service::<Body>()).fallback_service(limited)
 }
 
-async fn overloaded(uri: Uri, headers: HeaderMap, _: BoxError) -> Response {
+/// Runs the request in a slot, waiting in the queue if there is room in it; 503 otherwise.
+/// The semaphore is fair: waiting requests get slots in the order they came.
+async fn admit(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    let slot = match gate.slots.clone().try_acquire_owned() {
+        Ok(slot) => slot,
+        Err(_) => {
+            let Some(place) = Place::take(&gate) else {
+                return overloaded(req.uri(), req.headers());
+            };
+            let Ok(slot) = gate.slots.clone().acquire_owned().await else {
+                return overloaded(req.uri(), req.headers());
+            };
+            drop(place);
+            slot
+        }
+    };
+    let res = next.run(req).await;
+    drop(slot);
+    res
+}
+
+fn overloaded(uri: &Uri, headers: &HeaderMap) -> Response {
     metrics::counter!("linli_http_shed_total").increment(1);
     let is_api = uri.path().starts_with("/api/");
     // As `auth::resolve` decides it, without the session: the language cookie, else the API's
     // Accept-Language, else Chinese.
-    let lang = super::cookie(&headers, "linli_lang").and_then(|v| Lang::parse(&v)).unwrap_or_else(|| {
+    let lang = super::cookie(headers, "linli_lang").and_then(|v| Lang::parse(&v)).unwrap_or_else(|| {
         if is_api {
             Lang::from_accept(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
         } else {
