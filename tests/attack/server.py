@@ -49,6 +49,9 @@ class Server:
             subprocess.run(["psql", "-h", PG_HOST, "-U", "postgres", "-qc", f"CREATE DATABASE {self.pg_db}"],
                            check=True, stdout=subprocess.DEVNULL)
             self.env["LINLI_DATABASE_URL"] = f"postgres://postgres@{PG_HOST}:5432/{self.pg_db}"
+            # Photos and anchors go to the object store in the data directory: ours, not the
+            # working directory's.
+            self.env["LINLI_DATA_DIR"] = self.dir
             key = subprocess.run([self.binary, "keygen"], check=True, capture_output=True, text=True).stdout.strip()
             self.env["LINLI_SECRET_KEY"] = key
         self.env.update(self.extra_env)
