@@ -1,7 +1,7 @@
 //! Security headers on every response.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -24,6 +24,11 @@ pub async fn headers(State(hsts): State<bool>, req: Request, next: Next) -> Resp
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     if hsts {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    if res.status() == StatusCode::TOO_MANY_REQUESTS {
+        // Every limit counts in windows of a minute or longer: a minute is the soonest a retry
+        // can be let through.
+        res.headers_mut().entry(header::RETRY_AFTER).or_insert(HeaderValue::from_static("60"));
     }
     res
 }

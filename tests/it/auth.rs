@@ -65,6 +65,7 @@ async fn five_failures_lock_the_account_for_fifteen_minutes_known_or_not() {
         let r = c.post_form("/login", &[("account", account), ("password", &app.password)]).await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{account} locked");
         assert!(r.body.contains("15"), "message names the lock time");
+        assert!(r.headers.get("retry-after").is_some(), "a 429 says when to come back");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.lockout'").await, 2);
     // Another account is unaffected.
