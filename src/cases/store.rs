@@ -831,8 +831,9 @@ pub async fn repath_client(tx: &mut Tx, person_id: Uuid, path: &str) -> Result<(
 /// Moves a case to another station of its district, with its whole history: the receiving
 /// station reads every record (each still names the station and worker who wrote it) and its
 /// manager becomes the responsible worker until they reassign it. The client goes with the case
-/// (`people::store::visible`): the sending station no longer reads the case, the person or the
-/// notes. The move and its reason are kept (`case_transfers`) and shown on the case page.
+/// (`people::store::visible`): the sending station no longer reads the case or the notes, nor,
+/// until the case is closed, the person. The move and its reason are kept (`case_transfers`)
+/// and shown on the case page.
 pub async fn transfer(
     db: &Db,
     scope: &Scope,

@@ -39,17 +39,20 @@ pub struct PersonFilter {
 
 /// SQL true when the person `alias` (a `persons` row) is visible in the scope. Most callers see
 /// the people living in their places. A station (`Scope::casework`) sees a person through the
-/// cases it holds: the people living in its places, but not those whose only cases another
-/// station holds (a transfer took them there), and the people living elsewhere whose case it
-/// holds (a transfer brought them). Both exceptions come from the cases alone (`cases.path`,
-/// `cases.person_path`) and are few, so the residents are still found by their path.
+/// cases: the people living in its places, except those another station serves with an open
+/// case (a transfer took them there) while it holds none of theirs; and everyone it holds a
+/// case of, open or closed, wherever they live, so the history of its cases stays readable with
+/// their client. A closed case elsewhere hides nobody: once the receiving station closes it,
+/// the client's home station serves and registers them again. Both exceptions come from the
+/// cases alone (`cases.path`, `cases.person_path`) and are few, so the residents are still found
+/// by their path.
 pub fn visible(backend: Backend, alias: &str, scope: &Scope, args: &mut Args) -> String {
     let lives_here = args.scope(&format!("{alias}.path"), scope);
     if !scope.casework {
         return lives_here;
     }
-    let moved_away = format!(
-        "SELECT xc.person_id FROM cases xc WHERE {} AND NOT ({})
+    let served_elsewhere = format!(
+        "SELECT xc.person_id FROM cases xc WHERE {} AND NOT ({}) AND xc.status <> 'closed'
            AND NOT EXISTS (SELECT 1 FROM cases hc WHERE hc.person_id = xc.person_id AND {})",
         args.scope("xc.person_path", scope),
         args.scope("xc.path", scope),
@@ -57,12 +60,13 @@ pub fn visible(backend: Backend, alias: &str, scope: &Scope, args: &mut Args) ->
     );
     let moved_in = moved_in(scope, args);
     format!(
-        "(({lives_here} AND {alias}.id NOT IN ({moved_away})) OR {})",
+        "(({lives_here} AND {alias}.id NOT IN ({served_elsewhere})) OR {})",
         crate::db::id_in(backend, &format!("{alias}.id"), &moved_in)
     )
 }
 
-/// The ids of the people living outside the scope whose case a station in it holds.
+/// The ids of the people living outside the scope whose case, open or closed, a station in it
+/// holds.
 pub fn moved_in(scope: &Scope, args: &mut Args) -> String {
     format!(
         "SELECT yc.person_id FROM cases yc WHERE {} AND NOT ({})",

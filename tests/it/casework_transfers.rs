@@ -1,0 +1,138 @@
+//! Transfers as the user trial met them: 振华's manager moves a case of a 永宁社区 resident to
+//! 开源街道's station, 开源 serves the client and closes the case. The transfer form starts with
+//! no station chosen, the sender is told where the case went, the receiving station saves the
+//! record of a client living outside its street, and a closed case stops hiding the client from
+//! their home station.
+
+use axum::http::{Method, StatusCode};
+
+use crate::casework::register;
+use crate::harness::{Client, Resp, TestApp};
+
+async fn kaiyuan_station(app: &TestApp) -> String {
+    let (id,): (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM stations WHERE name = '开源街道社工站'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    id.to_string()
+}
+
+/// 振华's worker opens a case for a registered person; returns the case id.
+async fn open_case(worker: &Client<'_>, pid: &str) -> String {
+    let body = serde_json::json!({"person_id": pid, "domain": "social_assistance", "source": "walk_in", "summary": "迁居开源街道女儿家"});
+    let r = worker.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+/// The sending manager's transfer form, as the page posts it.
+async fn transfer(manager: &Client<'_>, cid: &str, station: &str, reason: &str) -> Resp {
+    manager.post_form(&format!("/cases/{cid}/transfer"), &[("station_id", station), ("reason", reason)]).await
+}
+
+/// The worker holding the case asks to close it and the manager approves (both 开源's manager).
+async fn close(manager: &Client<'_>, cid: &str) {
+    let r = manager.post_form(&format!("/cases/{cid}/close"), &[("reason", "已在女儿家安顿，服务目标达成")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = manager.post_form(&format!("/cases/{cid}/close/decision"), &[("decision", "approve")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
+/// Finding 1: once 开源 closes the case, 王鹏's home station reads, finds and serves him again
+/// (a match when registering him names his community, and it opens a new case), while the closed
+/// case stays with 开源, which still reads it and its client. A third station sees nothing.
+#[tokio::test]
+async fn after_the_receiving_station_closes_the_case_the_home_station_serves_the_client_again() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let kmgr = app.login("kaiyuan.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let person = serde_json::json!({"name": "王鹏", "birth_date": "1986-03-02", "place_id": yongning});
+    let pid = register(&worker, person.clone()).await["id"].as_str().unwrap().to_string();
+    let cid = open_case(&worker, &pid).await;
+    let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "随女儿迁居开源街道").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // While 开源 holds the case open, the client is theirs alone.
+    assert_eq!(worker.get(&format!("/people/{pid}")).await.status, StatusCode::NOT_FOUND);
+
+    close(&kmgr, &cid).await;
+
+    for c in [&worker, &manager] {
+        for path in
+            [format!("/people/{pid}"), format!("/api/v1/people/{pid}"), format!("/api/v1/people/{pid}/timeline")]
+        {
+            assert_eq!(c.get(&path).await.status, StatusCode::OK, "{path} at the home station");
+        }
+        assert_eq!(c.get("/api/v1/people?q=王鹏").await.json()["total"], 1, "found by name");
+        assert!(c.get("/search?q=wangpeng").await.body.contains(&pid), "on the search page");
+        assert!(c.get("/api/v1/people?page_size=100").await.body.contains(&pid), "on the list");
+        // The case and what was written in it stay with the station that holds it.
+        assert_eq!(c.get(&format!("/cases/{cid}")).await.status, StatusCode::NOT_FOUND);
+        assert!(!c.get("/api/v1/cases").await.body.contains(&cid));
+    }
+    // Registering him again finds his record, named, instead of "outside your scope".
+    let again = worker
+        .post_form("/people", &[("name", "王鹏"), ("birth_date", "1986-03-02"), ("place_id", &yongning.to_string())])
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(again.body.contains("可能已登记") && again.body.contains("永宁社区"), "{}", again.body);
+    assert!(!again.body.contains("不在您的管辖范围"), "{}", again.body);
+    // And his home station can take him on again.
+    let second = open_case(&worker, &pid).await;
+    assert_eq!(worker.get(&format!("/cases/{second}")).await.status, StatusCode::OK);
+
+    // The station that closed the case still reads it, and its client.
+    for path in [format!("/cases/{cid}"), format!("/people/{pid}")] {
+        assert_eq!(kmgr.get(&path).await.status, StatusCode::OK, "{path} at the closing station");
+    }
+    let third = app.login("leizeyu").await;
+    for path in [format!("/people/{pid}"), format!("/cases/{cid}"), format!("/cases/{second}")] {
+        assert_eq!(third.get(&path).await.status, StatusCode::NOT_FOUND, "{path} at a third station");
+    }
+}
+
+/// The child-record rules hold at both stations once the case is closed: each manager opens the
+/// child's record; a worker outside the case team (振华's former case worker, 开源's worker) is
+/// refused, and so is 振华's manager while 开源 still holds the case open.
+#[tokio::test]
+async fn a_childs_record_after_a_closed_transfer_opens_to_each_manager_and_not_to_workers_outside_the_team() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let kmgr = app.login("kaiyuan.mgr").await;
+    let kworker = app.login("zhengjiangbo").await;
+    let birth = (linli::people::store::today() - chrono::Duration::days(365 * 9)).to_string();
+    let child = serde_json::json!({"name": "小雨", "birth_date": birth, "place_id": app.place_id("永宁社区").await});
+    let pid = register(&worker, child).await["id"].as_str().unwrap().to_string();
+    let cid = open_case(&worker, &pid).await;
+    assert_eq!(worker.get(&format!("/people/{pid}")).await.status, StatusCode::OK, "the case worker");
+    let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "随母亲迁居").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(manager.get(&format!("/people/{pid}")).await.status, StatusCode::NOT_FOUND, "while open");
+
+    close(&kmgr, &cid).await;
+
+    let person = format!("/people/{pid}");
+    for (c, status, who) in [
+        (&manager, StatusCode::OK, "振华's manager"),
+        (&kmgr, StatusCode::OK, "开源's manager"),
+        (&worker, StatusCode::FORBIDDEN, "振华's worker, no longer on the case"),
+        (&kworker, StatusCode::FORBIDDEN, "开源's worker, never on the case"),
+    ] {
+        let r = c.get(&person).await;
+        assert_eq!(r.status, status, "{who}");
+        if status == StatusCode::FORBIDDEN {
+            assert!(!r.body.contains("随母亲迁居"), "nothing of the record for {who}");
+        }
+    }
+    let (n,): (i64,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'child.denied' AND entity_id = $1"
+    )
+    .bind(&pid)
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    assert_eq!(n, 2, "each refusal is recorded");
+}
