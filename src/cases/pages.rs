@@ -489,6 +489,7 @@ struct CasePage {
     errors: Vec<(String, String)>,
     plan_form: PlanForm,
     record_form: RecordForm,
+    transfer_form: TransferForm,
     today: chrono::NaiveDate,
 }
 
@@ -526,6 +527,7 @@ struct Feedback {
     revealed_record: Option<Uuid>,
     plan_form: Option<PlanForm>,
     record_form: Option<RecordForm>,
+    transfer_form: Option<TransferForm>,
 }
 
 pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
@@ -583,6 +585,7 @@ async fn render_case(
         errors: fb.errors.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect(),
         plan_form,
         record_form: fb.record_form.unwrap_or_default(),
+        transfer_form: fb.transfer_form.unwrap_or_default(),
         today: today(),
         ctx,
         current: case,
@@ -878,7 +881,7 @@ pub async fn decide_closure(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct TransferForm {
     #[serde(default)]
     pub station_id: String,
@@ -923,11 +926,32 @@ pub async fn transfer(
     Id(id): Id,
     PageForm(f): PageForm<TransferForm>,
 ) -> AppResult<Response> {
-    let Ok(station) = Uuid::parse_str(f.station_id.trim()) else {
-        return refused(&st, &caller, id, AppError::field("station_id", "error.bad_choice"), Feedback::default()).await;
+    let station = match f.station_id.trim() {
+        "" => None,
+        s => match Uuid::parse_str(s) {
+            Ok(station) => Some(station),
+            Err(_) => {
+                let fb = Feedback { transfer_form: Some(f), ..Default::default() };
+                return refused(&st, &caller, id, AppError::field("station_id", "error.bad_choice"), fb).await;
+            }
+        },
     };
     match store::transfer(&st.db, &caller.scope, &caller.actor(), id, station, &f.reason).await {
         Ok(()) => Ok(Redirect::to("/cases").into_response()),
-        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+        Err(e) => {
+            // The closure form on the same page has its own reason field.
+            let e = match e {
+                AppError::Invalid(mut errors) => {
+                    for (field, _) in errors.0.iter_mut() {
+                        if field == "reason" {
+                            *field = "transfer_reason".into();
+                        }
+                    }
+                    AppError::Invalid(errors)
+                }
+                e => e,
+            };
+            refused(&st, &caller, id, e, Feedback { transfer_form: Some(f), ..Default::default() }).await
+        }
     }
 }

@@ -839,7 +839,7 @@ pub async fn transfer(
     scope: &Scope,
     actor: &Actor,
     case_id: Uuid,
-    station_id: Uuid,
+    station_id: Option<Uuid>,
     reason: &str,
 ) -> Result<(), AppError> {
     let case = get(db, scope, case_id).await?.ok_or(AppError::NotFound)?;
@@ -851,22 +851,31 @@ pub async fn transfer(
     // Only to a station of the case's own district: another district's station would take a
     // resident's file out of sight of the bureau responsible for them.
     let district = crate::db::scope_sql::district_of(&case.path);
-    let target: Option<(Uuid, String, String)> = read!(db, |c| {
-        sqlx::query_as(
-            "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
-             WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4",
-        )
-        .bind(station_id)
-        .bind(true)
-        .bind(district)
-        .bind(crate::db::scope_sql::subtree_end(district))
-        .fetch_optional(c)
-        .await
-    })?;
+    let target: Option<(Uuid, String, String)> = match station_id {
+        Some(station_id) => read!(db, |c| {
+            sqlx::query_as(
+                "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
+                 WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4",
+            )
+            .bind(station_id)
+            .bind(true)
+            .bind(district)
+            .bind(crate::db::scope_sql::subtree_end(district))
+            .fetch_optional(c)
+            .await
+        })?,
+        None => None,
+    };
     let target = match target {
         Some(t) if t.0 != case.station_id => Some(t),
         Some(_) => {
             errors.add("station_id", "transfer.same_station");
+            None
+        }
+        // A transfer has no default station: one sent without a choice is a slip, not a wish to
+        // move the case to whichever station comes first.
+        None if station_id.is_none() => {
+            errors.add("station_id", "transfer.choose_station");
             None
         }
         None => {

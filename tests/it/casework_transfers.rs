@@ -39,6 +39,23 @@ async fn close(manager: &Client<'_>, cid: &str) {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 }
 
+/// The value a browser sends for the select `name` on a page: the option marked selected, or
+/// the first one.
+fn selected(body: &str, name: &str) -> String {
+    let start = body.find(&format!("<select name=\"{name}\"")).unwrap_or_else(|| panic!("no select {name}"));
+    let select = &body[start..start + body[start..].find("</select>").unwrap()];
+    let options: Vec<&str> = select.split("<option ").skip(1).collect();
+    let chosen = options.iter().find(|o| o.contains(" selected>")).or(options.first()).expect("options");
+    chosen.trim_start_matches("value=\"").split('"').next().unwrap().to_string()
+}
+
+/// The value of the input with this `id` on a page.
+fn typed(body: &str, id: &str) -> String {
+    let at = body.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no input #{id}"));
+    let input = &body[body[..at].rfind("<input").unwrap()..at + body[at..].find('>').unwrap()];
+    input.split("value=\"").nth(1).map(|v| v.split('"').next().unwrap().to_string()).unwrap_or_default()
+}
+
 /// Finding 1: once 开源 closes the case, 王鹏's home station reads, finds and serves him again
 /// (a match when registering him names his community, and it opens a new case), while the closed
 /// case stays with 开源, which still reads it and its client. A third station sees nothing.
@@ -135,4 +152,46 @@ async fn a_childs_record_after_a_closed_transfer_opens_to_each_manager_and_not_t
     .await)
     .unwrap();
     assert_eq!(n, 2, "each refusal is recorded");
+}
+
+/// Finding 2: the transfer form names no station until one is chosen, and a transfer without one
+/// is refused on the station field, keeping the typed reason; the reason's own error shows on
+/// the transfer form, not on the closure form beside it.
+#[tokio::test]
+async fn a_transfer_needs_a_chosen_station_and_a_refused_one_keeps_the_reason() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let pid =
+        register(&worker, serde_json::json!({"name": "周大爷", "birth_date": "1950-05-05", "place_id": yongning}))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let cid = open_case(&worker, &pid).await;
+
+    let page = manager.get(&format!("/cases/{cid}")).await;
+    assert_eq!(selected(&page.body, "station_id"), "", "no station is chosen for the manager");
+    let stations = page.between("<select name=\"station_id\"", "</select>").unwrap();
+    assert!(stations.contains("<option value=\"\">请选择</option>"), "{stations}");
+
+    let r = transfer(&manager, &cid, "", "随女儿迁居开源街道").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let form = r.between("id=\"transfer-form\"", "</form>").unwrap();
+    assert!(form.contains("请选择接收的社工站"), "the station field says what is missing: {form}");
+    assert_eq!(typed(&r.body, "f-transfer-reason"), "随女儿迁居开源街道", "the typed reason is kept");
+    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 0);
+    assert_eq!(manager.get(&format!("/cases/{cid}")).await.status, StatusCode::OK, "the case stays");
+
+    // A chosen station and no reason: the station stays chosen, the error is the transfer's own.
+    let kaiyuan = kaiyuan_station(&app).await;
+    let r = transfer(&manager, &cid, &kaiyuan, "").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(selected(&r.body, "station_id"), kaiyuan);
+    let close_form = r.between("id=\"close-form\"", "</form>").unwrap();
+    assert!(!close_form.contains("has-error"), "the closure form is not the one refused: {close_form}");
+    let form = r.between("id=\"transfer-form\"", "</form>").unwrap();
+    assert!(form.contains("has-error") && form.contains("必填"), "{form}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 0);
 }
