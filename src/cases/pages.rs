@@ -395,6 +395,8 @@ pub struct ListQuery {
     pub status: Option<String>,
     pub mine: Option<String>,
     pub page: Option<i64>,
+    /// A transfer the caller just sent, to be told of.
+    pub transferred: Option<String>,
 }
 
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Response> {
@@ -428,6 +430,11 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         })
         .collect();
     let mut view = ListPage::new(ctx, headers, rows, total, pp.page(), pp.size());
+    if let Some(t) = q.transferred.as_deref().and_then(|t| Uuid::parse_str(t.trim()).ok())
+        && let Some((number, station)) = store::sent_transfer(&st.db, t, caller.user_id).await?
+    {
+        view.notice = Some(tr.f("transfer.done", &[&number, &station]));
+    }
     let mut statuses = vec![(String::new(), tr.t("filter.all")), ("open".into(), tr.t("case.open_only"))];
     statuses.extend(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))));
     view.filters = vec![
@@ -937,7 +944,7 @@ pub async fn transfer(
         },
     };
     match store::transfer(&st.db, &caller.scope, &caller.actor(), id, station, &f.reason).await {
-        Ok(()) => Ok(Redirect::to("/cases").into_response()),
+        Ok(transfer) => Ok(Redirect::to(&format!("/cases?transferred={transfer}")).into_response()),
         Err(e) => {
             // The closure form on the same page has its own reason field.
             let e = match e {

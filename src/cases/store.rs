@@ -841,7 +841,7 @@ pub async fn transfer(
     case_id: Uuid,
     station_id: Option<Uuid>,
     reason: &str,
-) -> Result<(), AppError> {
+) -> Result<Uuid, AppError> {
     let case = get(db, scope, case_id).await?.ok_or(AppError::NotFound)?;
     if !case.is_open() {
         return Err(AppError::Conflict("case.closed"));
@@ -928,11 +928,12 @@ pub async fn transfer(
     .await
     .map(|r| r.rows_affected())
     })?;
+    let transfer_id = Uuid::now_v7();
     write!(&mut tx, |c| sqlx::query(
         "INSERT INTO case_transfers (id, case_id, from_station_id, to_station_id, reason, created_at, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
-    .bind(Uuid::now_v7())
+    .bind(transfer_id)
     .bind(case_id)
     .bind(case.station_id)
     .bind(target_id)
@@ -954,7 +955,23 @@ pub async fn transfer(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(transfer_id)
+}
+
+/// The case number and receiving station of a transfer `user` made, for the notice they see
+/// after sending it. The case is out of their sight by then; its number and where it went are
+/// what they did, and nobody else is told.
+pub async fn sent_transfer(db: &Db, transfer_id: Uuid, user: Uuid) -> Result<Option<(String, String)>, sqlx::Error> {
+    read!(db, |c| {
+        sqlx::query_as(
+        "SELECT c.number, s.name FROM case_transfers t JOIN cases c ON c.id = t.case_id JOIN stations s ON s.id = t.to_station_id
+         WHERE t.id = $1 AND t.created_by = $2"
+    )
+    .bind(transfer_id)
+    .bind(user)
+    .fetch_optional(c)
+    .await
+    })
 }
 
 /// Social workers and managers of a station, active: who a case can be given to.

@@ -430,9 +430,9 @@ async fn story_4_kaiyuan_elder_living_alone_weekly_follow_up_and_phone_width_in_
     eprintln!("story 4 took {:.1} s", started.elapsed().as_secs_f64());
 }
 
-/// A client moves from 振华街道 to 开源街道: 振华's manager transfers the case with a reason;
-/// at 开源 the case is on the manager's list, opens with its history and the reason, and its
-/// client opens too. 振华 no longer finds either.
+/// A client moves from 振华街道 to 开源街道: 振华's manager transfers the case with a reason and
+/// is told where it went; at 开源 the case is on the manager's list, opens with its history and
+/// the reason, and its client opens too. 振华 no longer finds either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transferred_client_opens_at_the_receiving_station_in_chromium() {
     let Some(driver) = start_driver() else { return };
@@ -464,6 +464,9 @@ async fn a_transferred_client_opens_at_the_receiving_station_in_chromium() {
     c.accept_alert().await.unwrap();
     crate::browser::wait_gone(&c, old).await;
     assert_eq!(path(&c).await, "/cases");
+    let number = case_of(&app, case_id).await.number;
+    let notice = text_of(&c, "#list-notice").await;
+    assert!(notice.contains("已转出") && notice.contains(&number) && notice.contains("开源街道社工站"), "{notice}");
     assert!(!present(&c, &format!("a[href='/cases/{case_id}']")).await, "gone from the sending station's list");
     logout(&c).await;
 

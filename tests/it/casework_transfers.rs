@@ -195,3 +195,35 @@ async fn a_transfer_needs_a_chosen_station_and_a_refused_one_keeps_the_reason() 
     assert!(form.contains("has-error") && form.contains("必填"), "{form}");
     assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 0);
 }
+
+/// Finding 4: after a transfer the sender is told which case went to which station; nobody else
+/// reading the same address is told anything.
+#[tokio::test]
+async fn after_a_transfer_the_sender_is_told_which_case_went_where() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let pid =
+        register(&worker, serde_json::json!({"name": "吴奶奶", "birth_date": "1947-07-07", "place_id": yongning}))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let cid = open_case(&worker, &pid).await;
+    let number = manager.get(&format!("/api/v1/cases/{cid}")).await.json()["number"].as_str().unwrap().to_string();
+    let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "迁居").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let to = r.location();
+    assert!(to.starts_with("/cases"), "{to}");
+    let list = manager.get(&to).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let notice = list.between("<div class=\"notice\"", "</div>").unwrap_or_default();
+    assert!(notice.contains("已转出") && notice.contains(&number) && notice.contains("开源街道社工站"), "{notice}");
+    assert!(!notice.contains("吴奶奶"), "the client's name is no longer the sender's to read: {notice}");
+    for other in [&worker, &app.login("kaiyuan.mgr").await] {
+        let page = other.get(&to).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.body.contains("class=\"notice\""), "no notice for another account");
+    }
+}
