@@ -179,14 +179,25 @@ struct Residence {
     estate_name: Option<String>,
 }
 
+/// Where a person will live. A new place must be a community or grid in the scope, and an
+/// estate one of that community in the scope. On an edit (`current`), the place and estate the
+/// person has are kept as they are, in the scope or not: a station edits the record of a client
+/// living in another street whose case it holds, and saving a phone number there must not ask
+/// it to move them.
 async fn residence(
     db: &Db,
     scope: &Scope,
     place_id: Uuid,
     estate_id: Option<Uuid>,
+    current: Option<&Person>,
     errors: &mut FieldErrors,
 ) -> Result<Option<Residence>, sqlx::Error> {
-    let Some(place) = crate::org::store::get_place(db, scope, place_id).await? else {
+    let stays = current.filter(|p| p.place_id == place_id);
+    let place = match stays {
+        Some(p) => home_place(db, p).await?,
+        None => crate::org::store::get_place(db, scope, place_id).await?,
+    };
+    let Some(place) = place else {
         errors.add("place_id", "person.place_not_found");
         return Ok(None);
     };
@@ -200,12 +211,22 @@ async fn residence(
     };
     let mut estate_name = None;
     if let Some(eid) = estate_id {
-        match crate::org::store::get_estate(db, scope, eid).await? {
-            Some(e) if e.community_id == community => estate_name = Some(e.name),
-            _ => errors.add("estate_id", "person.estate_not_in_community"),
+        match stays.filter(|p| p.estate_id == Some(eid)) {
+            Some(p) => estate_name = p.estate_name.clone(),
+            None => match crate::org::store::get_estate(db, scope, eid).await? {
+                Some(e) if e.community_id == community => estate_name = Some(e.name),
+                _ => errors.add("estate_id", "person.estate_not_in_community"),
+            },
         }
     }
     Ok(Some(Residence { place_id, path: place.path, estate_id, place_name: place.name, estate_name }))
+}
+
+/// The place a person lives in, whatever the caller's places: it is shown and kept on their
+/// edit form. Looked up under the person's own path, so nothing else is reached this way.
+pub async fn home_place(db: &Db, person: &Person) -> Result<Option<crate::org::model::Place>, sqlx::Error> {
+    let own = Scope { roots: vec![person.path.clone()], casework: false };
+    crate::org::store::get_place(db, &own, person.place_id).await
 }
 
 /// Existing records that may be the same person: the same ID number anywhere (by blind index),
@@ -319,7 +340,7 @@ pub async fn create(
 ) -> Result<Person, CreateError> {
     let mut errors = FieldErrors::default();
     let clean = validate(input, today(), &mut errors);
-    let res = residence(db, scope, input.place_id, input.estate_id, &mut errors).await?;
+    let res = residence(db, scope, input.place_id, input.estate_id, None, &mut errors).await?;
     let household = match input.household_id {
         Some(hid) => match household_in_scope(db, scope, hid).await? {
             Some(h) => Some(h),
@@ -531,7 +552,7 @@ pub async fn update(
     let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let mut clean = validate(input, today(), &mut errors);
-    let res = residence(db, scope, input.place_id, input.estate_id, &mut errors).await?;
+    let res = residence(db, scope, input.place_id, input.estate_id, Some(&current), &mut errors).await?;
     let Some(version) = input.version else {
         errors.add("version", "error.required");
         return Err(AppError::Invalid(errors));

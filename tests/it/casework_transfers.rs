@@ -227,3 +227,84 @@ async fn after_a_transfer_the_sender_is_told_which_case_went_where() {
         assert!(!page.body.contains("class=\"notice\""), "no notice for another account");
     }
 }
+
+/// Finding 3: 开源's manager edits the record of a client living in 振华街道 (brought by the
+/// transfer): the form shows where the client lives, a phone change saves and keeps the place
+/// and estate, and a move is allowed only to a place of 开源's.
+#[tokio::test]
+async fn the_receiving_manager_saves_a_client_living_elsewhere_keeping_the_place() {
+    let app = TestApp::new().await;
+    let bureau = app.login("bureau").await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let kmgr = app.login("kaiyuan.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let r = bureau
+        .post_form("/estates", &[("community_id", &yongning.to_string()), ("name", "永宁里小区"), ("active", "on")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (estate,): (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM estates WHERE name = '永宁里小区'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let person = serde_json::json!({"name": "王鹏", "birth_date": "1986-03-02", "phone": "13800131234", "place_id": yongning,
+        "estate_id": estate, "building": "3号楼", "room": "201"});
+    let pid = register(&worker, person).await["id"].as_str().unwrap().to_string();
+    let cid = open_case(&worker, &pid).await;
+    let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "随女儿迁居开源街道").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // The form as 开源's manager gets it shows his community and estate.
+    let form = kmgr.get(&format!("/people/{pid}/edit")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_eq!(selected(&form.body, "place_id"), yongning.to_string(), "the community is shown");
+    assert_eq!(selected(&form.body, "estate_id"), estate.to_string(), "the estate is shown");
+    let place_options = form.between("<select name=\"place_id\"", "</select>").unwrap();
+    assert!(place_options.contains("永宁社区"), "{place_options}");
+
+    // Only the phone changes; everything else is sent as the form shows it.
+    let field = |name: &str| match name {
+        "place_id" | "estate_id" | "sex" | "relation" => selected(&form.body, name),
+        _ => typed(&form.body, &format!("f-{name}")),
+    };
+    let mut sent: Vec<(String, String)> =
+        ["name", "id_number", "sex", "birth_date", "place_id", "estate_id", "building", "unit", "room", "relation"]
+            .iter()
+            .map(|n| (n.to_string(), field(n)))
+            .collect();
+    sent.push(("phone".into(), "13900139000".into()));
+    sent.push(("version".into(), form.between("name=\"version\" value=\"", "\"").unwrap()));
+    let body: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = kmgr.post_form(&format!("/people/{pid}"), &body).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let saved = kmgr.get(&format!("/api/v1/people/{pid}")).await.json();
+    assert_eq!(saved["phone_masked"], "139****9000");
+    assert_eq!(saved["place_id"], yongning.to_string(), "the place is kept");
+    assert_eq!(saved["estate_id"], estate.to_string(), "the estate is kept");
+    assert_eq!((saved["building"].as_str(), saved["room"].as_str()), (Some("3号楼"), Some("201")));
+
+    // A move goes only to a place of the editor's: another 振华 community is refused, named.
+    let zhenhua_community = app.place_id("振华社区(示例)").await.to_string();
+    let version = saved["version"].to_string();
+    let moved: Vec<(&str, &str)> = body
+        .iter()
+        .map(|(k, v)| match *k {
+            "place_id" => (*k, zhenhua_community.as_str()),
+            "estate_id" => (*k, ""),
+            "version" => (*k, version.as_str()),
+            _ => (*k, *v),
+        })
+        .collect();
+    let r = kmgr.post_form(&format!("/people/{pid}"), &moved).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("请选择您管辖范围内的社区或网格"), "{}", r.body);
+    let same = kmgr.get(&format!("/api/v1/people/{pid}")).await.json();
+    assert_eq!(same["place_id"], yongning.to_string());
+    // Through the API the same: the unchanged place is kept.
+    let edit = serde_json::json!({"name": "王鹏", "birth_date": "1986-03-02", "place_id": yongning, "estate_id": estate,
+        "building": "3号楼", "room": "202", "version": same["version"]});
+    let r = kmgr.send_json(Method::PUT, &format!("/api/v1/people/{pid}"), &edit.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["room"], "202");
+}
