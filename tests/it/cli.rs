@@ -412,8 +412,13 @@ fn the_data_directory_database_files_photos_and_backups_are_private_to_the_owner
     // Restored with the key that made the backup (its MAC is checked with it).
     let restored = tmp.path().join("restored");
     let key = std::fs::read_to_string(demo.join("secret.key")).unwrap();
-    let out =
-        linli(&restored).env("LINLI_SECRET_KEY", key.trim()).arg("restore").arg("--from").arg(&backup).output().unwrap();
+    let out = linli(&restored)
+        .env("LINLI_SECRET_KEY", key.trim())
+        .arg("restore")
+        .arg("--from")
+        .arg(&backup)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(shared_with_others(&restored), Vec::<String>::new());
 }
