@@ -56,7 +56,7 @@ fn typed(body: &str, id: &str) -> String {
     input.split("value=\"").nth(1).map(|v| v.split('"').next().unwrap().to_string()).unwrap_or_default()
 }
 
-/// Finding 1: once 开源 closes the case, 王鹏's home station reads, finds and serves him again
+/// Once 开源 closes the case, 王鹏's home station reads, finds and serves him again
 /// (a match when registering him names his community, and it opens a new case), while the closed
 /// case stays with 开源, which still reads it and its client. A third station sees nothing.
 #[tokio::test]
@@ -67,7 +67,7 @@ async fn after_the_receiving_station_closes_the_case_the_home_station_serves_the
     let kmgr = app.login("kaiyuan.mgr").await;
     let yongning = app.place_id("永宁社区").await;
     let person = serde_json::json!({"name": "王鹏", "birth_date": "1986-03-02", "place_id": yongning});
-    let pid = register(&worker, person.clone()).await["id"].as_str().unwrap().to_string();
+    let pid = register(&worker, person).await["id"].as_str().unwrap().to_string();
     let cid = open_case(&worker, &pid).await;
     let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "随女儿迁居开源街道").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
@@ -154,7 +154,7 @@ async fn a_childs_record_after_a_closed_transfer_opens_to_each_manager_and_not_t
     assert_eq!(n, 2, "each refusal is recorded");
 }
 
-/// Finding 2: the transfer form names no station until one is chosen, and a transfer without one
+/// The transfer form names no station until one is chosen, and a transfer without one
 /// is refused on the station field, keeping the typed reason; the reason's own error shows on
 /// the transfer form, not on the closure form beside it.
 #[tokio::test]
@@ -196,7 +196,7 @@ async fn a_transfer_needs_a_chosen_station_and_a_refused_one_keeps_the_reason() 
     assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 0);
 }
 
-/// Finding 4: after a transfer the sender is told which case went to which station; nobody else
+/// After a transfer the sender is told which case went to which station; nobody else
 /// reading the same address is told anything.
 #[tokio::test]
 async fn after_a_transfer_the_sender_is_told_which_case_went_where() {
@@ -228,7 +228,7 @@ async fn after_a_transfer_the_sender_is_told_which_case_went_where() {
     }
 }
 
-/// Finding 3: 开源's manager edits the record of a client living in 振华街道 (brought by the
+/// 开源's manager edits the record of a client living in 振华街道 (brought by the
 /// transfer): the form shows where the client lives, a phone change saves and keeps the place
 /// and estate, and a move is allowed only to a place of 开源's.
 #[tokio::test]
