@@ -27,9 +27,9 @@ pub use roles::Role;
 pub struct Scope {
     pub roots: Vec<String>,
     /// Sees people as a station does (station managers and social workers): a person with a
-    /// case is seen by the station holding it, wherever they live, and no longer by the one
-    /// serving their address once the case has moved on (`people::store::visible`). Everyone
-    /// else sees the people living in their places.
+    /// case is seen by the station holding it, wherever they live, and not by the one serving
+    /// their address while another station holds an open case of theirs
+    /// (`people::store::visible`). Everyone else sees the people living in their places.
     pub casework: bool,
 }
 

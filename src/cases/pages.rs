@@ -395,6 +395,8 @@ pub struct ListQuery {
     pub status: Option<String>,
     pub mine: Option<String>,
     pub page: Option<i64>,
+    /// A transfer the caller just sent, to be told of.
+    pub transferred: Option<String>,
 }
 
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Response> {
@@ -428,6 +430,11 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         })
         .collect();
     let mut view = ListPage::new(ctx, headers, rows, total, pp.page(), pp.size());
+    if let Some(t) = q.transferred.as_deref().and_then(|t| Uuid::parse_str(t.trim()).ok())
+        && let Some((number, station)) = store::sent_transfer(&st.db, t, caller.user_id).await?
+    {
+        view.notice = Some(tr.f("transfer.done", &[&number, &station]));
+    }
     let mut statuses = vec![(String::new(), tr.t("filter.all")), ("open".into(), tr.t("case.open_only"))];
     statuses.extend(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))));
     view.filters = vec![
@@ -489,6 +496,7 @@ struct CasePage {
     errors: Vec<(String, String)>,
     plan_form: PlanForm,
     record_form: RecordForm,
+    transfer_form: TransferForm,
     today: chrono::NaiveDate,
 }
 
@@ -526,6 +534,7 @@ struct Feedback {
     revealed_record: Option<Uuid>,
     plan_form: Option<PlanForm>,
     record_form: Option<RecordForm>,
+    transfer_form: Option<TransferForm>,
 }
 
 pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
@@ -583,6 +592,7 @@ async fn render_case(
         errors: fb.errors.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect(),
         plan_form,
         record_form: fb.record_form.unwrap_or_default(),
+        transfer_form: fb.transfer_form.unwrap_or_default(),
         today: today(),
         ctx,
         current: case,
@@ -878,7 +888,7 @@ pub async fn decide_closure(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct TransferForm {
     #[serde(default)]
     pub station_id: String,
@@ -923,11 +933,32 @@ pub async fn transfer(
     Id(id): Id,
     PageForm(f): PageForm<TransferForm>,
 ) -> AppResult<Response> {
-    let Ok(station) = Uuid::parse_str(f.station_id.trim()) else {
-        return refused(&st, &caller, id, AppError::field("station_id", "error.bad_choice"), Feedback::default()).await;
+    let station = match f.station_id.trim() {
+        "" => None,
+        s => match Uuid::parse_str(s) {
+            Ok(station) => Some(station),
+            Err(_) => {
+                let fb = Feedback { transfer_form: Some(f), ..Default::default() };
+                return refused(&st, &caller, id, AppError::field("station_id", "error.bad_choice"), fb).await;
+            }
+        },
     };
     match store::transfer(&st.db, &caller.scope, &caller.actor(), id, station, &f.reason).await {
-        Ok(()) => Ok(Redirect::to("/cases").into_response()),
-        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+        Ok(transfer) => Ok(Redirect::to(&format!("/cases?transferred={transfer}")).into_response()),
+        Err(e) => {
+            // The closure form on the same page has its own reason field.
+            let e = match e {
+                AppError::Invalid(mut errors) => {
+                    for (field, _) in errors.0.iter_mut() {
+                        if field == "reason" {
+                            *field = "transfer_reason".into();
+                        }
+                    }
+                    AppError::Invalid(errors)
+                }
+                e => e,
+            };
+            refused(&st, &caller, id, e, Feedback { transfer_form: Some(f), ..Default::default() }).await
+        }
     }
 }

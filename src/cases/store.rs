@@ -831,16 +831,17 @@ pub async fn repath_client(tx: &mut Tx, person_id: Uuid, path: &str) -> Result<(
 /// Moves a case to another station of its district, with its whole history: the receiving
 /// station reads every record (each still names the station and worker who wrote it) and its
 /// manager becomes the responsible worker until they reassign it. The client goes with the case
-/// (`people::store::visible`): the sending station no longer reads the case, the person or the
-/// notes. The move and its reason are kept (`case_transfers`) and shown on the case page.
+/// (`people::store::visible`): the sending station no longer reads the case or the notes, nor,
+/// until the case is closed, the person. The move and its reason are kept (`case_transfers`)
+/// and shown on the case page.
 pub async fn transfer(
     db: &Db,
     scope: &Scope,
     actor: &Actor,
     case_id: Uuid,
-    station_id: Uuid,
+    station_id: Option<Uuid>,
     reason: &str,
-) -> Result<(), AppError> {
+) -> Result<Uuid, AppError> {
     let case = get(db, scope, case_id).await?.ok_or(AppError::NotFound)?;
     if !case.is_open() {
         return Err(AppError::Conflict("case.closed"));
@@ -850,22 +851,31 @@ pub async fn transfer(
     // Only to a station of the case's own district: another district's station would take a
     // resident's file out of sight of the bureau responsible for them.
     let district = crate::db::scope_sql::district_of(&case.path);
-    let target: Option<(Uuid, String, String)> = read!(db, |c| {
-        sqlx::query_as(
-            "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
-             WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4",
-        )
-        .bind(station_id)
-        .bind(true)
-        .bind(district)
-        .bind(crate::db::scope_sql::subtree_end(district))
-        .fetch_optional(c)
-        .await
-    })?;
+    let target: Option<(Uuid, String, String)> = match station_id {
+        Some(station_id) => read!(db, |c| {
+            sqlx::query_as(
+                "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
+                 WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4",
+            )
+            .bind(station_id)
+            .bind(true)
+            .bind(district)
+            .bind(crate::db::scope_sql::subtree_end(district))
+            .fetch_optional(c)
+            .await
+        })?,
+        None => None,
+    };
     let target = match target {
         Some(t) if t.0 != case.station_id => Some(t),
         Some(_) => {
             errors.add("station_id", "transfer.same_station");
+            None
+        }
+        // A transfer has no default station: one sent without a choice is a slip, not a wish to
+        // move the case to whichever station comes first.
+        None if station_id.is_none() => {
+            errors.add("station_id", "transfer.choose_station");
             None
         }
         None => {
@@ -918,11 +928,12 @@ pub async fn transfer(
     .await
     .map(|r| r.rows_affected())
     })?;
+    let transfer_id = Uuid::now_v7();
     write!(&mut tx, |c| sqlx::query(
         "INSERT INTO case_transfers (id, case_id, from_station_id, to_station_id, reason, created_at, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
-    .bind(Uuid::now_v7())
+    .bind(transfer_id)
     .bind(case_id)
     .bind(case.station_id)
     .bind(target_id)
@@ -944,7 +955,23 @@ pub async fn transfer(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(transfer_id)
+}
+
+/// The case number and receiving station of a transfer `user` made, for the notice they see
+/// after sending it. The case is out of their sight by then; its number and where it went are
+/// what they did, and nobody else is told.
+pub async fn sent_transfer(db: &Db, transfer_id: Uuid, user: Uuid) -> Result<Option<(String, String)>, sqlx::Error> {
+    read!(db, |c| {
+        sqlx::query_as(
+        "SELECT c.number, s.name FROM case_transfers t JOIN cases c ON c.id = t.case_id JOIN stations s ON s.id = t.to_station_id
+         WHERE t.id = $1 AND t.created_by = $2"
+    )
+    .bind(transfer_id)
+    .bind(user)
+    .fetch_optional(c)
+    .await
+    })
 }
 
 /// Social workers and managers of a station, active: who a case can be given to.

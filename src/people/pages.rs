@@ -172,13 +172,37 @@ async fn person_form(
     let ctx =
         Ctx::new(st.cfg.demo, Some(caller), None, "/people", if edit.is_some() { "person.edit" } else { "person.new" });
     let tr = ctx.tr;
-    let places =
+    let mut places =
         crate::org::store::place_options(&st.db, &caller.scope, &[PlaceKind::Community, PlaceKind::Grid]).await?;
+    let (estates, _) = crate::org::store::list_estates(&st.db, &caller.scope, 500, 0).await?;
+    let mut estates: Vec<(Uuid, String)> =
+        estates.into_iter().map(|e| (e.id, format!("{} / {}", e.community_name, e.name))).collect();
+    // Where the person lives is offered even outside the editor's places (a client whose case
+    // the station holds may live in another street): a blank choice would read as "moved
+    // nowhere", and saving keeps it (store::update).
+    if let Some(p) = edit {
+        let place_missing = !places.iter().any(|(id, _)| *id == p.place_id);
+        let estate_missing = p.estate_id.filter(|e| !estates.iter().any(|(id, _)| id == e));
+        if (place_missing || estate_missing.is_some())
+            && let Some(home) = store::home_place(&st.db, p).await?
+        {
+            let community = match home.kind() {
+                PlaceKind::Grid => home.parent_name.clone().unwrap_or_default(),
+                _ => home.name.clone(),
+            };
+            if let (Some(e), Some(name)) = (estate_missing, &p.estate_name) {
+                estates.push((e, format!("{community} / {name}")));
+            }
+            if place_missing {
+                let label = home.parent_name.map_or_else(|| home.name.clone(), |up| format!("{up} / {}", home.name));
+                places.push((home.id, label));
+            }
+        }
+    }
     let mut place_opts = vec![(String::new(), tr.t("filter.choose"))];
     place_opts.extend(places.into_iter().map(|(id, n)| (id.to_string(), n)));
-    let (estates, _) = crate::org::store::list_estates(&st.db, &caller.scope, 500, 0).await?;
     let mut estate_opts = vec![(String::new(), tr.t("person.no_estate"))];
-    estate_opts.extend(estates.into_iter().map(|e| (e.id.to_string(), format!("{} / {}", e.community_name, e.name))));
+    estate_opts.extend(estates.into_iter().map(|(id, n)| (id.to_string(), n)));
     let sexes = vec![
         (String::new(), tr.t("person.sex_from_id")),
         ("male".into(), tr.t("sex.male")),

@@ -39,17 +39,20 @@ pub struct PersonFilter {
 
 /// SQL true when the person `alias` (a `persons` row) is visible in the scope. Most callers see
 /// the people living in their places. A station (`Scope::casework`) sees a person through the
-/// cases it holds: the people living in its places, but not those whose only cases another
-/// station holds (a transfer took them there), and the people living elsewhere whose case it
-/// holds (a transfer brought them). Both exceptions come from the cases alone (`cases.path`,
-/// `cases.person_path`) and are few, so the residents are still found by their path.
+/// cases: the people living in its places, except those another station serves with an open
+/// case (a transfer took them there) while it holds none of theirs; and everyone it holds a
+/// case of, open or closed, wherever they live, so the history of its cases stays readable with
+/// their client. A closed case elsewhere hides nobody: once the receiving station closes it,
+/// the client's home station serves and registers them again. Both exceptions come from the
+/// cases alone (`cases.path`, `cases.person_path`) and are few, so the residents are still found
+/// by their path.
 pub fn visible(backend: Backend, alias: &str, scope: &Scope, args: &mut Args) -> String {
     let lives_here = args.scope(&format!("{alias}.path"), scope);
     if !scope.casework {
         return lives_here;
     }
-    let moved_away = format!(
-        "SELECT xc.person_id FROM cases xc WHERE {} AND NOT ({})
+    let served_elsewhere = format!(
+        "SELECT xc.person_id FROM cases xc WHERE {} AND NOT ({}) AND xc.status <> 'closed'
            AND NOT EXISTS (SELECT 1 FROM cases hc WHERE hc.person_id = xc.person_id AND {})",
         args.scope("xc.person_path", scope),
         args.scope("xc.path", scope),
@@ -57,12 +60,13 @@ pub fn visible(backend: Backend, alias: &str, scope: &Scope, args: &mut Args) ->
     );
     let moved_in = moved_in(scope, args);
     format!(
-        "(({lives_here} AND {alias}.id NOT IN ({moved_away})) OR {})",
+        "(({lives_here} AND {alias}.id NOT IN ({served_elsewhere})) OR {})",
         crate::db::id_in(backend, &format!("{alias}.id"), &moved_in)
     )
 }
 
-/// The ids of the people living outside the scope whose case a station in it holds.
+/// The ids of the people living outside the scope whose case, open or closed, a station in it
+/// holds.
 pub fn moved_in(scope: &Scope, args: &mut Args) -> String {
     format!(
         "SELECT yc.person_id FROM cases yc WHERE {} AND NOT ({})",
@@ -175,14 +179,25 @@ struct Residence {
     estate_name: Option<String>,
 }
 
+/// Where a person will live. A new place must be a community or grid in the scope, and an
+/// estate one of that community in the scope. On an edit (`current`), the place and estate the
+/// person has are kept as they are, in the scope or not: a station edits the record of a client
+/// living in another street whose case it holds, and saving a phone number there must not ask
+/// it to move them.
 async fn residence(
     db: &Db,
     scope: &Scope,
     place_id: Uuid,
     estate_id: Option<Uuid>,
+    current: Option<&Person>,
     errors: &mut FieldErrors,
 ) -> Result<Option<Residence>, sqlx::Error> {
-    let Some(place) = crate::org::store::get_place(db, scope, place_id).await? else {
+    let stays = current.filter(|p| p.place_id == place_id);
+    let place = match stays {
+        Some(p) => home_place(db, p).await?,
+        None => crate::org::store::get_place(db, scope, place_id).await?,
+    };
+    let Some(place) = place else {
         errors.add("place_id", "person.place_not_found");
         return Ok(None);
     };
@@ -196,12 +211,22 @@ async fn residence(
     };
     let mut estate_name = None;
     if let Some(eid) = estate_id {
-        match crate::org::store::get_estate(db, scope, eid).await? {
-            Some(e) if e.community_id == community => estate_name = Some(e.name),
-            _ => errors.add("estate_id", "person.estate_not_in_community"),
+        match stays.filter(|p| p.estate_id == Some(eid)) {
+            Some(p) => estate_name = p.estate_name.clone(),
+            None => match crate::org::store::get_estate(db, scope, eid).await? {
+                Some(e) if e.community_id == community => estate_name = Some(e.name),
+                _ => errors.add("estate_id", "person.estate_not_in_community"),
+            },
         }
     }
     Ok(Some(Residence { place_id, path: place.path, estate_id, place_name: place.name, estate_name }))
+}
+
+/// The place a person lives in, whatever the caller's places: it is shown and kept on their
+/// edit form. Looked up under the person's own path, so nothing else is reached this way.
+pub async fn home_place(db: &Db, person: &Person) -> Result<Option<crate::org::model::Place>, sqlx::Error> {
+    let own = Scope { roots: vec![person.path.clone()], casework: false };
+    crate::org::store::get_place(db, &own, person.place_id).await
 }
 
 /// Existing records that may be the same person: the same ID number anywhere (by blind index),
@@ -315,7 +340,7 @@ pub async fn create(
 ) -> Result<Person, CreateError> {
     let mut errors = FieldErrors::default();
     let clean = validate(input, today(), &mut errors);
-    let res = residence(db, scope, input.place_id, input.estate_id, &mut errors).await?;
+    let res = residence(db, scope, input.place_id, input.estate_id, None, &mut errors).await?;
     let household = match input.household_id {
         Some(hid) => match household_in_scope(db, scope, hid).await? {
             Some(h) => Some(h),
@@ -527,7 +552,7 @@ pub async fn update(
     let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let mut clean = validate(input, today(), &mut errors);
-    let res = residence(db, scope, input.place_id, input.estate_id, &mut errors).await?;
+    let res = residence(db, scope, input.place_id, input.estate_id, Some(&current), &mut errors).await?;
     let Some(version) = input.version else {
         errors.add("version", "error.required");
         return Err(AppError::Invalid(errors));

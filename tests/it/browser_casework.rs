@@ -430,9 +430,10 @@ async fn story_4_kaiyuan_elder_living_alone_weekly_follow_up_and_phone_width_in_
     eprintln!("story 4 took {:.1} s", started.elapsed().as_secs_f64());
 }
 
-/// A client moves from 振华街道 to 开源街道: 振华's manager transfers the case with a reason;
-/// at 开源 the case is on the manager's list, opens with its history and the reason, and its
-/// client opens too. 振华 no longer finds either.
+/// A client moves from 振华街道 to 开源街道: 振华's manager transfers the case with a reason and
+/// is told where it went; at 开源 the case is on the manager's list, opens with its history and
+/// the reason, and its client opens too and takes a new phone number. 振华 finds neither while
+/// 开源 holds the case open; once 开源 closes it, 振华 opens her record again, not the case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transferred_client_opens_at_the_receiving_station_in_chromium() {
     let Some(driver) = start_driver() else { return };
@@ -464,6 +465,9 @@ async fn a_transferred_client_opens_at_the_receiving_station_in_chromium() {
     c.accept_alert().await.unwrap();
     crate::browser::wait_gone(&c, old).await;
     assert_eq!(path(&c).await, "/cases");
+    let number = case_of(&app, case_id).await.number;
+    let notice = text_of(&c, "#list-notice").await;
+    assert!(notice.contains("已转出") && notice.contains(&number) && notice.contains("开源街道社工站"), "{notice}");
     assert!(!present(&c, &format!("a[href='/cases/{case_id}']")).await, "gone from the sending station's list");
     logout(&c).await;
 
@@ -480,14 +484,37 @@ async fn a_transferred_client_opens_at_the_receiving_station_in_chromium() {
     assert_eq!(text_of(&c, "h1").await, "赵桂芬");
     let timeline = text_of(&c, "#timeline").await;
     assert!(timeline.contains("转站") && timeline.contains("随女儿迁居开源街道"), "{timeline}");
+    // Her new phone number is saved; she still lives in 永宁社区, outside 开源's places.
+    click(&c, "#edit-person").await;
+    fill(&c, "#f-phone", "13900139000").await;
+    click(&c, "form.card.form button.primary").await;
+    assert_eq!(path(&c).await, format!("/people/{pid}"), "saved: {}", c.source().await.unwrap());
+    assert_eq!(text_of(&c, "#phone").await, "139****9000");
+    assert!(text_of(&c, "#person-facts").await.contains("永宁社区"));
     logout(&c).await;
 
-    // 振华 finds neither any more.
+    // 振华 finds neither while 开源 holds the case open.
     login(&c, &base, "wenbichen", &app.password).await;
     for page in [format!("/people/{pid}"), format!("/cases/{case_id}")] {
         c.goto(&format!("{base}{page}")).await.unwrap();
         assert_eq!(text_of(&c, ".error-page .status").await, "404", "{page}");
     }
+    logout(&c).await;
+
+    // 开源 closes it; 振华 serves her again, without reading 开源's case.
+    login(&c, &base, "kaiyuan.mgr", &app.password).await;
+    c.goto(&format!("{base}/cases/{case_id}")).await.unwrap();
+    fill(&c, "#close-form #f-reason", "已在女儿家安顿，服务目标达成").await;
+    click(&c, "#close-form button[type=submit]").await;
+    click(&c, "#closure-decision button[value=approve]").await;
+    assert_eq!(text_of(&c, "#case-status").await, "已结案");
+    logout(&c).await;
+    login(&c, &base, "wenbichen", &app.password).await;
+    c.goto(&format!("{base}/people/{pid}")).await.unwrap();
+    assert_eq!(text_of(&c, "h1").await, "赵桂芬");
+    assert_eq!(text_of(&c, "#phone").await, "139****9000");
+    c.goto(&format!("{base}/cases/{case_id}")).await.unwrap();
+    assert_eq!(text_of(&c, ".error-page .status").await, "404");
     c.close().await.unwrap();
     eprintln!("the transfer story took {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -15,6 +15,7 @@ mod cancellation;
 mod casework;
 mod casework_followups;
 mod casework_settings;
+mod casework_transfers;
 mod cli;
 mod group_commit;
 mod hazards;
