@@ -69,9 +69,29 @@ impl Keyring {
 
     /// A new random key spec, `k1:…`.
     pub fn generate_spec() -> String {
+        Keyring::generate_spec_with_id("k1")
+    }
+
+    /// A new random key spec under `id`.
+    pub fn generate_spec_with_id(id: &str) -> String {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
-        format!("k1:{}", B64.encode(raw))
+        format!("{id}:{}", B64.encode(raw))
+    }
+
+    /// The id a key added to this ring should take: after the highest `kN`, `k(N+1)`.
+    pub fn next_id(&self) -> String {
+        let highest = self.ids().filter_map(|id| id.strip_prefix('k')?.parse::<u64>().ok()).max().unwrap_or(0);
+        format!("k{}", highest + 1)
+    }
+
+    /// Key ids, newest first.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(id, _)| id.as_str())
+    }
+
+    pub fn holds(&self, id: &str) -> bool {
+        self.ids().any(|k| k == id)
     }
 
     /// The key from `LINLI_SECRET_KEY`; without it, on SQLite, `secret.key` in the data directory
@@ -141,8 +161,9 @@ impl Keyring {
 
     pub fn open(&self, sealed: &str) -> anyhow::Result<Vec<u8>> {
         let (id, b64) = sealed.split_once(':').context("sealed value without a key id")?;
-        let (_, cipher) =
-            self.keys.iter().find(|(k, _)| k == id).with_context(|| format!("no key {id} in the keyring"))?;
+        let Some((_, cipher)) = self.keys.iter().find(|(k, _)| k == id) else {
+            return Err(MissingKey(id.to_string()).into());
+        };
         let raw = B64.decode(b64).context("sealed value is not base64")?;
         if raw.len() < 12 + 16 {
             bail!("sealed value too short");
@@ -151,6 +172,17 @@ impl Keyring {
         cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| anyhow::anyhow!("sealed value fails authentication"))
     }
 }
+
+/// No key file where one was looked for (and none given).
+#[derive(Debug, thiserror::Error)]
+#[error("no secret key: put the key this database was made with in {} or LINLI_SECRET_KEY", .0.display())]
+pub struct NoKey(pub std::path::PathBuf);
+
+/// A sealed value names a key the ring does not hold (retired too early, or another
+/// deployment's): nothing is wrong with the value or the request, only the server's keyring.
+#[derive(Debug, thiserror::Error)]
+#[error("the value is sealed with key {0}, which the keyring does not hold")]
+pub struct MissingKey(pub String);
 
 /// HMAC-SHA256 under a key of the ring, for one purpose: the purpose is the first thing
 /// hashed, so a MAC made for one (an audit link) never checks as another (a backup).

@@ -68,6 +68,11 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
             ok = false;
         }
     }
+    let (lines, sealed_ok) = super::keys::describe_sealed(db.keys(), &super::keys::sealed_keys(&db).await?);
+    for line in lines {
+        println!("{line}");
+    }
+    ok &= sealed_ok;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

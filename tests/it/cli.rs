@@ -412,8 +412,13 @@ fn the_data_directory_database_files_photos_and_backups_are_private_to_the_owner
     // Restored with the key that made the backup (its MAC is checked with it).
     let restored = tmp.path().join("restored");
     let key = std::fs::read_to_string(demo.join("secret.key")).unwrap();
-    let out =
-        linli(&restored).env("LINLI_SECRET_KEY", key.trim()).arg("restore").arg("--from").arg(&backup).output().unwrap();
+    let out = linli(&restored)
+        .env("LINLI_SECRET_KEY", key.trim())
+        .arg("restore")
+        .arg("--from")
+        .arg(&backup)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(shared_with_others(&restored), Vec::<String>::new());
 }
@@ -585,4 +590,135 @@ async fn an_anchor_kept_outside_finds_rows_cut_from_the_end() {
     std::fs::write(&file, format!("{line}\n")).unwrap();
     let (ok, text) = check(&["--anchor", &format!("@{}", file.display())]);
     assert!(!ok && text.contains(&format!("BROKEN at row {}", anchor.seq)), "a printed anchor: {text}");
+}
+
+/// The binary on a test app's database (its SQLite file, or its PostgreSQL schema) with `keys`
+/// as LINLI_SECRET_KEY; stdout and stderr together.
+fn linli_on(app: &crate::harness::TestApp, keys: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_linli"))
+        .env("LINLI_LOG", "warn")
+        .env("LINLI_SECRET_KEY", keys)
+        .arg("--data-dir")
+        .arg(app.dir())
+        .arg("--database-url")
+        .arg(&app.st.cfg.database_url)
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// How many values of each sealed table are sealed (or blind-indexed) with key `id`.
+async fn sealed_with(app: &crate::harness::TestApp, id: &str) -> [i64; 4] {
+    let like = |cols: &[&str]| cols.iter().map(|c| format!("{c} LIKE '{id}:%'")).collect::<Vec<_>>().join(" OR ");
+    [
+        app.count(&format!(
+            "SELECT COUNT(*) FROM persons WHERE {}",
+            like(&["id_sealed", "id_hash", "phone_sealed", "phone_hash"])
+        ))
+        .await,
+        app.count(&format!("SELECT COUNT(*) FROM requests WHERE {}", like(&["phone_sealed", "phone_hash"]))).await,
+        app.count(&format!("SELECT COUNT(*) FROM users WHERE {}", like(&["totp_secret"]))).await,
+        app.count(&format!("SELECT COUNT(*) FROM import_batches WHERE {}", like(&["rows"]))).await,
+    ]
+}
+
+/// Trial finding 1: `keys rotate` left requests' phones under the old key, `check` said all was
+/// well without it, and revealing such a phone was a bare 500. Now every sealed column is
+/// re-sealed (a person's numbers, a request's phone, second factors, import previews), `check`
+/// says what is still under an older key or under one the ring lacks, and a value whose key is
+/// gone is a 503 that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_reseals_every_sealed_value_and_check_says_when_the_old_key_may_go() {
+    use axum::http::StatusCode;
+    use linli::crypto::Keyring;
+    use std::sync::Arc;
+    let mut app = crate::harness::TestApp::new().await;
+    let k1 = app.st.cfg.secret_key.clone().unwrap();
+    let k2 = Keyring::generate_spec().replacen("k1:", "k2:", 1);
+    let (both, k2_only) = (format!("{k2},{k1}"), k2.clone());
+    // Something in every sealed column, all under k1: the bureau's second factor (enrolled at
+    // sign-in), a request's phone, a person's ID and phone numbers, an import's preview.
+    let (cookie, csrf, request) = {
+        let desk = app.login("bureau").await;
+        let place = app.place_id("北馨园社区").await.to_string();
+        let r = desk
+            .post_form(
+                "/requests",
+                &[
+                    ("category", "sewage_overflow"),
+                    ("description", "下水井污水外溢"),
+                    ("place_id", &place),
+                    ("phone", "13912345678"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let request = r.location().rsplit('/').next().unwrap().to_string();
+        let worker = app.login("zhengjiangbo").await;
+        let csv = format!(
+            "姓名,身份证号,出生日期,联系电话,社区\n王芳,{},,13800001111,民和社区\n",
+            crate::people_import::id_number("19440808", "022")
+        );
+        let r = crate::people_import::upload(&worker, "名册.csv", csv.as_bytes()).await;
+        assert!(r.body.contains("name=\"batch\""), "a preview waits for its commit: {}", r.body);
+        (desk.cookie.clone(), desk.csrf.clone(), request)
+    };
+    let input = linli::people::model::PersonInput {
+        name: "张大爷".into(),
+        id_number: Some(crate::people_import::id_number("19500101", "011")),
+        phone: Some("13900001234".into()),
+        place_id: app.place_id("永宁社区").await,
+        ..Default::default()
+    };
+    let everything = linli::staff::store::everything();
+    let actor = linli::audit::Actor::system("test");
+    assert!(linli::people::store::create(&app.st.db, &app.st.keys, &everything, &actor, &input, false).await.is_ok());
+    assert!(sealed_with(&app, "k1").await.iter().all(|n| *n >= 1), "{:?}", sealed_with(&app, "k1").await);
+
+    // The old key still in the ring: check passes and names what is left under it.
+    let (ok, out) = linli_on(&app, &both, &["check"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("under k1, not the newest key (k2)") && out.contains("linli keys rotate"), "{out}");
+    assert!(out.contains("requests.phone_sealed: 1"), "{out}");
+    // Dropped too early: check fails, naming the key, and the app answers 503 with a reason.
+    let (ok, out) = linli_on(&app, &k2_only, &["check"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("under k1, which the keyring does not hold"), "{out}");
+    let set_keys = |app: &mut crate::harness::TestApp, spec: &str| {
+        app.st.keys = Arc::new(Keyring::parse(spec).unwrap());
+        app.st.db = app.st.db.with_keys(app.st.keys.clone());
+        app.router = linli::app::router(app.st.clone());
+    };
+    set_keys(&mut app, &k2_only);
+    let desk = crate::harness::Client { app: &app, cookie: cookie.clone(), csrf: csrf.clone(), token: None };
+    let r = desk.post_form(&format!("/requests/{request}/reveal-phone"), &[("reason", "回访联系")]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(r.body.contains("密钥") && !r.body.contains("13912345678"), "{}", r.body);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'request.reveal_phone'").await,
+        0,
+        "nothing was revealed, so no reveal is recorded"
+    );
+    drop(desk);
+    set_keys(&mut app, &both);
+
+    let (ok, out) = linli_on(&app, &both, &["keys", "rotate"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("1 people, 1 requests, 1 second-factor secrets and 1 import previews with key k2"), "{out}");
+    assert_eq!(sealed_with(&app, "k1").await, [0; 4]);
+    assert!(sealed_with(&app, "k2").await.iter().all(|n| *n >= 1), "{:?}", sealed_with(&app, "k2").await);
+    let (ok, out) = linli_on(&app, &both, &["keys", "rotate"]);
+    assert!(ok && out.contains("0 people, 0 requests, 0 second-factor secrets and 0 import previews"), "{out}");
+    let (ok, out) = linli_on(&app, &both, &["check"]);
+    assert!(ok && out.contains("all under k2, the newest key"), "{out}");
+
+    // Now the old key may go: everything still opens, and check is green.
+    let (ok, out) = linli_on(&app, &k2_only, &["check"]);
+    assert!(ok && out.contains("all under k2, the newest key"), "{out}");
+    set_keys(&mut app, &k2_only);
+    let desk = crate::harness::Client { app: &app, cookie, csrf, token: None };
+    let r = desk.post_form(&format!("/requests/{request}/reveal-phone"), &[("reason", "回访联系")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("13912345678"));
 }
