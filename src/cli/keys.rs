@@ -1,4 +1,4 @@
-//! `linli keys rotate`: re-seal every secret at rest with the newest key of
+//! `linli keygen` and `linli keys rotate`: re-seal every secret at rest with the newest key of
 //! the ring and recompute the blind indexes, then append an audit row under the new key (it
 //! covers the links the old key made), so the old key can then be dropped from
 //! LINLI_SECRET_KEY. Runs in batches of its own transactions and can be interrupted and run
@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::{Context, bail};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -74,6 +75,24 @@ pub async fn run(cfg: Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a new key named with the next free id of the ring it joins (`--id` chooses one).
+pub fn keygen(cfg: &Config, id: Option<String>) -> anyhow::Result<ExitCode> {
+    let has_ring = cfg.secret_key.is_some() || (cfg.embedded() && cfg.data_dir.join("secret.key").exists());
+    let ring = if has_ring { Some(cfg.keyring().context("reading the keyring the new key is to join")?) } else { None };
+    let id = match (id, &ring) {
+        (Some(id), _) => id,
+        (None, Some(ring)) => ring.next_id(),
+        (None, None) => "k1".to_string(),
+    };
+    if ring.as_ref().is_some_and(|r| r.holds(&id)) {
+        bail!("the keyring holds a key {id} already; choose another id with --id");
+    }
+    let spec = Keyring::generate_spec_with_id(&id);
+    Keyring::parse(&spec)?;
+    println!("{spec}");
     Ok(ExitCode::SUCCESS)
 }
 

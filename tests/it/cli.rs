@@ -722,3 +722,99 @@ async fn keys_rotate_reseals_every_sealed_value_and_check_says_when_the_old_key_
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.body.contains("13912345678"));
 }
+
+/// The shell blocks of a section of docs/operations.md, in order.
+fn recipe(section: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md")).unwrap();
+    let start = doc.find(&format!("\n## {section}\n")).unwrap_or_else(|| panic!("no section {section}"));
+    let body = &doc[start + 4..];
+    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+    body.split("```sh\n").skip(1).map(|b| b[..b.find("```").unwrap()].to_string()).collect()
+}
+
+/// `sh -e` running `script` with `linli` on its PATH, in `dir`, with `env`.
+fn shell(dir: &std::path::Path, script: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_linli")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("sh")
+        .args(["-ec", script])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("LINLI_LOG", "warn")
+        .env_remove("LINLI_DATABASE_URL")
+        .env_remove("LINLI_SECRET_KEY")
+        .env_remove("LINLI_DATA_DIR")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Trial finding 2: `linli keygen` always said `k1:…`, so the documented rotation gave "key id
+/// k1 is given twice". keygen now names a new key after the ring's ids (or `--id`), and the
+/// recipe in docs/operations.md is run here exactly as written: with `secret.key`, then with
+/// LINLI_SECRET_KEY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_rotation_recipe_in_the_docs_works_as_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = linli(&data).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    {
+        let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+        cfg.data_dir = data.clone();
+        cfg.database_url = format!("sqlite://{}", data.join("linli.db").display());
+        let db = linli::db::Db::connect(&cfg).await.unwrap();
+        linli::demo::load(&db, "recipe-password").await.unwrap();
+        linli::demo::load_requests_and_hazards(&db, &cfg.keyring().unwrap()).await.unwrap();
+        db.close().await;
+    }
+    let key_ids = || {
+        let spec = std::fs::read_to_string(data.join("secret.key")).unwrap();
+        spec.trim().split(',').map(|k| k.split(':').next().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(key_ids(), ["k1"]);
+    let blocks = recipe("Keys");
+    assert!(blocks.len() >= 3, "the Keys section has its recipe: {blocks:?}");
+    let env = [("LINLI_DATA_DIR", data.to_str().unwrap())];
+    let (ok, out) = shell(tmp.path(), &blocks[0], &env);
+    assert!(ok, "{}\n{out}", blocks[0]);
+    assert_eq!(key_ids(), ["k2", "k1"]);
+    assert!(out.contains("with key k2") && out.contains("all under k2, the newest key"), "{out}");
+    let (ok, out) = shell(tmp.path(), &blocks[1], &env);
+    assert!(ok, "{}\n{out}", blocks[1]);
+    assert_eq!(key_ids(), ["k2"], "the old key has left the ring");
+    let (ok, out) = shell(tmp.path(), "linli check", &env);
+    assert!(ok && out.contains("audit chain:") && out.contains("intact"), "{out}");
+    // The request's phone opens with the new key alone.
+    let db = {
+        let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+        cfg.data_dir = data.clone();
+        cfg.database_url = format!("sqlite://{}", data.join("linli.db").display());
+        linli::db::Db::connect(&cfg).await.unwrap()
+    };
+    let phones: Vec<(String,)> =
+        linli::read!(&db, |c| sqlx::query_as("SELECT phone_sealed FROM requests WHERE phone_sealed IS NOT NULL")
+            .fetch_all(c)
+            .await)
+        .unwrap();
+    assert!(!phones.is_empty());
+    for (sealed,) in &phones {
+        assert!(db.keys().open_text(sealed).is_ok(), "{sealed}");
+    }
+    db.close().await;
+
+    // With LINLI_SECRET_KEY (PostgreSQL, or SQLite configured so): the same, in the variable.
+    let k1 = linli::crypto::Keyring::generate_spec();
+    let (ok, out) =
+        shell(tmp.path(), &format!("{}\nprintf '%s' \"$LINLI_SECRET_KEY\"", blocks[2]), &[("LINLI_SECRET_KEY", &k1)]);
+    assert!(ok, "{}\n{out}", blocks[2]);
+    let ring = linli::crypto::Keyring::parse(out.trim()).unwrap();
+    assert_eq!(ring.current_id(), "k2");
+    assert!(out.trim().ends_with(&format!(",{k1}")), "{out}");
+    // An id can be chosen, but not one the ring holds.
+    let (ok, out) = shell(tmp.path(), "linli keygen --id k7", &[("LINLI_SECRET_KEY", &k1)]);
+    assert!(ok && out.starts_with("k7:"), "{out}");
+    let (ok, out) = shell(tmp.path(), "linli keygen --id k1", &[("LINLI_SECRET_KEY", &k1)]);
+    assert!(!ok && out.contains("k1"), "{out}");
+}
