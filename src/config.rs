@@ -174,6 +174,13 @@ impl Config {
     pub fn embedded(&self) -> bool {
         self.database_url.starts_with("sqlite://")
     }
+    /// The SQLite database file, without URL options.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite://")?;
+        Some(PathBuf::from(rest.split('?').next().unwrap_or(rest)))
+    }
+
+    /// The keyring; never makes a key (see [`Config::keyring_for_setup`]).
     pub fn keyring(&self) -> anyhow::Result<crate::crypto::Keyring> {
         crate::crypto::Keyring::load(self.secret_key.as_deref(), &self.data_dir, self.embedded())
     }

@@ -113,13 +113,14 @@ pub async fn restore(cfg: Config, from: PathBuf, force: bool, no_verify: bool) -
     } else {
         Some(read_mac_file(&keys, &from, backend)?)
     };
-    if let Some(path) = cfg.database_url.strip_prefix("sqlite://") {
-        let target = PathBuf::from(path);
-        if target.exists() && !force {
-            bail!("{} exists; pass --force to replace it (stop the app first)", target.display());
-        }
+    if let Some(target) = cfg.sqlite_path() {
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             crate::fsperm::private_dir(parent)?;
+        }
+        // Held to the end: no server starts on the database while it is replaced.
+        let _lock = super::lock::replacing(&target)?;
+        if target.exists() && !force {
+            bail!("{} exists; pass --force to replace it (stop the app first)", target.display());
         }
         // Beside the target, so that putting it in place is a rename.
         let staged = Staged(target.with_extension("restoring"));
@@ -146,7 +147,7 @@ pub async fn restore(cfg: Config, from: PathBuf, force: bool, no_verify: bool) -
         std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     } else {
         if !force {
-            bail!("restoring into PostgreSQL replaces its tables; pass --force (stop the app first)");
+            bail!("restoring into PostgreSQL replaces its tables; pass --force (stop every instance first)");
         }
         let staged = Staged(std::env::temp_dir().join(format!("linli-restore-{}.dump", uuid::Uuid::now_v7())));
         copy_checked(&from, &staged.0, expected)?;

@@ -4,6 +4,7 @@ mod backup;
 mod r#gen;
 mod import;
 pub mod keys;
+mod lock;
 mod maintenance;
 mod serve;
 mod user;

@@ -818,3 +818,34 @@ async fn the_key_rotation_recipe_in_the_docs_works_as_written() {
     let (ok, out) = shell(tmp.path(), "linli keygen --id k1", &[("LINLI_SECRET_KEY", &k1)]);
     assert!(!ok && out.contains("k1"), "{out}");
 }
+
+/// Trial finding 3: `restore --force` while `linli serve` ran on the same SQLite file said
+/// "restored", and the server's later writes went into the replaced file and were lost. The
+/// server holds a lock on the database for its lifetime, and restore refuses while it is held.
+#[test]
+fn restore_refuses_while_the_app_runs_on_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = linli(dir.path())
+        .env("LINLI_LOG", "warn")
+        .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let backup = dir.path().join("b1.db");
+    let out = linli(dir.path()).arg("backup").arg("--out").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "backups are taken while the app runs: {}", String::from_utf8_lossy(&out.stderr));
+    let before = std::fs::metadata(dir.path().join("linli.db")).unwrap();
+    let out = linli(dir.path()).args(["restore", "--force", "--from"]).arg(&backup).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("in use by a running `linli serve`") && err.contains("stop it first"), "{err}");
+    let after = std::fs::metadata(dir.path().join("linli.db")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(before.ino(), after.ino(), "the database was not replaced");
+    stop(&mut child);
+    let out = linli(dir.path()).args(["restore", "--force", "--from"]).arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
