@@ -95,8 +95,10 @@ impl Keyring {
     }
 
     /// The key from `LINLI_SECRET_KEY`; without it, on SQLite, `secret.key` in the data directory
-    /// (created on first start, readable by the owner only). PostgreSQL deployments run several
-    /// instances, which must share one key: there it has to be given.
+    /// (readable by the owner only). PostgreSQL deployments run several instances, which must
+    /// share one key: there it has to be given. Never makes a key: a new one would open nothing
+    /// a database or backup holds, and its MACs would make them look altered ([`Keyring::create`]
+    /// is for new databases).
     pub fn load(given: Option<&str>, data_dir: &Path, embedded: bool) -> anyhow::Result<Keyring> {
         if let Some(spec) = given {
             return Keyring::parse(spec);
@@ -108,11 +110,18 @@ impl Keyring {
         }
         let path = data_dir.join("secret.key");
         if !path.exists() {
-            crate::fsperm::private_dir(data_dir)?;
-            write_private(&path, &Keyring::generate_spec())?;
+            return Err(NoKey(path).into());
         }
         crate::fsperm::tighten(&path);
         Keyring::parse(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+    }
+
+    /// Writes a new `secret.key` into `data_dir` (owner-only) and loads it.
+    pub fn create(data_dir: &Path) -> anyhow::Result<Keyring> {
+        let path = data_dir.join("secret.key");
+        crate::fsperm::private_dir(data_dir)?;
+        write_private(&path, &Keyring::generate_spec())?;
+        Keyring::load(None, data_dir, true)
     }
 
     pub fn seal(&self, plain: &[u8]) -> String {
@@ -153,6 +162,15 @@ impl Keyring {
     pub fn mac_for(&self, purpose: &str, tagged: &str) -> Option<Mac> {
         let (id, _) = tagged.split_once(':')?;
         self.mac_keys.iter().find(|(k, _)| k == id).map(|k| Mac::new(k, purpose))
+    }
+
+    /// `id:hex`, a short value that names the secret of key `id` without revealing anything of
+    /// it (a MAC of nothing, for a purpose of its own). Kept beside what the key made (a
+    /// backup), it tells "made with another key under the same id" apart from "altered".
+    pub fn check_value(&self, id: &str) -> Option<String> {
+        let key = self.mac_keys.iter().find(|(k, _)| k == id)?;
+        let tag = Mac::new(key, "linli key check v1").finish();
+        Some(tag[..id.len() + 1 + 16].to_string())
     }
 
     pub fn open_text(&self, sealed: &str) -> anyhow::Result<String> {
@@ -291,5 +309,24 @@ mod tests {
         // The same id with another secret is not the key that made it.
         assert_eq!(check(&Keyring::parse(&Keyring::generate_spec()).unwrap(), "audit link", b"row", &tag), Some(false));
         assert!(Keyring::parse(&format!("{k1},{k1}")).is_err(), "one id, one key");
+    }
+
+    #[test]
+    fn new_keys_take_the_next_free_id_and_check_values_tell_keys_apart() {
+        let k1 = Keyring::generate_spec();
+        let ring = Keyring::parse(&k1).unwrap();
+        assert_eq!(ring.next_id(), "k2");
+        let k2 = Keyring::generate_spec_with_id(&ring.next_id());
+        let both = Keyring::parse(&format!("{k2},{k1}")).unwrap();
+        assert_eq!(both.next_id(), "k3");
+        assert_eq!(Keyring::parse(&Keyring::generate_spec_with_id("main")).unwrap().next_id(), "k1");
+        let check = ring.check_value("k1").unwrap();
+        assert!(check.starts_with("k1:") && check.len() == 3 + 16, "{check}");
+        assert_eq!(both.check_value("k1"), Some(check.clone()), "the same secret, the same value");
+        assert_ne!(Keyring::parse(&Keyring::generate_spec()).unwrap().check_value("k1"), Some(check));
+        assert_eq!(ring.check_value("k2"), None);
+        let sealed = both.seal(b"x");
+        let err = ring.open(&sealed).unwrap_err();
+        assert_eq!(err.downcast_ref::<MissingKey>().map(|m| m.0.as_str()), Some("k2"));
     }
 }

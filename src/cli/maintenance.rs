@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::audit::store::Anchor;
+use crate::audit::store::{self, Anchor};
 use crate::config::Config;
 use crate::db::Db;
 
@@ -13,6 +13,7 @@ use crate::db::Db;
 const ANCHORS: &str = "audit-anchors";
 
 pub async fn migrate(cfg: Config) -> anyhow::Result<ExitCode> {
+    cfg.keyring_for_setup()?;
     super::serve::open(&cfg).await?;
     println!("migrations applied");
     Ok(ExitCode::SUCCESS)
@@ -52,7 +53,7 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
             ok = false;
         }
     }
-    let report = crate::audit::store::verify_against(&db, &anchors).await?;
+    let report = store::verify_against(&db, &anchors).await?;
     let unchecked = match report.unchecked {
         0 => String::new(),
         n => format!("; {n} links by keys no longer in the ring, covered by later ones"),
@@ -61,9 +62,12 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
         None => println!("audit chain: {} rows, intact ({} anchors held){unchecked}", report.rows, anchors.len()),
         Some((seq, why)) => {
             println!("audit chain: BROKEN at row {seq}: {why} ({} rows verified before it)", report.rows);
-            if why.contains("MAC") {
+            if why == store::ALTERED_MAC {
                 // A wrong key looks exactly like forged links.
                 println!("  (or the keyring is not this deployment's: LINLI_SECRET_KEY, or secret.key on SQLite)");
+            }
+            if let Some(words) = report.explain().filter(|_| matches!(why, store::OTHER_KEY | store::UNCOVERED)) {
+                println!("  the chain {words}");
             }
             ok = false;
         }
@@ -78,7 +82,7 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
 
 /// Prints the chain's head as an anchor (and keeps it in the object store with `store`).
 pub async fn audit_anchor(cfg: Config, store: bool) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&cfg).await?;
+    let db = Db::connect_existing(&cfg).await?;
     let Some(anchor) = crate::audit::store::anchor(&db).await? else {
         anyhow::bail!("the audit log is empty: nothing to anchor yet");
     };
@@ -96,7 +100,7 @@ async fn newest_stored_anchor(cfg: &Config) -> anyhow::Result<Option<Anchor>> {
 }
 
 pub async fn sweep_files(cfg: Config, grace_hours: u32, dry_run: bool) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&cfg).await?;
+    let db = Db::connect_existing(&cfg).await?;
     let files = crate::files::Files::open(&cfg)?;
     let older_than = chrono::Utc::now() - chrono::Duration::hours(i64::from(grace_hours));
     let r = crate::files::sweep::sweep(&db, &files, older_than, !dry_run).await?;

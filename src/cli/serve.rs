@@ -21,7 +21,7 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
 pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
     // Held until the server stops: `linli restore` must not replace the database under it.
     let _lock = cfg.sqlite_path().map(|db| super::lock::running(&db)).transpose()?;
-    cfg.keyring()?;
+    cfg.keyring_for_setup()?;
     let db = open(&cfg).await?;
     bootstrap_admin(&db).await?;
     run(cfg, db).await
@@ -88,6 +88,7 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
         lock = Some(super::lock::running(&file)?);
         cfg.data_dir = dir.clone();
         cfg.database_url = format!("sqlite://{}", file.display());
+        cfg.keyring_for_setup()?;
         open(&cfg).await?
     } else {
         // On PostgreSQL the demo fills an empty database and never replaces anything.

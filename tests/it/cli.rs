@@ -68,6 +68,9 @@ fn unknown_database_scheme_is_an_error_not_a_new_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_while_writing_then_restore_and_check() {
     let dir = tempfile::tempdir().unwrap();
+    // `migrate` makes the database and its key; no other command makes a key.
+    let out = linli(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (db, _) = {
         // Always SQLite here: the PostgreSQL path is pg_dump, exercised in scripts/test.
         let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
@@ -239,6 +242,7 @@ async fn import_people_from_the_command_line_dry_run_then_commit() {
         Command::new(env!("CARGO_BIN_EXE_linli"))
             .env_remove("LINLI_DATABASE_URL")
             .env("LINLI_LOG", "warn")
+            .env("LINLI_SECRET_KEY", app.st.cfg.secret_key.as_deref().unwrap())
             .arg("--data-dir")
             .arg(dir)
             .args(["import", "people"])
@@ -286,6 +290,7 @@ async fn reset_password_from_the_command_line_revokes_api_tokens() {
     assert_eq!(api.get("/api/v1/me").await.status, axum::http::StatusCode::OK);
     let out = linli(app.dir())
         .env("LINLI_LOG", "warn")
+        .env("LINLI_SECRET_KEY", app.st.cfg.secret_key.as_deref().unwrap())
         .args(["user", "reset-password", "--account", "hanjianwei"])
         .output()
         .unwrap();
@@ -463,6 +468,7 @@ async fn an_import_left_running_by_a_crash_is_marked_interrupted_when_serve_star
     let port = free_port();
     let mut child = linli(app.dir())
         .env("LINLI_LOG", "warn")
+        .env("LINLI_SECRET_KEY", app.st.cfg.secret_key.as_deref().unwrap())
         .args(["--listen", &format!("127.0.0.1:{port}"), "serve"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -547,6 +553,8 @@ async fn an_altered_backup_is_refused_before_anything_is_restored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_anchor_kept_outside_finds_rows_cut_from_the_end() {
     let dir = tempfile::tempdir().unwrap();
+    let out = linli(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
     cfg.data_dir = dir.path().to_path_buf();
     cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
@@ -848,4 +856,77 @@ fn restore_refuses_while_the_app_runs_on_the_database() {
     stop(&mut child);
     let out = linli(dir.path()).args(["restore", "--force", "--from"]).arg(&backup).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Trial finding 4: restoring into an empty data directory made a new `secret.key` and then
+/// blamed the backup ("does not match its MAC … changed after linli backup wrote it"); with
+/// --no-verify it printed Rust debug output saying a row was altered. No command but serve,
+/// demo and migrate makes a key; without one restore says what to put where, and a wrong key
+/// is called a wrong key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_on_a_new_machine_without_the_key_asks_for_it_and_makes_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = tmp.path().join("old");
+    let out = linli(&old).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    {
+        let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+        cfg.data_dir = old.clone();
+        cfg.database_url = format!("sqlite://{}", old.join("linli.db").display());
+        let db = linli::db::Db::connect(&cfg).await.unwrap();
+        linli::demo::load(&db, "new-machine-password").await.unwrap();
+        db.close().await;
+    }
+    let backup = tmp.path().join("b1.db");
+    let out = linli(&old).arg("backup").arg("--out").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = |dir: &std::path::Path, key: Option<&str>, args: &[&str]| {
+        let mut c = linli(dir);
+        c.env("LINLI_LOG", "warn").env_remove("LINLI_SECRET_KEY");
+        if let Some(k) = key {
+            c.env("LINLI_SECRET_KEY", k);
+        }
+        let out = c.args(args).output().unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let from = backup.to_str().unwrap();
+    let new = tmp.path().join("new");
+    for args in [&["restore", "--from", from][..], &["restore", "--no-verify", "--from", from][..]] {
+        let (ok, out) = run(&new, None, args);
+        assert!(!ok, "{out}");
+        assert!(
+            out.contains("no secret key: put the key the backup was made with in secret.key or LINLI_SECRET_KEY"),
+            "{out}"
+        );
+        assert!(!out.contains("MAC"), "the backup is not blamed: {out}");
+        assert!(!new.join("secret.key").exists() && !new.join("linli.db").exists(), "nothing made");
+    }
+    for args in [&["check"][..], &["backup", "--out", new.join("b.db").to_str().unwrap()][..], &["audit-anchor"][..]] {
+        let (ok, out) = run(&new, None, args);
+        assert!(!ok, "{args:?}: {out}");
+        assert!(!new.join("secret.key").exists(), "{args:?} made a key: {out}");
+        assert!(!new.join("linli.db").exists(), "{args:?} made a database: {out}");
+    }
+    // Another key under the same id is named as such, with the MAC checked or not.
+    let other = linli::crypto::Keyring::generate_spec();
+    let (ok, out) = run(&new, Some(&other), &["restore", "--from", from]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("another key named k1") && !out.contains("changed after"), "{out}");
+    let (ok, out) = run(&new, Some(&other), &["restore", "--no-verify", "--from", from]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("another key named k1") && !out.contains("Some((") && !out.contains("was altered"), "{out}");
+    // A ring without the backup's key says which key it needs.
+    let k2 = linli::crypto::Keyring::generate_spec().replacen("k1:", "k2:", 1);
+    let (ok, out) = run(&new, Some(&k2), &["restore", "--from", from]);
+    assert!(!ok && out.contains("made with key k1, which the keyring does not hold"), "{out}");
+    let (ok, out) = run(&new, Some(&k2), &["restore", "--no-verify", "--from", from]);
+    assert!(!ok && out.contains("keyed with k1, which the keyring does not hold") && !out.contains("Some(("), "{out}");
+    assert!(!new.join("linli.db").exists());
+    // With the key it was made with, it restores.
+    let key = std::fs::read_to_string(old.join("secret.key")).unwrap();
+    let (ok, out) = run(&new, Some(key.trim()), &["restore", "--from", from]);
+    assert!(ok, "{out}");
 }
