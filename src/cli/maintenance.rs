@@ -32,7 +32,10 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
             None => anchors.push(a.parse::<Anchor>()?),
         }
     }
-    let db = Db::connect(&cfg).await?;
+    let db = Db::connect_existing(&cfg).await?;
+    if !db.has_schema().await? {
+        anyhow::bail!("no Linli schema here; run `linli migrate` (or `linli restore` a backup)");
+    }
     let mut ok = true;
     if let Db::Sqlite { read, .. } = &db {
         let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(read).await?;

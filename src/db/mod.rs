@@ -194,6 +194,22 @@ impl Db {
         Db::connect(cfg).await
     }
 
+    /// Whether Linli's tables are there (a database `linli migrate` has run on).
+    pub async fn has_schema(&self) -> Result<bool, sqlx::Error> {
+        let found: Option<(i64,)> = match self {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_as("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'")
+                    .fetch_optional(read)
+                    .await?
+            }
+            // to_regclass follows the search path, as the app's own queries do.
+            Db::Postgres(p, _) => {
+                sqlx::query_as("SELECT 1::BIGINT WHERE to_regclass('audit_log') IS NOT NULL").fetch_optional(p).await?
+            }
+        };
+        Ok(found.is_some())
+    }
+
     pub async fn connect_pg(opts: PgConnectOptions, size: u32, keys: Arc<Keyring>) -> anyhow::Result<Db> {
         let pool = PgPoolOptions::new()
             .max_connections(size)

@@ -930,3 +930,43 @@ async fn restore_on_a_new_machine_without_the_key_asks_for_it_and_makes_none() {
     let (ok, out) = run(&new, Some(key.trim()), &["restore", "--from", from]);
     assert!(ok, "{out}");
 }
+
+/// Trial finding 6: `check` on an empty PostgreSQL database printed `relation "audit_log" does
+/// not exist`; on SQLite it made an empty database and reported on that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_where_there_is_no_linli_database_says_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = linli::crypto::Keyring::generate_spec();
+    let check = |url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_linli"))
+            .env("LINLI_SECRET_KEY", &key)
+            .arg("--data-dir")
+            .arg(tmp.path())
+            .arg("--database-url")
+            .arg(url)
+            .arg("check")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let file = tmp.path().join("none.db");
+    let (ok, out) = check(&format!("sqlite://{}", file.display()));
+    assert!(!ok && out.contains(&format!("no database at {}", file.display())), "{out}");
+    assert!(!file.exists(), "check made no database");
+    std::fs::File::create(&file).unwrap();
+    let (ok, out) = check(&format!("sqlite://{}", file.display()));
+    assert!(!ok && out.contains("no Linli schema here; run `linli migrate`"), "{out}");
+    let Ok(base) = std::env::var("LINLI_TEST_DATABASE_URL") else { return };
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    let name = format!("lc_empty_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&format!("/{name}"));
+    let (ok, out) = check(url.as_str());
+    assert!(!ok && out.contains("no Linli schema here; run `linli migrate`"), "{out}");
+    assert!(!out.contains("relation"), "{out}");
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+}
