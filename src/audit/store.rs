@@ -106,6 +106,7 @@ pub const ALTERED_MAC: &str = "row content altered (its MAC does not verify)";
 pub const OTHER_KEY: &str = "its MAC is by another key of the same id (no link of that key verifies)";
 pub const UNCOVERED: &str = "not covered by a MAC the keyring can check";
 pub const PAST_ANCHOR: &str = "rows missing at the end (an anchor was kept for it)";
+pub const NOT_ANCHORED: &str = "row differs from the anchor kept for it";
 
 impl ChainReport {
     /// The break in an operator's words (what it most likely means, what to do), or None
@@ -268,7 +269,7 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
                 }
             }
             if anchors.iter().any(|a| a.seq == r.seq && r.mac.as_deref() != Some(a.mac.as_str())) {
-                return broken(rows, unchecked, r.seq, "row differs from the anchor kept for it");
+                return broken(rows, unchecked, r.seq, NOT_ANCHORED);
             }
             prev = r.hash.clone();
             expected_seq += 1;
@@ -300,6 +301,15 @@ async fn newest_link_verifies(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
         .await
     })?;
     Ok(newest.is_some_and(|(seq, hash, mac)| super::check_link(db.keys(), seq, &hash, &mac) == Some(true)))
+}
+
+/// Whether the chain holds the row an anchor names, with the MAC it names.
+pub async fn holds(db: &Db, anchor: &Anchor) -> Result<bool, sqlx::Error> {
+    let row: Option<(Option<String>,)> = read!(db, |c| sqlx::query_as("SELECT mac FROM audit_log WHERE seq = $1")
+        .bind(anchor.seq)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.is_some_and(|(mac,)| mac.as_deref() == Some(anchor.mac.as_str())))
 }
 
 /// A row as the chain check reads it.

@@ -156,6 +156,8 @@ pub async fn restore(cfg: Config, from: PathBuf, force: bool, no_verify: bool) -
         // The copy took the backup's permissions, whatever they were.
         #[cfg(unix)]
         std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        println!("restored from {}", from.display());
+        after_restore(&cfg, &from).await?;
     } else {
         if !force {
             bail!("restoring into PostgreSQL replaces its tables; pass --force (stop every instance first)");
@@ -171,10 +173,75 @@ pub async fn restore(cfg: Config, from: PathBuf, force: bool, no_verify: bool) -
         if !status.success() {
             bail!("pg_restore failed: {status}");
         }
+        println!("restored from {}", from.display());
+        after_restore(&cfg, &from).await?;
     }
-    println!("restored from {}", from.display());
     Ok(ExitCode::SUCCESS)
 }
+
+/// After the database is replaced: the restored chain ends where the backup's did, and any
+/// anchor kept since names rows it does not hold, so `check` would fail on them for good. The
+/// restore is recorded in the chain, those anchors move aside (kept, for whoever wants to know
+/// what the restore took away) and, where anchors are stored at all, one of the new head is.
+async fn after_restore(cfg: &Config, from: &Path) -> anyhow::Result<()> {
+    use crate::audit::store::{self, Anchor};
+    let db = Db::connect_existing(cfg).await?;
+    let (restored,): (i64,) =
+        read!(&db, |c| sqlx::query_as("SELECT seq FROM audit_head WHERE id = 1").fetch_one(c).await)?;
+    println!("the restored audit chain ends at row {restored}");
+    let files = crate::files::Files::open(cfg)?;
+    let stored = files.all_under(super::maintenance::ANCHORS).await.context(
+        "restored, but the object store's anchors could not be read: `linli check` fails on those the restored chain does not hold",
+    )?;
+    let mut stale = Vec::new();
+    for (key, text) in &stored {
+        // Not ours to judge (or move) if it is not an anchor.
+        let Ok(anchor) = text.trim().parse::<Anchor>() else { continue };
+        if anchor.seq > restored || !store::holds(&db, &anchor).await? {
+            stale.push(key.clone());
+        }
+    }
+    let name = from.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    crate::audit::record_alone(
+        &db,
+        &crate::audit::Actor::system("linli restore"),
+        crate::audit::Entry {
+            action: "backup.restore",
+            entity: "database",
+            entity_id: None,
+            detail: serde_json::json!({ "from": name, "restored_rows": restored, "anchors_set_aside": stale.len() }),
+        },
+    )
+    .await?;
+    if !stale.is_empty() {
+        let aside = format!("{SET_ASIDE}/{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+        for key in &stale {
+            let leaf = key.rsplit('/').next().unwrap_or(key);
+            files.rename(key, &format!("{aside}/{leaf}")).await.with_context(|| {
+                format!(
+                    "restored, but anchor {key} could not be set aside: move it out of {} by hand",
+                    super::maintenance::ANCHORS
+                )
+            })?;
+        }
+        println!(
+            "{} stored anchor{} of rows the restored chain does not hold set aside: moved to {aside}/ in the object store, kept there and no longer checked",
+            stale.len(),
+            if stale.len() == 1 { "" } else { "s" }
+        );
+    }
+    if !stored.is_empty()
+        && let Some(anchor) = store::anchor(&db).await?
+    {
+        files.keep(&format!("{}/{:020}", super::maintenance::ANCHORS, anchor.seq), &anchor.to_string()).await?;
+        println!("a new anchor of the restored chain (the restore is row {}) is stored: {anchor}", anchor.seq);
+    }
+    db.close().await;
+    Ok(())
+}
+
+/// Where restore moves the anchors the restored chain does not hold.
+const SET_ASIDE: &str = "audit-anchors-set-aside";
 
 /// The MAC `FILE.mac` holds, ready to check `FILE` against.
 fn read_mac_file(keys: &Keyring, from: &Path, backend: &str) -> anyhow::Result<Expected> {

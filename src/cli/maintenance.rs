@@ -10,7 +10,7 @@ use crate::db::Db;
 
 /// Where `linli audit-anchor --store` keeps anchors in the object store, one object each,
 /// named by sequence so that the last key is the newest.
-const ANCHORS: &str = "audit-anchors";
+pub(super) const ANCHORS: &str = "audit-anchors";
 
 pub async fn migrate(cfg: Config) -> anyhow::Result<ExitCode> {
     cfg.keyring_for_setup()?;
@@ -65,11 +65,15 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
         None => println!("audit chain: {} rows, intact ({} anchors held){unchecked}", report.rows, anchors.len()),
         Some((seq, why)) => {
             println!("audit chain: BROKEN at row {seq}: {why} ({} rows verified before it)", report.rows);
-            if why == store::ALTERED_MAC {
-                // A wrong key looks exactly like forged links.
-                println!("  (or the keyring is not this deployment's: LINLI_SECRET_KEY, or secret.key on SQLite)");
+            if matches!(why, store::PAST_ANCHOR | store::NOT_ANCHORED) {
+                println!(
+                    "  (if you restored an older backup: anchors kept since name rows it does not hold; set them aside as docs/operations.md says under \"After a restore\")"
+                );
             }
-            if let Some(words) = report.explain().filter(|_| matches!(why, store::OTHER_KEY | store::UNCOVERED)) {
+            // Which key, and whether it is a wrong key rather than forged links.
+            if let Some(words) =
+                report.explain().filter(|_| matches!(why, store::OTHER_KEY | store::UNCOVERED | store::ALTERED_MAC))
+            {
                 println!("  the chain {words}");
             }
             ok = false;

@@ -98,8 +98,9 @@ pub enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
-    /// Restore a backup taken by `linli backup` (stop the app first). The backup is checked
-    /// against its MAC before anything is replaced.
+    /// Restore a backup taken by `linli backup` (stop the app first: on SQLite it refuses while
+    /// `linli serve` runs). The backup is checked against its MAC before anything is replaced;
+    /// anchors of rows the restored chain does not hold are set aside.
     Restore {
         /// The backup file.
         #[arg(long)]

@@ -174,9 +174,13 @@ async fn postgres_backup_and_restore_round_trip() {
         u.to_string()
     };
     let secret = linli::crypto::Keyring::generate_spec();
+    // One object store for both: the same deployment, restored.
+    let store = tempfile::tempdir().unwrap();
     let run = |args: &[&str], db: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_linli"))
             .env("LINLI_SECRET_KEY", &secret)
+            .arg("--data-dir")
+            .arg(store.path())
             .arg("--database-url")
             .arg(url_of(db))
             .args(args)
@@ -199,7 +203,15 @@ async fn postgres_backup_and_restore_round_trip() {
     assert!(ok, "{out}");
     let file = tempfile::tempdir().unwrap();
     let dump = file.path().join("linli.dump");
+    let (ok, out) = run(&["audit-anchor", "--store"], &src);
+    assert!(ok, "{out}");
     let (ok, out) = run(&["backup", "--out", dump.to_str().unwrap()], &src);
+    assert!(ok, "{out}");
+    // Finding 5 on PostgreSQL: rows after the backup, anchored, are not in what is restored.
+    let (ok, out) =
+        run(&["user", "add", "--account", "pg.late", "--name", "后来", "--role", "auditor", "--place", "大同市"], &src);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["audit-anchor", "--store"], &src);
     assert!(ok, "{out}");
     let (ok, _) = run(&["restore", "--from", dump.to_str().unwrap()], &dst);
     assert!(!ok, "restoring into PostgreSQL needs --force");
@@ -219,10 +231,11 @@ async fn postgres_backup_and_restore_round_trip() {
     std::fs::write(&dump, &pristine).unwrap();
     let (ok, out) = run(&["restore", "--force", "--from", dump.to_str().unwrap()], &dst);
     assert!(ok, "{out}");
+    assert!(out.contains("1 stored anchor of rows the restored chain does not hold set aside"), "{out}");
     let (ok, out) = run(&["check"], &dst);
     assert!(ok && out.contains("intact"), "{out}");
     let (ok, out) = run(&["user", "list"], &dst);
-    assert!(ok && out.contains("pg.user"), "{out}");
+    assert!(ok && out.contains("pg.user") && !out.contains("pg.late"), "{out}");
     for name in [&src, &dst] {
         sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
     }
@@ -929,6 +942,96 @@ async fn restore_on_a_new_machine_without_the_key_asks_for_it_and_makes_none() {
     let key = std::fs::read_to_string(old.join("secret.key")).unwrap();
     let (ok, out) = run(&new, Some(key.trim()), &["restore", "--from", from]);
     assert!(ok, "{out}");
+}
+
+/// Trial finding 5: after restoring an older backup, `check` failed for good: the object store
+/// still held anchors of rows the restored chain never had. Restore now records itself in the
+/// chain, sets those anchors aside (kept, not deleted) and stores a new one; the docs' steps
+/// bring a cron file of anchors back in line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restoring_an_older_backup_sets_newer_anchors_aside_and_check_is_green_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let out = linli(&dir).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    {
+        let mut cfg = linli::config::ConfigArgs::default().resolve().unwrap();
+        cfg.data_dir = dir.clone();
+        cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
+        let db = linli::db::Db::connect(&cfg).await.unwrap();
+        linli::demo::load(&db, "anchor-restore-password").await.unwrap();
+        db.close().await;
+    }
+    let run = |args: &[&str]| {
+        let out = linli(&dir).env("LINLI_LOG", "warn").args(args).output().unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let cron = tmp.path().join("anchors.txt");
+    let mut kept = String::new();
+    let (ok, first) = run(&["audit-anchor", "--store"]);
+    assert!(ok, "{first}");
+    kept.push_str(&first);
+    let backup = tmp.path().join("b1.db");
+    let (ok, out) = run(&["backup", "--out", backup.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let place = "大同市/平城区/开源街道";
+    let (ok, out) =
+        run(&["user", "add", "--account", "late.user", "--name", "后来", "--role", "grid_worker", "--place", place]);
+    assert!(ok, "{out}");
+    let (ok, newer) = run(&["audit-anchor", "--store"]);
+    assert!(ok, "{newer}");
+    kept.push_str(&newer);
+    std::fs::write(&cron, &kept).unwrap();
+    let newer: linli::audit::store::Anchor = newer.trim().parse().unwrap();
+    let first: linli::audit::store::Anchor = first.trim().parse().unwrap();
+    assert!(newer.seq > first.seq);
+
+    let (ok, out) = run(&["restore", "--force", "--from", backup.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("the restored audit chain ends at row {}", first.seq)), "{out}");
+    assert!(out.contains("1 stored anchor of rows the restored chain does not hold set aside"), "{out}");
+    let (ok, out) = run(&["check"]);
+    assert!(ok, "green again after a restore: {out}");
+    assert!(
+        out.contains(&format!("stored anchor: row {}", first.seq + 1)),
+        "a new anchor for the restore's row: {out}"
+    );
+    // Set aside, not deleted.
+    let aside = dir.join("files/audit-anchors-set-aside");
+    let texts: Vec<String> = walk(&aside).iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    assert_eq!(texts.iter().map(|t| t.trim()).collect::<Vec<_>>(), [newer.to_string()], "{texts:?}");
+    let (_, log) = run(&["user", "list"]);
+    assert!(!log.contains("late.user"), "the backup's state: {log}");
+
+    // A cron file of anchors still names the rows the restore took away, until the docs' steps.
+    let (ok, out) = run(&["check", "--anchor", &format!("@{}", cron.display())]);
+    assert!(!ok && out.contains("restored an older backup"), "{out}");
+    let steps = recipe("Backups and checks");
+    let step = steps.iter().find(|s| s.contains("before-restore")).expect("the docs say what to do with a cron file");
+    let step =
+        step.replace("/srv/anchors/linli.txt", cron.to_str().unwrap()).replace("N=…", &format!("N={}", first.seq));
+    let (ok, out) = shell(tmp.path(), &step, &[("LINLI_DATA_DIR", dir.to_str().unwrap())]);
+    assert!(ok, "{step}\n{out}");
+    let (ok, out) = run(&["check", "--anchor", &format!("@{}", cron.display())]);
+    assert!(ok, "{out}");
+    let before = std::fs::read_to_string(format!("{}.before-restore", cron.display())).unwrap();
+    assert_eq!(before, kept, "the old lines are kept aside");
+}
+
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        if p.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(p);
+        }
+    }
+    files
 }
 
 /// Trial finding 6: `check` on an empty PostgreSQL database printed `relation "audit_log" does
