@@ -30,15 +30,9 @@ fn serve_bootstraps_an_admin_once_and_stops_gracefully() {
         }
     }
     assert_eq!(password.as_ref().map(|p| p.len()), Some(16));
-    let mut ready = false;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            ready = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(ready, "server listening");
+    // 30 s, as the other tests here wait: 5 s was too little for a freshly linked debug
+    // binary on a loaded machine.
+    wait_listening(port);
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
