@@ -203,8 +203,36 @@ impl Config {
     pub fn embedded(&self) -> bool {
         self.database_url.starts_with("sqlite://")
     }
+    /// The SQLite database file, without URL options.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite://")?;
+        Some(PathBuf::from(rest.split('?').next().unwrap_or(rest)))
+    }
+
+    /// The keyring; never makes a key (see [`Config::keyring_for_setup`]).
     pub fn keyring(&self) -> anyhow::Result<crate::crypto::Keyring> {
         crate::crypto::Keyring::load(self.secret_key.as_deref(), &self.data_dir, self.embedded())
+    }
+
+    /// The keyring for a command that may set up a new database (`serve`, `demo`, `migrate`,
+    /// `gen`): on SQLite a database not made yet gets a new `secret.key`. One that exists does
+    /// not: whatever it holds was sealed and keyed with a key that is missing, not with a new
+    /// one, and a new key would make every MAC look forged.
+    pub fn keyring_for_setup(&self) -> anyhow::Result<crate::crypto::Keyring> {
+        match self.keyring() {
+            Err(e) if e.is::<crate::crypto::NoKey>() => {
+                let db = self.sqlite_path().unwrap_or_default();
+                if std::fs::metadata(&db).is_ok_and(|m| m.len() > 0) {
+                    bail!(
+                        "no secret key for the existing database {}: put the key it was made with in {} or LINLI_SECRET_KEY (a new key would open nothing it holds)",
+                        db.display(),
+                        self.data_dir.join("secret.key").display()
+                    );
+                }
+                crate::crypto::Keyring::create(&self.data_dir)
+            }
+            other => other,
+        }
     }
 }
 
@@ -234,6 +262,9 @@ impl ConfigArgs {
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("linli.db").display()));
+        if !["sqlite://", "postgres://", "postgresql://"].iter().any(|s| database_url.starts_with(s)) {
+            bail!("unknown database URL scheme in {}; use sqlite://PATH or postgres://…", redact_url(&database_url));
+        }
         let sync = self
             .sqlite_synchronous
             .clone()

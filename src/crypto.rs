@@ -69,14 +69,36 @@ impl Keyring {
 
     /// A new random key spec, `k1:…`.
     pub fn generate_spec() -> String {
+        Keyring::generate_spec_with_id("k1")
+    }
+
+    /// A new random key spec under `id`.
+    pub fn generate_spec_with_id(id: &str) -> String {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
-        format!("k1:{}", B64.encode(raw))
+        format!("{id}:{}", B64.encode(raw))
+    }
+
+    /// The id a key added to this ring should take: after the highest `kN`, `k(N+1)`.
+    pub fn next_id(&self) -> String {
+        let highest = self.ids().filter_map(|id| id.strip_prefix('k')?.parse::<u64>().ok()).max().unwrap_or(0);
+        format!("k{}", highest + 1)
+    }
+
+    /// Key ids, newest first.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(id, _)| id.as_str())
+    }
+
+    pub fn holds(&self, id: &str) -> bool {
+        self.ids().any(|k| k == id)
     }
 
     /// The key from `LINLI_SECRET_KEY`; without it, on SQLite, `secret.key` in the data directory
-    /// (created on first start, readable by the owner only). PostgreSQL deployments run several
-    /// instances, which must share one key: there it has to be given.
+    /// (readable by the owner only). PostgreSQL deployments run several instances, which must
+    /// share one key: there it has to be given. Never makes a key: a new one would open nothing
+    /// a database or backup holds, and its MACs would make them look altered ([`Keyring::create`]
+    /// is for new databases).
     pub fn load(given: Option<&str>, data_dir: &Path, embedded: bool) -> anyhow::Result<Keyring> {
         if let Some(spec) = given {
             return Keyring::parse(spec);
@@ -88,11 +110,18 @@ impl Keyring {
         }
         let path = data_dir.join("secret.key");
         if !path.exists() {
-            crate::fsperm::private_dir(data_dir)?;
-            write_private(&path, &Keyring::generate_spec())?;
+            return Err(NoKey(path).into());
         }
         crate::fsperm::tighten(&path);
         Keyring::parse(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)
+    }
+
+    /// Writes a new `secret.key` into `data_dir` (owner-only) and loads it.
+    pub fn create(data_dir: &Path) -> anyhow::Result<Keyring> {
+        let path = data_dir.join("secret.key");
+        crate::fsperm::private_dir(data_dir)?;
+        write_private(&path, &Keyring::generate_spec())?;
+        Keyring::load(None, data_dir, true)
     }
 
     pub fn seal(&self, plain: &[u8]) -> String {
@@ -135,14 +164,24 @@ impl Keyring {
         self.mac_keys.iter().find(|(k, _)| k == id).map(|k| Mac::new(k, purpose))
     }
 
+    /// `id:hex`, a short value that names the secret of key `id` without revealing anything of
+    /// it (a MAC of nothing, for a purpose of its own). Kept beside what the key made (a
+    /// backup), it tells "made with another key under the same id" apart from "altered".
+    pub fn check_value(&self, id: &str) -> Option<String> {
+        let key = self.mac_keys.iter().find(|(k, _)| k == id)?;
+        let tag = Mac::new(key, "linli key check v1").finish();
+        Some(tag[..id.len() + 1 + 16].to_string())
+    }
+
     pub fn open_text(&self, sealed: &str) -> anyhow::Result<String> {
         Ok(String::from_utf8(self.open(sealed)?)?)
     }
 
     pub fn open(&self, sealed: &str) -> anyhow::Result<Vec<u8>> {
         let (id, b64) = sealed.split_once(':').context("sealed value without a key id")?;
-        let (_, cipher) =
-            self.keys.iter().find(|(k, _)| k == id).with_context(|| format!("no key {id} in the keyring"))?;
+        let Some((_, cipher)) = self.keys.iter().find(|(k, _)| k == id) else {
+            return Err(MissingKey(id.to_string()).into());
+        };
         let raw = B64.decode(b64).context("sealed value is not base64")?;
         if raw.len() < 12 + 16 {
             bail!("sealed value too short");
@@ -151,6 +190,17 @@ impl Keyring {
         cipher.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| anyhow::anyhow!("sealed value fails authentication"))
     }
 }
+
+/// No key file where one was looked for (and none given).
+#[derive(Debug, thiserror::Error)]
+#[error("no secret key: put the key this database was made with in {} or LINLI_SECRET_KEY", .0.display())]
+pub struct NoKey(pub std::path::PathBuf);
+
+/// A sealed value names a key the ring does not hold (retired too early, or another
+/// deployment's): nothing is wrong with the value or the request, only the server's keyring.
+#[derive(Debug, thiserror::Error)]
+#[error("the value is sealed with key {0}, which the keyring does not hold")]
+pub struct MissingKey(pub String);
 
 /// HMAC-SHA256 under a key of the ring, for one purpose: the purpose is the first thing
 /// hashed, so a MAC made for one (an audit link) never checks as another (a backup).
@@ -259,5 +309,24 @@ mod tests {
         // The same id with another secret is not the key that made it.
         assert_eq!(check(&Keyring::parse(&Keyring::generate_spec()).unwrap(), "audit link", b"row", &tag), Some(false));
         assert!(Keyring::parse(&format!("{k1},{k1}")).is_err(), "one id, one key");
+    }
+
+    #[test]
+    fn new_keys_take_the_next_free_id_and_check_values_tell_keys_apart() {
+        let k1 = Keyring::generate_spec();
+        let ring = Keyring::parse(&k1).unwrap();
+        assert_eq!(ring.next_id(), "k2");
+        let k2 = Keyring::generate_spec_with_id(&ring.next_id());
+        let both = Keyring::parse(&format!("{k2},{k1}")).unwrap();
+        assert_eq!(both.next_id(), "k3");
+        assert_eq!(Keyring::parse(&Keyring::generate_spec_with_id("main")).unwrap().next_id(), "k1");
+        let check = ring.check_value("k1").unwrap();
+        assert!(check.starts_with("k1:") && check.len() == 3 + 16, "{check}");
+        assert_eq!(both.check_value("k1"), Some(check.clone()), "the same secret, the same value");
+        assert_ne!(Keyring::parse(&Keyring::generate_spec()).unwrap().check_value("k1"), Some(check));
+        assert_eq!(ring.check_value("k2"), None);
+        let sealed = both.seal(b"x");
+        let err = ring.open(&sealed).unwrap_err();
+        assert_eq!(err.downcast_ref::<MissingKey>().map(|m| m.0.as_str()), Some("k2"));
     }
 }

@@ -86,13 +86,51 @@ pub async fn list(db: &Db, f: &AuditFilter, before_seq: Option<i64>, limit: i64)
     query::all(db, &sql, &args).await
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ChainReport {
     pub rows: i64,
     pub first_break: Option<(i64, &'static str)>,
     /// Links made by keys no longer in the ring: not checked themselves, covered by a later
     /// link that is.
     pub unchecked: i64,
+    /// The ids of those keys, as the links name them.
+    pub missing_keys: Vec<String>,
+    /// The key the link at the break names, when its MAC is what failed.
+    pub break_key: Option<String>,
+}
+
+/// A link's MAC fails where links of the same key verify: the row was changed.
+pub const ALTERED_MAC: &str = "row content altered (its MAC does not verify)";
+/// No link of the key named verifies: the ring's key of that id is another key (a wrong
+/// `secret.key`), which looks exactly like every row forged, and is far likelier.
+pub const OTHER_KEY: &str = "its MAC is by another key of the same id (no link of that key verifies)";
+pub const UNCOVERED: &str = "not covered by a MAC the keyring can check";
+pub const PAST_ANCHOR: &str = "rows missing at the end (an anchor was kept for it)";
+pub const NOT_ANCHORED: &str = "row differs from the anchor kept for it";
+
+impl ChainReport {
+    /// The break in an operator's words (what it most likely means, what to do), or None
+    /// for a whole chain.
+    pub fn explain(&self) -> Option<String> {
+        let (seq, why) = self.first_break?;
+        let key = self.break_key.as_deref().unwrap_or("?");
+        Some(match why {
+            OTHER_KEY => format!(
+                "was keyed with another key named {key}: no link that names {key} verifies under the {key} given (from row {seq} on), so it is not the key that made them; give that key in secret.key or LINLI_SECRET_KEY"
+            ),
+            ALTERED_MAC => {
+                format!("was altered at row {seq}: its MAC by key {key} does not verify, where other links of {key} do")
+            }
+            UNCOVERED if !self.missing_keys.is_empty() => format!(
+                "from row {seq} on is keyed with {}, which the keyring does not hold; give that key in secret.key or LINLI_SECRET_KEY (after the newest)",
+                self.missing_keys.join(", ")
+            ),
+            UNCOVERED => {
+                format!("from row {seq} on carries no MAC at all (rows written without one, nothing keyed after them)")
+            }
+            other => format!("is broken at row {seq}: {other}"),
+        })
+    }
 }
 
 /// A copy of the chain's head kept outside the database (`linli audit-anchor`): the chain must
@@ -151,7 +189,12 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
     let mut unchecked = 0i64;
     // The first row no checked MAC covers yet (unkeyed, or made by a key the ring lacks).
     let mut uncovered: Option<i64> = None;
-    let broken = |rows, unchecked, at, why| Ok(ChainReport { rows, first_break: Some((at, why)), unchecked });
+    let mut missing_keys: Vec<String> = Vec::new();
+    // Keys that made at least one link that verifies.
+    let mut proven: Vec<String> = Vec::new();
+    let broken = |rows, unchecked, at, why| {
+        Ok(ChainReport { rows, first_break: Some((at, why)), unchecked, ..Default::default() })
+    };
     loop {
         let batch: Vec<Link> = read!(db, |c| {
             sqlx::query_as(
@@ -192,19 +235,41 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
                 None => {
                     uncovered.get_or_insert(r.seq);
                 }
-                Some(mac) => match super::check_link(keys, r.seq, &r.hash, mac) {
-                    Some(true) => uncovered = None,
-                    Some(false) => {
-                        return broken(rows, unchecked, r.seq, "row content altered (its MAC does not verify)");
+                Some(mac) => {
+                    let key = mac.split(':').next().unwrap_or("").to_string();
+                    match super::check_link(keys, r.seq, &r.hash, mac) {
+                        Some(true) => {
+                            uncovered = None;
+                            if !proven.contains(&key) {
+                                proven.push(key);
+                            }
+                        }
+                        Some(false) => {
+                            let why = if proven.contains(&key) || newest_link_verifies(db, &key).await? {
+                                ALTERED_MAC
+                            } else {
+                                OTHER_KEY
+                            };
+                            return Ok(ChainReport {
+                                rows,
+                                first_break: Some((r.seq, why)),
+                                unchecked,
+                                missing_keys,
+                                break_key: Some(key),
+                            });
+                        }
+                        None => {
+                            unchecked += 1;
+                            uncovered.get_or_insert(r.seq);
+                            if !missing_keys.contains(&key) {
+                                missing_keys.push(key);
+                            }
+                        }
                     }
-                    None => {
-                        unchecked += 1;
-                        uncovered.get_or_insert(r.seq);
-                    }
-                },
+                }
             }
             if anchors.iter().any(|a| a.seq == r.seq && r.mac.as_deref() != Some(a.mac.as_str())) {
-                return broken(rows, unchecked, r.seq, "row differs from the anchor kept for it");
+                return broken(rows, unchecked, r.seq, NOT_ANCHORED);
             }
             prev = r.hash.clone();
             expected_seq += 1;
@@ -212,7 +277,7 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
         }
     }
     if let Some(a) = anchors.iter().filter(|a| a.seq > rows).min_by_key(|a| a.seq) {
-        return broken(rows, unchecked, a.seq, "rows missing at the end (an anchor was kept for it)");
+        return broken(rows, unchecked, a.seq, PAST_ANCHOR);
     }
     let (head_seq, head_hash): (i64, String) =
         read!(db, |c| sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(c).await)?;
@@ -220,9 +285,31 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
         return broken(rows, unchecked, rows + 1, "rows missing at the end");
     }
     if let Some(seq) = uncovered {
-        return broken(rows, unchecked, seq, "not covered by a MAC the keyring can check");
+        return Ok(ChainReport { rows, first_break: Some((seq, UNCOVERED)), unchecked, missing_keys, break_key: None });
     }
-    Ok(ChainReport { rows, first_break: None, unchecked })
+    Ok(ChainReport { rows, first_break: None, unchecked, missing_keys, break_key: None })
+}
+
+/// Whether the newest link naming key `id` verifies under the ring's key of that id.
+async fn newest_link_verifies(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let newest: Option<(i64, String, String)> = read!(db, |c| {
+        sqlx::query_as(
+            "SELECT seq, hash, mac FROM audit_log WHERE substr(mac, 1, length($1)) = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(format!("{id}:"))
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(newest.is_some_and(|(seq, hash, mac)| super::check_link(db.keys(), seq, &hash, &mac) == Some(true)))
+}
+
+/// Whether the chain holds the row an anchor names, with the MAC it names.
+pub async fn holds(db: &Db, anchor: &Anchor) -> Result<bool, sqlx::Error> {
+    let row: Option<(Option<String>,)> = read!(db, |c| sqlx::query_as("SELECT mac FROM audit_log WHERE seq = $1")
+        .bind(anchor.seq)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.is_some_and(|(mac,)| mac.as_deref() == Some(anchor.mac.as_str())))
 }
 
 /// A row as the chain check reads it.

@@ -111,7 +111,7 @@ pub async fn run(cfg: Config, a: GenArgs) -> anyhow::Result<ExitCode> {
         bail!("--clients ({}) cannot exceed --residents ({})", a.clients, a.residents);
     }
     let started = Instant::now();
-    let keys = cfg.keyring()?;
+    let keys = cfg.keyring_for_setup()?;
     let db = super::serve::open(&cfg).await?;
     let password = ensure_demo(&db, &keys).await?;
     let mut rng = StdRng::seed_from_u64(a.seed);

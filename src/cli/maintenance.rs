@@ -4,15 +4,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::audit::store::Anchor;
+use crate::audit::store::{self, Anchor};
 use crate::config::Config;
 use crate::db::Db;
 
 /// Where `linli audit-anchor --store` keeps anchors in the object store, one object each,
 /// named by sequence so that the last key is the newest.
-const ANCHORS: &str = "audit-anchors";
+pub(super) const ANCHORS: &str = "audit-anchors";
 
 pub async fn migrate(cfg: Config) -> anyhow::Result<ExitCode> {
+    cfg.keyring_for_setup()?;
     super::serve::open(&cfg).await?;
     println!("migrations applied");
     Ok(ExitCode::SUCCESS)
@@ -31,7 +32,10 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
             None => anchors.push(a.parse::<Anchor>()?),
         }
     }
-    let db = Db::connect(&cfg).await?;
+    let db = Db::connect_existing(&cfg).await?;
+    if !db.has_schema().await? {
+        anyhow::bail!("no Linli schema here; run `linli migrate` (or `linli restore` a backup)");
+    }
     let mut ok = true;
     if let Db::Sqlite { read, .. } = &db {
         let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(read).await?;
@@ -52,7 +56,7 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
             ok = false;
         }
     }
-    let report = crate::audit::store::verify_against(&db, &anchors).await?;
+    let report = store::verify_against(&db, &anchors).await?;
     let unchecked = match report.unchecked {
         0 => String::new(),
         n => format!("; {n} links by keys no longer in the ring, covered by later ones"),
@@ -61,19 +65,31 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
         None => println!("audit chain: {} rows, intact ({} anchors held){unchecked}", report.rows, anchors.len()),
         Some((seq, why)) => {
             println!("audit chain: BROKEN at row {seq}: {why} ({} rows verified before it)", report.rows);
-            if why.contains("MAC") {
-                // A wrong key looks exactly like forged links.
-                println!("  (or the keyring is not this deployment's: LINLI_SECRET_KEY, or secret.key on SQLite)");
+            if matches!(why, store::PAST_ANCHOR | store::NOT_ANCHORED) {
+                println!(
+                    "  (if you restored an older backup: anchors kept since name rows it does not hold; set them aside as docs/operations.md says under \"After a restore\")"
+                );
+            }
+            // Which key, and whether it is a wrong key rather than forged links.
+            if let Some(words) =
+                report.explain().filter(|_| matches!(why, store::OTHER_KEY | store::UNCOVERED | store::ALTERED_MAC))
+            {
+                println!("  the chain {words}");
             }
             ok = false;
         }
     }
+    let (lines, sealed_ok) = super::keys::describe_sealed(db.keys(), &super::keys::sealed_keys(&db).await?);
+    for line in lines {
+        println!("{line}");
+    }
+    ok &= sealed_ok;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Prints the chain's head as an anchor (and keeps it in the object store with `store`).
 pub async fn audit_anchor(cfg: Config, store: bool) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&cfg).await?;
+    let db = Db::connect_existing(&cfg).await?;
     let Some(anchor) = crate::audit::store::anchor(&db).await? else {
         anyhow::bail!("the audit log is empty: nothing to anchor yet");
     };
@@ -91,7 +107,7 @@ async fn newest_stored_anchor(cfg: &Config) -> anyhow::Result<Option<Anchor>> {
 }
 
 pub async fn sweep_files(cfg: Config, grace_hours: u32, dry_run: bool) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&cfg).await?;
+    let db = Db::connect_existing(&cfg).await?;
     let files = crate::files::Files::open(&cfg)?;
     let older_than = chrono::Utc::now() - chrono::Duration::hours(i64::from(grace_hours));
     let r = crate::files::sweep::sweep(&db, &files, older_than, !dry_run).await?;

@@ -4,6 +4,7 @@ mod backup;
 mod r#gen;
 mod import;
 pub mod keys;
+mod lock;
 mod maintenance;
 mod serve;
 mod user;
@@ -37,8 +38,13 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
-    /// Print a new key for LINLI_SECRET_KEY (secrets at rest).
-    Keygen,
+    /// Print a new key for LINLI_SECRET_KEY (secrets at rest), named with the next free id of
+    /// the ring in LINLI_SECRET_KEY or secret.key (`k2` after `k1`; `k1` where there is none).
+    Keygen {
+        /// The new key's id (letters and digits) instead of the next free one.
+        #[arg(long)]
+        id: Option<String>,
+    },
     /// Secrets at rest: `rotate` re-seals everything with the newest key.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -53,8 +59,8 @@ pub enum Command {
         #[arg(long, default_value = "")]
         contact: String,
     },
-    /// Verify the database: the keyed audit chain, integrity and foreign keys. Exits 1 on a
-    /// problem.
+    /// Verify the database: integrity and foreign keys (SQLite), the keyed audit chain and its
+    /// anchors, and the keys of sealed values. Exits 1 on a problem.
     Check {
         /// An anchor printed by `linli audit-anchor` (`linli-audit-anchor v1 SEQ MAC`), or
         /// `@FILE` of such lines: the chain must still hold those rows unchanged, which finds
@@ -92,8 +98,9 @@ pub enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
-    /// Restore a backup taken by `linli backup` (stop the app first). The backup is checked
-    /// against its MAC before anything is replaced.
+    /// Restore a backup taken by `linli backup` (stop the app first: on SQLite it refuses while
+    /// `linli serve` runs). The backup is checked against its MAC before anything is replaced;
+    /// anchors of rows the restored chain does not hold are set aside.
     Restore {
         /// The backup file.
         #[arg(long)]
@@ -131,10 +138,7 @@ pub fn run() -> ExitCode {
             Command::Serve => serve::serve(cfg).await,
             Command::Demo { dir } => serve::demo(cfg, dir).await,
             Command::Migrate => maintenance::migrate(cfg).await,
-            Command::Keygen => {
-                println!("{}", crate::crypto::Keyring::generate_spec());
-                Ok(ExitCode::SUCCESS)
-            }
+            Command::Keygen { id } => keys::keygen(&cfg, id),
             Command::Keys(k) => keys::run(cfg, k).await,
             Command::User(u) => user::run(cfg, u).await,
             Command::Open311App { name, contact } => {

@@ -19,7 +19,9 @@ pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
 }
 
 pub async fn serve(cfg: Config) -> anyhow::Result<ExitCode> {
-    cfg.keyring()?;
+    // Held until the server stops: `linli restore` must not replace the database under it.
+    let _lock = cfg.sqlite_path().map(|db| super::lock::running(&db)).transpose()?;
+    cfg.keyring_for_setup()?;
     let db = open(&cfg).await?;
     bootstrap_admin(&db).await?;
     run(cfg, db).await
@@ -69,18 +71,24 @@ async fn bootstrap_admin(db: &Db) -> anyhow::Result<()> {
 
 pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
     cfg.demo = true;
+    let mut lock = None;
     let db = if cfg.database_url.starts_with("sqlite://") {
         let marker = dir.join(".linli-demo");
+        let file = dir.join("linli.db");
         if dir.exists() {
             if !marker.exists() && std::fs::read_dir(&dir)?.next().is_some() {
                 bail!("{} exists and is not a Linli demo directory; choose another with --dir", dir.display());
             }
+            // Not from under a demo still running there.
+            let _replacing = super::lock::replacing(&file)?;
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         crate::fsperm::private_dir(&dir)?;
         std::fs::write(&marker, "Linli demo data; `linli demo` replaces this directory.\n")?;
+        lock = Some(super::lock::running(&file)?);
         cfg.data_dir = dir.clone();
-        cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
+        cfg.database_url = format!("sqlite://{}", file.display());
+        cfg.keyring_for_setup()?;
         open(&cfg).await?
     } else {
         // On PostgreSQL the demo fills an empty database and never replaces anything.
@@ -105,7 +113,9 @@ pub async fn demo(mut cfg: Config, dir: PathBuf) -> anyhow::Result<ExitCode> {
     println!("Residents report at http://{}/report without an account.", cfg.listen);
     println!("Open311 GeoReport v2: http://{}/open311/v2/discovery.json  api_key: {api_key}", cfg.listen);
     println!();
-    run(cfg, db).await
+    let served = run(cfg, db).await;
+    drop(lock);
+    served
 }
 
 async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {

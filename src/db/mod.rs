@@ -126,6 +126,8 @@ impl Db {
             if path.is_empty() || path == ":memory:" || path.contains("mode=memory") {
                 bail!("an in-memory SQLite database would lose every write; give a file path");
             }
+            // First: without its key, nothing is made (no data directory, no empty database).
+            let keys = Arc::new(cfg.keyring()?);
             let file = std::path::Path::new(path.split('?').next().unwrap_or(path));
             if let Some(parent) = file.parent()
                 && !parent.as_os_str().is_empty()
@@ -158,7 +160,6 @@ impl Db {
                 .pragma("cache_size", format!("-{writer_kib}"))
                 .pragma("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string())
                 .pragma("journal_size_limit", checkpoint::LOG_LIMIT_BYTES.to_string());
-            let keys = Arc::new(cfg.keyring()?);
             let write = writer::Writer::open(writer_opts).await.context("opening the SQLite database")?;
             // A local file cannot drop a connection the way a network can: the pool's ping
             // before each acquire was one more round trip to the connection's thread per
@@ -180,6 +181,33 @@ impl Db {
                 crate::config::redact_url(url)
             )
         }
+    }
+
+    /// As [`Db::connect`], for commands that look at a database rather than make one: on
+    /// SQLite a missing file is an error, not a new empty database.
+    pub async fn connect_existing(cfg: &Config) -> anyhow::Result<Db> {
+        if let Some(file) = cfg.sqlite_path()
+            && !file.exists()
+        {
+            bail!("no database at {}", file.display());
+        }
+        Db::connect(cfg).await
+    }
+
+    /// Whether Linli's tables are there (a database `linli migrate` has run on).
+    pub async fn has_schema(&self) -> Result<bool, sqlx::Error> {
+        let found: Option<(i64,)> = match self {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_as("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'")
+                    .fetch_optional(read)
+                    .await?
+            }
+            // to_regclass follows the search path, as the app's own queries do.
+            Db::Postgres(p, _) => {
+                sqlx::query_as("SELECT 1::BIGINT WHERE to_regclass('audit_log') IS NOT NULL").fetch_optional(p).await?
+            }
+        };
+        Ok(found.is_some())
     }
 
     pub async fn connect_pg(opts: PgConnectOptions, size: u32, keys: Arc<Keyring>) -> anyhow::Result<Db> {

@@ -114,6 +114,29 @@ impl Files {
         }
     }
 
+    /// Every object under `prefix` with its text, in key order.
+    pub async fn all_under(&self, prefix: &str) -> anyhow::Result<Vec<(String, String)>> {
+        use futures_util::StreamExt;
+        let mut keys = Vec::new();
+        let mut listing = self.store.list(Some(&ObjectPath::from(prefix)));
+        while let Some(meta) = listing.next().await {
+            keys.push(meta?.location.to_string());
+        }
+        keys.sort();
+        let mut out = Vec::new();
+        for key in keys {
+            let text = String::from_utf8_lossy(&self.get(&key).await?).into_owned();
+            out.push((key, text));
+        }
+        Ok(out)
+    }
+
+    /// Moves an object to another key (a copy and a delete on stores without a rename).
+    pub async fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.store.rename(&ObjectPath::from(from), &ObjectPath::from(to)).await?;
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) {
         if let Err(e) = self.store.delete(&ObjectPath::from(key)).await {
             tracing::warn!(error = %e, "could not delete an unreferenced object");

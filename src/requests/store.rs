@@ -2278,6 +2278,8 @@ pub async fn reveal_phone(
     let Some((Some(sealed),)) = query::optional::<(Option<String>,)>(db, &sql, &args).await? else {
         return Err(AppError::NotFound);
     };
+    // Opened before the reveal is recorded: one that fails (its key gone) revealed nothing.
+    let phone = keys.open_text(&sealed)?;
     crate::audit::record_alone(
         db,
         actor,
@@ -2289,7 +2291,7 @@ pub async fn reveal_phone(
         },
     )
     .await?;
-    keys.open_text(&sealed).map_err(AppError::Internal)
+    Ok(phone)
 }
 
 /// The request a part belongs to (for redirects; access is checked by the action itself).

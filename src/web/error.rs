@@ -112,11 +112,23 @@ impl IntoResponse for AppError {
             AppError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "error.too_many", Value::Null),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "error.too_large", Value::Null),
             AppError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "error.overloaded", Value::Null),
-            AppError::Internal(e) => {
-                // The chain may name tables or values; it goes to the log, never to the client.
-                tracing::error!(error = %format!("{e:#}"), "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "error.internal", Value::Null)
-            }
+            AppError::Internal(e) => match e.chain().find_map(|c| c.downcast_ref::<crate::crypto::MissingKey>()) {
+                // Not the request's fault (so not 4xx) nor a bug: the value is sound, and this
+                // server lacks the key that opens it until its operator gives the key back —
+                // "service unavailable", with the reason, and the key's id in the log only.
+                Some(missing) => {
+                    tracing::error!(
+                        key = %missing.0,
+                        "a sealed value needs a key the keyring does not hold: put it back in LINLI_SECRET_KEY (or secret.key) after the newest; `linli check` counts what needs it"
+                    );
+                    (StatusCode::SERVICE_UNAVAILABLE, "error.key_missing", Value::Null)
+                }
+                None => {
+                    // The chain may name tables or values; it goes to the log, never to the client.
+                    tracing::error!(error = %format!("{e:#}"), "internal error");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "error.internal", Value::Null)
+                }
+            },
         };
         let mut res = status.into_response();
         res.extensions_mut().insert(ErrorInfo { code, details });

@@ -454,9 +454,13 @@ async fn keys_rotate_reseals_numbers_and_blind_indexes_so_the_old_key_can_go() {
     };
     let new_spec = Keyring::generate_spec().replacen("k1:", "k2:", 1);
     let both = Keyring::parse(&format!("{new_spec},{old_spec}")).unwrap();
-    let (people, _) = linli::cli::keys::rotate(&app.st.db, &both).await.unwrap();
+    let people = linli::cli::keys::rotate(&app.st.db, &both).await.unwrap().of("persons");
     assert_eq!(people, 1);
-    assert_eq!(linli::cli::keys::rotate(&app.st.db, &both).await.unwrap().0, 0, "a second run has nothing left to do");
+    assert_eq!(
+        linli::cli::keys::rotate(&app.st.db, &both).await.unwrap().of("persons"),
+        0,
+        "a second run has nothing left to do"
+    );
     // Only the new key now: the number opens, and the blind index still finds the person.
     let new_only = Keyring::parse(&new_spec).unwrap();
     let shown = linli::people::store::reveal(
