@@ -98,7 +98,7 @@ async fn story_6_a_resident_reports_a_blocked_sewer_from_a_phone_and_the_desk_se
         c.goto(&format!("{base}{page}")).await.unwrap();
         let source = c.source().await.unwrap();
         assert!(source.contains("下水井污水外溢"), "{page} shows the report: {source}");
-        for secret in ["13912345678", "刘桂兰", "402", "3单元"] {
+        for secret in ["13912345678", "刘桂兰", "402室", "3单元"] {
             assert!(!source.contains(secret), "{page} shows {secret}: {source}");
         }
     }
