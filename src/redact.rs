@@ -14,16 +14,24 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
-/// A run of seven or more digits, up to two spaces or dashes between them: mobile and
-/// landline numbers, ID numbers (with a final X), bank cards, QQ numbers. Full-width digits
-/// count too. Shorter numbers (buildings, ages, amounts, the 12345 hotline) stay; dates are
+/// Invisible characters: control (bar the line break) and format characters such as the
+/// zero-width space, which would split a number the rules below must see whole.
+static INVISIBLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[\p{Cc}\p{Cf}&&[^\n]]").expect("valid"));
+
+/// A digit as people write one: ASCII (full-width ones are folded to it first), Chinese
+/// numerals as a number is read out (一三八…), and the financial forms (壹叁捌…).
+const DIGIT: &str = "[0-9零〇一二三四五六七八九幺壹贰叁肆伍陆柒捌玖]";
+/// What people put between the digits of a number: spaces, dashes of every kind, dots,
+/// commas, slashes, underscores, a line break. Not a colon (times: 9:00-17:00).
+const SEP: &str = "[ \\-‐‑‒–—―−.,，、/_·\n]";
+
+/// A run of seven or more digits, up to three separators between each ("138 – 1234"): mobile and landline
+/// numbers, ID numbers (with a final X), bank cards, QQ numbers, in any of the ways people
+/// write them. Shorter numbers (buildings, ages, amounts, the 12345 hotline) stay; dates are
 /// kept by [`star_numbers`].
 static LONG_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[0-9０-９](?:[ \t\-－—]{0,2}[0-9０-９]){5,}(?:[ \t\-－—]{0,2}[0-9０-９Xx])").expect("valid")
+    Regex::new(&format!("{DIGIT}(?:{SEP}{{0,3}}{DIGIT}){{5,}}(?:{SEP}{{0,3}}(?:{DIGIT}|[Xx]))")).expect("valid")
 });
-
-/// A phone number read out in Chinese numerals: 一三八一二三四一二三四.
-static SPOKEN_NUMBER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[零〇一二三四五六七八九幺]{7,}").expect("valid"));
 
 /// A calendar date written with digits: 2026-12-05, 2026/12/5, 2026.12.05, 20261205.
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
@@ -33,57 +41,100 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}").expect("valid"));
 
-/// A unit or room inside a building, or a floor: "2单元", "501室", "5层", "三单元".
+/// An account on a messaging service: 微信号 wangxf1980, QQ 12345.
+static HANDLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(微信号?|vx|wx|QQ号?|Q号|抖音号?)([:： ]*)([A-Za-z0-9_\-]{5,})").expect("valid"));
+
+/// A unit or room inside a building, or a floor: "2单元", "501室", "5层", "三单元", "五零一室".
 static ROOM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"[0-9０-９]+[A-Za-z]?\s*(单元|室|号房|房间|楼层|层)",
-        r"|[一二三四五六七八九十两]+\s*(单元|楼层|层)",
+        r"[0-9]+[A-Za-z]?\s*(单元|室|号房|房间|楼层|层)",
+        r"|[一二三四五六七八九十两零〇]+\s*(单元|室|号房|楼层|层)",
     ))
     .expect("valid")
 });
 
-/// A floor written after the building or unit: "3号楼5楼" is a floor, not a second building.
+/// A floor written after the building or unit, or after where someone lives: "3号楼5楼",
+/// "住5楼", and the household on it, "5楼东户".
 static FLOOR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(单元|号楼|栋|幢|座)\s*(?:[0-9０-９]+|[一二三四五六七八九十]+)\s*楼").expect("valid")
+    Regex::new(concat!(
+        r"(单元|号楼|栋|幢|座|住|住在|在)\s*(?:[0-9]+|[一二三四五六七八九十]+)\s*楼",
+        r"(?:\s*[东西南北中左右]\s*户)?",
+    ))
+    .expect("valid")
 });
 
-/// A door number without its word: "3栋502", "2单元501暖气不热", "他家在402", "楼上602住户".
-/// The number is a door when it follows a building or a word that places someone, and no
-/// unit of measure follows it (`after`, checked by [`is_door`]).
+/// A door number without its word, after a building ("3栋502", "3号楼501号", "2单元501",
+/// "门牌号：502") or after a word that places someone ("他家在402", "楼上602住户"). `strong`
+/// leads name a building or a door: whatever follows, the number is a door but for a year or
+/// a measure; after a `weak` lead it is a door only if no unit of measure follows.
 static BARE_DOOR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?P<lead>号楼|栋|幢|座|单元|楼上|楼下|对门|隔壁|家在|住在|门牌|在|住|是)",
-        r"\s*(?P<door>[0-9０-９]{3,4})(?P<after>[^0-9０-９]|$)",
+        r"(?:(?P<strong>号楼|栋|幢|座|单元|门牌号?|房号|房间号)|(?P<weak>楼上|楼下|对门|隔壁|家在|住在|在|住|是))",
+        r"(?P<gap>[:： ]*)(?P<door>[0-9]{3,4})(?P<after>[^0-9]|$)",
     ))
     .expect("valid")
 });
 
 /// What may follow a three- or four-digit number that is a quantity, a year or a time, not a door.
-const MEASURES: &str = "年月日号元块角米平个人名位户次天周岁度路条公里分点时秒%％:：.-/吨斤件辆台";
+const MEASURES: &str = "年月日号元块角米平个人名位户次天周岁度路条公里分点时秒%:.-/吨斤件辆台";
+/// What may follow a number after a building word that still makes it no door.
+const STRONG_MEASURES: &str = "年元米平%";
 
-fn is_door(after: &str) -> bool {
-    after.chars().next().is_none_or(|c| !MEASURES.contains(c))
+fn is_door(after: &str, strong: bool) -> bool {
+    let measures = if strong { STRONG_MEASURES } else { MEASURES };
+    after.chars().next().is_none_or(|c| !measures.contains(c))
 }
 
 /// Building-unit-room written with dashes: "3-2-501", or building-room "3-502".
 static DASHED_ROOM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?P<b>[0-9０-９]+)\s*[-－]\s*[0-9０-９]+\s*[-－]\s*[0-9０-９]+",
-        r"|(?P<b2>[0-9０-９]{1,2})\s*[-－]\s*[0-9０-９]{3,4}(?P<after>[^0-9０-９]|$)",
+        r"(?P<b>[0-9]+)\s*-\s*[0-9]+\s*-\s*[0-9]+",
+        r"|(?P<b2>[0-9]{1,2})\s*-\s*[0-9]{3,4}(?P<after>[^0-9]|$)",
     ))
     .expect("valid")
 });
 
 /// A house in a courtyard or a row: "3排5号" is one family's door.
-static ROW_HOUSE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[0-9０-９]+\s*排\s*[0-9０-９]+\s*号?").expect("valid"));
+static ROW_HOUSE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9]+\s*排\s*[0-9]+\s*号?").expect("valid"));
 
-/// Someone introducing themselves or a contact: "我是王小芳，", "我叫王小芳家里…",
-/// "联系人：李明 ", "我是王小芳13812341234".
-static SELF_NAMED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(我是|我叫|本人|姓名[:：]?|联系人[:：]?|户主[:：]?|报修人[:：]?)\s*(\p{Han}{2,3})",
-        r"([，,。.!！?？\s、；;:：)）（(]|$|[0-9０-９*]|电话|手机|联系|家|住|的|反映|老人)",
+/// Common Chinese surnames: a name is caught where it is introduced or titled, and only if it
+/// starts with one, so that "我是本楼居民" or "高龄老人" stay as they are.
+const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝郁郜";
+const COMPOUND_SURNAMES: &str =
+    "欧阳|司马|上官|诸葛|东方|皇甫|尉迟|公孙|慕容|夏侯|令狐|宇文|长孙|司徒|独孤|南宫|端木|呼延";
+
+/// Words before a name: someone introducing themselves or naming a contact or relative.
+const NAME_INTRO: &str = "我是|我叫|叫|本人|姓名|联系人|户主|报修人|反映人|居民|家属|儿子|女儿|儿媳|女婿|丈夫|妻子|老伴|爱人|母亲|父亲|孙子|孙女|邻居|网格员|社工";
+/// Words after a name that say it is a person: 李桂兰老人, 张大妈.
+const NAME_TITLE: &str = "老人|大爷|大妈|大娘|阿姨|奶奶|爷爷|姥姥|姥爷|老太|老汉|师傅|女士|先生|同志|老师|大哥|大姐";
+/// What a titled "surname + one or two characters" often is without being a name.
+const NOT_NAMES: &[&str] = &[
+    "高龄",
+    "高",
+    "独居",
+    "老年",
+    "空巢",
+    "孤寡",
+    "困难",
+    "失能",
+    "半失能",
+    "年迈",
+    "留守",
+    "这位",
+    "那位",
+    "一位",
+    "两位",
+    "几位",
+    "邻居",
+    "楼上",
+    "楼下",
+];
+
+static NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    let name = format!("(?:{COMPOUND_SURNAMES}|[{SURNAMES}])\\p{{Han}}{{1,2}}");
+    Regex::new(&format!(
+        "(?P<intro>{NAME_INTRO})(?P<gap>[:： ]*)(?P<name>{name})|(?P<titled>{name}?)(?P<title>{NAME_TITLE})"
     ))
     .expect("valid")
 });
@@ -101,38 +152,72 @@ fn stars(s: &str) -> String {
     s.chars().map(|c| if c.is_whitespace() { c } else { '*' }).collect()
 }
 
-/// Phone, ID and card numbers and e-mail addresses starred; dates kept.
+/// The text the rules read, and the public gets: full-width digits, letters and the marks
+/// of addresses and numbers (＠．－＿／) folded to ASCII, every kind of space one space,
+/// invisible characters gone. Chinese punctuation stays as written.
+fn normalised(s: &str) -> String {
+    let folded: String = s
+        .chars()
+        .map(|c| match c {
+            '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' | '＠' | '．' | '－' | '＿' | '／' => {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            }
+            '\n' => c,
+            c if c.is_whitespace() => ' ',
+            c => c,
+        })
+        .collect();
+    INVISIBLE.replace_all(&folded, "").into_owned()
+}
+
+/// Phone, ID and card numbers, messaging handles and e-mail addresses starred; dates kept.
 fn star_numbers(s: &str) -> String {
     let out = LONG_NUMBER.replace_all(s, |c: &Captures| {
         let m = &c[0];
         if DATE.is_match(m) { m.to_string() } else { stars(m) }
     });
-    let out = SPOKEN_NUMBER.replace_all(&out, |c: &Captures| stars(&c[0]));
+    let out = HANDLE.replace_all(&out, |c: &Captures| format!("{}{}{}", &c[1], &c[2], stars(&c[3])));
     EMAIL.replace_all(&out, |c: &Captures| stars(&c[0])).into_owned()
 }
 
-/// Wording staff wrote for the public: only phone, ID and card numbers and e-mail addresses
-/// are starred; the rest stands as written.
-pub fn numbers(s: &str) -> String {
-    star_numbers(s)
+/// Names introduced or titled in `s`, and the `names` given, cut to their first character.
+fn mask_names(s: &str, names: &[&str]) -> String {
+    let mut out = NAMED
+        .replace_all(s, |c: &Captures| {
+            if let Some(name) = c.name("name") {
+                format!("{}{}{}", &c["intro"], &c["gap"], mask_name(name.as_str()))
+            } else {
+                let titled = c.name("titled").map_or("", |m| m.as_str());
+                let keep = titled.is_empty() || NOT_NAMES.iter().any(|w| titled.ends_with(w) || *w == titled);
+                let shown = if keep { titled.to_string() } else { mask_name(titled) };
+                format!("{shown}{}", &c["title"])
+            }
+        })
+        .into_owned();
+    for name in names.iter().map(|n| normalised(n.trim())).filter(|n| n.chars().count() >= 2) {
+        out = out.replace(&name, &mask_name(&name));
+    }
+    out
 }
 
-/// A free text as the public may read it: names introduced in it and the `names` given (the
-/// reporter's, a linked resident's) cut to their first character; long numbers and e-mail
-/// addresses starred; rooms, units, floors and door numbers hidden.
+/// Wording staff wrote for the public: only phone, ID and card numbers, messaging handles and
+/// e-mail addresses are starred; the rest stands as written.
+pub fn numbers(s: &str) -> String {
+    star_numbers(&normalised(s))
+}
+
+/// A free text as the public may read it: names introduced or titled in it and the `names`
+/// given (the reporter's, a linked resident's) cut to their first character; long numbers,
+/// handles and e-mail addresses starred; rooms, units, floors and door numbers hidden.
 pub fn text(s: &str, names: &[&str]) -> String {
     // Names first: "我是王小芳13812341234" still reads as a name before its number.
-    let mut out =
-        SELF_NAMED.replace_all(s, |c: &Captures| format!("{}{}{}", &c[1], mask_name(&c[2]), &c[3])).into_owned();
-    for name in names.iter().map(|n| n.trim()).filter(|n| n.chars().count() >= 2) {
-        out = out.replace(name, &mask_name(name));
-    }
+    let mut out = mask_names(&normalised(s), names);
     out = star_numbers(&out);
     out = DASHED_ROOM
         .replace_all(&out, |c: &Captures| match (c.name("b"), c.name("b2")) {
             (Some(_), _) if DATE.is_match(&c[0]) => c[0].to_string(),
             (Some(b), _) => format!("{}-*", b.as_str()),
-            (None, Some(b)) if is_door(c.name("after").map_or("", |a| a.as_str())) => {
+            (None, Some(b)) if is_door(c.name("after").map_or("", |a| a.as_str()), false) => {
                 format!("{}-*{}", b.as_str(), c.name("after").map_or("", |a| a.as_str()))
             }
             _ => c[0].to_string(),
@@ -142,11 +227,21 @@ pub fn text(s: &str, names: &[&str]) -> String {
     out = ROOM
         .replace_all(&out, |c: &Captures| format!("*{}", c.get(1).or(c.get(2)).map_or("", |m| m.as_str())))
         .into_owned();
-    out = FLOOR.replace_all(&out, "$1*楼").into_owned();
+    out = FLOOR
+        .replace_all(&out, |c: &Captures| {
+            let household = if c[0].ends_with('户') { "*户" } else { "" };
+            format!("{}*楼{household}", &c[1])
+        })
+        .into_owned();
     BARE_DOOR
         .replace_all(&out, |c: &Captures| {
             let after = c.name("after").map_or("", |a| a.as_str());
-            if is_door(after) { format!("{}*{after}", &c["lead"]) } else { c[0].to_string() }
+            let (lead, strong) = match (c.name("strong"), c.name("weak")) {
+                (Some(l), _) => (l.as_str(), true),
+                (_, Some(l)) => (l.as_str(), false),
+                _ => ("", false),
+            };
+            if is_door(after, strong) { format!("{lead}{}*{after}", &c["gap"]) } else { c[0].to_string() }
         })
         .into_owned()
 }
@@ -154,8 +249,10 @@ pub fn text(s: &str, names: &[&str]) -> String {
 /// An address as the public may read it: up to the building. "民和社区3号楼1单元201室" →
 /// "民和社区3号楼"; "御河九号小区3-2-501" → "御河九号小区3号楼"; "3栋502" → "3栋";
 /// "新建北路58号院3排5号" → "新建北路58号院". A part repeated by the way addresses are put
-/// together ("永宁社区 8号楼 永宁社区8号楼") is said once. Then the rules of [`text`].
-pub fn address(s: &str) -> String {
+/// together ("永宁社区 8号楼 永宁社区8号楼") is said once. Then the rules of [`text`], with the
+/// `names` given.
+pub fn address(s: &str, names: &[&str]) -> String {
+    let s = normalised(s);
     let s = s.trim();
     let mut cut = s.len();
     let mut building_from_dashes = None;
@@ -166,15 +263,21 @@ pub fn address(s: &str) -> String {
         cut = cut.min(m.start());
     }
     if let Some(c) = FLOOR.captures(s) {
-        // The building word stays: "3号楼5楼" → "3号楼".
-        cut = cut.min(c.get(1).expect("the building word").end());
+        // A building word stays: "3号楼5楼" → "3号楼"; "住5楼" goes whole.
+        let lead = c.get(1).expect("the lead");
+        let keep = matches!(lead.as_str(), "单元" | "号楼" | "栋" | "幢" | "座");
+        cut = cut.min(if keep { lead.end() } else { lead.start() });
     }
     for c in BARE_DOOR.captures_iter(s) {
-        if is_door(c.name("after").map_or("", |a| a.as_str())) {
-            let lead = c.name("lead").expect("a lead");
+        let strong = c.name("strong");
+        if is_door(c.name("after").map_or("", |a| a.as_str()), strong.is_some()) {
             // A building word stays ("3栋502" → "3栋"); a placing word goes with the door.
-            let keep = matches!(lead.as_str(), "号楼" | "栋" | "幢" | "座" | "单元");
-            cut = cut.min(if keep { lead.end() } else { lead.start() });
+            let cut_at = match (strong, c.name("weak")) {
+                (Some(l), _) if matches!(l.as_str(), "号楼" | "栋" | "幢" | "座" | "单元") => l.end(),
+                (Some(l), _) | (_, Some(l)) => l.start(),
+                _ => c.get(0).expect("whole").start(),
+            };
+            cut = cut.min(cut_at);
             break;
         }
     }
@@ -183,7 +286,7 @@ pub fn address(s: &str) -> String {
         let building = c
             .name("b")
             .filter(|_| !DATE.is_match(m.as_str()))
-            .or_else(|| c.name("b2").filter(|_| is_door(c.name("after").map_or("", |a| a.as_str()))));
+            .or_else(|| c.name("b2").filter(|_| is_door(c.name("after").map_or("", |a| a.as_str()), false)));
         if let Some(b) = building
             && m.start() < cut
         {
@@ -191,11 +294,11 @@ pub fn address(s: &str) -> String {
             building_from_dashes = Some(format!("{}号楼", b.as_str()));
         }
     }
-    let mut out = s[..cut].trim_end_matches(|c: char| c.is_whitespace() || "，,、-－#".contains(c)).to_string();
+    let mut out = s[..cut].trim_end_matches(|c: char| c.is_whitespace() || "，,、-#".contains(c)).to_string();
     if let Some(b) = building_from_dashes {
         out.push_str(&b);
     }
-    text(&said_once(&out), &[])
+    text(&said_once(&out), names)
 }
 
 /// The space-separated parts of an address, without a part that another part contains.
@@ -253,7 +356,7 @@ mod tests {
         assert_eq!(text("3号楼2单元501暖气不热", &[]), "3号楼*单元*暖气不热");
         assert_eq!(text("5号楼1单元502房间漏水，楼上602住户不开门", &[]), "5号楼*单元*房间漏水，楼上*住户不开门");
         assert_eq!(text("刘建华不开门，他家在402", &[]), "刘建华不开门，他家在*");
-        assert_eq!(text("3栋502，3-502", &[]), "3栋*，3-*");
+        assert_eq!(text("3栋502；3-502", &[]), "3栋*；3-*");
         assert_eq!(text("新建北路58号院3排5号", &[]), "新建北路58号院*排*号");
         assert_eq!(text("一户居民家中暖气不热", &[]), "一户居民家中暖气不热");
     }
@@ -277,19 +380,63 @@ mod tests {
 
     #[test]
     fn addresses_stop_at_the_building() {
-        assert_eq!(address("民和社区3号楼1单元201室"), "民和社区3号楼");
-        assert_eq!(address("振华南街…3号楼2单元501室"), "振华南街…3号楼");
-        assert_eq!(address("御河九号小区3-2-501"), "御河九号小区3号楼");
-        assert_eq!(address("宏安小区 2号楼 5楼"), "宏安小区 2号楼");
-        assert_eq!(address("万城华府小区3号楼"), "万城华府小区3号楼");
-        assert_eq!(address("魏都大道与文兴路口"), "魏都大道与文兴路口");
-        assert_eq!(address("401室"), "");
-        assert_eq!(address("御河九号小区3栋502"), "御河九号小区3栋");
-        assert_eq!(address("恒安新区B区12号楼1002"), "恒安新区B区12号楼");
-        assert_eq!(address("新建北路58号院3排5号"), "新建北路58号院");
-        assert_eq!(address("御河九号社区 御河九号小区 3号楼501"), "御河九号社区 御河九号小区 3号楼");
-        assert_eq!(address("永宁社区 8号楼 永宁社区8号楼3单元302"), "永宁社区8号楼");
-        assert_eq!(address("小区3-502"), "小区3号楼");
+        assert_eq!(address("民和社区3号楼1单元201室", &[]), "民和社区3号楼");
+        assert_eq!(address("振华南街…3号楼2单元501室", &[]), "振华南街…3号楼");
+        assert_eq!(address("御河九号小区3-2-501", &[]), "御河九号小区3号楼");
+        assert_eq!(address("宏安小区 2号楼 5楼", &[]), "宏安小区 2号楼");
+        assert_eq!(address("万城华府小区3号楼", &[]), "万城华府小区3号楼");
+        assert_eq!(address("魏都大道与文兴路口", &[]), "魏都大道与文兴路口");
+        assert_eq!(address("401室", &[]), "");
+        assert_eq!(address("御河九号小区3栋502", &[]), "御河九号小区3栋");
+        assert_eq!(address("恒安新区B区12号楼1002", &[]), "恒安新区B区12号楼");
+        assert_eq!(address("新建北路58号院3排5号", &[]), "新建北路58号院");
+        assert_eq!(address("御河九号社区 御河九号小区 3号楼501", &[]), "御河九号社区 御河九号小区 3号楼");
+        assert_eq!(address("永宁社区 8号楼 永宁社区8号楼3单元302", &[]), "永宁社区8号楼");
+        assert_eq!(address("小区3-502", &[]), "小区3号楼");
+    }
+
+    /// The ways people actually write numbers, names and doors, found by attacking the feed.
+    #[test]
+    fn what_an_attacker_typed_is_redacted() {
+        for (typed, public) in [
+            ("电话138.1234.5678", "电话*************"),
+            ("138\u{a0}1234\u{a0}5678", "*** **** ****"),
+            ("138–1234–5678", "*************"),
+            ("138\u{2011}1234\u{2011}5678", "*************"),
+            ("138　1234　5678", "*** **** ****"),
+            ("138，1234，5678", "*************"),
+            ("138/1234/5678", "*************"),
+            ("138_1234_5678", "*************"),
+            ("138\u{200b}1234\u{200b}5678", "***********"),
+            ("138 – 1234 – 5678", "*** * **** * ****"),
+            ("一三八 一二三四 五六七八", "*** **** ****"),
+            ("138一二三四5678", "***********"),
+            ("壹叁捌壹贰叁肆伍陆柒捌", "***********"),
+            ("身份证140202/1980/0101/123X", "身份证*********************"),
+            ("微信号 wangxf1980", "微信号 **********"),
+            ("wang＠qq．com", "***********"),
+            ("我电话138\u{1}1234\u{1}5678", "我电话***********"),
+            ("138\n1234\n5678", "***\n****\n****"),
+            // Two characters or three: the rule cannot know, so it hides three.
+            ("我是王芳今天家里停水", "我是王**天家里停水"),
+            ("我是欧阳小芳，漏水", "我是欧***，漏水"),
+            ("我姓陈叫陈建英阿姨", "我姓陈叫陈**阿姨"),
+            ("隔壁李桂兰老人81岁，糖尿病", "隔壁李**老人81岁，糖尿病"),
+            ("儿子王建军在外地", "儿子王**在外地"),
+            ("独居老人需要帮助，高龄老人", "独居老人需要帮助，高龄老人"),
+            ("3号楼501号", "3号楼*号"),
+            ("房号501", "房号*"),
+            ("门牌号：502", "门牌号：*"),
+            ("三号楼二单元五零一室", "三号楼*单元*室"),
+            ("住5楼东户", "住*楼*户"),
+            ("宏安小区2号楼东单元302户", "宏安小区2号楼东单元*户"),
+        ] {
+            assert_eq!(text(typed, &[]), public, "{typed:?}");
+        }
+        assert_eq!(address("民和社区3号楼501号", &[]), "民和社区3号楼");
+        assert_eq!(address("宏安小区2号楼东单元302户", &[]), "宏安小区2号楼东单元");
+        assert_eq!(address("民和社区3号楼王小芳家", &["王小芳"]), "民和社区3号楼王**家");
+        assert_eq!(address("民和社区住5楼", &[]), "民和社区");
     }
 
     #[test]
@@ -303,7 +450,7 @@ mod tests {
         #[test]
         fn no_long_number_survives(prefix in "\\PC{0,20}", digits in "[1-9][0-9]{6,17}", suffix in "\\PC{0,20}") {
             let s = format!("{prefix}{digits}{suffix}");
-            for out in [text(&s, &[]), address(&s), numbers(&s)] {
+            for out in [text(&s, &[]), address(&s, &[]), numbers(&s)] {
                 for m in LONG_NUMBER.find_iter(&out) {
                     prop_assert!(DATE.is_match(m.as_str()), "{s:?} → {out:?}");
                 }
@@ -313,7 +460,7 @@ mod tests {
         #[test]
         fn any_text_is_handled(s in "\\PC{0,200}") {
             let _ = text(&s, &["王小芳"]);
-            let _ = address(&s);
+            let _ = address(&s, &[]);
             let _ = numbers(&s);
         }
     }

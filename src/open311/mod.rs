@@ -273,7 +273,7 @@ fn request_rec(r: &Request, public: &publication::Extras) -> Rec {
         ("requested_datetime", s(w3c(r.created_at))),
         ("updated_datetime", s(w3c(r.updated_at))),
         ("expected_datetime", s(w3c(r.resolve_due))),
-        ("address", s(r.public_place())),
+        ("address", s(public.place.as_str())),
         ("address_id", s("")),
         ("zipcode", s("")),
         ("lat", coords.map_or(V::Null, |c| V::N(c.0))),

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::code_enum;
 use crate::web::error::FieldErrors;
-use crate::web::form::{clean_name, clean_optional};
+use crate::web::form::{clean_optional, clean_text};
 
 code_enum!(
     /// How a request came in.
@@ -207,7 +207,7 @@ pub fn validate_intake(input: &IntakeInput, phone_required: bool, errors: &mut F
     if category.is_empty() {
         errors.add("category", "error.required");
     }
-    let description = clean_name(&input.description, "description", MAX_DESCRIPTION, errors);
+    let description = clean_text(&input.description, "description", MAX_DESCRIPTION, errors);
     let place_id = parse_uuid(input.place_id.as_deref(), "place_id", errors);
     let estate_id = parse_uuid(input.estate_id.as_deref(), "estate_id", errors);
     let building = clean_optional(input.building.as_deref(), "building", 40, errors);

@@ -424,7 +424,7 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
         (Vec::new(), None, Vec::new())
     };
     let linked = super::publication::linked_name(&st.db, &r).await?;
-    let (public_text, public_address) = (r.public_wording(linked.as_deref()), r.public_place());
+    let (public_text, public_address) = (r.public_wording(linked.as_deref()), r.public_place(linked.as_deref()));
     let draft_open = fb.publication.is_some();
     // A refused form comes back as typed, against the version now shown beside it: the user
     // sees the current wording above the form before saving theirs over it.
@@ -724,7 +724,7 @@ pub async fn publication(
         version: Some(f.version),
         published: Some(f.published.is_some()),
         public_text: Some(keep(&f.public_text, derived.public_wording(linked.as_deref()))),
-        public_address: Some(keep(&f.public_address, derived.public_place())),
+        public_address: Some(keep(&f.public_address, derived.public_place(linked.as_deref()))),
     };
     let errors = match publish(&st.db, &viewer, &caller.actor(), id, f.version, &input).await {
         Ok(()) => return Ok(Redirect::to(&format!("/requests/{id}#publication")).into_response()),

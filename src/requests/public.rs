@@ -168,7 +168,7 @@ async fn track_view(
         .collect();
     Ok(TrackPage {
         wording: r.public_wording(linked.as_deref()),
-        place: r.public_place(),
+        place: r.public_place(linked.as_deref()),
         status_label: tr.t(&r.status().label_key()),
         created: local(r.created_at),
         resolve_due: local(r.resolve_due),

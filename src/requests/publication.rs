@@ -51,9 +51,10 @@ impl Request {
         self.reporter_name.as_deref().into_iter().chain(linked).collect()
     }
 
-    /// The address as the public reads it: the building, no further.
-    pub fn public_place(&self) -> String {
-        crate::redact::address(self.public_address.as_deref().unwrap_or(&self.address))
+    /// The address as the public reads it: the building, no further, without the reporter's
+    /// or the linked resident's name.
+    pub fn public_place(&self, linked: Option<&str>) -> String {
+        crate::redact::address(self.public_address.as_deref().unwrap_or(&self.address), &self.names(linked))
     }
 
     /// Coordinates as the public reads them.
@@ -289,6 +290,8 @@ pub struct Extras {
     pub note: Option<String>,
     /// Its wording as the public reads it.
     pub wording: String,
+    /// Its address as the public reads it.
+    pub place: String,
 }
 
 /// For a page of published requests: what the public reads beside each row.
@@ -297,7 +300,9 @@ pub async fn extras(db: &Db, rows: &[Request]) -> Result<HashMap<Uuid, Extras>, 
     let mut out: HashMap<Uuid, Extras> = rows
         .iter()
         .map(|r| {
-            (r.id, Extras { wording: r.public_wording(linked.get(&r.id).map(String::as_str)), ..Default::default() })
+            let linked = linked.get(&r.id).map(String::as_str);
+            let (wording, place) = (r.public_wording(linked), r.public_place(linked));
+            (r.id, Extras { wording, place, ..Default::default() })
         })
         .collect();
     if rows.is_empty() {

@@ -2201,6 +2201,9 @@ pub async fn public_note(db: &Db, actor: &Actor, id: Uuid, note: &str) -> Result
     if note.chars().count() > 1000 {
         return Err(AppError::field("note", "error.too_long"));
     }
+    if note.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(AppError::field("note", "error.control_chars"));
+    }
     let now = Utc::now();
     let mut tx = db.begin().await?;
     event(

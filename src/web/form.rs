@@ -160,6 +160,20 @@ pub fn clean_name(v: &str, field: &str, max: usize, errors: &mut FieldErrors) ->
     v.to_string()
 }
 
+/// A required text typed in a box of several lines: line breaks and tabs are the writer's,
+/// other control characters are refused.
+pub fn clean_text(v: &str, field: &str, max: usize, errors: &mut FieldErrors) -> String {
+    let v = v.trim();
+    if v.is_empty() {
+        errors.add(field, "error.required");
+    } else if v.chars().count() > max {
+        errors.add(field, "error.too_long");
+    } else if v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        errors.add(field, "error.control_chars");
+    }
+    v.to_string()
+}
+
 pub fn clean_optional(v: Option<&str>, field: &str, max: usize, errors: &mut FieldErrors) -> Option<String> {
     let v = v.map(str::trim).filter(|s| !s.is_empty())?;
     if v.chars().count() > max {

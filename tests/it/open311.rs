@@ -9,7 +9,7 @@ use crate::harness::TestApp;
 /// Fields posted, the status expected, a word the error must name.
 type BadPost<'a> = (&'a [(&'a str, &'a str)], StatusCode, &'a str);
 
-async fn api_key(app: &TestApp) -> String {
+pub async fn api_key(app: &TestApp) -> String {
     linli::open311::clients::register(&app.st.db, "测试应用", "", None).await.unwrap().1
 }
 

@@ -423,3 +423,75 @@ async fn a_linked_residents_name_stays_out_and_the_desks_own_wording_stands() {
     let rec = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
     assert_eq!(rec["description"], "1单元到4单元全部停水，预计12-15日恢复，咨询************");
 }
+
+/// What an attacker typed to slip data past the redaction (full-width digits, spaced and
+/// Chinese numerals, control characters (refused), a handle, a name in the address) stays off every
+/// public view of a request posted through Open311; a resident's multi-line report is taken.
+#[tokio::test]
+async fn disguised_personal_data_posted_through_open311_stays_off_the_public_views() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let key = crate::open311::api_key(&app).await;
+    let hidden = anon
+        .post_form(
+            "/open311/v2/requests.json",
+            &[
+                ("api_key", &key),
+                ("service_code", "street_light"),
+                ("address_string", "振华南街"),
+                ("description", "电话138\u{1}1234\u{1}1234"),
+            ],
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::BAD_REQUEST, "control characters are refused: {}", hidden.body);
+    assert!(hidden.body.contains("控制字符"), "{}", hidden.body);
+    let r = anon
+        .post_form(
+            "/open311/v2/requests.json",
+            &[
+                ("api_key", &key),
+                ("service_code", "street_light"),
+                ("address_string", "御河九号小区3号楼王小芳家2单元五零一室"),
+                ("first_name", "小芳"),
+                ("last_name", "王"),
+                (
+                    "description",
+                    "路灯不亮\n我是王小芳，电话１３８１２３４１２３４或一三八 一二三四 一二三四，微信号 wangxf1980",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let number = r.json()[0]["service_request_id"].as_str().unwrap().to_string();
+    for (path, r) in public_views(&anon, &number).await {
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_clean(&path, &r.body);
+        for s in ["１３８１２３４", "一三八", "wangxf1980", "五零一", "小芳"] {
+            assert!(!r.body.contains(s), "{path} shows {s:?}: {}", r.body);
+        }
+    }
+    let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json();
+    assert_eq!(one[0]["address"], "平城区 御河九号小区3号楼王**家", "{one}");
+    assert!(one[0]["description"].as_str().unwrap().starts_with("路灯不亮\n"), "{one}");
+
+    let r = anon
+        .post_form(
+            "/report",
+            &[
+                ("category", "street_light"),
+                ("description", "路灯不亮。\r\n晚上八点以后整条路都是黑的。"),
+                ("address", "御河九号小区3号楼"),
+                ("reporter_name", "王小芳"),
+                ("phone", "13812341234"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "a report of two lines is taken: {}", r.body);
+    let stored: (String,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT description FROM requests WHERE channel = 'web'"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    assert!(stored.0.contains("\n晚上八点"), "{:?}", stored.0);
+}
