@@ -199,6 +199,7 @@ pub async fn anonymise(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, reason: 
     let p = store::get(db, scope, id).await?.ok_or(AppError::NotFound)?;
     let now = Utc::now();
     let mut tx = db.begin().await?;
+    crate::requests::publication::forget_person(&mut tx, id, &p.name).await?;
     write!(&mut tx, |c| {
         sqlx::query(
         "UPDATE persons SET name = $1, id_sealed = NULL, id_hash = NULL, id_masked = NULL, phone_sealed = NULL, phone_hash = NULL,

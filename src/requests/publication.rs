@@ -390,3 +390,44 @@ pub async fn updates(
         })
         .collect())
 }
+
+/// On a person's anonymisation: their name leaves the requests linked to them (what the
+/// resident typed, the desk's public wording, the notes), and the reporter's name and phone go
+/// where the reporter was that person. The public wording of such a request was redacted with
+/// the linked name; once the person is anonymous that name is no longer known, so it must not
+/// survive in the text either. Runs in the anonymisation's transaction, before the person's own
+/// phone is cleared.
+pub async fn forget_person(tx: &mut crate::db::Tx, person: Uuid, name: &str) -> Result<(), sqlx::Error> {
+    const GONE: &str = "(已匿名)";
+    write!(&mut *tx, |c| {
+        sqlx::query(
+        "UPDATE requests SET
+            reporter_name = CASE WHEN reporter_name = $2 THEN NULL ELSE reporter_name END,
+            phone_sealed = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_sealed END,
+            phone_masked = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_masked END,
+            phone_hash = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_hash END,
+            description = REPLACE(description, $2, $3),
+            address = REPLACE(address, $2, $3),
+            public_text = REPLACE(public_text, $2, $3),
+            public_address = REPLACE(public_address, $2, $3),
+            version = version + 1
+         WHERE person_id = $1"
+    )
+    .bind(person)
+    .bind(name)
+    .bind(GONE)
+    .execute(c)
+    .await
+    .map(|_| ())
+    })?;
+    write!(&mut *tx, |c| sqlx::query(
+        "UPDATE request_events SET note = REPLACE(note, $2, $3)
+         WHERE note IS NOT NULL AND request_id IN (SELECT id FROM requests WHERE person_id = $1)"
+    )
+    .bind(person)
+    .bind(name)
+    .bind(GONE)
+    .execute(c)
+    .await
+    .map(|_| ()))
+}

@@ -487,11 +487,62 @@ async fn disguised_personal_data_posted_through_open311_stays_off_the_public_vie
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "a report of two lines is taken: {}", r.body);
-    let stored: (String,) = linli::read!(&app.st.db, |c| sqlx::query_as(
-        "SELECT description FROM requests WHERE channel = 'web'"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let stored: (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT description FROM requests WHERE channel = 'web'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
     assert!(stored.0.contains("\n晚上八点"), "{:?}", stored.0);
+}
+
+/// Anonymising a person (a deletion request) takes their name out of the requests linked to
+/// them, and their phone and name as reporter: the public wording was redacted with the linked
+/// name, which is no longer known afterwards, so the name must not survive in the text.
+#[tokio::test]
+async fn an_anonymised_residents_name_leaves_the_requests_linked_to_them() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let desk = app.login("zhenhua.mgr").await;
+    let place = app.place_id("永宁社区").await;
+    let body =
+        serde_json::json!({"name": "王鹏飞", "birth_date": "1950-03-04", "place_id": place, "phone": "13700001234"});
+    let r = desk.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let person = r.json()["id"].as_str().unwrap().to_string();
+    let intake = serde_json::json!({
+        "category": "heating",
+        "description": "王鹏飞反映家中暖气不热",
+        "place_id": place,
+        "person_id": person,
+        "reporter_name": "王鹏飞",
+        "phone": "13700001234",
+    });
+    let r = desk.send_json(Method::POST, "/api/v1/requests", &intake.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let created = r.json();
+    let (id, number) = (created["id"].as_str().unwrap().to_string(), created["number"].as_str().unwrap().to_string());
+    let path = format!("/api/v1/requests/{id}/publication");
+    let r = desk.send_json(Method::POST, &path, r#"{"published": true}"#, &[("if-match", "*")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = desk
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/people/{person}/anonymise"),
+            r#"{"reason": "本人申请删除个人信息"}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    for (path, r) in public_views(&anon, &number).await {
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(!r.body.contains("鹏飞"), "{path} shows the anonymised name: {}", r.body);
+    }
+    let inside = desk.get(&format!("/api/v1/requests/{id}")).await;
+    assert_eq!(inside.status, StatusCode::OK, "{}", inside.body);
+    for s in ["鹏飞", "13700001234", "1234"] {
+        assert!(!inside.body.contains(s), "staff still read {s:?}: {}", inside.body);
+    }
+    let page = desk.get(&format!("/requests/{id}")).await;
+    assert!(!page.body.contains("鹏飞") && page.body.contains("(已匿名)反映家中暖气不热"), "{}", page.body);
 }
