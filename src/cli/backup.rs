@@ -77,10 +77,9 @@ async fn write_backup(cfg: &Config, db: &Db, out: &Path, mac_file: &Path) -> any
         }
         Db::Postgres(..) => {
             // pg_dump runs in one repeatable-read snapshot: consistent while writes go on.
-            let status = std::process::Command::new("pg_dump")
+            let status = pg_command("pg_dump", &cfg.database_url)?
                 .args(["--format=custom", "--no-owner", "--file"])
                 .arg(out)
-                .arg(&cfg.database_url)
                 .status()
                 .context("running pg_dump (install postgresql-client)")?;
             if !status.success() {
@@ -164,9 +163,8 @@ pub async fn restore(cfg: Config, from: PathBuf, force: bool, no_verify: bool) -
         }
         let staged = Staged(std::env::temp_dir().join(format!("linli-restore-{}.dump", uuid::Uuid::now_v7())));
         copy_checked(&from, &staged.0, expected)?;
-        let status = std::process::Command::new("pg_restore")
-            .args(["--clean", "--if-exists", "--no-owner", "--single-transaction", "--dbname"])
-            .arg(&cfg.database_url)
+        let status = pg_command("pg_restore", &cfg.database_url)?
+            .args(["--clean", "--if-exists", "--no-owner", "--single-transaction"])
             .arg(&staged.0)
             .status()
             .context("running pg_restore")?;
@@ -364,5 +362,36 @@ impl Drop for Staged {
         for suffix in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
         }
+    }
+}
+
+/// A PostgreSQL client tool pointed at the database, with the URL's password in the
+/// environment (PGPASSWORD) rather than on the command line, where `ps` shows it to every user
+/// of the machine.
+fn pg_command(tool: &str, database_url: &str) -> anyhow::Result<std::process::Command> {
+    let mut url = url::Url::parse(database_url).context("database_url is not a URL")?;
+    let mut cmd = std::process::Command::new(tool);
+    if let Some(password) = url.password() {
+        let password = percent_encoding::percent_decode_str(password).decode_utf8_lossy().into_owned();
+        cmd.env("PGPASSWORD", password);
+        url.set_password(None).map_err(|()| anyhow::anyhow!("database_url cannot hold a password"))?;
+    }
+    cmd.arg("--dbname").arg(url.as_str());
+    Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pg_command;
+
+    #[test]
+    fn the_password_goes_in_the_environment_not_on_the_command_line() {
+        let cmd = pg_command("pg_dump", "postgres://linli:s%3Acret%40x@db.example:5432/linli?sslmode=require").unwrap();
+        let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(args, ["--dbname", "postgres://linli@db.example:5432/linli?sslmode=require"]);
+        let env: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(env, [(std::ffi::OsStr::new("PGPASSWORD"), Some(std::ffi::OsStr::new("s:cret@x")))]);
+        let plain = pg_command("pg_dump", "postgres://postgres@127.0.0.1/linli").unwrap();
+        assert_eq!(plain.get_envs().count(), 0);
     }
 }
