@@ -546,3 +546,65 @@ async fn an_anonymised_residents_name_leaves_the_requests_linked_to_them() {
     let page = desk.get(&format!("/requests/{id}")).await;
     assert!(!page.body.contains("鹏飞") && page.body.contains("(已匿名)反映家中暖气不热"), "{}", page.body);
 }
+
+/// The public choice on dispatch and callback notes: ticked, the note reaches the resident,
+/// redacted (through the API for the dispatch, the page form for the callback).
+#[tokio::test]
+async fn a_dispatch_or_callback_note_its_writer_makes_public_reaches_the_resident_redacted() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let key = crate::open311::api_key(&app).await;
+    let fields = [("api_key", key.as_str()), ("service_code", "sewer_blocked"), ("address_string", "宏安小区2号楼")];
+    let r = anon.post_form("/open311/v2/requests.json", &fields).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let number = r.json()[0]["service_request_id"].as_str().unwrap().to_string();
+    let (id, version) = request_row(&app, &number).await;
+    let (org,): (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM organisations WHERE name = '大同市政排污所'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    let desk = app.login("bureau").await;
+    let body = serde_json::json!({
+        "version": version, "units": [format!("org:{org}")],
+        "note": "已派排污所，联系电话13812341234", "note_public": true,
+    });
+    let r = desk.send_json(Method::POST, &format!("/api/v1/requests/{id}/dispatch"), &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
+    assert_eq!(one["status_notes"], "已派排污所，联系电话***********", "{one}");
+
+    let unit = app.login("paiwu").await;
+    for step in [[("action", "sign"), ("note", "")], [("action", "resolve"), ("note", "已疏通")]] {
+        let p: (uuid::Uuid, i64) =
+            linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id, version FROM request_parts WHERE request_id = $1")
+                .bind(id)
+                .fetch_one(c)
+                .await)
+            .unwrap();
+        let v = p.1.to_string();
+        let mut fields = vec![("version", v.as_str())];
+        fields.extend_from_slice(&step);
+        let r = unit.post_form(&format!("/request-parts/{}", p.0), &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{step:?}: {}", r.body);
+    }
+    let version = request_row(&app, &number).await.1.to_string();
+    let r = desk
+        .post_form(
+            &format!("/requests/{id}/callback"),
+            &[
+                ("version", &version),
+                ("satisfaction", "satisfied"),
+                ("note", "回访满意，居民王小芳说谢谢"),
+                ("note_public", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
+    assert_eq!(one["status"], "closed");
+    let notes = one["status_notes"].as_str().unwrap();
+    assert!(notes.starts_with("回访满意") && !notes.contains("王小芳"), "{one}");
+    let updates = anon.get("/open311/v2/servicerequestupdates.json").await;
+    assert!(updates.body.contains("已派排污所") && !updates.body.contains("13812341234"), "{}", updates.body);
+}
