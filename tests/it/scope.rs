@@ -81,6 +81,7 @@ fn names_field(r: &crate::harness::Resp, field: &str) -> bool {
 enum Send<'a> {
     Json(Method, String, String),
     Form(String, Vec<(&'a str, String)>),
+    Multipart(String, Vec<(&'a str, String)>),
 }
 
 async fn send(c: &Client<'_>, s: &Send<'_>) -> crate::harness::Resp {
@@ -90,7 +91,37 @@ async fn send(c: &Client<'_>, s: &Send<'_>) -> crate::harness::Resp {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
             c.post_form(path, &fields).await
         }
+        Send::Multipart(path, fields) => {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            c.post_multipart(path, &fields, &[]).await
+        }
     }
+}
+
+/// Runs a table of writes that name a foreign id: each must answer 422 on its field, exactly
+/// as for an id that does not exist.
+async fn refused_like_unknown<'a>(rows: &[(&'a Client<'a>, String, Box<dyn Fn(String) -> Send<'a> + 'a>, &'a str)]) {
+    let mut failures = Vec::new();
+    for (i, (client, foreign, request, field)) in rows.iter().enumerate() {
+        let unknown = if foreign.contains('.') { "no.such.account".to_string() } else { Uuid::now_v7().to_string() };
+        let r = send(client, &request(foreign.clone())).await;
+        let u = send(client, &request(unknown.clone())).await;
+        if r.status != StatusCode::UNPROCESSABLE_ENTITY {
+            failures.push(format!(
+                "row {i} ({field}): foreign id answered {} {}",
+                r.status,
+                &r.body[..r.body.len().min(300)]
+            ));
+            continue;
+        }
+        if !names_field(&r, field) {
+            failures.push(format!("row {i}: the refusal does not name {field}: {}", &r.body[..r.body.len().min(300)]));
+        }
+        if refusal(&r, foreign) != refusal(&u, &unknown) {
+            failures.push(format!("row {i} ({field}): a foreign id is answered unlike an unknown one"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[tokio::test]
@@ -408,27 +439,7 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
     let _ = yg_worker;
 
     let users = app.count("SELECT COUNT(*) FROM users").await;
-    let mut failures = Vec::new();
-    for (i, (client, foreign, request, field)) in rows.iter().enumerate() {
-        let unknown = if foreign.contains('.') { "no.such.account".to_string() } else { Uuid::now_v7().to_string() };
-        let r = send(client, &request(foreign.clone())).await;
-        let u = send(client, &request(unknown.clone())).await;
-        if r.status != StatusCode::UNPROCESSABLE_ENTITY {
-            failures.push(format!(
-                "row {i} ({field}): foreign id answered {} {}",
-                r.status,
-                &r.body[..r.body.len().min(300)]
-            ));
-            continue;
-        }
-        if !names_field(&r, field) {
-            failures.push(format!("row {i}: the refusal does not name {field}: {}", &r.body[..r.body.len().min(300)]));
-        }
-        if refusal(&r, foreign) != refusal(&u, &unknown) {
-            failures.push(format!("row {i} ({field}): a foreign id is answered unlike an unknown one"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    refused_like_unknown(&rows).await;
 
     // Nothing was written: no account, the estate, station, case and request as they were.
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, users);
@@ -580,4 +591,191 @@ async fn an_edit_keeps_a_binding_above_the_editor_but_cannot_turn_it_into_a_new_
         .await)
     .unwrap();
     assert_eq!(role.0, "partner_staff");
+}
+
+/// The rest of the writes that name a place or an organisation by id: a station created, an
+/// organisation of the district moved to another, places created or re-parented, and the page
+/// forms beside the API writes of the first table.
+#[tokio::test]
+async fn the_remaining_writes_naming_a_place_or_organisation_refuse_foreign_ids() {
+    let app = TestApp::new().await;
+    let (_, yg_partner, _) = yungang_records(&app).await;
+    let bureau = app.login("bureau").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let worker = app.login("wenbichen").await;
+    let district_dept = id_of(&app, "organisations", "平城区环卫服务中心").await;
+    let (kouquan, quanxi, yongning, zhenhua) = (
+        app.place_id("口泉街道").await,
+        app.place_id("泉西社区(示例)").await,
+        app.place_id("永宁社区").await,
+        app.place_id("振华街道").await,
+    );
+    let body = serde_json::json!({"name": "赵三", "birth_date": "1950-01-01", "place_id": yongning}).to_string();
+    let person = worker.send_json(Method::POST, "/api/v1/people", &body, &[]).await.json();
+    let person_id = person["id"].as_str().unwrap().to_string();
+    let place_body = serde_json::json!({"parent_id": zhenhua, "kind": "community", "name": "测试社区"}).to_string();
+    let own_place = bureau.send_json(Method::POST, "/api/v1/places", &place_body, &[]).await;
+    assert_eq!(own_place.status, StatusCode::CREATED, "{}", own_place.body);
+    let own_place = own_place.json()["id"].as_str().unwrap().to_string();
+    let today = linli::hazards::store::today().to_string();
+
+    type Row<'a> = (&'a Client<'a>, String, Box<dyn Fn(String) -> Send<'a> + 'a>, &'a str);
+    let rows: Vec<Row> = vec![
+        (
+            &bureau,
+            kouquan.to_string(),
+            Box::new(|p| {
+                Send::Form(
+                    "/stations".into(),
+                    vec![("place_id", p), ("name", "测试社工站".into()), ("active", "on".into())],
+                )
+            }),
+            "place_id",
+        ),
+        (
+            &bureau,
+            yg_partner.to_string(),
+            Box::new(|o| {
+                Send::Form(
+                    "/stations".into(),
+                    vec![
+                        ("place_id", zhenhua.to_string()),
+                        ("name", "测试社工站".into()),
+                        ("operator_id", o),
+                        ("active", "on".into()),
+                    ],
+                )
+            }),
+            "operator_id",
+        ),
+        (
+            &bureau,
+            kouquan.to_string(),
+            Box::new(|p| {
+                Send::Form(
+                    format!("/organisations/{district_dept}"),
+                    vec![
+                        ("kind", "department".into()),
+                        ("name", "平城区环卫服务中心".into()),
+                        ("place_id", p),
+                        ("active", "on".into()),
+                        ("version", "1".into()),
+                    ],
+                )
+            }),
+            "place_id",
+        ),
+        (
+            &bureau,
+            kouquan.to_string(),
+            Box::new(|p| {
+                Send::Json(
+                    Method::POST,
+                    "/api/v1/places".into(),
+                    serde_json::json!({"parent_id": p, "kind": "community", "name": "外区社区"}).to_string(),
+                )
+            }),
+            "parent_id",
+        ),
+        (
+            &bureau,
+            kouquan.to_string(),
+            Box::new(|p| {
+                Send::Form(
+                    "/places".into(),
+                    vec![("parent_id", p), ("kind", "community".into()), ("name", "外区社区".into())],
+                )
+            }),
+            "parent_id",
+        ),
+        (
+            &bureau,
+            kouquan.to_string(),
+            Box::new(|p| {
+                Send::Json(
+                    Method::POST,
+                    format!("/api/v1/places/{own_place}/move"),
+                    serde_json::json!({"new_parent_id": p}).to_string(),
+                )
+            }),
+            "new_parent_id",
+        ),
+        (
+            &bureau,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Form(
+                    "/requests".into(),
+                    vec![("category", "sewage_overflow".into()), ("description", "污水".into()), ("place_id", p)],
+                )
+            }),
+            "place_id",
+        ),
+        (
+            &worker,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Form(
+                    "/people".into(),
+                    vec![("name", "钱四".into()), ("birth_date", "1950-01-01".into()), ("place_id", p)],
+                )
+            }),
+            "place_id",
+        ),
+        (
+            &worker,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Json(
+                    Method::PUT,
+                    format!("/api/v1/people/{person_id}"),
+                    serde_json::json!({"name": "赵三", "birth_date": "1950-01-01", "place_id": p, "version": 1})
+                        .to_string(),
+                )
+            }),
+            "place_id",
+        ),
+        (
+            &worker,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Multipart(
+                    "/hazards".into(),
+                    vec![
+                        ("category", "fire".into()),
+                        ("risk_level", "general".into()),
+                        ("description", "楼道堆放杂物".into()),
+                        ("place_id", p),
+                    ],
+                )
+            }),
+            "place_id",
+        ),
+        (
+            &manager,
+            quanxi.to_string(),
+            Box::new(|p| {
+                Send::Form(
+                    "/patrols".into(),
+                    vec![
+                        ("place_id", p),
+                        ("checklist", "fire".into()),
+                        ("area", "1号楼".into()),
+                        ("due_on", today.clone()),
+                    ],
+                )
+            }),
+            "place_id",
+        ),
+    ];
+    let counts =
+        "SELECT (SELECT COUNT(*) FROM stations) + (SELECT COUNT(*) FROM places) + (SELECT COUNT(*) FROM requests)
+                  + (SELECT COUNT(*) FROM persons) + (SELECT COUNT(*) FROM hazards) + (SELECT COUNT(*) FROM patrols)";
+    let before = app.count(counts).await;
+    refused_like_unknown(&rows).await;
+    assert_eq!(app.count(counts).await, before, "nothing was written");
+    let dept = bureau.get(&format!("/api/v1/organisations/{district_dept}")).await;
+    assert!(!dept.body.contains(&kouquan.to_string()), "the department stayed in the district: {}", dept.body);
+    let moved = bureau.get(&format!("/api/v1/people/{person_id}")).await.json();
+    assert_eq!(moved["place_id"], yongning.to_string());
 }
