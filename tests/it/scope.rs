@@ -98,9 +98,12 @@ async fn send(c: &Client<'_>, s: &Send<'_>) -> crate::harness::Resp {
     }
 }
 
+/// A write naming a foreign id: who sends it, the id, the request naming it, the field refused.
+type Row<'a> = (&'a Client<'a>, String, Box<dyn Fn(String) -> Send<'a> + 'a>, &'a str);
+
 /// Runs a table of writes that name a foreign id: each must answer 422 on its field, exactly
 /// as for an id that does not exist.
-async fn refused_like_unknown<'a>(rows: &[(&'a Client<'a>, String, Box<dyn Fn(String) -> Send<'a> + 'a>, &'a str)]) {
+async fn refused_like_unknown(rows: &[Row<'_>]) {
     let mut failures = Vec::new();
     for (i, (client, foreign, request, field)) in rows.iter().enumerate() {
         let unknown = if foreign.contains('.') { "no.such.account".to_string() } else { Uuid::now_v7().to_string() };
@@ -185,8 +188,6 @@ async fn ids_outside_the_callers_scope_are_refused_like_unknown_ones_on_every_wr
             ("organisation_id", org),
         ]
     };
-    // (who, the foreign id, the request naming it, the field refused)
-    type Row<'a> = (&'a Client<'a>, String, Box<dyn Fn(String) -> Send<'a> + 'a>, &'a str);
     let rows: Vec<Row> = vec![
         // A department of another district, and one above the district: binding an account to
         // an organisation lets it read that organisation's requests.
@@ -619,7 +620,6 @@ async fn the_remaining_writes_naming_a_place_or_organisation_refuse_foreign_ids(
     let own_place = own_place.json()["id"].as_str().unwrap().to_string();
     let today = linli::hazards::store::today().to_string();
 
-    type Row<'a> = (&'a Client<'a>, String, Box<dyn Fn(String) -> Send<'a> + 'a>, &'a str);
     let rows: Vec<Row> = vec![
         (
             &bureau,
