@@ -497,6 +497,7 @@ struct CasePage {
     plan_form: PlanForm,
     record_form: RecordForm,
     transfer_form: TransferForm,
+    reassign_form: ReassignForm,
     today: chrono::NaiveDate,
 }
 
@@ -535,6 +536,7 @@ struct Feedback {
     plan_form: Option<PlanForm>,
     record_form: Option<RecordForm>,
     transfer_form: Option<TransferForm>,
+    reassign_form: Option<ReassignForm>,
 }
 
 pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
@@ -593,6 +595,7 @@ async fn render_case(
         plan_form,
         record_form: fb.record_form.unwrap_or_default(),
         transfer_form: fb.transfer_form.unwrap_or_default(),
+        reassign_form: fb.reassign_form.unwrap_or_default(),
         today: today(),
         ctx,
         current: case,
@@ -896,7 +899,7 @@ pub struct TransferForm {
     pub reason: String,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct ReassignForm {
     #[serde(default)]
     pub worker_id: String,
@@ -921,9 +924,10 @@ pub async fn reassign(
                     *field = "reassign_reason".into();
                 }
             }
-            refused(&st, &caller, id, AppError::Invalid(errors), Feedback::default()).await
+            let fb = Feedback { reassign_form: Some(f), ..Default::default() };
+            refused(&st, &caller, id, AppError::Invalid(errors), fb).await
         }
-        Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
+        Err(e) => refused(&st, &caller, id, e, Feedback { reassign_form: Some(f), ..Default::default() }).await,
     }
 }
 

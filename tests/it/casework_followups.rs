@@ -153,6 +153,8 @@ async fn the_manager_reassigns_a_case_within_the_station_with_a_reason() {
     let manager = app.login("zhenhua.mgr").await;
     let page = manager.get(&format!("/cases/{cid}")).await;
     assert!(page.body.contains("reassign-form"), "{}", page.body);
+    let select = page.between("<select name=\"worker_id\"", "</select>").unwrap();
+    assert!(!select.contains(" selected"), "no worker is chosen for the manager: {select}");
     let mgr_id = app.user_id("zhenhua.mgr").await.to_string();
     let elsewhere = app.user_id("leizeyu").await.to_string();
     let url = format!("/cases/{cid}/reassign");
@@ -162,6 +164,12 @@ async fn the_manager_reassigns_a_case_within_the_station_with_a_reason() {
     let r = manager.post_form(&url, &[("worker_id", &mgr_id), ("reason", "")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("f-reassign-reason"));
+    // A refused form keeps what was chosen and typed.
+    let r = manager.post_form(&url, &[("worker_id", ""), ("reason", "温碧晨休产假")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("value=\"温碧晨休产假\""), "the reason typed is kept: {}", r.body);
+    let r = manager.post_form(&url, &[("worker_id", &mgr_id), ("reason", "")]).await;
+    assert!(r.body.contains(&format!("value=\"{mgr_id}\" selected")), "the worker chosen is kept");
     assert_eq!(
         app.login("wenbichen").await.post_form(&url, &[("worker_id", &mgr_id), ("reason", "休假")]).await.status,
         StatusCode::FORBIDDEN
