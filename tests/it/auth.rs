@@ -290,6 +290,35 @@ async fn a_password_reset_revokes_the_accounts_api_tokens() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&detail.0).unwrap()["api_tokens_revoked"], 1);
 }
 
+/// Changing one's own password is what a user does who fears it is known: the API tokens made
+/// with the old one stop at once (a token is a password of its own), and so do the account's
+/// other sessions; the session that changed it stays signed in.
+#[tokio::test]
+async fn an_own_password_change_revokes_the_accounts_api_tokens_and_other_sessions() {
+    let app = TestApp::new().await;
+    let c = app.login("hanjianwei").await;
+    let other = app.login("hanjianwei").await;
+    let token = c.post_form("/account/tokens", &[("name", "手机端")]).await.between("id=\"new-token\">", "<").unwrap();
+    let mut api = app.anon();
+    api.token = Some(token);
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::OK, "the token works before");
+    let new = "另一个很长的新密码-Passw0rd";
+    let r =
+        c.post_form("/account/password", &[("current", &app.password), ("new_password", new), ("confirm", new)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED, "the token stops after");
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL").await, 0);
+    assert_eq!(other.get("/places").await.status, StatusCode::SEE_OTHER, "the other session ended");
+    assert_eq!(c.get("/places").await.status, StatusCode::OK, "this session stays");
+    let detail: (String,) = linli::read!(&app.st.db, |conn| sqlx::query_as(
+        "SELECT detail FROM audit_log WHERE action = 'password.change'"
+    )
+    .fetch_one(conn)
+    .await)
+    .unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&detail.0).unwrap()["api_tokens_revoked"], 1);
+}
+
 /// Waits out the end of the current one-minute rate-limit window when little of it is left, so
 /// that a burst of attempts lands in one window (the limits count per fixed minute).
 async fn fresh_minute_window() {
