@@ -457,3 +457,45 @@ async fn rotating_the_left_of_x_forwarded_for_does_not_escape_the_address_limit(
     // Another client behind the same proxy has a window of its own.
     assert_eq!(attempt("other".into(), "203.0.113.8".into()).await, StatusCode::UNAUTHORIZED);
 }
+
+/// A byte that is not text in the client's own part of X-Forwarded-For does not send the
+/// request to the proxy's address: each client keeps its own window (before, such headers were
+/// ignored whole, so every client sending one shared one bucket, and escaped their own).
+#[tokio::test]
+async fn a_byte_that_is_not_text_in_x_forwarded_for_keeps_each_client_in_its_own_window() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| {
+        cfg.trusted_proxies = 1;
+        cfg.login_rate_per_minute = 5;
+    });
+    fresh_minute_window().await;
+    let attempt = |account: String, xff: Vec<u8>| {
+        let app = &app;
+        async move {
+            let req = axum::http::Request::builder()
+                .method(axum::http::Method::POST)
+                .uri("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", axum::http::HeaderValue::from_bytes(&xff).unwrap())
+                .body(axum::body::Body::from(format!("account={account}&password=a+wrong+password")))
+                .unwrap();
+            app.send(req).await.status
+        }
+    };
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        statuses.push(attempt(format!("guess{i}"), b"\xff\xfe, 203.0.113.7".to_vec()).await);
+    }
+    let wrong = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failure' AND ip = '203.0.113.7'").await,
+        5,
+        "failures are filed under the address the proxy saw"
+    );
+    assert_eq!(
+        attempt("other".into(), b"\xc3\x28, 203.0.113.8".to_vec()).await,
+        StatusCode::UNAUTHORIZED,
+        "another client behind the same proxy has a window of its own"
+    );
+}
