@@ -89,7 +89,37 @@ async fn address_rate_limit_answers_429() {
     }
     let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
     assert!(limited >= 5, "{statuses:?}");
-    assert!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.rate_limited'").await >= 5);
+    // One row per address and window, not one per refusal (two windows at most here).
+    let rows = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.rate_limited'").await;
+    assert!((1..=2).contains(&rows), "{rows}");
+}
+
+/// A brute force refused by the address limit writes one audit row for the window, not one
+/// per refused attempt; a role hammering a forbidden route writes a capped number of rows.
+#[tokio::test]
+async fn refused_floods_write_one_audit_row_a_window_not_one_a_refusal() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| cfg.login_rate_per_minute = 3);
+    // Signed in before the flood fills this address's window.
+    let worker = app.login("wenbichen").await;
+    fresh_minute_window().await;
+    let c = app.anon();
+    let mut limited = 0;
+    for i in 0..53 {
+        let r = c.post_form("/login", &[("account", &format!("user{i}")), ("password", "whatever-password")]).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 50);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.rate_limited'").await, 1);
+
+    fresh_minute_window().await;
+    for _ in 0..30 {
+        assert_eq!(worker.get("/audit").await.status, StatusCode::FORBIDDEN);
+    }
+    let denied = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'").await;
+    assert_eq!(denied, i64::from(linli::app::DENIALS_AUDITED_PER_MINUTE), "capped per account and minute");
 }
 
 #[tokio::test]
