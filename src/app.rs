@@ -143,6 +143,27 @@ pub fn router(st: AppState) -> Router {
         .layer(CatchPanicLayer::new())
 }
 
+/// `access.denied` rows an account writes a minute; past them the denials are only counted.
+pub const DENIALS_AUDITED_PER_MINUTE: u32 = 10;
+
+/// Audits a wrong-role request, up to [`DENIALS_AUDITED_PER_MINUTE`] rows per account and
+/// minute: a script hammering a forbidden route must not write one hash-chained row per
+/// request. Past the cap the denials are only counted (the rate-limit row of the window).
+async fn record_denial(st: &AppState, caller: &Caller, route: String) -> Result<(), sqlx::Error> {
+    let limit =
+        crate::web::ratelimit::Limit::new(format!("audit403:{}", caller.user_id), DENIALS_AUDITED_PER_MINUTE, 60);
+    let mut tx = st.db.begin().await?;
+    if limit.hit_in(&mut tx).await? {
+        audit::record(
+            &mut tx,
+            &caller.actor(),
+            Entry { action: "access.denied", entity: "route", entity_id: Some(route), detail: serde_json::Value::Null },
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
 async fn guard(State(st): State<AppState>, access: Access, route: &'static str, req: Request, next: Next) -> Response {
     if matches!(access, Access::Public) {
         return next.run(req).await;
@@ -157,17 +178,7 @@ async fn guard(State(st): State<AppState>, access: Access, route: &'static str, 
         return AppError::Unauthenticated.into_response();
     };
     if !access.allows(caller.role) {
-        let _ = audit::record_alone(
-            &st.db,
-            &caller.actor(),
-            Entry {
-                action: "access.denied",
-                entity: "route",
-                entity_id: Some(format!("{} {}", req.method(), path)),
-                detail: serde_json::Value::Null,
-            },
-        )
-        .await;
+        let _ = record_denial(&st, &caller, format!("{} {}", req.method(), path)).await;
         return AppError::Forbidden.into_response();
     }
     if caller.must_change_password && !is_api && path != "/account/password" && path != "/logout" {

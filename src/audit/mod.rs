@@ -12,7 +12,9 @@
 //! Each MAC names its key. A rotated-out key cannot check the links it made, but it need not:
 //! a later link's MAC covers the hash that commits to them (`linli keys rotate` appends one at
 //! once). Rows chained before links were keyed are covered the same way by the first keyed
-//! link, appended when the database is migrated. What must verify is the newest link.
+//! link, appended when the database is migrated. What must verify is the newest link. Once a
+//! chain is keyed, every later row carries a MAC: `record` checks the head's before chaining
+//! onto it, and `linli check` reports an unkeyed row after a keyed one as a break.
 //!
 //! The single `audit_head` row is updated first in each writing transaction: it hands out
 //! sequence numbers and serialises chain appends across app instances (a row lock on
@@ -57,6 +59,7 @@ pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), 
     let (seq, prev): (i64, String) = crate::write!(tx, |c| {
         sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash").fetch_one(&mut *c).await
     })?;
+    check_head(tx, seq - 1, &prev).await?;
     let detail = entry.detail.to_string();
     let row = ChainInput {
         seq,
@@ -98,6 +101,45 @@ pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), 
             .map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// Refuses to chain onto a head the keyring does not vouch for. A new link's MAC covers every
+/// row before it, so MACing onto a row someone with the database file added (unkeyed, or with
+/// a made-up MAC) and its recomputed hash would launder it. The head must be the row the head
+/// table names, with a MAC that verifies; only a chain that was never keyed (before `migrate`
+/// keys it) may end in a row without one. Checked after the head's row lock is taken, so it is
+/// the head this append chains onto.
+async fn check_head(tx: &mut Tx, seq: i64, hash: &str) -> Result<(), sqlx::Error> {
+    if seq == 0 {
+        return Ok(());
+    }
+    let head: Option<(String, Option<String>)> = crate::write!(tx, |c| {
+        sqlx::query_as("SELECT hash, mac FROM audit_log WHERE seq = $1").bind(seq).fetch_optional(c).await
+    })?;
+    let refuse = |why: &str| {
+        tracing::error!(seq, "audit chain head does not verify ({why}); refusing to chain onto it: run `linli check`");
+        Err(sqlx::Error::Protocol(format!(
+            "audit chain head {seq} does not verify ({why}); nothing is recorded onto it: run `linli check`"
+        )))
+    };
+    match head {
+        None => refuse("row missing"),
+        Some((row_hash, _)) if row_hash != hash => refuse("hash differs from the head table"),
+        Some((_, Some(mac))) => match check_link(tx.keys()?, seq, hash, &mac) {
+            Some(true) => Ok(()),
+            Some(false) => refuse("MAC does not verify"),
+            None => refuse("MAC by a key the keyring does not hold"),
+        },
+        Some((_, None)) => {
+            let keyed: Option<(i64,)> = crate::write!(tx, |c| {
+                sqlx::query_as("SELECT seq FROM audit_log WHERE mac IS NOT NULL LIMIT 1").fetch_optional(c).await
+            })?;
+            match keyed {
+                None => Ok(()),
+                Some(_) => refuse("no MAC after keyed rows"),
+            }
+        }
+    }
 }
 
 /// Records in a transaction of its own (logins, denials: events with no other write).

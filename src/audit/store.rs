@@ -105,6 +105,9 @@ pub const ALTERED_MAC: &str = "row content altered (its MAC does not verify)";
 /// `secret.key`), which looks exactly like every row forged, and is far likelier.
 pub const OTHER_KEY: &str = "its MAC is by another key of the same id (no link of that key verifies)";
 pub const UNCOVERED: &str = "not covered by a MAC the keyring can check";
+/// A row without a MAC after keyed ones: the app writes none since links are keyed, so it was
+/// added (or its MAC taken away) by someone with the database, not the app.
+pub const UNKEYED_AFTER_KEYED: &str = "row without a MAC after keyed rows";
 pub const PAST_ANCHOR: &str = "rows missing at the end (an anchor was kept for it)";
 pub const NOT_ANCHORED: &str = "row differs from the anchor kept for it";
 
@@ -124,6 +127,9 @@ impl ChainReport {
             UNCOVERED if !self.missing_keys.is_empty() => format!(
                 "from row {seq} on is keyed with {}, which the keyring does not hold; give that key in secret.key or LINLI_SECRET_KEY (after the newest)",
                 self.missing_keys.join(", ")
+            ),
+            UNKEYED_AFTER_KEYED => format!(
+                "has a row without a MAC at {seq}, after keyed rows: the app writes none since its links are keyed, so it was added or stripped by someone with the database"
             ),
             UNCOVERED => {
                 format!("from row {seq} on carries no MAC at all (rows written without one, nothing keyed after them)")
@@ -192,6 +198,8 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
     let mut missing_keys: Vec<String> = Vec::new();
     // Keys that made at least one link that verifies.
     let mut proven: Vec<String> = Vec::new();
+    // Whether a row with a MAC has been seen: from then on every row must carry one.
+    let mut keyed = false;
     let broken = |rows, unchecked, at, why| {
         Ok(ChainReport { rows, first_break: Some((at, why)), unchecked, ..Default::default() })
     };
@@ -230,12 +238,24 @@ pub async fn verify_against(db: &Db, anchors: &[Anchor]) -> Result<ChainReport, 
                 return broken(rows, unchecked, r.seq, "row content altered");
             }
             match r.mac.as_deref() {
-                // Unkeyed (chained before MACs, or by an instance of the old version still
-                // running during an upgrade): covered, if at all, by a later keyed link.
+                // Unkeyed: only rows chained before MACs existed, covered by the keyed link
+                // `migrate` appends. One after a keyed row was not written by the app (which
+                // refuses to chain onto an unverified head), and a later keyed link must not
+                // vouch for it.
+                None if keyed => {
+                    return Ok(ChainReport {
+                        rows,
+                        first_break: Some((r.seq, UNKEYED_AFTER_KEYED)),
+                        unchecked,
+                        missing_keys,
+                        break_key: None,
+                    });
+                }
                 None => {
                     uncovered.get_or_insert(r.seq);
                 }
                 Some(mac) => {
+                    keyed = true;
                     let key = mac.split(':').next().unwrap_or("").to_string();
                     match super::check_link(keys, r.seq, &r.hash, mac) {
                         Some(true) => {

@@ -46,12 +46,24 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
     // gives it back if the password was right.
     let bucket = format!("login-fail:{ip}");
     let Some(slot) = ratelimit::reserve(&st.db, &bucket, st.cfg.login_rate_per_minute, 60).await? else {
-        audit::record_alone(
-            &st.db,
-            &Actor { id: None, name: "anonymous".into(), ip: ip.into() },
-            Entry { action: "login.rate_limited", entity: "user", entity_id: None, detail: serde_json::Value::Null },
-        )
-        .await?;
+        // One row per address and window, not one per refused attempt: a brute force refused
+        // here costs no argon2 time, and must not cost a hash-chained row each either (a flood
+        // of them would bury the rows that matter and grow the log without bound).
+        let mut tx = st.db.begin().await?;
+        if ratelimit::Limit::new(format!("audit-rl:{bucket}"), 1, 60).hit_in(&mut tx).await? {
+            audit::record(
+                &mut tx,
+                &Actor { id: None, name: "anonymous".into(), ip: ip.into() },
+                Entry {
+                    action: "login.rate_limited",
+                    entity: "user",
+                    entity_id: None,
+                    detail: serde_json::json!({ "window_secs": 60, "further_refusals": "not recorded" }),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
         return Err(AppError::TooMany);
     };
     let account = normalise_account(account);
@@ -64,12 +76,18 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
     let Some(attempt) = reserve_attempt(st, &account, now).await? else {
         // Locked, or the attempts already under way fill what is left before the lockout: no
         // password is checked (argon2 time is what a guesser would spend).
-        audit::record_alone(
-            &st.db,
-            &actor,
-            Entry { action: "login.locked", entity: "user", entity_id: None, detail: serde_json::Value::Null },
-        )
-        .await?;
+        // Attempts on a locked account come from any number of addresses: one row per
+        // account name and minute, for the same reason as above.
+        let mut tx = st.db.begin().await?;
+        if ratelimit::Limit::new(format!("audit-locked:{account}"), 1, 60).hit_in(&mut tx).await? {
+            audit::record(
+                &mut tx,
+                &actor,
+                Entry { action: "login.locked", entity: "user", entity_id: None, detail: serde_json::Value::Null },
+            )
+            .await?;
+        }
+        tx.commit().await?;
         return Ok(Outcome::Locked);
     };
     let user: Option<UserRow> = read!(&st.db, |c| {

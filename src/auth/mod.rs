@@ -175,30 +175,56 @@ pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -
 
 fn client_ip(st: &AppState, req: &Request) -> String {
     let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|ci| ci.0.ip());
-    match forwarded_client(req.headers(), st.cfg.trusted_proxies).or(peer) {
-        Some(ip) => ip.to_canonical().to_string(),
-        None => "unknown".into(),
+    match forwarded_client(req.headers(), st.cfg.trusted_proxies) {
+        Some(client) => client,
+        None => match peer {
+            Some(ip) => ip.to_canonical().to_string(),
+            None => "unknown".into(),
+        },
     }
 }
 
 /// The client address as the outermost of `hops` trusted proxies saw it. Each proxy appends the
 /// address it was reached from to X-Forwarded-For, so the last `hops` entries are written by
 /// ours and the one `hops` places from the right is the client; whatever stands further left
-/// was written by the client and is never read. None (the connection's own address counts)
-/// without trusted proxies, when the header holds fewer entries than there are proxies (the
-/// request did not pass them all), or when that entry is not an address.
-pub fn forwarded_client(headers: &axum::http::HeaderMap, hops: u8) -> Option<std::net::IpAddr> {
+/// was written by the client and is never read — not even decoded: the header is split on
+/// its raw bytes, so a byte that is not text in the client's own part (which used to make the
+/// whole header be ignored, and put every such client in the proxy's one rate-limit bucket,
+/// out of their own) changes nothing. None (the connection's own address counts) without
+/// trusted proxies or when the header holds fewer entries than there are proxies (the request
+/// did not pass them all). An entry in the client's place that is not an address is still
+/// that client's, not the proxy's: it comes back as an opaque key (`xff:` and the escaped
+/// bytes), so it keeps a bucket and an audit trail of its own.
+pub fn forwarded_client(headers: &axum::http::HeaderMap, hops: u8) -> Option<String> {
     if hops == 0 {
         return None;
     }
     // Several header lines are one list, in order.
-    let mut entries = Vec::new();
+    let mut entries: Vec<&[u8]> = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        entries.extend(value.to_str().ok()?.split(',').map(str::trim));
+        entries.extend(value.as_bytes().split(|b| *b == b',').map(<[u8]>::trim_ascii));
     }
     let entry = entries[entries.len().checked_sub(usize::from(hops))?];
-    // Some proxies write the client's port too: `203.0.113.7:4711`, `[2001:db8::1]:4711`.
-    entry.parse().ok().or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+    let parsed = std::str::from_utf8(entry).ok().and_then(|e| {
+        // Some proxies write the client's port too: `203.0.113.7:4711`, `[2001:db8::1]:4711`.
+        e.parse::<std::net::IpAddr>().ok().or_else(|| e.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+    });
+    Some(match parsed {
+        Some(ip) => ip.to_canonical().to_string(),
+        None => opaque_client(entry),
+    })
+}
+
+/// A key for a client entry that is no address: its bytes escaped (so any byte can be stored
+/// and shown), a long one cut and told apart by a hash of the whole.
+fn opaque_client(entry: &[u8]) -> String {
+    use sha2::Digest;
+    const KEEP: usize = 40;
+    if entry.len() <= KEEP {
+        return format!("xff:{}", entry.escape_ascii());
+    }
+    let digest = sha2::Sha256::digest(entry);
+    format!("xff:{}…{}", entry[..KEEP].escape_ascii(), hex::encode(&digest[..6]))
 }
 
 /// The caller an operator acts as on the command line: an active account's role and scope,
@@ -247,7 +273,15 @@ mod tests {
     }
 
     fn client(values: &[&str], hops: u8) -> Option<String> {
-        forwarded_client(&with(values), hops).map(|ip| ip.to_string())
+        forwarded_client(&with(values), hops)
+    }
+
+    fn raw(lines: &[&[u8]], hops: u8) -> Option<String> {
+        let mut h = HeaderMap::new();
+        for l in lines {
+            h.append("x-forwarded-for", axum::http::HeaderValue::from_bytes(l).unwrap());
+        }
+        forwarded_client(&h, hops)
     }
 
     #[test]
@@ -264,14 +298,38 @@ mod tests {
     }
 
     #[test]
-    fn a_short_or_malformed_header_names_no_client() {
+    fn a_short_header_names_no_client() {
         assert_eq!(client(&[], 1), None);
         assert_eq!(client(&["203.0.113.7"], 2), None, "fewer entries than proxies");
-        assert_eq!(client(&["203.0.113.7, unknown"], 1), None);
-        assert_eq!(client(&["203.0.113.7, "], 1), None);
-        assert_eq!(client(&["203.0.113.7, 1.2.3.4.5"], 1), None);
-        let mut h = HeaderMap::new();
-        h.append("x-forwarded-for", axum::http::HeaderValue::from_bytes(b"\xff203.0.113.7").unwrap());
-        assert_eq!(forwarded_client(&h, 1), None, "not text");
+    }
+
+    /// A byte that is not text in the client's own part of the header is never decoded: the
+    /// client stays the entry our proxy wrote, not the proxy (before, the whole header was
+    /// ignored and every such client shared the proxy's address and rate-limit bucket).
+    #[test]
+    fn bytes_that_are_not_text_left_of_the_client_change_nothing() {
+        assert_eq!(raw(&[b"\xff\xfe, 203.0.113.7"], 1).as_deref(), Some("203.0.113.7"));
+        assert_eq!(raw(&[b"1.2.3.4\xff, 203.0.113.7, 192.0.2.10"], 2).as_deref(), Some("203.0.113.7"));
+        assert_eq!(raw(&[b"\xc3\x28", b"203.0.113.7"], 1).as_deref(), Some("203.0.113.7"), "on another line");
+    }
+
+    /// An entry in the client's place that is no address is that client's own key, never the
+    /// proxy's address: two such clients do not share a bucket with each other or with everyone.
+    #[test]
+    fn an_entry_that_is_no_address_is_an_opaque_key_of_its_own() {
+        let a = raw(&[b"203.0.113.7, \xffa"], 1).unwrap();
+        let b = raw(&[b"203.0.113.7, \xffb"], 1).unwrap();
+        assert!(a.starts_with("xff:") && b.starts_with("xff:"), "{a} {b}");
+        assert_ne!(a, b);
+        assert_eq!(a, "xff:\\xffa");
+        assert_eq!(client(&["203.0.113.7, unknown"], 1).as_deref(), Some("xff:unknown"));
+        assert_eq!(client(&["203.0.113.7, 1.2.3.4.5"], 1).as_deref(), Some("xff:1.2.3.4.5"));
+        assert_eq!(client(&["203.0.113.7, "], 1).as_deref(), Some("xff:"));
+        let long = [b'x'; 300];
+        let mut other = long;
+        other[299] = b'y';
+        let (k1, k2) = (raw(&[&long], 1).unwrap(), raw(&[&other], 1).unwrap());
+        assert!(k1.chars().count() < 70, "{k1}");
+        assert_ne!(k1, k2, "a long entry is told apart by its hash");
     }
 }

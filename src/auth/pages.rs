@@ -428,6 +428,9 @@ async fn password_submit(
             .await
             .map(|r| r.rows_affected())
     })?;
+    // API tokens too: whoever changes a password they fear is known must not leave a token
+    // made with it working (the one this request came with, if any, ends as well).
+    let revoked = super::tokens::revoke_all_for(&mut tx, caller.user_id).await?;
     audit::record(
         &mut tx,
         &caller.actor(),
@@ -435,7 +438,7 @@ async fn password_submit(
             action: "password.change",
             entity: "user",
             entity_id: Some(caller.user_id.to_string()),
-            detail: serde_json::Value::Null,
+            detail: serde_json::json!({ "api_tokens_revoked": revoked }),
         },
     )
     .await?;

@@ -20,6 +20,8 @@ pub enum Arg {
     /// A nullable reference (an actor who may be the system).
     OptId(Option<Uuid>),
     Int(i64),
+    /// A BOOLEAN column (PostgreSQL refuses an integer for one).
+    Bool(bool),
     Time(DateTime<Utc>),
     Date(NaiveDate),
 }
@@ -47,6 +49,11 @@ impl From<Option<Uuid>> for Arg {
 impl From<i64> for Arg {
     fn from(v: i64) -> Self {
         Arg::Int(v)
+    }
+}
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
     }
 }
 impl From<NaiveDate> for Arg {
@@ -103,6 +110,7 @@ macro_rules! bound {
                 Arg::Id(v) => q.bind(v),
                 Arg::OptId(v) => q.bind(v),
                 Arg::Int(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
                 Arg::Time(v) => q.bind(v),
                 Arg::Date(v) => q.bind(v),
             };

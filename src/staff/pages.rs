@@ -84,7 +84,8 @@ async fn render_staff(
     let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/staff", "nav.staff");
     ctx.title = s.display_name.clone();
     let tr = ctx.tr;
-    let can_manage = Role::parse(&s.role).is_some_and(|r| caller.role.can_grant(r));
+    let can_manage =
+        Role::parse(&s.role).is_some_and(|r| caller.role.can_grant(r)) && store::covers_all(&caller.scope, &s);
     let view = StaffPage {
         role_label: tr.t(&format!("role.{}", s.role)).to_string(),
         last_login: s
@@ -241,12 +242,12 @@ pub async fn create(
 }
 
 pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
-    let s = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let s = store::get_writable(&st.db, &caller.scope, id).await?;
     let f = StaffForm {
         account: s.account.clone(),
         display_name: s.display_name.clone(),
         role: s.role.clone(),
-        place_ids: s.places.iter().filter(|p| caller.scope.covers(&p.path)).map(|p| p.id.to_string()).collect(),
+        place_ids: s.places.iter().map(|p| p.id.to_string()).collect(),
         organisation_id: s.organisation_id.map(|o| o.to_string()).unwrap_or_default(),
         version: s.version.to_string(),
     };

@@ -43,12 +43,39 @@ pub struct PlaceRef {
 const FROM: &str = "FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id";
 const COLS: &str = "u.id, u.account, u.display_name, u.role, u.disabled, u.totp_enabled, u.organisation_id, o.name AS organisation_name, u.last_login_at, u.version";
 
-/// Accounts with at least one binding inside the scope.
+/// Accounts with at least one binding inside the scope: what the caller may read.
 fn visible(scope: &Scope, args: &mut Args) -> String {
     format!(
         "EXISTS (SELECT 1 FROM user_places up JOIN places p ON p.id = up.place_id WHERE up.user_id = u.id AND {})",
         args.scope("p.path", scope)
     )
+}
+
+/// Accounts with no binding outside the scope: what the caller may write. One binding inside
+/// is enough to read an account, but not to take it over: a 平城区 bureau resetting the password
+/// of a 云冈区 administrator who also holds one 平城区 place would sign in as them in 云冈区.
+/// Written into each write's own statement (`id_col` is the target's id column), so a place
+/// bound between the check and the write still counts.
+fn writable(scope: &Scope, args: &mut Args, id_col: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM user_places wp JOIN places wpl ON wpl.id = wp.place_id WHERE wp.user_id = {id_col} AND NOT {})",
+        args.scope("wpl.path", scope)
+    )
+}
+
+/// The account to change, if the caller may change it: 404 when they cannot read it, 403
+/// (`staff.outside_scope`) when they read it through one place but it is bound outside too.
+pub async fn get_writable(db: &Db, scope: &Scope, id: Uuid) -> Result<Staff, AppError> {
+    let s = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    if !covers_all(scope, &s) {
+        return Err(AppError::ForbiddenBecause("staff.outside_scope"));
+    }
+    Ok(s)
+}
+
+/// Whether every place of the account lies inside the scope (the screens offer writes only then).
+pub fn covers_all(scope: &Scope, s: &Staff) -> bool {
+    s.places.iter().all(|p| scope.covers(&p.path))
 }
 
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -265,7 +292,7 @@ pub async fn update(
     id: Uuid,
     input: &StaffInput,
 ) -> Result<(), AppError> {
-    let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let current = get_writable(db, scope, id).await?;
     let current_role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
     if !granter.can_grant(current_role) {
         return Err(AppError::Forbidden);
@@ -281,28 +308,33 @@ pub async fn update(
     let kept = current.organisation_id.filter(|_| current_role == input.role);
     check_organisation(db, scope, input.organisation_id, kept, &mut errors).await?;
     errors.into_result()?;
-    // Bindings outside the editor's scope are not theirs to remove.
-    let mut places: Vec<Uuid> = current.places.iter().filter(|p| !scope.covers(&p.path)).map(|p| p.id).collect();
-    places.extend(dedup(&input.place_ids));
+    // Every current binding is inside the editor's scope (`get_writable`), and so is every
+    // new one (`check_places`): the account is theirs to rebind as a whole.
+    let places = dedup(&input.place_ids);
     let now = Utc::now();
     let mut tx = db.begin().await?;
-    let n = write!(&mut tx, |c| {
-        sqlx::query(
-            "UPDATE users SET display_name = $1, role = $2, organisation_id = $3, version = version + 1, updated_at = $4, updated_by = $5
-             WHERE id = $6 AND ($7 IS NULL OR version = $7)",
-        )
-        .bind(&name)
-        .bind(input.role.as_str())
-        .bind(input.organisation_id)
-        .bind(now)
-        .bind(actor.id)
-        .bind(id)
-        .bind(input.version)
-        .execute(c)
-        .await.map(|r| r.rows_affected())
-    })?;
-    if n == 0 {
-        return Err(AppError::Stale);
+    let mut args = Args::new();
+    let sql = format!(
+        "UPDATE users SET display_name = {}, role = {}, organisation_id = {}, version = version + 1, updated_at = {}, updated_by = {}
+         WHERE id = {} AND {}",
+        args.push(name.as_str()),
+        args.push(input.role.as_str()),
+        args.push(input.organisation_id),
+        args.push(now),
+        args.push(actor.id),
+        args.push(id),
+        writable(scope, &mut args, "users.id"),
+    );
+    let sql = match input.version {
+        Some(v) => format!("{sql} AND version = {}", args.push(v)),
+        None => sql,
+    };
+    if query::execute(&mut tx, &sql, &args).await? == 0 {
+        // A stale version, or a binding outside the scope added since the check.
+        return Err(match get_writable(db, scope, id).await {
+            Ok(_) => AppError::Stale,
+            Err(e) => e,
+        });
     }
     write!(&mut tx, |c| sqlx::query("DELETE FROM user_places WHERE user_id = $1")
         .bind(id)
@@ -337,7 +369,7 @@ pub async fn set_disabled(
     id: Uuid,
     disabled: bool,
 ) -> Result<(), AppError> {
-    let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let current = get_writable(db, scope, id).await?;
     let role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
     if granter.is_some_and(|g| !g.can_grant(role)) {
         return Err(AppError::Forbidden);
@@ -346,18 +378,18 @@ pub async fn set_disabled(
         return Err(AppError::field("disabled", "staff.cannot_disable_self"));
     }
     let mut tx = db.begin().await?;
-    write!(&mut tx, |c| {
-        sqlx::query(
-            "UPDATE users SET disabled = $1, version = version + 1, updated_at = $2, updated_by = $3 WHERE id = $4",
-        )
-        .bind(disabled)
-        .bind(Utc::now())
-        .bind(actor.id)
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    let mut args = Args::new();
+    let sql = format!(
+        "UPDATE users SET disabled = {}, version = version + 1, updated_at = {}, updated_by = {} WHERE id = {} AND {}",
+        args.push(disabled),
+        args.push(Utc::now()),
+        args.push(actor.id),
+        args.push(id),
+        writable(scope, &mut args, "users.id"),
+    );
+    if query::execute(&mut tx, &sql, &args).await? == 0 {
+        return Err(AppError::ForbiddenBecause("staff.outside_scope"));
+    }
     let mut detail = serde_json::Value::Null;
     if disabled {
         session::destroy_all_for(&mut tx, id).await?;
@@ -389,7 +421,7 @@ pub async fn reset_password(
     id: Uuid,
     given: Option<&str>,
 ) -> Result<String, AppError> {
-    let current = get(db, scope, id).await?.ok_or(AppError::NotFound)?;
+    let current = get_writable(db, scope, id).await?;
     let role = Role::parse(&current.role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
     if granter.is_some_and(|g| !g.can_grant(role)) {
         return Err(AppError::Forbidden);
@@ -404,15 +436,20 @@ pub async fn reset_password(
     };
     let hash = password::hash_off_thread(&pass).await?;
     let mut tx = db.begin().await?;
+    let mut args = Args::new();
+    let sql = format!(
+        "UPDATE users SET password_hash = {}, must_change_password = {}, version = version + 1, updated_at = {}, updated_by = {} WHERE id = {} AND {}",
+        args.push(hash.as_str()),
+        args.push(given.is_none()),
+        args.push(Utc::now()),
+        args.push(actor.id),
+        args.push(id),
+        writable(scope, &mut args, "users.id"),
+    );
+    if query::execute(&mut tx, &sql, &args).await? == 0 {
+        return Err(AppError::ForbiddenBecause("staff.outside_scope"));
+    }
     write!(&mut tx, |c| {
-        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2, version = version + 1, updated_at = $3, updated_by = $4 WHERE id = $5")
-            .bind(&hash)
-            .bind(given.is_none())
-            .bind(Utc::now())
-            .bind(actor.id)
-            .bind(id)
-            .execute(&mut *c)
-            .await.map(|r| r.rows_affected())?;
         sqlx::query("DELETE FROM login_failures WHERE account = $1")
             .bind(&current.account)
             .execute(&mut *c)

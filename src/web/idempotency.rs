@@ -69,16 +69,28 @@ pub async fn layer(State((st, limits)): State<(AppState, Arc<RouteLimits>)>, req
     if key.is_empty() || key.len() > 255 {
         return fail(AppError::bad("error.idempotency_key"));
     }
-    let principal = match (req.extensions().get::<Caller>(), req.extensions().get::<RequestInfo>()) {
-        (Some(c), _) => c.user_id.to_string(),
-        (None, Some(i)) => format!("ip:{}", i.ip),
-        _ => "unknown".into(),
-    };
+    // Answers that show what a reveal or an export uncovered (ID numbers, phones, notes) are
+    // never stored: the table would hold them in clear, and a replay would show them again
+    // without the audit row each showing must write.
+    if answers_with_secrets(&path) {
+        return next.run(req).await;
+    }
+    let caller = req.extensions().get::<Caller>().map(|c| c.user_id.to_string());
     let (parts, body) = req.into_parts();
     // The body is held to the route's own limit: uploads take more than other posts.
     let bytes = match to_bytes(body, limits.of(&path)).await {
         Ok(b) => b,
         Err(_) => return fail(AppError::TooLarge),
+    };
+    // Keys are honoured for signed-in callers and for Open311 apps with a valid api_key: an
+    // anonymous caller gets nothing from a claim but could fill the table with answers.
+    let principal = match caller {
+        Some(user) => user,
+        None => match open311_app(&st, &path, &parts.headers, &bytes).await {
+            Ok(Some(app)) => format!("open311:{app}"),
+            Ok(None) => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
+            Err(e) => return fail(e),
+        },
     };
     let attempt = Attempt {
         st: st.clone(),
@@ -108,6 +120,50 @@ pub async fn layer(State((st, limits)): State<(AppState, Arc<RouteLimits>)>, req
         }
     }
     fail(AppError::Conflict("error.idempotency_in_progress"))
+}
+
+/// POST routes whose answers carry what a reveal or an export uncovered.
+fn answers_with_secrets(path: &str) -> bool {
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    last.contains("reveal") || last.ends_with("export")
+}
+
+/// The Open311 app a post to `/open311/` names by a valid `api_key` (form or multipart body).
+async fn open311_app(
+    st: &AppState,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<Option<Uuid>, AppError> {
+    if !path.starts_with("/open311/") {
+        return Ok(None);
+    }
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let key = if ct.starts_with("application/x-www-form-urlencoded") {
+        serde_html_form::from_bytes::<Vec<(String, String)>>(body)
+            .ok()
+            .and_then(|ps| ps.into_iter().find(|(k, _)| k == "api_key").map(|(_, v)| v))
+    } else if ct.starts_with("multipart/form-data") {
+        multipart_field(body, "api_key")
+    } else {
+        None
+    };
+    let Some(key) = key else { return Ok(None) };
+    let limit = crate::open311::clients::post_limit(&key, u32::MAX);
+    Ok(crate::open311::clients::by_key(&st.db, &key, &limit).await?.map(|(c, _)| c.id))
+}
+
+/// A short text field of a multipart body, found by its part header. Only used to know which
+/// app holds a key; the Open311 handler parses the body properly and checks the key itself.
+fn multipart_field(body: &[u8], name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\"");
+    let at = body.windows(marker.len()).position(|w| w == marker.as_bytes())? + marker.len();
+    let rest = &body[at..];
+    let start = rest.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let value = &rest[start..];
+    let end = value.windows(2).position(|w| w == b"\r\n")?;
+    let v = std::str::from_utf8(&value[..end.min(256)]).ok()?;
+    Some(v.to_string())
 }
 
 #[derive(Clone)]

@@ -314,9 +314,8 @@ async fn the_chain_verifies_across_a_key_rotation_and_without_the_old_key() {
 }
 
 /// A chain from before links were keyed (no MACs) does not pass as it is; `migrate` appends
-/// one keyed link after it, which covers it. Rows without a MAC after that (an instance of the
-/// old version still running during an upgrade) are covered by the next keyed one; the newest
-/// link without its MAC is not.
+/// one keyed link after it, which covers it. A row without a MAC after that is a break, even
+/// with keyed links after it: the app writes none once the chain is keyed.
 #[tokio::test]
 async fn an_unkeyed_chain_is_covered_by_the_link_migrate_appends() {
     let app = TestApp::new().await;
@@ -352,10 +351,91 @@ async fn an_unkeyed_chain_is_covered_by_the_link_migrate_appends() {
     app.login("bureau").await;
     strip("UPDATE audit_log SET mac = NULL WHERE seq = (SELECT MAX(seq) FROM audit_log) - 1").await;
     let r = linli::audit::store::verify_chain(db).await.unwrap();
-    assert!(r.first_break.is_none(), "{r:?}");
-    strip("UPDATE audit_log SET mac = NULL WHERE seq = (SELECT MAX(seq) FROM audit_log)").await;
-    let r = linli::audit::store::verify_chain(db).await.unwrap();
-    // Both trailing rows are now without a MAC: the break is where the uncovered run starts.
     let newest = app.count("SELECT MAX(seq) FROM audit_log").await;
-    assert_eq!(r.first_break, Some((newest - 1, "not covered by a MAC the keyring can check")), "{r:?}");
+    assert_eq!(r.first_break, Some((newest - 1, "row without a MAC after keyed rows")), "{r:?}");
+}
+
+/// Appends a row as someone with the database file but not the key would: hash and head
+/// recomputed, the MAC left out or made up. Returns its sequence number.
+async fn append_forged(db: &linli::db::Db, mac: Option<&str>) -> i64 {
+    use chrono::SubsecRound;
+    let (seq, prev): (i64, String) =
+        linli::read!(db, |c| sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(c).await)
+            .unwrap();
+    let seq = seq + 1;
+    let at = chrono::Utc::now().trunc_subsecs(6);
+    let detail = "{\"forged\":true}";
+    let hash = linli::audit::ChainInput {
+        seq,
+        at,
+        actor_id: None,
+        actor: "bureau",
+        action: "staff.disable",
+        entity: "user",
+        entity_id: None,
+        ip: "10.0.0.1",
+        detail,
+    }
+    .hash(&prev);
+    let mut tx = db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| async {
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor_id, actor, action, entity, entity_id, ip, detail, prev_hash, hash, mac)
+             VALUES ($1, $2, NULL, 'bureau', 'staff.disable', 'user', NULL, '10.0.0.1', $3, $4, $5, $6)",
+        )
+        .bind(seq)
+        .bind(at)
+        .bind(detail)
+        .bind(&prev)
+        .bind(&hash)
+        .bind(mac)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())?;
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(&hash)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    }
+    .await)
+    .unwrap();
+    tx.commit().await.unwrap();
+    seq
+}
+
+fn test_entry() -> linli::audit::Entry<'static> {
+    linli::audit::Entry { action: "test.after", entity: "test", entity_id: None, detail: serde_json::Value::Null }
+}
+
+/// Someone with the database file (not the key) appends a row without a MAC, hash and head
+/// recomputed. `check` names it; and the app refuses to chain onto that head, since its next
+/// keyed link would cover (launder) the forged row.
+#[tokio::test]
+async fn unkeyed_rows_after_keyed_ones_are_a_break_and_never_chained_onto() {
+    let app = TestApp::new().await;
+    let db = &app.st.db;
+    let forged = append_forged(db, None).await;
+    let r = linli::audit::store::verify_chain(db).await.unwrap();
+    assert_eq!(r.first_break, Some((forged, "row without a MAC after keyed rows")), "{r:?}");
+    let op = linli::audit::Actor::system("test");
+    assert!(linli::audit::record_alone(db, &op, test_entry()).await.is_err(), "the app does not chain onto it");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'test.after'").await, 0);
+    let r = linli::audit::store::verify_chain(db).await.unwrap();
+    assert_eq!(r.first_break, Some((forged, "row without a MAC after keyed rows")), "still reported: {r:?}");
+}
+
+/// A head with a MAC made up without the key is not chained onto either.
+#[tokio::test]
+async fn a_head_with_a_made_up_mac_is_never_chained_onto() {
+    let app = TestApp::new().await;
+    let db = &app.st.db;
+    let fake = "k1:0000000000000000000000000000000000000000000000000000000000000000";
+    let forged = append_forged(db, Some(fake)).await;
+    let op = linli::audit::Actor::system("test");
+    assert!(linli::audit::record_alone(db, &op, test_entry()).await.is_err());
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'test.after'").await, 0);
+    let r = linli::audit::store::verify_chain(db).await.unwrap();
+    assert_eq!(r.first_break.map(|(s, _)| s), Some(forged), "{r:?}");
 }

@@ -89,7 +89,37 @@ async fn address_rate_limit_answers_429() {
     }
     let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
     assert!(limited >= 5, "{statuses:?}");
-    assert!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.rate_limited'").await >= 5);
+    // One row per address and window, not one per refusal (two windows at most here).
+    let rows = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.rate_limited'").await;
+    assert!((1..=2).contains(&rows), "{rows}");
+}
+
+/// A brute force refused by the address limit writes one audit row for the window, not one
+/// per refused attempt; a role hammering a forbidden route writes a capped number of rows.
+#[tokio::test]
+async fn refused_floods_write_one_audit_row_a_window_not_one_a_refusal() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| cfg.login_rate_per_minute = 3);
+    // Signed in before the flood fills this address's window.
+    let worker = app.login("wenbichen").await;
+    fresh_minute_window().await;
+    let c = app.anon();
+    let mut limited = 0;
+    for i in 0..53 {
+        let r = c.post_form("/login", &[("account", &format!("user{i}")), ("password", "whatever-password")]).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        }
+    }
+    assert_eq!(limited, 50);
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.rate_limited'").await, 1);
+
+    fresh_minute_window().await;
+    for _ in 0..30 {
+        assert_eq!(worker.get("/audit").await.status, StatusCode::FORBIDDEN);
+    }
+    let denied = app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'").await;
+    assert_eq!(denied, i64::from(linli::app::DENIALS_AUDITED_PER_MINUTE), "capped per account and minute");
 }
 
 #[tokio::test]
@@ -290,6 +320,35 @@ async fn a_password_reset_revokes_the_accounts_api_tokens() {
     assert_eq!(serde_json::from_str::<serde_json::Value>(&detail.0).unwrap()["api_tokens_revoked"], 1);
 }
 
+/// Changing one's own password is what a user does who fears it is known: the API tokens made
+/// with the old one stop at once (a token is a password of its own), and so do the account's
+/// other sessions; the session that changed it stays signed in.
+#[tokio::test]
+async fn an_own_password_change_revokes_the_accounts_api_tokens_and_other_sessions() {
+    let app = TestApp::new().await;
+    let c = app.login("hanjianwei").await;
+    let other = app.login("hanjianwei").await;
+    let token = c.post_form("/account/tokens", &[("name", "手机端")]).await.between("id=\"new-token\">", "<").unwrap();
+    let mut api = app.anon();
+    api.token = Some(token);
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::OK, "the token works before");
+    let new = "另一个很长的新密码-Passw0rd";
+    let r =
+        c.post_form("/account/password", &[("current", &app.password), ("new_password", new), ("confirm", new)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED, "the token stops after");
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL").await, 0);
+    assert_eq!(other.get("/places").await.status, StatusCode::SEE_OTHER, "the other session ended");
+    assert_eq!(c.get("/places").await.status, StatusCode::OK, "this session stays");
+    let detail: (String,) = linli::read!(&app.st.db, |conn| sqlx::query_as(
+        "SELECT detail FROM audit_log WHERE action = 'password.change'"
+    )
+    .fetch_one(conn)
+    .await)
+    .unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&detail.0).unwrap()["api_tokens_revoked"], 1);
+}
+
 /// Waits out the end of the current one-minute rate-limit window when little of it is left, so
 /// that a burst of attempts lands in one window (the limits count per fixed minute).
 async fn fresh_minute_window() {
@@ -427,4 +486,46 @@ async fn rotating_the_left_of_x_forwarded_for_does_not_escape_the_address_limit(
     );
     // Another client behind the same proxy has a window of its own.
     assert_eq!(attempt("other".into(), "203.0.113.8".into()).await, StatusCode::UNAUTHORIZED);
+}
+
+/// A byte that is not text in the client's own part of X-Forwarded-For does not send the
+/// request to the proxy's address: each client keeps its own window (before, such headers were
+/// ignored whole, so every client sending one shared one bucket, and escaped their own).
+#[tokio::test]
+async fn a_byte_that_is_not_text_in_x_forwarded_for_keeps_each_client_in_its_own_window() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| {
+        cfg.trusted_proxies = 1;
+        cfg.login_rate_per_minute = 5;
+    });
+    fresh_minute_window().await;
+    let attempt = |account: String, xff: Vec<u8>| {
+        let app = &app;
+        async move {
+            let req = axum::http::Request::builder()
+                .method(axum::http::Method::POST)
+                .uri("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", axum::http::HeaderValue::from_bytes(&xff).unwrap())
+                .body(axum::body::Body::from(format!("account={account}&password=a+wrong+password")))
+                .unwrap();
+            app.send(req).await.status
+        }
+    };
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        statuses.push(attempt(format!("guess{i}"), b"\xff\xfe, 203.0.113.7".to_vec()).await);
+    }
+    let wrong = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failure' AND ip = '203.0.113.7'").await,
+        5,
+        "failures are filed under the address the proxy saw"
+    );
+    assert_eq!(
+        attempt("other".into(), b"\xc3\x28, 203.0.113.8".to_vec()).await,
+        StatusCode::UNAUTHORIZED,
+        "another client behind the same proxy has a window of its own"
+    );
 }

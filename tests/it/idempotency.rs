@@ -298,3 +298,53 @@ fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String,
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
+
+/// A reveal's answer holds the full ID number: with an Idempotency-Key it is not stored in
+/// the idempotency table (where it would sit in clear), and a second call with the same key
+/// reveals again with an audit row of its own instead of replaying the first answer.
+#[tokio::test]
+async fn a_keyed_reveal_is_neither_stored_nor_replayed_without_its_audit_row() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let number = crate::people_import::id_number("19860302", "121");
+    let p = crate::casework::register(
+        &worker,
+        serde_json::json!({"name": "王鹏", "id_number": number, "place_id": app.place_id("永宁社区").await}),
+    )
+    .await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    let body = r#"{"field":"id_number","reason":"办理低保材料核对"}"#;
+    let path = format!("/api/v1/people/{pid}/reveal");
+    for _ in 0..2 {
+        let r = worker.send_json(Method::POST, &path, body, &[("idempotency-key", "reveal-once")]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["value"], number);
+    }
+    let stored: Vec<(Option<Vec<u8>>,)> =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT body FROM idempotency_keys").fetch_all(c).await).unwrap();
+    let leaked = stored.iter().filter_map(|(b,)| b.as_ref()).any(|b| String::from_utf8_lossy(b).contains(&number));
+    assert!(!leaked, "the revealed number is not kept in the idempotency table");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.reveal'").await, 2);
+}
+
+/// An anonymous caller's key is not honoured (nothing is claimed or stored for it); an Open311
+/// app's, with a valid api_key, is.
+#[tokio::test]
+async fn keys_are_honoured_for_signed_in_callers_and_open311_apps_only() {
+    let app = TestApp::new().await;
+    let before = app.count("SELECT COUNT(*) FROM idempotency_keys").await;
+    let form = [("account", "nobody"), ("password", "wrong-password-here")];
+    let body = serde_urlencoded::to_string(form).unwrap().into_bytes();
+    let headers = [("content-type", "application/x-www-form-urlencoded"), ("idempotency-key", "anon-1")];
+    let r = app.anon().raw(Method::POST, "/login", &headers, body).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM idempotency_keys").await, before, "no claim for an anonymous post");
+
+    let key = linli::open311::clients::register(&app.st.db, "幂等应用", "", None).await.unwrap().1;
+    let photo = linli::files::samples::jpeg_with_gps(20, 15);
+    let first = o311_post(&app, &key, "requests.json", "路灯不亮", &photo, &[("idempotency-key", "app-1")]).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = o311_post(&app, &key, "requests.json", "路灯不亮", &photo, &[("idempotency-key", "app-1")]).await;
+    assert_eq!((again.status, again.body.as_str()), (StatusCode::CREATED, first.body.as_str()), "replayed");
+    assert_eq!(app.count("SELECT COUNT(*) FROM idempotency_keys").await, before + 1);
+}

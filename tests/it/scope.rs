@@ -779,3 +779,68 @@ async fn the_remaining_writes_naming_a_place_or_organisation_refuse_foreign_ids(
     let moved = bureau.get(&format!("/api/v1/people/{person_id}")).await.json();
     assert_eq!(moved["place_id"], yongning.to_string());
 }
+
+/// An account bound to places in two districts belongs to neither district's bureau alone: the
+/// 平城区 bureau reads it (one of its places is theirs) but may not reset its password, disable
+/// it, or edit its roles and places — that would take over a 云冈区 account. Refused with a
+/// reason (403), nothing written, and the account still signs in with its own password.
+#[tokio::test]
+async fn an_account_reaching_outside_the_scope_is_read_but_not_written() {
+    let app = TestApp::new().await;
+    let all = linli::staff::store::everything();
+    let op = Actor::system("test operator");
+    let input = linli::staff::store::StaffInput {
+        account: "two.districts".into(),
+        display_name: "两区管理员".into(),
+        role: Role::BureauAdmin,
+        place_ids: vec![app.place_id("云冈区").await, app.place_id("振华街道").await],
+        organisation_id: None,
+        version: None,
+    };
+    let (id, _) = linli::staff::store::create(&app.st.db, &all, &op, None, &input, Some(&app.password)).await.unwrap();
+    let before = user_version(&app, id).await;
+    let audits = app.count("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'staff.%'").await;
+
+    let bureau = app.login("bureau").await;
+    assert_eq!(bureau.get(&format!("/staff/{id}")).await.status, StatusCode::OK, "reads stay as they were");
+    let show = bureau.get(&format!("/staff/{id}")).await;
+    assert!(!show.body.contains("/reset-password"), "no write buttons are offered");
+
+    let r = bureau.post_form(&format!("/staff/{id}/reset-password"), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = bureau.post_form(&format!("/staff/{id}/disabled"), &[("disabled", "true")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(bureau.get(&format!("/staff/{id}/edit")).await.status, StatusCode::FORBIDDEN);
+    let zhenhua = app.place_id("振华街道").await.to_string();
+    let r = bureau
+        .post_form(
+            &format!("/staff/{id}"),
+            &[("display_name", "两区管理员"), ("role", "community_staff"), ("place_ids", &zhenhua), ("version", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    assert_eq!(user_version(&app, id).await, before, "nothing written");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'staff.%'").await, audits);
+    let (places,): (i64,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT COUNT(*) FROM user_places WHERE user_id = $1")
+            .bind(id)
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    assert_eq!(places, 2);
+    let r = app.anon().post_form("/login", &[("account", "two.districts"), ("password", &app.password)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "the account keeps its password");
+
+    // The operator's whole-city scope still manages it.
+    linli::staff::store::set_disabled(&app.st.db, &all, &op, None, id, true).await.unwrap();
+}
+
+async fn user_version(app: &TestApp, id: Uuid) -> i64 {
+    let (v,): (i64,) = linli::read!(&app.st.db, |c| sqlx::query_as("SELECT version FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await)
+    .unwrap();
+    v
+}
