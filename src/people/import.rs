@@ -161,6 +161,8 @@ pub struct Ready {
 pub struct Plan {
     pub ready: Vec<Ready>,
     pub existing: usize,
+    /// Of `existing`, those matched by an ID number registered outside the caller's scope.
+    pub elsewhere: usize,
     pub problems: Vec<Problem>,
 }
 
@@ -254,14 +256,19 @@ pub async fn plan(db: &Db, keys: &Keyring, scope: &Scope, rows: &[ImportRow]) ->
         .filter_map(|c| c.clean.id_number.as_ref())
         .flat_map(|i| keys.blind_all("id", i.as_str()))
         .collect();
-    let mut known_hashes: HashSet<String> = HashSet::new();
+    // Each known hash, and whether its record lies in the caller's scope.
+    let mut known_hashes: HashMap<String, bool> = HashMap::new();
     for chunk in hashes.chunks(500) {
         // `merged_into IS NULL` matches the partial unique index; without it SQLite cannot use
         // the index and scans every person once per chunk (minutes at district scale).
         let mut args = Args::new();
-        let sql =
-            format!("SELECT id_hash FROM persons WHERE id_hash IN ({}) AND merged_into IS NULL", args.list(chunk));
-        known_hashes.extend(query::all::<(String,)>(db, &sql, &args).await?.into_iter().map(|r| r.0));
+        let list = args.list(chunk);
+        let in_scope = super::store::visible(db.backend(), "p", scope, &mut args);
+        let sql = format!(
+            "SELECT p.id_hash, CAST(CASE WHEN {in_scope} THEN 1 ELSE 0 END AS BIGINT) FROM persons p
+             WHERE p.id_hash IN ({list}) AND p.merged_into IS NULL"
+        );
+        known_hashes.extend(query::all::<(String, i64)>(db, &sql, &args).await?.into_iter().map(|r| (r.0, r.1 == 1)));
     }
     let names: Vec<String> =
         candidates.iter().map(|c| c.clean.name.clone()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -275,11 +282,15 @@ pub async fn plan(db: &Db, keys: &Keyring, scope: &Scope, rows: &[ImportRow]) ->
         known_people.extend(query::all::<(String, Option<NaiveDate>, Uuid)>(db, &sql, &args).await?);
     }
     for c in candidates {
-        let by_id = c
+        let known = c
             .clean
             .id_number
             .as_ref()
-            .is_some_and(|i| keys.blind_all("id", i.as_str()).iter().any(|h| known_hashes.contains(h)));
+            .and_then(|i| keys.blind_all("id", i.as_str()).iter().find_map(|h| known_hashes.get(h).copied()));
+        let by_id = known.is_some();
+        if known == Some(false) {
+            plan.elsewhere += 1;
+        }
         let by_name = c.clean.birth_date.is_some()
             && known_people.contains(&(c.clean.name.clone(), c.clean.birth_date, c.place_id));
         if by_id || by_name {
@@ -462,6 +473,7 @@ pub async fn preview(
         }
     };
     let p = plan(&st.db, &st.keys, &caller.scope, &rows).await?;
+    super::store::registered_elsewhere(&st.db, &caller.actor(), "import", p.elsewhere).await?;
     view.existing = p.existing;
     if p.problems.is_empty() && !p.ready.is_empty() {
         let id = Uuid::now_v7();

@@ -354,6 +354,7 @@ pub async fn create(
     errors.into_result()?;
     let res = res.expect("validated");
     let found = candidates(db, keys, scope, &clean, res.place_id, None).await?;
+    registered_elsewhere(db, actor, "create", found.iter().filter(|c| c.same_id == 1 && !c.visible).count()).await?;
     if found.iter().any(|c| c.same_id == 1) {
         return Err(CreateError::IdRegistered(found));
     }
@@ -365,6 +366,38 @@ pub async fn create(
         insert(&mut tx, keys, actor, &clean, &res.place_id, &res.path, res.estate_id, household, true).await?;
     tx.commit().await?;
     Ok(get(db, scope, id).await?.ok_or(AppError::NotFound)?)
+}
+
+/// Lookups that answer "this ID number is registered elsewhere" outside the caller's scope, per
+/// account and hour. One person, one record needs the answer (a second record must not be
+/// made); but each answer tells whether someone is on a register the caller may not read, so
+/// each is audited and an account gets only so many.
+pub const ELSEWHERE_PER_HOUR: u32 = 20;
+
+/// Counts and audits `n` ID-number matches outside the caller's scope found by `via` (a
+/// create, an update, an import preview); past the hourly allowance the answer is 429 and
+/// nothing is revealed.
+pub async fn registered_elsewhere(db: &Db, actor: &Actor, via: &str, n: usize) -> Result<(), AppError> {
+    if n == 0 {
+        return Ok(());
+    }
+    let who = actor.id.map_or_else(|| actor.name.clone(), |id| id.to_string());
+    let bucket = format!("registered-elsewhere:{who}");
+    if !crate::web::ratelimit::hit(db, &bucket, ELSEWHERE_PER_HOUR, 3600).await? {
+        return Err(AppError::TooMany);
+    }
+    audit::record_alone(
+        db,
+        actor,
+        Entry {
+            action: "person.registered_elsewhere",
+            entity: "person",
+            entity_id: None,
+            detail: serde_json::json!({ "via": via, "matches": n }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 pub enum CreateError {
@@ -603,7 +636,17 @@ pub async fn update(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
-    .map_err(crate::web::error::on_unique("id_number", "person.id_registered"))?;
+    .map_err(crate::web::error::on_unique("id_number", "person.id_registered"));
+    let n = match n {
+        Ok(n) => n,
+        Err(e @ AppError::Invalid(_)) => {
+            // The number is someone else's record, perhaps one outside the scope.
+            drop(tx);
+            registered_elsewhere(db, actor, "update", 1).await?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     if n == 0 {
         return Err(AppError::Stale);
     }

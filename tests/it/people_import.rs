@@ -350,3 +350,72 @@ async fn a_running_import_whose_instance_died_is_marked_interrupted_and_a_live_o
     assert_eq!(again.status, StatusCode::SEE_OTHER);
     assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 0);
 }
+
+/// One person, one record needs "this ID number is already registered" even when the record is
+/// another station's; but each such answer says someone is on a register the caller may not
+/// read. Every lookup that finds one is audited (create, update, import preview), and an
+/// account gets only so many an hour before the answer is 429.
+#[tokio::test]
+async fn id_numbers_registered_outside_the_scope_are_audited_and_an_account_gets_only_so_many() {
+    let app = TestApp::new().await;
+    let zhenhua = app.login("wenbichen").await;
+    let kaiyuan = app.login("zhengjiangbo").await;
+    let theirs = id_number("19500101", "031");
+    let body = serde_json::json!({"name": "赵一", "id_number": theirs, "place_id": app.place_id("永宁社区").await});
+    let r = zhenhua.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let audited = || app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.registered_elsewhere'");
+
+    let minhe = app.place_id("民和社区").await;
+    let body = serde_json::json!({"name": "某人", "id_number": theirs, "place_id": minhe}).to_string();
+    let r = kaiyuan.send_json(Method::POST, "/api/v1/people", &body, &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(!r.body.contains("赵一"), "nothing about whom: {}", r.body);
+    assert_eq!(audited().await, 1);
+
+    let csv = format!("姓名,身份证号,社区\n某人,{theirs},民和社区\n");
+    let r = upload(&kaiyuan, "名册.csv", csv.as_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(audited().await, 2, "the preview's match is audited");
+    let (detail,): (String,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT CAST(detail AS TEXT) FROM audit_log WHERE action = 'person.registered_elsewhere' ORDER BY seq DESC LIMIT 1"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    assert!(detail.contains("\"import\"") && detail.contains("\"matches\":1"), "{detail}");
+
+    // Its own station's numbers are not counted: a record in scope is the caller's to find.
+    let own = id_number("19500101", "047");
+    let body = serde_json::json!({"name": "钱二", "id_number": own, "place_id": minhe}).to_string();
+    let created = kaiyuan.send_json(Method::POST, "/api/v1/people", &body, &[]).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(kaiyuan.send_json(Method::POST, "/api/v1/people", &body, &[]).await.status, StatusCode::CONFLICT);
+    assert_eq!(audited().await, 2);
+
+    // Changing one's own record to the other station's number says it is taken: audited too.
+    let qian = created.json()["id"].as_str().unwrap().to_string();
+    let body = serde_json::json!({"name": "钱二", "id_number": theirs, "place_id": minhe, "version": 1}).to_string();
+    let r = kaiyuan.send_json(Method::PUT, &format!("/api/v1/people/{qian}"), &body, &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("id_number"), "{}", r.body);
+    assert_eq!(audited().await, 3);
+
+    let body = serde_json::json!({"name": "某人", "id_number": theirs, "place_id": minhe}).to_string();
+    let mut statuses = Vec::new();
+    for _ in 0..linli::people::store::ELSEWHERE_PER_HOUR {
+        statuses.push(kaiyuan.send_json(Method::POST, "/api/v1/people", &body, &[]).await.status);
+    }
+    let limit = linli::people::store::ELSEWHERE_PER_HOUR as usize;
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), limit - 3, "{statuses:?}");
+    let last = kaiyuan.send_json(Method::POST, "/api/v1/people", &body, &[]).await;
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.body);
+    assert!(last.headers.get("retry-after").is_some());
+    assert!(!last.body.contains("id_registered"), "past the allowance nothing is revealed: {}", last.body);
+    assert_eq!(audited().await, limit as i64);
+    // Another account is counted on its own.
+    let dachi = app.place_id("大齿社区").await;
+    let body = serde_json::json!({"name": "某人", "id_number": theirs, "place_id": dachi}).to_string();
+    let r = app.login("leizeyu").await.send_json(Method::POST, "/api/v1/people", &body, &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+}
