@@ -44,7 +44,7 @@ pub async fn attempt(st: &AppState, account: &str, pass: &str, ip: &str) -> Resu
     // Failed attempts count per address, so an office behind one NAT can still sign in at 9:00.
     // The attempt takes its place in the address's window before any password is checked, and
     // gives it back if the password was right.
-    let bucket = format!("login-fail:{ip}");
+    let bucket = format!("login-fail:{}", ratelimit::address_key(ip));
     let Some(slot) = ratelimit::reserve(&st.db, &bucket, st.cfg.login_rate_per_minute, 60).await? else {
         // One row per address and window, not one per refused attempt: a brute force refused
         // here costs no argon2 time, and must not cost a hash-chained row each either (a flood

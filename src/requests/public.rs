@@ -82,7 +82,7 @@ pub async fn report(
 ) -> AppResult<Response> {
     // Refused at once when the hour is full; a report that is written counts in its own
     // transaction (one commit), a refused form in one of its own.
-    let limit = Limit::new(format!("report:{}", info.ip), REPORTS_PER_HOUR, 3600);
+    let limit = Limit::new(format!("report:{}", crate::web::ratelimit::address_key(&info.ip)), REPORTS_PER_HOUR, 3600);
     if limit.exceeded(&st.db).await? {
         return Err(AppError::TooMany);
     }
@@ -205,7 +205,14 @@ pub async fn add_note(
     PageForm(f): PageForm<NoteForm>,
 ) -> AppResult<Response> {
     let r = store::by_tracking_code(&st.db, &code).await?.ok_or(AppError::NotFound)?;
-    if !crate::web::ratelimit::hit(&st.db, &format!("report-note:{}", info.ip), REPORTS_PER_HOUR, 3600).await? {
+    if !crate::web::ratelimit::hit(
+        &st.db,
+        &format!("report-note:{}", crate::web::ratelimit::address_key(&info.ip)),
+        REPORTS_PER_HOUR,
+        3600,
+    )
+    .await?
+    {
         return Err(AppError::TooMany);
     }
     match store::public_note(&st.db, &resident(&info), r.id, &f.note).await {

@@ -6,6 +6,21 @@ use crate::db::query::Args;
 use crate::db::{Db, Tx};
 use crate::write;
 
+/// The part of a client address a per-address limit counts: the address itself for IPv4, its
+/// /64 network for IPv6 — one subscriber line or host is handed a whole /64, and counting each
+/// of its 2^64 addresses apart would give an attacker as many windows as they care to use.
+/// Anything that is not an address (an opaque key from a proxy header) counts as itself.
+pub fn address_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(|| ip.to_string(), |v4| v4.to_string()),
+        _ => ip.to_string(),
+    }
+}
+
 /// A limit on posts in a fixed window, counted in the database.
 #[derive(Debug, Clone)]
 pub struct Limit {
@@ -163,4 +178,19 @@ fn hits_sql(args: &mut Args, bucket: &str, window_secs: i64) -> String {
     let now = Utc::now().timestamp();
     let win = now - now.rem_euclid(window_secs);
     format!("(SELECT hits FROM rate_limits WHERE bucket = {} AND win = {})", args.push(bucket), args.push(win))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64_network() {
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:ffff:ffff:ffff:fffe"), "2001:db8:1:2::/64");
+        assert_ne!(address_key("2001:db8:1:3::1"), address_key("2001:db8:1:2::1"));
+        assert_eq!(address_key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_key("xff:opaque"), "xff:opaque");
+    }
 }

@@ -488,6 +488,34 @@ async fn rotating_the_left_of_x_forwarded_for_does_not_escape_the_address_limit(
     assert_eq!(attempt("other".into(), "203.0.113.8".into()).await, StatusCode::UNAUTHORIZED);
 }
 
+/// An IPv6 client holds a whole /64: walking its addresses does not give it new windows, while
+/// a client of another /64 keeps its own.
+#[tokio::test]
+async fn walking_the_addresses_of_one_ipv6_network_does_not_escape_the_address_limit() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| {
+        cfg.trusted_proxies = 1;
+        cfg.login_rate_per_minute = 5;
+    });
+    fresh_minute_window().await;
+    let c = app.anon();
+    let attempt = |account: String, xff: String| {
+        let c = &c;
+        async move {
+            let body = format!("account={account}&password=a+wrong+password");
+            let headers = [("content-type", "application/x-www-form-urlencoded"), ("x-forwarded-for", xff.as_str())];
+            c.raw(axum::http::Method::POST, "/login", &headers, body.into_bytes()).await.status
+        }
+    };
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        statuses.push(attempt(format!("guess{i}"), format!("2001:db8:7:7:{i:x}::1")).await);
+    }
+    let wrong = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(attempt("other".into(), "2001:db8:7:8::1".into()).await, StatusCode::UNAUTHORIZED);
+}
+
 /// A byte that is not text in the client's own part of X-Forwarded-For does not send the
 /// request to the proxy's address: each client keeps its own window (before, such headers were
 /// ignored whole, so every client sending one shared one bucket, and escaped their own).
