@@ -487,11 +487,10 @@ async fn disguised_personal_data_posted_through_open311_stays_off_the_public_vie
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "a report of two lines is taken: {}", r.body);
-    let stored: (String,) = linli::read!(&app.st.db, |c| sqlx::query_as(
-        "SELECT description FROM requests WHERE channel = 'web'"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
+    let stored: (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT description FROM requests WHERE channel = 'web'")
+            .fetch_one(c)
+            .await)
+        .unwrap();
     assert!(stored.0.contains("\n晚上八点"), "{:?}", stored.0);
 }
