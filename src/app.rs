@@ -96,15 +96,25 @@ pub fn all_routes() -> Vec<RouteDef> {
 
 pub fn router(st: AppState) -> Router {
     let mut router = Router::new();
-    let mut limits = crate::web::body_limit::RouteLimits::new(st.cfg.max_body_bytes, st.cfg.max_import_bytes);
-    for def in all_routes() {
-        limits.add(&def);
+    let mut limits = crate::web::body_limit::RouteLimits::new(
+        st.cfg.max_body_bytes,
+        st.cfg.max_import_bytes,
+        st.cfg.max_open311_bytes,
+    );
+    let defs = all_routes();
+    for def in &defs {
+        limits.add(def);
+    }
+    let limits = Arc::new(limits);
+    for def in defs {
         let (access, route) = (def.access, def.path);
-        // The body limit is per route: spreadsheet imports take large files, nothing else does.
+        // The body limit is per route: spreadsheet imports take large files, Open311 photos
+        // smaller ones, nothing else does.
+        let limit = limits.of_def(&def);
         let limited = if def.upload {
             def.handler
-                .layer::<_, Infallible>(RequestBodyLimitLayer::new(st.cfg.max_import_bytes))
-                .layer(axum::extract::DefaultBodyLimit::max(st.cfg.max_import_bytes))
+                .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit))
+                .layer(axum::extract::DefaultBodyLimit::max(limit))
         } else {
             def.handler.layer::<_, Infallible>(RequestBodyLimitLayer::new(st.cfg.max_body_bytes))
         };
@@ -133,12 +143,16 @@ pub fn router(st: AppState) -> Router {
         .fallback(|| async { AppError::NotFound })
         .layer(from_fn_with_state(st.clone(), crate::web::csrf::protect))
         .layer(from_fn_with_state(st.clone(), crate::web::render::render_errors))
-        .layer(from_fn_with_state((st.clone(), Arc::new(limits)), crate::web::idempotency::layer))
+        .layer(from_fn_with_state((st.clone(), limits.clone()), crate::web::idempotency::layer))
         .layer(from_fn_with_state(st.clone(), crate::auth::resolve))
         .layer(RequestBodyLimitLayer::new(outer_limit))
         .layer(from_fn_with_state(outer_limit, crate::web::body_limit::outer))
         .with_state(st.clone());
-    crate::web::overload::shed(app, st.cfg.max_in_flight, st.cfg.max_queued)
+    let body_read =
+        crate::web::body_read::BodyRead::new(limits, outer_limit, st.cfg.upload_budget_bytes, st.cfg.body_timeout);
+    crate::web::overload::shed(app, st.cfg.max_in_flight, st.cfg.max_queued, st.cfg.max_queue_wait)
+        // Outside the queue: a body still on its way holds no slot.
+        .layer(from_fn_with_state((st.clone(), Arc::new(body_read)), crate::web::body_read::read))
         .layer(from_fn_with_state(st.cfg.secure_cookies, crate::web::security::headers))
         .layer(CatchPanicLayer::new())
 }

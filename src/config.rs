@@ -102,6 +102,20 @@ pub struct ConfigArgs {
     /// Requests that may wait for a slot (default 448); past that the answer is 503 at once.
     #[arg(long, env = "LINLI_MAX_QUEUED", global = true)]
     pub max_queued: Option<usize>,
+    /// Seconds a request may wait in that queue before the answer is 503 (default 10).
+    #[arg(long, env = "LINLI_MAX_QUEUE_WAIT_SECS", global = true)]
+    pub max_queue_wait_secs: Option<u64>,
+    /// Seconds a client has to send a whole request body once its head is in (default 30);
+    /// past that the answer is 408.
+    #[arg(long, env = "LINLI_BODY_TIMEOUT_SECS", global = true)]
+    pub body_timeout_secs: Option<u64>,
+    /// Largest Open311 post (form fields and its photo), in KB (default 10240).
+    #[arg(long, env = "LINLI_MAX_OPEN311_KB", global = true)]
+    pub max_open311_kb: Option<usize>,
+    /// Request body bytes held in memory at once across all requests, in MB (default 256);
+    /// past it a body is refused with 503.
+    #[arg(long, env = "LINLI_UPLOAD_BUDGET_MB", global = true)]
+    pub upload_budget_mb: Option<usize>,
     /// Address for Prometheus's /metrics, apart from the public listener (e.g. 127.0.0.1:9091).
     /// Unset: no metrics are served.
     #[arg(long, env = "LINLI_METRICS_LISTEN", global = true)]
@@ -137,6 +151,10 @@ struct FileConfig {
     max_connections: Option<usize>,
     max_in_flight: Option<usize>,
     max_queued: Option<usize>,
+    max_queue_wait_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_open311_kb: Option<usize>,
+    upload_budget_mb: Option<usize>,
     metrics_listen: Option<String>,
 }
 
@@ -177,6 +195,13 @@ pub struct Config {
     /// Requests handled at once, and how many may wait for a slot before the answer is 503.
     pub max_in_flight: usize,
     pub max_queued: usize,
+    /// How long a request waits in that queue before it is turned away.
+    pub max_queue_wait: Duration,
+    /// How long a client has to send a whole body; bodies are read before the queue.
+    pub body_timeout: Duration,
+    pub max_open311_bytes: usize,
+    /// Body bytes held in memory across all requests at once.
+    pub upload_budget_bytes: usize,
     pub metrics_listen: Option<String>,
     /// Set by `linli demo`: shows the demo banner and lets demo accounts skip the second factor.
     pub demo: bool,
@@ -331,6 +356,14 @@ impl ConfigArgs {
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(1024).max(1),
             max_in_flight: self.max_in_flight.or(file.max_in_flight).unwrap_or(64).max(1),
             max_queued: self.max_queued.or(file.max_queued).unwrap_or(448).max(1),
+            max_queue_wait: Duration::from_secs(
+                self.max_queue_wait_secs.or(file.max_queue_wait_secs).unwrap_or(10).clamp(1, 600),
+            ),
+            body_timeout: Duration::from_secs(
+                self.body_timeout_secs.or(file.body_timeout_secs).unwrap_or(30).clamp(1, 3600),
+            ),
+            max_open311_bytes: 1024 * self.max_open311_kb.or(file.max_open311_kb).unwrap_or(10240).max(1),
+            upload_budget_bytes: 1024 * 1024 * self.upload_budget_mb.or(file.upload_budget_mb).unwrap_or(256).max(1),
             metrics_listen: self.metrics_listen.clone().or(file.metrics_listen).filter(|a| !a.trim().is_empty()),
             demo: false,
             deprecations,

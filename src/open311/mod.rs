@@ -385,11 +385,47 @@ fn too_many() -> Fail {
     Fail(StatusCode::TOO_MANY_REQUESTS, vec!["too many posts; slow down".into()])
 }
 
+/// Where a post's api_key may be besides its body: the query string, or this header.
+const KEY_HEADER: &str = "x-api-key";
+
+/// The api_key of a post when it is outside the body, where it can be checked first.
+fn key_outside_body(query: Option<&str>, headers: &HeaderMap) -> Option<String> {
+    let in_query = query.and_then(|q| {
+        serde_html_form::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find_map(|(k, v)| (k == "api_key").then_some(v))
+    });
+    in_query.or_else(|| headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned))
+}
+
+/// Checks an Open311 post's api_key before its body is read (`web::body_read`), when the key
+/// is in the query string or the header: a post with an unknown key, or from an app past its
+/// limit, is refused without receiving and holding up to the post limit in memory. `None`:
+/// nothing to refuse yet (the key is in the body, or the lookup failed), and the handler checks
+/// the key as always.
+pub async fn refuse_before_body(st: &AppState, parts: &axum::http::request::Parts) -> Option<Response> {
+    if parts.method != Method::POST {
+        return None;
+    }
+    let file = parts.uri.path().strip_prefix("/open311/v2/").filter(|f| !f.contains('/'))?;
+    let (_, fmt) = format::split(file)?;
+    let key = key_outside_body(parts.uri.query(), &parts.headers)?;
+    let limit = clients::post_limit(&key, POSTS_PER_MINUTE);
+    let refused = match clients::by_key(&st.db, &key, &limit).await {
+        Ok(None) => Fail(StatusCode::FORBIDDEN, vec!["api_key is invalid".into()]),
+        Ok(Some((_, true))) => too_many(),
+        Ok(Some((_, false))) | Err(_) => return None,
+    };
+    Some(answer(fmt, Err(refused)))
+}
+
 async fn post_root(
     State(st): State<AppState>,
     info: RequestInfo,
     headers: HeaderMap,
     Path(file): Path<String>,
+    RawQuery(query): RawQuery,
     req: axum::extract::Request,
 ) -> Response {
     let Some((stem, fmt)) = format::split(&file) else {
@@ -411,7 +447,8 @@ async fn post_root(
                 vec!["post application/x-www-form-urlencoded, or multipart/form-data with a media file".into()],
             ));
         };
-        let Some(key) = param(&ps, "api_key") else {
+        let outside = key_outside_body(query.as_deref(), &headers);
+        let Some(key) = param(&ps, "api_key").or(outside.as_deref()) else {
             return Err(Fail(StatusCode::FORBIDDEN, vec!["api_key was not provided".into()]));
         };
         // A new request counts against the app's limit in its own transaction (one commit per

@@ -4,7 +4,7 @@
 //! to, like every other error.
 
 use axum::extract::{Request, State};
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -12,30 +12,59 @@ use crate::app::RouteDef;
 use crate::web::error::AppError;
 use crate::web::i18n::Lang;
 
-/// Which posts take uploads, for a layer that reads a body before the router has picked its
-/// route (the idempotency layer buffers keyed bodies to hash them).
+/// Which posts take uploads, for the layers that read a body before the router has picked its
+/// route (`body_read` reads every body before the overload queue; the idempotency layer
+/// buffers keyed bodies to hash them).
 pub struct RouteLimits {
-    uploads: matchit::Router<()>,
+    uploads: matchit::Router<usize>,
     general: usize,
     upload: usize,
+    open311: usize,
 }
 
 impl RouteLimits {
-    pub fn new(general: usize, upload: usize) -> RouteLimits {
-        RouteLimits { uploads: matchit::Router::new(), general, upload }
+    pub fn new(general: usize, upload: usize, open311: usize) -> RouteLimits {
+        RouteLimits { uploads: matchit::Router::new(), general, upload, open311 }
+    }
+
+    /// The limit of the route `def` declares: Open311's photo posts have their own, smaller
+    /// than an import's, because anyone holding an app's key may send them.
+    pub fn of_def(&self, def: &RouteDef) -> usize {
+        match (def.upload, def.path.starts_with("/open311/")) {
+            (false, _) => self.general,
+            (true, true) => self.open311,
+            (true, false) => self.upload,
+        }
     }
 
     /// Notes a route as the router is built.
     pub fn add(&mut self, def: &RouteDef) {
         if def.upload && def.method == Method::POST {
-            self.uploads.insert(def.path, ()).expect("route paths are distinct");
+            self.uploads.insert(def.path, self.of_def(def)).expect("route paths are distinct");
         }
     }
 
     /// The limit of the POST route `path` matches.
     pub fn of(&self, path: &str) -> usize {
-        if self.uploads.at(path).is_ok() { self.upload } else { self.general }
+        self.uploads.at(path).map_or(self.general, |m| *m.value)
     }
+
+    /// The limit of a request with `method` to `path` (only POST routes take uploads).
+    pub fn of_request(&self, method: &Method, path: &str) -> usize {
+        if method == Method::POST { self.of(path) } else { self.general }
+    }
+}
+
+/// The language of an error answered before `auth::resolve` has run, as it would pick it:
+/// the language cookie, else for the API its Accept-Language, else Chinese.
+pub fn lang_before_session(headers: &HeaderMap, path: &str) -> Lang {
+    crate::web::cookie(headers, "linli_lang").and_then(|v| Lang::parse(&v)).unwrap_or_else(|| {
+        if path.starts_with("/api/") {
+            Lang::from_accept(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+        } else {
+            Lang::Zh
+        }
+    })
 }
 
 /// Middleware outside everything else: a body declared larger than the largest limit is refused
@@ -47,11 +76,5 @@ pub async fn outer(State(max): State<usize>, req: Request, next: Next) -> Respon
         return next.run(req).await;
     }
     let path = req.uri().path();
-    // As `auth::resolve` picks it, which has not run yet: pages are Chinese unless switched,
-    // API clients may ask for English.
-    let accept = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let lang = crate::web::cookie(req.headers(), "linli_lang")
-        .and_then(|v| Lang::parse(&v))
-        .unwrap_or(if path.starts_with("/api/") { Lang::from_accept(accept) } else { Lang::Zh });
-    crate::web::render::error_at(AppError::TooLarge, lang, path)
+    crate::web::render::error_at(AppError::TooLarge, lang_before_session(req.headers(), path), path)
 }

@@ -55,6 +55,9 @@ pub enum AppError {
     /// More requests than the server takes at once and its queue holds (503).
     #[error("overloaded")]
     Overloaded,
+    /// The body did not arrive within the time a client has to send it (408).
+    #[error("request body timed out")]
+    BodyTimeout,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -112,6 +115,7 @@ impl IntoResponse for AppError {
             AppError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "error.too_many", Value::Null),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "error.too_large", Value::Null),
             AppError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "error.overloaded", Value::Null),
+            AppError::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "error.timeout", Value::Null),
             AppError::Internal(e) => match e.chain().find_map(|c| c.downcast_ref::<crate::crypto::MissingKey>()) {
                 // Not the request's fault (so not 4xx) nor a bug: the value is sound, and this
                 // server lacks the key that opens it until its operator gives the key back —

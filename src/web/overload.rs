@@ -1,10 +1,13 @@
 //! Load shedding. While `max_in_flight` requests are being handled, up to `max_queued` more
-//! wait for a slot; past that the answer is 503 with Retry-After at once (JSON under /api/, a
-//! page elsewhere) instead of a place in a queue whose wait grows without bound. It sits
-//! before the session lookup, so a turned-away request costs no database work.
+//! wait for a slot, each for at most `max_wait`; past either the answer is 503 with
+//! Retry-After (JSON under /api/, Open311's error list under /open311/, a page elsewhere)
+//! instead of a place in a queue whose wait grows without bound. It sits before the session
+//! lookup, so a turned-away request costs no database work, and after `body_read`, so a slot
+//! is never held waiting for a body.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,8 +18,8 @@ use axum::response::Response;
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 
+use super::body_limit::lang_before_session;
 use super::error::AppError;
-use super::i18n::Lang;
 
 /// Seconds a turned-away client is asked to wait before trying again.
 const RETRY_AFTER: &str = "2";
@@ -30,6 +33,9 @@ struct Gate {
     slots: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    /// A client waiting longer than this is better told to come back: by then it has likely
+    /// given up, and its slot would go to work nobody reads.
+    max_wait: Duration,
 }
 
 /// A place in the queue, given back when the request gets its slot or goes away.
@@ -53,11 +59,12 @@ impl Drop for Place {
 
 /// `app` behind one concurrency limit with a bounded queue, except /healthz, which answers
 /// beside the queue: a load balancer must not take a busy instance for a dead one.
-pub fn shed(app: Router, max_in_flight: usize, max_queued: usize) -> Router {
+pub fn shed(app: Router, max_in_flight: usize, max_queued: usize, max_wait: Duration) -> Router {
     let gate = Gate {
         slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
         waiting: Arc::new(AtomicUsize::new(0)),
         max_waiting: max_queued,
+        max_wait,
     };
     // One layer around the whole router (a limit per route would be no limit at all).
     let limited = ServiceBuilder::new().layer(from_fn_with_state(gate, admit)).service(app.clone());
@@ -73,7 +80,8 @@ async fn admit(State(gate): State<Gate>, req: Request, next: Next) -> Response {
             let Some(place) = Place::take(&gate) else {
                 return overloaded(req.uri(), req.headers());
             };
-            let Ok(slot) = gate.slots.clone().acquire_owned().await else {
+            let Ok(Ok(slot)) = tokio::time::timeout(gate.max_wait, gate.slots.clone().acquire_owned()).await else {
+                metrics::counter!("linli_http_queue_timeout_total").increment(1);
                 return overloaded(req.uri(), req.headers());
             };
             drop(place);
@@ -87,17 +95,8 @@ async fn admit(State(gate): State<Gate>, req: Request, next: Next) -> Response {
 
 fn overloaded(uri: &Uri, headers: &HeaderMap) -> Response {
     metrics::counter!("linli_http_shed_total").increment(1);
-    let is_api = uri.path().starts_with("/api/");
-    // As `auth::resolve` decides it, without the session: the language cookie, else the API's
-    // Accept-Language, else Chinese.
-    let lang = super::cookie(headers, "linli_lang").and_then(|v| Lang::parse(&v)).unwrap_or_else(|| {
-        if is_api {
-            Lang::from_accept(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
-        } else {
-            Lang::Zh
-        }
-    });
-    let mut res = super::render::error_response(AppError::Overloaded, lang, is_api, None);
+    let path = uri.path();
+    let mut res = super::render::error_at(AppError::Overloaded, lang_before_session(headers, path), path);
     res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
     res
 }

@@ -134,6 +134,12 @@ class Server:
         """The process's high-water mark of resident memory since it started."""
         return _status_kb(self.proc.pid, "VmHWM") / 1024
 
+    def reset_peak_rss(self):
+        """Starts a new high-water mark (Linux: 5 into clear_refs), so a phase's own peak can
+        be read exactly rather than sampled."""
+        with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+            f.write("5")
+
     def open_fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 

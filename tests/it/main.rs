@@ -7,6 +7,7 @@ mod api;
 mod audit;
 mod auth;
 mod bad_input;
+mod body_read;
 mod browser;
 mod browser_casework;
 mod browser_hazards;
