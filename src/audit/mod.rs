@@ -55,11 +55,16 @@ pub struct Entry<'a> {
 
 /// Appends one row inside the caller's transaction, so the audit row lands exactly when the change does.
 pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), sqlx::Error> {
+    append(tx, actor, entry, false).await
+}
+
+/// `onto_unkeyed`: only the link that keys a legacy chain may chain onto a head without a MAC.
+async fn append(tx: &mut Tx, actor: &Actor, entry: Entry<'_>, onto_unkeyed: bool) -> Result<(), sqlx::Error> {
     let at = Utc::now().trunc_subsecs(6);
     let (seq, prev): (i64, String) = crate::write!(tx, |c| {
         sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash").fetch_one(&mut *c).await
     })?;
-    check_head(tx, seq - 1, &prev).await?;
+    check_head(tx, seq - 1, &prev, onto_unkeyed).await?;
     let detail = entry.detail.to_string();
     let row = ChainInput {
         seq,
@@ -106,10 +111,12 @@ pub async fn record(tx: &mut Tx, actor: &Actor, entry: Entry<'_>) -> Result<(), 
 /// Refuses to chain onto a head the keyring does not vouch for. A new link's MAC covers every
 /// row before it, so MACing onto a row someone with the database file added (unkeyed, or with
 /// a made-up MAC) and its recomputed hash would launder it. The head must be the row the head
-/// table names, with a MAC that verifies; only a chain that was never keyed (before `migrate`
-/// keys it) may end in a row without one. Checked after the head's row lock is taken, so it is
-/// the head this append chains onto.
-async fn check_head(tx: &mut Tx, seq: i64, hash: &str) -> Result<(), sqlx::Error> {
+/// table names, with a MAC that verifies. Only the one link `migrate` appends when it adds MACs
+/// to a legacy chain may follow a row without one: after that every row the app writes is
+/// keyed, so an unkeyed head means MACs were stripped or rows added with the database file —
+/// and "no MAC anywhere" must not pass for "never keyed". Checked after the head's row lock is
+/// taken, so it is the head this append chains onto.
+async fn check_head(tx: &mut Tx, seq: i64, hash: &str, onto_unkeyed: bool) -> Result<(), sqlx::Error> {
     if seq == 0 {
         return Ok(());
     }
@@ -130,15 +137,8 @@ async fn check_head(tx: &mut Tx, seq: i64, hash: &str) -> Result<(), sqlx::Error
             Some(false) => refuse("MAC does not verify"),
             None => refuse("MAC by a key the keyring does not hold"),
         },
-        Some((_, None)) => {
-            let keyed: Option<(i64,)> = crate::write!(tx, |c| {
-                sqlx::query_as("SELECT seq FROM audit_log WHERE mac IS NOT NULL LIMIT 1").fetch_optional(c).await
-            })?;
-            match keyed {
-                None => Ok(()),
-                Some(_) => refuse("no MAC after keyed rows"),
-            }
-        }
+        Some((_, None)) if onto_unkeyed => Ok(()),
+        Some((_, None)) => refuse("no MAC"),
     }
 }
 
@@ -169,8 +169,10 @@ pub fn check_link(keys: &Keyring, seq: i64, hash: &str, mac: &str) -> Option<boo
 }
 
 /// A database whose newest audit row has no MAC (chained before links were keyed) gets a keyed
-/// link after it, covering every row before. Runs with the migrations; the head's row lock
-/// (the single writer on SQLite) makes instances starting together append it once.
+/// link after it, covering every row before. Runs once, with the migration that adds the MAC
+/// column (`Db::migrate`), never later: a chain stripped of its MACs afterwards must stay
+/// broken, not be keyed over. The head's row lock (the single writer on SQLite) makes
+/// instances starting together append it once.
 pub async fn key_the_chain(db: &crate::db::Db) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     let unkeyed: Option<(i64,)> = crate::write!(&mut tx, |c| {
@@ -189,7 +191,7 @@ pub async fn key_the_chain(db: &crate::db::Db) -> Result<(), sqlx::Error> {
         entity_id: None,
         detail: serde_json::json!({ "unkeyed_rows_up_to": upto }),
     };
-    record(&mut tx, &Actor::system("linli migrate"), entry).await?;
+    append(&mut tx, &Actor::system("linli migrate"), entry, true).await?;
     tx.commit().await
 }
 

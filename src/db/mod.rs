@@ -100,6 +100,9 @@ macro_rules! write {
     };
 }
 
+/// The migration that adds MACs to the audit chain (`0016_integrity.sql`).
+const KEYED_CHAIN_MIGRATION: i64 = 16;
+
 /// Read connections of the SQLite pool (there is one writer).
 const SQLITE_READERS: u32 = 8;
 
@@ -244,16 +247,33 @@ impl Db {
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
+        let keyed_before = self.migration_applied(KEYED_CHAIN_MIGRATION).await;
         match self {
             Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(&mut **write.lock().await?).await?,
             Db::Postgres(p, _) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
-        // Rows chained before links were keyed get a keyed link after them at once.
-        crate::audit::key_the_chain(self).await?;
+        // Rows chained before links were keyed get a keyed link after them, when (and only
+        // when) this run added the MAC column.
+        if !keyed_before {
+            crate::audit::key_the_chain(self).await?;
+        }
         // Reference data the bureau can edit later: shipped instruments and follow-up tiers.
         crate::cases::instruments::ensure_defaults(self).await?;
         crate::requests::defaults::ensure(self).await?;
         Ok(())
+    }
+
+    /// Whether a migration was applied before (false on a new database).
+    async fn migration_applied(&self, version: i64) -> bool {
+        let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE version = $1 AND success";
+        let n: Result<(i64,), sqlx::Error> = match self {
+            Db::Sqlite { write, .. } => match write.lock().await {
+                Ok(mut c) => sqlx::query_as(sql).bind(version).fetch_one(&mut **c).await,
+                Err(e) => Err(e),
+            },
+            Db::Postgres(p, _) => sqlx::query_as(sql).bind(version).fetch_one(p).await,
+        };
+        n.is_ok_and(|(n,)| n > 0)
     }
 
     /// A write transaction. Safe to drop at any await, the begin's own included.

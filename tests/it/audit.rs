@@ -313,11 +313,13 @@ async fn the_chain_verifies_across_a_key_rotation_and_without_the_old_key() {
     assert_eq!(r.first_break.map(|(_, why)| why), Some("not covered by a MAC the keyring can check"), "{r:?}");
 }
 
-/// A chain from before links were keyed (no MACs) does not pass as it is; `migrate` appends
-/// one keyed link after it, which covers it. A row without a MAC after that is a break, even
-/// with keyed links after it: the app writes none once the chain is keyed.
+/// A chain from before links were keyed (no MACs) does not pass as it is; the migration that
+/// adds MACs appends one keyed link after it, once. A chain stripped of its MACs later (someone
+/// with the database file, who edited rows meanwhile) is never keyed over by a later start and
+/// never chained onto. A row without a MAC after keyed ones is a break, even with keyed links
+/// after it: the app writes none once the chain is keyed.
 #[tokio::test]
-async fn an_unkeyed_chain_is_covered_by_the_link_migrate_appends() {
+async fn a_legacy_chain_is_keyed_once_and_a_stripped_one_never() {
     let app = TestApp::new().await;
     let db = &app.st.db;
     let strip = |sql: &'static str| async move {
@@ -342,10 +344,25 @@ async fn an_unkeyed_chain_is_covered_by_the_link_migrate_appends() {
     strip("UPDATE audit_log SET mac = NULL").await;
     let r = linli::audit::store::verify_chain(db).await.unwrap();
     assert_eq!(r.first_break, Some((1, "not covered by a MAC the keyring can check")), "{r:?}");
+    // A chain stripped of its MACs after they were added is not keyed over by the next start
+    // (that would vouch for whatever was edited while they were gone), nor chained onto.
     db.migrate().await.unwrap();
+    let r = linli::audit::store::verify_chain(db).await.unwrap();
+    assert_eq!(r.first_break, Some((1, "not covered by a MAC the keyring can check")), "{r:?}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.keyed'").await, 0);
+    let refused = linli::audit::record_alone(
+        db,
+        &linli::audit::Actor::system("test"),
+        linli::audit::Entry { action: "test", entity: "test", entity_id: None, detail: serde_json::json!({}) },
+    )
+    .await;
+    assert!(refused.is_err(), "nothing is chained onto an unkeyed head");
+    // A legacy chain (before MACs) is keyed once, by the migration that adds them.
+    linli::audit::key_the_chain(db).await.unwrap();
     let r = linli::audit::store::verify_chain(db).await.unwrap();
     assert!(r.first_break.is_none(), "{r:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.keyed'").await, 1);
+    linli::audit::key_the_chain(db).await.unwrap();
     db.migrate().await.unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.keyed'").await, 1, "once");
     app.login("bureau").await;
