@@ -224,7 +224,7 @@ impl Attempt {
                 return Err(AppError::bad("error.idempotency_mismatch"));
             }
             if s.done {
-                return Ok(Acquired::Answer(replay(s)));
+                return Ok(Acquired::Answer(replay(s, &self.st.keys)?));
             }
             let expired = s.lease_until.is_some_and(|t| t < Utc::now());
             match (&s.owner, expired, s.committed) {
@@ -306,7 +306,7 @@ impl Attempt {
             status: i32::from(parts.status.as_u16()),
             content_type: text(header::CONTENT_TYPE),
             location: text(header::LOCATION),
-            body: body.to_vec(),
+            body: self.st.keys.seal(body).into_bytes(),
         };
         self.st.db.write_grouped(answer, finish).await
     }
@@ -426,8 +426,18 @@ fn finish<'t>(a: &'t Answer, tx: &'t mut Tx) -> BoxFuture<'t, Result<bool, sqlx:
     })
 }
 
-fn replay(s: Stored) -> Response {
-    let mut res = Response::new(Body::from(s.body.unwrap_or_default()));
+/// The stored answer, unsealed: answers hold what the caller was shown once (a new API token,
+/// a one-time password, a TOTP secret, an import preview's names), so they are sealed at rest
+/// like every other secret. One that cannot be opened (the key is gone) is an answer lost.
+fn replay(s: Stored, keys: &crate::crypto::Keyring) -> Result<Response, AppError> {
+    let body = match s.body {
+        Some(sealed) => std::str::from_utf8(&sealed)
+            .ok()
+            .and_then(|sealed| keys.open(sealed).ok())
+            .ok_or(AppError::Conflict("error.idempotency_answer_lost"))?,
+        None => Vec::new(),
+    };
+    let mut res = Response::new(Body::from(body));
     *res.status_mut() = StatusCode::from_u16(s.status as u16).unwrap_or(StatusCode::OK);
     let h = res.headers_mut();
     if let Some(ct) = s.content_type.and_then(|v| HeaderValue::from_str(&v).ok()) {
@@ -437,5 +447,5 @@ fn replay(s: Stored) -> Response {
         h.insert(header::LOCATION, l);
     }
     h.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    res
+    Ok(res)
 }

@@ -327,6 +327,31 @@ async fn a_keyed_reveal_is_neither_stored_nor_replayed_without_its_audit_row() {
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.reveal'").await, 2);
 }
 
+/// Answers that show a secret once (a new account's one-time password, a new API token) are
+/// sealed in the idempotency table, and a retry with the same key still gets the same answer.
+#[tokio::test]
+async fn answers_holding_a_secret_are_sealed_at_rest_and_still_replayed() {
+    let app = TestApp::new().await;
+    let bureau = app.login("bureau").await;
+    let body = serde_json::json!({"account": "new.sw", "display_name": "新社工", "role": "social_worker",
+        "place_ids": [app.place_id("振华街道").await]})
+    .to_string();
+    let first = bureau.send_json(Method::POST, "/api/v1/staff", &body, &[("idempotency-key", "staff-1")]).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let password = first.json()["one_time_password"].as_str().unwrap().to_string();
+    let again = bureau.send_json(Method::POST, "/api/v1/staff", &body, &[("idempotency-key", "staff-1")]).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(again.json()["one_time_password"], password.as_str());
+    let stored: Vec<(Option<Vec<u8>>,)> =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT body FROM idempotency_keys").fetch_all(c).await).unwrap();
+    assert!(!stored.is_empty());
+    for (b,) in &stored {
+        let b = String::from_utf8_lossy(b.as_deref().unwrap_or_default()).into_owned();
+        assert!(!b.contains(&password) && !b.contains("new.sw"), "stored in clear: {b}");
+    }
+}
+
 /// An anonymous caller's key is not honoured (nothing is claimed or stored for it); an Open311
 /// app's, with a valid api_key, is.
 #[tokio::test]
