@@ -375,15 +375,17 @@ pub async fn create(
 pub const ELSEWHERE_PER_HOUR: u32 = 20;
 
 /// Counts and audits `n` ID-number matches outside the caller's scope found by `via` (a
-/// create, an update, an import preview); past the hourly allowance the answer is 429 and
-/// nothing is revealed.
+/// create, an update, an import preview); past the hourly allowance (counted per match) the
+/// answer is 429 and nothing is revealed.
 pub async fn registered_elsewhere(db: &Db, actor: &Actor, via: &str, n: usize) -> Result<(), AppError> {
     if n == 0 {
         return Ok(());
     }
     let who = actor.id.map_or_else(|| actor.name.clone(), |id| id.to_string());
     let bucket = format!("registered-elsewhere:{who}");
-    if !crate::web::ratelimit::hit(db, &bucket, ELSEWHERE_PER_HOUR, 3600).await? {
+    // Each match counts: an import preview answers for every row of its file.
+    let n32 = u32::try_from(n).unwrap_or(u32::MAX);
+    if !crate::web::ratelimit::hit_many(db, &bucket, n32, ELSEWHERE_PER_HOUR, 3600).await? {
         return Err(AppError::TooMany);
     }
     audit::record_alone(

@@ -62,9 +62,15 @@ impl Limit {
 /// whatever becomes of the request, so it is not the request's write: a keyed request that
 /// then fails is still free to be retried.
 pub async fn hit(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
+    hit_many(db, bucket, 1, limit, window_secs).await
+}
+
+/// Counts `n` hits at once (one lookup that answers for n things); false when they take the
+/// window past its limit.
+pub async fn hit_many(db: &Db, bucket: &str, n: u32, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
     crate::db::claims::aside(async {
         let mut tx = db.begin().await?;
-        let ok = hit_in(&mut tx, bucket, limit, window_secs).await?;
+        let ok = count_in(&mut tx, bucket, n, limit, window_secs).await?;
         tx.commit().await?;
         Ok(ok)
     })
@@ -72,19 +78,25 @@ pub async fn hit(db: &Db, bucket: &str, limit: u32, window_secs: i64) -> Result<
 }
 
 async fn hit_in(tx: &mut Tx, bucket: &str, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
+    count_in(tx, bucket, 1, limit, window_secs).await
+}
+
+async fn count_in(tx: &mut Tx, bucket: &str, n: u32, limit: u32, window_secs: i64) -> Result<bool, sqlx::Error> {
     let now = Utc::now().timestamp();
     let win = now - now.rem_euclid(window_secs);
+    let n = i64::from(n);
     let hits: i64 = write!(tx, |c| {
         let hits: (i64,) = sqlx::query_as(
-            "INSERT INTO rate_limits (bucket, win, hits) VALUES ($1, $2, 1)
-             ON CONFLICT (bucket, win) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits",
+            "INSERT INTO rate_limits (bucket, win, hits) VALUES ($1, $2, $3)
+             ON CONFLICT (bucket, win) DO UPDATE SET hits = rate_limits.hits + $3 RETURNING hits",
         )
         .bind(bucket)
         .bind(win)
+        .bind(n)
         .fetch_one(&mut *c)
         .await?;
         // Old windows are useless; dropping them here keeps the table tiny without a job.
-        if hits.0 == 1 {
+        if hits.0 == n {
             sqlx::query("DELETE FROM rate_limits WHERE bucket = $1 AND win < $2")
                 .bind(bucket)
                 .bind(win)

@@ -416,6 +416,21 @@ async fn id_numbers_registered_outside_the_scope_are_audited_and_an_account_gets
     // Another account is counted on its own.
     let dachi = app.place_id("大齿社区").await;
     let body = serde_json::json!({"name": "某人", "id_number": theirs, "place_id": dachi}).to_string();
-    let r = app.login("leizeyu").await.send_json(Method::POST, "/api/v1/people", &body, &[]).await;
+    let lei = app.login("leizeyu").await;
+    let r = lei.send_json(Method::POST, "/api/v1/people", &body, &[]).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+
+    // A file is counted by its matches, not as one lookup: one preview cannot test a whole
+    // list of numbers against the city's register.
+    let mut csv = String::from("姓名,身份证号,社区\n");
+    for i in 0..limit {
+        let n = id_number("19500101", &format!("{:03}", 100 + i));
+        let body =
+            serde_json::json!({"name": format!("某{i}"), "id_number": n, "place_id": app.place_id("永宁社区").await});
+        let r = zhenhua.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        csv.push_str(&format!("某人{i},{n},大齿社区\n"));
+    }
+    let r = upload(&lei, "名册.csv", csv.as_bytes()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
 }
