@@ -194,10 +194,36 @@ fn mask_names(s: &str, names: &[&str]) -> String {
             }
         })
         .into_owned();
-    for name in names.iter().map(|n| normalised(n.trim())).filter(|n| n.chars().count() >= 2) {
-        out = out.replace(&name, &mask_name(&name));
+    for name in names {
+        if let Some(pattern) = name_pattern(name) {
+            out = pattern.replace_all(&out, |c: &Captures| mask_name(&spaceless(&c[0]))).into_owned();
+        }
     }
     out
+}
+
+fn spaceless(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace() && !INVISIBLE.is_match(c.encode_utf8(&mut [0; 4]))).collect()
+}
+
+/// A known name as it may be written: with the padding space forms put in two-character names
+/// (王　芳), or anything invisible, between its characters. None for a name too short to look for.
+fn name_pattern(name: &str) -> Option<Regex> {
+    let chars: Vec<char> = spaceless(&normalised(name)).chars().collect();
+    if chars.len() < 2 {
+        return None;
+    }
+    let parts: Vec<String> = chars.iter().map(|c| regex::escape(&c.to_string())).collect();
+    Regex::new(&parts.join(r"[\s\p{Cf}]*")).ok()
+}
+
+/// Every writing of `name` in `s` (see [`name_pattern`]) replaced by `by`, the rest of `s` as it
+/// was: for taking an anonymised person's name out of what staff and residents wrote.
+pub fn replace_name(s: &str, name: &str, by: &str) -> String {
+    match name_pattern(name) {
+        Some(p) => p.replace_all(s, regex::NoExpand(by)).into_owned(),
+        None => s.to_string(),
+    }
 }
 
 /// Wording staff wrote for the public: only phone, ID and card numbers, messaging handles and
@@ -433,6 +459,10 @@ mod tests {
         ] {
             assert_eq!(text(typed, &[]), public, "{typed:?}");
         }
+        assert_eq!(text("王　芳家门口楼道灯坏了，联系人王芳", &["王芳"]), "王*家门口楼道灯坏了，联系人王*");
+        assert_eq!(text("张\u{200b}三说灯坏了", &["张三"]), "张*说灯坏了");
+        assert_eq!(replace_name("张\u{200b}三和王 芳，张三", "张三", "(已匿名)"), "(已匿名)和王 芳，(已匿名)");
+        assert_eq!(replace_name("abc", "", "x"), "abc");
         assert_eq!(address("民和社区3号楼501号", &[]), "民和社区3号楼");
         assert_eq!(address("宏安小区2号楼东单元302户", &[]), "宏安小区2号楼东单元");
         assert_eq!(address("民和社区3号楼王小芳家", &["王小芳"]), "民和社区3号楼王**家");

@@ -406,28 +406,55 @@ pub async fn forget_person(tx: &mut crate::db::Tx, person: Uuid, name: &str) -> 
             phone_sealed = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_sealed END,
             phone_masked = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_masked END,
             phone_hash = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_hash END,
-            description = REPLACE(description, $2, $3),
-            address = REPLACE(address, $2, $3),
-            public_text = REPLACE(public_text, $2, $3),
-            public_address = REPLACE(public_address, $2, $3),
             version = version + 1
          WHERE person_id = $1"
     )
     .bind(person)
     .bind(name)
-    .bind(GONE)
     .execute(c)
     .await
     .map(|_| ())
     })?;
-    write!(&mut *tx, |c| sqlx::query(
-        "UPDATE request_events SET note = REPLACE(note, $2, $3)
+    // The texts in Rust, not with SQL's REPLACE: the name is found however it was written
+    // (padded, with invisible characters between), as the public redaction finds it.
+    type Texts = (Uuid, String, String, Option<String>, Option<String>);
+    let rows: Vec<Texts> = write!(&mut *tx, |c| sqlx::query_as(
+        "SELECT id, description, address, public_text, public_address FROM requests WHERE person_id = $1"
+    )
+    .bind(person)
+    .fetch_all(c)
+    .await)?;
+    let gone = |t: &str| crate::redact::replace_name(t, name, GONE);
+    for (id, description, address, public_text, public_address) in rows {
+        write!(&mut *tx, |c| sqlx::query(
+            "UPDATE requests SET description = $1, address = $2, public_text = $3, public_address = $4 WHERE id = $5"
+        )
+        .bind(gone(&description))
+        .bind(gone(&address))
+        .bind(public_text.as_deref().map(gone))
+        .bind(public_address.as_deref().map(gone))
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    }
+    let notes: Vec<(Uuid, String)> = write!(&mut *tx, |c| sqlx::query_as(
+        "SELECT id, note FROM request_events
          WHERE note IS NOT NULL AND request_id IN (SELECT id FROM requests WHERE person_id = $1)"
     )
     .bind(person)
-    .bind(name)
-    .bind(GONE)
-    .execute(c)
-    .await
-    .map(|_| ()))
+    .fetch_all(c)
+    .await)?;
+    for (id, note) in notes {
+        let changed = gone(&note);
+        if changed != note {
+            write!(&mut *tx, |c| sqlx::query("UPDATE request_events SET note = $1 WHERE id = $2")
+                .bind(changed)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|_| ()))?;
+        }
+    }
+    Ok(())
 }

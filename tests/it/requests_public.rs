@@ -456,7 +456,7 @@ async fn disguised_personal_data_posted_through_open311_stays_off_the_public_vie
                 ("last_name", "王"),
                 (
                     "description",
-                    "路灯不亮\n我是王小芳，电话１３８１２３４１２３４或一三八 一二三四 一二三四，微信号 wangxf1980",
+                    "路灯不亮\n我是王小芳，电话１３８１２３４１２３４或一三八 一二三四 一二三四，微信号 wangxf1980，王　小 芳",
                 ),
             ],
         )
@@ -511,7 +511,7 @@ async fn an_anonymised_residents_name_leaves_the_requests_linked_to_them() {
     let person = r.json()["id"].as_str().unwrap().to_string();
     let intake = serde_json::json!({
         "category": "heating",
-        "description": "王鹏飞反映家中暖气不热",
+        "description": "王鹏飞反映家中暖气不热，王　鹏飞的老伴也说冷",
         "place_id": place,
         "person_id": person,
         "reporter_name": "王鹏飞",
