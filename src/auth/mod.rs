@@ -173,7 +173,8 @@ pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -
     next.run(req).await
 }
 
-fn client_ip(st: &AppState, req: &Request) -> String {
+/// The client's address: the connection's, or the one the trusted proxies wrote.
+pub fn client_ip(st: &AppState, req: &Request) -> String {
     let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|ci| ci.0.ip());
     match forwarded_client(req.headers(), st.cfg.trusted_proxies) {
         Some(client) => client,

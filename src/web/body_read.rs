@@ -10,8 +10,9 @@
 //! An Open311 post whose api_key is in the query string or the X-Api-Key header has the key
 //! checked before a byte of its body is read.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
@@ -38,35 +39,58 @@ impl BodyRead {
     /// `budget` is raised to the largest route limit: a budget smaller than one allowed body
     /// would refuse that body every time.
     pub fn new(limits: Arc<RouteLimits>, largest: usize, budget: usize, timeout: Duration) -> BodyRead {
-        BodyRead { limits, budget: Arc::new(Budget { max: budget.max(largest), held: AtomicUsize::new(0) }), timeout }
+        let max = budget.max(largest);
+        let per_client = (max / CLIENT_SHARE).max(largest);
+        let budget = Budget { max, per_client, held: AtomicUsize::new(0), by_client: Mutex::new(HashMap::new()) };
+        BodyRead { limits, budget: Arc::new(budget), timeout }
     }
 }
 
-/// Body bytes held in memory across all requests. Counted as they arrive, not as declared: a
-/// client that declares 60 MB and sends nothing holds none of the budget.
+/// One client address may hold at most this fraction of the budget (but always one body of
+/// the largest route limit): a few connections from one address, each sending a large body
+/// slowly, must not turn every other client's post away.
+const CLIENT_SHARE: usize = 8;
+
+/// The most capacity reserved up front for a declared length; the rest grows as bytes come.
+const MAX_PREALLOCATED: usize = 1 << 20;
+
+/// Body bytes held in memory across all requests, and per client address (IPv6 by its /64).
+/// Counted as they arrive, not as declared: a client that declares 60 MB and sends nothing
+/// holds none of the budget.
 struct Budget {
     max: usize,
+    per_client: usize,
     held: AtomicUsize,
+    by_client: Mutex<HashMap<String, usize>>,
 }
 
 impl Budget {
-    fn has_room(&self, n: u64) -> bool {
+    fn has_room(&self, client: &str, n: u64) -> bool {
+        let mine = self.by_client.lock().map_or(0, |m| m.get(client).copied().unwrap_or(0));
         (self.held.load(Ordering::Acquire) as u64).saturating_add(n) <= self.max as u64
+            && (mine as u64).saturating_add(n) <= self.per_client as u64
     }
 }
 
 /// One request's share of the budget, given back when its answer is made.
 struct Held {
     budget: Arc<Budget>,
+    client: String,
     n: usize,
 }
 
 impl Held {
     fn take(&mut self, n: usize) -> bool {
+        let Ok(mut by_client) = self.budget.by_client.lock() else { return false };
+        let mine = by_client.entry(self.client.clone()).or_insert(0);
+        if mine.saturating_add(n) > self.budget.per_client {
+            return false;
+        }
         let taken = self.budget.held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
             held.checked_add(n).filter(|&total| total <= self.budget.max)
         });
         if taken.is_ok() {
+            *mine += n;
             self.n += n;
         }
         taken.is_ok()
@@ -76,6 +100,14 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         self.budget.held.fetch_sub(self.n, Ordering::AcqRel);
+        if let Ok(mut by_client) = self.budget.by_client.lock()
+            && let Some(mine) = by_client.get_mut(&self.client)
+        {
+            *mine = mine.saturating_sub(self.n);
+            if *mine == 0 {
+                by_client.remove(&self.client);
+            }
+        }
     }
 }
 
@@ -109,17 +141,19 @@ pub async fn read(State((st, br)): State<(AppState, Arc<BodyRead>)>, req: Reques
     if declared.is_some_and(|n| n > limit as u64) {
         return refuse(AppError::TooLarge);
     }
+    let client = super::ratelimit::address_key(&crate::auth::client_ip(&st, &req));
     // Refused before it is sent when it cannot fit now; what is sent is counted as it comes.
-    if declared.is_some_and(|n| !br.budget.has_room(n)) {
+    if declared.is_some_and(|n| !br.budget.has_room(&client, n)) {
         return busy();
     }
     let (parts, body) = req.into_parts();
     if let Some(res) = crate::open311::refuse_before_body(&st, &parts).await {
         return res;
     }
-    let mut held = Held { budget: br.budget.clone(), n: 0 };
-    // Capacity for the declared length is only address space until the bytes arrive.
-    let capacity = declared.map_or(0, |n| n as usize);
+    let mut held = Held { budget: br.budget.clone(), client, n: 0 };
+    // Capacity for the declared length is only address space until the bytes arrive, but
+    // many connections each declaring the limit would reserve a lot of it: capped.
+    let capacity = declared.map_or(0, |n| (n as usize).min(MAX_PREALLOCATED));
     let read = tokio::time::timeout(br.timeout, collect(body, limit, capacity, &mut held)).await;
     let bytes = match read {
         Ok(Ok(bytes)) => bytes,

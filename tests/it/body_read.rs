@@ -217,3 +217,44 @@ async fn open311_posts_have_their_own_limit_and_bodies_share_a_budget() {
     let r = c.send_json(Method::POST, "/api/v1/places", &"x".repeat(200 * 1024), &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
 }
+
+/// One client address holds at most its share of the budget: a few slow large bodies from one
+/// address turn away that address's further posts, not everyone's.
+#[tokio::test]
+async fn one_address_holds_only_its_share_of_the_upload_budget() {
+    let mut app = TestApp::new().await;
+    app.reconfigure(|cfg| {
+        cfg.trusted_proxies = 1;
+        cfg.max_body_bytes = 256 * 1024;
+        cfg.max_import_bytes = 1024 * 1024;
+        cfg.upload_budget_bytes = 8 * 1024 * 1024;
+    });
+    let c = app.login("bureau").await;
+    let cookie = format!("linli_sid={}", c.cookie.as_deref().unwrap());
+    let stalled_from = |addr: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/people/import")
+            .header(header::COOKIE, cookie.clone())
+            .header("x-forwarded-for", addr)
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+            .header(header::CONTENT_LENGTH, (1000 * 1024).to_string())
+            .body(stalled(Some(vec![b'a'; 990 * 1024])))
+            .unwrap()
+    };
+    let holding = spawn(&app, stalled_from("203.0.113.7"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let post_from = |addr: &'static str| {
+        let c = &c;
+        async move {
+            c.send_json(Method::POST, "/api/v1/places", &"x".repeat(100 * 1024), &[("x-forwarded-for", addr)])
+                .await
+                .status
+        }
+    };
+    assert_eq!(post_from("203.0.113.7").await, StatusCode::SERVICE_UNAVAILABLE, "the address's share is held");
+    assert_eq!(post_from("203.0.113.8").await, StatusCode::BAD_REQUEST, "another address still posts (bad JSON: 400)");
+    holding.abort();
+    let _ = holding.await;
+    assert_eq!(post_from("203.0.113.7").await, StatusCode::BAD_REQUEST, "given back when the upload ends");
+}
