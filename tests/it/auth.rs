@@ -1,6 +1,6 @@
 use axum::http::StatusCode;
 
-use crate::harness::TestApp;
+use crate::harness::{Client, TestApp};
 
 #[tokio::test]
 async fn login_sets_a_safe_cookie_and_logout_ends_the_session() {
@@ -455,6 +455,13 @@ async fn one_second_factor_code_sent_twice_at_once_signs_in_once() {
     assert_eq!(signed_in, 1, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
 }
 
+/// A sign-in with a wrong password, through a proxy that wrote `xff`.
+async fn wrong_password_through_a_proxy(c: &Client<'_>, account: String, xff: String) -> StatusCode {
+    let body = format!("account={account}&password=a+wrong+password");
+    let headers = [("content-type", "application/x-www-form-urlencoded"), ("x-forwarded-for", xff.as_str())];
+    c.raw(axum::http::Method::POST, "/login", &headers, body.into_bytes()).await.status
+}
+
 #[tokio::test]
 async fn rotating_the_left_of_x_forwarded_for_does_not_escape_the_address_limit() {
     let mut app = TestApp::new().await;
@@ -464,14 +471,7 @@ async fn rotating_the_left_of_x_forwarded_for_does_not_escape_the_address_limit(
     });
     fresh_minute_window().await;
     let c = app.anon();
-    let attempt = |account: String, xff: String| {
-        let c = &c;
-        async move {
-            let body = format!("account={account}&password=a+wrong+password");
-            let headers = [("content-type", "application/x-www-form-urlencoded"), ("x-forwarded-for", xff.as_str())];
-            c.raw(axum::http::Method::POST, "/login", &headers, body.into_bytes()).await.status
-        }
-    };
+    let attempt = |account: String, xff: String| wrong_password_through_a_proxy(&c, account, xff);
     // The client writes whatever it likes on the left; the proxy appends the address it saw.
     let mut statuses = Vec::new();
     for i in 0..12 {
@@ -499,14 +499,7 @@ async fn walking_the_addresses_of_one_ipv6_network_does_not_escape_the_address_l
     });
     fresh_minute_window().await;
     let c = app.anon();
-    let attempt = |account: String, xff: String| {
-        let c = &c;
-        async move {
-            let body = format!("account={account}&password=a+wrong+password");
-            let headers = [("content-type", "application/x-www-form-urlencoded"), ("x-forwarded-for", xff.as_str())];
-            c.raw(axum::http::Method::POST, "/login", &headers, body.into_bytes()).await.status
-        }
-    };
+    let attempt = |account: String, xff: String| wrong_password_through_a_proxy(&c, account, xff);
     let mut statuses = Vec::new();
     for i in 0..12 {
         statuses.push(attempt(format!("guess{i}"), format!("2001:db8:7:7:{i:x}::1")).await);
