@@ -195,35 +195,58 @@ fn mask_names(s: &str, names: &[&str]) -> String {
         })
         .into_owned();
     for name in names {
-        if let Some(pattern) = name_pattern(name) {
-            out = pattern.replace_all(&out, |c: &Captures| mask_name(&spaceless(&c[0]))).into_owned();
-        }
+        out = replace_name_with(&out, name, mask_name);
     }
     out
 }
 
-fn spaceless(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace() && !INVISIBLE.is_match(c.encode_utf8(&mut [0; 4]))).collect()
+/// Whether `c` may stand between a name's characters without making it another word: the
+/// padding space forms put in two-character names (王　芳), or anything invisible.
+fn is_gap(c: char) -> bool {
+    c.is_whitespace() || INVISIBLE.is_match(c.encode_utf8(&mut [0; 4]))
 }
 
-/// A known name as it may be written: with the padding space forms put in two-character names
-/// (王　芳), or anything invisible, between its characters. None for a name too short to look for.
-fn name_pattern(name: &str) -> Option<Regex> {
-    let chars: Vec<char> = spaceless(&normalised(name)).chars().collect();
-    if chars.len() < 2 {
-        return None;
+/// Every writing of `name` in `s` (its characters with gaps between, see [`is_gap`]) replaced
+/// by `by` of the name; `s` unchanged for a name under two characters. A scan, not a regex
+/// built per name: it runs for every row of a public page.
+fn replace_name_with(s: &str, name: &str, by: impl Fn(&str) -> String) -> String {
+    let name: Vec<char> = normalised(name).chars().filter(|c| !is_gap(*c)).collect();
+    if name.len() < 2 {
+        return s.to_string();
     }
-    let parts: Vec<String> = chars.iter().map(|c| regex::escape(&c.to_string())).collect();
-    Regex::new(&parts.join(r"[\s\p{Cf}]*")).ok()
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find(name[0]) {
+        let mut end = at + name[0].len_utf8();
+        let mut matched = 1;
+        for (i, c) in rest[end..].char_indices() {
+            if matched == name.len() {
+                break;
+            }
+            if c == name[matched] {
+                matched += 1;
+                end = at + name[0].len_utf8() + i + c.len_utf8();
+            } else if !is_gap(c) {
+                break;
+            }
+        }
+        if matched == name.len() {
+            out.push_str(&rest[..at]);
+            out.push_str(&by(&name.iter().collect::<String>()));
+        } else {
+            end = at + name[0].len_utf8();
+            out.push_str(&rest[..end]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
-/// Every writing of `name` in `s` (see [`name_pattern`]) replaced by `by`, the rest of `s` as it
-/// was: for taking an anonymised person's name out of what staff and residents wrote.
+/// Every writing of `name` in `s` replaced by `by`, the rest of `s` as it was: for taking an
+/// anonymised person's name out of what staff and residents wrote.
 pub fn replace_name(s: &str, name: &str, by: &str) -> String {
-    match name_pattern(name) {
-        Some(p) => p.replace_all(s, regex::NoExpand(by)).into_owned(),
-        None => s.to_string(),
-    }
+    replace_name_with(s, name, |_| by.to_string())
 }
 
 /// Wording staff wrote for the public: only phone, ID and card numbers, messaging handles and
@@ -463,6 +486,8 @@ mod tests {
         assert_eq!(text("张\u{200b}三说灯坏了", &["张三"]), "张*说灯坏了");
         assert_eq!(replace_name("张\u{200b}三和王 芳，张三", "张三", "(已匿名)"), "(已匿名)和王 芳，(已匿名)");
         assert_eq!(replace_name("abc", "", "x"), "abc");
+        assert_eq!(replace_name("王王芳说，王 ", "王芳", "X"), "王X说，王 ");
+        assert_eq!(text("找王芳", &["王芳"]), "找王*");
         assert_eq!(address("民和社区3号楼501号", &[]), "民和社区3号楼");
         assert_eq!(address("宏安小区2号楼东单元302户", &[]), "宏安小区2号楼东单元");
         assert_eq!(address("民和社区3号楼王小芳家", &["王小芳"]), "民和社区3号楼王**家");

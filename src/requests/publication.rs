@@ -134,22 +134,7 @@ pub async fn publish(
         (true, false) => "unpublished",
         _ => "public_wording",
     };
-    write!(&mut tx, |c| {
-        sqlx::query(
-        "INSERT INTO request_events (id, request_id, part_id, kind, from_status, to_status, note, detail, public, note_public,
-            at, actor_id, actor_name)
-         VALUES ($1, $2, NULL, $3, NULL, NULL, NULL, '{}', FALSE, FALSE, $4, $5, $6)"
-    )
-    .bind(Uuid::now_v7())
-    .bind(id)
-    .bind(kind)
-    .bind(now)
-    .bind(actor.id)
-    .bind(&actor.name)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
+    super::store::staff_event(&mut tx, id, kind, actor, now).await?;
     audit::record(
         &mut tx,
         actor,

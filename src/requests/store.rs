@@ -1412,6 +1412,18 @@ impl<'a> StaffNote<'a> {
     }
 }
 
+/// A staff-only event without a note (the desk's publication steps).
+pub(super) async fn staff_event(
+    tx: &mut Tx,
+    request: Uuid,
+    kind: &str,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let ev = Ev { request, part: None, kind, from: None, to: None, shown: Shown::Staff };
+    event(tx, ev, None, actor, at).await
+}
+
 async fn event(
     tx: &mut Tx,
     ev: Ev<'_>,
