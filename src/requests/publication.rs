@@ -387,7 +387,6 @@ pub async fn forget_person(tx: &mut crate::db::Tx, person: Uuid, name: &str) -> 
     write!(&mut *tx, |c| {
         sqlx::query(
         "UPDATE requests SET
-            reporter_name = CASE WHEN reporter_name = $2 THEN NULL ELSE reporter_name END,
             phone_sealed = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_sealed END,
             phone_masked = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_masked END,
             phone_hash = CASE WHEN phone_hash = (SELECT phone_hash FROM persons WHERE id = $1) THEN NULL ELSE phone_hash END,
@@ -395,33 +394,41 @@ pub async fn forget_person(tx: &mut crate::db::Tx, person: Uuid, name: &str) -> 
          WHERE person_id = $1"
     )
     .bind(person)
-    .bind(name)
     .execute(c)
     .await
     .map(|_| ())
     })?;
     // The texts in Rust, not with SQL's REPLACE: the name is found however it was written
     // (padded, with invisible characters between), as the public redaction finds it.
-    type Texts = (Uuid, String, String, Option<String>, Option<String>);
-    let rows: Vec<Texts> = write!(&mut *tx, |c| sqlx::query_as(
-        "SELECT id, description, address, public_text, public_address FROM requests WHERE person_id = $1"
+    type Texts = (Uuid, String, String, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Texts> =
+        write!(&mut *tx, |c| {
+            sqlx::query_as(
+        "SELECT id, description, address, public_text, public_address, reporter_name FROM requests WHERE person_id = $1"
     )
     .bind(person)
     .fetch_all(c)
-    .await)?;
+    .await
+        })?;
     let gone = |t: &str| crate::redact::replace_name(t, name, GONE);
-    for (id, description, address, public_text, public_address) in rows {
-        write!(&mut *tx, |c| sqlx::query(
-            "UPDATE requests SET description = $1, address = $2, public_text = $3, public_address = $4 WHERE id = $5"
+    for (id, description, address, public_text, public_address, reporter) in rows {
+        // The reporter's name goes when it was the person's, however it was written.
+        let reporter = reporter.filter(|r| !crate::redact::replace_name(r, name, "").trim().is_empty());
+        write!(&mut *tx, |c| {
+            sqlx::query(
+            "UPDATE requests SET description = $1, address = $2, public_text = $3, public_address = $4, reporter_name = $6
+             WHERE id = $5"
         )
         .bind(gone(&description))
         .bind(gone(&address))
         .bind(public_text.as_deref().map(gone))
         .bind(public_address.as_deref().map(gone))
         .bind(id)
+        .bind(reporter)
         .execute(c)
         .await
-        .map(|_| ()))?;
+        .map(|_| ())
+        })?;
     }
     let notes: Vec<(Uuid, String)> = write!(&mut *tx, |c| sqlx::query_as(
         "SELECT id, note FROM request_events

@@ -514,7 +514,7 @@ async fn an_anonymised_residents_name_leaves_the_requests_linked_to_them() {
         "description": "王鹏飞反映家中暖气不热，王　鹏飞的老伴也说冷",
         "place_id": place,
         "person_id": person,
-        "reporter_name": "王鹏飞",
+        "reporter_name": "王 鹏飞",
         "phone": "13700001234",
     });
     let r = desk.send_json(Method::POST, "/api/v1/requests", &intake.to_string(), &[]).await;
