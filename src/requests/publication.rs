@@ -401,15 +401,14 @@ pub async fn forget_person(tx: &mut crate::db::Tx, person: Uuid, name: &str) -> 
     // The texts in Rust, not with SQL's REPLACE: the name is found however it was written
     // (padded, with invisible characters between), as the public redaction finds it.
     type Texts = (Uuid, String, String, Option<String>, Option<String>, Option<String>);
-    let rows: Vec<Texts> =
-        write!(&mut *tx, |c| {
-            sqlx::query_as(
+    let rows: Vec<Texts> = write!(&mut *tx, |c| {
+        sqlx::query_as(
         "SELECT id, description, address, public_text, public_address, reporter_name FROM requests WHERE person_id = $1"
     )
     .bind(person)
     .fetch_all(c)
     .await
-        })?;
+    })?;
     let gone = |t: &str| crate::redact::replace_name(t, name, GONE);
     for (id, description, address, public_text, public_address, reporter) in rows {
         // The reporter's name goes when it was the person's, however it was written.
