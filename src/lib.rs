@@ -27,3 +27,5 @@ pub mod search;
 pub mod staff;
 pub mod tabular;
 pub mod web;
+#[cfg(test)]
+mod floors;
