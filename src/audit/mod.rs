@@ -23,6 +23,7 @@
 pub mod not_found;
 pub mod pages;
 pub mod store;
+pub mod view;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;

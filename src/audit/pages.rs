@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::store::{self, AuditFilter, AuditRow};
+use super::view;
 use crate::app::{Access, AppState, RouteDef, r};
 use crate::auth::Caller;
 use crate::auth::roles::AUDIT_READERS;
-use crate::web::error::AppResult;
+use crate::web::error::{AppError, AppResult};
 use crate::web::extract::Q;
 use crate::web::form::{Cell, Field};
 use crate::web::render::{Ctx, page};
@@ -44,6 +45,7 @@ impl AuditQuery {
             entity: self.entity.clone(),
             from: self.from.clone(),
             to: self.to.clone(),
+            exact_action: false,
         }
     }
 }
@@ -51,9 +53,18 @@ impl AuditQuery {
 const PAGE: i64 = 100;
 
 async fn list_page(State(st): State<AppState>, caller: Caller, Q(q): Q<AuditQuery>) -> AppResult<Response> {
-    let rows = store::list(&st.db, &q.filter(), q.before, PAGE + 1).await?;
+    // The screen offers whole actions from a list; a value that is none of them is refused
+    // like any other bad choice rather than read as a prefix.
+    let action = q.action.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    if action.is_some_and(|a| !view::actions().any(|x| x == a)) {
+        return Err(AppError::bad("error.bad_query"));
+    }
+    let filter = AuditFilter { exact_action: true, ..q.filter() };
+    let rows = store::list(&st.db, &filter, q.before, PAGE + 1).await?;
     let more = rows.len() as i64 > PAGE;
     let rows: Vec<AuditRow> = rows.into_iter().take(PAGE as usize).collect();
+    let names = crate::staff::store::names_of(&st.db, rows.iter().filter_map(|r| r.actor_id)).await?;
+    let labels = view::record_labels(&st, &caller, &rows).await?;
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/audit", "nav.audit");
     let tr = ctx.tr;
     let headers = ["audit.at", "audit.actor", "audit.action", "audit.entity", "audit.ip", "audit.detail"]
@@ -64,24 +75,49 @@ async fn list_page(State(st): State<AppState>, caller: Caller, Q(q): Q<AuditQuer
     let cells = rows
         .into_iter()
         .map(|r| {
+            // The person's name, and the account the log recorded (an account may be renamed
+            // or its holder change; the account is what the chain vouches for).
+            let actor = match r.actor_id.and_then(|id| names.get(&id)) {
+                Some((name, _)) => format!("{name} ({})", r.actor),
+                None => r.actor.clone(),
+            };
+            let kind = view::entity_label(tr, &r.entity);
+            let record = match r.entity_id.as_deref() {
+                None => Cell::text(kind),
+                Some(id) => match labels.get(&(r.entity.clone(), id.to_string())) {
+                    Some(l) => {
+                        let text = format!("{kind} {}", l.text);
+                        match &l.href {
+                            Some(h) => Cell::link(text, h.clone()),
+                            None => Cell::text(text),
+                        }
+                    }
+                    None => Cell::text(format!("{kind} {id}")),
+                },
+            };
             vec![
                 Cell::text(crate::web::local_time(&r.at)),
-                Cell::text(r.actor),
-                Cell::text(r.action),
-                Cell::text(format!("{} {}", r.entity, r.entity_id.unwrap_or_default())),
+                Cell::text(actor),
+                Cell::text(view::action_label(tr, &r.action)),
+                record,
                 Cell::text(r.ip.unwrap_or_default()),
-                Cell::text(if r.detail == "null" { String::new() } else { r.detail }),
+                Cell::lines(view::detail_lines(&r.detail)),
             ]
         })
         .collect::<Vec<_>>();
     let n = cells.len() as i64;
     let mut view = ListPage::new(ctx, headers, cells, n, 1, PAGE);
+    let mut choices = vec![(String::new(), tr.t("audit_view.any_action"))];
+    let mut named: Vec<(String, String)> =
+        view::actions().map(|a| (a.to_string(), view::action_label(tr, a))).collect();
+    named.sort_by(|a, b| a.1.cmp(&b.1));
+    choices.extend(named);
     view.filters = vec![
-        Field::text(tr, "actor", "audit.actor", q.actor.as_deref().unwrap_or(""), 64, false),
-        Field::text(tr, "action", "audit.action", q.action.as_deref().unwrap_or(""), 64, false),
+        Field::text(tr, "actor", "audit_view.account", q.actor.as_deref().unwrap_or(""), 64, false),
+        Field::select(tr, "action", "audit.action", action.unwrap_or(""), choices, false),
         Field::text(tr, "entity", "audit.entity", q.entity.as_deref().unwrap_or(""), 64, false),
-        Field::text(tr, "from", "audit.from", q.from.as_deref().unwrap_or(""), 32, false).hint("YYYY-MM-DD".into()),
-        Field::text(tr, "to", "audit.to", q.to.as_deref().unwrap_or(""), 32, false).hint("YYYY-MM-DD".into()),
+        Field::date(tr, "from", "audit.from", q.from.as_deref().unwrap_or(""), false),
+        Field::date(tr, "to", "audit.to", q.to.as_deref().unwrap_or(""), false),
     ];
     let base =
         query_of(&[("actor", q.actor), ("action", q.action), ("entity", q.entity), ("from", q.from), ("to", q.to)]);

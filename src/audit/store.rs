@@ -39,6 +39,11 @@ pub struct AuditFilter {
     pub from: Option<String>,
     /// Only rows before this instant (RFC 3339 or YYYY-MM-DD, exclusive).
     pub to: Option<String>,
+    /// `action` is one action, not a prefix (the screen's list names whole actions, and
+    /// `person.tag` must not bring `person.tag_end` along).
+    #[serde(skip)]
+    #[param(ignore)]
+    pub exact_action: bool,
 }
 
 pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
@@ -62,7 +67,9 @@ pub async fn list(db: &Db, f: &AuditFilter, before_seq: Option<i64>, limit: i64)
     if let Some(a) = given(&f.actor) {
         sql.push_str(&format!(" AND actor = {}", args.push(a)));
     }
-    if let Some(a) = given(&f.action) {
+    if let Some(a) = given(&f.action).filter(|_| f.exact_action) {
+        sql.push_str(&format!(" AND action = {}", args.push(a)));
+    } else if let Some(a) = given(&f.action) {
         // A prefix: `login` finds login.failure, login.lockout, …
         sql.push_str(&format!(
             " AND action >= {} AND action < {}",

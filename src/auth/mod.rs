@@ -169,8 +169,22 @@ pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -
             return crate::web::render::error_response(e, info.lang, is_api, None);
         }
     }
+    let lang = info.lang;
     req.extensions_mut().insert(info);
-    next.run(req).await
+    let mut res = next.run(req).await;
+    content_language(&mut res, lang);
+    res
+}
+
+/// Every answer past this point is worded for the language chosen here from the cookie, the
+/// account or `Accept-Language`: caches must keep one copy per language and per session.
+fn content_language(res: &mut Response, lang: Lang) {
+    use axum::http::{HeaderValue, header};
+    let h = res.headers_mut();
+    if !h.contains_key(header::CONTENT_LANGUAGE) {
+        h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
+    }
+    h.append(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
 }
 
 /// The client's address: the connection's, or the one the trusted proxies wrote.

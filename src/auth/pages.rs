@@ -69,6 +69,7 @@ async fn login_submit(
     State(st): State<AppState>,
     current: Option<Caller>,
     info: RequestInfo,
+    headers: axum::http::HeaderMap,
     PageForm(f): PageForm<LoginForm>,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(st.cfg.demo, None, Some(&info), "/login", "login.title");
@@ -83,6 +84,11 @@ async fn login_submit(
     };
     match outcome {
         login::Outcome::Accepted { user_id, stage } => {
+            // The language picked on the login page is the user's latest choice: it becomes
+            // the account's, or the account's older one would replace it at sign-in.
+            if let Some(lang) = crate::web::cookie(&headers, "linli_lang").and_then(|v| Lang::parse(&v)) {
+                save_locale(&st, user_id, lang).await?;
+            }
             // Any session this browser had ends here; the new one gets a fresh id.
             if let Some(p) = &info.pending {
                 session::destroy(&st, &p.session.id).await?;
@@ -305,14 +311,7 @@ async fn set_locale(
 ) -> AppResult<Response> {
     let lang = Lang::parse(&f.lang).ok_or(AppError::bad("error.bad_choice"))?;
     if let Some(c) = &caller {
-        let mut tx = st.db.begin().await?;
-        write!(&mut tx, |conn| sqlx::query("UPDATE users SET locale = $1 WHERE id = $2")
-            .bind(lang.code())
-            .bind(c.user_id)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
-        tx.commit().await?;
+        save_locale(&st, c.user_id, lang).await?;
     }
     // Only local paths: never an open redirect.
     let back = if f.back.starts_with('/') && !f.back.starts_with("//") && !f.back.contains('\\') {
@@ -322,6 +321,18 @@ async fn set_locale(
     };
     let cookie = format!("linli_lang={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
     Ok(with_cookie(Redirect::to(&back).into_response(), &cookie))
+}
+
+async fn save_locale(st: &AppState, user_id: Uuid, lang: Lang) -> AppResult<()> {
+    let mut tx = st.db.begin().await?;
+    write!(&mut tx, |conn| sqlx::query("UPDATE users SET locale = $1 WHERE id = $2 AND locale <> $1")
+        .bind(lang.code())
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[derive(Template)]

@@ -4,6 +4,7 @@
 //! the desk, a flood patrol due on the grid worker's phone, a hazard in rectification and one just found.
 
 use anyhow::Context;
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -11,6 +12,7 @@ use crate::crypto::Keyring;
 use crate::db::Db;
 use crate::hazards::model::{Category as HazardCategory, RiskLevel};
 use crate::hazards::store::{self as hz, NewHazard, NewPatrol};
+use crate::requests::calendar::{Calendar, OfficeHours};
 use crate::requests::model::{Channel, IntakeInput, validate_intake};
 use crate::requests::publication::PublicationInput;
 use crate::requests::store::{self as rq, Intake, PartAction, PartStep, StaffNote, Unit};
@@ -121,6 +123,23 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
         .await?;
     let note = StaffNote::internal("居民表示处理及时，满意。");
     rq::callback(db, &desk_viewer, &desk.actor(), r.id, version(r.id).await?, "satisfied", note).await.map_err(err)?;
+    // Three working days ago: taken in and dispatched in the morning, cleared the next
+    // afternoon, called back before closing.
+    let (day, next) = (working_day_before(3), working_day_before(2));
+    backdate(
+        db,
+        r.id,
+        &[
+            ("accepted", at(day, 9, 12)),
+            ("published", at(day, 9, 20)),
+            ("dispatched", at(day, 9, 34)),
+            ("signed", at(day, 10, 5)),
+            ("resolved_part", at(next, 15, 41)),
+            ("resolved", at(next, 15, 41)),
+            ("closed", at(next, 16, 26)),
+        ],
+    )
+    .await?;
 
     // Story 7: one manhole, several units at once; the drainage works has started, the others
     // have it in their lists.
@@ -149,9 +168,26 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
     rq::dispatch(db, &desk_viewer, &desk.actor(), r.id, version(r.id).await?, &units, note).await.map_err(err)?;
     part_step(db, &paiwu, r.id, sewer.id, PartAction::Sign, "").await?;
     part_step(db, &paiwu, r.id, sewer.id, PartAction::Note, "已到现场，正在清掏7处检查井，疏通管道百余米。").await?;
+    // Yesterday's (the last working day's) afternoon.
+    let day = working_day_before(1);
+    backdate(
+        db,
+        r.id,
+        &[
+            ("accepted", at(day, 14, 3)),
+            ("published", at(day, 14, 9)),
+            // One dispatch to three units: an event for each.
+            ("dispatched", at(day, 14, 27)),
+            ("dispatched", at(day, 14, 27)),
+            ("dispatched", at(day, 14, 27)),
+            ("signed", at(day, 15, 12)),
+            ("progress", at(day, 16, 48)),
+        ],
+    )
+    .await?;
 
-    // A resident's report the desk has not dispatched yet (待派单).
-    phone_call(
+    // A resident's report the desk has not dispatched yet (待派单), called in a little while ago.
+    let light = phone_call(
         db,
         keys,
         &desk,
@@ -166,6 +202,7 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
         },
     )
     .await?;
+    backdate(db, light.id, &[("accepted", Utc::now() - TimeDelta::minutes(25))]).await?;
 
     // Story 8: a flood-season patrol due today on the grid worker's phone.
     let grid = caller(db, "yongtai.grid").await?;
@@ -222,5 +259,133 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
         };
         hz::register(db, &desk.scope, &desk.actor(), &h, &[]).await.map_err(err)?;
     }
+    Ok(())
+}
+
+/// The `n`-th working day before today (Shanghai) on the shipped calendar, but not before the
+/// first of this month: the metrics page opens on this month, and a demo should open on its
+/// stories counted there.
+fn working_day_before(n: usize) -> NaiveDate {
+    let cal = Calendar::shipped();
+    let today = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    let day =
+        today.iter_days().rev().skip(1).filter(|d| cal.is_working_day(*d)).nth(n.saturating_sub(1)).unwrap_or(today);
+    day.max(first)
+}
+
+/// A story's instants, moved back as a whole if any would lie in the future (a demo loaded
+/// early on the first of a month): the intervals between its steps are what it shows.
+fn in_the_past(schedule: &mut [(&str, DateTime<Utc>)]) {
+    let latest = Utc::now() - TimeDelta::minutes(10);
+    if let Some(last) = schedule.iter().map(|s| s.1).max().filter(|l| *l > latest) {
+        let back = last - latest;
+        for s in schedule.iter_mut() {
+            s.1 -= back;
+        }
+    }
+}
+
+/// A Shanghai wall-clock time on `day`, as stored (UTC).
+fn at(day: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+    let local = day.and_time(NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default());
+    (local - TimeDelta::hours(8)).and_utc()
+}
+
+/// Moves a story's request back to when it would have happened. The store functions stamp
+/// every step with the present, so a demo loaded in one go shows handling times of 0.0 h;
+/// here each event takes its instant from `schedule` (its kinds, in the order the story wrote
+/// them, so a story and its schedule cannot drift apart unnoticed), and the request's and its
+/// parts' times and deadlines follow from those instants as the store would have set them.
+async fn backdate(db: &Db, request: Uuid, schedule: &[(&str, DateTime<Utc>)]) -> anyhow::Result<()> {
+    let mut schedule = schedule.to_vec();
+    in_the_past(&mut schedule);
+    let schedule = schedule.as_slice();
+    type EventRow = (Uuid, String, Option<Uuid>);
+    let events: Vec<EventRow> = crate::read!(db, |c| sqlx::query_as(
+        "SELECT id, kind, part_id FROM request_events WHERE request_id = $1 ORDER BY at, id"
+    )
+    .bind(request)
+    .fetch_all(c)
+    .await)?;
+    let kinds: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
+    let planned: Vec<&str> = schedule.iter().map(|s| s.0).collect();
+    anyhow::ensure!(kinds == planned, "demo schedule {planned:?} does not match the story's events {kinds:?}");
+    let when = |kind: &str| schedule.iter().find(|s| s.0 == kind).map(|s| s.1);
+    let created = schedule.first().context("an empty schedule")?.1;
+    let last = schedule.iter().map(|s| s.1).max().unwrap_or(created);
+    let (hours, days): (i64, i64) = crate::read!(db, |c| sqlx::query_as(
+        "SELECT c.response_hours, c.resolve_days FROM requests r JOIN request_categories c ON c.code = r.category
+         WHERE r.id = $1"
+    )
+    .bind(request)
+    .fetch_one(c)
+    .await)?;
+    let (cal, office) = (Calendar::shipped(), OfficeHours::default());
+    let response_due = cal.add_working_hours(created, u32::try_from(hours).unwrap_or(1), office);
+    let resolve_due = cal.add_working_days(created, u32::try_from(days).unwrap_or(1), office);
+    let responded = when("signed").or(when("resolved_part"));
+    let (resolved, closed) = (when("resolved"), when("closed"));
+    let mut tx = db.begin().await?;
+    for ((id, _, _), (_, t)) in events.iter().zip(schedule) {
+        crate::write!(&mut tx, |c| sqlx::query("UPDATE request_events SET at = $1 WHERE id = $2")
+            .bind(*t)
+            .bind(*id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    crate::write!(&mut tx, |c| sqlx::query(
+        "UPDATE requests SET created_at = $1, updated_at = $2, response_due = $3, resolve_due = $4,
+                responded_at = CASE WHEN responded_at IS NULL THEN NULL ELSE COALESCE($5, responded_at) END,
+                resolved_at = CASE WHEN resolved_at IS NULL THEN NULL ELSE COALESCE($6, resolved_at) END,
+                closed_at = CASE WHEN closed_at IS NULL THEN NULL ELSE COALESCE($7, closed_at) END
+         WHERE id = $8"
+    )
+    .bind(created)
+    .bind(last)
+    .bind(response_due)
+    .bind(resolve_due)
+    .bind(responded)
+    .bind(resolved)
+    .bind(closed)
+    .bind(request)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    // Each part was made by the dispatch and is due when the request was; its signing and
+    // finishing are its own events.
+    let dispatched = when("dispatched").unwrap_or(created);
+    let parts: Vec<Uuid> = events.iter().filter_map(|e| e.2).collect();
+    let part_time = |part: Uuid, kind: &str| {
+        events.iter().zip(schedule).find(|(e, _)| e.2 == Some(part) && e.1 == kind).map(|(_, s)| s.1)
+    };
+    crate::write!(&mut tx, |c| sqlx::query(
+        "UPDATE request_parts SET created_at = $1, updated_at = $1, due = $2 WHERE request_id = $3"
+    )
+    .bind(dispatched)
+    .bind(resolve_due)
+    .bind(request)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    for part in parts {
+        let (signed, finished) = (part_time(part, "signed"), part_time(part, "resolved_part"));
+        let touched = [signed, finished, part_time(part, "progress")].into_iter().flatten().max().unwrap_or(dispatched);
+        crate::write!(&mut tx, |c| sqlx::query(
+            "UPDATE request_parts SET updated_at = $1,
+                    signed_at = CASE WHEN signed_at IS NULL THEN NULL ELSE COALESCE($2, signed_at) END,
+                    resolved_at = CASE WHEN resolved_at IS NULL THEN NULL ELSE COALESCE($3, resolved_at) END
+             WHERE id = $4"
+        )
+        .bind(touched)
+        .bind(signed)
+        .bind(finished)
+        .bind(part)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    tx.commit().await?;
     Ok(())
 }

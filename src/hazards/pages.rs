@@ -244,6 +244,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         ("category", q.category.clone()),
         ("risk", q.risk.clone()),
         ("place_id", q.place_id.clone()),
+        ("page_size", q.page.page_size.map(|_| q.page.size().to_string())),
     ]);
     Ok(page(&view))
 }
@@ -364,7 +365,7 @@ async fn hazard_form(st: &AppState, caller: &Caller, f: &HazardForm, errors: &Fi
         Field::text(tr, "lon", "request.lon", &f.lon, 20, false),
         Field::text(tr, "responsible", "hazard.responsible", &f.responsible, 100, false)
             .hint(tr.t("hazard.responsible_hint")),
-        Field::text(tr, "deadline", "hazard.deadline", &f.deadline, 10, false).hint(tr.t("hazard.deadline_hint")),
+        Field::date(tr, "deadline", "hazard.deadline", &f.deadline, false).hint(tr.t("hazard.deadline_hint")),
         Field::photos(tr, "photos", "hazard.photos").hint(tr.t("file.hint")),
     ];
     fields[2].required = true;
@@ -445,7 +446,8 @@ struct HazardPage {
     overdue: bool,
     photos: Vec<FileInfo>,
     documents: Vec<FileInfo>,
-    events: Vec<(String, String, String, Option<String>)>,
+    /// When, who (their name), their account, what, the note.
+    events: Vec<(String, String, String, String, Option<String>)>,
     can_close: bool,
     today: String,
     errors: Vec<(String, String)>,
@@ -475,11 +477,18 @@ async fn render(
     let tr = ctx.tr;
     ctx.title = format!("{} · {}", h.number, tr.t(&format!("hazard_category.{}", h.category)));
     let (photos, documents) = files::of(&st.db, Owner::Hazard(id)).await?.into_iter().partition(|f| f.is_photo());
-    let events = store::events(&st.db, id)
-        .await?
+    let events = store::events(&st.db, id).await?;
+    let names = crate::staff::store::names_of(&st.db, events.iter().filter_map(|e| e.actor_id)).await?;
+    let events = events
         .into_iter()
         .rev()
-        .map(|e| (local(e.at), e.actor_name, tr.t(&format!("hazard_event.{}", e.kind)), e.note))
+        .map(|e| {
+            let (actor, account) = match e.actor_id.and_then(|a| names.get(&a)) {
+                Some((name, account)) => (name.clone(), account.clone()),
+                None => (e.actor_name, String::new()),
+            };
+            (local(e.at), actor, account, tr.t(&format!("hazard_event.{}", e.kind)), e.note)
+        })
         .collect();
     let view = HazardPage {
         category: tr.t(&format!("hazard_category.{}", h.category)),
@@ -726,7 +735,10 @@ pub async fn patrols(State(st): State<AppState>, caller: Caller, Q(q): Q<PatrolL
         (tr.t("patrol.mine"), "/patrols?mine=1".into())
     });
     view.actions.push((tr.t("nav.hazards"), "/hazards".into()));
-    view.query = query_of(&[("mine", Some(if mine { "1" } else { "0" }.into()))]);
+    view.query = query_of(&[
+        ("mine", Some(if mine { "1" } else { "0" }.into())),
+        ("page_size", q.page.page_size.map(|_| q.page.size().to_string())),
+    ]);
     Ok(page(&view))
 }
 
@@ -799,7 +811,7 @@ async fn patrol_form(st: &AppState, caller: &Caller, f: &PatrolForm, errors: &Fi
         Field::select(tr, "place_id", "patrol.place", &f.place_id, places, true),
         Field::select(tr, "checklist", "patrol.checklist", &f.checklist, lists, true),
         Field::text(tr, "area", "patrol.area", &f.area, 100, true).hint(tr.t("patrol.area_hint")),
-        Field::text(tr, "due_on", "patrol.due_on", &f.due_on, 10, true),
+        Field::date(tr, "due_on", "patrol.due_on", &f.due_on, true),
         Field::select(tr, "assignee_id", "patrol.assignee", &f.assignee_id, workers, false),
     ];
     apply_errors(&mut fields, errors, tr);

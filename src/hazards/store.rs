@@ -161,12 +161,16 @@ pub struct Event {
     pub note: Option<String>,
     pub at: DateTime<Utc>,
     pub actor_name: String,
+    /// The staff account that acted (none for residents and the system); screens show its
+    /// holder's name.
+    #[serde(skip)]
+    pub actor_id: Option<Uuid>,
 }
 
 pub async fn events(db: &Db, hazard: Uuid) -> Result<Vec<Event>, sqlx::Error> {
     crate::read!(db, |c| {
         sqlx::query_as(
-        "SELECT id, kind, from_status, to_status, note, at, actor_name FROM hazard_events WHERE hazard_id = $1 ORDER BY at, id"
+        "SELECT id, kind, from_status, to_status, note, at, actor_name, actor_id FROM hazard_events WHERE hazard_id = $1 ORDER BY at, id"
     )
     .bind(hazard)
     .fetch_all(c)

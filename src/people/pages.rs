@@ -222,7 +222,7 @@ async fn person_form(
         Field::text(tr, "name", "field.name", &f.name, 40, true),
         Field::text(tr, "id_number", "person.id_number", &f.id_number, 18, false).hint(id_hint),
         Field::select(tr, "sex", "person.sex", &f.sex, sexes, false),
-        Field::text(tr, "birth_date", "person.birth_date", &f.birth_date, 10, false).hint(tr.t("hint.date")),
+        Field::date(tr, "birth_date", "person.birth_date", &f.birth_date, false),
         Field::text(tr, "phone", "person.phone", &f.phone, 20, false).hint(phone_hint),
         Field::select(tr, "place_id", "person.place", &f.place_id, place_opts, true),
         Field::select(tr, "estate_id", "person.estate", &f.estate_id, estate_opts, false),

@@ -135,6 +135,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         ("queue", Some(queue.as_str().to_string())),
         ("status", q.status.clone()),
         ("category", q.category.clone()),
+        ("page_size", q.page.page_size.map(|_| q.page.size().to_string())),
     ]);
     Ok(page(&view))
 }
@@ -326,7 +327,9 @@ struct PartView {
 struct EventView {
     id: Uuid,
     at: String,
+    /// The staff member's name (a resident's as given); their account in `account`.
     actor: String,
+    account: String,
     text: String,
     note: Option<String>,
     /// The public reads the note (on the tracking page and Open311), redacted.
@@ -398,14 +401,16 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
             ext: e,
         })
         .collect();
-    let events = store::events(&st.db, id, false)
-        .await?
+    let events = store::events(&st.db, id, false).await?;
+    let names = crate::staff::store::names_of(&st.db, events.iter().filter_map(|e| e.actor_id)).await?;
+    let events = events
         .iter()
         .rev()
         .map(|e| EventView {
             id: e.id,
             at: local(e.at),
-            actor: e.actor_name.clone(),
+            actor: e.actor_id.and_then(|a| names.get(&a)).map_or_else(|| e.actor_name.clone(), |n| n.0.clone()),
+            account: e.actor_id.and_then(|a| names.get(&a)).map(|n| n.1.clone()).unwrap_or_default(),
             text: event_text(tr, e),
             note: e.note.clone().filter(|_| e.kind != "accepted"),
             note_public: e.public && e.note_public && e.note.is_some() && e.kind != "accepted",

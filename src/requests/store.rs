@@ -1219,6 +1219,10 @@ pub struct Event {
     pub note_public: bool,
     pub at: DateTime<Utc>,
     pub actor_name: String,
+    /// The staff account that acted (none for residents and the system); screens show its
+    /// holder's name.
+    #[serde(skip)]
+    pub actor_id: Option<Uuid>,
 }
 
 impl Event {
@@ -1233,7 +1237,7 @@ pub async fn events(db: &Db, request: Uuid, public_only: bool) -> Result<Vec<Eve
     let mut args = Args::new();
     let public = if public_only { " AND public" } else { "" };
     let sql = format!(
-        "SELECT id, part_id, kind, from_status, to_status, note, detail, public, note_public, at, actor_name FROM request_events
+        "SELECT id, part_id, kind, from_status, to_status, note, detail, public, note_public, at, actor_name, actor_id FROM request_events
          WHERE request_id = {}{public} ORDER BY at, id",
         args.push(request)
     );

@@ -505,3 +505,27 @@ pub async fn field_workers(db: &Db, scope: &Scope) -> Result<Vec<(Uuid, String)>
     let rows: Vec<(Uuid, String, String)> = query::all(db, &sql, &args).await?;
     Ok(rows.into_iter().map(|(id, name, place)| (id, format!("{name} · {place}"))).collect())
 }
+
+/// The people behind accounts named in a record's history, by account id: (display name,
+/// account). Timelines show the name, since a login name means nothing to a reader; the
+/// account stays beside it for whoever checks it against the audit log.
+pub async fn names_of(
+    db: &Db,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, (String, String)>, sqlx::Error> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut out = std::collections::HashMap::new();
+    // A long timeline names few people; chunks keep the IN list within every backend's limits.
+    for chunk in ids.chunks(500) {
+        let mut args = Args::new();
+        let sql = format!("SELECT id, display_name, account FROM users WHERE id IN ({})", args.list(chunk));
+        let rows: Vec<(Uuid, String, String)> = query::all(db, &sql, &args).await?;
+        out.extend(rows.into_iter().map(|(id, name, account)| (id, (name, account))));
+    }
+    Ok(out)
+}

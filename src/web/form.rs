@@ -16,6 +16,9 @@ pub enum Input {
     /// Photos (and PDF documents) from a phone camera or gallery, several at once.
     Photos,
     TextArea,
+    /// A calendar day: the browser's date picker, sent as `YYYY-MM-DD` (the server still
+    /// checks what arrives, for browsers and clients without the picker).
+    Date,
 }
 
 pub struct Field {
@@ -77,6 +80,9 @@ impl Field {
     pub fn photos(tr: Tr, name: &'static str, label_key: &str) -> Field {
         Field { input: Input::Photos, ..Field::text(tr, name, label_key, "", 0, false) }
     }
+    pub fn date(tr: Tr, name: &'static str, label_key: &str, value: &str, required: bool) -> Field {
+        Field { input: Input::Date, ..Field::text(tr, name, label_key, value, 10, required) }
+    }
     pub fn hint(mut self, text: String) -> Field {
         self.hint = Some(text);
         self
@@ -97,6 +103,7 @@ impl Field {
             Input::File => "file",
             Input::Photos => "photos",
             Input::TextArea => "textarea",
+            Input::Date => "date",
         }
     }
     pub fn options(&self) -> &[(String, String)] {
@@ -132,14 +139,19 @@ pub struct Cell {
     pub href: Option<String>,
     /// Tree depth for indented first columns (0 = none).
     pub indent: u8,
+    /// The text is several lines (`\n`), shown as such.
+    pub lines: bool,
 }
 
 impl Cell {
     pub fn text(s: impl Into<String>) -> Cell {
-        Cell { text: s.into(), href: None, indent: 0 }
+        Cell { text: s.into(), href: None, indent: 0, lines: false }
     }
     pub fn link(s: impl Into<String>, href: String) -> Cell {
-        Cell { text: s.into(), href: Some(href), indent: 0 }
+        Cell { text: s.into(), href: Some(href), indent: 0, lines: false }
+    }
+    pub fn lines(lines: Vec<String>) -> Cell {
+        Cell { lines: true, ..Cell::text(lines.join("\n")) }
     }
     pub fn indented(mut self, depth: i32) -> Cell {
         self.indent = depth.clamp(0, 4) as u8;

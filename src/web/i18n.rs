@@ -27,13 +27,58 @@ impl Lang {
             _ => None,
         }
     }
-    /// Picks from an `Accept-Language` header; Chinese unless English is asked for first.
+    /// Picks from an `Accept-Language` header (RFC 9110 §12.5.4): the supported language with
+    /// the highest q-value, the earlier one on a tie; `*` stands for each language not named,
+    /// `q=0` refuses one. Chinese when nothing supported is asked for.
     pub fn from_accept(header: Option<&str>) -> Lang {
-        match header {
-            Some(h) if h.trim_start().to_ascii_lowercase().starts_with("en") => Lang::En,
+        let Some(header) = header else { return Lang::Zh };
+        // (q in thousandths, position) of the first entry naming each language, and of `*`,
+        // which stands for every language not named.
+        let (mut zh, mut en, mut any) = (None, None, None);
+        // A header is at most a few entries; a hostile one is cut rather than walked.
+        for (pos, entry) in header.split(',').take(32).enumerate() {
+            let mut parts = entry.split(';');
+            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let mut q = Some(1000);
+            for p in parts {
+                let p = p.trim();
+                if let Some(v) = p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")) {
+                    q = quality(v);
+                }
+            }
+            let Some(q) = q else { continue };
+            let slot = match tag.split('-').next().unwrap_or("") {
+                "zh" => &mut zh,
+                "en" => &mut en,
+                "*" => &mut any,
+                _ => continue,
+            };
+            slot.get_or_insert((q, pos));
+        }
+        let (zh, en) = (zh.or(any), en.or(any));
+        match (zh, en) {
+            (Some((zq, zp)), Some((eq, ep))) if eq > 0 && (eq > zq || (eq == zq && ep < zp)) => Lang::En,
+            (None, Some((eq, _))) if eq > 0 => Lang::En,
             _ => Lang::Zh,
         }
     }
+}
+
+/// A q-value in thousandths (`0`, `0.8`, `1.000`); None when malformed, which drops its entry.
+fn quality(v: &str) -> Option<u16> {
+    let v = v.trim();
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole = match int {
+        "0" => 0,
+        "1" => 1000,
+        _ => return None,
+    };
+    let thousandths = format!("{frac:0<3}").parse::<u16>().ok()?;
+    let q = whole + thousandths;
+    (q <= 1000).then_some(q)
 }
 
 pub const ZH_SOURCE: &str = include_str!("../../locales/zh-CN.toml");
@@ -107,6 +152,25 @@ impl Tr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_language_weighs_every_tag_by_its_q_value() {
+        let pick = |h: &str| Lang::from_accept(Some(h));
+        assert_eq!(pick("zh-CN;q=0.8, en;q=0.9"), Lang::En, "the higher q wins, not the first tag");
+        assert_eq!(pick("en;q=0.8, zh-CN;q=0.9"), Lang::Zh);
+        assert_eq!(pick("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(pick("fr-FR, en;q=0.5"), Lang::En, "unsupported languages are skipped");
+        assert_eq!(pick("zh, en"), Lang::Zh, "a tie goes to the earlier tag");
+        assert_eq!(pick("en;q=0, *"), Lang::Zh, "q=0 refuses English");
+        assert_eq!(pick("zh;q=0, en;q=0.1"), Lang::En);
+        assert_eq!(pick("zh;q=0, fr"), Lang::Zh, "nothing we have: the default");
+        assert_eq!(pick("en;q=2, zh;q=0.5"), Lang::Zh, "a malformed q drops its entry");
+        assert_eq!(pick("en;q=0.500"), Lang::En);
+        assert_eq!(pick("de"), Lang::Zh);
+        assert_eq!(pick(""), Lang::Zh);
+        assert_eq!(Lang::from_accept(None), Lang::Zh);
+        assert_eq!(pick(&"de;q=0.1, ".repeat(10_000)), Lang::Zh, "a huge header is cut, not walked");
+    }
 
     fn files(dir: &std::path::Path, ext: &str, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {

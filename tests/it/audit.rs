@@ -24,7 +24,9 @@ async fn changes_logins_and_denials_are_audited_and_the_chain_verifies() {
     let a = app.login("auditor").await;
     let page = a.get("/audit?action=login.failure").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("login.failure") && !page.body.contains("place.create"));
+    // Actions are shown by name (codes stay as the filter list's values only).
+    assert!(page.body.contains("<td data-label=\"操作\">登录失败</td>"), "{}", page.body);
+    assert!(!page.body.contains("<td data-label=\"操作\">新增区划</td>"));
     let api = a.get("/api/v1/audit?action=place&page_size=5").await.json();
     assert_eq!(api["items"].as_array().unwrap().len(), 5);
     let next = api["next_before"].as_i64().unwrap();

@@ -84,6 +84,14 @@ pub(crate) async fn serve(app: &TestApp) -> String {
 
 pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     let el = c.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
+    if el.attr("type").await.unwrap().as_deref() == Some("date") {
+        // Keys typed into a date input follow the browser's locale (mm/dd/yyyy here); a person
+        // picks the day from the calendar, which sets the value as YYYY-MM-DD.
+        c.execute("arguments[0].value = arguments[1];", vec![serde_json::to_value(&el).unwrap(), text.into()])
+            .await
+            .unwrap();
+        return;
+    }
     el.clear().await.unwrap();
     el.send_keys(text).await.unwrap();
 }

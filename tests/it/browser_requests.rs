@@ -111,8 +111,13 @@ async fn story_6_a_resident_reports_a_blocked_sewer_from_a_phone_and_the_desk_se
     c.find(Locator::LinkText(&number)).await.expect("in the dispatch queue").click().await.unwrap();
     assert_eq!(text_of(&c, "#request-number").await, number);
     assert_eq!(text_of(&c, "#request-phone").await, "139****5678", "masked for staff too");
-    let chosen =
-        c.find(Locator::Css("#f-units option:checked")).await.expect("a unit is suggested").text().await.unwrap();
+    let chosen = c
+        .find(Locator::Css("#f-units label.chip:has(input:checked)"))
+        .await
+        .expect("a unit is suggested")
+        .text()
+        .await
+        .unwrap();
     assert_eq!(chosen, "北馨园社区");
     click(&c, "#dispatch-form button.primary").await;
     assert_eq!(status_of(&c).await, "dispatched");
@@ -193,19 +198,18 @@ async fn story_7_one_manhole_several_departments_one_outcome_in_chromium() {
     let request_path = path(&c).await;
 
     // Co-handling: the community and 排污所 at once.
+    // Units are chips: a tap on each one wanted, and on a suggested one not wanted.
     let units = c.find(Locator::Css("#f-units")).await.unwrap();
-    for option in units.find_all(Locator::Css("option")).await.unwrap() {
-        let value = option.attr("value").await.unwrap().unwrap_or_default();
-        let selected = option.prop("selected").await.unwrap().as_deref() == Some("true");
+    for chip in units.find_all(Locator::Css("label.chip")).await.unwrap() {
+        let input = chip.find(Locator::Css("input")).await.unwrap();
+        let value = input.attr("value").await.unwrap().unwrap_or_default();
+        let checked = input.prop("checked").await.unwrap().as_deref() == Some("true");
         let wanted = value == format!("place:{zhenxing}") || value == format!("org:{paiwu}");
-        if selected != wanted {
-            // A ctrl-click is what a person does in a multiple select; the script does the same.
-            c.execute(
-                "arguments[0].selected = arguments[1];",
-                vec![serde_json::to_value(&option).unwrap(), wanted.into()],
-            )
-            .await
-            .unwrap();
+        if checked != wanted {
+            c.execute("arguments[0].scrollIntoView({block: 'center'});", vec![serde_json::to_value(&chip).unwrap()])
+                .await
+                .unwrap();
+            chip.click().await.unwrap();
         }
     }
     fill(&c, "#f-dispatch-note", "街道统筹：排污所清掏，社区配合恢复").await;
