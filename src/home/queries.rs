@@ -60,7 +60,7 @@ pub struct Waiting {
 /// Draft support plans of open cases in the scope: each waits for the station manager.
 pub async fn draft_plans(db: &Db, scope: &Scope, limit: i64) -> Result<(Vec<Waiting>, i64), sqlx::Error> {
     let mut args = Args::new();
-    let wh = format!("{} AND c.status IN ('assessed', 'planned') AND sp.status = 'draft'", args.scope("c.path", scope));
+    let wh = format!("{} AND c.status <> 'closed' AND sp.status = 'draft'", args.scope("c.path", scope));
     let total =
         capped(db, &format!("SELECT 1 FROM cases c JOIN support_plans sp ON sp.case_id = c.id WHERE {wh}"), &args)
             .await?;

@@ -153,7 +153,14 @@ async fn each_role_home_lists_its_own_work_and_nothing_outside_its_scope() {
         ("volunteer", &[], &["王鹏", "汛期巡查", "万城华府", "class=\"tile\""]),
     ];
     for (account, shows, hides) in table {
-        let c = app.login(account).await;
+        // The bureau signs in once (its second factor is enrolled on the first sign-in).
+        let other;
+        let c = if *account == "bureau" {
+            &bureau
+        } else {
+            other = app.login(account).await;
+            &other
+        };
         let home = c.get("/").await;
         assert_eq!(home.status, StatusCode::OK, "{account}");
         for (key, text) in *shows {
@@ -163,13 +170,15 @@ async fn each_role_home_lists_its_own_work_and_nothing_outside_its_scope() {
         for text in *hides {
             assert!(!home.body.contains(text), "{account}: the home must not show {text}:\n{}", home.body);
         }
-        links_open(&c, account, &home).await;
+        links_open(c, account, &home).await;
+        // Roles with no work kept here are told so; the system admin sees the tree it builds.
+        if ["yanjun", "volunteer"].contains(account) {
+            assert!(home.body.contains("这里暂时没有需要您处理的工作"), "{account}");
+        }
+        if *account == "sysadmin" {
+            assert!(home.body.contains("class=\"tile\""));
+        }
     }
-    // Roles with no work kept here are told so; the system admin sees the tree it builds.
-    for account in ["yanjun", "volunteer"] {
-        assert!(app.login(account).await.get("/").await.body.contains("这里暂时没有需要您处理的工作"), "{account}");
-    }
-    assert!(app.login("sysadmin").await.get("/").await.body.contains("class=\"tile\""));
 }
 
 #[tokio::test]
