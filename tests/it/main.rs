@@ -22,6 +22,7 @@ mod group_commit;
 mod hazards;
 mod idempotency;
 mod import;
+mod imports_partial;
 mod ledgers;
 mod listener;
 mod map;
