@@ -15,6 +15,7 @@ pub mod files;
 pub mod fsperm;
 pub mod hazards;
 pub mod home;
+pub mod ledger_xlsx;
 pub mod map;
 pub mod open311;
 pub mod openapi;

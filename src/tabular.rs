@@ -22,6 +22,17 @@ pub enum TableError {
     TooManyRows,
 }
 
+impl TableError {
+    /// The message code, for answers that carry codes (the API's field errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            TableError::Unreadable => "import.unreadable",
+            TableError::Empty => "import.empty",
+            TableError::TooManyRows => "import.too_many_rows",
+        }
+    }
+}
+
 pub const MAX_ROWS: usize = 100_000;
 
 pub fn read(bytes: &[u8], filename: &str) -> Result<Table, TableError> {
@@ -55,7 +66,7 @@ fn read_workbook(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, TableError> 
 fn cell_text(d: &Data) -> String {
     match d {
         Data::Empty => String::new(),
-        Data::String(s) => s.trim().to_string(),
+        Data::String(s) => unquote(s.trim()).to_string(),
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e21 => format!("{f:.0}"),
         Data::Float(f) => f.to_string(),
         Data::Int(i) => i.to_string(),
@@ -98,12 +109,21 @@ fn read_csv(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, TableError> {
                 bytes[..start].iter().filter(|b| **b == b'\n').count() + 1
             })
             .unwrap_or(out.len() + 1);
-        out.push((line, rec.iter().map(|c| c.trim().to_string()).collect()));
+        out.push((line, rec.iter().map(|c| unquote(c.trim()).to_string()).collect()));
         if out.len() > MAX_ROWS + 1 {
             return Err(TableError::TooManyRows);
         }
     }
     Ok(out)
+}
+
+/// Takes off the `'` that `ledger_xlsx::neutralise` puts before a leading = + - @, so a file
+/// we exported (rejected rows to fix) reads back as the user typed it.
+fn unquote(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        _ => s,
+    }
 }
 
 /// Index of the first header matching any of the names (Chinese or English).

@@ -11,7 +11,8 @@ use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::query::{self, Args};
-use crate::people::export::{workbook, xlsx_response};
+use crate::ledger_xlsx::{self, Cell, Sheet};
+use crate::people::export::{unit_name, xlsx_response};
 use crate::people::model::parse_date;
 use crate::people::store::today;
 use crate::web::error::{AppError, AppResult};
@@ -67,7 +68,7 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(p): Q<Period>)
     );
     let lines: Vec<Line> = query::all(&st.db, &sql, &args).await?;
     let tr = crate::web::i18n::Tr(crate::web::i18n::Lang::Zh);
-    let rows: Vec<Vec<String>> = lines
+    let rows: Vec<Vec<Cell>> = lines
         .iter()
         .map(|l| {
             let restricted = RecordKind::parse(&l.kind).is_some_and(|k| k.is_restricted());
@@ -76,22 +77,40 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(p): Q<Period>)
             let moved_on = !caller.scope.covers(&l.case_path);
             let hidden = |text: String| if moved_on { tr.t("ledger.moved_on") } else { text };
             vec![
-                l.occurred_on.to_string(),
-                l.station.clone(),
-                l.number.clone(),
-                hidden(l.person.clone()),
-                tr.t(&format!("record.{}", l.kind)),
-                l.minutes.to_string(),
-                l.worker.clone().unwrap_or_default(),
-                hidden(l.referred_to.clone().unwrap_or_default()),
-                hidden(if restricted { tr.t("record.restricted") } else { l.notes.clone() }),
+                Cell::Date(l.occurred_on),
+                Cell::text(l.station.as_str()),
+                Cell::text(l.number.as_str()),
+                Cell::Text(hidden(l.person.clone())),
+                Cell::Text(tr.t(&format!("record.{}", l.kind))),
+                Cell::Int(l.minutes),
+                Cell::Text(l.worker.clone().unwrap_or_default()),
+                Cell::Text(hidden(l.referred_to.clone().unwrap_or_default())),
+                Cell::Text(hidden(if restricted { tr.t("record.restricted") } else { l.notes.clone() })),
             ]
         })
         .collect();
-    let bytes = workbook(
-        &["服务日期", "社工站", "个案编号", "服务对象", "服务类型", "用时(分钟)", "社工", "转介至", "服务内容"],
-        &rows,
-    )?;
+    let unit = unit_name(&st.db, &caller.scope, None).await?;
+    let sheet = Sheet {
+        name: "服务台账",
+        title: Some("社工站服务台账"),
+        unit: &unit,
+        period: format!("{from} 至 {to}"),
+        headers: &[
+            "服务日期",
+            "社工站",
+            "个案编号",
+            "服务对象",
+            "服务类型",
+            "用时(分钟)",
+            "社工",
+            "转介至",
+            "服务内容",
+        ],
+        rows,
+        signature: true,
+    };
+    let rows = sheet.rows.len();
+    let bytes = ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))?;
     audit::record_alone(
         &st.db,
         &caller.actor(),
@@ -99,7 +118,7 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(p): Q<Period>)
             action: "ledger.export",
             entity: "service_record",
             entity_id: None,
-            detail: serde_json::json!({ "from": from, "to": to, "rows": rows.len() }),
+            detail: serde_json::json!({ "from": from, "to": to, "rows": rows }),
         },
     )
     .await?;

@@ -15,8 +15,8 @@ use crate::web::i18n::Tr;
 #[derive(clap::Subcommand)]
 pub enum ImportCommand {
     /// Residents and households from xlsx, xls, ods or CSV (UTF-8 or GBK), with the columns
-    /// of the import page. Lists every bad row; writes only with --commit and only when no row
-    /// is bad, all in one transaction with one audit row.
+    /// of the import page. Lists every bad row; writes only with --commit, and while rows are
+    /// bad only with --skip-bad too, all in one transaction with one audit row.
     People {
         /// The spreadsheet.
         file: PathBuf,
@@ -26,11 +26,17 @@ pub enum ImportCommand {
         /// Write the new people (otherwise a dry run).
         #[arg(long)]
         commit: bool,
+        /// Import the good rows even though some are bad (those are left out).
+        #[arg(long)]
+        skip_bad: bool,
+        /// Write the bad rows, with a reason column, to this xlsx to fix and import again.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
     },
 }
 
 pub async fn run(cfg: Config, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
-    let ImportCommand::People { file, account, commit } = cmd;
+    let ImportCommand::People { file, account, commit, skip_bad, rejects } = cmd;
     let db = super::serve::open(&cfg).await?;
     let keys = cfg.keyring()?;
     let caller = crate::auth::caller_for_account(&db, &account)
@@ -63,7 +69,15 @@ pub async fn run(cfg: Config, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
     );
     if !plan.problems.is_empty() {
         print_problems(tr, &plan.problems);
-        return Ok(ExitCode::FAILURE);
+        if let Some(path) = &rejects {
+            let bad = import::rejected(&rows, &plan.problems);
+            let bytes = crate::people::import_files::rejects_bytes(&bad, tr).map_err(|e| anyhow::anyhow!("{e}"))?;
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            println!("{} bad rows written to {}", bad.len(), path.display());
+        }
+        if !(commit && skip_bad) {
+            return Ok(ExitCode::FAILURE);
+        }
     }
     if !commit {
         println!("dry run: nothing written (add --commit to import)");

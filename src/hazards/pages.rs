@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::files::upload::{FormWithFiles, Upload};
 use crate::files::{self, FileInfo, Owner, Staged};
+use crate::ledger_xlsx::Cell as Xl;
 use crate::org::model::PlaceKind;
 use crate::people::model::parse_date;
 use crate::requests::model::parse_uuid;
@@ -598,7 +599,18 @@ pub async fn step(
     }
 }
 
-// ---- the ledger ---------------------------------------------------------------------------------
+// ---- the ledger -----------------------------------------------------------------------------
+
+/// Photo columns at most; a hazard with more has the rest on its page.
+const MAX_PHOTO_COLUMNS: usize = 6;
+
+async fn place_name(st: &AppState, path: &str) -> AppResult<String> {
+    let row: Option<(String,)> = crate::read!(&st.db, |c| sqlx::query_as("SELECT name FROM places WHERE path = $1")
+        .bind(path)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.map(|r| r.0).unwrap_or_default())
+}
 
 #[derive(Deserialize, Default)]
 pub struct LedgerQuery {
@@ -610,7 +622,12 @@ pub struct LedgerQuery {
 
 /// 隐患排查整治台账: one sheet per month and area, Chinese headers, hazards found in the month
 /// and those carried over still open.
-pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(q): Q<LedgerQuery>) -> AppResult<Response> {
+pub async fn ledger(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Q(q): Q<LedgerQuery>,
+) -> AppResult<Response> {
     let today = store::today();
     let month = q.month.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("");
     let from = if month.is_empty() {
@@ -627,52 +644,78 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(q): Q<LedgerQu
         None => caller.scope.roots.first().cloned().ok_or(AppError::Forbidden)?,
     };
     let lines = store::ledger(&st.db, &caller.scope, &root, from, to, category).await?;
+    let photos = store::photo_ids(&st.db, &lines.iter().map(|(l, _)| l.id).collect::<Vec<_>>()).await?;
+    // One column per photo, as many as the hazard with most photos has (a cell holds one link).
+    let photo_columns = photos.values().map(Vec::len).max().unwrap_or(0).clamp(1, MAX_PHOTO_COLUMNS);
+    let origin = crate::ledger_xlsx::origin(st.cfg.secure_cookies, &headers);
     let tr = crate::web::i18n::Tr(crate::web::i18n::Lang::Zh);
-    let rows: Vec<Vec<String>> = lines
+    let rows: Vec<Vec<Xl>> = lines
         .iter()
         .enumerate()
         .map(|(i, (l, carried))| {
-            vec![
-                (i + 1).to_string(),
-                l.number.clone(),
-                l.found_on.to_string(),
-                if *carried { tr.t("hazard.carried_over") } else { tr.t("hazard.found_this_month") },
-                l.street.clone(),
-                l.community.clone(),
-                l.address.clone(),
-                tr.t(&format!("hazard_category.{}", l.category)),
-                tr.t(&format!("risk.{}", l.risk_level)),
-                l.description.clone(),
-                l.responsible.clone(),
-                l.deadline.map(|d| d.to_string()).unwrap_or_default(),
-                tr.t(&format!("hazard_status.{}", l.status)),
-                l.rectified_at.map(local).unwrap_or_default(),
-                l.closed_at.map(local).unwrap_or_default(),
-                l.closure.clone().unwrap_or_default(),
-            ]
+            let mut row = vec![
+                Xl::Int(i as i64 + 1),
+                Xl::text(l.number.as_str()),
+                Xl::Date(l.found_on),
+                Xl::Text(if *carried { tr.t("hazard.carried_over") } else { tr.t("hazard.found_this_month") }),
+                Xl::text(l.street.as_str()),
+                Xl::text(l.community.as_str()),
+                Xl::text(l.address.as_str()),
+                Xl::Text(tr.t(&format!("hazard_category.{}", l.category))),
+                Xl::Text(tr.t(&format!("risk.{}", l.risk_level))),
+                Xl::text(l.description.as_str()),
+                Xl::text(l.responsible.as_str()),
+                Xl::opt_date(l.deadline),
+                Xl::Text(tr.t(&format!("hazard_status.{}", l.status))),
+                Xl::opt_time(l.rectified_at),
+                Xl::opt_time(l.closed_at),
+                Xl::Text(l.closure.clone().unwrap_or_default()),
+            ];
+            let own = photos.get(&l.id).map(Vec::as_slice).unwrap_or_default();
+            for n in 0..photo_columns {
+                row.push(match own.get(n) {
+                    Some(f) => Xl::Link { url: format!("{origin}/files/{f}"), text: format!("照片{}", n + 1) },
+                    None => Xl::Blank,
+                });
+            }
+            row
         })
         .collect();
-    let bytes = crate::people::export::workbook(
-        &[
-            "序号",
-            "隐患编号",
-            "排查日期",
-            "来源",
-            "街道",
-            "社区",
-            "位置",
-            "隐患类别",
-            "风险等级",
-            "隐患描述",
-            "整改责任人",
-            "整改期限",
-            "状态",
-            "整改完成时间",
-            "销号时间",
-            "复查/销号情况",
-        ],
-        &rows,
-    )?;
+    let mut headers: Vec<String> = [
+        "序号",
+        "隐患编号",
+        "排查日期",
+        "来源",
+        "街道",
+        "社区",
+        "位置",
+        "隐患类别",
+        "风险等级",
+        "隐患描述",
+        "整改责任人",
+        "整改期限",
+        "状态",
+        "整改完成时间",
+        "销号时间",
+        "复查/销号情况",
+    ]
+    .map(String::from)
+    .to_vec();
+    headers
+        .extend((1..=photo_columns).map(|n| if photo_columns == 1 { "照片".to_string() } else { format!("照片{n}") }));
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let unit = place_name(&st, &root).await?;
+    let sheet = crate::ledger_xlsx::Sheet {
+        name: "隐患台账",
+        title: Some("隐患排查整治台账"),
+        unit: &unit,
+        period: format!("{from} 至 {to}"),
+        headers: &headers,
+        rows,
+        signature: true,
+    };
+    let count = sheet.rows.len();
+    let bytes = crate::ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))?;
     crate::audit::record_alone(
         &st.db,
         &caller.actor(),
@@ -680,7 +723,7 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(q): Q<LedgerQu
             action: "ledger.export",
             entity: "hazard",
             entity_id: None,
-            detail: serde_json::json!({ "month": from.format("%Y-%m").to_string(), "rows": rows.len() }),
+            detail: serde_json::json!({ "month": from.format("%Y-%m").to_string(), "rows": count }),
         },
     )
     .await?;

@@ -2,6 +2,8 @@
 //! in the query; every change is one transaction checked against the row's version, and writes an
 //! event (who, when, why) to the hazard's timeline.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -766,6 +768,7 @@ pub async fn complete_patrol(
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LedgerLine {
+    pub id: Uuid,
     pub number: String,
     pub found_on: NaiveDate,
     pub street: String,
@@ -797,7 +800,7 @@ pub async fn ledger(
     let t = args.push_date(to);
     let from_utc = args.push(from.and_hms_opt(0, 0, 0).expect("midnight").and_utc() - Duration::hours(8));
     let mut sql = format!(
-        "SELECT h.number, h.found_on, COALESCE(st.name, '') AS street, COALESCE(cm.name, pl.name) AS community, h.address,
+        "SELECT h.id, h.number, h.found_on, COALESCE(st.name, '') AS street, COALESCE(cm.name, pl.name) AS community, h.address,
                 h.category, h.risk_level, h.description, h.responsible, h.deadline, h.status, h.rectified_at, h.closed_at, h.closure
          FROM hazards h JOIN places pl ON pl.id = h.place_id
          LEFT JOIN places cm ON cm.kind = 'community' AND h.path LIKE cm.path || '%'
@@ -812,6 +815,23 @@ pub async fn ledger(
     sql.push_str(" ORDER BY h.found_on, h.number LIMIT 100000");
     let lines: Vec<LedgerLine> = query::all(db, &sql, &args).await?;
     Ok(lines.into_iter().map(|l| (l.found_on < from, l)).map(|(old, l)| (l, old)).collect())
+}
+
+/// The photos of each of these hazards, oldest first (for the ledger's photo links; the
+/// hazards were read in the caller's scope, and each link is checked again when followed).
+pub async fn photo_ids(db: &Db, hazards: &[Uuid]) -> Result<HashMap<Uuid, Vec<Uuid>>, sqlx::Error> {
+    let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for chunk in hazards.chunks(500) {
+        let mut args = Args::new();
+        let sql = format!(
+            "SELECT owner_id, id FROM files WHERE owner_kind = 'hazard' AND media_type LIKE 'image/%' AND owner_id IN ({}) ORDER BY created_at, id",
+            args.list(chunk)
+        );
+        for (owner, id) in query::all::<(Uuid, Uuid)>(db, &sql, &args).await? {
+            out.entry(owner).or_default().push(id);
+        }
+    }
+    Ok(out)
 }
 
 // ---- links to people --------------------------------------------------------------------------

@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use rust_xlsxwriter::{Format, Workbook};
 
 use super::model::Tag;
 use super::pages::ListQuery;
@@ -13,6 +12,7 @@ use super::store::{self, PersonFilter, today};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::ledger_xlsx::{self, Cell, Sheet};
 use crate::web::error::{AppError, AppResult};
 use crate::web::extract::Q;
 
@@ -31,23 +31,40 @@ pub fn xlsx_response(bytes: Vec<u8>, name: &str) -> Response {
     res
 }
 
-/// Writes a header row and text rows into one sheet.
+/// A list of text cells under a header, through the ledger writer (frozen header, filter,
+/// fitted widths, neutralised text). Exports that have types use `ledger_xlsx` directly.
 pub fn workbook(headers: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, AppError> {
-    let mut book = Workbook::new();
-    let ws = book.add_worksheet();
-    let bold = Format::new().set_bold();
-    let xl = |e: rust_xlsxwriter::XlsxError| AppError::Internal(e.into());
-    for (c, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xl)?;
-        ws.set_column_width(c as u16, 14).map_err(xl)?;
-    }
-    for (r, row) in rows.iter().enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            // Text cells: ID-like numbers must never become 1.4e17 in Excel.
-            ws.write_string((r + 1) as u32, c as u16, v).map_err(xl)?;
+    let sheet = Sheet {
+        name: "Sheet1",
+        title: None,
+        unit: "",
+        period: String::new(),
+        headers,
+        rows: rows.iter().map(|r| r.iter().map(|v| Cell::text(v.as_str())).collect()).collect(),
+        signature: false,
+    };
+    ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))
+}
+
+/// The name of the place a ledger covers: the chosen place, or the caller's own (several
+/// places are joined with 、).
+pub async fn unit_name(
+    db: &crate::db::Db,
+    scope: &crate::auth::Scope,
+    place_id: Option<uuid::Uuid>,
+) -> AppResult<String> {
+    let mut args = crate::db::query::Args::new();
+    let sql = match place_id {
+        Some(id) => format!("SELECT name FROM places WHERE id = {} AND {} ", args.push(id), args.scope("path", scope)),
+        None => {
+            if scope.roots.is_empty() {
+                return Ok(String::new());
+            }
+            format!("SELECT name FROM places WHERE path IN ({}) ORDER BY path", args.list(&scope.roots))
         }
-    }
-    book.save_to_buffer().map_err(xl)
+    };
+    let names: Vec<(String,)> = crate::db::query::all(db, &sql, &args).await?;
+    Ok(names.into_iter().map(|n| n.0).collect::<Vec<_>>().join("、"))
 }
 
 pub async fn roster(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Response> {
@@ -116,20 +133,40 @@ pub async fn build(
     for p in &kept {
         let tags = tags.remove(&p.id).unwrap_or_default();
         rows.push(vec![
-            p.name.clone(),
-            p.sex.as_deref().map(|s| tr.t(&format!("sex.{s}"))).unwrap_or_default(),
-            p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
-            p.id_masked.clone().unwrap_or_default(),
-            p.phone_masked.clone().unwrap_or_default(),
-            p.place_name.clone(),
-            p.address(),
-            tags.join("、"),
+            Cell::Int(rows.len() as i64 + 1),
+            Cell::text(p.name.as_str()),
+            Cell::text(p.sex.as_deref().map(|s| tr.t(&format!("sex.{s}"))).unwrap_or_default()),
+            Cell::opt_date(p.birth_date),
+            // Text cells: masked or not, an ID number must never become 1.4e17 in Excel.
+            Cell::text(p.id_masked.clone().unwrap_or_default()),
+            Cell::text(p.phone_masked.clone().unwrap_or_default()),
+            Cell::text(p.place_name.as_str()),
+            Cell::text(p.address()),
+            Cell::text(tags.join("、")),
         ]);
     }
-    let bytes = workbook(
-        &["姓名", "性别", "出生日期", "身份证号(脱敏)", "联系电话(脱敏)", "社区/网格", "住址", "人群标签"],
-        &rows,
-    )?;
+    let unit = unit_name(&st.db, &caller.scope, filter_of(q).place_id).await?;
+    let sheet = Sheet {
+        name: "居民名册",
+        title: Some("居民花名册"),
+        unit: &unit,
+        period: format!("截至 {today}"),
+        headers: &[
+            "序号",
+            "姓名",
+            "性别",
+            "出生日期",
+            "身份证号(脱敏)",
+            "联系电话(脱敏)",
+            "社区/网格",
+            "住址",
+            "人群标签",
+        ],
+        rows,
+        signature: true,
+    };
+    let rows = sheet.rows.len();
+    let bytes = ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))?;
     audit::record_alone(
         &st.db,
         &caller.actor(),
@@ -137,7 +174,7 @@ pub async fn build(
             action: "person.export",
             entity: "person",
             entity_id: None,
-            detail: serde_json::json!({ "rows": rows.len(), "children_left_out": total as usize - rows.len(), "over_limit": total > limit, "tag": q.tag, "place_id": q.place_id, "request": approved }),
+            detail: serde_json::json!({ "rows": rows, "children_left_out": total as usize - rows, "over_limit": total > limit, "tag": q.tag, "place_id": q.place_id, "request": approved }),
         },
     )
     .await?;

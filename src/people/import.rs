@@ -291,7 +291,9 @@ pub async fn plan(db: &Db, keys: &Keyring, scope: &Scope, rows: &[ImportRow]) ->
         if known == Some(false) {
             plan.elsewhere += 1;
         }
-        let by_name = c.clean.birth_date.is_some()
+        // Without a birth date the name and place are all there is: a row without an ID number
+        // matches on them too, so importing the same file twice adds such a person once.
+        let by_name = (c.clean.birth_date.is_some() || c.clean.id_number.is_none())
             && known_people.contains(&(c.clean.name.clone(), c.clean.birth_date, c.place_id));
         if by_id || by_name {
             plan.existing += 1;
@@ -302,7 +304,8 @@ pub async fn plan(db: &Db, keys: &Keyring, scope: &Scope, rows: &[ImportRow]) ->
     Ok(plan)
 }
 
-/// Re-checks the rows and writes every new person in one transaction, with one audit row.
+/// Re-checks the rows and writes every new person in one transaction, with one audit row. Bad
+/// rows are left out (the callers decide beforehand whether bad rows stop the import).
 pub async fn commit(
     db: &Db,
     keys: &Keyring,
@@ -328,10 +331,10 @@ async fn write_people(
     progress: &(dyn Fn(usize) + Send + Sync),
     claim: Option<&Claim>,
 ) -> Result<usize, AppError> {
+    // Rows that turned bad since the preview (a place closed meanwhile) are left out like the
+    // rows that were bad then: the rest still lands.
     let p = plan(db, keys, scope, rows).await?;
-    if !p.problems.is_empty() {
-        return Err(AppError::bad("import.has_problems"));
-    }
+    let left_out = p.problems.iter().map(|x| x.row).collect::<BTreeSet<_>>().len();
     let mut households: HashMap<String, Uuid> = HashMap::new();
     let mut tx = db.begin().await?;
     let now = Utc::now();
@@ -395,7 +398,7 @@ async fn write_people(
             action: "person.import",
             entity: "person",
             entity_id: None,
-            detail: serde_json::json!({ "file": file, "created": p.ready.len(), "existing": p.existing }),
+            detail: serde_json::json!({ "file": file, "created": p.ready.len(), "existing": p.existing, "left_out": left_out }),
         },
     )
     .await?;
@@ -418,6 +421,9 @@ struct ImportPage {
     ready_total: usize,
     existing: usize,
     batch: Option<Uuid>,
+    /// The file of rejected rows to fix, when some rows are bad.
+    rejects: Option<Uuid>,
+    bad_rows: usize,
     previewed: bool,
     error: Option<String>,
     notice: Option<String>,
@@ -434,6 +440,8 @@ fn import_page(st: &AppState, caller: &Caller) -> ImportPage {
         ready_total: 0,
         existing: 0,
         batch: None,
+        rejects: None,
+        bad_rows: 0,
         previewed: false,
         error: None,
         notice: None,
@@ -472,37 +480,21 @@ pub async fn preview(
             return Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
-    let p = plan(&st.db, &st.keys, &caller.scope, &rows).await?;
-    super::store::registered_elsewhere(&st.db, &caller.actor(), "import", p.elsewhere).await?;
-    view.existing = p.existing;
-    if p.problems.is_empty() && !p.ready.is_empty() {
-        let id = Uuid::now_v7();
-        let mut tx = st.db.begin().await?;
-        crate::write!(&mut tx, |c| {
-            sqlx::query(
-                "INSERT INTO import_batches (id, user_id, kind, file_name, rows, created_at, total, existing)
-             VALUES ($1, $2, 'people', $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(caller.user_id)
-            .bind(&name)
-            // Names, ID and phone numbers: sealed like every secret at rest.
-            .bind(st.keys.seal(serde_json::to_string(&rows).unwrap_or_default().as_bytes()))
-            .bind(Utc::now())
-            .bind(p.ready.len() as i64)
-            .bind(p.existing as i64)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
-        tx.commit().await?;
-        view.batch = Some(id);
-    }
-    let status = if p.problems.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    view.problems_total = p.problems.len();
-    view.problems = localise(p.problems.into_iter().take(SHOWN_PROBLEMS).collect(), tr);
-    view.ready_total = p.ready.len();
-    view.ready = p.ready.into_iter().take(200).map(|r| r.row).collect();
+    let checked = check(&st, &caller, &name, &rows).await?;
+    view.existing = checked.existing;
+    view.batch = checked.batch;
+    view.rejects = checked.rejects;
+    // Bad rows no longer block the good ones; the answer is 422 only when nothing can be imported.
+    let status = if checked.problems.is_empty() || checked.batch.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    view.problems_total = checked.problems.len();
+    view.bad_rows = checked.bad_rows;
+    view.problems = localise(checked.problems.into_iter().take(SHOWN_PROBLEMS).collect(), tr);
+    view.ready_total = checked.ready_total;
+    view.ready = checked.ready;
     if view.problems_total > view.problems.len() {
         view.problems_cut = Some(tr.f("people_import.problems_cut", &[&view.problems.len()]));
     }
@@ -510,6 +502,111 @@ pub async fn preview(
         view.ready_cut = Some(tr.f("people_import.ready_cut", &[&view.ready.len()]));
     }
     Ok(page_with_status(&view, status))
+}
+
+/// What a checked upload left: the good rows waiting for a commit, the bad ones as a file to
+/// download, and what the preview shows.
+pub struct Checked {
+    /// The batch of good rows, when there are any.
+    pub batch: Option<Uuid>,
+    /// The rejected rows (with their reasons), when there are any.
+    pub rejects: Option<Uuid>,
+    /// The first good rows, for the preview.
+    pub ready: Vec<ImportRow>,
+    pub ready_total: usize,
+    pub existing: usize,
+    /// Rows with at least one problem.
+    pub bad_rows: usize,
+    /// Every problem, unlocalised.
+    pub problems: Vec<Problem>,
+}
+
+/// A row that cannot be imported as it is, kept to be handed back for fixing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rejected {
+    pub row: ImportRow,
+    /// (column, reason code) of each problem.
+    pub reasons: Vec<(String, String)>,
+}
+
+/// The rows with problems, each with all of its problems.
+pub fn rejected(rows: &[ImportRow], problems: &[Problem]) -> Vec<Rejected> {
+    let mut by_row: std::collections::BTreeMap<usize, Vec<(String, String)>> = Default::default();
+    for pr in problems {
+        by_row.entry(pr.row).or_default().push((pr.column.clone(), pr.reason.clone()));
+    }
+    rows.iter()
+        .filter_map(|r| by_row.get(&r.row).map(|reasons| Rejected { row: r.clone(), reasons: reasons.clone() }))
+        .collect()
+}
+
+/// Plans the rows and keeps the good ones (and the bad ones, for their file) in `import_batches`,
+/// both in one transaction: a preview either offers both or neither.
+pub async fn check(st: &AppState, caller: &Caller, name: &str, rows: &[ImportRow]) -> AppResult<Checked> {
+    let p = plan(&st.db, &st.keys, &caller.scope, rows).await?;
+    super::store::registered_elsewhere(&st.db, &caller.actor(), "import", p.elsewhere).await?;
+    let rejected = rejected(rows, &p.problems);
+    let good: Vec<ImportRow> = p.ready.iter().map(|r| r.row.clone()).collect();
+    let batch = (!good.is_empty()).then(Uuid::now_v7);
+    let rejects = (!rejected.is_empty()).then(Uuid::now_v7);
+    if batch.is_some() || rejects.is_some() {
+        let now = Utc::now();
+        let mut tx = st.db.begin().await?;
+        for (id, kind, sealed, total) in [
+            (batch, "people", serde_json::to_string(&good), good.len()),
+            (rejects, REJECTS_KIND, serde_json::to_string(&rejected), rejected.len()),
+        ] {
+            let Some(id) = id else { continue };
+            // Names, ID and phone numbers: sealed like every secret at rest.
+            let sealed = st.keys.seal(sealed.map_err(anyhow::Error::from)?.as_bytes());
+            crate::write!(&mut tx, |c| {
+                sqlx::query(
+                    "INSERT INTO import_batches (id, user_id, kind, file_name, rows, created_at, total, existing)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(caller.user_id)
+                .bind(kind)
+                .bind(name)
+                .bind(&sealed)
+                .bind(now)
+                .bind(total as i64)
+                .bind(p.existing as i64)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
+        }
+        tx.commit().await?;
+    }
+    Ok(Checked {
+        batch,
+        rejects,
+        ready_total: good.len(),
+        ready: good.into_iter().take(200).collect(),
+        existing: p.existing,
+        bad_rows: rejected.len(),
+        problems: p.problems,
+    })
+}
+
+/// The `import_batches.kind` of an upload's rejected rows; only their file is made from them.
+pub const REJECTS_KIND: &str = "people_rejects";
+
+/// The rejected rows of an upload of the user's (gone after an hour, like the preview).
+pub async fn rejected_rows(st: &AppState, user_id: Uuid, id: Uuid) -> AppResult<Option<(String, Vec<Rejected>)>> {
+    let row: Option<(String, String)> = crate::read!(&st.db, |c| sqlx::query_as(
+        "SELECT file_name, rows FROM import_batches WHERE id = $1 AND user_id = $2 AND kind = $3"
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(REJECTS_KIND)
+    .fetch_optional(c)
+    .await)?;
+    let Some((file, sealed)) = row else { return Ok(None) };
+    let json = st.keys.open_text(&sealed).map_err(|_| AppError::bad("import.bad_payload"))?;
+    let rows = serde_json::from_str(&json).map_err(|_| AppError::bad("import.bad_payload"))?;
+    Ok(Some((file, rows)))
 }
 
 fn localise(problems: Vec<Problem>, tr: crate::web::i18n::Tr) -> Vec<Problem> {
@@ -528,6 +625,44 @@ pub async fn commit_page(
     PageForm(f): PageForm<CommitForm>,
 ) -> AppResult<Response> {
     let id = Uuid::parse_str(f.batch.trim()).map_err(|_| AppError::bad("import.bad_payload"))?;
+    let mut view = import_page(&st, &caller);
+    let tr = view.ctx.tr;
+    Ok(match start(&st, &caller, id).await? {
+        Started::Finished(status) => match status.error {
+            None => {
+                view.notice = Some(tr.f("people_import.done", &[&status.done]));
+                page(&view)
+            }
+            Some(code) => {
+                view.error = Some(tr.t(&code));
+                page_with_status(&view, StatusCode::CONFLICT)
+            }
+        },
+        // A large file runs as a job on this instance; its state and progress are in the
+        // database, so the status page answers from any instance. A batch already claimed (a
+        // double click) shows how it goes.
+        Started::Running | Started::Taken => Redirect::to(&format!("/people/import/{id}")).into_response(),
+        Started::Expired => {
+            view.error = Some(tr.t("people_import.expired"));
+            page_with_status(&view, StatusCode::CONFLICT)
+        }
+    })
+}
+
+/// How asking to commit a batch went.
+pub enum Started {
+    /// It ran while the request waited (small files).
+    Finished(BatchStatus),
+    /// It runs as a job; its status says how far it got.
+    Running,
+    /// Someone (a double click, another instance) claimed it first.
+    Taken,
+    /// Unknown, someone else's, or deleted after an hour without a commit.
+    Expired,
+}
+
+/// Claims the batch and runs it: waiting for it up to `import_inline_rows` rows, as a job beyond.
+pub async fn start(st: &AppState, caller: &Caller, id: Uuid) -> AppResult<Started> {
     let claim = Claim { id, owner: crate::ops::instance_name(&st.cfg.listen) };
     let now = Utc::now();
     // Claiming the batch is one conditional update: a double click or a second instance finds
@@ -548,13 +683,12 @@ pub async fn commit_page(
     .map(|r| r.rows_affected()))?;
     tx.commit().await?;
     if claimed == 0 {
-        if batch_status(&st.db, caller.user_id, id).await?.is_some() {
-            return Ok(Redirect::to(&format!("/people/import/{id}")).into_response());
-        }
-        // Not committed within the hour: the janitor deleted the preview and its rows.
-        let mut view = import_page(&st, &caller);
-        view.error = Some(view.ctx.tr.t("people_import.expired"));
-        return Ok(page_with_status(&view, StatusCode::CONFLICT));
+        return Ok(if batch_status(&st.db, caller.user_id, id).await?.is_some() {
+            Started::Taken
+        } else {
+            // Not committed within the hour: the janitor deleted the preview and its rows.
+            Started::Expired
+        });
     }
     let batch: Option<(String, String, i64)> =
         crate::read!(&st.db, |c| sqlx::query_as("SELECT file_name, rows, total FROM import_batches WHERE id = $1")
@@ -568,22 +702,9 @@ pub async fn commit_page(
     if total as usize <= st.cfg.import_inline_rows {
         run.await.map_err(anyhow::Error::from)?;
         let status = batch_status(&st.db, caller.user_id, id).await?.ok_or(AppError::NotFound)?;
-        let mut view = import_page(&st, &caller);
-        let tr = view.ctx.tr;
-        return Ok(match status.error {
-            None => {
-                view.notice = Some(tr.f("people_import.done", &[&status.done]));
-                page(&view)
-            }
-            Some(code) => {
-                view.error = Some(tr.t(&code));
-                page_with_status(&view, StatusCode::CONFLICT)
-            }
-        });
+        return Ok(Started::Finished(status));
     }
-    // A large file runs as a job on this instance; its state and progress are in the database,
-    // so the status page answers from any instance.
-    Ok(Redirect::to(&format!("/people/import/{id}")).into_response())
+    Ok(Started::Running)
 }
 
 /// A batch this instance claimed: only its owner renews its lease and records how it ended.

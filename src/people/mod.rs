@@ -6,6 +6,8 @@ pub mod export;
 pub mod export_requests;
 pub mod identity;
 pub mod import;
+pub mod import_api;
+pub mod import_files;
 pub mod model;
 pub mod pages;
 pub mod rights;
@@ -33,7 +35,9 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/people/import", people, import::form),
         r(Method::POST, "/people/import", people, import::preview).upload(),
         r(Method::POST, "/people/import/commit", people, import::commit_page),
+        r(Method::GET, "/people/import/template.xlsx", people, import_files::template),
         r(Method::GET, "/people/import/{id}", people, import::status_page),
+        r(Method::GET, "/people/import/{id}/rejects.xlsx", people, import_files::rejects),
         r(Method::GET, "/people/export.xlsx", people, export::roster),
         r(Method::GET, "/people/export-requests", people, export_requests::list),
         r(Method::POST, "/people/export-requests", people, export_requests::create),
@@ -55,6 +59,10 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/search", people, pages::search),
         r(Method::GET, "/api/v1/people", people, api::list),
         r(Method::POST, "/api/v1/people", people, api::create),
+        r(Method::POST, "/api/v1/people/imports", people, import_api::preview).upload(),
+        r(Method::GET, "/api/v1/people/imports/{id}", people, import_api::status),
+        r(Method::POST, "/api/v1/people/imports/{id}/commit", people, import_api::commit),
+        r(Method::GET, "/api/v1/people/imports/{id}/rejects", people, import_api::rejects),
         r(Method::GET, "/api/v1/people/{id}", people, api::get),
         r(Method::PUT, "/api/v1/people/{id}", people, api::update),
         r(Method::GET, "/api/v1/people/{id}/timeline", people, api::timeline),

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate, Utc};
-use rust_xlsxwriter::{Format, Formula, Workbook};
+use rust_xlsxwriter::{Format, Workbook};
 use serde::Deserialize;
 
 use super::metrics::{self, Dimension, Report, Tally, percent};
@@ -15,7 +15,8 @@ use super::store;
 use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
-use crate::people::export::xlsx_response;
+use crate::ledger_xlsx::{self, Cell, Sheet};
+use crate::people::export::{unit_name, xlsx_response};
 use crate::people::model::parse_date;
 use crate::people::store::today;
 use crate::web::error::{AppError, AppResult, FieldErrors};
@@ -196,7 +197,8 @@ pub async fn api(State(st): State<AppState>, caller: Caller, Q(q): Q<MetricsQuer
 pub async fn xlsx(State(st): State<AppState>, caller: Caller, Q(q): Q<MetricsQuery>) -> AppResult<Response> {
     let asked = parse(&q).map_err(AppError::Invalid)?;
     let report = compute(&st, &caller, &asked).await?;
-    let bytes = workbook(&report).map_err(|e| AppError::Internal(e.into()))?;
+    let unit = unit_name(&st.db, &caller.scope, None).await?;
+    let bytes = workbook(&report, &unit).map_err(|e| AppError::Internal(e.into()))?;
     audit::record_alone(
         &st.db,
         &caller.actor(),
@@ -230,48 +232,53 @@ const HEADERS: [&str; 15] = [
     "平均办理时长(小时)",
 ];
 
-fn workbook(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+fn workbook(r: &Report, unit: &str) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let tr = Tr(Lang::Zh);
-    let mut book = Workbook::new();
     let bold = Format::new().set_bold();
-    let pct = Format::new().set_num_format("0.0%");
-    let hours = Format::new().set_num_format("0.0");
-    let ws = book.add_worksheet().set_name("指标")?;
-    for (c, h) in HEADERS.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
-        ws.set_column_width(c as u16, if c == 0 { 18 } else { 12 })?;
-    }
     let mut lines: Vec<(String, &Tally)> = r.rows.iter().map(|row| (row_label(tr, &row.label), &row.tally)).collect();
     lines.push((tr.t("metrics.total"), &r.total));
-    for (i, (label, t)) in lines.iter().enumerate() {
-        let row = (i + 1) as u32;
-        let x = row + 1; // Excel's 1-based row number in formulas
-        ws.write_string(row, 0, label)?;
-        for (col, v) in [
-            (1, t.counted),
-            (2, t.response_due),
-            (3, t.responded_on_time),
-            (5, t.resolve_due),
-            (6, t.resolved_on_time),
-            (8, t.resolved),
-            (10, t.rated),
-            (11, t.satisfied),
-        ] {
-            ws.write_number(row, col, v as f64)?;
-        }
-        ws.write_number_with_format(row, 13, t.handling_hours, &hours)?;
-        // Each rate is written as the formula with its computed value cached, so the sheet opens
-        // with the figures and anyone can see (and re-check) what divides what.
-        let rate = |num: char, den: char, v: Option<f64>| {
-            Formula::new(format!("=IF({den}{x}=0,\"\",{num}{x}/{den}{x})"))
-                .set_result(v.map(|v| v.to_string()).unwrap_or_default())
-        };
-        ws.write_formula_with_format(row, 4, rate('D', 'C', t.response_rate()), &pct)?;
-        ws.write_formula_with_format(row, 7, rate('G', 'F', t.on_time_rate()), &pct)?;
-        ws.write_formula_with_format(row, 9, rate('I', 'B', t.resolution_rate()), &pct)?;
-        ws.write_formula_with_format(row, 12, rate('L', 'K', t.satisfaction_rate()), &pct)?;
-        ws.write_formula_with_format(row, 14, rate('N', 'I', t.average_hours()), &hours)?;
-    }
+    // Each rate is the formula with its computed value cached, so the sheet opens with the
+    // figures and anyone can see (and re-check) what divides what; 0/0 caches a blank.
+    let rate = |num: char, den: char, value: Option<f64>, percent: bool| Cell::Rate {
+        formula: format!("=IF({den}{{r}}=0,\"\",{num}{{r}}/{den}{{r}})"),
+        value,
+        percent,
+    };
+    let rows = lines
+        .iter()
+        .map(|(label, t)| {
+            vec![
+                Cell::text(label.as_str()),
+                Cell::Int(t.counted),
+                Cell::Int(t.response_due),
+                Cell::Int(t.responded_on_time),
+                rate('D', 'C', t.response_rate(), true),
+                Cell::Int(t.resolve_due),
+                Cell::Int(t.resolved_on_time),
+                rate('G', 'F', t.on_time_rate(), true),
+                Cell::Int(t.resolved),
+                rate('I', 'B', t.resolution_rate(), true),
+                Cell::Int(t.rated),
+                Cell::Int(t.satisfied),
+                rate('L', 'K', t.satisfaction_rate(), true),
+                Cell::Decimal(t.handling_hours),
+                rate('N', 'I', t.average_hours(), false),
+            ]
+        })
+        .collect();
+    let mut book = Workbook::new();
+    ledger_xlsx::add_sheet(
+        &mut book,
+        &Sheet {
+            name: "指标",
+            title: Some("诉求办理考核指标"),
+            unit,
+            period: format!("{} 至 {}", r.from, r.to),
+            headers: &HEADERS,
+            rows,
+            signature: false,
+        },
+    )?;
     let notes = book.add_worksheet().set_name("口径")?;
     notes.set_column_width(0, 16)?;
     notes.set_column_width(1, 100)?;

@@ -568,16 +568,16 @@ async fn self_built_houses_ledger_per_street_and_month() {
     assert_eq!(x.status, StatusCode::OK, "{}", x.body);
     let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(x.bytes.clone())).unwrap();
     let sheet = book.worksheet_range_at(0).unwrap().unwrap();
-    let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
-    assert_eq!(rows[0][..4], ["序号", "隐患编号", "排查日期", "来源"]);
-    assert_eq!(rows.len(), 3, "{rows:?}");
+    let all: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    // A title and the unit/period line, then the header; the lines are those numbered in 序号.
+    assert_eq!(all[2][..4], ["序号", "隐患编号", "排查日期", "来源"]);
+    let rows: Vec<&Vec<String>> = all[3..].iter().filter(|r| r[0].parse::<u32>().is_ok()).collect();
+    assert_eq!(rows.len(), 2, "{all:?}");
     assert!(
-        rows.iter()
-            .skip(1)
-            .all(|r| r[4] == "新华街道" && r[5] == "新悦社区" && r[7] == "自建房安全" && r[10] == "区住建局")
+        rows.iter().all(|r| r[4] == "新华街道" && r[5] == "新悦社区" && r[7] == "自建房安全" && r[10] == "区住建局")
     );
-    assert_eq!(rows[1][8], "重大风险");
-    assert_eq!(rows[1][3], "本月排查");
+    assert_eq!(rows[0][8], "重大风险");
+    assert_eq!(rows[0][3], "本月排查");
     // The export is audited; bad months are refused; a community outside the scope is 404.
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'ledger.export'").await, 1);
     assert_eq!(bureau.get("/hazards/ledger.xlsx?month=2026-13").await.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -586,7 +586,8 @@ async fn self_built_houses_ledger_per_street_and_month() {
     // 万城社区's own ledger has none of them.
     let own = changmin.get("/hazards/ledger.xlsx").await;
     let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(own.bytes.clone())).unwrap();
-    assert_eq!(book.worksheet_range_at(0).unwrap().unwrap().rows().count(), 1);
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    assert!(sheet.rows().skip(3).all(|r| r[0].to_string().parse::<u32>().is_err()), "no lines");
 }
 
 #[tokio::test]

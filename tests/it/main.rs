@@ -25,6 +25,8 @@ mod hazards;
 mod home;
 mod idempotency;
 mod import;
+mod imports_partial;
+mod ledgers;
 mod listener;
 mod map;
 mod open311;

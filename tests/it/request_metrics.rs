@@ -229,7 +229,8 @@ async fn rates_by_street_community_category_department_and_month_match_a_hand_co
     let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(x.bytes.clone())).unwrap();
     let sheet = book.worksheet_range("指标").unwrap();
     let rows: Vec<Vec<String>> = sheet.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
-    assert_eq!(rows[0][..5], ["维度", "纳入统计数", "应响应数", "按时响应数", "响应率"]);
+    // Under the title and the unit/period line.
+    assert_eq!(rows[2][..5], ["维度", "纳入统计数", "应响应数", "按时响应数", "响应率"]);
     let last = rows.last().unwrap();
     assert_eq!(last[0], "合计");
     assert_eq!(last[1..4], ["4", "3", "1"]);
