@@ -25,6 +25,7 @@ mod import;
 mod listener;
 mod map;
 mod open311;
+mod operators;
 mod org;
 mod overload;
 mod people_import;
