@@ -123,6 +123,10 @@ pub fn router(st: AppState) -> Router {
             move |state: State<AppState>, req: Request, next: Next| async move {
                 let start = std::time::Instant::now();
                 let method = req.method().clone();
+                // The access log names the route, not the path (`ops::access`).
+                if let Some(slot) = req.extensions().get::<crate::ops::access::RouteSlot>() {
+                    slot.set(route);
+                }
                 let res = guard(state, access, route, req, next).await;
                 let elapsed = start.elapsed();
                 crate::ops::observe(&method, route, res.status(), elapsed);
@@ -130,8 +134,6 @@ pub fn router(st: AppState) -> Router {
                 let (status, ms) = (res.status().as_u16(), elapsed.as_millis() as u64);
                 if res.status().is_server_error() {
                     tracing::warn!(%method, route, status, ms, "request failed");
-                } else {
-                    tracing::debug!(%method, route, status, ms, "request");
                 }
                 res
             },
@@ -150,11 +152,14 @@ pub fn router(st: AppState) -> Router {
         .with_state(st.clone());
     let body_read =
         crate::web::body_read::BodyRead::new(limits, outer_limit, st.cfg.upload_budget_bytes, st.cfg.body_timeout);
-    crate::web::overload::shed(app, st.cfg.max_in_flight, st.cfg.max_queued, st.cfg.max_queue_wait)
+    let app = crate::web::overload::shed(app, st.cfg.max_in_flight, st.cfg.max_queued, st.cfg.max_queue_wait)
         // Outside the queue: a body still on its way holds no slot.
         .layer(from_fn_with_state((st.clone(), Arc::new(body_read)), crate::web::body_read::read))
         .layer(from_fn_with_state(st.cfg.secure_cookies, crate::web::security::headers))
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::new());
+    // Outside every layer that reads the path; the access log outside all, so that it sees
+    // requests refused anywhere (outside the base path, shed, panicked) as the client sent them.
+    crate::web::base_path::wrap(app, &st.cfg.base_path).layer(from_fn_with_state(st.clone(), crate::ops::access::log))
 }
 
 /// `access.denied` rows an account writes a minute; past them the denials are only counted.

@@ -120,6 +120,15 @@ pub struct ConfigArgs {
     /// Unset: no metrics are served.
     #[arg(long, env = "LINLI_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<String>,
+    /// Colours in text logs: auto (default: only when the log goes to a terminal), always or
+    /// never.
+    #[arg(long, env = "LINLI_LOG_COLOR", global = true)]
+    pub log_color: Option<String>,
+    /// Path prefix Linli is served under behind a proxy (e.g. /linli): links, redirects,
+    /// cookies and the Open311 discovery URL carry it, and requests outside it are not served.
+    /// Default: none (served at the root).
+    #[arg(long, env = "LINLI_BASE_PATH", global = true)]
+    pub base_path: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -156,6 +165,27 @@ struct FileConfig {
     max_open311_kb: Option<usize>,
     upload_budget_mb: Option<usize>,
     metrics_listen: Option<String>,
+    log_color: Option<String>,
+    base_path: Option<String>,
+}
+
+/// When text logs are coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogColor {
+    Auto,
+    Always,
+    Never,
+}
+
+impl LogColor {
+    /// Whether to colour a log written to a terminal (`tty`) or not.
+    pub fn colour(self, tty: bool) -> bool {
+        match self {
+            LogColor::Auto => tty,
+            LogColor::Always => true,
+            LogColor::Never => false,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -178,6 +208,9 @@ pub struct Config {
     pub export_max_people: usize,
     pub duplicate_days: i64,
     pub log_json: bool,
+    pub log_color: LogColor,
+    /// The path prefix (`/linli`), or empty when served at the root (`web::base_path`).
+    pub base_path: String,
     /// Proxies in front of Linli that append to X-Forwarded-For (0: the header is ignored).
     pub trusted_proxies: u8,
     pub secret_key: Option<String>,
@@ -300,6 +333,14 @@ impl ConfigArgs {
             bail!("sqlite_synchronous must be FULL or NORMAL, not {sync}");
         }
         let log_format = self.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
+        let log_color = match self.log_color.clone().or(file.log_color).as_deref().map(str::trim) {
+            None | Some("" | "auto") => LogColor::Auto,
+            Some("always") => LogColor::Always,
+            Some("never") => LogColor::Never,
+            Some(other) => bail!("log_color must be auto, always or never, not {other:?}"),
+        };
+        let base_path = crate::web::base_path::parse(&self.base_path.clone().or(file.base_path).unwrap_or_default())
+            .map_err(anyhow::Error::msg)?;
         let mut deprecations = Vec::new();
         let trusted_proxies = match (
             self.trusted_proxies.or(file.trusted_proxies),
@@ -344,6 +385,8 @@ impl ConfigArgs {
             export_max_people: self.export_max_people.or(file.export_max_people).unwrap_or(500),
             duplicate_days: self.duplicate_days.or(file.duplicate_days).unwrap_or(7).clamp(1, 365),
             log_json: log_format == "json",
+            log_color,
+            base_path,
             trusted_proxies,
             secret_key: self.secret_key.clone().or(file.secret_key),
             object_store_url: self.object_store_url.clone().or(file.object_store_url),
@@ -418,5 +461,24 @@ mod tests {
         assert_eq!(hops(Some(1), Some(true)), Ok((1, 0)));
         assert!(hops(Some(0), Some(true)).is_err_and(|e| e.contains("contradicts")));
         assert!(hops(Some(2), Some(false)).is_err());
+    }
+
+    #[test]
+    fn log_colour_and_base_path_settings() {
+        use super::LogColor;
+        let colour = |v: Option<&str>| {
+            ConfigArgs { log_color: v.map(str::to_string), ..Default::default() }.resolve().map(|c| c.log_color)
+        };
+        assert_eq!(colour(None).unwrap(), LogColor::Auto);
+        assert_eq!(colour(Some("never")).unwrap(), LogColor::Never);
+        assert_eq!(colour(Some("always")).unwrap(), LogColor::Always);
+        assert!(colour(Some("yes")).is_err());
+        assert!(!LogColor::Auto.colour(false) && LogColor::Auto.colour(true) && LogColor::Always.colour(false));
+        let base = |v: &str| {
+            ConfigArgs { base_path: Some(v.to_string()), ..Default::default() }.resolve().map(|c| c.base_path)
+        };
+        assert_eq!(base("/linli/").unwrap(), "/linli");
+        assert_eq!(base("").unwrap(), "");
+        assert!(base("linli").is_err());
     }
 }

@@ -1,5 +1,8 @@
 //! Operations endpoints: liveness, readiness, Prometheus metrics (on a listener of their own);
-//! and request metrics.
+//! and request metrics; the access log; checks said at start.
+
+pub mod access;
+pub mod process;
 
 use std::time::Duration;
 
@@ -38,6 +41,7 @@ pub fn metrics_router(st: AppState) -> axum::Router {
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {
+    process::sample();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render()).into_response()
 }
 
@@ -54,11 +58,14 @@ pub fn install_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
     static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> = std::sync::OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            metrics_exporter_prometheus::PrometheusBuilder::new()
+            let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
                 .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
                 .expect("static buckets")
                 .install_recorder()
-                .expect("metrics recorder installs once")
+                .expect("metrics recorder installs once");
+            // Descriptions go to the recorder installed; before it they would be lost.
+            process::describe();
+            handle
         })
         .clone()
 }
@@ -162,4 +169,60 @@ pub async fn sweep(
     let imports = crate::people::import::sweep(&mut tx, now).await?;
     tx.commit().await?;
     Ok(gone + imports)
+}
+
+/// The month from which next year's holiday table is expected: the State Council publishes
+/// it in October or November, and without it every deadline from 1 January is counted over a
+/// plain week (holidays as working days, 调休 Saturdays as rest).
+pub const HOLIDAYS_DUE_FROM_MONTH: u32 = 10;
+
+/// The year the holiday table should cover and does not, if any: this year always, next year
+/// from October on. `starts` are the first days of the table's ranges.
+pub fn holiday_year_missing(today: chrono::NaiveDate, starts: &[chrono::NaiveDate]) -> Option<i32> {
+    use chrono::Datelike;
+    let has = |year: i32| starts.iter().any(|d| d.year() == year);
+    if !has(today.year()) {
+        Some(today.year())
+    } else if today.month() >= HOLIDAYS_DUE_FROM_MONTH && !has(today.year() + 1) {
+        Some(today.year() + 1)
+    } else {
+        None
+    }
+}
+
+/// Warns at start when the holiday table lacks a year it should have (see
+/// [`holiday_year_missing`]); returns that year.
+pub async fn warn_on_holiday_gap(db: &crate::db::Db, today: chrono::NaiveDate) -> Result<Option<i32>, sqlx::Error> {
+    let starts: Vec<chrono::NaiveDate> =
+        crate::requests::store::holiday_rows(db).await?.into_iter().map(|r| r.start_on).collect();
+    let missing = holiday_year_missing(today, &starts);
+    if let Some(year) = missing {
+        tracing::warn!(
+            year,
+            "the holiday table (节假日与调休) has no entries for {year}: deadlines in {year} count every weekday as a working day until the bureau enters the State Council's schedule at /requests/calendar"
+        );
+    }
+    Ok(missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holiday_year_missing;
+    use chrono::NaiveDate;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn next_years_holidays_are_expected_from_october() {
+        let with_2026 = [d(2026, 1, 1), d(2026, 10, 1)];
+        let with_both = [d(2026, 10, 1), d(2027, 1, 1)];
+        assert_eq!(holiday_year_missing(d(2026, 9, 30), &with_2026), None);
+        assert_eq!(holiday_year_missing(d(2026, 10, 1), &with_2026), Some(2027));
+        assert_eq!(holiday_year_missing(d(2026, 12, 7), &with_2026), Some(2027));
+        assert_eq!(holiday_year_missing(d(2026, 12, 7), &with_both), None);
+        assert_eq!(holiday_year_missing(d(2027, 3, 1), &with_2026), Some(2027), "this year missing");
+        assert_eq!(holiday_year_missing(d(2026, 3, 1), &[]), Some(2026));
+    }
 }

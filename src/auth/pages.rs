@@ -313,12 +313,14 @@ async fn set_locale(
     if let Some(c) = &caller {
         save_locale(&st, c.user_id, lang).await?;
     }
-    // Only local paths: never an open redirect.
-    let back = if f.back.starts_with('/') && !f.back.starts_with("//") && !f.back.contains('\\') {
-        f.back
-    } else {
-        "/".into()
+    // The browser sends the path it shows, base path included, which `web::base_path` adds
+    // to the redirect again.
+    let back = match f.back.strip_prefix(st.cfg.base_path.as_str()) {
+        Some(rest) if !st.cfg.base_path.is_empty() && rest.starts_with('/') => rest.to_string(),
+        _ => f.back,
     };
+    // Only local paths: never an open redirect.
+    let back = if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') { back } else { "/".into() };
     let cookie = format!("linli_lang={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code());
     Ok(with_cookie(Redirect::to(&back).into_response(), &cookie))
 }

@@ -138,6 +138,10 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     if interrupted > 0 {
         tracing::warn!(imports = interrupted, "imports cut off by the last stop are marked interrupted");
     }
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    if let Err(e) = crate::ops::warn_on_holiday_gap(&db, today).await {
+        tracing::warn!(error = %e, "could not check the holiday table");
+    }
     let metrics = match &cfg.metrics_listen {
         Some(addr) => {
             Some(tokio::net::TcpListener::bind(addr).await.with_context(|| format!("metrics listening on {addr}"))?)

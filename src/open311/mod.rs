@@ -148,7 +148,7 @@ fn window(ps: &[(String, String)]) -> Result<(DateTime<Utc>, DateTime<Utc>), Fai
 fn base_url(st: &AppState, headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let scheme = if st.cfg.secure_cookies { "https" } else { "http" };
-    format!("{scheme}://{host}/open311/v2/")
+    format!("{scheme}://{host}{}/open311/v2/", st.cfg.base_path)
 }
 
 fn discovery(st: &AppState, headers: &HeaderMap, fmt: Fmt) -> Response {

@@ -1,6 +1,7 @@
 //! Web plumbing shared by every domain: page context, extractors, CSRF, errors, assets.
 
 pub mod assets;
+pub mod base_path;
 pub mod body_limit;
 pub mod body_read;
 pub mod csrf;

@@ -24,6 +24,12 @@ pub async fn fresh_db(dir: &std::path::Path) -> (Db, Config) {
     cfg.data_dir = dir.to_path_buf();
     cfg.database_url = format!("sqlite://{}", dir.join("linli.db").display());
     cfg.secret_key = Some(linli::crypto::Keyring::generate_spec());
+    // The object store under test: a local directory unless told otherwise (scripts/test runs
+    // the file tests again against an S3-compatible server: s3://bucket/prefix). Each test
+    // gets a prefix of its own there, as it gets a directory of its own here.
+    if let Ok(url) = std::env::var("LINLI_TEST_OBJECT_STORE_URL") {
+        cfg.object_store_url = Some(format!("{}/t_{}", url.trim_end_matches('/'), uuid::Uuid::now_v7().simple()));
+    }
     let db = match std::env::var("LINLI_TEST_DATABASE_URL") {
         Ok(url) => {
             use std::str::FromStr;

@@ -30,6 +30,7 @@ mod ledgers;
 mod listener;
 mod map;
 mod open311;
+mod operators;
 mod org;
 mod overload;
 mod people_import;
