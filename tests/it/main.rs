@@ -4,6 +4,7 @@
 mod harness;
 
 mod api;
+mod api_parity;
 mod audit;
 mod auth;
 mod bad_input;
@@ -25,6 +26,7 @@ mod import;
 mod listener;
 mod map;
 mod open311;
+mod openapi_doc;
 mod org;
 mod overload;
 mod people_import;
