@@ -135,7 +135,7 @@ pub struct AuditPage {
 }
 
 /// Audit rows, newest first, filtered; keyset-paginated with `before`.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+#[utoipa::path(get, path = "/api/v1/audit", operation_id = "list_audit_entries", tag = "audit",
     params(AuditFilter, ("before" = Option<i64>, Query, description = "Only rows older than this sequence number"),
            ("page_size" = Option<i64>, Query, description = "At most 200")),
     responses((status = 200, body = AuditPage), (status = 403, body = crate::openapi::ErrorBody)))]

@@ -28,6 +28,7 @@ pub struct AuditRow {
 }
 
 #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Account name of the actor (exact).
     pub actor: Option<String>,

@@ -25,7 +25,7 @@ pub struct Me {
 }
 
 /// The calling account, its role and data scope.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "get_me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = crate::openapi::ErrorBody)))]
 pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me {

@@ -34,7 +34,7 @@ pub struct PagedCases {
 }
 
 /// Cases of the caller's stations.
-#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseFilter, PageParams),
+#[utoipa::path(get, path = "/api/v1/cases", operation_id = "list_cases", tag = "cases", params(CaseFilter, PageParams),
     responses((status = 200, body = PagedCases)))]
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<CasesQuery>) -> AppResult<Json<Paged<Case>>> {
     if q.status.as_deref().is_some_and(|s| s != "open" && Status::parse(s).is_none()) {
@@ -47,7 +47,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<CasesQuery
 }
 
 /// Open a case (intake) at the station serving the person's address.
-#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = IntakeInput,
+#[utoipa::path(post, path = "/api/v1/cases", operation_id = "create_case", tag = "cases", request_body = IntakeInput,
     responses((status = 201, body = Case), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
@@ -80,7 +80,7 @@ pub struct PlanView {
 }
 
 /// A case with its assessments, plans and service records.
-#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = uuid::Uuid, Path, description = "Case id")),
+#[utoipa::path(get, path = "/api/v1/cases/{id}", operation_id = "get_case", tag = "cases", params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses((status = 200, body = CaseDetail), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
@@ -102,7 +102,7 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
 }
 
 /// Record a service (home visit, phone follow-up …); a contact moves the next follow-up date.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/records", tag = "cases", request_body = RecordInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
+#[utoipa::path(post, path = "/api/v1/cases/{id}/records", operation_id = "add_case_record", tag = "cases", request_body = RecordInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses((status = 201, body = Case), (status = 422, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
 pub async fn add_record(
     State(st): State<AppState>,
@@ -116,7 +116,7 @@ pub async fn add_record(
 }
 
 /// Save the draft support plan (ISP).
-#[utoipa::path(put, path = "/api/v1/cases/{id}/plan", tag = "cases", request_body = PlanInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
+#[utoipa::path(put, path = "/api/v1/cases/{id}/plan", operation_id = "save_case_plan", tag = "cases", request_body = PlanInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
     responses((status = 200, body = Vec<PlanView>), (status = 422, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody)))]
 pub async fn save_plan(
     State(st): State<AppState>,
@@ -146,9 +146,188 @@ pub struct DueQuery {
 }
 
 /// Follow-ups due and overdue, with caseload figures per worker.
-#[utoipa::path(get, path = "/api/v1/follow-ups", tag = "cases", params(DueQuery), responses((status = 200, body = DueList)))]
+#[utoipa::path(get, path = "/api/v1/follow-ups", operation_id = "list_follow_ups", tag = "cases", params(DueQuery), responses((status = 200, body = DueList)))]
 pub async fn due(State(st): State<AppState>, caller: Caller, Q(q): Q<DueQuery>) -> AppResult<Json<DueList>> {
     let days = q.days.unwrap_or(7).clamp(0, 366);
     let cases = store::due(&st.db, &caller.scope, q.worker_id, days, 500).await?;
     Ok(Json(DueList { cases, kpis: store::kpis(&st.db, &caller.scope).await? }))
+}
+
+/// A case the caller may read (scope and, for a child's case, a grant), or 404/403 as `get`.
+async fn readable(st: &AppState, caller: &Caller, id: uuid::Uuid) -> AppResult<Case> {
+    let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    crate::cases::pages::guard_person(st, caller, case.person_id).await?;
+    Ok(case)
+}
+
+/// The case as it now stands, with its version as ETag.
+async fn case_answer(st: &AppState, caller: &Caller, id: uuid::Uuid, status: StatusCode) -> AppResult<Response> {
+    let c = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let v = c.version;
+    Ok(with_etag((status, Json(c)).into_response(), v))
+}
+
+/// The case's assessments, newest first.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/assessments", tag = "cases", operation_id = "list_case_assessments",
+    params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses((status = 200, body = Vec<store::Assessment>), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody)))]
+pub async fn assessments(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> AppResult<Json<Vec<store::Assessment>>> {
+    readable(&st, &caller, id).await?;
+    Ok(Json(store::assessments(&st.db, id).await?))
+}
+
+/// Fields may be absent so that a case outside the caller's scope answers 404 whatever the body,
+/// and a missing field answers with the page's message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentInput {
+    /// A published instrument version (`GET /api/v1/instruments`).
+    pub instrument_id: Option<uuid::Uuid>,
+    /// Item key → the index (from 0) of the chosen option; every item of the instrument answered.
+    #[serde(default)]
+    pub answers: std::collections::BTreeMap<String, usize>,
+    pub notes: Option<String>,
+}
+
+/// Record an assessment with a published instrument; the first one moves the case from intake
+/// to assessed. Unanswered items answer 422 with a field error per item (`item_<key>`).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/assessments", tag = "cases", operation_id = "create_case_assessment",
+    request_body = AssessmentInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses((status = 201, body = store::Assessment), (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "The case is closed", body = crate::openapi::ErrorBody),
+        (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn assess(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(input): ApiJson<AssessmentInput>,
+) -> AppResult<Response> {
+    // Scope first, as on the page: an unknown instrument on a case outside it is still 404.
+    store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let instrument = input.instrument_id.ok_or_else(|| AppError::field("instrument_id", "error.bad_choice"))?;
+    let new =
+        store::assess(&st.db, &caller.scope, &caller.actor(), id, instrument, &input.answers, input.notes.as_deref())
+            .await?;
+    let a = store::assessments(&st.db, id).await?.into_iter().find(|a| a.id == new).ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanApprovalInput {
+    /// The draft plan's `version` as last read; a plan changed since answers 412.
+    pub version: Option<i64>,
+}
+
+/// The station manager approves the draft support plan: it comes into force and the plan before
+/// it is superseded.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/plan/approval", tag = "cases", operation_id = "approve_case_plan",
+    request_body = PlanApprovalInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses((status = 200, body = Vec<PlanView>), (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "No draft plan to approve", body = crate::openapi::ErrorBody),
+        (status = 412, body = crate::openapi::ErrorBody)))]
+pub async fn approve_plan(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(input): ApiJson<PlanApprovalInput>,
+) -> AppResult<Json<Vec<PlanView>>> {
+    store::approve_plan(&st.db, &caller.scope, &caller.actor(), id, input.version).await?;
+    Ok(Json(
+        store::plans(&st.db, id).await?.into_iter().map(|p| PlanView { actions: p.action_list(), plan: p }).collect(),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosureInput {
+    /// Why the case can close (goals met, moved away …); required.
+    #[serde(default)]
+    pub reason: String,
+    /// The case's `version` as last read (or send `If-Match`); a case changed since answers 412.
+    pub version: Option<i64>,
+}
+
+/// Ask for the case to be closed; it waits for the station manager's decision.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/closure", tag = "cases", operation_id = "request_case_closure",
+    request_body = ClosureInput,
+    params(("id" = uuid::Uuid, Path, description = "Case id"), ("If-Match" = Option<String>, Header, description = "Expected case version")),
+    responses((status = 200, body = Case), (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "Closed, or closure already asked for", body = crate::openapi::ErrorBody),
+        (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn request_closure(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    headers: axum::http::HeaderMap,
+    ApiJson(input): ApiJson<ClosureInput>,
+) -> AppResult<Response> {
+    let version = match crate::org::api::if_match(&headers)? {
+        Some(crate::org::api::IfMatch::Version(v)) => Some(v),
+        Some(crate::org::api::IfMatch::Any) => None,
+        None => input.version,
+    };
+    store::request_closure(&st.db, &caller.scope, &caller.actor(), id, &input.reason, version).await?;
+    case_answer(&st, &caller, id, StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// `approve` or `refuse`.
+    #[serde(default)]
+    pub decision: String,
+}
+
+/// The station manager approves the closure (the case closes) or refuses it (the case goes back
+/// to where it was).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/closure/decision", tag = "cases", operation_id = "decide_case_closure",
+    request_body = DecisionInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses((status = 200, body = Case), (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "No closure asked for", body = crate::openapi::ErrorBody),
+        (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn decide_closure(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(input): ApiJson<DecisionInput>,
+) -> AppResult<Response> {
+    let approve = match input.decision.as_str() {
+        "approve" => true,
+        "refuse" => false,
+        _ => return Err(AppError::field("decision", "error.bad_choice")),
+    };
+    store::decide_closure(&st.db, &caller.scope, &caller.actor(), id, approve).await?;
+    case_answer(&st, &caller, id, StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignInput {
+    /// A social worker or manager of the case's station.
+    pub worker_id: Option<uuid::Uuid>,
+    /// Why; recorded in the case's history.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The station manager gives the case to another worker of the station.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/reassignment", tag = "cases", operation_id = "reassign_case",
+    request_body = ReassignInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
+    responses((status = 200, body = Case), (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "The case is closed", body = crate::openapi::ErrorBody),
+        (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn reassign(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(input): ApiJson<ReassignInput>,
+) -> AppResult<Response> {
+    store::reassign(&st.db, &caller.scope, &caller.actor(), id, input.worker_id, &input.reason).await?;
+    case_answer(&st, &caller, id, StatusCode::OK).await
 }

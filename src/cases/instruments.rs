@@ -16,8 +16,19 @@ use crate::{read, write};
 pub struct Item {
     pub key: String,
     pub label: String,
-    /// (label, score) of each answer.
+    /// `[label, score]` of each answer.
+    #[schema(value_type = Vec<Vec<OptionCell>>)]
     pub options: Vec<(String, i64)>,
+}
+
+/// A cell of an option's `[label, score]` pair. Documented this way because a tuple's schema
+/// (`prefixItems` with `items: false`) breaks client generators; the pair stays on the wire as the
+/// stored instruments have it.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OptionCell {
+    Label(String),
+    Score(i64),
 }
 
 /// A result band: scores from `min` up (bands sorted by `min` descending pick the first match).

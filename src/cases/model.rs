@@ -114,8 +114,10 @@ impl Case {
     }
 }
 
+/// Opening a case (`POST /api/v1/cases`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CaseIntakeInput)]
 pub struct IntakeInput {
     pub person_id: Uuid,
     pub domain: String,

@@ -29,6 +29,8 @@ pub struct CaseFilter {
     pub worker_id: Option<Uuid>,
     /// Only cases of this person.
     pub person_id: Option<Uuid>,
+    /// Pages pass it here; the API's `page` is `PageParams`'.
+    #[param(ignore)]
     pub page: Option<i64>,
 }
 

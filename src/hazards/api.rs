@@ -33,7 +33,7 @@ pub struct PagedHazards {
 }
 
 /// Hazards in the caller's scope, most urgent first (open ones by default).
-#[utoipa::path(get, path = "/api/v1/hazards", tag = "hazards", params(ListQuery, PageParams),
+#[utoipa::path(get, path = "/api/v1/hazards", operation_id = "list_hazards", tag = "hazards", params(ListQuery, PageParams),
     responses((status = 200, body = PagedHazards), (status = 400, body = crate::openapi::ErrorBody)))]
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Json<Paged<Hazard>>> {
     let filter = filter_of(&st, &caller, &q).await?;
@@ -64,7 +64,7 @@ fn photos_only(uploads: &[Upload]) -> AppResult<()> {
 
 /// Register a hazard (登记). Coordinates must be inside China; the deadline defaults by risk.
 /// JSON, or multipart/form-data with the same fields and photos in `photos`.
-#[utoipa::path(post, path = "/api/v1/hazards", tag = "hazards",
+#[utoipa::path(post, path = "/api/v1/hazards", operation_id = "create_hazard", tag = "hazards",
     request_body(content((HazardForm = "application/json"), (HazardForm = "multipart/form-data"))),
     responses((status = 201, body = Hazard), (status = 413, body = crate::openapi::ErrorBody),
         (status = 415, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
@@ -109,7 +109,7 @@ pub struct HazardDetail {
 }
 
 /// A hazard with its timeline and files.
-#[utoipa::path(get, path = "/api/v1/hazards/{id}", tag = "hazards", params(("id" = Uuid, Path, description = "Hazard id")),
+#[utoipa::path(get, path = "/api/v1/hazards/{id}", operation_id = "get_hazard", tag = "hazards", params(("id" = Uuid, Path, description = "Hazard id")),
     responses((status = 200, body = HazardDetail), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let hazard = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
@@ -123,7 +123,7 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
 /// reinspect (outcome pass/fail) or close (a manager, with the reason in `note`). `version` in
 /// the body or `If-Match`. JSON, or multipart/form-data with the same fields and photos (of
 /// the rectified work, the re-inspection, progress) in `photos`.
-#[utoipa::path(post, path = "/api/v1/hazards/{id}/steps", tag = "hazards",
+#[utoipa::path(post, path = "/api/v1/hazards/{id}/steps", operation_id = "take_hazard_step", tag = "hazards",
     request_body(content((StepForm = "application/json"), (StepForm = "multipart/form-data"))),
     params(("id" = Uuid, Path, description = "Hazard id")),
     responses((status = 200, body = Hazard), (status = 403, body = crate::openapi::ErrorBody),
@@ -164,6 +164,7 @@ pub async fn step(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PatrolsQuery {
     /// `1`: only the caller's own patrols.
     pub mine: Option<String>,
@@ -180,7 +181,7 @@ pub struct PagedPatrols {
 }
 
 /// Patrol tasks in the caller's scope: planned ones first (soonest due), then done ones.
-#[utoipa::path(get, path = "/api/v1/patrols", tag = "hazards", params(PatrolsQuery),
+#[utoipa::path(get, path = "/api/v1/patrols", operation_id = "list_patrols", tag = "hazards", params(PatrolsQuery),
     responses((status = 200, body = PagedPatrols)))]
 pub async fn patrols(
     State(st): State<AppState>,
@@ -202,7 +203,7 @@ pub struct PatrolDetail {
 }
 
 /// A patrol with its checklist.
-#[utoipa::path(get, path = "/api/v1/patrols/{id}", tag = "hazards", params(("id" = Uuid, Path, description = "Patrol id")),
+#[utoipa::path(get, path = "/api/v1/patrols/{id}", operation_id = "get_patrol", tag = "hazards", params(("id" = Uuid, Path, description = "Patrol id")),
     responses((status = 200, body = PatrolDetail), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn patrol(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let patrol = store::patrol(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
@@ -213,7 +214,7 @@ pub async fn patrol(State(st): State<AppState>, caller: Caller, Id(id): Id) -> A
 
 /// Plan a patrol task (巡查任务) of a grid or community with a checklist, for a worker whose
 /// scope covers it. Station managers and the bureau.
-#[utoipa::path(post, path = "/api/v1/patrols", tag = "hazards", request_body = PatrolForm,
+#[utoipa::path(post, path = "/api/v1/patrols", operation_id = "plan_patrol", tag = "hazards", request_body = PatrolForm,
     responses((status = 201, body = PatrolDetail), (status = 403, body = crate::openapi::ErrorBody),
         (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn plan(
@@ -264,7 +265,7 @@ pub struct ItemAnswer {
 /// as a hazard with its photos, in one transaction. JSON; or multipart/form-data with the same
 /// JSON in a part named `completion` and each finding's photos in parts named `photos_{seq}`.
 /// The assigned worker, or a manager (anyone of the place when nobody is assigned).
-#[utoipa::path(post, path = "/api/v1/patrols/{id}/completion", tag = "hazards",
+#[utoipa::path(post, path = "/api/v1/patrols/{id}/completion", operation_id = "complete_patrol", tag = "hazards",
     request_body(content((PatrolCompletion = "application/json"), (PatrolCompletion = "multipart/form-data"))),
     params(("id" = Uuid, Path, description = "Patrol id")),
     responses((status = 200, body = PatrolDetail), (status = 403, body = crate::openapi::ErrorBody),

@@ -86,6 +86,7 @@ fn refused(e: AppError) -> AppResult<(FieldErrors, StatusCode)> {
 // ---- the register -----------------------------------------------------------------------------
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// open (default), overdue, all, or one status.
     pub status: Option<String>,

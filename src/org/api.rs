@@ -92,6 +92,33 @@ pub async fn list_places(
     Ok(Json(Paged { items, page: pp.page(), page_size: pp.size(), total }))
 }
 
+/// A page of organisations.
+#[derive(utoipa::ToSchema, serde::Serialize)]
+pub struct PagedOrganisations {
+    pub items: Vec<Organisation>,
+    pub page: i64,
+    pub page_size: i64,
+    pub total: i64,
+}
+
+/// A page of estates.
+#[derive(utoipa::ToSchema, serde::Serialize)]
+pub struct PagedEstates {
+    pub items: Vec<Estate>,
+    pub page: i64,
+    pub page_size: i64,
+    pub total: i64,
+}
+
+/// A page of stations.
+#[derive(utoipa::ToSchema, serde::Serialize)]
+pub struct PagedStations {
+    pub items: Vec<Station>,
+    pub page: i64,
+    pub page_size: i64,
+    pub total: i64,
+}
+
 #[derive(utoipa::ToSchema, serde::Serialize)]
 pub struct PagedPlaces {
     pub items: Vec<Place>,
@@ -174,7 +201,7 @@ pub struct OrgQuery {
 
 /// Organisations visible to the caller (inside the scope, or serving an area above it).
 #[utoipa::path(get, path = "/api/v1/organisations", tag = "org", params(OrgQuery),
-    responses((status = 200, description = "A page of organisations", body = Vec<Organisation>)))]
+    responses((status = 200, description = "A page of organisations", body = PagedOrganisations)))]
 pub async fn list_organisations(
     State(st): State<AppState>,
     caller: Caller,
@@ -191,7 +218,7 @@ pub async fn list_organisations(
 
 /// Estates (小区) in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/estates", tag = "org", params(PageParams),
-    responses((status = 200, description = "A page of estates", body = Vec<Estate>)))]
+    responses((status = 200, description = "A page of estates", body = PagedEstates)))]
 pub async fn list_estates(
     State(st): State<AppState>,
     caller: Caller,
@@ -203,7 +230,7 @@ pub async fn list_estates(
 
 /// Social work stations in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/stations", tag = "org", params(PageParams),
-    responses((status = 200, description = "A page of stations", body = Vec<Station>)))]
+    responses((status = 200, description = "A page of stations", body = PagedStations)))]
 pub async fn list_stations(
     State(st): State<AppState>,
     caller: Caller,

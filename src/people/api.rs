@@ -37,7 +37,7 @@ pub struct PagedPeople {
 }
 
 /// People living in the caller's scope; `q` searches names (Chinese, pinyin, initials).
-#[utoipa::path(get, path = "/api/v1/people", tag = "people", params(PersonFilter, PageParams),
+#[utoipa::path(get, path = "/api/v1/people", operation_id = "list_people", tag = "people", params(PersonFilter, PageParams),
     responses((status = 200, body = PagedPeople), (status = 400, body = crate::openapi::ErrorBody)))]
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<PeopleQuery>) -> AppResult<Json<Paged<Person>>> {
     if q.tag.as_deref().is_some_and(|t| !t.is_empty() && Tag::parse(t).is_none()) {
@@ -60,13 +60,13 @@ pub struct CreateQuery {
 pub struct DuplicateBody {
     pub code: String,
     pub message: String,
-    /// Records that may be the same person.
-    pub details: Vec<Candidate>,
+    /// Records that may be the same person (null for an `Idempotency-Key` conflict).
+    pub details: Option<Vec<Candidate>>,
 }
 
 /// Register a person. Possible duplicates answer 409 with the candidates (repeat with
 /// `confirm_new=true` to create anyway); a registered ID number always answers 409.
-#[utoipa::path(post, path = "/api/v1/people", tag = "people", request_body = PersonInput, params(CreateQuery),
+#[utoipa::path(post, path = "/api/v1/people", operation_id = "create_person", tag = "people", request_body = PersonInput, params(CreateQuery),
     responses((status = 201, body = Person), (status = 409, body = DuplicateBody), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn create(
 }
 
 /// One person (numbers masked); 404 when missing or outside the caller's scope.
-#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "people", params(("id" = uuid::Uuid, Path, description = "Person id")),
+#[utoipa::path(get, path = "/api/v1/people/{id}", operation_id = "get_person", tag = "people", params(("id" = uuid::Uuid, Path, description = "Person id")),
     responses((status = 200, body = Person, headers(("ETag" = String, description = "Version"))), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
@@ -102,7 +102,7 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
 
 /// Change a person: send the whole record with `If-Match` (or `version`); a stale write is 412.
 /// Leave `id_number` and `phone` out to keep them unchanged.
-#[utoipa::path(put, path = "/api/v1/people/{id}", tag = "people", request_body = PersonInput,
+#[utoipa::path(put, path = "/api/v1/people/{id}", operation_id = "update_person", tag = "people", request_body = PersonInput,
     params(("id" = uuid::Uuid, Path, description = "Person id"), ("If-Match" = Option<String>, Header, description = "Expected version")),
     responses((status = 200, body = Person), (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn update(
@@ -127,7 +127,7 @@ pub async fn update(
 }
 
 /// Everything about the person the caller may see, newest first.
-#[utoipa::path(get, path = "/api/v1/people/{id}/timeline", tag = "people", params(("id" = uuid::Uuid, Path, description = "Person id")),
+#[utoipa::path(get, path = "/api/v1/people/{id}/timeline", operation_id = "get_person_timeline", tag = "people", params(("id" = uuid::Uuid, Path, description = "Person id")),
     responses((status = 200, body = Vec<Event>), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn timeline(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Json<Vec<Event>>> {
     let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
@@ -136,7 +136,7 @@ pub async fn timeline(State(st): State<AppState>, caller: Caller, Id(id): Id) ->
 }
 
 /// Add a vulnerable-group tag period.
-#[utoipa::path(post, path = "/api/v1/people/{id}/tags", tag = "people", request_body = TagInput, params(("id" = uuid::Uuid, Path, description = "Person id")),
+#[utoipa::path(post, path = "/api/v1/people/{id}/tags", operation_id = "add_person_tag", tag = "people", request_body = TagInput, params(("id" = uuid::Uuid, Path, description = "Person id")),
     responses((status = 201, body = PersonTag), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn add_tag(
     State(st): State<AppState>,
@@ -165,7 +165,7 @@ pub struct Revealed {
 }
 
 /// The full ID or phone number, with a reason; every reveal is audited.
-#[utoipa::path(post, path = "/api/v1/people/{id}/reveal", tag = "people", request_body = RevealInput, params(("id" = uuid::Uuid, Path, description = "Person id")),
+#[utoipa::path(post, path = "/api/v1/people/{id}/reveal", operation_id = "reveal_person_number", tag = "people", request_body = RevealInput, params(("id" = uuid::Uuid, Path, description = "Person id")),
     responses((status = 200, body = Revealed), (status = 422, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
 pub async fn reveal(
     State(st): State<AppState>,
@@ -177,4 +177,33 @@ pub async fn reveal(
     let what = Secret::parse(&input.field).ok_or_else(|| AppError::field("field", "error.bad_choice"))?;
     let value = store::reveal(&st.db, &st.keys, &caller.scope, &caller.actor(), id, what, &input.reason).await?;
     Ok(Json(Revealed { field: what.as_str().into(), value }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndTagInput {
+    /// YYYY-MM-DD; today when absent.
+    pub ends_on: Option<String>,
+}
+
+/// End a vulnerable-group tag period (the person left the group). Answers the person.
+#[utoipa::path(post, path = "/api/v1/person-tags/{id}/end", tag = "people", operation_id = "end_person_tag",
+    request_body = EndTagInput, params(("id" = uuid::Uuid, Path, description = "Tag period id")),
+    responses((status = 200, body = Person), (status = 404, body = crate::openapi::ErrorBody),
+        (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn end_tag(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(input): ApiJson<EndTagInput>,
+) -> AppResult<Response> {
+    let ends = match input.ends_on.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Some(store::today()),
+        Some(s) => parse_date(s),
+    };
+    let ends = ends.ok_or_else(|| AppError::field("ends_on", "error.date_format"))?;
+    let person_id = store::end_tag(&st.db, &caller.scope, &caller.actor(), id, ends).await?;
+    let p = store::get(&st.db, &caller.scope, person_id).await?.ok_or(AppError::NotFound)?;
+    let v = p.version;
+    Ok(with_etag(Json(p).into_response(), v))
 }

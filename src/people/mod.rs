@@ -67,6 +67,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::PUT, "/api/v1/people/{id}", people, api::update),
         r(Method::GET, "/api/v1/people/{id}/timeline", people, api::timeline),
         r(Method::POST, "/api/v1/people/{id}/tags", people, api::add_tag),
+        r(Method::POST, "/api/v1/person-tags/{id}/end", people, api::end_tag),
         r(Method::POST, "/api/v1/people/{id}/reveal", reveal, api::reveal),
         r(Method::POST, "/api/v1/people/{id}/merge", case_writers, rights::merge_api),
         r(Method::POST, "/api/v1/people/{id}/access-export", approvers, rights::access_export_api),

@@ -253,7 +253,7 @@ pub struct ReasonInput {
 }
 
 /// Merge this record into another record of the same person (history kept).
-#[utoipa::path(post, path = "/api/v1/people/{id}/merge", tag = "people", request_body = MergeInput, params(("id" = Uuid, Path, description = "The record that is folded in")),
+#[utoipa::path(post, path = "/api/v1/people/{id}/merge", operation_id = "merge_person", tag = "people", request_body = MergeInput, params(("id" = Uuid, Path, description = "The record that is folded in")),
     responses((status = 200, body = Person), (status = 422, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
 pub async fn merge_api(
     State(st): State<AppState>,
@@ -266,7 +266,7 @@ pub async fn merge_api(
 }
 
 /// The person's full record, for their access request (PIPL); audited with the reason.
-#[utoipa::path(post, path = "/api/v1/people/{id}/access-export", tag = "people", request_body = ReasonInput, params(("id" = Uuid, Path, description = "Person id")),
+#[utoipa::path(post, path = "/api/v1/people/{id}/access-export", operation_id = "export_person_access", tag = "people", request_body = ReasonInput, params(("id" = Uuid, Path, description = "Person id")),
     responses((status = 200, body = FullRecord), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn access_export_api(
     State(st): State<AppState>,
@@ -278,7 +278,7 @@ pub async fn access_export_api(
 }
 
 /// Anonymise on a deletion request; case and service records stay.
-#[utoipa::path(post, path = "/api/v1/people/{id}/anonymise", tag = "people", request_body = ReasonInput, params(("id" = Uuid, Path, description = "Person id")),
+#[utoipa::path(post, path = "/api/v1/people/{id}/anonymise", operation_id = "anonymise_person", tag = "people", request_body = ReasonInput, params(("id" = Uuid, Path, description = "Person id")),
     responses((status = 200, body = Person), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn anonymise_api(
     State(st): State<AppState>,

@@ -34,6 +34,8 @@ pub struct PersonFilter {
     pub clients: Option<bool>,
     /// Name (Chinese, pinyin or initials).
     pub q: Option<String>,
+    /// Pages pass it here; the API's `page` is `PageParams`'.
+    #[param(ignore)]
     pub page: Option<i64>,
 }
 

@@ -12,11 +12,15 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::web::error::AppResult;
 
+/// One entry of a person's timeline. Named apart from a request's `Event`, whose schema it
+/// would otherwise share.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = TimelineEvent)]
 pub struct Event {
     pub on: NaiveDate,
     /// Breaks ties between events of one day (UUIDv7 of the record: creation order).
     #[serde(skip)]
+    #[schema(ignore)]
     pub order: Uuid,
     /// Stable code of the event kind: `person.registered`, `tag.start`, `case.opened`, `record.home_visit` …
     pub kind: String,

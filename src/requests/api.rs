@@ -21,6 +21,7 @@ use crate::web::extract::{ApiJson, Id, Q};
 use crate::web::pagination::{PageParams, Paged};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
     /// dispatch (待派单), mine (my unit's parts), area, overdue or callback (待回访).
     pub queue: Option<String>,
@@ -40,7 +41,7 @@ pub struct PagedRequests {
 }
 
 /// One page of a request queue, in the caller's scope.
-#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(RequestsQuery),
+#[utoipa::path(get, path = "/api/v1/requests", operation_id = "list_requests", tag = "requests", params(RequestsQuery),
     responses((status = 200, body = PagedRequests), (status = 400, body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
@@ -64,7 +65,7 @@ pub async fn list(
 
 /// Take a request (staff intake: a call or a visit). The answer is the request as stored; its
 /// `number` is what the resident quotes.
-#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", request_body = IntakeInput,
+#[utoipa::path(post, path = "/api/v1/requests", operation_id = "create_request", tag = "requests", request_body = IntakeInput,
     responses((status = 201, body = Request), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
@@ -102,10 +103,12 @@ pub struct RequestDetail {
     pub parts: Vec<Part>,
     /// Everything that happened, oldest first: who, when, why.
     pub events: Vec<Event>,
+    /// Extensions of a part's deadline waiting for the dispatcher's decision.
+    pub pending_extensions: Vec<ExtensionView>,
 }
 
 /// A request with its parts and timeline.
-#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(("id" = Uuid, Path, description = "Request id")),
+#[utoipa::path(get, path = "/api/v1/requests/{id}", operation_id = "get_request", tag = "requests", params(("id" = Uuid, Path, description = "Request id")),
     responses((status = 200, body = RequestDetail), (status = 404, body = crate::openapi::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let viewer = store::viewer(&st.db, &caller).await?;
@@ -114,6 +117,7 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
     let detail = RequestDetail {
         parts: store::parts(&st.db, id).await?,
         events: store::events(&st.db, id, false).await?,
+        pending_extensions: store::pending_extensions(&st.db, id).await?.into_iter().map(Into::into).collect(),
         request,
     };
     Ok(with_etag(Json(detail).into_response(), v))
@@ -154,7 +158,7 @@ pub struct DispatchInput {
 }
 
 /// 派单: send the request to one or more units.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/dispatch", tag = "requests", request_body = DispatchInput,
+#[utoipa::path(post, path = "/api/v1/requests/{id}/dispatch", operation_id = "dispatch_request", tag = "requests", request_body = DispatchInput,
     params(("id" = Uuid, Path, description = "Request id")),
     responses((status = 200, body = Request), (status = 409, body = crate::openapi::ErrorBody),
         (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
@@ -193,7 +197,7 @@ pub struct PartStepInput {
 }
 
 /// A unit's step on its part. Photos go through the HTML form or Open311.
-#[utoipa::path(post, path = "/api/v1/request-parts/{id}/actions", tag = "requests", request_body = PartStepInput,
+#[utoipa::path(post, path = "/api/v1/request-parts/{id}/actions", operation_id = "act_on_request_part", tag = "requests", request_body = PartStepInput,
     params(("id" = Uuid, Path, description = "Part id")),
     responses((status = 200, body = Request), (status = 204, description = "Done; the request is no longer visible to the caller"),
         (status = 403, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody),
@@ -245,7 +249,7 @@ pub struct CallbackInput {
 }
 
 /// 回访: record the resident's satisfaction after resolution.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/callback", tag = "requests", request_body = CallbackInput,
+#[utoipa::path(post, path = "/api/v1/requests/{id}/callback", operation_id = "record_request_callback", tag = "requests", request_body = CallbackInput,
     params(("id" = Uuid, Path, description = "Request id")),
     responses((status = 200, body = Request), (status = 409, body = crate::openapi::ErrorBody),
         (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
@@ -266,7 +270,7 @@ pub async fn callback(
 
 /// What the public reads of a request: published or not, its public wording and address
 /// (empty: derived from the original, redacted). The original stays internal.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/publication", tag = "requests", request_body = PublicationInput,
+#[utoipa::path(post, path = "/api/v1/requests/{id}/publication", operation_id = "set_request_publication", tag = "requests", request_body = PublicationInput,
     params(("id" = Uuid, Path, description = "Request id")),
     responses((status = 200, body = Request), (status = 403, body = crate::openapi::ErrorBody),
         (status = 404, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody),
@@ -283,4 +287,111 @@ pub async fn publication(
     let version = version_of(input.version, &headers, request.version)?;
     super::publication::publish(&st.db, &viewer, &caller.actor(), id, version, &input).await?;
     answer(&st, &caller, id).await
+}
+
+/// An extension of a part's deadline asked for by its unit, waiting for the dispatcher.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExtensionView {
+    pub id: Uuid,
+    pub part_id: Uuid,
+    /// Working days asked for.
+    pub days: i64,
+    pub reason: String,
+    /// `pending` until decided.
+    pub status: String,
+    pub requested_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<store::Extension> for ExtensionView {
+    fn from(e: store::Extension) -> Self {
+        ExtensionView {
+            id: e.id,
+            part_id: e.part_id,
+            days: e.days,
+            reason: e.reason,
+            status: e.status,
+            requested_at: e.requested_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionInput {
+    /// Working days more (1–30).
+    pub days: Option<i64>,
+    /// Why the unit needs them; shown to the dispatcher.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The handling unit asks for more time on its part; the dispatcher decides
+/// (`POST /api/v1/request-extensions/{id}/decision`).
+#[utoipa::path(post, path = "/api/v1/request-parts/{id}/extension", tag = "requests", operation_id = "ask_part_extension",
+    request_body = ExtensionInput, params(("id" = Uuid, Path, description = "Part id")),
+    responses((status = 201, body = ExtensionView), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "The part is not open, or an extension already waits", body = crate::openapi::ErrorBody),
+        (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn ask_extension(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(part): Id,
+    ApiJson(input): ApiJson<ExtensionInput>,
+) -> AppResult<Response> {
+    let viewer = store::viewer(&st.db, &caller).await?;
+    // As on the page: a part of a request the caller cannot see answers like a missing one.
+    let request = store::part_request(&st.db, part).await?.ok_or(AppError::NotFound)?;
+    store::get(&st.db, &viewer, request).await?.ok_or(AppError::NotFound)?;
+    let request = store::ask_extension(
+        &st.db,
+        &viewer,
+        &caller.actor(),
+        part,
+        &input.days.map(|d| d.to_string()).unwrap_or_default(),
+        &input.reason,
+    )
+    .await?;
+    let asked = store::pending_extensions(&st.db, request)
+        .await?
+        .into_iter()
+        .find(|e| e.part_id == part)
+        .ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(ExtensionView::from(asked))).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionDecisionInput {
+    /// `approve` (the part's deadline moves by the working days asked for) or `refuse`.
+    #[serde(default)]
+    pub decision: String,
+    /// Required when refusing.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The dispatcher approves or refuses an extension. Answers the request as it now stands.
+#[utoipa::path(post, path = "/api/v1/request-extensions/{id}/decision", tag = "requests", operation_id = "decide_part_extension",
+    request_body = ExtensionDecisionInput, params(("id" = Uuid, Path, description = "Extension id")),
+    responses((status = 200, body = Request), (status = 403, body = crate::openapi::ErrorBody),
+        (status = 404, body = crate::openapi::ErrorBody),
+        (status = 409, description = "Already decided", body = crate::openapi::ErrorBody),
+        (status = 422, body = crate::openapi::ErrorBody)))]
+pub async fn decide_extension(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(ext): Id,
+    ApiJson(input): ApiJson<ExtensionDecisionInput>,
+) -> AppResult<Response> {
+    let viewer = store::viewer(&st.db, &caller).await?;
+    let request = store::extension_request(&st.db, ext).await?.ok_or(AppError::NotFound)?;
+    store::get(&st.db, &viewer, request).await?.ok_or(AppError::NotFound)?;
+    let approve = match input.decision.as_str() {
+        "approve" => true,
+        "refuse" => false,
+        _ => return Err(AppError::field("decision", "error.bad_choice")),
+    };
+    store::decide_extension(&st.db, &viewer, &caller.actor(), ext, approve, &input.note).await?;
+    answer(&st, &caller, request).await
 }

@@ -41,6 +41,7 @@ pub const FORMULA_KEYS: &[&str] = &[
 ];
 
 #[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MetricsQuery {
     /// First day, YYYY-MM-DD (default: the first of this month).
     pub from: Option<String>,
@@ -187,7 +188,7 @@ pub async fn page_view(State(st): State<AppState>, caller: Caller, Q(q): Q<Metri
 }
 
 /// The figures as JSON: counts per row, with the formula version they were computed by.
-#[utoipa::path(get, path = "/api/v1/requests/metrics", tag = "requests", params(MetricsQuery),
+#[utoipa::path(get, path = "/api/v1/requests/metrics", operation_id = "get_request_metrics", tag = "requests", params(MetricsQuery),
     responses((status = 200, body = Report), (status = 422, body = crate::openapi::ErrorBody)))]
 pub async fn api(State(st): State<AppState>, caller: Caller, Q(q): Q<MetricsQuery>) -> AppResult<Json<Report>> {
     let asked = parse(&q).map_err(AppError::Invalid)?;

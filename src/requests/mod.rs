@@ -41,6 +41,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/api/v1/requests/{id}/callback", dispatch, api::callback),
         r(Method::POST, "/api/v1/requests/{id}/publication", dispatch, api::publication),
         r(Method::POST, "/api/v1/request-parts/{id}/actions", staff, api::part_step),
+        r(Method::POST, "/api/v1/request-parts/{id}/extension", staff, api::ask_extension),
+        r(Method::POST, "/api/v1/request-extensions/{id}/decision", dispatch, api::decide_extension),
         r(Method::POST, "/requests", intake, pages::create),
         r(Method::GET, "/requests/{id}", staff, pages::show),
         r(Method::POST, "/requests/{id}/dispatch", dispatch, pages::dispatch),

@@ -105,6 +105,7 @@ pub fn status_from_parts(parts: &[PartStatus]) -> Status {
 /// A request as typed by staff, by a resident on the public page, or posted through Open311.
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RequestIntakeInput)]
 pub struct IntakeInput {
     #[serde(default)]
     pub category: String,

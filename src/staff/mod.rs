@@ -24,5 +24,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/api/v1/staff", read, api::list),
         r(Method::GET, "/api/v1/staff/{id}", read, api::get),
         r(Method::POST, "/api/v1/staff", admin, api::create),
+        r(Method::PUT, "/api/v1/staff/{id}", admin, api::update),
+        r(Method::POST, "/api/v1/staff/{id}/disabled", admin, api::set_disabled),
+        r(Method::POST, "/api/v1/staff/{id}/password-reset", admin, api::reset_password),
     ]
 }

@@ -4,6 +4,7 @@
 mod harness;
 
 mod api;
+mod api_parity;
 mod audit;
 mod auth;
 mod bad_input;
@@ -31,6 +32,7 @@ mod listener;
 mod map;
 mod open311;
 mod operators;
+mod openapi_doc;
 mod org;
 mod overload;
 mod people_import;
