@@ -36,3 +36,4 @@ mod requests;
 mod requests_api;
 mod requests_public;
 mod scope;
+mod search;
