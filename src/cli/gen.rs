@@ -725,6 +725,9 @@ static SERVICE_RECORDS: Table = Table {
         ("created_by", Id),
     ],
 };
+/// A text's index terms with their kinds (`search::KIND_*`), shared by every row that has it.
+type Terms = Arc<[(Arc<str>, i16)]>;
+
 static SEARCH_TERMS: Table = Table {
     name: "search_terms",
     cols: &[("term", Text), ("entity", Text), ("entity_id", Id), ("person_id", Id), ("path", Text), ("kind", Int)],
@@ -863,7 +866,7 @@ struct Gen {
     rng: StdRng,
     out: Sink,
     names: Names,
-    terms: HashMap<String, Arc<[(Arc<str>, i16)]>>,
+    terms: HashMap<String, Terms>,
     texts: HashMap<String, Arc<str>>,
     ids_seen: HashSet<u64>,
     sum: Summary,
@@ -962,12 +965,12 @@ impl Gen {
         t
     }
 
-    fn terms_of(&mut self, s: &str, name: bool) -> Arc<[(Arc<str>, i16)]> {
+    fn terms_of(&mut self, s: &str, name: bool) -> Terms {
         let key = if name { format!("n:{s}") } else { format!("t:{s}") };
         if let Some(t) = self.terms.get(&key) {
             return t.clone();
         }
-        let t: Arc<[(Arc<str>, i16)]> = if name {
+        let t: Terms = if name {
             crate::search::name_terms_kinds(s).into_iter().map(|(t, k)| (Arc::from(t), k)).collect()
         } else {
             crate::search::text_terms(s).into_iter().map(|t| (Arc::from(t), crate::search::KIND_TEXT)).collect()
