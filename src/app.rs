@@ -87,6 +87,7 @@ pub fn all_routes() -> Vec<RouteDef> {
     v.extend(crate::map::routes());
     v.extend(crate::requests::routes());
     v.extend(crate::hazards::routes());
+    v.extend(crate::search::routes());
     v.extend(crate::files::routes());
     v.extend(crate::open311::routes());
     v.extend(crate::audit::pages::routes());

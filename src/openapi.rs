@@ -133,6 +133,7 @@ impl Modify for BearerAuth {
         crate::hazards::api::patrol,
         crate::hazards::api::plan,
         crate::hazards::api::complete,
+        crate::search::api::search,
     ),
     components(schemas(ErrorBody, ErrorDetails, FieldError, ErrorReason, crate::org::model::Place, crate::org::model::PlaceKind, crate::staff::store::PlaceRef)),
     modifiers(&BearerAuth, &ErrorAnswers),

@@ -124,6 +124,16 @@ pub async fn file_sweeper(db: crate::db::Db, files: std::sync::Arc<crate::files:
     }
 }
 
+/// Indexes again the names indexed by an older build (`search::reindex_all`), once at start
+/// and in the background: search works meanwhile, finding those names by their old readings.
+pub async fn search_reindex(db: crate::db::Db) {
+    match crate::search::reindex_all(&db, 500).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(records = n, "search index brought up to date"),
+        Err(e) => tracing::warn!(error = %e, "re-indexing for search failed; the next start resumes it"),
+    }
+}
+
 /// Escalates overdue requests (超时督办) every minute. Each request's escalation is one
 /// conditional UPDATE, so several instances running this at once escalate it once.
 pub async fn sla_watch(db: crate::db::Db) {

@@ -177,6 +177,16 @@ pub async fn run(cfg: Config, a: GenArgs) -> anyhow::Result<ExitCode> {
     conn.close().await?;
 
     let mut tx = db.begin().await?;
+    // Every name and request here was indexed by this build (the generator's and the demo's
+    // alike): no re-index at the next start.
+    write!(&mut tx, |c| sqlx::query(
+        "UPDATE search_reindex SET version = CASE entity WHEN 'person' THEN $1 ELSE $2 END, cursor_id = NULL"
+    )
+    .bind(crate::search::NAME_TERMS_VERSION)
+    .bind(crate::search::TEXT_TERMS_VERSION)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     for (station, year, last) in &summary.counters {
         write!(&mut tx, |c| sqlx::query(
             "INSERT INTO case_counters (station_id, year, last) VALUES ($1, $2, $3)
@@ -715,9 +725,12 @@ static SERVICE_RECORDS: Table = Table {
         ("created_by", Id),
     ],
 };
+/// A text's index terms with their kinds (`search::KIND_*`), shared by every row that has it.
+type Terms = Arc<[(Arc<str>, i16)]>;
+
 static SEARCH_TERMS: Table = Table {
     name: "search_terms",
-    cols: &[("term", Text), ("entity", Text), ("entity_id", Id), ("person_id", Id), ("path", Text)],
+    cols: &[("term", Text), ("entity", Text), ("entity_id", Id), ("person_id", Id), ("path", Text), ("kind", Int)],
 };
 
 /// Parents before children: flushing a table flushes the ones before it first, so a row's
@@ -853,7 +866,7 @@ struct Gen {
     rng: StdRng,
     out: Sink,
     names: Names,
-    terms: HashMap<String, Arc<[Arc<str>]>>,
+    terms: HashMap<String, Terms>,
     texts: HashMap<String, Arc<str>>,
     ids_seen: HashSet<u64>,
     sum: Summary,
@@ -952,13 +965,16 @@ impl Gen {
         t
     }
 
-    fn terms_of(&mut self, s: &str, name: bool) -> Arc<[Arc<str>]> {
+    fn terms_of(&mut self, s: &str, name: bool) -> Terms {
         let key = if name { format!("n:{s}") } else { format!("t:{s}") };
         if let Some(t) = self.terms.get(&key) {
             return t.clone();
         }
-        let set = if name { crate::search::name_terms(s) } else { crate::search::text_terms(s) };
-        let t: Arc<[Arc<str>]> = set.into_iter().map(Arc::from).collect();
+        let t: Terms = if name {
+            crate::search::name_terms_kinds(s).into_iter().map(|(t, k)| (Arc::from(t), k)).collect()
+        } else {
+            crate::search::text_terms(s).into_iter().map(|t| (Arc::from(t), crate::search::KIND_TEXT)).collect()
+        };
         self.terms.insert(key, t.clone());
         t
     }
@@ -969,10 +985,13 @@ impl Gen {
         id: Uuid,
         person: Uuid,
         path: &Arc<str>,
-        terms: &[Arc<str>],
+        terms: &[(Arc<str>, i16)],
     ) -> anyhow::Result<()> {
-        for term in terms {
-            self.out.row(&SEARCH_TERMS, [term.into(), entity.into(), id.into(), person.into(), path.into()])?;
+        for (term, kind) in terms {
+            self.out.row(
+                &SEARCH_TERMS,
+                [term.into(), entity.into(), id.into(), person.into(), path.into(), i64::from(*kind).into()],
+            )?;
         }
         Ok(())
     }

@@ -154,6 +154,7 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     let janitor = tokio::spawn(crate::ops::janitor(db.clone(), cfg.session_max));
     let sla = tokio::spawn(crate::ops::sla_watch(db.clone()));
     let sweeper = tokio::spawn(crate::ops::file_sweeper(db.clone(), state.files.clone()));
+    let reindex = tokio::spawn(crate::ops::search_reindex(db.clone()));
     // One signal stops both listeners.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -174,6 +175,7 @@ async fn run(cfg: Config, db: Db) -> anyhow::Result<ExitCode> {
     janitor.abort();
     sla.abort();
     sweeper.abort();
+    reindex.abort();
     tracing::info!("in-flight requests finished; closing the database");
     db.close().await;
     Ok(ExitCode::SUCCESS)

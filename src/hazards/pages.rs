@@ -94,6 +94,9 @@ pub struct ListQuery {
     pub risk: Option<String>,
     /// A street, community or grid inside the caller's scope.
     pub place_id: Option<String>,
+    /// Words in the description or address: Chinese words, or latin letters matching the start
+    /// of a word.
+    pub q: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub page: PageParams,
@@ -114,6 +117,7 @@ pub(super) async fn filter_of(st: &AppState, caller: &Caller, q: &ListQuery) -> 
         category: choice(&q.category, Category::parse)?,
         risk: choice(&q.risk, RiskLevel::parse)?,
         place_path: place_path(st, caller, &q.place_id).await?,
+        text: q.q.clone(),
         ..Default::default()
     })
 }
@@ -215,6 +219,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     .chain(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))))
     .collect();
     view.filters = vec![
+        Field::text(tr, "q", "search_text.label", q.q.as_deref().unwrap_or(""), 40, false),
         Field::select(tr, "status", "field.status", q.status.as_deref().unwrap_or("open"), statuses, false),
         Field::select(
             tr,
@@ -242,6 +247,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         ),
     ];
     view.query = query_of(&[
+        ("q", q.q.clone()),
         ("status", q.status.clone()),
         ("category", q.category.clone()),
         ("risk", q.risk.clone()),

@@ -97,6 +97,8 @@ pub struct ListFilter {
     pub case_id: Option<Uuid>,
     /// With coordinates (the map).
     pub located: bool,
+    /// Words in the description or address, as `search::text_matches` reads them.
+    pub text: Option<String>,
 }
 
 /// One page, most urgent first: highest risk, then earliest deadline, then newest.
@@ -136,6 +138,12 @@ pub async fn list(
     }
     if f.located {
         wh.push("h.lat IS NOT NULL AND h.lon IS NOT NULL".into());
+    }
+    if let Some(q) = f.text.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        match crate::search::text_matches("hazard", q, &mut args) {
+            Some(ids) => wh.push(format!("h.id IN ({ids})")),
+            None => return Ok((Vec::new(), 0)),
+        }
     }
     let where_ = wh.join(" AND ");
     query::page(
@@ -330,6 +338,7 @@ pub async fn register_in(
     })?;
     event(tx, id, "registered", None, Some(status), None, actor, now).await?;
     crate::files::record(tx, Owner::Hazard(id), "finding", photos, actor, now).await?;
+    crate::search::index_hazard(tx, id, &path, &h.description, &address).await?;
     Ok(Created { id, number })
 }
 

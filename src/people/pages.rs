@@ -612,7 +612,11 @@ pub async fn open_case(
 #[derive(Deserialize, Default)]
 pub struct SearchQuery {
     pub q: Option<String>,
+    pub page: Option<i64>,
 }
+
+/// People found per page of `/search`: a phone screen's worth, best matches first.
+const SEARCH_PAGE_SIZE: i64 = 20;
 
 #[derive(Template)]
 #[template(path = "people/search.html")]
@@ -620,22 +624,34 @@ struct SearchPage {
     ctx: Ctx,
     q: String,
     people: Vec<Person>,
+    total: String,
+    page: i64,
+    pages: i64,
     notes: Vec<(Uuid, String, String)>,
+}
+
+impl SearchPage {
+    fn page_link(&self, page: i64) -> String {
+        format!("/search?{}page={page}", query_of(&[("q", Some(self.q.clone()))]))
+    }
 }
 
 /// People by name (Chinese, pinyin, initials) and, for case workers, case summaries and notes.
 pub async fn search(State(st): State<AppState>, caller: Caller, Q(q): Q<SearchQuery>) -> AppResult<Response> {
     let text = q.q.unwrap_or_default();
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/search", "nav.search");
-    let (mut people, mut notes) = (Vec::new(), Vec::new());
+    let (mut people, mut notes, mut total) = (Vec::new(), Vec::new(), 0);
+    let pp = PageParams { page: q.page, page_size: Some(SEARCH_PAGE_SIZE) };
     if !text.trim().is_empty() {
         let filter = PersonFilter { q: Some(text.clone()), ..Default::default() };
-        people = store::list(&st.db, &caller.scope, &filter, 50, 0).await?.0;
+        (people, total) = store::list(&st.db, &caller.scope, &filter, pp.size(), pp.offset()).await?;
         if caller.is(crate::cases::pages::CASE_READERS) {
             notes = crate::cases::pages::search_notes(&st, &caller, &text).await?;
         }
     }
-    Ok(page(&SearchPage { ctx, q: text, people, notes }))
+    let pages = (total + pp.size() - 1) / pp.size();
+    let total = ctx.tr.f("list.total", &[&total]);
+    Ok(page(&SearchPage { ctx, q: text, people, total, page: pp.page(), pages, notes }))
 }
 
 #[derive(Deserialize, Default)]

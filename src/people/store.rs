@@ -108,16 +108,10 @@ pub async fn list(
     } else if clients {
         wh.push_str(" AND EXISTS (SELECT 1 FROM cases c WHERE c.person_id = p.id)");
     }
-    let mut bounded = f.tag.as_deref().and_then(Tag::parse).is_some();
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let hits = crate::search::find(db, scope, &["person"], q, 500).await?;
-        let ids: Vec<Uuid> = hits.into_iter().map(|h| h.entity_id).collect();
-        if ids.is_empty() {
-            return Ok((Vec::new(), 0));
-        }
-        wh.push_str(&format!(" AND p.id IN ({})", args.list(&ids)));
-        bounded = true;
+        return ranked(db, scope, q, &wh, args, limit, offset).await;
     }
+    let bounded = f.tag.as_deref().and_then(Tag::parse).is_some();
     if bounded {
         // Starting from a tag's holders or the search hits, the matches are found as a whole
         // set (the total needs all of them anyway): find them once, then count them and take
@@ -151,6 +145,43 @@ pub async fn list(
     let rows = query::all(db, &select, &paged).await?;
     let (total,): (i64,) = query::one(db, &format!("SELECT COUNT(*) FROM persons p WHERE {wh}"), &args).await?;
     Ok((rows, total))
+}
+
+/// The people matching a search among those `wh` keeps, best match first (see
+/// `search::person_matches`), then newest. The matches are found once as a set, as in `list`,
+/// and the page is taken from it by rank: the whole set has to be ranked before any page of it
+/// is known.
+async fn ranked(
+    db: &Db,
+    scope: &Scope,
+    q: &str,
+    wh: &str,
+    mut args: Args,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Person>, i64), sqlx::Error> {
+    let Some(matches) = crate::search::person_matches(q, scope, &mut args) else {
+        return Ok((Vec::new(), 0));
+    };
+    let rank = crate::search::rank_by_name(q, "p.name", "s.rank", &mut args);
+    let with = format!(
+        "WITH s AS MATERIALIZED ({matches}),
+         m AS MATERIALIZED (SELECT p.id, {rank} AS rank FROM persons p JOIN s ON s.id = p.id WHERE {wh})"
+    );
+    let mut paged = args.clone();
+    let select = format!(
+        "{with}, pg AS (SELECT id, rank FROM m ORDER BY rank, id DESC LIMIT {} OFFSET {})
+         SELECT {PERSON_COLS}, (SELECT COUNT(*) FROM m) AS total FROM pg JOIN persons p ON p.id = pg.id
+         JOIN places pl ON pl.id = p.place_id LEFT JOIN estates e ON e.id = p.estate_id ORDER BY pg.rank, p.id DESC",
+        paged.push(limit),
+        paged.push(offset)
+    );
+    let rows: Vec<Counted> = query::all(db, &select, &paged).await?;
+    if let Some(total) = rows.first().map(|r| r.total) {
+        return Ok((rows.into_iter().map(|r| r.person).collect(), total));
+    }
+    let (total,): (i64,) = query::one(db, &format!("{with} SELECT COUNT(*) FROM m"), &args).await?;
+    Ok((Vec::new(), total))
 }
 
 /// A row of a list page with the total of the list.
@@ -487,7 +518,7 @@ pub async fn insert(
     .await
     .map(|r| r.rows_affected()))
     .map_err(crate::web::error::on_unique("id_number", "person.id_registered"))?;
-    crate::search::index(tx, "person", id, id, path, &crate::search::name_terms(&clean.name)).await?;
+    crate::search::index_name(tx, id, path, &clean.name).await?;
     if household.is_some() {
         household_event(tx, actor, household_id, id, "joined", Some(relation), None, path).await?;
     }
@@ -655,7 +686,7 @@ pub async fn update(
         return Err(AppError::Stale);
     }
     if current.name != clean.name || current.path != res.path {
-        crate::search::index(&mut tx, "person", id, id, &res.path, &crate::search::name_terms(&clean.name)).await?;
+        crate::search::index_name(&mut tx, id, &res.path, &clean.name).await?;
     }
     if current.path != res.path {
         crate::cases::store::repath_client(&mut tx, id, &res.path).await?;

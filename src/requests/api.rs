@@ -28,6 +28,9 @@ pub struct RequestsQuery {
     pub status: Option<String>,
     /// A category code.
     pub category: Option<String>,
+    /// Words in the text (description, address, category name): Chinese words, or latin
+    /// letters matching the start of a word.
+    pub q: Option<String>,
     pub page: Option<i64>,
     pub page_size: Option<i64>,
 }
@@ -58,7 +61,8 @@ pub async fn list(
     };
     let pp = PageParams { page: q.page, page_size: q.page_size };
     let viewer = store::viewer(&st.db, &caller).await?;
-    let filter = store::ListFilter { status, category: q.category.filter(|c| !c.is_empty()), ..Default::default() };
+    let filter =
+        store::ListFilter { status, category: q.category.filter(|c| !c.is_empty()), text: q.q, ..Default::default() };
     let (items, total) = store::list(&st.db, &viewer, queue, &filter, pp.size(), pp.offset()).await?;
     Ok(Json(Paged { items, page: pp.page(), page_size: pp.size(), total }))
 }

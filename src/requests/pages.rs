@@ -51,6 +51,8 @@ pub struct ListQuery {
     pub queue: Option<String>,
     pub status: Option<String>,
     pub category: Option<String>,
+    /// Words in the requests' text (description, address, category).
+    pub q: Option<String>,
     #[serde(flatten)]
     pub page: PageParams,
 }
@@ -69,8 +71,12 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         Some(s) => Some(Status::parse(s).ok_or(AppError::bad("error.bad_query"))?),
         None => None,
     };
-    let filter =
-        store::ListFilter { status, category: q.category.clone().filter(|c| !c.is_empty()), ..Default::default() };
+    let filter = store::ListFilter {
+        status,
+        category: q.category.clone().filter(|c| !c.is_empty()),
+        text: q.q.clone(),
+        ..Default::default()
+    };
     let (rows, total) = store::list(&st.db, &viewer, queue, &filter, q.page.size(), q.page.offset()).await?;
     let ctx = Ctx::new(st.cfg.demo, Some(&caller), None, "/requests", &queue.label_key());
     let tr = ctx.tr;
@@ -128,11 +134,13 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     let mut cats = vec![(String::new(), tr.t("filter.all"))];
     cats.extend(store::categories(&st.db, false).await?.into_iter().map(|c| (c.code, c.name)));
     view.filters = vec![
+        Field::text(tr, "q", "search_text.label", q.q.as_deref().unwrap_or(""), 40, false),
         Field::select(tr, "status", "field.status", q.status.as_deref().unwrap_or(""), statuses, false),
         Field::select(tr, "category", "request.category", q.category.as_deref().unwrap_or(""), cats, false),
     ];
     view.query = query_of(&[
         ("queue", Some(queue.as_str().to_string())),
+        ("q", q.q.clone()),
         ("status", q.status.clone()),
         ("category", q.category.clone()),
         ("page_size", q.page.page_size.map(|_| q.page.size().to_string())),

@@ -428,6 +428,8 @@ pub async fn forget_person(tx: &mut crate::db::Tx, person: Uuid, name: &str) -> 
         .await
         .map(|_| ())
         })?;
+        // The name must not stay findable in the index either.
+        crate::search::reindex_text(&mut *tx, "request", id).await?;
     }
     let notes: Vec<(Uuid, String)> = write!(&mut *tx, |c| sqlx::query_as(
         "SELECT id, note FROM request_events

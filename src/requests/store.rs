@@ -731,6 +731,7 @@ pub async fn create(db: &Db, keys: &Keyring, intake: &Intake<'_>, clean: &CleanI
         year,
         number: number_ahead(db, year).await?,
         limit: intake.limit.cloned(),
+        category_name: cat.name.clone(),
         category: cat.code,
         channel: intake.channel,
         description: clean.description.clone(),
@@ -830,6 +831,8 @@ struct NewRequest {
     number: Option<String>,
     limit: Option<crate::web::ratelimit::Limit>,
     category: String,
+    /// The category's name, indexed with the text.
+    category_name: String,
     channel: Channel,
     description: String,
     place_id: Uuid,
@@ -945,6 +948,8 @@ impl NewRequest {
         let number = numbers.into_iter().next().ok_or(sqlx::Error::RowNotFound)?.0;
         let owner = crate::files::Owner::Request(self.id);
         crate::files::record(tx, owner, "intake", &self.photos, &self.actor, self.now).await?;
+        crate::search::index_request(tx, self.id, &self.path, &self.description, &self.address, &self.category_name)
+            .await?;
         Ok(number)
     }
 }
@@ -1068,6 +1073,8 @@ pub struct ListFilter {
     pub open: bool,
     /// With coordinates (the map).
     pub located: bool,
+    /// Words in the text (description, address, category), as `search::text_matches` reads them.
+    pub text: Option<String>,
 }
 
 /// Queue totals are counted up to this many; a larger total reads as "more than".
@@ -1150,6 +1157,12 @@ pub async fn list(
             return Ok((Vec::new(), 0));
         }
         wh.push(format!("r.id IN ({})", args.list(ids)));
+    }
+    if let Some(q) = filter.text.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        match crate::search::text_matches("request", q, &mut args) {
+            Some(ids) => wh.push(format!("r.id IN ({ids})")),
+            None => return Ok((Vec::new(), 0)),
+        }
     }
     let where_ = wh.join(" AND ");
     let counted = match &area {

@@ -3,11 +3,14 @@
 //! initials), one row per term in `search_terms`, and a query is an exact-term match (Chinese)
 //! or a term-prefix range (pinyin), filtered by the caller's scope inside the SQL.
 
-use std::collections::BTreeSet;
+pub mod api;
 
-use pinyin::ToPinyin;
+use std::collections::{BTreeMap, BTreeSet};
+
+use pinyin::{ToPinyin, ToPinyinMulti};
 use uuid::Uuid;
 
+use crate::app::{Access, RouteDef, r};
 use crate::auth::Scope;
 use crate::db::query::{self, Args};
 use crate::db::{Db, Tx};
@@ -58,20 +61,187 @@ pub fn text_terms(text: &str) -> BTreeSet<String> {
     terms
 }
 
-/// Terms of a person's name: the text terms plus full pinyin (`wangfang`) and initials (`wf`).
-/// Heteronyms take their most common reading.
-pub fn name_terms(name: &str) -> BTreeSet<String> {
-    let mut terms = text_terms(name);
-    let (mut full, mut initials) = (String::new(), String::new());
-    for p in name.to_pinyin().flatten() {
-        full.push_str(p.plain());
-        initials.push_str(p.first_letter());
+/// What an index row stands for. Stored with the row so that a person whose full pinyin matches
+/// ranks above one whose initials do.
+pub const KIND_TEXT: i16 = 0;
+pub const KIND_PINYIN: i16 = 1;
+pub const KIND_INITIALS: i16 = 2;
+
+/// The version of [`name_terms_kinds`]. Names indexed under an older one are indexed again at
+/// start ([`reindex_all`]); raise it whenever the terms of a name change.
+pub const NAME_TERMS_VERSION: i64 = 2;
+
+/// Compound surnames, read as one: their characters' common readings are not the surname's
+/// (尉迟 is yuchi, not weichi; 万俟 is moqi).
+const COMPOUND_SURNAMES: &[(&str, &str, &str)] = &[
+    ("尉迟", "yuchi", "yc"),
+    ("万俟", "moqi", "mq"),
+    ("单于", "chanyu", "cy"),
+    ("长孙", "zhangsun", "zs"),
+    ("澹台", "tantai", "tt"),
+    ("乐正", "yuezheng", "yz"),
+    ("亓官", "qiguan", "qg"),
+    ("仉督", "zhangdu", "zd"),
+    ("令狐", "linghu", "lh"),
+    ("欧阳", "ouyang", "oy"),
+    ("皇甫", "huangfu", "hf"),
+    ("宇文", "yuwen", "yw"),
+    ("慕容", "murong", "mr"),
+    ("上官", "shangguan", "sg"),
+    ("司马", "sima", "sm"),
+    ("诸葛", "zhuge", "zg"),
+    ("夏侯", "xiahou", "xh"),
+    ("公孙", "gongsun", "gs"),
+    ("东方", "dongfang", "df"),
+    ("呼延", "huyan", "hy"),
+    ("拓跋", "tuoba", "tb"),
+];
+
+/// Single surnames whose reading as a surname is not the character's most common one (曾 is
+/// zeng as a surname, ceng otherwise). Where a family name is read two ways, both.
+const SURNAMES: &[(char, &[&str])] = &[
+    ('曾', &["zeng"]),
+    ('单', &["shan"]),
+    ('解', &["xie"]),
+    ('仇', &["qiu"]),
+    ('朴', &["piao"]),
+    ('区', &["ou"]),
+    ('查', &["zha"]),
+    ('盖', &["ge"]),
+    ('乐', &["yue", "le"]),
+    ('缪', &["miao"]),
+    ('覃', &["qin", "tan"]),
+    ('秘', &["bi"]),
+    ('句', &["gou"]),
+    ('能', &["nai"]),
+    ('种', &["chong"]),
+    ('召', &["shao"]),
+    ('翟', &["zhai"]),
+    ('折', &["she"]),
+    ('繁', &["po"]),
+    ('员', &["yun"]),
+    ('贲', &["ben"]),
+    ('隗', &["wei"]),
+    ('宓', &["mi"]),
+    ('谌', &["chen"]),
+    ('莘', &["shen"]),
+    ('蕃', &["pi"]),
+    ('祭', &["zhai"]),
+    ('郇', &["xun"]),
+    ('厍', &["she"]),
+    ('冼', &["xian"]),
+    ('眭', &["sui"]),
+    ('阚', &["kan"]),
+    ('藏', &["zang"]),
+    ('重', &["chong"]),
+    ('长', &["chang"]),
+    ('朝', &["chao"]),
+    ('沈', &["shen"]),
+    ('薄', &["bo"]),
+    ('柏', &["bai"]),
+    ('燕', &["yan"]),
+    ('任', &["ren"]),
+    ('华', &["hua"]),
+    ('纪', &["ji"]),
+    ('那', &["na"]),
+    ('相', &["xiang"]),
+    ('都', &["du"]),
+    ('曲', &["qu"]),
+    ('车', &["che"]),
+    ('尉', &["wei", "yu"]),
+    ('石', &["shi"]),
+    ('弘', &["hong"]),
+    ('黑', &["he"]),
+];
+
+/// A name's readings past this many are not indexed: four polyphonic characters would give
+/// hundreds, nearly all of them readings nobody uses.
+const MAX_READINGS: usize = 16;
+
+/// Every plain reading of a character, the most common first; ü written v, as people type it.
+fn readings(c: char) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(multi) = c.to_pinyin_multi() {
+        for p in multi {
+            let r = p.plain().replace('ü', "v");
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    } else if let Some(p) = c.to_pinyin() {
+        out.push(p.plain().replace('ü', "v"));
     }
-    if !full.is_empty() {
-        terms.insert(full);
-        terms.insert(initials);
+    out
+}
+
+fn initial(reading: &str) -> String {
+    reading.chars().take(1).collect()
+}
+
+/// The ways a name is read, most likely first: (full pinyin, initials). The first character is
+/// read as a surname (a compound surname as one), the rest with every reading they have.
+pub fn name_readings(name: &str) -> Vec<(String, String)> {
+    // Each slot: the alternatives for one character (or a compound surname) as (full, initials).
+    let mut slots: Vec<Vec<(String, String)>> = Vec::new();
+    let chars: Vec<char> = name.chars().collect();
+    let mut rest = &chars[..];
+    if let Some((_, full, ini)) =
+        COMPOUND_SURNAMES.iter().find(|(s, _, _)| chars.len() > 2 && chars.starts_with(&s.chars().collect::<Vec<_>>()))
+    {
+        slots.push(vec![(full.to_string(), ini.to_string())]);
+        rest = &chars[2..];
+    } else if let Some((first, tail)) = chars.split_first()
+        && let Some((_, rs)) = SURNAMES.iter().find(|(s, _)| s == first)
+        && tail.iter().any(|c| c.to_pinyin().is_some())
+    {
+        slots.push(rs.iter().map(|r| (r.to_string(), initial(r))).collect());
+        rest = tail;
+    }
+    for c in rest {
+        let rs = readings(*c);
+        if !rs.is_empty() {
+            slots.push(rs.into_iter().map(|r| (initial(&r), r)).map(|(i, r)| (r, i)).collect());
+        }
+    }
+    if slots.is_empty() {
+        return Vec::new();
+    }
+    // Every combination, ranked by how far each character is from its most common reading.
+    let mut combos: Vec<(usize, String, String)> = vec![(0, String::new(), String::new())];
+    for slot in &slots {
+        let mut next = Vec::with_capacity(combos.len() * slot.len());
+        for (cost, full, ini) in &combos {
+            for (i, (f, n)) in slot.iter().enumerate() {
+                next.push((cost + i, format!("{full}{f}"), format!("{ini}{n}")));
+            }
+        }
+        next.sort_by_key(|c| c.0);
+        next.truncate(MAX_READINGS * 4);
+        combos = next;
+    }
+    combos.truncate(MAX_READINGS);
+    combos.into_iter().map(|(_, f, i)| (f, i)).collect()
+}
+
+/// Terms of a person's name, each with its kind: the text terms, and for every reading of the
+/// name its full pinyin (`wangfang`) and initials (`wf`).
+pub fn name_terms_kinds(name: &str) -> BTreeMap<String, i16> {
+    let mut terms: BTreeMap<String, i16> = text_terms(name).into_iter().map(|t| (t, KIND_TEXT)).collect();
+    for (full, initials) in name_readings(name) {
+        // A term that is both (a one-character name's "a") counts as the better kind.
+        for (t, kind) in [(full, KIND_PINYIN), (initials, KIND_INITIALS)] {
+            let e = terms.entry(t).or_insert(kind);
+            if *e == KIND_TEXT || kind < *e {
+                *e = kind;
+            }
+        }
     }
     terms
+}
+
+/// Terms of a person's name (see [`name_terms_kinds`]).
+pub fn name_terms(name: &str) -> BTreeSet<String> {
+    name_terms_kinds(name).into_keys().collect()
 }
 
 /// What a query asks for.
@@ -84,8 +254,13 @@ pub enum Query {
     Nothing,
 }
 
+/// A query is read up to this many characters: what a search box holds, and an `IN` list the
+/// databases take whatever was sent.
+pub const MAX_QUERY_CHARS: usize = 64;
+
 pub fn parse_query(q: &str) -> Query {
-    let q = q.trim();
+    let q: String = q.trim().chars().take(MAX_QUERY_CHARS).collect();
+    let q = q.as_str();
     let cjk: String = q.chars().filter(|c| is_cjk(*c) || c.is_whitespace()).collect();
     if cjk.chars().any(|c| !c.is_whitespace()) {
         let mut terms = BTreeSet::new();
@@ -107,7 +282,7 @@ pub fn parse_query(q: &str) -> Query {
     if latin.len() >= 2 { Query::Prefix(latin) } else { Query::Nothing }
 }
 
-/// Replaces the index rows of one record.
+/// Replaces the index rows of one record (free text: every term of kind text).
 pub async fn index(
     tx: &mut Tx,
     entity: &str,
@@ -116,19 +291,41 @@ pub async fn index(
     path: &str,
     terms: &BTreeSet<String>,
 ) -> Result<(), sqlx::Error> {
+    let kinds: BTreeMap<String, i16> = terms.iter().map(|t| (t.clone(), KIND_TEXT)).collect();
+    index_kinds(tx, entity, entity_id, person_id, path, &kinds).await
+}
+
+/// Replaces the index rows of a person's name.
+pub async fn index_name(tx: &mut Tx, person_id: Uuid, path: &str, name: &str) -> Result<(), sqlx::Error> {
+    index_kinds(tx, "person", person_id, person_id, path, &name_terms_kinds(name)).await
+}
+
+/// Replaces the index rows of one record, in one INSERT per 100 terms: a name has up to a
+/// hundred with its readings, and the re-index writes thousands of names in a transaction.
+pub async fn index_kinds(
+    tx: &mut Tx,
+    entity: &str,
+    entity_id: Uuid,
+    person_id: Uuid,
+    path: &str,
+    terms: &BTreeMap<String, i16>,
+) -> Result<(), sqlx::Error> {
     remove(tx, entity_id).await?;
-    for term in terms {
-        write!(tx, |c| sqlx::query(
-            "INSERT INTO search_terms (term, entity, entity_id, person_id, path) VALUES ($1, $2, $3, $4, $5)"
-        )
-        .bind(term)
-        .bind(entity)
-        .bind(entity_id)
-        .bind(person_id)
-        .bind(path)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let terms: Vec<(&String, &i16)> = terms.iter().collect();
+    for chunk in terms.chunks(100) {
+        let values: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(${}, $1, $2, $3, $4, ${})", 5 + 2 * i, 6 + 2 * i)).collect();
+        let sql = format!(
+            "INSERT INTO search_terms (term, entity, entity_id, person_id, path, kind) VALUES {}",
+            values.join(", ")
+        );
+        write!(tx, |c| {
+            let mut q = sqlx::query(&sql).bind(entity).bind(entity_id).bind(person_id).bind(path);
+            for (term, kind) in chunk {
+                q = q.bind(*term).bind(**kind);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
     }
     Ok(())
 }
@@ -152,6 +349,10 @@ pub async fn repath(tx: &mut Tx, entity: &str, entity_id: Uuid, path: &str) -> R
         .await
         .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+pub fn routes() -> Vec<RouteDef> {
+    vec![r(axum::http::Method::GET, "/api/v1/search", Access::Roles(api::SEARCHERS), api::search)]
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -201,6 +402,263 @@ pub async fn find(db: &Db, scope: &Scope, entities: &[&str], q: &str, limit: i64
     query::all(db, &sql, &args).await
 }
 
+/// How well a person matches, best first: their exact name, a name starting with the query,
+/// their full pinyin (whole, then its start), their initials (whole, then their start), any
+/// other term.
+pub const RANK_EXACT: i64 = 0;
+pub const RANK_NAME_PREFIX: i64 = 1;
+pub const RANK_OTHER: i64 = 6;
+
+/// The people whose name matches `q` as a subquery of `(id, rank)`, inside the scope as `find`
+/// reads it; the caller ranks exact names and name prefixes above it (see [`rank_by_name`]),
+/// which needs the name. None when `q` asks for nothing.
+pub fn person_matches(q: &str, scope: &Scope, args: &mut Args) -> Option<String> {
+    let (term_where, rank, having) = match parse_query(q) {
+        Query::Nothing => return None,
+        Query::All(terms) if terms.is_empty() => return None,
+        Query::All(terms) => {
+            let n = terms.len() as i64;
+            let list = args.list(&terms);
+            (
+                format!("s.term IN ({list})"),
+                RANK_OTHER.to_string(),
+                format!("HAVING COUNT(DISTINCT s.term) = {}", args.push(n)),
+            )
+        }
+        Query::Prefix(p) => {
+            let hi = format!("{p}\u{10FFFF}");
+            let (lo, hi) = (args.push(p), args.push(hi));
+            let rank = format!(
+                "MIN(CASE WHEN s.kind = {KIND_PINYIN} AND s.term = {lo} THEN 2 WHEN s.kind = {KIND_PINYIN} THEN 3
+                          WHEN s.kind = {KIND_INITIALS} AND s.term = {lo} THEN 4 WHEN s.kind = {KIND_INITIALS} THEN 5
+                          ELSE {RANK_OTHER} END)"
+            );
+            (format!("s.term >= {lo} AND s.term < {hi}"), rank, String::new())
+        }
+    };
+    let mut scope_sql = args.scope("s.path", scope);
+    if scope.casework {
+        // As in `find`: a station also finds the people living elsewhere whose case it holds.
+        let moved_in = crate::people::store::moved_in(scope, args);
+        scope_sql = format!("({scope_sql} OR s.person_id IN ({moved_in}))");
+    }
+    Some(format!(
+        "SELECT s.entity_id AS id, {rank} AS rank FROM search_terms s
+         WHERE {term_where} AND s.entity = 'person' AND {scope_sql} GROUP BY s.entity_id {having}"
+    ))
+}
+
+/// The rank of a matched person (`rank` from [`person_matches`], `name` their name column):
+/// their exact name first, then names starting with the query.
+pub fn rank_by_name(q: &str, name: &str, rank: &str, args: &mut Args) -> String {
+    let q = q.trim();
+    let escaped: String =
+        q.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+    format!(
+        "CASE WHEN {name} = {} THEN {RANK_EXACT} WHEN {name} LIKE {} ESCAPE '\\' THEN {RANK_NAME_PREFIX} ELSE {rank} END",
+        args.push(q.to_string()),
+        args.push(format!("{escaped}%"))
+    )
+}
+
+/// The version of the terms of requests and hazards (their text). Records indexed under an
+/// older one, or before they were indexed at all (version 0), are indexed at start.
+pub const TEXT_TERMS_VERSION: i64 = 1;
+
+/// A kind of record the start-up re-index walks: its entity, the version its terms are at,
+/// its table, and which of its rows are indexed at all.
+struct Reindexed {
+    entity: &'static str,
+    version: i64,
+    table: &'static str,
+    indexed: &'static str,
+}
+
+const REINDEXED: &[Reindexed] = &[
+    Reindexed {
+        entity: "person",
+        version: NAME_TERMS_VERSION,
+        table: "persons",
+        indexed: "merged_into IS NULL AND anonymised_at IS NULL",
+    },
+    Reindexed { entity: "request", version: TEXT_TERMS_VERSION, table: "requests", indexed: "1 = 1" },
+    Reindexed { entity: "hazard", version: TEXT_TERMS_VERSION, table: "hazards", indexed: "1 = 1" },
+];
+
+/// Indexes again, in batches of `batch`, every record indexed under an older version of its
+/// terms (names: [`NAME_TERMS_VERSION`]; requests and hazards: [`TEXT_TERMS_VERSION`]), then
+/// records the version. Called at every start; several instances starting at once share the
+/// work: each batch first moves the shared cursor with a compare-and-set on its batch number
+/// (the row stays locked to the commit), and an instance that loses the race drops its batch
+/// and reads the cursor again. Returns the records indexed.
+pub async fn reindex_all(db: &Db, batch: i64) -> Result<u64, sqlx::Error> {
+    let mut done = 0u64;
+    for r in REINDEXED {
+        done += reindex(db, r, batch).await?;
+    }
+    Ok(done)
+}
+
+async fn reindex(db: &Db, r: &Reindexed, batch: i64) -> Result<u64, sqlx::Error> {
+    let mut done = 0u64;
+    loop {
+        let mut args = Args::new();
+        let sql =
+            format!("SELECT version, cursor_id, batch FROM search_reindex WHERE entity = {}", args.push(r.entity));
+        let state: Option<(i64, Option<Uuid>, i64)> = query::optional(db, &sql, &args).await?;
+        let Some((version, cursor, n)) = state else { return Ok(done) };
+        if version >= r.version {
+            return Ok(done);
+        }
+        let mut args = Args::new();
+        let after = match cursor {
+            Some(c) => format!("AND id > {}", args.push(c)),
+            None => String::new(),
+        };
+        let sql =
+            format!("SELECT id FROM {} WHERE {} {after} ORDER BY id LIMIT {}", r.table, r.indexed, args.push(batch));
+        let ids: Vec<Uuid> = query::all::<(Uuid,)>(db, &sql, &args).await?.into_iter().map(|r| r.0).collect();
+        let mut tx = db.begin().await?;
+        let mut cas = Args::new();
+        let set = match ids.last() {
+            Some(last) => format!("cursor_id = {}", cas.push(*last)),
+            None => format!("cursor_id = NULL, version = {}", cas.push(r.version)),
+        };
+        let sql = format!(
+            "UPDATE search_reindex SET {set}, batch = batch + 1 WHERE entity = {} AND batch = {}",
+            cas.push(r.entity),
+            cas.push(n)
+        );
+        if query::execute(&mut tx, &sql, &cas).await? == 0 {
+            // Another instance took this batch.
+            drop(tx);
+            continue;
+        }
+        if ids.is_empty() {
+            tx.commit().await?;
+            return Ok(done);
+        }
+        done += match r.entity {
+            "person" => reindex_people(db, &mut tx, &ids).await?,
+            _ => {
+                for id in &ids {
+                    reindex_text(&mut tx, r.entity, *id).await?;
+                }
+                ids.len() as u64
+            }
+        };
+        tx.commit().await?;
+    }
+}
+
+/// Indexes these people's names again as they are now, read under the lock an edit takes on
+/// PostgreSQL, so that an edit committed after this read cannot be overwritten with the old
+/// name's terms. (On SQLite the write transaction already excludes every other writer.)
+async fn reindex_people(db: &Db, tx: &mut Tx, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
+    let mut args = Args::new();
+    let lock = if db.backend() == crate::db::Backend::Postgres { " FOR UPDATE" } else { "" };
+    let rows: Vec<(Uuid, String, String)> = query::tx_all(
+        tx,
+        &format!(
+            "SELECT id, name, path FROM persons WHERE id IN ({}) AND merged_into IS NULL AND anonymised_at IS NULL{lock}",
+            args.list(ids)
+        ),
+        &args,
+    )
+    .await?;
+    for (id, name, path) in &rows {
+        index_name(tx, *id, path, name).await?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// The terms a desk searches a request by: what was reported, where, and its category's name.
+pub fn request_terms(description: &str, address: &str, category_name: &str) -> BTreeSet<String> {
+    [description, address, category_name].iter().flat_map(|p| text_terms(p)).collect()
+}
+
+/// Indexes a request's text under its place's path. Its own id stands in for the person (a
+/// linked person must not carry a request's terms into their own scope).
+pub async fn index_request(
+    tx: &mut Tx,
+    id: Uuid,
+    path: &str,
+    description: &str,
+    address: &str,
+    category_name: &str,
+) -> Result<(), sqlx::Error> {
+    index(tx, "request", id, id, path, &request_terms(description, address, category_name)).await
+}
+
+/// Indexes a hazard's text under its place's path.
+pub async fn index_hazard(
+    tx: &mut Tx,
+    id: Uuid,
+    path: &str,
+    description: &str,
+    address: &str,
+) -> Result<(), sqlx::Error> {
+    index(tx, "hazard", id, id, path, &request_terms(description, address, "")).await
+}
+
+/// Indexes a request or hazard again from its row as the transaction sees it (after a text
+/// changed: anonymisation, the re-index at start). A record that is gone loses its rows.
+pub async fn reindex_text(tx: &mut Tx, entity: &str, id: Uuid) -> Result<(), sqlx::Error> {
+    let mut args = Args::new();
+    let sql = match entity {
+        "request" => format!(
+            "SELECT r.path, r.description, r.address, c.name FROM requests r
+             JOIN request_categories c ON c.code = r.category WHERE r.id = {}",
+            args.push(id)
+        ),
+        _ => format!("SELECT path, description, COALESCE(address, ''), '' FROM hazards WHERE id = {}", args.push(id)),
+    };
+    let row: Option<(String, String, String, String)> = query::tx_optional(tx, &sql, &args).await?;
+    match row {
+        Some((path, description, address, category)) if entity == "request" => {
+            index_request(tx, id, &path, &description, &address, &category).await
+        }
+        Some((path, description, address, _)) => index_hazard(tx, id, &path, &description, &address).await,
+        None => remove(tx, id).await,
+    }
+}
+
+/// The ids of the records of `entity` whose text matches `q`, as a subquery (the caller's own
+/// scope rule then applies to them: a request's `Viewer::sees`, a hazard's place). None when
+/// `q` asks for nothing. A Chinese query needs every one of its bigrams; latin letters match
+/// a word's start.
+pub fn text_matches(entity: &str, q: &str, args: &mut Args) -> Option<String> {
+    let ent = args.push(entity.to_string());
+    match parse_query(q) {
+        Query::Nothing => None,
+        Query::All(terms) if terms.is_empty() => None,
+        Query::All(terms) if terms.len() == 1 => {
+            // One term (a two-character word): no grouping, an index range read.
+            Some(format!(
+                "SELECT s.entity_id FROM search_terms s WHERE s.term = {} AND s.entity = {ent}",
+                args.push(terms[0].clone())
+            ))
+        }
+        Query::All(terms) => {
+            let n = terms.len() as i64;
+            let list = args.list(&terms);
+            Some(format!(
+                "SELECT s.entity_id FROM search_terms s WHERE s.term IN ({list}) AND s.entity = {ent}
+                 GROUP BY s.entity_id HAVING COUNT(DISTINCT s.term) = {}",
+                args.push(n)
+            ))
+        }
+        Query::Prefix(p) => {
+            let hi = format!("{p}\u{10FFFF}");
+            Some(format!(
+                "SELECT DISTINCT s.entity_id FROM search_terms s WHERE s.term >= {} AND s.term < {} AND s.entity = {ent}",
+                args.push(p),
+                args.push(hi)
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +673,38 @@ mod tests {
         assert_eq!(parse_query("芳"), Query::All(vec!["芳".into()]));
         assert_eq!(parse_query(" WangFang "), Query::Prefix("wangfang".into()));
         assert_eq!(parse_query("w"), Query::Nothing);
+    }
+
+    #[test]
+    fn surnames_take_their_surname_reading_and_given_names_every_reading() {
+        let t = name_terms_kinds("曾小红");
+        assert_eq!(t.get("zengxiaohong"), Some(&KIND_PINYIN));
+        assert_eq!(t.get("zxh"), Some(&KIND_INITIALS));
+        assert!(!t.contains_key("cengxiaohong"), "{t:?}");
+        for (name, full, initials) in [
+            ("单田芳", "shantianfang", "stf"),
+            ("解玉兰", "xieyulan", "xyl"),
+            ("仇德明", "qiudeming", "qdm"),
+            ("朴志英", "piaozhiying", "pzy"),
+            ("区永华", "ouyonghua", "oyh"),
+            ("查建国", "zhajianguo", "zjg"),
+            ("盖文", "gewen", "gw"),
+            ("尉迟敬德", "yuchijingde", "ycjd"),
+            ("万俟雅言", "moqiyayan", "mqyy"),
+            ("吕强", "lvqiang", "lq"),
+        ] {
+            let t = name_terms_kinds(name);
+            assert_eq!(t.get(full), Some(&KIND_PINYIN), "{name}: {t:?}");
+            assert_eq!(t.get(initials), Some(&KIND_INITIALS), "{name}: {t:?}");
+        }
+        // Every reading of a polyphonic given name, the common one first.
+        let r = name_readings("张乐");
+        assert_eq!(r[0].0, "zhangle");
+        assert!(r.iter().any(|(f, i)| f == "zhangyue" && i == "zy"), "{r:?}");
+        // A name of polyphonic characters only keeps its likeliest readings.
+        assert!(name_readings("解乐长重还").len() <= MAX_READINGS);
+        // A lone surname character is read as a word.
+        assert!(name_terms("曾").contains("ceng"));
     }
 
     #[test]

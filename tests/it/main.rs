@@ -45,3 +45,4 @@ mod requests_api;
 mod requests_public;
 mod scope;
 mod small_things;
+mod search;

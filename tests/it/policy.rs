@@ -198,6 +198,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("GET", "/patrols/{id}", "LOFFOONNFFF"),
     ("POST", "/patrols/{id}", "LOFFOONNFFF"),
     ("GET", "/api/v1/hazards", "LOFFOOOOFFF"),
+    ("GET", "/api/v1/search", "LOFFOOOOOFF"),
     ("POST", "/api/v1/hazards", "LOFFOOOOFFF"),
     ("GET", "/api/v1/hazards/{id}", "LOFFOONNFFF"),
     ("POST", "/api/v1/hazards/{id}/steps", "LOFFOONNFFF"),

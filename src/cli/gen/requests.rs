@@ -620,6 +620,11 @@ impl Gen {
             };
             let [phone_sealed, phone_hash, phone_masked] = phone_vals;
             let attributes = if channel == "open311" { cat.attributes.clone() } else { empty_detail.clone() };
+            let terms: Vec<(Arc<str>, i16)> = crate::search::request_terms(&description, &address, &cat.name)
+                .into_iter()
+                .map(|t| (Arc::from(t), crate::search::KIND_TEXT))
+                .collect();
+            let term_path: Arc<str> = Arc::from(&*path);
             self.out.row(
                 &REQUESTS,
                 [
@@ -657,6 +662,7 @@ impl Gen {
                     updated.into(),
                 ],
             )?;
+            self.index("request", id, id, &term_path, &terms)?;
             for row in part_rows {
                 self.out.row(&REQUEST_PARTS, row)?;
                 sum.parts += 1;
