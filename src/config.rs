@@ -37,6 +37,9 @@ pub struct ConfigArgs {
     /// Failed sign-ins allowed from one address per minute before it gets 429 (default 30).
     #[arg(long, env = "LINLI_LOGIN_RATE_PER_MINUTE", global = true)]
     pub login_rate_per_minute: Option<u32>,
+    /// Posts per minute an Open311 app may make unless it has its own limit (default 120).
+    #[arg(long, env = "LINLI_OPEN311_POSTS_PER_MINUTE", global = true)]
+    pub open311_posts_per_minute: Option<u32>,
     /// Largest request body accepted, in kilobytes (default 2048).
     #[arg(long, env = "LINLI_MAX_BODY_KB", global = true)]
     pub max_body_kb: Option<usize>,
@@ -142,6 +145,7 @@ struct FileConfig {
     secure_cookies: Option<bool>,
     sqlite_synchronous: Option<String>,
     login_rate_per_minute: Option<u32>,
+    open311_posts_per_minute: Option<u32>,
     max_body_kb: Option<usize>,
     max_import_kb: Option<usize>,
     sqlite_cache_mb: Option<u32>,
@@ -198,6 +202,8 @@ pub struct Config {
     pub secure_cookies: bool,
     pub sqlite_synchronous: String,
     pub login_rate_per_minute: u32,
+    /// Posts per minute an Open311 app may make unless it has its own (`open311_clients`).
+    pub open311_posts_per_minute: u32,
     pub max_body_bytes: usize,
     pub max_import_bytes: usize,
     /// Imports of up to this many new people commit within the request; larger ones run as a
@@ -377,6 +383,11 @@ impl ConfigArgs {
             secure_cookies: self.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             sqlite_synchronous: sync,
             login_rate_per_minute: self.login_rate_per_minute.or(file.login_rate_per_minute).unwrap_or(30),
+            open311_posts_per_minute: self
+                .open311_posts_per_minute
+                .or(file.open311_posts_per_minute)
+                .unwrap_or(120)
+                .clamp(1, 100_000),
             max_body_bytes: 1024 * self.max_body_kb.or(file.max_body_kb).unwrap_or(2048),
             max_import_bytes: 1024 * self.max_import_kb.or(file.max_import_kb).unwrap_or(65536),
             import_inline_rows: 2_000,

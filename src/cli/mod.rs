@@ -58,6 +58,9 @@ pub enum Command {
         /// Who runs it (a person or an e-mail address).
         #[arg(long, default_value = "")]
         contact: String,
+        /// Posts per minute this app may make (default: LINLI_OPEN311_POSTS_PER_MINUTE).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        posts_per_minute: Option<u32>,
     },
     /// Verify the database: integrity and foreign keys (SQLite), the keyed audit chain and its
     /// anchors, and the keys of sealed values. Exits 1 on a problem.
@@ -141,14 +144,17 @@ pub fn run() -> ExitCode {
             Command::Keygen { id } => keys::keygen(&cfg, id),
             Command::Keys(k) => keys::run(cfg, k).await,
             Command::User(u) => user::run(cfg, u).await,
-            Command::Open311App { name, contact } => {
+            Command::Open311App { name, contact, posts_per_minute } => {
                 let db = serve::open(&cfg).await?;
                 let name = name.trim();
                 anyhow::ensure!(
                     !name.is_empty() && name.chars().count() <= 60,
                     "give the app a name of 1–60 characters"
                 );
-                let (_, key) = crate::open311::clients::register(&db, name, contact.trim(), None).await?;
+                let (id, key) = crate::open311::clients::register(&db, name, contact.trim(), None).await?;
+                if posts_per_minute.is_some() {
+                    crate::open311::clients::set_post_limit(&db, id, posts_per_minute).await?;
+                }
                 println!("{key}");
                 Ok(std::process::ExitCode::SUCCESS)
             }

@@ -36,6 +36,54 @@ pub const PINGCHENG: &[(&str, &[&str])] = &[
 pub const YUNGANG: &[(&str, &[&str])] =
     &[("口泉街道", &["泉西社区(示例)", "六中社区(示例)"]), ("西花园街道", &["槐园社区(示例)"])];
 
+/// Approximate centres (lat, lon; WGS-84) of the districts and streets, so that a reported
+/// point lands in its grid (`org::geo`). Communities sit on a ring around their street's
+/// centre and grids beside their community: close enough to the real layout for a demo, and
+/// stated here as such — a district sets its own from its survey.
+const CENTRES: &[(&str, f64, f64)] = &[
+    ("平城区", 40.088, 113.300),
+    ("云冈区", 40.035, 113.140),
+    ("开源街道", 40.088, 113.268),
+    ("迎宾街道", 40.068, 113.318),
+    ("清远街道", 40.104, 113.280),
+    ("振华街道", 40.062, 113.292),
+    ("新旺街道", 40.108, 113.318),
+    ("永泰街道", 40.125, 113.298),
+    ("新华街道", 40.100, 113.296),
+    ("水泊寺街道", 40.052, 113.345),
+    ("古城街道", 40.091, 113.299),
+    ("白登山街道", 40.100, 113.352),
+    ("武定街道", 40.078, 113.282),
+    ("口泉街道", 40.000, 113.090),
+    ("西花园街道", 40.060, 113.220),
+];
+
+/// (place key as `load` names it, lat, lon) of every demo place below the city.
+pub fn coordinates() -> Vec<(String, f64, f64)> {
+    let centre = |name: &str| CENTRES.iter().find(|(n, ..)| *n == name).map(|(_, lat, lon)| (*lat, *lon));
+    let mut out = Vec::new();
+    for (district, streets) in [("平城区", PINGCHENG), ("云冈区", YUNGANG)] {
+        if let Some((lat, lon)) = centre(district) {
+            out.push((district.to_string(), lat, lon));
+        }
+        for (street, communities) in streets {
+            let Some((slat, slon)) = centre(street) else { continue };
+            out.push(((*street).to_string(), slat, slon));
+            // ~0.6–1 km from the street's centre; the old town's streets are 2–4 km across.
+            let ring = if communities.len() > 4 { 0.009 } else { 0.006 };
+            for (i, community) in communities.iter().enumerate() {
+                let angle = std::f64::consts::TAU * i as f64 / communities.len() as f64;
+                let (clat, clon) = (slat + ring * angle.sin(), slon + ring * 1.3 * angle.cos());
+                out.push(((*community).to_string(), clat, clon));
+                for (grid, dlon) in [("第一网格", -0.0025), ("第二网格", 0.0025)] {
+                    out.push((format!("{community}/{grid}"), clat, clon + dlon));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Estates the sources name: (community, estate, property company or none).
 const ESTATES: &[(&str, &str, Option<&str>)] = &[
     ("北馨园社区", "宏安小区", None),
@@ -186,6 +234,7 @@ pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String
         };
         store::save_station(db, &all, &actor, None, &input).await.map_err(err)?;
     }
+    set_coordinates(db, &ids, &actor).await?;
     // One hash for every demo account: they share the printed password, and argon2 per account
     // would make each demo (and each test database) slower for nothing.
     let hash = crate::auth::password::hash_off_thread(password).await?;
@@ -227,6 +276,35 @@ pub async fn load(db: &Db, password: &str) -> anyhow::Result<Vec<(String, String
     .await?;
     tx.commit().await?;
     Ok(logins)
+}
+
+/// Every demo place's centre in one transaction (one audit row): the demo loads for each test.
+async fn set_coordinates(db: &Db, ids: &std::collections::HashMap<String, Uuid>, actor: &Actor) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    let all = coordinates();
+    for (key, lat, lon) in &all {
+        let id = ids[key];
+        write!(&mut tx, |c| sqlx::query("UPDATE places SET lat = $1, lon = $2 WHERE id = $3")
+            .bind(lat)
+            .bind(lon)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    crate::audit::record(
+        &mut tx,
+        actor,
+        crate::audit::Entry {
+            action: "place.location",
+            entity: "place",
+            entity_id: None,
+            detail: serde_json::json!({"demo": true, "places": all.len()}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn err(e: crate::web::error::AppError) -> anyhow::Error {

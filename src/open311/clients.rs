@@ -14,6 +14,16 @@ use crate::write;
 pub struct Client {
     pub id: Uuid,
     pub name: String,
+    /// The app's own posts per minute; `None`: the instance's default
+    /// (`Config::open311_posts_per_minute`).
+    pub posts_per_minute: Option<u32>,
+}
+
+impl Client {
+    /// The posts this app may make: its own number, or `default`.
+    pub fn post_limit(&self, key: &str, default: u32) -> Limit {
+        post_limit(key, self.posts_per_minute.unwrap_or(default))
+    }
 }
 
 fn key_hash(key: &str) -> String {
@@ -47,20 +57,41 @@ pub async fn register(db: &Db, name: &str, contact: &str, by: Option<Uuid>) -> R
     Ok((id, key))
 }
 
-/// The active app holding `key`, and whether its post `limit` is already reached in the
-/// current window: every post reads both, in one statement.
+/// The active app holding `key`, and whether its post limit is already reached in the
+/// current window: every post reads both, in one statement. `limit` is the default; an app
+/// with its own number is judged by that.
 pub async fn by_key(db: &Db, key: &str, limit: &Limit) -> Result<Option<(Client, bool)>, sqlx::Error> {
     if key.trim().is_empty() || key.len() > 200 {
         return Ok(None);
     }
     let mut args = Args::new();
     let sql = format!(
-        "SELECT id, name, {} AS hits FROM open311_clients WHERE key_hash = {} AND active",
+        "SELECT id, name, posts_per_minute, {} AS hits FROM open311_clients WHERE key_hash = {} AND active",
         limit.hits_sql(&mut args),
         args.push(key_hash(key))
     );
-    let found: Option<(Uuid, String, Option<i64>)> = query::optional(db, &sql, &args).await?;
-    Ok(found.map(|(id, name, hits)| (Client { id, name }, limit.full(hits))))
+    let found: Option<(Uuid, String, Option<i32>, Option<i64>)> = query::optional(db, &sql, &args).await?;
+    Ok(found.map(|(id, name, own, hits)| {
+        let client = Client { id, name, posts_per_minute: own.and_then(|n| u32::try_from(n).ok()) };
+        let full = Limit::new(limit.bucket.clone(), client.posts_per_minute.unwrap_or(limit.max), limit.window_secs)
+            .full(hits);
+        (client, full)
+    }))
+}
+
+/// Sets an app's own posts per minute (`None`: back to the instance's default). False when no
+/// app has that id.
+pub async fn set_post_limit(db: &Db, id: Uuid, per_minute: Option<u32>) -> Result<bool, sqlx::Error> {
+    let per_minute = per_minute.map(|n| i64::from(n.clamp(1, 100_000)));
+    let mut tx = db.begin().await?;
+    let n = write!(&mut tx, |c| sqlx::query("UPDATE open311_clients SET posts_per_minute = $1 WHERE id = $2")
+        .bind(per_minute)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    tx.commit().await?;
+    Ok(n == 1)
 }
 
 /// The posts an app may make: counted per key, so that the count is known before the app is.

@@ -8,6 +8,7 @@
 
 pub mod clients;
 pub mod format;
+pub mod openapi;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -37,8 +38,6 @@ pub fn routes() -> Vec<RouteDef> {
     ]
 }
 
-/// Posts one app may make per minute.
-const POSTS_PER_MINUTE: u32 = 120;
 const DEFAULT_PAGE_SIZE: i64 = 100;
 const MAX_PAGE_SIZE: i64 = 500;
 /// The specification's window for GET requests.
@@ -95,12 +94,35 @@ fn comma_list(v: Option<&str>) -> Vec<String> {
     v.map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default()
 }
 
+/// A W3C date-time as the specification's filters take it: to the second (with fractions) or
+/// to the minute with a time zone, or a date alone (a day in Beijing time; as an end, the whole
+/// day is included).
+pub fn w3c_param(v: &str, end: bool) -> Option<DateTime<Utc>> {
+    if let Ok(d) = DateTime::parse_from_rfc3339(v) {
+        return Some(d.with_timezone(&Utc));
+    }
+    // To the minute: `2026-01-01T08:00+08:00` or `…T08:00Z`.
+    if v.len() > 16
+        && v.is_char_boundary(16)
+        && v.as_bytes().get(10) == Some(&b'T')
+        && v.as_bytes().get(16) != Some(&b':')
+    {
+        let (head, zone) = v.split_at(16);
+        if let Ok(d) = DateTime::parse_from_rfc3339(&format!("{head}:00{zone}")) {
+            return Some(d.with_timezone(&Utc));
+        }
+    }
+    let day = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()?;
+    let day = if end { day.succ_opt()? } else { day };
+    day.and_hms_opt(0, 0, 0)?.and_local_timezone(chrono_tz::Asia::Shanghai).single().map(|d| d.with_timezone(&Utc))
+}
+
 fn date_param(ps: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, Fail> {
     match param(ps, name) {
         None => Ok(None),
-        Some(v) => DateTime::parse_from_rfc3339(v)
-            .map(|d| Some(d.with_timezone(&Utc)))
-            .map_err(|_| Fail::bad(format!("{name}: use the w3c format, e.g. 2026-01-01T00:00:00+08:00"))),
+        Some(v) => w3c_param(v, name == "end_date").map(Some).ok_or_else(|| {
+            Fail::bad(format!("{name}: a w3c date, e.g. 2026-01-01, 2026-01-01T08:00+08:00 or 2026-01-01T08:00:00Z"))
+        }),
     }
 }
 
@@ -145,10 +167,44 @@ fn window(ps: &[(String, String)]) -> Result<(DateTime<Utc>, DateTime<Utc>), Fai
 
 // ---- discovery and services -------------------------------------------------------------------
 
-fn base_url(st: &AppState, headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let scheme = if st.cfg.secure_cookies { "https" } else { "http" };
+/// The value our nearest proxy wrote into `name` (the last of a list), if it is a plausible
+/// host or scheme: a client may write these headers too, and only a trusted proxy's are read.
+fn forwarded<'a>(headers: &'a HeaderMap, name: &str, ok: impl Fn(&str) -> bool) -> Option<&'a str> {
+    let v = headers.get_all(name).iter().last()?.to_str().ok()?;
+    Some(v.rsplit(',').next()?.trim()).filter(|v| !v.is_empty() && v.len() <= 255 && ok(v))
+}
+
+fn host_like(v: &str) -> bool {
+    v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// Where apps reach this service: the proxy's scheme and host when the request came through
+/// trusted proxies (`LINLI_TRUSTED_PROXIES`), else the Host header as received.
+pub fn base_url(st: &AppState, headers: &HeaderMap) -> String {
+    let proxied = st.cfg.trusted_proxies > 0;
+    let host = proxied
+        .then(|| forwarded(headers, "x-forwarded-host", host_like))
+        .flatten()
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| host_like(h)))
+        .unwrap_or("localhost");
+    let scheme = proxied
+        .then(|| forwarded(headers, "x-forwarded-proto", |v| matches!(v, "http" | "https")))
+        .flatten()
+        .unwrap_or(if st.cfg.secure_cookies { "https" } else { "http" });
     format!("{scheme}://{host}{}/open311/v2/", st.cfg.base_path)
+}
+
+/// The caller's language for texts in answers (status notes, service descriptions): what the
+/// app asks for with Accept-Language, as API clients do; Chinese otherwise.
+fn lang_of(headers: &HeaderMap) -> Tr {
+    Tr(crate::web::i18n::Lang::from_accept(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
+}
+
+/// Read answers may be fetched by any web page (a city's map, a newspaper's tracker): they hold
+/// only what is published, and no credentials are involved.
+fn readable_anywhere(mut res: Response) -> Response {
+    res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, axum::http::HeaderValue::from_static("*"));
+    res
 }
 
 fn discovery(st: &AppState, headers: &HeaderMap, fmt: Fmt) -> Response {
@@ -172,15 +228,28 @@ fn attributes_of(c: &Category) -> Vec<serde_json::Value> {
     serde_json::from_str::<Vec<serde_json::Value>>(&c.attributes).unwrap_or_default()
 }
 
-fn service_rec(c: &Category) -> Rec {
+/// Text or null: the specification's JSON has null, not "", for what is absent.
+fn text(v: &str) -> V {
+    opt(Some(v.trim()).filter(|v| !v.is_empty()))
+}
+
+/// The category's description, or one made from what is known of it: its group and its times.
+fn service_description(tr: Tr, c: &Category) -> String {
+    match c.description.trim() {
+        "" => tr.f("open311.service_description", &[&c.group_name, &c.name, &c.response_hours, &c.resolve_days]),
+        d => d.to_string(),
+    }
+}
+
+fn service_rec(tr: Tr, c: &Category) -> Rec {
     vec![
         ("service_code", s(c.code.as_str())),
         ("service_name", s(c.name.as_str())),
-        ("description", s(c.description.as_str())),
+        ("description", s(service_description(tr, c))),
         ("metadata", V::B(!attributes_of(c).is_empty())),
         ("type", s("realtime")),
-        ("keywords", s(c.keywords.as_str())),
-        ("group", s(c.group_name.as_str())),
+        ("keywords", text(&c.keywords)),
+        ("group", text(&c.group_name)),
     ]
 }
 
@@ -220,19 +289,22 @@ async fn get_root(
     };
     let res = async {
         let ps = params(raw.as_deref())?;
+        let tr = lang_of(&headers);
         match stem {
             "discovery" => Ok(discovery(&st, &headers, fmt)),
             "services" => {
-                let recs: Vec<Rec> = store::categories(&st.db, true).await?.iter().map(service_rec).collect();
+                let recs: Vec<Rec> =
+                    store::categories(&st.db, true).await?.iter().map(|c| service_rec(tr, c)).collect();
                 Ok(format::list(fmt, StatusCode::OK, "services", "service", &recs))
             }
-            "requests" => list_requests(&st, fmt, &ps).await,
-            "servicerequestupdates" => list_updates(&st, fmt, &ps).await,
+            "requests" => list_requests(&st, tr, fmt, &ps).await,
+            "servicerequestupdates" => list_updates(&st, tr, fmt, &ps).await,
+            "openapi" if fmt == Fmt::Json => Ok(openapi::document(&base_url(&st, &headers))),
             _ => Err(Fail::not_found(format!("no such resource: {stem}"))),
         }
     }
     .await;
-    answer(fmt, res)
+    readable_anywhere(answer(fmt, res))
 }
 
 async fn get_service(State(st): State<AppState>, Path(file): Path<String>) -> Response {
@@ -249,17 +321,18 @@ async fn get_service(State(st): State<AppState>, Path(file): Path<String>) -> Re
         Ok(format::one(fmt, "service_definition", &rec))
     }
     .await;
-    answer(fmt, res)
+    readable_anywhere(answer(fmt, res))
 }
 
 // ---- reading requests -------------------------------------------------------------------------
 
-fn request_rec(r: &Request, public: &publication::Extras) -> Rec {
-    let (units, notes) = (&public.units, public.note.as_deref());
+fn request_rec(tr: Tr, r: &Request, public: &publication::Extras) -> Rec {
     let attrs: serde_json::Value = serde_json::from_str(&r.attributes).unwrap_or_default();
     let media = attrs.get("media_url").and_then(|v| v.as_str()).map(str::to_string);
     let status = r.status();
-    let notes = if status == Status::Merged { Some("merged with another report of the same problem") } else { notes };
+    // The latest public step in words, with the note its writer made public.
+    let notes = public.latest.as_ref().map(|(e, note)| publication::status_note(tr, e, note.as_deref()));
+    let notes = if status == Status::Merged { Some(tr.t("open311.merged_note")) } else { notes };
     let coords = r.public_coords();
     vec![
         ("service_request_id", s(r.number.as_str())),
@@ -267,29 +340,29 @@ fn request_rec(r: &Request, public: &publication::Extras) -> Rec {
         ("status_notes", opt(notes)),
         ("service_name", s(r.category_name.as_str())),
         ("service_code", s(r.category.as_str())),
-        ("description", s(public.wording.as_str())),
-        ("agency_responsible", s(units.join("；"))),
-        ("service_notice", s("")),
+        ("description", text(&public.wording)),
+        ("agency_responsible", text(&public.units.join("；"))),
+        ("service_notice", V::Null),
         ("requested_datetime", s(w3c(r.created_at))),
         ("updated_datetime", s(w3c(r.updated_at))),
         ("expected_datetime", s(w3c(r.resolve_due))),
-        ("address", s(public.place.as_str())),
-        ("address_id", s("")),
-        ("zipcode", s("")),
+        ("address", text(&public.place)),
+        ("address_id", V::Null),
+        ("zipcode", V::Null),
         ("lat", coords.map_or(V::Null, |c| V::N(c.0))),
         ("long", coords.map_or(V::Null, |c| V::N(c.1))),
         ("media_url", opt(media)),
     ]
 }
 
-async fn render_requests(st: &AppState, fmt: Fmt, rows: &[Request]) -> Result<Response, Fail> {
+async fn render_requests(st: &AppState, tr: Tr, fmt: Fmt, rows: &[Request]) -> Result<Response, Fail> {
     let extras = publication::extras(&st.db, rows).await?;
     let none = publication::Extras::default();
-    let recs: Vec<Rec> = rows.iter().map(|r| request_rec(r, extras.get(&r.id).unwrap_or(&none))).collect();
+    let recs: Vec<Rec> = rows.iter().map(|r| request_rec(tr, r, extras.get(&r.id).unwrap_or(&none))).collect();
     Ok(format::list(fmt, StatusCode::OK, "service_requests", "request", &recs))
 }
 
-async fn list_requests(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Result<Response, Fail> {
+async fn list_requests(st: &AppState, tr: Tr, fmt: Fmt, ps: &[(String, String)]) -> Result<Response, Fail> {
     let (limit, offset) = paging(ps)?;
     let numbers = comma_list(param(ps, "service_request_id"));
     if numbers.len() > MAX_PAGE_SIZE as usize {
@@ -310,10 +383,10 @@ async fn list_requests(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Resu
         }
     }
     let rows = publication::list(&st.db, &f, limit, offset).await?;
-    render_requests(st, fmt, &rows).await
+    render_requests(st, tr, fmt, &rows).await
 }
 
-async fn get_request(State(st): State<AppState>, Path(file): Path<String>) -> Response {
+async fn get_request(State(st): State<AppState>, headers: HeaderMap, Path(file): Path<String>) -> Response {
     let Some((id, fmt)) = format::split(&file) else {
         return unknown_format();
     };
@@ -323,10 +396,10 @@ async fn get_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
         if rows.is_empty() {
             return Err(Fail::not_found(format!("service_request_id {id} not found")));
         }
-        render_requests(&st, fmt, &rows).await
+        render_requests(&st, lang_of(&headers), fmt, &rows).await
     }
     .await;
-    answer(fmt, res)
+    readable_anywhere(answer(fmt, res))
 }
 
 /// Tokens: a post answers with the request's number at once, and with a token (the request's
@@ -343,23 +416,18 @@ async fn get_token(State(st): State<AppState>, Path(file): Path<String>) -> Resp
         Ok(format::list(fmt, StatusCode::OK, "service_requests", "request", &[rec]))
     }
     .await;
-    answer(fmt, res)
+    readable_anywhere(answer(fmt, res))
 }
 
-async fn list_updates(st: &AppState, fmt: Fmt, ps: &[(String, String)]) -> Result<Response, Fail> {
+async fn list_updates(st: &AppState, tr: Tr, fmt: Fmt, ps: &[(String, String)]) -> Result<Response, Fail> {
     let (limit, offset) = paging(ps)?;
     let (from, to) = window(ps)?;
-    let tr = Tr::default();
     let rows = publication::updates(&st.db, from, to, limit, offset).await?;
     let recs: Vec<Rec> = rows
         .iter()
         .map(|u| {
             let e = &u.event;
-            let text = crate::requests::pages::event_text(tr, e);
-            let description = match e.public_note(&u.names()) {
-                Some(n) => format!("{text}：{n}"),
-                None => text,
-            };
+            let description = publication::status_note(tr, e, e.public_note(&u.names()).as_deref());
             let (number, status) = (&u.number, Status::parse(&u.status).unwrap_or(Status::Accepted));
             vec![
                 ("update_id", s(e.id.to_string())),
@@ -411,7 +479,7 @@ pub async fn refuse_before_body(st: &AppState, parts: &axum::http::request::Part
     let file = parts.uri.path().strip_prefix("/open311/v2/").filter(|f| !f.contains('/'))?;
     let (_, fmt) = format::split(file)?;
     let key = key_outside_body(parts.uri.query(), &parts.headers)?;
-    let limit = clients::post_limit(&key, POSTS_PER_MINUTE);
+    let limit = clients::post_limit(&key, st.cfg.open311_posts_per_minute);
     let refused = match clients::by_key(&st.db, &key, &limit).await {
         Ok(None) => Fail(StatusCode::FORBIDDEN, vec!["api_key is invalid".into()]),
         Ok(Some((_, true))) => too_many(),
@@ -453,13 +521,14 @@ async fn post_root(
         };
         // A new request counts against the app's limit in its own transaction (one commit per
         // post); every other post, and a refused one, counts in a transaction of its own.
-        let limit = clients::post_limit(key, POSTS_PER_MINUTE);
-        let (client, full) = clients::by_key(&st.db, key, &limit)
+        let default = st.cfg.open311_posts_per_minute;
+        let (client, full) = clients::by_key(&st.db, key, &clients::post_limit(key, default))
             .await?
             .ok_or_else(|| Fail(StatusCode::FORBIDDEN, vec!["api_key is invalid".into()]))?;
         if full {
             return Err(too_many());
         }
+        let limit = client.post_limit(key, default);
         let actor = app_actor(&client, &info);
         let res = if stem == "requests" {
             post_request(&st, &info, fmt, &ps, media, &client, &limit).await

@@ -1,6 +1,7 @@
 //! The organisation: places (city … grid), estates, stations, departments and partner organisations.
 
 pub mod api;
+pub mod geo;
 pub mod import;
 pub mod model;
 pub mod pages;

@@ -68,6 +68,11 @@ pub struct Place {
     pub active: bool,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
+    /// Centre (WGS-84) that reported points are placed by (`org::geo`); null when not known.
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    /// How far the place reaches from its centre, in metres, when not its kind's usual.
+    pub radius_m: Option<i32>,
     /// Name of the parent place, if any.
     pub parent_name: Option<String>,
 }
@@ -96,6 +101,24 @@ pub struct PlaceChange {
     pub code: Option<String>,
     /// The version the client last saw; a stale one is refused.
     pub version: Option<i64>,
+    /// Centre latitude (WGS-84), given with `lon`. Left out: kept; null: cleared.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub lat: Option<Option<f64>>,
+    /// Centre longitude (WGS-84). Left out: kept; null: cleared.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub lon: Option<Option<f64>>,
+    /// Reach from the centre in metres (1–200,000), when not the kind's usual. Left out: kept;
+    /// null: the kind's usual.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>)]
+    pub radius_m: Option<Option<i32>>,
+}
+
+/// A field that is there, even as null (`Some(None)`), as against one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -148,6 +148,35 @@ pub struct PlaceForm {
     pub code: String,
     #[serde(default)]
     pub version: String,
+    #[serde(default)]
+    pub lat: String,
+    #[serde(default)]
+    pub lon: String,
+    #[serde(default)]
+    pub radius_m: String,
+}
+
+impl PlaceForm {
+    /// The centre and reach typed: empty clears, anything else must be a number.
+    fn location(&self, errors: &mut FieldErrors) -> (Option<f64>, Option<f64>, Option<i32>) {
+        let mut num = |v: &str, field: &'static str, code: &'static str| -> Option<f64> {
+            let v = v.trim();
+            if v.is_empty() {
+                return None;
+            }
+            let n = v.parse::<f64>().ok().filter(|n| n.is_finite());
+            if n.is_none() {
+                errors.add(field, code);
+            }
+            n
+        };
+        let lat = num(&self.lat, "lat", "request.bad_coordinate");
+        let lon = num(&self.lon, "lon", "request.bad_coordinate");
+        let radius = num(&self.radius_m, "radius_m", "place.bad_radius");
+        // Out of range is the store's to refuse; here only whether it is a whole number.
+        let radius = radius.map(|r| if r.fract() == 0.0 && r.abs() < 1e9 { r as i32 } else { -1 });
+        (lat, lon, radius)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -182,6 +211,12 @@ async fn place_form(
     }
     fields.push(Field::text(tr, "name", "field.name", &f.name, 60, true));
     fields.push(Field::text(tr, "code", "field.code", &f.code, 32, false).hint(tr.t("hint.code").to_string()));
+    if edit.is_some() {
+        fields.push(Field::text(tr, "lat", "place.lat", &f.lat, 20, false).hint(tr.t("place.centre_hint")));
+        fields.push(Field::text(tr, "lon", "place.lon", &f.lon, 20, false));
+        fields
+            .push(Field::text(tr, "radius_m", "place.radius_m", &f.radius_m, 6, false).hint(tr.t("place.radius_hint")));
+    }
     apply_errors(&mut fields, errors, tr);
     let (action, cancel) = match edit {
         Some(p) => (format!("/places/{}", p.id), format!("/places/{}", p.id)),
@@ -246,6 +281,9 @@ pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -
         name: p.name.clone(),
         code: p.code.clone().unwrap_or_default(),
         version: p.version.to_string(),
+        lat: p.lat.map(|v| v.to_string()).unwrap_or_default(),
+        lon: p.lon.map(|v| v.to_string()).unwrap_or_default(),
+        radius_m: p.radius_m.map(|v| v.to_string()).unwrap_or_default(),
         ..Default::default()
     };
     Ok(page(&place_form(&st, &caller, &f, &FieldErrors::default(), Some(&p)).await?))
@@ -261,8 +299,22 @@ pub async fn update(
     Id(id): Id,
     PageForm(f): PageForm<PlaceForm>,
 ) -> AppResult<Response> {
-    let change = PlaceChange { name: f.name.clone(), code: Some(f.code.clone()), version: parse_version(&f.version) };
-    match store::update_place(&st.db, &caller.scope, &caller.actor(), id, &change).await {
+    let mut typed = FieldErrors::default();
+    let (lat, lon, radius_m) = f.location(&mut typed);
+    let change = PlaceChange {
+        name: f.name.clone(),
+        code: Some(f.code.clone()),
+        version: parse_version(&f.version),
+        lat: Some(lat),
+        lon: Some(lon),
+        radius_m: Some(radius_m),
+    };
+    let result = if typed.is_empty() {
+        store::update_place(&st.db, &caller.scope, &caller.actor(), id, &change).await
+    } else {
+        Err(AppError::Invalid(typed))
+    };
+    match result {
         Ok(p) => Ok(Redirect::to(&format!("/places/{}", p.id)).into_response()),
         Err(e @ (AppError::Invalid(_) | AppError::Stale)) => {
             let p = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;

@@ -11,7 +11,7 @@ use crate::db::{Db, Tx};
 use crate::web::error::{AppError, FieldErrors, on_unique};
 use crate::{read, write};
 
-const PLACE_COLS: &str = "p.id, p.parent_id, p.kind, p.name, p.code, p.path, p.depth, p.active, p.version, p.updated_at, pp.name AS parent_name";
+const PLACE_COLS: &str = "p.id, p.parent_id, p.kind, p.name, p.code, p.path, p.depth, p.active, p.version, p.updated_at, p.lat, p.lon, p.radius_m, pp.name AS parent_name";
 const PLACE_FROM: &str = "FROM places p LEFT JOIN places pp ON pp.id = p.parent_id";
 
 #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
@@ -176,6 +176,9 @@ pub async fn create_place(
         active: true,
         version: 1,
         updated_at: now,
+        lat: None,
+        lon: None,
+        radius_m: None,
         parent_name: parent.map(|p| p.name),
     })
 }
@@ -286,14 +289,30 @@ pub async fn update_place(
     if code.as_deref().is_some_and(|c| !valid_code(c)) {
         errors.add("code", "error.code_format");
     }
+    let (lat, lon) = (change.lat.unwrap_or(place.lat), change.lon.unwrap_or(place.lon));
+    let radius_m = change.radius_m.unwrap_or(place.radius_m);
+    match (lat, lon) {
+        (Some(a), Some(b)) if !(a.is_finite() && b.is_finite() && a.abs() <= 90.0 && b.abs() <= 180.0) => {
+            errors.add("lat", "request.bad_coordinate")
+        }
+        (Some(_), None) => errors.add("lon", "error.required"),
+        (None, Some(_)) => errors.add("lat", "error.required"),
+        _ => {}
+    }
+    if radius_m.is_some_and(|r| !(1..=200_000).contains(&r)) {
+        errors.add("radius_m", "place.bad_radius");
+    }
     errors.into_result()?;
     let mut tx = db.begin().await?;
     bump_version(&mut tx, "places", id, change.version, actor).await?;
     let res = write!(&mut tx, |c| {
-        sqlx::query("UPDATE places SET name = $1, code = $2 WHERE id = $3")
+        sqlx::query("UPDATE places SET name = $1, code = $2, lat = $4, lon = $5, radius_m = $6 WHERE id = $3")
             .bind(&name)
             .bind(&code)
             .bind(id)
+            .bind(lat)
+            .bind(lon)
+            .bind(radius_m)
             .execute(c)
             .await
             .map(|r| r.rows_affected())
@@ -306,7 +325,13 @@ pub async fn update_place(
             action: "place.update",
             entity: "place",
             entity_id: Some(id.to_string()),
-            detail: serde_json::json!({"name": [place.name, name], "code": [place.code, code]}),
+            detail: serde_json::json!({
+                "name": [place.name, name],
+                "code": [place.code, code],
+                "lat": [place.lat, lat],
+                "lon": [place.lon, lon],
+                "radius_m": [place.radius_m, radius_m],
+            }),
         },
     )
     .await?;
@@ -874,4 +899,33 @@ pub async fn resolve_location(
         }
     }
     Ok((place, estate_name))
+}
+
+// ---- where places are (`super::geo`) ----------------------------------------------------------
+
+/// Which active place `point` falls in (`geo::locate`): one statement reads the places whose
+/// centroid lies in a box around the point, and whether any place has coordinates at all.
+pub async fn locate_point(db: &Db, point: (f64, f64)) -> Result<super::geo::Located, sqlx::Error> {
+    use super::geo::{PlacePoint, SEARCH_DEGREES};
+    // A degree of longitude shrinks with the latitude; widen the box so it still holds the reach.
+    let lon_span = SEARCH_DEGREES / point.0.to_radians().cos().abs().max(0.1);
+    let near: Vec<PlacePoint> = read!(db, |c| sqlx::query_as(
+        "SELECT id, path, name, kind, lat, lon, radius_m FROM places
+         WHERE active AND lat IS NOT NULL AND lon IS NOT NULL
+           AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4"
+    )
+    .bind(point.0 - SEARCH_DEGREES)
+    .bind(point.0 + SEARCH_DEGREES)
+    .bind(point.1 - lon_span)
+    .bind(point.1 + lon_span)
+    .fetch_all(c)
+    .await)?;
+    let any_placed = !near.is_empty() || {
+        let (any,): (bool,) =
+            read!(db, |c| sqlx::query_as("SELECT EXISTS (SELECT 1 FROM places WHERE active AND lat IS NOT NULL)")
+                .fetch_one(c)
+                .await)?;
+        any
+    };
+    Ok(super::geo::locate(point, &near, any_placed))
 }

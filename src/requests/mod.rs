@@ -63,7 +63,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/request-calendar", bureau, holidays::show),
         r(Method::POST, "/request-calendar", bureau, holidays::save),
         r(Method::GET, "/report", Access::Public, public::report_page),
-        r(Method::POST, "/report", Access::Public, public::report),
+        r(Method::POST, "/report", Access::Public, public::report).upload(),
         r(Method::GET, "/track/{code}", Access::Public, public::track),
         r(Method::POST, "/track/{code}/note", Access::Public, public::add_note),
     ]

@@ -148,7 +148,8 @@ pub struct CleanIntake {
     pub person_id: Option<Uuid>,
 }
 
-pub const MAX_DESCRIPTION: usize = 2000;
+/// As long as Open311 apps send (their common limit is 4,000 characters).
+pub const MAX_DESCRIPTION: usize = 4000;
 
 /// Mainland China's bounding box (with its islands): coordinates outside it are a typo or a
 /// swapped pair, never a request for this district.

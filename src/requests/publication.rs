@@ -26,7 +26,7 @@ use crate::web::error::{AppError, FieldErrors};
 use crate::write;
 
 /// Longest public wording and address staff may write.
-const MAX_TEXT: usize = 2000;
+const MAX_TEXT: usize = super::model::MAX_DESCRIPTION;
 const MAX_ADDRESS: usize = 200;
 
 /// Whether a new request is public from the start: a resident's own report about a place,
@@ -233,6 +233,42 @@ pub async fn list(db: &Db, f: &PublicFilter, limit: i64, offset: i64) -> Result<
     query::all(db, &sql, &args).await
 }
 
+/// How far around a resident's point the report page looks for the same problem, in metres.
+pub const NEARBY_M: f64 = 300.0;
+
+/// Open published requests within `NEARBY_M` of `point`, nearest first, at most `limit`:
+/// what a resident about to report sees, so as not to report the same thing twice. Read in
+/// their public form only (`extras`); the box is read in SQL, the circle in Rust.
+pub async fn nearby(db: &Db, point: (f64, f64), limit: usize) -> Result<Vec<(Request, f64)>, sqlx::Error> {
+    // ~0.003° of latitude is 330 m; longitude degrees are shorter by cos(lat).
+    let dlat = NEARBY_M / 111_000.0;
+    let dlon = dlat / point.0.to_radians().cos().abs().max(0.1);
+    // The open statuses (`Status::is_open`), as codes.
+    let sql = format!(
+        "SELECT {REQUEST_COLS} {REQUEST_FROM}
+         WHERE r.published AND r.status IN ('accepted', 'dispatched', 'in_progress')
+           AND r.lat BETWEEN $1 AND $2 AND r.lon BETWEEN $3 AND $4
+         ORDER BY r.created_at DESC, r.id LIMIT 200"
+    );
+    let rows: Vec<Request> = crate::read!(db, |c| sqlx::query_as(&sql)
+        .bind(point.0 - dlat)
+        .bind(point.0 + dlat)
+        .bind(point.1 - dlon)
+        .bind(point.1 + dlon)
+        .fetch_all(c)
+        .await)?;
+    let mut near: Vec<(Request, f64)> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let d = crate::org::geo::distance_m(point, (r.lat?, r.lon?));
+            (d <= NEARBY_M).then_some((r, d))
+        })
+        .collect();
+    near.sort_by(|a, b| a.1.total_cmp(&b.1));
+    near.truncate(limit);
+    Ok(near)
+}
+
 /// The names of the residents linked to `rows`, by request: their names are taken out of
 /// what the public reads of those requests.
 pub async fn linked_names(db: &Db, rows: &[Request]) -> Result<HashMap<Uuid, String>, sqlx::Error> {
@@ -271,8 +307,11 @@ pub async fn by_number(db: &Db, number: &str) -> Result<Option<Request>, sqlx::E
 pub struct Extras {
     /// The units handling it (agency_responsible).
     pub units: Vec<String>,
-    /// The latest note meant for the public (status_notes), redacted.
+    /// The latest note meant for the public, redacted.
     pub note: Option<String>,
+    /// The latest step the public reads, and its note when that is public (redacted): the
+    /// request's status note ([`status_note`]).
+    pub latest: Option<(Event, Option<String>)>,
     /// Its wording as the public reads it.
     pub wording: String,
     /// Its address as the public reads it.
@@ -303,17 +342,41 @@ pub async fn extras(db: &Db, rows: &[Request]) -> Result<HashMap<Uuid, Extras>, 
     for (id, unit) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
         out.entry(id).or_default().units.push(unit);
     }
+    // Every public step of the page's requests, oldest first: the last one is the status note,
+    // the last public note the latest note.
     let mut args = Args::new();
     let sql = format!(
-        "SELECT request_id, note FROM request_events
-         WHERE request_id IN ({}) AND public AND note_public AND note IS NOT NULL ORDER BY at, id",
+        "SELECT request_id, id, part_id, kind, from_status, to_status, note, detail, public, note_public, at, actor_name
+         FROM request_events WHERE request_id IN ({}) AND public ORDER BY at, id",
         args.list(&ids)
     );
-    for (id, note) in query::all::<(Uuid, String)>(db, &sql, &args).await? {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        request_id: Uuid,
+        #[sqlx(flatten)]
+        event: Event,
+    }
+    for Row { request_id: id, event } in query::all::<Row>(db, &sql, &args).await? {
         let names = rows.iter().find(|r| r.id == id).map(|r| r.names(linked.get(&r.id).map(String::as_str)));
-        out.entry(id).or_default().note = Some(crate::redact::text(&note, &names.unwrap_or_default()));
+        let note = event.public_note(&names.unwrap_or_default());
+        let entry = out.entry(id).or_default();
+        if note.is_some() {
+            entry.note.clone_from(&note);
+        }
+        entry.latest = Some((event, note));
     }
     Ok(out)
+}
+
+/// A step as the public reads it, in words, in the reader's language: what happened (a unit's
+/// name where one acted), and the note its writer made public. Never an internal note, never
+/// a code (the accepted step's note is the channel it came by).
+pub fn status_note(tr: crate::web::i18n::Tr, e: &Event, public_note: Option<&str>) -> String {
+    let text = if e.kind == "accepted" { tr.t("request_event.accepted") } else { super::pages::event_text(tr, e) };
+    match public_note {
+        Some(n) => format!("{text}{}{n}", tr.t("request.note_separator")),
+        None => text,
+    }
 }
 
 /// One public timeline entry of the request-updates extension.

@@ -597,14 +597,42 @@ struct Location {
 /// Resolves the place of an intake: a community or grid (inside `scope` for staff), an estate
 /// (its community), or — when the caller gives only an address or coordinates — the top of the
 /// tree, for the dispatcher to route.
+/// The grid or community a reported point falls in (`org::geo`), when the caller named neither
+/// a place nor an estate; a point outside the jurisdiction is refused. A point in a place
+/// outside a staff caller's scope leaves the request with the caller's own unit, as before.
+async fn point_place(
+    db: &Db,
+    scope: Option<&Scope>,
+    clean: &CleanIntake,
+    errors: &mut FieldErrors,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let Some(point) = clean.coords else { return Ok(None) };
+    Ok(match crate::org::store::locate_point(db, point).await? {
+        crate::org::geo::Located::Outside => {
+            errors.add("lat", "request.outside_jurisdiction");
+            None
+        }
+        crate::org::geo::Located::In { id, path, .. }
+            if clean.place_id.is_none() && clean.estate_id.is_none() && scope.is_none_or(|s| s.covers(&path)) =>
+        {
+            Some(id)
+        }
+        _ => None,
+    })
+}
+
 async fn locate(
     db: &Db,
     scope: Option<&Scope>,
     clean: &CleanIntake,
     errors: &mut FieldErrors,
 ) -> Result<Option<Location>, sqlx::Error> {
+    let from_point = point_place(db, scope, clean, errors).await?;
+    if !errors.is_empty() {
+        return Ok(None);
+    }
     let (place, estate_name) =
-        crate::org::store::resolve_location(db, scope, clean.estate_id, clean.place_id, errors).await?;
+        crate::org::store::resolve_location(db, scope, clean.estate_id, clean.place_id.or(from_point), errors).await?;
     if !errors.is_empty() {
         return Ok(None);
     }
@@ -1241,7 +1269,11 @@ pub struct Event {
 impl Event {
     /// The note as the public may read it: only a note meant for the public, redacted.
     pub fn public_note(&self, names: &[&str]) -> Option<String> {
-        self.note.as_deref().filter(|_| self.public && self.note_public).map(|n| crate::redact::text(n, names))
+        // The accepted step's note is the channel's code, never a note.
+        self.note
+            .as_deref()
+            .filter(|_| self.public && self.note_public && self.kind != "accepted")
+            .map(|n| crate::redact::text(n, names))
     }
 }
 

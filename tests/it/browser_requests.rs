@@ -230,3 +230,67 @@ async fn story_7_one_manhole_several_departments_one_outcome_in_chromium() {
     let parts = text_of(&c, "#parts + section").await;
     assert!(parts.contains("清掏检查井7座") && parts.contains("路面已清理"), "{parts}");
 }
+
+/// Item 6's public page at 360 px: the resident uses their location (the browser's position is
+/// set by the test), sees the open report a neighbour filed nearby, attaches a photo, files
+/// and lands on the tracking page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_locates_sees_the_report_nearby_attaches_a_photo_and_files_in_chromium() {
+    let Some(driver) = start_driver() else { return };
+    let app = TestApp::new().await;
+    let key = crate::open311::api_key(&app).await;
+    let (lat, lon) = crate::open311::near_grid("和阳社区/第一网格");
+    let neighbour = [
+        ("api_key", key.as_str()),
+        ("service_code", "sewer_blocked"),
+        ("lat", lat.as_str()),
+        ("long", lon.as_str()),
+        ("description", "路口井盖缺失，电话13812341234"),
+    ];
+    let r = app.anon().post_form("/open311/v2/requests.json", &neighbour).await;
+    assert_eq!(r.status, axum::http::StatusCode::CREATED, "{}", r.body);
+    let near_number = r.json()[0]["service_request_id"].as_str().unwrap().to_string();
+    let base = serve(&app).await;
+    let c = browser(&driver).await;
+    c.set_window_size(360, 740).await.unwrap();
+    c.goto(&format!("{base}/report")).await.unwrap();
+    assert!(page_width(&c).await <= 360, "report form is {} px wide on a phone", page_width(&c).await);
+    select(&c, "#f-category", "sewer_blocked").await;
+    fill(&c, "#f-description", "井盖没了，晚上很危险").await;
+    // Headless Chromium has no position source: the page's script gets this one when it asks.
+    let js = format!(
+        "navigator.geolocation.getCurrentPosition = function (ok) {{ ok({{ coords: {{ latitude: {lat}, longitude: {lon} }} }}); }};"
+    );
+    c.execute(&js, vec![]).await.unwrap();
+    click(&c, "#use-location").await;
+    let mut listed = String::new();
+    for _ in 0..50 {
+        listed = c.find(Locator::Css("#nearby")).await.unwrap().text().await.unwrap();
+        if listed.contains(&near_number) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(listed.contains(&near_number) && listed.contains("井盖缺失"), "the neighbour's report: {listed}");
+    assert!(!listed.contains("13812341234"), "in its public form: {listed}");
+    let typed = c.find(Locator::Css("#f-lat")).await.unwrap().prop("value").await.unwrap().unwrap_or_default();
+    assert!(typed.starts_with(&lat[..6]), "the point is in the form: {typed}");
+    assert!(page_width(&c).await <= 360, "with the list, {} px", page_width(&c).await);
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("well.jpg");
+    std::fs::write(&photo, linli::files::samples::jpeg_with_gps(800, 600)).unwrap();
+    c.find(Locator::Css("#f-photos")).await.unwrap().send_keys(&photo.display().to_string()).await.unwrap();
+    fill(&c, "#f-phone", "13912345678").await;
+    click(&c, "#report-submit").await;
+    assert!(path(&c).await.starts_with("/track/"), "on the tracking page: {}", c.source().await.unwrap());
+    let number = text_of(&c, "#request-number").await;
+    assert_ne!(number, near_number);
+    let (photos,): (i64,) = linli::read!(&app.st.db, |db| sqlx::query_as(
+        "SELECT COUNT(*) FROM files f JOIN requests r ON r.id = f.owner_id WHERE r.number = $1"
+    )
+    .bind(&number)
+    .fetch_one(db)
+    .await)
+    .unwrap();
+    assert_eq!(photos, 1, "the photo came with the report");
+}

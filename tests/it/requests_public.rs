@@ -284,7 +284,8 @@ async fn staff_notes_stay_internal_unless_their_writer_makes_them_public() {
     }
     let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
     assert_eq!(one["status"], "closed");
-    assert_eq!(one["status_notes"], "已到现场，预计两天内疏通。咨询电话***********", "{one}");
+    // The status note is the latest public step in words; the internal callback note stays out.
+    assert_eq!(one["status_notes"], "回访 · 满意", "{one}");
     let updates = anon.get("/open311/v2/servicerequestupdates.json").await;
     assert!(updates.body.contains("预计两天内疏通"), "the public note is an update: {}", updates.body);
 
@@ -304,7 +305,7 @@ async fn staff_notes_stay_internal_unless_their_writer_makes_them_public() {
     let r = desk.post_form(&format!("/request-events/{event}/withdraw-note"), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
-    assert_eq!(one["status_notes"], serde_json::Value::Null, "{one}");
+    assert_eq!(one["status_notes"], "回访 · 满意", "{one}");
     let updates = anon.get("/open311/v2/servicerequestupdates.json").await;
     assert!(!updates.body.contains("预计两天内疏通"), "{}", updates.body);
     assert!(updates.body.contains(&number), "the step itself stays public news");
@@ -370,7 +371,7 @@ async fn the_publication_api_checks_version_fields_and_role() {
     let evil = serde_json::json!({ "published": true, "description": "x" }).to_string();
     let r = desk.send_json(Method::POST, &path, &evil, &[("if-match", &format!("\"{version}\""))]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    let long = serde_json::json!({ "published": true, "public_text": "长".repeat(2001) }).to_string();
+    let long = serde_json::json!({ "published": true, "public_text": "长".repeat(linli::requests::model::MAX_DESCRIPTION + 1) }).to_string();
     let r = desk.send_json(Method::POST, &path, &long, &[("if-match", &format!("\"{version}\""))]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     let r = desk.send_json(Method::POST, &path, &body, &[("if-match", &format!("\"{version}\""))]).await;
@@ -572,7 +573,7 @@ async fn a_dispatch_or_callback_note_its_writer_makes_public_reaches_the_residen
     let r = desk.send_json(Method::POST, &format!("/api/v1/requests/{id}/dispatch"), &body.to_string(), &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
-    assert_eq!(one["status_notes"], "已派排污所，联系电话***********", "{one}");
+    assert_eq!(one["status_notes"], "派单 · 大同市政排污所：已派排污所，联系电话***********", "{one}");
 
     let unit = app.login("paiwu").await;
     for step in [[("action", "sign"), ("note", "")], [("action", "resolve"), ("note", "已疏通")]] {
@@ -604,7 +605,96 @@ async fn a_dispatch_or_callback_note_its_writer_makes_public_reaches_the_residen
     let one = anon.get(&format!("/open311/v2/requests/{number}.json")).await.json()[0].clone();
     assert_eq!(one["status"], "closed");
     let notes = one["status_notes"].as_str().unwrap();
-    assert!(notes.starts_with("回访满意") && !notes.contains("王小芳"), "{one}");
+    assert!(notes.starts_with("回访 · 满意：回访满意") && !notes.contains("王小芳"), "{one}");
     let updates = anon.get("/open311/v2/servicerequestupdates.json").await;
     assert!(updates.body.contains("已派排污所") && !updates.body.contains("13812341234"), "{}", updates.body);
+}
+
+/// Before filing, a resident at a point sees the open published reports near it, in their
+/// public form only (an unpublished staff intake and a far one are not there); looking writes
+/// nothing. Then the report goes in with a photo, which staff see and the public does not.
+#[tokio::test]
+async fn a_resident_sees_open_reports_nearby_and_files_with_a_photo() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let key = crate::open311::api_key(&app).await;
+    let (lat, lon) = crate::open311::near_grid("和阳社区/第一网格");
+    let fields = [
+        ("api_key", key.as_str()),
+        ("service_code", "sewer_blocked"),
+        ("lat", lat.as_str()),
+        ("long", lon.as_str()),
+        ("description", "我是王小芳，电话13812341234，路口井盖缺失"),
+    ];
+    let r = anon.post_form("/open311/v2/requests.json", &fields).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let near_number = r.json()[0]["service_request_id"].as_str().unwrap().to_string();
+    // A staff intake at the same point stays internal; a report 2 km away is not near.
+    let desk = app.login("bureau").await;
+    let body =
+        serde_json::json!({"category": "sewer_blocked", "description": "李建国家下水堵塞", "lat": lat, "lon": lon});
+    let r = desk.send_json(Method::POST, "/api/v1/requests", &body.to_string(), &[]).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let (far_lat, far_lon) = crate::open311::near_grid("永宁社区/第一网格");
+    let far = [("api_key", key.as_str()), ("service_code", "street_light"), ("lat", &far_lat), ("long", &far_lon)];
+    let r = anon.post_form("/open311/v2/requests.json", &far).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let far_number = r.json()[0]["service_request_id"].as_str().unwrap().to_string();
+
+    let before = app.count("SELECT COUNT(*) FROM requests").await;
+    let page = anon.get(&format!("/report?lat={lat}&lon={lon}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let nearby = page.between("id=\"nearby\"", "</section>").expect("the nearby list");
+    assert!(nearby.contains(&near_number) && nearby.contains("井盖缺失"), "{nearby}");
+    assert!(!nearby.contains(&far_number), "{nearby}");
+    assert_eq!(nearby.matches("class=\"nearby-report\"").count(), 1, "{nearby}");
+    assert_clean("/report nearby", &page.body);
+    // Without script: the page's own button, with everything typed kept and nothing written.
+    let look = [
+        ("category", "sewer_blocked"),
+        ("description", "井盖没了，晚上危险"),
+        ("lat", lat.as_str()),
+        ("lon", lon.as_str()),
+        ("look", "1"),
+    ];
+    let r = anon.post_form("/report", &look).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains(&near_number) && r.body.contains("井盖没了，晚上危险"), "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, before);
+    assert_eq!(app.count("SELECT COUNT(*) FROM rate_limits WHERE bucket LIKE 'report:%'").await, 0);
+    // Nothing near a point without reports; no list without a point.
+    assert!(anon.get("/report?lat=40.0&lon=113.09").await.body.contains("id=\"nearby-none\""));
+    assert!(!anon.get("/report").await.body.contains("class=\"nearby-report\""));
+
+    // Filed with a photo: the tracking page; the photo is the request's, for staff only.
+    let mut report: Vec<(&str, &str)> = look[..4].to_vec();
+    report.push(("phone", "13900001111"));
+    let photo = linli::files::samples::jpeg_with_gps(200, 150);
+    let bad = anon.post_multipart("/report", &report, &[("photos", "a.jpg", b"<html></html>")]).await;
+    assert_eq!(bad.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", bad.body);
+    assert!(bad.body.contains("井盖没了，晚上危险"), "typed text kept");
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, before);
+    let r = anon.post_multipart("/report", &report, &[("photos", "well.jpg", &photo)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location().starts_with("/track/"));
+    let number = newest_number(&app).await;
+    let (id, _) = request_row(&app, &number).await;
+    let files: Vec<(uuid::Uuid,)> = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT id FROM files WHERE owner_kind = 'request' AND owner_id = $1"
+    )
+    .bind(id)
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(desk.get(&format!("/files/{}", files[0].0)).await.status, StatusCode::OK);
+    assert_ne!(anon.get(&format!("/files/{}", files[0].0)).await.status, StatusCode::OK);
+    let (place,): (String,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT p.name FROM requests r JOIN places p ON p.id = r.place_id WHERE r.id = $1"
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    assert_eq!(place, "第一网格", "the point placed it");
 }

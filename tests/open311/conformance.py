@@ -66,6 +66,8 @@ r = post("xml", service_code="street_light", lat="40.09", long="113.3")
 check(r.status_code == 403 and "<errors><error><code>403</code>" in r.text, f"XML error: {r.text}")
 r = post(api_key=key, service_code="elevator", address_string="万城华府3号楼")
 check(r.status_code == 400 and "trapped" in r.json()[0]["description"], f"required attribute: {r.text}")
+r = post(api_key=key, service_code="street_light", lat="39.9042", long="116.4074")
+check(r.status_code == 400 and r.json()[0]["description"].startswith("lat:"), f"outside the district: {r.text}")
 
 # Reading requests back with georeport: all, by id, by filters, one; JSON and XML.
 recent = json_client.get_service_requests()
