@@ -52,7 +52,7 @@ document.addEventListener("DOMContentLoaded", function () {
       var lat = pos.coords.latitude.toFixed(6), lon = pos.coords.longitude.toFixed(6);
       document.getElementById("f-lat").value = lat;
       document.getElementById("f-lon").value = lon;
-      fetch("/report?lat=" + lat + "&lon=" + lon, { credentials: "same-origin" })
+      fetch(location.pathname + "?lat=" + lat + "&lon=" + lon, { credentials: "same-origin" })
         .then(function (r) { return r.text(); })
         .then(function (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("nearby");
