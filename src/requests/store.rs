@@ -1262,7 +1262,9 @@ pub struct Event {
     pub actor_name: String,
     /// The staff account that acted (none for residents and the system); screens show its
     /// holder's name.
+    /// Absent from reads that do not select it (the public's, which name no staff).
     #[serde(skip)]
+    #[sqlx(default)]
     pub actor_id: Option<Uuid>,
 }
 

@@ -386,7 +386,7 @@ async fn estates_stations_and_organisations_can_be_edited_moved_and_deactivated(
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let edit = c.get(&format!("/stations/{station}/edit")).await;
-    assert!(edit.body.contains("value=\"child_welfare\" selected"));
+    assert!(edit.body.contains("value=\"child_welfare\" checked"), "a ticked chip");
     let r = c
         .post_form(
             &format!("/stations/{station}"),

@@ -453,14 +453,14 @@ async fn demo_stories_are_spread_in_time() {
     let desk = app.login("bureau").await;
     let metrics = desk.get("/requests/metrics?by=street").await;
     assert!(!metrics.body.contains(">0.0<"), "no zero handling time: {}", metrics.body);
-    let parts: Vec<(Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>)> =
-        linli::read!(&app.st.db, |c| sqlx::query_as(
-            "SELECT p.signed_at, p.resolved_at FROM request_parts p JOIN requests r ON r.id = p.request_id
+    type Times = (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>);
+    let parts: Vec<Times> = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT p.signed_at, p.resolved_at FROM request_parts p JOIN requests r ON r.id = p.request_id
              WHERE r.resolved_at IS NOT NULL"
-        )
-        .fetch_all(c)
-        .await)
-        .unwrap();
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap();
     for (signed, resolved) in parts {
         assert!(signed.unwrap() < resolved.unwrap(), "signed before finished");
     }
