@@ -11,6 +11,7 @@ mod body_read;
 mod browser;
 mod browser_casework;
 mod browser_hazards;
+mod browser_imports;
 mod browser_requests;
 mod cancellation;
 mod casework;
