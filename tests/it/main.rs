@@ -13,6 +13,7 @@ mod browser;
 mod browser_casework;
 mod browser_hazards;
 mod browser_home;
+mod browser_imports;
 mod browser_requests;
 mod browser_small;
 mod cancellation;
