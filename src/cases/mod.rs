@@ -8,6 +8,7 @@ pub mod model;
 pub mod pages;
 pub mod settings;
 pub mod store;
+pub mod transfers;
 
 use axum::http::Method;
 
@@ -29,7 +30,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/cases/{id}/records", write, pages::add_record),
         r(Method::POST, "/cases/{id}/close", write, pages::request_closure),
         r(Method::POST, "/cases/{id}/close/decision", approve, pages::decide_closure),
-        r(Method::POST, "/cases/{id}/transfer", approve, pages::transfer),
+        r(Method::POST, "/cases/{id}/transfer", approve, transfers::offer_form),
+        r(Method::GET, "/cases/transfers", approve, transfers::offers_page),
+        r(Method::POST, "/cases/transfers/{id}/accept", approve, transfers::accept_form),
+        r(Method::POST, "/cases/transfers/{id}/refuse", approve, transfers::refuse_form),
+        r(Method::POST, "/cases/transfers/{id}/withdraw", approve, transfers::withdraw_form),
         r(Method::POST, "/cases/{id}/reassign", approve, pages::reassign),
         r(Method::POST, "/case-records/{id}/reveal", bureau, pages::reveal_note),
         r(Method::GET, "/api/v1/cases", read, api::list),
@@ -43,6 +48,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/api/v1/cases/{id}/closure", write, api::request_closure),
         r(Method::POST, "/api/v1/cases/{id}/closure/decision", approve, api::decide_closure),
         r(Method::POST, "/api/v1/cases/{id}/reassignment", approve, api::reassign),
+        r(Method::POST, "/api/v1/cases/{id}/transfer-offers", approve, transfers::api_offer),
+        r(Method::GET, "/api/v1/transfer-offers", approve, transfers::api_pending),
+        r(Method::POST, "/api/v1/transfer-offers/{id}/accept", approve, transfers::api_accept),
+        r(Method::POST, "/api/v1/transfer-offers/{id}/refuse", approve, transfers::api_refuse),
+        r(Method::POST, "/api/v1/transfer-offers/{id}/withdraw", approve, transfers::api_withdraw),
         r(Method::GET, "/api/v1/follow-ups", read, api::due),
         r(Method::GET, "/api/v1/follow-up-tiers", read, settings::list_tiers),
         r(Method::POST, "/api/v1/follow-up-tiers", bureau, settings::save_tier),

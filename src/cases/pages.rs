@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::instruments::{self, Instrument};
 use super::model::*;
 use super::store::{self, Assessment, CaseFilter, Kpi};
+use super::transfers::{self, Offer, TransferForm};
 use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
@@ -313,7 +314,25 @@ pub async fn timeline_events(st: &AppState, caller: &Caller, person_id: Uuid) ->
             detail: case.summary.clone(),
             href: href.clone(),
         });
-        for t in store::transfers(&st.db, case.id).await? {
+        for o in transfers::of_case(&st.db, case.id).await? {
+            // An accepted offer is the transfer below; the others are told as what they were.
+            let (kind, detail) = match o.state.as_str() {
+                "pending" => ("case.transfer_offered", o.reason.clone()),
+                "refused" => ("case.transfer_refused", o.decision_reason.clone().unwrap_or_default()),
+                "withdrawn" => ("case.transfer_withdrawn", o.reason.clone()),
+                _ => continue,
+            };
+            let at = o.decided_at.unwrap_or(o.offered_at);
+            out.push(Event {
+                on: at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
+                order: o.id,
+                kind: kind.into(),
+                title: format!("{} · {} → {}", case.number, o.from_station, o.to_station),
+                detail,
+                href: href.clone(),
+            });
+        }
+        for t in transfers::transfers(&st.db, case.id).await? {
             out.push(Event {
                 on: t.created_at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
                 order: t.id,
@@ -395,8 +414,6 @@ pub struct ListQuery {
     pub status: Option<String>,
     pub mine: Option<String>,
     pub page: Option<i64>,
-    /// A transfer the caller just sent, to be told of.
-    pub transferred: Option<String>,
 }
 
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Response> {
@@ -430,11 +447,6 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         })
         .collect();
     let mut view = ListPage::new(ctx, headers, rows, total, pp.page(), pp.size());
-    if let Some(t) = q.transferred.as_deref().and_then(|t| Uuid::parse_str(t.trim()).ok())
-        && let Some((number, station)) = store::sent_transfer(&st.db, t, caller.user_id).await?
-    {
-        view.notice = Some(tr.f("transfer.done", &[&number, &station]));
-    }
     let mut statuses = vec![(String::new(), tr.t("filter.all")), ("open".into(), tr.t("case.open_only"))];
     statuses.extend(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))));
     view.filters = vec![
@@ -492,6 +504,8 @@ struct CasePage {
     /// Other workers of the station, for the manager's reassign form.
     workers: Vec<(Uuid, String)>,
     transfers: Vec<Transfer>,
+    /// Offers of this case to other stations, newest first (a pending one blocks another).
+    offers: Vec<Offer>,
     stations: Vec<(Uuid, String)>,
     errors: Vec<(String, String)>,
     plan_form: PlanForm,
@@ -522,6 +536,18 @@ impl CasePage {
     }
     fn when(&self, t: &Transfer) -> String {
         crate::web::local_time(&t.created_at)
+    }
+    fn at(&self, t: &chrono::DateTime<Utc>) -> String {
+        crate::web::local_time(t)
+    }
+    fn pending_offer(&self) -> Option<&Offer> {
+        self.offers.iter().find(|o| o.is_pending())
+    }
+    fn pending_text(&self, o: &Offer) -> String {
+        self.ctx.tr.f("offer.pending_to", &[&o.to_station, &crate::web::local_time(&o.offered_at)])
+    }
+    fn state_text(&self, o: &Offer) -> String {
+        self.ctx.t(&format!("offer.state_{}", o.state))
     }
     /// Restricted, and not the one note the bureau just asked to read with a reason.
     fn hidden(&self, r: &crate::cases::model::ServiceRecord) -> bool {
@@ -564,13 +590,14 @@ async fn render_case(
         assessments: store::assessments(&st.db, id).await?,
         plans,
         records: store::records(&st.db, id).await?,
-        transfers: store::transfers(&st.db, id).await?,
+        transfers: transfers::transfers(&st.db, id).await?,
+        offers: transfers::of_case(&st.db, id).await?,
         instruments: instruments::current(&st.db).await?,
         tiers: store::tiers(&st.db).await?,
         can_write: caller.is(CASE_WRITERS) && case.is_open(),
         can_approve: caller.is(CASE_APPROVERS),
         stations: if caller.is(CASE_APPROVERS) && case.is_open() {
-            store::station_options(&st.db, &case.path)
+            transfers::station_options(&st.db, &case.path)
                 .await?
                 .into_iter()
                 .filter(|(sid, _)| *sid != case.station_id)
@@ -892,14 +919,6 @@ pub async fn decide_closure(
 }
 
 #[derive(Deserialize, Default, Clone)]
-pub struct TransferForm {
-    #[serde(default)]
-    pub station_id: String,
-    #[serde(default)]
-    pub reason: String,
-}
-
-#[derive(Deserialize, Default, Clone)]
 pub struct ReassignForm {
     #[serde(default)]
     pub worker_id: String,
@@ -931,38 +950,13 @@ pub async fn reassign(
     }
 }
 
-pub async fn transfer(
-    State(st): State<AppState>,
-    caller: Caller,
-    Id(id): Id,
-    PageForm(f): PageForm<TransferForm>,
+/// The case page again after a refused transfer offer, keeping what was typed.
+pub(super) async fn refused_transfer(
+    st: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    e: AppError,
+    f: TransferForm,
 ) -> AppResult<Response> {
-    let station = match f.station_id.trim() {
-        "" => None,
-        s => match Uuid::parse_str(s) {
-            Ok(station) => Some(station),
-            Err(_) => {
-                let fb = Feedback { transfer_form: Some(f), ..Default::default() };
-                return refused(&st, &caller, id, AppError::field("station_id", "error.bad_choice"), fb).await;
-            }
-        },
-    };
-    match store::transfer(&st.db, &caller.scope, &caller.actor(), id, station, &f.reason).await {
-        Ok(transfer) => Ok(Redirect::to(&format!("/cases?transferred={transfer}")).into_response()),
-        Err(e) => {
-            // The closure form on the same page has its own reason field.
-            let e = match e {
-                AppError::Invalid(mut errors) => {
-                    for (field, _) in errors.0.iter_mut() {
-                        if field == "reason" {
-                            *field = "transfer_reason".into();
-                        }
-                    }
-                    AppError::Invalid(errors)
-                }
-                e => e,
-            };
-            refused(&st, &caller, id, e, Feedback { transfer_form: Some(f), ..Default::default() }).await
-        }
-    }
+    refused(st, caller, id, e, Feedback { transfer_form: Some(f), ..Default::default() }).await
 }

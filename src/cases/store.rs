@@ -256,7 +256,7 @@ pub async fn current_tags(db: &Db, person_id: Uuid) -> Result<Vec<Tag>, sqlx::Er
 }
 
 /// Bumps the version of a case read at `version`, or answers Stale.
-async fn bump(
+pub(super) async fn bump(
     tx: &mut Tx,
     actor: &Actor,
     id: Uuid,
@@ -830,152 +830,6 @@ pub async fn repath_client(tx: &mut Tx, person_id: Uuid, path: &str) -> Result<(
     Ok(())
 }
 
-/// Moves a case to another station of its district, with its whole history: the receiving
-/// station reads every record (each still names the station and worker who wrote it) and its
-/// manager becomes the responsible worker until they reassign it. The client goes with the case
-/// (`people::store::visible`): the sending station no longer reads the case or the notes, nor,
-/// until the case is closed, the person. The move and its reason are kept (`case_transfers`)
-/// and shown on the case page.
-pub async fn transfer(
-    db: &Db,
-    scope: &Scope,
-    actor: &Actor,
-    case_id: Uuid,
-    station_id: Option<Uuid>,
-    reason: &str,
-) -> Result<Uuid, AppError> {
-    let case = get(db, scope, case_id).await?.ok_or(AppError::NotFound)?;
-    if !case.is_open() {
-        return Err(AppError::Conflict("case.closed"));
-    }
-    let mut errors = FieldErrors::default();
-    let reason = crate::web::form::clean_name(reason, "reason", 500, &mut errors);
-    // Only to a station of the case's own district: another district's station would take a
-    // resident's file out of sight of the bureau responsible for them.
-    let district = crate::db::scope_sql::district_of(&case.path);
-    let target: Option<(Uuid, String, String)> = match station_id {
-        Some(station_id) => read!(db, |c| {
-            sqlx::query_as(
-                "SELECT s.id, s.name, pl.path FROM stations s JOIN places pl ON pl.id = s.place_id
-                 WHERE s.id = $1 AND s.active = $2 AND pl.path >= $3 AND pl.path < $4",
-            )
-            .bind(station_id)
-            .bind(true)
-            .bind(district)
-            .bind(crate::db::scope_sql::subtree_end(district))
-            .fetch_optional(c)
-            .await
-        })?,
-        None => None,
-    };
-    let target = match target {
-        Some(t) if t.0 != case.station_id => Some(t),
-        Some(_) => {
-            errors.add("station_id", "transfer.same_station");
-            None
-        }
-        // A transfer has no default station: one sent without a choice is a slip, not a wish to
-        // move the case to whichever station comes first.
-        None if station_id.is_none() => {
-            errors.add("station_id", "transfer.choose_station");
-            None
-        }
-        None => {
-            errors.add("station_id", "error.bad_choice");
-            None
-        }
-    };
-    let manager = match &target {
-        Some((_, _, path)) => {
-            let rows: Vec<(Uuid,)> = read!(db, |c| {
-                sqlx::query_as(
-                "SELECT u.id FROM users u JOIN user_places up ON up.user_id = u.id JOIN places pl ON pl.id = up.place_id
-                 WHERE u.role = 'station_manager' AND u.disabled = $1 AND pl.path = $2 ORDER BY u.account LIMIT 1"
-            )
-            .bind(false)
-            .bind(path)
-            .fetch_all(c)
-            .await
-            })?;
-            if rows.is_empty() {
-                errors.add("station_id", "transfer.no_manager");
-            }
-            rows.first().map(|r| r.0)
-        }
-        None => None,
-    };
-    errors.into_result()?;
-    let ((target_id, target_name, target_path), manager) = (target.expect("validated"), manager.expect("validated"));
-    let mut tx = db.begin().await?;
-    // Against the version read above: of two transfers sent at once (a double click), one
-    // moves the case and the other is refused, so each transfer row names where it came from.
-    bump(
-        &mut tx,
-        actor,
-        case_id,
-        Some(case.version),
-        "station_id = $1, path = $2, worker_id = $3",
-        vec![target_id.into(), target_path.clone().into(), manager.into()],
-    )
-    .await?;
-    crate::search::repath(&mut tx, "case", case_id, &target_path).await?;
-    // The notes are found where the case is now.
-    write!(&mut tx, |c| {
-        sqlx::query(
-        "UPDATE search_terms SET path = $1 WHERE entity = 'record' AND entity_id IN (SELECT id FROM service_records WHERE case_id = $2)"
-    )
-    .bind(&target_path)
-    .bind(case_id)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
-    let transfer_id = Uuid::now_v7();
-    write!(&mut tx, |c| sqlx::query(
-        "INSERT INTO case_transfers (id, case_id, from_station_id, to_station_id, reason, created_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    )
-    .bind(transfer_id)
-    .bind(case_id)
-    .bind(case.station_id)
-    .bind(target_id)
-    .bind(&reason)
-    .bind(Utc::now())
-    .bind(actor.id)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    audit::record(
-        &mut tx,
-        actor,
-        Entry {
-            action: "case.transfer",
-            entity: "case",
-            entity_id: Some(case_id.to_string()),
-            detail: serde_json::json!({ "from": case.station_name, "to": target_name, "reason": reason }),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(transfer_id)
-}
-
-/// The case number and receiving station of a transfer `user` made, for the notice they see
-/// after sending it. The case is out of their sight by then; its number and where it went are
-/// what they did, and nobody else is told.
-pub async fn sent_transfer(db: &Db, transfer_id: Uuid, user: Uuid) -> Result<Option<(String, String)>, sqlx::Error> {
-    read!(db, |c| {
-        sqlx::query_as(
-        "SELECT c.number, s.name FROM case_transfers t JOIN cases c ON c.id = t.case_id JOIN stations s ON s.id = t.to_station_id
-         WHERE t.id = $1 AND t.created_by = $2"
-    )
-    .bind(transfer_id)
-    .bind(user)
-    .fetch_optional(c)
-    .await
-    })
-}
-
 /// Social workers and managers of a station, active: who a case can be given to.
 pub async fn station_workers(db: &Db, station_id: Uuid) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
     read!(db, |c| sqlx::query_as(
@@ -1030,32 +884,4 @@ pub async fn reassign(
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// The moves of a case between stations, oldest first.
-pub async fn transfers(db: &Db, case_id: Uuid) -> Result<Vec<Transfer>, sqlx::Error> {
-    read!(db, |c| {
-        sqlx::query_as(
-        "SELECT t.id, f.name AS from_station, d.name AS to_station, t.reason, t.created_at, u.display_name AS created_by_name
-         FROM case_transfers t JOIN stations f ON f.id = t.from_station_id JOIN stations d ON d.id = t.to_station_id
-         LEFT JOIN users u ON u.id = t.created_by WHERE t.case_id = $1 ORDER BY t.created_at, t.id"
-    )
-    .bind(case_id)
-    .fetch_all(c)
-    .await
-    })
-}
-
-/// Active stations of the district a case lies in (`case_path`): where it may be transferred.
-pub async fn station_options(db: &Db, case_path: &str) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    let district = crate::db::scope_sql::district_of(case_path);
-    read!(db, |c| sqlx::query_as(
-        "SELECT s.id, s.name FROM stations s JOIN places pl ON pl.id = s.place_id
-         WHERE s.active = $1 AND pl.path >= $2 AND pl.path < $3 ORDER BY s.name"
-    )
-    .bind(true)
-    .bind(district)
-    .bind(crate::db::scope_sql::subtree_end(district))
-    .fetch_all(c)
-    .await)
 }

@@ -168,9 +168,21 @@ pub async fn update_place(
     ApiJson(mut change): ApiJson<PlaceChange>,
 ) -> AppResult<Response> {
     apply_if_match(&headers, &mut change.version)?;
-    let p = store::update_place(&st.db, &caller.scope, &caller.actor(), id, &change).await?;
+    let p = stale_at(&st, &caller, id, store::update_place(&st.db, &caller.scope, &caller.actor(), id, &change).await)
+        .await?;
     let v = p.version;
     Ok(with_etag(Json(p).into_response(), v))
+}
+
+/// A stale write answered with the place's current version (its `details` and ETag).
+async fn stale_at(st: &AppState, caller: &Caller, id: Uuid, r: AppResult<Place>) -> AppResult<Place> {
+    match r {
+        Err(AppError::Stale) => {
+            let now = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+            Err(AppError::StaleAt(now.version))
+        }
+        r => r,
+    }
 }
 
 /// Move a place and its subtree under another parent of the right kind.
@@ -185,7 +197,7 @@ pub async fn move_place(
     ApiJson(mut m): ApiJson<PlaceMove>,
 ) -> AppResult<Response> {
     apply_if_match(&headers, &mut m.version)?;
-    let p = store::move_place(&st.db, &caller.scope, &caller.actor(), id, &m).await?;
+    let p = stale_at(&st, &caller, id, store::move_place(&st.db, &caller.scope, &caller.actor(), id, &m).await).await?;
     let v = p.version;
     Ok(with_etag(Json(p).into_response(), v))
 }

@@ -100,7 +100,8 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
     Ok(with_etag(Json(p).into_response(), v))
 }
 
-/// Change a person: send the whole record with `If-Match` (or `version`); a stale write is 412.
+/// Change a person: send the whole record with `If-Match` (or `version`); a stale write is 412
+/// with the current version in `details.current_version` and the `ETag` header.
 /// Leave `id_number` and `phone` out to keep them unchanged.
 #[utoipa::path(put, path = "/api/v1/people/{id}", operation_id = "update_person", tag = "people", request_body = PersonInput,
     params(("id" = uuid::Uuid, Path, description = "Person id"), ("If-Match" = Option<String>, Header, description = "Expected version")),
@@ -121,7 +122,13 @@ pub async fn update(
         }
         None => {}
     }
-    let p = store::update(&st.db, &st.keys, &caller.scope, &caller.actor(), id, &input).await?;
+    let p = match store::update(&st.db, &st.keys, &caller.scope, &caller.actor(), id, &input).await {
+        Err(AppError::Stale) => {
+            let now = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+            return Err(AppError::StaleAt(now.version));
+        }
+        r => r?,
+    };
     let v = p.version;
     Ok(with_etag(Json(p).into_response(), v))
 }

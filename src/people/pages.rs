@@ -13,6 +13,7 @@ use super::store::{self, Candidate, CreateError, PersonFilter, Secret, today};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::org::model::PlaceKind;
+use crate::web::conflict::{self, EditForm, EditValues, Resolution, Sealed};
 use crate::web::error::{AppError, AppResult, FieldErrors};
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
@@ -137,7 +138,58 @@ pub struct PersonForm {
     pub version: String,
 }
 
+impl EditValues for PersonForm {
+    fn values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name.clone()),
+            ("id_number", self.id_number.clone()),
+            ("sex", self.sex.clone()),
+            ("birth_date", self.birth_date.clone()),
+            ("phone", self.phone.clone()),
+            ("place_id", self.place_id.clone()),
+            ("estate_id", self.estate_id.clone()),
+            ("building", self.building.clone()),
+            ("unit", self.unit.clone()),
+            ("room", self.room.clone()),
+            ("relation", self.relation.clone()),
+        ]
+    }
+    fn set_value(&mut self, name: &str, value: String) {
+        let slot = match name {
+            "name" => &mut self.name,
+            "id_number" => &mut self.id_number,
+            "sex" => &mut self.sex,
+            "birth_date" => &mut self.birth_date,
+            "phone" => &mut self.phone,
+            "place_id" => &mut self.place_id,
+            "estate_id" => &mut self.estate_id,
+            "building" => &mut self.building,
+            "unit" => &mut self.unit,
+            "room" => &mut self.room,
+            "relation" => &mut self.relation,
+            _ => return,
+        };
+        *slot = value;
+    }
+}
+
 impl PersonForm {
+    /// The edit form of a saved record; the numbers stay blank (blank keeps them).
+    fn of(p: &Person) -> PersonForm {
+        PersonForm {
+            name: p.name.clone(),
+            sex: p.sex.clone().unwrap_or_default(),
+            birth_date: p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+            place_id: p.place_id.to_string(),
+            estate_id: p.estate_id.map(|e| e.to_string()).unwrap_or_default(),
+            building: p.building.clone().unwrap_or_default(),
+            unit: p.unit.clone().unwrap_or_default(),
+            room: p.room.clone().unwrap_or_default(),
+            relation: p.relation.clone().unwrap_or_default(),
+            version: p.version.to_string(),
+            ..Default::default()
+        }
+    }
     fn input(&self, errors: &mut FieldErrors) -> PersonInput {
         let place_id = opt_id(&self.place_id).unwrap_or_else(|| {
             errors.add("place_id", "error.required");
@@ -324,19 +376,7 @@ pub async fn create(
 pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     crate::cases::pages::guard_person(&st, &caller, id).await?;
     let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    let f = PersonForm {
-        name: p.name.clone(),
-        sex: p.sex.clone().unwrap_or_default(),
-        birth_date: p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
-        place_id: p.place_id.to_string(),
-        estate_id: p.estate_id.map(|e| e.to_string()).unwrap_or_default(),
-        building: p.building.clone().unwrap_or_default(),
-        unit: p.unit.clone().unwrap_or_default(),
-        room: p.room.clone().unwrap_or_default(),
-        relation: p.relation.clone().unwrap_or_default(),
-        version: p.version.to_string(),
-        ..Default::default()
-    };
+    let f = PersonForm::of(&p);
     Ok(page(&person_form(&st, &caller, &f, &FieldErrors::default(), Some(&p), &[]).await?))
 }
 
@@ -344,9 +384,18 @@ pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    PageForm(f): PageForm<PersonForm>,
+    EditForm(mut f, res): EditForm<PersonForm>,
 ) -> AppResult<Response> {
     crate::cases::pages::guard_person(&st, &caller, id).await?;
+    let saved = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    // An answer to a conflict is taken only on the version it showed: after a third change the
+    // store refuses it as stale and the comparison starts again.
+    if res.is_answer() && f.version.trim() == saved.version.to_string() {
+        if !res.is_complete() {
+            return conflict_page(&st, &caller, f, &saved, &res, "conflict.choose", StatusCode::CONFLICT).await;
+        }
+        conflict::apply(&mut f, &PersonForm::of(&saved), &sealed(&saved), &res);
+    }
     let mut errors = FieldErrors::default();
     let input = f.input(&mut errors);
     let result = if errors.is_empty() {
@@ -356,25 +405,48 @@ pub async fn update(
     };
     match result {
         Ok(p) => Ok(Redirect::to(&format!("/people/{}", p.id)).into_response()),
-        Err(e @ (AppError::Invalid(_) | AppError::Stale)) => {
+        Err(AppError::Invalid(errors)) => {
             let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-            let (errors, status) = match e {
-                AppError::Invalid(errs) => (errs, StatusCode::UNPROCESSABLE_ENTITY),
-                _ => (stale(), StatusCode::CONFLICT),
-            };
-            // A stale save keeps what the user typed; the new version lets them save again on purpose.
-            let f = PersonForm { version: p.version.to_string(), ..f };
             let view = person_form(&st, &caller, &f, &errors, Some(&p), &[]).await?;
-            Ok(page_with_status(&view, status))
+            Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(AppError::Stale) => {
+            let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+            conflict_page(&st, &caller, f, &p, &res, "error.stale", StatusCode::CONFLICT).await
         }
         Err(e) => Err(e),
     }
 }
 
-fn stale() -> FieldErrors {
-    let mut errs = FieldErrors::default();
-    errs.add("_form", "error.stale");
-    errs
+/// The sealed numbers of a record, masked as it shows them.
+fn sealed(p: &Person) -> [Sealed; 2] {
+    [
+        Sealed { name: "id_number", saved_masked: p.id_masked.clone() },
+        Sealed { name: "phone", saved_masked: p.phone_masked.clone() },
+    ]
+}
+
+/// The form again after a save met a newer version: what the user typed stays in the fields,
+/// the fields saved differently since are compared above them, and the form now carries the
+/// version it compares against.
+async fn conflict_page(
+    st: &AppState,
+    caller: &Caller,
+    f: PersonForm,
+    saved: &Person,
+    res: &Resolution,
+    message: &'static str,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    errors.add("_form", message);
+    let f = PersonForm { version: saved.version.to_string(), ..f };
+    let mut view = person_form(st, caller, &f, &errors, Some(saved), &[]).await?;
+    // A blank sex or relation keeps the saved one (store::update), like a blank number.
+    let keeps = ["sex", "relation"];
+    view.conflicts =
+        conflict::compare(view.ctx.tr, &view.fields, &f, &PersonForm::of(saved), &sealed(saved), &keeps, res);
+    Ok(page_with_status(&view, status))
 }
 
 #[derive(Template)]

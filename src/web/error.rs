@@ -48,6 +48,10 @@ pub enum AppError {
     ConflictWith(&'static str, Value),
     #[error("stale version")]
     Stale,
+    /// A stale write through the API, with the record's current version: the answer names it
+    /// (and carries it as the ETag) so a client can read again and reapply its change.
+    #[error("stale version (now {0})")]
+    StaleAt(i64),
     #[error("too many requests")]
     TooMany,
     #[error("payload too large")]
@@ -112,6 +116,15 @@ impl IntoResponse for AppError {
             AppError::Conflict(code) => (StatusCode::CONFLICT, code, Value::Null),
             AppError::ConflictWith(code, details) => (StatusCode::CONFLICT, code, details),
             AppError::Stale => (StatusCode::PRECONDITION_FAILED, "error.stale", Value::Null),
+            AppError::StaleAt(v) => {
+                let mut res = StatusCode::PRECONDITION_FAILED.into_response();
+                if let Ok(etag) = axum::http::HeaderValue::from_str(&format!("\"{v}\"")) {
+                    res.headers_mut().insert(axum::http::header::ETAG, etag);
+                }
+                let details = serde_json::json!({ "current_version": v, "etag": format!("\"{v}\"") });
+                res.extensions_mut().insert(ErrorInfo { code: "error.stale", details });
+                return res;
+            }
             AppError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "error.too_many", Value::Null),
             AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "error.too_large", Value::Null),
             AppError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "error.overloaded", Value::Null),

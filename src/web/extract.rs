@@ -42,28 +42,33 @@ pub struct PageForm<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
     type Rejection = AppError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let urlencoded = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !urlencoded {
-            return Err(AppError::BadRequest("error.form_content_type", serde_json::Value::Null));
-        }
-        let bytes = match axum::body::Bytes::from_request(req, state).await {
-            Ok(b) => b,
-            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(AppError::TooLarge);
-            }
-            Err(r) => {
-                return Err(AppError::BadRequest("error.bad_form", rejection_detail(r.body_text())));
-            }
-        };
-        let pairs = url::form_urlencoded::parse(&bytes).into_owned();
+        let pairs = form_pairs(req, state).await?;
         serde_html_form::from_str(&encode_without_csrf(pairs))
             .map(PageForm)
             .map_err(|e| AppError::BadRequest("error.bad_form", rejection_detail(e.to_string())))
     }
+}
+
+/// The pairs of a URL-encoded page form, refused like `PageForm` refuses a body.
+pub async fn form_pairs<S: Send + Sync>(req: Request, state: &S) -> Result<Vec<(String, String)>, AppError> {
+    let urlencoded = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !urlencoded {
+        return Err(AppError::BadRequest("error.form_content_type", serde_json::Value::Null));
+    }
+    let bytes = match axum::body::Bytes::from_request(req, state).await {
+        Ok(b) => b,
+        Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(AppError::TooLarge);
+        }
+        Err(r) => {
+            return Err(AppError::BadRequest("error.bad_form", rejection_detail(r.body_text())));
+        }
+    };
+    Ok(url::form_urlencoded::parse(&bytes).into_owned().collect())
 }
 
 /// Form pairs, URL-encoded again without `_csrf`: the CSRF layer has checked the token, and

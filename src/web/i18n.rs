@@ -219,6 +219,8 @@ mod tests {
             "reveal.",
             "grant.",
             "transfer.",
+            "offer.",
+            "conflict.",
             "export.",
             "people_import.",
             "ledger.",

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod base_path;
 pub mod body_limit;
 pub mod body_read;
+pub mod conflict;
 pub mod csrf;
 pub mod error;
 pub mod extract;

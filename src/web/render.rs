@@ -149,7 +149,9 @@ pub fn finish_error(res: Response, lang: Lang, is_api: bool, ctx: Option<Ctx>) -
         .cloned()
         .unwrap_or_else(|| ErrorInfo { code: bare_code(status), details: serde_json::Value::Null });
     let tr = Tr(lang);
-    let message = tr.t(info.code).to_string();
+    // A page's stale message speaks of the form kept on screen; an API client has no form, and
+    // is told what changed (the code stays `stale`).
+    let message = if is_api && info.code == "error.stale" { tr.t("error.stale_version") } else { tr.t(info.code) };
     let mut headers = res.headers().clone();
     headers.remove(header::CONTENT_TYPE);
     headers.remove(header::CONTENT_LENGTH);

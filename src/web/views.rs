@@ -2,6 +2,7 @@
 
 use askama::Template;
 
+use super::conflict::Conflict;
 use super::form::{Cell, Field};
 use super::render::Ctx;
 
@@ -65,6 +66,8 @@ pub struct FormPage {
     pub errors: Vec<String>,
     pub cancel: String,
     pub intro: Option<String>,
+    /// Fields saved by someone else since the form was read, to choose between.
+    pub conflicts: Vec<Conflict>,
 }
 
 impl FormPage {
@@ -80,7 +83,12 @@ impl FormPage {
             errors: Vec::new(),
             cancel,
             intro: None,
+            conflicts: Vec::new(),
         }
+    }
+    /// The names of the fields in conflict, sent back so the save knows what was shown.
+    pub fn conflict_names(&self) -> String {
+        self.conflicts.iter().map(|c| c.name).collect::<Vec<_>>().join(",")
     }
 }
 

@@ -430,8 +430,8 @@ async fn story_4_kaiyuan_elder_living_alone_weekly_follow_up_and_phone_width_in_
     eprintln!("story 4 took {:.1} s", started.elapsed().as_secs_f64());
 }
 
-/// A client moves from 振华街道 to 开源街道: 振华's manager transfers the case with a reason and
-/// is told where it went; at 开源 the case is on the manager's list, opens with its history and
+/// A client moves from 振华街道 to 开源街道: 振华's manager offers the case with a reason and
+/// 开源's manager accepts it; at 开源 the case is on the manager's list, opens with its history and
 /// the reason, and its client opens too and takes a new phone number. 振华 finds neither while
 /// 开源 holds the case open; once 开源 closes it, 振华 opens her record again, not the case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,11 +464,15 @@ async fn a_transferred_client_opens_at_the_receiving_station_in_chromium() {
     c.find(Locator::Css("#transfer-form button[type=submit]")).await.unwrap().click().await.unwrap();
     c.accept_alert().await.unwrap();
     crate::browser::wait_gone(&c, old).await;
-    assert_eq!(path(&c).await, "/cases");
-    let number = case_of(&app, case_id).await.number;
-    let notice = text_of(&c, "#list-notice").await;
-    assert!(notice.contains("已转出") && notice.contains(&number) && notice.contains("开源街道社工站"), "{notice}");
-    assert!(!present(&c, &format!("a[href='/cases/{case_id}']")).await, "gone from the sending station's list");
+    // An offer: the case stays, marked as offered to 开源.
+    assert_eq!(path(&c).await, format!("/cases/{case_id}"));
+    let pending = text_of(&c, "#offer-pending").await;
+    assert!(pending.contains("开源街道社工站"), "{pending}");
+    logout(&c).await;
+
+    // 开源's manager accepts it on the offers page.
+    login(&c, &base, "kaiyuan.mgr", &app.password).await;
+    crate::browser_conflicts::accept_offer(&c, &base, &app, case_id).await;
     logout(&c).await;
 
     // At 开源: on the list, with its history, the reason, and the client.

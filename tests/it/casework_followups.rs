@@ -222,6 +222,7 @@ async fn after_a_transfer_the_timeline_is_read_at_the_receiving_station_with_the
         .post_form(&format!("/cases/{cid}/transfer"), &[("station_id", &kaiyuan.0.to_string()), ("reason", "迁居")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    crate::casework_transfers::accept(&app, &cid.to_string()).await;
     let kmgr = app.login("kaiyuan.mgr").await;
     let rec = serde_json::json!({"kind": "phone_follow_up", "minutes": 10, "notes": "开源站电话回访"});
     kmgr.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec.to_string(), &[]).await;

@@ -26,9 +26,30 @@ async fn open_case(worker: &Client<'_>, pid: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-/// The sending manager's transfer form, as the page posts it.
+/// The sending manager's transfer form, as the page posts it: an offer.
 async fn transfer(manager: &Client<'_>, cid: &str, station: &str, reason: &str) -> Resp {
     manager.post_form(&format!("/cases/{cid}/transfer"), &[("station_id", station), ("reason", reason)]).await
+}
+
+/// The pending offer of a case.
+pub(crate) async fn pending_offer(app: &TestApp, cid: &str) -> String {
+    let (id,): (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT id FROM case_transfer_offers WHERE case_id = $1 AND state = 'pending'"
+    )
+    .bind(uuid::Uuid::parse_str(cid).unwrap())
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    id.to_string()
+}
+
+/// 开源's manager accepts the pending offer of a case on the offers page: the case moves.
+pub(crate) async fn accept(app: &TestApp, cid: &str) {
+    let kmgr = app.login("kaiyuan.mgr").await;
+    let offer = pending_offer(app, cid).await;
+    let r = kmgr.post_form(&format!("/cases/transfers/{offer}/accept"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("/cases/{cid}"));
 }
 
 /// The worker holding the case asks to close it and the manager approves (both 开源's manager).
@@ -71,6 +92,7 @@ async fn after_the_receiving_station_closes_the_case_the_home_station_serves_the
     let cid = open_case(&worker, &pid).await;
     let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "随女儿迁居开源街道").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    accept(&app, &cid).await;
     // While 开源 holds the case open, the client is theirs alone.
     assert_eq!(worker.get(&format!("/people/{pid}")).await.status, StatusCode::NOT_FOUND);
 
@@ -127,6 +149,7 @@ async fn a_childs_record_after_a_closed_transfer_opens_to_each_manager_and_not_t
     assert_eq!(worker.get(&format!("/people/{pid}")).await.status, StatusCode::OK, "the case worker");
     let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "随母亲迁居").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    accept(&app, &cid).await;
     assert_eq!(manager.get(&format!("/people/{pid}")).await.status, StatusCode::NOT_FOUND, "while open");
 
     close(&kmgr, &cid).await;
@@ -181,7 +204,7 @@ async fn a_transfer_needs_a_chosen_station_and_a_refused_one_keeps_the_reason() 
     let form = r.between("id=\"transfer-form\"", "</form>").unwrap();
     assert!(form.contains("请选择接收的社工站"), "the station field says what is missing: {form}");
     assert_eq!(typed(&r.body, "f-transfer-reason"), "随女儿迁居开源街道", "the typed reason is kept");
-    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfer_offers").await, 0);
     assert_eq!(manager.get(&format!("/cases/{cid}")).await.status, StatusCode::OK, "the case stays");
 
     // A chosen station and no reason: the station stays chosen, the error is the transfer's own.
@@ -193,11 +216,12 @@ async fn a_transfer_needs_a_chosen_station_and_a_refused_one_keeps_the_reason() 
     assert!(!close_form.contains("has-error"), "the closure form is not the one refused: {close_form}");
     let form = r.between("id=\"transfer-form\"", "</form>").unwrap();
     assert!(form.contains("has-error") && form.contains("必填"), "{form}");
-    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfer_offers").await, 0);
 }
 
-/// After a transfer the sender is told which case went to which station; nobody else
-/// reading the same address is told anything.
+/// After an offer the sender stays on the case page, told it is offered and to whom; once it is
+/// accepted the sender reads on the offers page which case went where, and nobody else reading
+/// the same page is told anything of it.
 #[tokio::test]
 async fn after_a_transfer_the_sender_is_told_which_case_went_where() {
     let app = TestApp::new().await;
@@ -215,16 +239,19 @@ async fn after_a_transfer_the_sender_is_told_which_case_went_where() {
     let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "迁居").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let to = r.location();
-    assert!(to.starts_with("/cases"), "{to}");
-    let list = manager.get(&to).await;
+    assert!(to.starts_with(&format!("/cases/{cid}")), "{to}");
+    let page = manager.get(&format!("/cases/{cid}")).await;
+    let notice = page.between("id=\"offer-pending\"", "</div>").unwrap_or_default();
+    assert!(notice.contains("开源街道社工站"), "{notice}");
+    accept(&app, &cid).await;
+    let list = manager.get("/cases/transfers").await;
     assert_eq!(list.status, StatusCode::OK);
-    let notice = list.between("<div class=\"notice\"", "</div>").unwrap_or_default();
-    assert!(notice.contains("已转出") && notice.contains(&number) && notice.contains("开源街道社工站"), "{notice}");
-    assert!(!notice.contains("吴奶奶"), "the client's name is no longer the sender's to read: {notice}");
-    for other in [&worker, &app.login("kaiyuan.mgr").await] {
-        let page = other.get(&to).await;
-        assert_eq!(page.status, StatusCode::OK);
-        assert!(!page.body.contains("class=\"notice\""), "no notice for another account");
+    let sent = list.between("id=\"outgoing-list\"", "</table>").unwrap_or_default();
+    assert!(sent.contains(&number) && sent.contains("开源街道社工站") && sent.contains("已接收"), "{sent}");
+    assert!(!sent.contains(&format!("/cases/{cid}")), "the case is no longer the sender's to open: {sent}");
+    for other in [&worker, &app.login("leizeyu").await] {
+        let page = other.get("/cases/transfers").await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "the offers page is the managers'");
     }
 }
 
@@ -254,6 +281,7 @@ async fn the_receiving_manager_saves_a_client_living_elsewhere_keeping_the_place
     let cid = open_case(&worker, &pid).await;
     let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "随女儿迁居开源街道").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    accept(&app, &cid).await;
 
     // The form as 开源's manager gets it shows his community and estate.
     let form = kmgr.get(&format!("/people/{pid}/edit")).await;

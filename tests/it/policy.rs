@@ -138,6 +138,10 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/cases/{id}/close", "LFFFOOFFFFF"),
     ("POST", "/cases/{id}/close/decision", "LFFFOFFFFFF"),
     ("POST", "/cases/{id}/transfer", "LFFFOFFFFFF"),
+    ("GET", "/cases/transfers", "LFFFOFFFFFF"),
+    ("POST", "/cases/transfers/{id}/accept", "LFFFNFFFFFF"),
+    ("POST", "/cases/transfers/{id}/refuse", "LFFFNFFFFFF"),
+    ("POST", "/cases/transfers/{id}/withdraw", "LFFFNFFFFFF"),
     ("POST", "/cases/{id}/reassign", "LFFFOFFFFFF"),
     ("POST", "/case-records/{id}/reveal", "LOFFFFFFFFF"),
     ("GET", "/api/v1/cases", "LOFFOOFFFFF"),
@@ -151,6 +155,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/cases/{id}/closure", "LFFFOOFFFFF"),
     ("POST", "/api/v1/cases/{id}/closure/decision", "LFFFOFFFFFF"),
     ("POST", "/api/v1/cases/{id}/reassignment", "LFFFOFFFFFF"),
+    ("POST", "/api/v1/cases/{id}/transfer-offers", "LFFFOFFFFFF"),
+    ("GET", "/api/v1/transfer-offers", "LFFFOFFFFFF"),
+    ("POST", "/api/v1/transfer-offers/{id}/accept", "LFFFNFFFFFF"),
+    ("POST", "/api/v1/transfer-offers/{id}/refuse", "LFFFOFFFFFF"),
+    ("POST", "/api/v1/transfer-offers/{id}/withdraw", "LFFFNFFFFFF"),
     ("GET", "/api/v1/follow-ups", "LOFFOOFFFFF"),
     ("GET", "/api/v1/follow-up-tiers", "LOFFOOFFFFF"),
     ("POST", "/api/v1/follow-up-tiers", "LOFFFFFFFFF"),
@@ -454,7 +463,8 @@ async fn every_route_has_a_row_for_every_role_and_the_outcomes_hold() {
             record_id.clone()
         } else if template.contains("/person-tags/") {
             tag_id.clone()
-        } else if template.contains("/cases/") {
+        } else if template.contains("/cases/") || template.contains("/transfer-offers/") {
+            // An offer's routes get the case's id: an offer unknown to everyone.
             case_id.clone()
         } else if template.starts_with("/account/tokens") {
             token_id.0.to_string()
