@@ -190,13 +190,25 @@ async fn approvals(st: &AppState, caller: &Caller, tr: Tr) -> AppResult<Section>
     Ok(s)
 }
 
-/// Case transfers offered to the caller's station, to accept or refuse. Empty until transfers
-/// become offers: at merge, fill it from `crate::cases::transfers::pending_offers(st, caller)`
-/// (one item per offer: the case number and client as title, the sending station and reason as
-/// detail, `Due::waiting` since the offer, linking to the offer's case page).
-async fn transfer_offers(_st: &AppState, _caller: &Caller, tr: Tr) -> AppResult<Section> {
-    let items: Vec<Item> = Vec::new();
-    Ok(Section::new(tr, "transfer_offers", items.len() as i64, Some("/cases"), items))
+/// Case transfers waiting on a decision: offered to the caller's station (to accept or refuse,
+/// first) and offered by it (waiting on the other station).
+async fn transfer_offers(st: &AppState, caller: &Caller, tr: Tr) -> AppResult<Section> {
+    let now = Utc::now();
+    let offers = crate::cases::transfers::pending_offers(st, caller).await?;
+    let items: Vec<Item> = offers
+        .iter()
+        .map(|o| Item {
+            title: format!("{} · {}", o.case_number, o.client_name),
+            detail: if o.incoming {
+                tr.f("home.offer_incoming", &[&o.from_station, &o.reason])
+            } else {
+                tr.f("home.offer_outgoing", &[&o.to_station])
+            },
+            due: Some(Due::waiting(tr, o.offered_at, now)),
+            href: o.url.clone(),
+        })
+        .collect();
+    Ok(Section::new(tr, "transfer_offers", items.len() as i64, Some("/cases/transfers"), items))
 }
 
 /// Open cases and overdue follow-ups per worker of the station, most overdue first.

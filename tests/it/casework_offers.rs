@@ -277,3 +277,31 @@ async fn fifty_parallel_decisions_take_exactly_one() {
         1
     );
 }
+
+/// A pending offer is on both managers' homes (工作台): the receiver's to decide, linking to the
+/// offers page, the sender's as waiting on the other station; nobody else's; gone once decided.
+#[tokio::test]
+async fn a_pending_offer_shows_on_both_managers_homes_until_it_is_decided() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let kmgr = app.login("kaiyuan.mgr").await;
+    let (_, cid) = offered_case(&app, &worker, &manager).await;
+    let number = manager.get(&format!("/api/v1/cases/{cid}")).await.json()["number"].as_str().unwrap().to_string();
+    let section = |page: &crate::harness::Resp| {
+        page.between("id=\"home-transfer_offers\"", "</section>").unwrap_or_default()
+    };
+    let theirs = section(&kmgr.get("/").await);
+    assert!(theirs.contains(&number) && theirs.contains("赵桂芝"), "the receiver's home: {theirs}");
+    assert!(theirs.contains("振华街道社工站") && theirs.contains("/cases/transfers#offer-"), "{theirs}");
+    let mine = section(&manager.get("/").await);
+    assert!(mine.contains(&number) && mine.contains("开源街道社工站"), "the sender's home: {mine}");
+    assert!(mine.contains(&format!("/cases/{cid}")), "{mine}");
+    assert!(!worker.get("/").await.body.contains(&number), "a social worker's home has no offers");
+
+    let offer = pending_offer(&app, &cid).await;
+    let r = kmgr.post_form(&format!("/cases/transfers/{offer}/refuse"), &[("reason", "不在本站服务范围")]).await;
+    assert!(r.status.is_redirection() || r.status == axum::http::StatusCode::OK, "{}", r.body);
+    assert!(!section(&kmgr.get("/").await).contains(&number), "decided: off the receiver's home");
+    assert!(!section(&manager.get("/").await).contains(&number), "decided: off the sender's home");
+}
