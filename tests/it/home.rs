@@ -77,6 +77,9 @@ async fn links_open(c: &Client<'_>, account: &str, home: &Resp) {
     }
 }
 
+/// (account, [(section, text it shows)], [text nowhere on the page])
+type Expect<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
 #[tokio::test]
 async fn each_role_home_lists_its_own_work_and_nothing_outside_its_scope() {
     let app = demo_with_stories().await;
@@ -107,7 +110,7 @@ async fn each_role_home_lists_its_own_work_and_nothing_outside_its_scope() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 
     // (account, [(section, text it shows)], [text nowhere on the page])
-    let table: &[(&str, &[(&str, &str)], &[&str])] = &[
+    let table: &[Expect] = &[
         (
             "yongtai.grid",
             &[
