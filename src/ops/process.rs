@@ -90,7 +90,7 @@ pub fn read() -> Option<Process> {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit only writes the struct passed to it.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-        p.max_fds = Some(lim.rlim_cur as u64);
+        p.max_fds = Some(lim.rlim_cur);
     }
     Some(p)
 }
