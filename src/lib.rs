@@ -28,5 +28,3 @@ pub mod search;
 pub mod staff;
 pub mod tabular;
 pub mod web;
-#[cfg(test)]
-mod floors;
