@@ -170,7 +170,7 @@ fn window(ps: &[(String, String)]) -> Result<(DateTime<Utc>, DateTime<Utc>), Fai
 /// The value our nearest proxy wrote into `name` (the last of a list), if it is a plausible
 /// host or scheme: a client may write these headers too, and only a trusted proxy's are read.
 fn forwarded<'a>(headers: &'a HeaderMap, name: &str, ok: impl Fn(&str) -> bool) -> Option<&'a str> {
-    let v = headers.get_all(name).iter().last()?.to_str().ok()?;
+    let v = headers.get_all(name).iter().next_back()?.to_str().ok()?;
     Some(v.rsplit(',').next()?.trim()).filter(|v| !v.is_empty() && v.len() <= 255 && ok(v))
 }
 

@@ -82,12 +82,9 @@ pub async fn update(
     headers: axum::http::HeaderMap,
     ApiJson(mut input): ApiJson<StaffInput>,
 ) -> AppResult<Json<Staff>> {
-    match crate::org::api::if_match(&headers)? {
-        Some(m) => {
-            let current = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-            input.version = Some(m.or_current(current.version));
-        }
-        None => {}
+    if let Some(m) = crate::org::api::if_match(&headers)? {
+        let current = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+        input.version = Some(m.or_current(current.version));
     }
     store::update(&st.db, &caller.scope, &caller.actor(), caller.role, id, &input).await?;
     Ok(Json(store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?))

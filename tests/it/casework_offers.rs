@@ -288,9 +288,8 @@ async fn a_pending_offer_shows_on_both_managers_homes_until_it_is_decided() {
     let kmgr = app.login("kaiyuan.mgr").await;
     let (_, cid) = offered_case(&app, &worker, &manager).await;
     let number = manager.get(&format!("/api/v1/cases/{cid}")).await.json()["number"].as_str().unwrap().to_string();
-    let section = |page: &crate::harness::Resp| {
-        page.between("id=\"home-transfer_offers\"", "</section>").unwrap_or_default()
-    };
+    let section =
+        |page: &crate::harness::Resp| page.between("id=\"home-transfer_offers\"", "</section>").unwrap_or_default();
     let theirs = section(&kmgr.get("/").await);
     assert!(theirs.contains(&number) && theirs.contains("赵桂芝"), "the receiver's home: {theirs}");
     assert!(theirs.contains("振华街道社工站") && theirs.contains("/cases/transfers#offer-"), "{theirs}");

@@ -598,7 +598,7 @@ async fn an_apps_own_post_limit_stands_beside_the_configured_default() {
     }
     let anon = app.anon();
     let post = |key: &str| {
-        let fields = vec![
+        let fields = [
             ("api_key".to_string(), key.to_string()),
             ("service_code".to_string(), "street_light".to_string()),
             ("address_string".to_string(), "振华南街".to_string()),
