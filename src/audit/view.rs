@@ -15,7 +15,8 @@ use crate::web::i18n::Tr;
 /// action missing here or from the catalogues (`audit_action.*`).
 const ACTION_LIST: &str = "access.denied access.not_found api_token.create api_token.revoke audit.keyed \
      backup.restore case.assess case.close case.close_refused case.close_request case.intake \
-     case.reassign case.transfer child.denied child.grant child.grant_revoke child.open \
+     case.reassign case.transfer case.transfer_accept case.transfer_offer \
+     case.transfer_refuse case.transfer_withdraw child.denied child.grant child.grant_revoke child.open \
      demo.load estate.create estate.update export.approve export.refuse export.request \
      gen.load gen.staff holiday.replace_year instrument.publish keys.rotate ledger.export \
      login.failure login.locked login.lockout login.password_ok login.rate_limited \
@@ -23,7 +24,7 @@ const ACTION_LIST: &str = "access.denied access.not_found api_token.create api_t
      organisation.create organisation.update password.change person.access_export \
      person.anonymise person.create person.export person.import person.merge \
      person.registered_elsewhere person.reveal person.tag person.tag_end person.update \
-     place.activate place.create place.deactivate place.move place.update plan.approve \
+     place.activate place.create place.deactivate place.location place.move place.update plan.approve \
      plan.save record.create record.reveal request.note_withdrawn request.publication \
      request.reveal_phone request_category.create request_category.update \
      staff.bootstrap_admin staff.create staff.disable staff.enable staff.reset_password \

@@ -261,12 +261,12 @@ pub const SECURITY_ACTIONS: &[&str] = &[
     "access.denied",
     "child.denied",
     // The locale check skips audit action names only on lines that say so.
-    "login.failure", // audit action
-    "login.locked",  // audit action
-    "login.lockout", // audit action
-    "login.rate_limited",
-    "login.totp_failure",
-    "person.reveal",
+    "login.failure",      // audit action
+    "login.locked",       // audit action
+    "login.lockout",      // audit action
+    "login.rate_limited", // audit action
+    "login.totp_failure", // audit action
+    "person.reveal",      // audit action
     "record.reveal",
     "request.reveal_phone",
 ];
