@@ -277,6 +277,8 @@ async fn every_list_answers_what_its_document_says() {
         if url.contains('{') {
             continue;
         }
+        // Search answers only a query (a blank one is refused).
+        let url = if url == "/api/v1/search" { format!("{url}?q=%E7%8E%8B") } else { url };
         let mut answered = None;
         for c in &clients {
             let r = c.get(&url).await;
