@@ -30,7 +30,7 @@ async fn file_ids(app: &TestApp, hazard: &str) -> Vec<(Uuid, String)> {
 }
 
 /// 柳航里社区's first grid (every community has a 第一网格).
-async fn liuhangli_grid(app: &TestApp) -> String {
+pub async fn liuhangli_grid(app: &TestApp) -> String {
     let row: (Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(
         "SELECT g.id FROM places g JOIN places c ON c.id = g.parent_id WHERE g.name = '第一网格' AND c.name = '柳航里社区'"
     )

@@ -55,13 +55,7 @@ fn assert_ledger_layout(bytes: &[u8], header_row: u32) {
 async fn the_hazard_ledger_has_typed_cells_a_title_a_signature_and_photo_links_that_stay_scoped() {
     let app = TestApp::new().await;
     let grid = app.login("yongtai.grid").await;
-    let place: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(
-        "SELECT g.id FROM places g JOIN places c ON c.id = g.parent_id WHERE g.name = '第一网格' AND c.name = '柳航里社区'"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
-    let place = place.0.to_string();
+    let place = crate::hazards::liuhangli_grid(&app).await;
     // A description that a spreadsheet would run, and an address reversed by U+202E.
     let evil = "=HYPERLINK(\"http://evil.example/\",\"点此\")";
     let fields = [

@@ -260,13 +260,7 @@ async fn a_missing_holiday_year_is_found_from_october() {
 async fn object_store_photos_go_to_the_selected_store_and_come_back() {
     let app = TestApp::new().await;
     let grid = app.login("yongtai.grid").await;
-    let place: (uuid::Uuid,) = linli::read!(&app.st.db, |c| sqlx::query_as(
-        "SELECT g.id FROM places g JOIN places c ON c.id = g.parent_id WHERE g.name = '第一网格' AND c.name = '柳航里社区'"
-    )
-    .fetch_one(c)
-    .await)
-    .unwrap();
-    let place = place.0.to_string();
+    let place = crate::hazards::liuhangli_grid(&app).await;
     let photo = linli::files::samples::jpeg_flat(640, 480, true, None, |x, y| ((x + y) % 200) as i32 - 100);
     let fields = [
         ("category", "fire"),
