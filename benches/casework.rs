@@ -99,7 +99,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.config.resolve()?;
     let db = Db::connect(&cfg).await?;
-    db.migrate().await.context("applying migrations")?;
+    linli::app::migrate(&db).await.context("applying migrations")?;
     let keys = Arc::new(cfg.keyring()?);
     let files = Arc::new(linli::files::Files::open(&cfg).unwrap());
     let st = AppState { db: db.clone(), cfg: Arc::new(cfg), metrics: linli::ops::install_metrics(), keys, files };

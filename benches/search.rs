@@ -115,7 +115,7 @@ async fn cell(op: Op, conns: usize, secs: f64) -> anyhow::Result<Cell> {
 async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.config.resolve()?;
     let db = Db::connect(&cfg).await?;
-    db.migrate().await.context("applying migrations")?;
+    linli::app::migrate(&db).await.context("applying migrations")?;
     let label = args.label.clone().unwrap_or_else(|| format!("{:?}", db.backend()).to_lowercase());
     let count = async |sql: &str| -> anyhow::Result<i64> {
         let (n,): (i64,) = read!(&db, |c| sqlx::query_as(sql).fetch_one(c).await)?;

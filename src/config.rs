@@ -345,7 +345,7 @@ impl ConfigArgs {
             Some("never") => LogColor::Never,
             Some(other) => bail!("log_color must be auto, always or never, not {other:?}"),
         };
-        let base_path = crate::web::base_path::parse(&self.base_path.clone().or(file.base_path).unwrap_or_default())
+        let base_path = parse_base_path(&self.base_path.clone().or(file.base_path).unwrap_or_default())
             .map_err(anyhow::Error::msg)?;
         let mut deprecations = Vec::new();
         let trusted_proxies = match (
@@ -450,6 +450,27 @@ impl TileSource {
     }
     pub fn tile(&self, z: u32, x: i64, y: i64) -> String {
         self.template.replace("{z}", &z.to_string()).replace("{x}", &x.to_string()).replace("{y}", &y.to_string())
+    }
+}
+
+/// Checks a configured base path: empty (served at the root), or `/segment[/segment…]` of
+/// URL-safe characters with no trailing slash.
+pub fn parse_base_path(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = trimmed.starts_with('/')
+        && trimmed[1..].split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        });
+    if ok {
+        Ok(trimmed.to_string())
+    } else {
+        Err(format!("base_path must look like /linli (segments of letters, digits, - . _ ~), not {raw:?}"))
     }
 }
 

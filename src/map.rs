@@ -9,23 +9,15 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::app::{Access, AppState, RouteDef, r};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 use crate::hazards;
 use crate::requests::store::{self as requests, Queue};
-use crate::web::error::{AppError, AppResult};
 use crate::web::extract::Q;
 use crate::web::render::{Ctx, page};
+use crate::web::{Access, AppState, RouteDef, r};
 
-/// Everyone who works requests or hazards in an area.
-pub const MAP_READERS: &[Role] = &[
-    Role::BureauAdmin,
-    Role::StationManager,
-    Role::SocialWorker,
-    Role::CommunityStaff,
-    Role::GridWorker,
-    Role::DepartmentHandler,
-];
+pub use crate::roles::MAP_READERS;
 
 /// Points drawn per layer; beyond this the page says how many were left out.
 const MAX_POINTS: i64 = 1000;

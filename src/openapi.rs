@@ -1,51 +1,18 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations.
+//! The OpenAPI 3 document, generated from the handlers' annotations. It names every domain's
+//! handlers, so it sits on top with `app`; the error body the handlers document lives in `error`.
 
 use std::sync::OnceLock;
 
 use axum::http::{Method, header};
 use axum::response::IntoResponse;
-use serde::Serialize;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use crate::app::{Access, RouteDef, r};
+use crate::web::{Access, RouteDef, r};
 
-/// Every error answer of the API.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// Stable snake_case code, e.g. `not_found`, `invalid`, `stale`.
-    pub code: String,
-    /// Human-readable text in the caller's language.
-    pub message: String,
-    /// The fields at fault (422), what the parser objected to (400), or null.
-    pub details: Option<ErrorDetails>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum ErrorDetails {
-    Fields(Vec<FieldError>),
-    Reason(ErrorReason),
-}
-
-/// One field's fault.
-#[derive(Serialize, ToSchema)]
-pub struct FieldError {
-    /// The field's name in the body (or `item_<key>` for an assessment's item).
-    pub field: String,
-    /// Stable message code, e.g. `error.required`.
-    pub code: String,
-    /// The message in the caller's language.
-    pub message: String,
-}
-
-/// Why the request could not be read.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorReason {
-    pub reason: String,
-}
+pub use crate::error::{ErrorBody, ErrorDetails, ErrorReason, FieldError};
 
 struct BearerAuth;
 

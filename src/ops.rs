@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::{Access, AppState, RouteDef, r};
+use crate::web::{Access, AppState, RouteDef, r};
 
 pub fn routes() -> Vec<RouteDef> {
     vec![

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{Actor, Entry};
 use crate::db::Db;
 use crate::db::query::{self, Args};
-use crate::web::ratelimit::Limit;
+use crate::ratelimit::Limit;
 
 /// Audit rows of 404s per account and minute.
 pub const PER_MINUTE: u32 = 60;

@@ -9,14 +9,14 @@ use utoipa::ToSchema;
 
 use super::store::{self, AuditFilter, AuditRow};
 use super::view;
-use crate::app::{Access, AppState, RouteDef, r};
 use crate::auth::Caller;
-use crate::auth::roles::AUDIT_READERS;
-use crate::web::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::roles::AUDIT_READERS;
 use crate::web::extract::Q;
 use crate::web::form::{Cell, Field};
 use crate::web::render::{Ctx, page};
 use crate::web::views::{ListPage, query_of};
+use crate::web::{Access, AppState, RouteDef, r};
 
 pub fn routes() -> Vec<RouteDef> {
     vec![
@@ -138,7 +138,7 @@ pub struct AuditPage {
 #[utoipa::path(get, path = "/api/v1/audit", operation_id = "list_audit_entries", tag = "audit",
     params(AuditFilter, ("before" = Option<i64>, Query, description = "Only rows older than this sequence number"),
            ("page_size" = Option<i64>, Query, description = "At most 200")),
-    responses((status = 200, body = AuditPage), (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = AuditPage), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn list_api(State(st): State<AppState>, Q(q): Q<AuditQuery>) -> AppResult<Json<AuditPage>> {
     let size = q.page_size.unwrap_or(50).clamp(1, 200);
     let mut items = store::list(&st.db, &q.filter(), q.before, size + 1).await?;

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::store::AuditRow;
-use crate::app::AppState;
 use crate::auth::Caller;
-use crate::web::i18n::Tr;
+use crate::i18n::Tr;
+use crate::web::AppState;
 
 /// Every action the code writes, for the filter's list (one string, so the catalogue test
 /// does not take these codes for message keys). A unit test reads the sources and fails on an
@@ -207,8 +207,8 @@ mod tests {
         assert!(found.len() > 50, "the scan finds the actions: {found:?}");
         let unlisted: Vec<_> = found.iter().filter(|a| !actions().any(|x| x == a.as_str())).collect();
         assert!(unlisted.is_empty(), "actions missing from audit::view::ACTION_LIST: {unlisted:?}");
-        let zh = crate::web::i18n::flatten(crate::web::i18n::ZH_SOURCE);
-        let en = crate::web::i18n::flatten(crate::web::i18n::EN_SOURCE);
+        let zh = crate::i18n::flatten(crate::i18n::ZH_SOURCE);
+        let en = crate::i18n::flatten(crate::i18n::EN_SOURCE);
         for a in actions() {
             let key = format!("audit_action.{a}");
             assert!(zh.contains_key(&key) && en.contains_key(&key), "no name for {a}");

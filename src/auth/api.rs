@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Caller, Role};
-use crate::app::{Access, RouteDef, r};
+use crate::web::{Access, RouteDef, r};
 
 pub fn routes() -> Vec<RouteDef> {
     vec![r(Method::GET, "/api/v1/me", Access::Signed, me)]
@@ -26,7 +26,7 @@ pub struct Me {
 
 /// The calling account, its role and data scope.
 #[utoipa::path(get, path = "/api/v1/me", operation_id = "get_me", tag = "auth",
-    responses((status = 200, body = Me), (status = 401, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Me), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
         id: caller.user_id,

@@ -5,10 +5,10 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{Role, password};
-use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
-use crate::web::error::AppError;
-use crate::web::ratelimit;
+use crate::error::AppError;
+use crate::ratelimit;
+use crate::state::AppState;
 use crate::{read, write};
 
 pub const MAX_FAILURES: i32 = 5;

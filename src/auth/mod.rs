@@ -4,57 +4,20 @@ pub mod api;
 pub mod login;
 pub mod pages;
 pub mod password;
-pub mod roles;
 pub mod session;
 pub mod tokens;
 pub mod totp;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::Response;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::Actor;
-use crate::web::error::AppError;
-use crate::web::i18n::Lang;
-pub use roles::Role;
-
-/// The data scope: the materialised paths of the places a user is bound to. Every list and
-/// fetch of place-bound data filters by these inside its SQL.
-#[derive(Debug, Clone, Default)]
-pub struct Scope {
-    pub roots: Vec<String>,
-    /// Sees people as a station does (station managers and social workers): a person with a
-    /// case is seen by the station holding it, wherever they live, and not by the one serving
-    /// their address while another station holds an open case of theirs
-    /// (`people::store::visible`). Everyone else sees the people living in their places.
-    pub casework: bool,
-}
-
-impl Scope {
-    /// The scope of an account of `role` bound to places with these paths.
-    pub fn of(roots: Vec<String>, role: Role) -> Scope {
-        Scope { roots, casework: matches!(role, Role::StationManager | Role::SocialWorker) }
-    }
-    pub fn covers(&self, path: &str) -> bool {
-        self.roots.iter().any(|r| path.starts_with(r.as_str()))
-    }
-    /// Every root is a district or above (a city; paths of at most two segments): the scope
-    /// holds nearly every record, which some queries plan for.
-    pub fn is_district_wide(&self) -> bool {
-        !self.roots.is_empty() && self.roots.iter().all(|r| r.trim_matches('/').split('/').count() <= 2)
-    }
-    /// SQL fragment restricting `col` (a place path) to the scope, placeholders from `$first`.
-    pub fn filter(&self, col: &str, first: usize) -> (String, Vec<String>) {
-        crate::db::scope_sql::path_filter(col, &self.roots, first)
-    }
-    /// As `filter`, plus the places above the scope (for shared records such as departments).
-    pub fn filter_visible(&self, col: &str, first: usize) -> (String, Vec<String>) {
-        crate::db::scope_sql::path_or_ancestor_filter(col, &self.roots, first)
-    }
-}
+use crate::error::AppError;
+use crate::i18n::Lang;
+pub use crate::roles::Role;
+pub use crate::scope::Scope;
+use crate::state::AppState;
 
 /// An authenticated caller, resolved once per request.
 #[derive(Debug, Clone)]
@@ -115,76 +78,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestInfo {
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("auth middleware not installed")))
     }
-}
-
-/// Middleware: resolves the caller from a bearer token or the session cookie.
-pub async fn resolve(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
-    let ip = client_ip(&st, &req);
-    let accept = req.headers().get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    // Pages are Chinese unless the user switched (cookie, then account setting); API clients
-    // may ask for English messages with Accept-Language.
-    let api_accept = accept.filter(|_| req.uri().path().starts_with("/api/"));
-    let lang = if api_accept.is_some() { Lang::from_accept(api_accept) } else { Lang::Zh };
-    let mut info = RequestInfo { ip: ip.clone(), lang, pending: None };
-    if let Some(l) = crate::web::cookie(req.headers(), "linli_lang").and_then(|v| Lang::parse(&v)) {
-        info.lang = l;
-    }
-    let bearer = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let outcome = if let Some(token) = bearer {
-        match tokens::authenticate(&st, &token, &ip).await {
-            Ok(Some(caller)) => Ok(Some(caller)),
-            Ok(None) => Err(AppError::Unauthenticated),
-            Err(e) => Err(e),
-        }
-    } else if let Some(sid) = crate::web::cookie(req.headers(), session::COOKIE) {
-        match session::load(&st, &sid, &ip).await {
-            Ok(session::Loaded::Full(caller)) => Ok(Some(*caller)),
-            Ok(session::Loaded::Pending(p)) => {
-                info.pending = Some(p);
-                Ok(None)
-            }
-            Ok(session::Loaded::None) => Ok(None),
-            Err(e) => Err(e),
-        }
-    } else {
-        Ok(None)
-    };
-    match outcome {
-        Ok(Some(mut caller)) => {
-            // An API request that names a language gets it; otherwise the account's choice.
-            if api_accept.is_some() {
-                caller.lang = info.lang;
-            }
-            info.lang = caller.lang;
-            req.extensions_mut().insert(caller);
-        }
-        Ok(None) => {}
-        Err(e) => {
-            let is_api = req.uri().path().starts_with("/api/");
-            return crate::web::render::error_response(e, info.lang, is_api, None);
-        }
-    }
-    let lang = info.lang;
-    req.extensions_mut().insert(info);
-    let mut res = next.run(req).await;
-    content_language(&mut res, lang);
-    res
-}
-
-/// Every answer past this point is worded for the language chosen here from the cookie, the
-/// account or `Accept-Language`: caches must keep one copy per language and per session.
-fn content_language(res: &mut Response, lang: Lang) {
-    use axum::http::{HeaderValue, header};
-    let h = res.headers_mut();
-    if !h.contains_key(header::CONTENT_LANGUAGE) {
-        h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
-    }
-    h.append(header::VARY, HeaderValue::from_static("Accept-Language, Cookie"));
 }
 
 /// The client's address: the connection's, or the one the trusted proxies wrote.

@@ -8,12 +8,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Caller, RequestInfo, login, password, session, tokens, totp};
-use crate::app::{Access, AppState, RouteDef, r};
 use crate::audit::{self, Entry};
-use crate::web::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
 use crate::web::extract::{Id, PageForm};
-use crate::web::i18n::Lang;
 use crate::web::render::{Ctx, page, page_with_status};
+use crate::web::{Access, AppState, RouteDef, r};
 use crate::{read, write};
 
 pub fn routes() -> Vec<RouteDef> {
@@ -201,7 +201,7 @@ async fn totp_submit(
     let Some(p) = info.pending.clone() else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if !crate::web::ratelimit::hit(&st.db, &format!("totp:{}", p.user_id), 10, 300).await? {
+    if !crate::ratelimit::hit(&st.db, &format!("totp:{}", p.user_id), 10, 300).await? {
         return Ok(page_with_status(
             &totp_view(&st, &info, &p, Some("login.too_many")).await?,
             StatusCode::TOO_MANY_REQUESTS,

@@ -7,9 +7,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{Caller, Role, Scope};
-use crate::app::AppState;
-use crate::web::error::AppError;
-use crate::web::i18n::Lang;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::state::AppState;
 use crate::{read, write};
 
 pub const COOKIE: &str = "linli_sid";

@@ -7,10 +7,10 @@ use uuid::Uuid;
 
 use super::session::{hash_token, random_token};
 use super::{Caller, Role, Scope};
-use crate::app::AppState;
 use crate::audit::{self, Entry};
-use crate::web::error::AppError;
-use crate::web::i18n::Lang;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::state::AppState;
 use crate::{read, write};
 
 pub const PREFIX: &str = "linli_";

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 use super::model::*;
 use super::store::{self, CaseFilter, Kpi};
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 use crate::org::api::with_etag;
-use crate::web::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, Id, Q};
 use crate::web::pagination::{PageParams, Paged};
 
@@ -48,7 +48,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<CasesQuery
 
 /// Open a case (intake) at the station serving the person's address.
 #[utoipa::path(post, path = "/api/v1/cases", operation_id = "create_case", tag = "cases", request_body = IntakeInput,
-    responses((status = 201, body = Case), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Case), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -81,7 +81,7 @@ pub struct PlanView {
 
 /// A case with its assessments, plans and service records.
 #[utoipa::path(get, path = "/api/v1/cases/{id}", operation_id = "get_case", tag = "cases", params(("id" = uuid::Uuid, Path, description = "Case id")),
-    responses((status = 200, body = CaseDetail), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = CaseDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     crate::cases::pages::guard_person(&st, &caller, case.person_id).await?;
@@ -103,7 +103,7 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
 
 /// Record a service (home visit, phone follow-up …); a contact moves the next follow-up date.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/records", operation_id = "add_case_record", tag = "cases", request_body = RecordInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
-    responses((status = 201, body = Case), (status = 422, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Case), (status = 422, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn add_record(
     State(st): State<AppState>,
     caller: Caller,
@@ -117,7 +117,7 @@ pub async fn add_record(
 
 /// Save the draft support plan (ISP).
 #[utoipa::path(put, path = "/api/v1/cases/{id}/plan", operation_id = "save_case_plan", tag = "cases", request_body = PlanInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
-    responses((status = 200, body = Vec<PlanView>), (status = 422, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<PlanView>), (status = 422, body = crate::error::ErrorBody), (status = 412, body = crate::error::ErrorBody)))]
 pub async fn save_plan(
     State(st): State<AppState>,
     caller: Caller,
@@ -170,8 +170,8 @@ async fn case_answer(st: &AppState, caller: &Caller, id: uuid::Uuid, status: Sta
 /// The case's assessments, newest first.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/assessments", tag = "cases", operation_id = "list_case_assessments",
     params(("id" = uuid::Uuid, Path, description = "Case id")),
-    responses((status = 200, body = Vec<store::Assessment>), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<store::Assessment>), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
 pub async fn assessments(
     State(st): State<AppState>,
     caller: Caller,
@@ -198,9 +198,9 @@ pub struct AssessmentInput {
 /// to assessed. Unanswered items answer 422 with a field error per item (`item_<key>`).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/assessments", tag = "cases", operation_id = "create_case_assessment",
     request_body = AssessmentInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
-    responses((status = 201, body = store::Assessment), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "The case is closed", body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = store::Assessment), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "The case is closed", body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn assess(
     State(st): State<AppState>,
     caller: Caller,
@@ -228,9 +228,9 @@ pub struct PlanApprovalInput {
 /// it is superseded.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/plan/approval", tag = "cases", operation_id = "approve_case_plan",
     request_body = PlanApprovalInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
-    responses((status = 200, body = Vec<PlanView>), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "No draft plan to approve", body = crate::openapi::ErrorBody),
-        (status = 412, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<PlanView>), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "No draft plan to approve", body = crate::error::ErrorBody),
+        (status = 412, body = crate::error::ErrorBody)))]
 pub async fn approve_plan(
     State(st): State<AppState>,
     caller: Caller,
@@ -257,9 +257,9 @@ pub struct ClosureInput {
 #[utoipa::path(post, path = "/api/v1/cases/{id}/closure", tag = "cases", operation_id = "request_case_closure",
     request_body = ClosureInput,
     params(("id" = uuid::Uuid, Path, description = "Case id"), ("If-Match" = Option<String>, Header, description = "Expected case version")),
-    responses((status = 200, body = Case), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "Closed, or closure already asked for", body = crate::openapi::ErrorBody),
-        (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Case), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "Closed, or closure already asked for", body = crate::error::ErrorBody),
+        (status = 412, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn request_closure(
     State(st): State<AppState>,
     caller: Caller,
@@ -288,9 +288,9 @@ pub struct DecisionInput {
 /// to where it was).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/closure/decision", tag = "cases", operation_id = "decide_case_closure",
     request_body = DecisionInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
-    responses((status = 200, body = Case), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "No closure asked for", body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Case), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "No closure asked for", body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn decide_closure(
     State(st): State<AppState>,
     caller: Caller,
@@ -319,9 +319,9 @@ pub struct ReassignInput {
 /// The station manager gives the case to another worker of the station.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/reassignment", tag = "cases", operation_id = "reassign_case",
     request_body = ReassignInput, params(("id" = uuid::Uuid, Path, description = "Case id")),
-    responses((status = 200, body = Case), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "The case is closed", body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Case), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "The case is closed", body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn reassign(
     State(st): State<AppState>,
     caller: Caller,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::Db;
-use crate::web::error::FieldErrors;
+use crate::error::FieldErrors;
 use crate::{read, write};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

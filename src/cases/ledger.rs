@@ -7,15 +7,15 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::model::RecordKind;
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::query::{self, Args};
+use crate::error::{AppError, AppResult};
 use crate::ledger_xlsx::{self, Cell, Sheet};
 use crate::people::export::{unit_name, xlsx_response};
 use crate::people::model::parse_date;
 use crate::people::store::today;
-use crate::web::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::Q;
 
 #[derive(Deserialize, Default)]
@@ -67,7 +67,7 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(p): Q<Period>)
         args.push(to)
     );
     let lines: Vec<Line> = query::all(&st.db, &sql, &args).await?;
-    let tr = crate::web::i18n::Tr(crate::web::i18n::Lang::Zh);
+    let tr = crate::i18n::Tr(crate::i18n::Lang::Zh);
     let rows: Vec<Vec<Cell>> = lines
         .iter()
         .map(|l| {

@@ -12,7 +12,7 @@ pub mod transfers;
 
 use axum::http::Method;
 
-use crate::app::{Access, RouteDef, r};
+use crate::web::{Access, RouteDef, r};
 
 pub fn routes() -> Vec<RouteDef> {
     let read = Access::Roles(pages::CASE_READERS);

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::code_enum;
-use crate::web::error::FieldErrors;
+use crate::error::FieldErrors;
 use crate::web::form::{clean_name, clean_optional};
 
 code_enum!(

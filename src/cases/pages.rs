@@ -16,22 +16,21 @@ use super::instruments::{self, Instrument};
 use super::model::*;
 use super::store::{self, Assessment, CaseFilter, Kpi};
 use super::transfers::{self, Offer, TransferForm};
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::i18n::Tr;
 use crate::people::model::Person;
 use crate::people::store::today;
 use crate::people::timeline::Event;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field};
-use crate::web::i18n::Tr;
 use crate::web::pagination::PageParams;
 use crate::web::render::{Ctx, page, page_with_status};
 use crate::web::views::{ListPage, query_of};
 
-/// Who reads case files (the bureau reads, but not counselling notes without a reason).
-pub const CASE_READERS: &[Role] = &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker];
+pub use crate::roles::CASE_READERS;
 /// Who opens cases and writes in them.
 pub const CASE_WRITERS: &[Role] = &[Role::StationManager, Role::SocialWorker];
 /// Who approves plans and closures, and grants access to children's records.

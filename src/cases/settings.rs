@@ -14,13 +14,13 @@ use uuid::Uuid;
 
 use super::instruments::{self, Band, Instrument, Item};
 use super::model::{Domain, Tier};
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::db::Db;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::i18n::Tr;
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, PageForm, Q};
-use crate::web::i18n::Tr;
 use crate::web::render::{Ctx, page_with_status};
 use crate::{read, write};
 
@@ -43,7 +43,7 @@ pub async fn list_tiers(State(st): State<AppState>) -> AppResult<Json<Vec<Tier>>
 /// Create or change a follow-up tier (bureau). Open cases keep their due dates until their next
 /// contact or plan change.
 #[utoipa::path(post, path = "/api/v1/follow-up-tiers", tag = "cases", request_body = TierInput,
-    responses((status = 200, body = Tier), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Tier), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn save_tier(
     State(st): State<AppState>,
     caller: Caller,
@@ -134,7 +134,7 @@ pub async fn list_instruments(State(st): State<AppState>) -> AppResult<Json<Vec<
 
 /// Publish a new version of an assessment instrument (bureau).
 #[utoipa::path(post, path = "/api/v1/instruments", tag = "cases", request_body = InstrumentInput,
-    responses((status = 201, body = Instrument), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Instrument), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn publish_instrument(
     State(st): State<AppState>,
     caller: Caller,

@@ -12,9 +12,9 @@ use crate::audit::{self, Actor, Entry};
 use crate::auth::Scope;
 use crate::db::query::{self, Args};
 use crate::db::{Backend, Db, Tx};
+use crate::error::{AppError, FieldErrors};
 use crate::people::model::{Person, Tag};
 use crate::people::store::today;
-use crate::web::error::{AppError, FieldErrors};
 use crate::{read, write};
 
 const CASE_COLS: &str = "c.id, c.number, c.person_id, p.name AS person_name, c.station_id, s.name AS station_name, c.path, c.domain, c.source, c.status, c.summary, c.worker_id, u.display_name AS worker_name, c.tier, c.next_follow_up_on, c.opened_on, c.plan_approved_on, c.closure_reason, c.closed_on, c.version, c.updated_at";

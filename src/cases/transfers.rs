@@ -24,11 +24,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::store::{self, bump};
-use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{Caller, Scope};
 use crate::db::{Db, Tx};
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, Id, PageForm};
 use crate::web::render::{Ctx, page_with_status};
 use crate::{read, write};
@@ -174,7 +174,7 @@ pub async fn offer(
     let reason = crate::web::form::clean_name(reason, "reason", 500, &mut errors);
     // Only to a station of the case's own district: another district's station would take a
     // resident's file out of sight of the bureau responsible for them.
-    let district = crate::db::scope_sql::district_of(&case.path);
+    let district = crate::scope::district_of(&case.path);
     let target: Option<(Uuid, String, String)> = match station_id {
         Some(station_id) => read!(db, |c| {
             sqlx::query_as(
@@ -184,7 +184,7 @@ pub async fn offer(
             .bind(station_id)
             .bind(true)
             .bind(district)
-            .bind(crate::db::scope_sql::subtree_end(district))
+            .bind(crate::scope::subtree_end(district))
             .fetch_optional(c)
             .await
         })?,
@@ -569,8 +569,8 @@ async fn decide_page(
     }
 }
 
-fn caller_tr(caller: &Caller) -> crate::web::i18n::Tr {
-    crate::web::i18n::Tr(caller.lang)
+fn caller_tr(caller: &Caller) -> crate::i18n::Tr {
+    crate::i18n::Tr(caller.lang)
 }
 
 pub async fn accept_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
@@ -614,10 +614,10 @@ pub struct RefusalInput {
 /// station's manager accepts; one pending offer per case (409 `transfer.pending`).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/transfer-offers", tag = "cases", request_body = OfferInput,
     params(("id" = Uuid, Path, description = "Case id")),
-    responses((status = 201, body = Offer), (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Offer), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn api_offer(
     State(st): State<AppState>,
     caller: Caller,
@@ -635,8 +635,8 @@ pub async fn api_offer(
 
 /// Pending offers of the caller's stations: received (`incoming`, to accept or refuse) and sent.
 #[utoipa::path(get, path = "/api/v1/transfer-offers", tag = "cases",
-    responses((status = 200, body = Vec<PendingOffer>), (status = 401, body = crate::openapi::ErrorBody),
-        (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<PendingOffer>), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody)))]
 pub async fn api_pending(State(st): State<AppState>, caller: Caller) -> AppResult<Json<Vec<PendingOffer>>> {
     Ok(Json(pending_offers(&st, &caller).await?))
 }
@@ -645,9 +645,9 @@ pub async fn api_pending(State(st): State<AppState>, caller: Caller) -> AppResul
 /// caller becomes its responsible worker. 404 for an offer to another station; 409 once decided.
 #[utoipa::path(post, path = "/api/v1/transfer-offers/{id}/accept", tag = "cases",
     params(("id" = Uuid, Path, description = "Offer id")),
-    responses((status = 200, body = Offer), (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Offer), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn api_accept(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Json<Offer>> {
     Ok(Json(decide(&st.db, &caller.actor(), caller.user_id, id, Decision::Accept, "").await?))
 }
@@ -655,10 +655,10 @@ pub async fn api_accept(State(st): State<AppState>, caller: Caller, Id(id): Id) 
 /// Refuse an offer made to the caller's station, with a reason the sender reads; the case stays.
 #[utoipa::path(post, path = "/api/v1/transfer-offers/{id}/refuse", tag = "cases", request_body = RefusalInput,
     params(("id" = Uuid, Path, description = "Offer id")),
-    responses((status = 200, body = Offer), (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Offer), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn api_refuse(
     State(st): State<AppState>,
     caller: Caller,
@@ -671,9 +671,9 @@ pub async fn api_refuse(
 /// Withdraw a pending offer the caller's station made.
 #[utoipa::path(post, path = "/api/v1/transfer-offers/{id}/withdraw", tag = "cases",
     params(("id" = Uuid, Path, description = "Offer id")),
-    responses((status = 200, body = Offer), (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Offer), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn api_withdraw(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Json<Offer>> {
     Ok(Json(decide(&st.db, &caller.actor(), caller.user_id, id, Decision::Withdraw, "").await?))
 }
@@ -696,14 +696,14 @@ pub async fn transfers(db: &Db, case_id: Uuid) -> Result<Vec<super::model::Trans
 
 /// Active stations of the district a case lies in (`case_path`): where it may be offered.
 pub async fn station_options(db: &Db, case_path: &str) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    let district = crate::db::scope_sql::district_of(case_path);
+    let district = crate::scope::district_of(case_path);
     read!(db, |c| sqlx::query_as(
         "SELECT s.id, s.name FROM stations s JOIN places pl ON pl.id = s.place_id
          WHERE s.active = $1 AND pl.path >= $2 AND pl.path < $3 ORDER BY s.name"
     )
     .bind(true)
     .bind(district)
-    .bind(crate::db::scope_sql::subtree_end(district))
+    .bind(crate::scope::subtree_end(district))
     .fetch_all(c)
     .await)
 }

@@ -1581,7 +1581,7 @@ impl Gen {
                 .collect();
             let instrument = if p.age.is_some_and(|a| a < 18) { &self.w.child } else { &self.w.adl };
             let (score, band) = instrument
-                .score(&answers, &mut crate::web::error::FieldErrors::default())
+                .score(&answers, &mut crate::error::FieldErrors::default())
                 .context("scoring a generated assessment")?;
             let at = self.office_hours(on);
             let id = self.v7(at);

@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use crate::config::Config;
+use crate::i18n::Tr;
 use crate::people::import::{self, Problem};
-use crate::web::i18n::Tr;
 
 #[derive(clap::Subcommand)]
 pub enum ImportCommand {

@@ -14,7 +14,7 @@ use crate::{read, write};
 
 pub async fn open(cfg: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(cfg).await?;
-    db.migrate().await.context("applying migrations")?;
+    crate::app::migrate(&db).await.context("applying migrations")?;
     Ok(db)
 }
 

@@ -93,7 +93,7 @@ pub async fn run(cfg: Config, cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 StaffInput { account, display_name: name, role, place_ids, organisation_id: None, version: None };
             match store::create(&db, &all, &operator(), None, &input, None).await {
                 Ok((_, pass)) => println!("created; one-time password: {pass}"),
-                Err(crate::web::error::AppError::Invalid(e)) => bail!("invalid: {:?}", e.0),
+                Err(crate::error::AppError::Invalid(e)) => bail!("invalid: {:?}", e.0),
                 Err(e) => return Err(anyhow::anyhow!("{e}")),
             }
         }

@@ -20,7 +20,6 @@ pub mod checkpoint;
 pub mod claims;
 pub mod group_commit;
 pub mod query;
-pub mod scope_sql;
 pub mod writer;
 
 pub use group_commit::{BoxFuture, Work};
@@ -246,21 +245,16 @@ impl Db {
         db
     }
 
-    pub async fn migrate(&self) -> anyhow::Result<()> {
+    /// Applies the schema's migrations. True when this run added the audit chain's MAC column:
+    /// the rows chained before it then owe a keyed link (`app::migrate` sees to it, a floor
+    /// above, where the audit log lives).
+    pub async fn migrate_schema(&self) -> anyhow::Result<bool> {
         let keyed_before = self.migration_applied(KEYED_CHAIN_MIGRATION).await;
         match self {
             Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(&mut **write.lock().await?).await?,
             Db::Postgres(p, _) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
-        // Rows chained before links were keyed get a keyed link after them, when (and only
-        // when) this run added the MAC column.
-        if !keyed_before {
-            crate::audit::key_the_chain(self).await?;
-        }
-        // Reference data the bureau can edit later: shipped instruments and follow-up tiers.
-        crate::cases::instruments::ensure_defaults(self).await?;
-        crate::requests::defaults::ensure(self).await?;
-        Ok(())
+        Ok(!keyed_before)
     }
 
     /// Whether a migration was applied before (false on a new database).

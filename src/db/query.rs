@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use super::Db;
-use crate::auth::Scope;
+use crate::scope::Scope;
 
 /// A row type readable from both backends.
 pub trait DbRow: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}

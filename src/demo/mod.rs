@@ -307,7 +307,7 @@ async fn set_coordinates(db: &Db, ids: &std::collections::HashMap<String, Uuid>,
     Ok(())
 }
 
-fn err(e: crate::web::error::AppError) -> anyhow::Error {
+fn err(e: crate::error::AppError) -> anyhow::Error {
     anyhow::anyhow!("loading demo data: {e:?}")
 }
 

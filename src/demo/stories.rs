@@ -10,13 +10,13 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::crypto::Keyring;
 use crate::db::Db;
+use crate::error::FieldErrors;
 use crate::hazards::model::{Category as HazardCategory, RiskLevel};
 use crate::hazards::store::{self as hz, NewHazard, NewPatrol};
 use crate::requests::calendar::{Calendar, OfficeHours};
 use crate::requests::model::{Channel, IntakeInput, validate_intake};
 use crate::requests::publication::PublicationInput;
 use crate::requests::store::{self as rq, Intake, PartAction, PartStep, StaffNote, Unit};
-use crate::web::error::FieldErrors;
 
 use super::{err, id_of, place};
 

@@ -5,8 +5,8 @@
 
 use axum::extract::{FromRequest, Multipart, Request};
 
-use crate::app::AppState;
-use crate::web::error::AppError;
+use crate::error::AppError;
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, PageForm, encode_without_csrf};
 
 /// At most this many files in one form.

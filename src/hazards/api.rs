@@ -15,12 +15,12 @@ use uuid::Uuid;
 use super::model::RiskLevel;
 use super::pages::{HAZARD_MANAGERS, HazardForm, ListQuery, PatrolForm, StepForm, filter_of};
 use super::store::{self, Event, Finding, Hazard, Patrol, PatrolItem, Step};
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::files::upload::{ApiWithFiles, Upload, is_multipart, read_multipart};
 use crate::files::{self, Owner, Staged};
 use crate::org::api::{if_match, with_etag};
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, Id, Q, rejection_detail};
 use crate::web::pagination::{PageParams, Paged};
 
@@ -34,7 +34,7 @@ pub struct PagedHazards {
 
 /// Hazards in the caller's scope, most urgent first (open ones by default).
 #[utoipa::path(get, path = "/api/v1/hazards", operation_id = "list_hazards", tag = "hazards", params(ListQuery, PageParams),
-    responses((status = 200, body = PagedHazards), (status = 400, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = PagedHazards), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Json<Paged<Hazard>>> {
     let filter = filter_of(&st, &caller, &q).await?;
     let (items, total) = store::list(&st.db, &caller.scope, &filter, q.page.size(), q.page.offset()).await?;
@@ -66,8 +66,8 @@ fn photos_only(uploads: &[Upload]) -> AppResult<()> {
 /// JSON, or multipart/form-data with the same fields and photos in `photos`.
 #[utoipa::path(post, path = "/api/v1/hazards", operation_id = "create_hazard", tag = "hazards",
     request_body(content((HazardForm = "application/json"), (HazardForm = "multipart/form-data"))),
-    responses((status = 201, body = Hazard), (status = 413, body = crate::openapi::ErrorBody),
-        (status = 415, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Hazard), (status = 413, body = crate::error::ErrorBody),
+        (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -110,7 +110,7 @@ pub struct HazardDetail {
 
 /// A hazard with its timeline and files.
 #[utoipa::path(get, path = "/api/v1/hazards/{id}", operation_id = "get_hazard", tag = "hazards", params(("id" = Uuid, Path, description = "Hazard id")),
-    responses((status = 200, body = HazardDetail), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = HazardDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let hazard = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let v = hazard.version;
@@ -126,10 +126,10 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
 #[utoipa::path(post, path = "/api/v1/hazards/{id}/steps", operation_id = "take_hazard_step", tag = "hazards",
     request_body(content((StepForm = "application/json"), (StepForm = "multipart/form-data"))),
     params(("id" = Uuid, Path, description = "Hazard id")),
-    responses((status = 200, body = Hazard), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 409, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody),
-        (status = 413, body = crate::openapi::ErrorBody), (status = 415, body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Hazard), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 412, body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn step(
     State(st): State<AppState>,
     caller: Caller,
@@ -204,7 +204,7 @@ pub struct PatrolDetail {
 
 /// A patrol with its checklist.
 #[utoipa::path(get, path = "/api/v1/patrols/{id}", operation_id = "get_patrol", tag = "hazards", params(("id" = Uuid, Path, description = "Patrol id")),
-    responses((status = 200, body = PatrolDetail), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = PatrolDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn patrol(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let patrol = store::patrol(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let v = patrol.version;
@@ -215,8 +215,8 @@ pub async fn patrol(State(st): State<AppState>, caller: Caller, Id(id): Id) -> A
 /// Plan a patrol task (巡查任务) of a grid or community with a checklist, for a worker whose
 /// scope covers it. Station managers and the bureau.
 #[utoipa::path(post, path = "/api/v1/patrols", operation_id = "plan_patrol", tag = "hazards", request_body = PatrolForm,
-    responses((status = 201, body = PatrolDetail), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = PatrolDetail), (status = 403, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn plan(
     State(st): State<AppState>,
     caller: Caller,
@@ -268,10 +268,10 @@ pub struct ItemAnswer {
 #[utoipa::path(post, path = "/api/v1/patrols/{id}/completion", operation_id = "complete_patrol", tag = "hazards",
     request_body(content((PatrolCompletion = "application/json"), (PatrolCompletion = "multipart/form-data"))),
     params(("id" = Uuid, Path, description = "Patrol id")),
-    responses((status = 200, body = PatrolDetail), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody),
-        (status = 412, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody),
-        (status = 415, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = PatrolDetail), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 412, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody),
+        (status = 415, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn complete(
     State(st): State<AppState>,
     caller: Caller,

@@ -10,7 +10,7 @@ pub mod store;
 
 use axum::http::Method;
 
-use crate::app::{Access, RouteDef, r};
+use crate::web::{Access, RouteDef, r};
 
 pub fn routes() -> Vec<RouteDef> {
     let staff = Access::Roles(pages::HAZARD_STAFF);

@@ -1,7 +1,7 @@
 //! The words of hazard work: categories, risk levels, the register's states, and the patrol
 //! checklists. Labels live in the locale files under `hazard.*`, `risk.*`, `checklist.*`.
 
-use crate::web::error::FieldErrors;
+use crate::error::FieldErrors;
 
 crate::code_enum!(
     Category,

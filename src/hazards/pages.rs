@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::model::{CHECKLISTS, Category, RiskLevel, Status, checklist, parse_choice};
 use super::store::{self, Finding, Hazard, NewHazard, Step};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::files::upload::{FormWithFiles, Upload};
 use crate::files::{self, FileInfo, Owner, Staged};
 use crate::ledger_xlsx::Cell as Xl;
@@ -21,16 +21,14 @@ use crate::org::model::PlaceKind;
 use crate::people::model::parse_date;
 use crate::requests::model::parse_uuid;
 use crate::requests::pages::local;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{Id, Q};
 use crate::web::form::{Cell, Field, apply_errors, clean_optional, general_errors};
 use crate::web::pagination::PageParams;
 use crate::web::render::{Ctx, page, page_with_status};
 use crate::web::views::{FormPage, ListPage, query_of};
 
-/// Everyone who registers and follows hazards in their area.
-pub const HAZARD_STAFF: &[Role] =
-    &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker, Role::CommunityStaff, Role::GridWorker];
+pub use crate::roles::HAZARD_STAFF;
 /// Who plans patrols and closes a hazard without rectification.
 pub const HAZARD_MANAGERS: &[Role] = &[Role::BureauAdmin, Role::StationManager, Role::CommunityStaff];
 
@@ -139,7 +137,7 @@ async fn place_path(st: &AppState, caller: &Caller, id: &Option<String>) -> AppR
     row.map(|r| Some(r.0)).ok_or(AppError::NotFound)
 }
 
-async fn area_options(st: &AppState, caller: &Caller, tr: crate::web::i18n::Tr) -> AppResult<Vec<(String, String)>> {
+async fn area_options(st: &AppState, caller: &Caller, tr: crate::i18n::Tr) -> AppResult<Vec<(String, String)>> {
     let mut v = vec![(String::new(), tr.t("filter.all"))];
     let kinds = [PlaceKind::Street, PlaceKind::Community, PlaceKind::Grid];
     v.extend(
@@ -152,7 +150,7 @@ async fn area_options(st: &AppState, caller: &Caller, tr: crate::web::i18n::Tr) 
 }
 
 fn options<T: Copy>(
-    tr: crate::web::i18n::Tr,
+    tr: crate::i18n::Tr,
     all: &[T],
     code: fn(T) -> &'static str,
     key: fn(T) -> String,
@@ -655,7 +653,7 @@ pub async fn ledger(
     // One column per photo, as many as the hazard with most photos has (a cell holds one link).
     let photo_columns = photos.values().map(Vec::len).max().unwrap_or(0).clamp(1, MAX_PHOTO_COLUMNS);
     let origin = crate::ledger_xlsx::origin(st.cfg.secure_cookies, &headers);
-    let tr = crate::web::i18n::Tr(crate::web::i18n::Lang::Zh);
+    let tr = crate::i18n::Tr(crate::i18n::Lang::Zh);
     let rows: Vec<Vec<Xl>> = lines
         .iter()
         .enumerate()
@@ -1053,7 +1051,7 @@ pub async fn timeline_events(
     if !caller.is(HAZARD_STAFF) {
         return Ok(Vec::new());
     }
-    let tr = crate::web::i18n::Tr(caller.lang);
+    let tr = crate::i18n::Tr(caller.lang);
     let mut out = Vec::new();
     for h in store::for_person(&st.db, &caller.scope, person).await? {
         let href = Some(format!("/hazards/{}", h.id));

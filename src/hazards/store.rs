@@ -14,8 +14,8 @@ use crate::audit::Actor;
 use crate::auth::Scope;
 use crate::db::query::{self, Args};
 use crate::db::{Db, Tx};
+use crate::error::{AppError, FieldErrors};
 use crate::files::{Owner, Staged};
-use crate::web::error::{AppError, FieldErrors};
 use crate::write;
 
 // ---- reading ----------------------------------------------------------------------------------

@@ -12,13 +12,13 @@ use axum::http::Method;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::app::{Access, AppState, RouteDef, r};
-use crate::auth::roles::ORG_ADMINS;
 use crate::auth::{Caller, Role};
 use crate::db::query::{self, Args};
-use crate::web::error::AppResult;
-use crate::web::i18n::Tr;
+use crate::error::AppResult;
+use crate::i18n::Tr;
+use crate::roles::ORG_ADMINS;
 use crate::web::render::{Ctx, page};
+use crate::web::{Access, AppState, RouteDef, r};
 
 pub fn routes() -> Vec<RouteDef> {
     vec![r(Method::GET, "/", Access::Signed, home)]
@@ -213,7 +213,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::web::i18n::Lang;
+    use crate::i18n::Lang;
 
     #[test]
     fn due_times_read_as_people_say_them_and_overdue_sorts_first() {

@@ -5,13 +5,13 @@ use chrono::{Duration, Utc};
 
 use super::queries::{self, Unit};
 use super::{Due, Item, Section};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::cases::store::CaseFilter;
+use crate::error::AppResult;
 use crate::hazards::store::ListFilter as HazardFilter;
+use crate::i18n::Tr;
 use crate::requests::store::{self as rq, ListFilter, Queue};
-use crate::web::error::AppResult;
-use crate::web::i18n::Tr;
+use crate::web::AppState;
 
 /// Items shown per section; the count and the link lead to the rest.
 const SHOWN: i64 = 8;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::db::query::{self, Args};
-use crate::web::ratelimit::Limit;
+use crate::ratelimit::Limit;
 use crate::write;
 
 #[derive(Debug, Clone, sqlx::FromRow)]

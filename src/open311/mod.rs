@@ -7,7 +7,7 @@
 //! no names, phone numbers, rooms, staff or internal notes.
 
 pub mod clients;
-pub mod format;
+pub use crate::web::georeport as format;
 pub mod openapi;
 
 use axum::body::Bytes;
@@ -17,15 +17,15 @@ use axum::response::Response;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use uuid::Uuid;
 
-use crate::app::{Access, AppState, RouteDef, r};
 use crate::audit::Actor;
 use crate::auth::RequestInfo;
+use crate::error::AppError;
+use crate::i18n::Tr;
+use crate::ratelimit::Limit;
 use crate::requests::model::{Channel, IntakeInput, Status, validate_intake};
 use crate::requests::publication::{self, PublicFilter};
 use crate::requests::store::{self, Category, Request};
-use crate::web::error::AppError;
-use crate::web::i18n::Tr;
-use crate::web::ratelimit::Limit;
+use crate::web::{Access, AppState, RouteDef, r};
 use format::{Fmt, Rec, V, opt, s};
 
 pub fn routes() -> Vec<RouteDef> {
@@ -66,12 +66,7 @@ fn answer(fmt: Fmt, r: Result<Response, Fail>) -> Response {
     r.unwrap_or_else(|Fail(status, msgs)| format::errors(fmt, status, &msgs))
 }
 
-/// An error answered outside the handlers (a body over a limit, a bad Idempotency-Key, a
-/// method the route lacks) in the specification's error list, in the format the path names.
-pub fn error_at(path: &str, status: StatusCode, message: &str) -> Response {
-    let fmt = path.rsplit('/').next().and_then(format::split).map_or(Fmt::Json, |(_, fmt)| fmt);
-    format::errors(fmt, status, &[message.to_string()])
-}
+pub use crate::web::georeport::error_at;
 
 /// The answer to a file name without .json or .xml (in JSON: the format is unknown).
 fn unknown_format() -> Response {
@@ -197,7 +192,7 @@ pub fn base_url(st: &AppState, headers: &HeaderMap) -> String {
 /// The caller's language for texts in answers (status notes, service descriptions): what the
 /// app asks for with Accept-Language, as API clients do; Chinese otherwise.
 fn lang_of(headers: &HeaderMap) -> Tr {
-    Tr(crate::web::i18n::Lang::from_accept(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
+    Tr(crate::i18n::Lang::from_accept(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
 }
 
 /// Read answers may be fetched by any web page (a city's map, a newspaper's tracker): they hold
@@ -695,8 +690,8 @@ async fn post_request(
         ..Default::default()
     };
     let tr = Tr(info.lang);
-    let mut errors = crate::web::error::FieldErrors::default();
-    let describe = |errors: &crate::web::error::FieldErrors| {
+    let mut errors = crate::error::FieldErrors::default();
+    let describe = |errors: &crate::error::FieldErrors| {
         errors.0.iter().map(|(f, code)| format!("{}: {}", open311_field(f), tr.t(code))).collect::<Vec<_>>()
     };
     let Some(clean) = validate_intake(&input, false, &mut errors) else {

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::app::AppState;
+use crate::web::AppState;
 
 /// Where the route layer leaves the template of the route that matched (see `app::router`).
 #[derive(Clone)]

@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::model::*;
 use super::store::{self, PlaceFilter};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
-use crate::web::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, Id, Q};
 use crate::web::pagination::{PageParams, Paged};
 
@@ -77,7 +77,7 @@ pub fn with_etag(mut res: Response, version: i64) -> Response {
 /// List places in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/places", tag = "org",
     params(PlaceFilter, PageParams),
-    responses((status = 200, description = "A page of places", body = PagedPlaces), (status = 401, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, description = "A page of places", body = PagedPlaces), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn list_places(
     State(st): State<AppState>,
     caller: Caller,
@@ -130,7 +130,7 @@ pub struct PagedPlaces {
 /// One place; 404 when missing or outside the caller's scope.
 #[utoipa::path(get, path = "/api/v1/places/{id}", tag = "org",
     params(("id" = Uuid, Path, description = "Place id")),
-    responses((status = 200, body = Place, headers(("ETag" = String, description = "Version"))), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Place, headers(("ETag" = String, description = "Version"))), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_place(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let p = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let v = p.version;
@@ -140,7 +140,7 @@ pub async fn get_place(State(st): State<AppState>, caller: Caller, Id(id): Id) -
 /// Create a place under a parent of the right kind (bureau and system administrators).
 #[utoipa::path(post, path = "/api/v1/places", tag = "org", request_body = NewPlace,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response")),
-    responses((status = 201, body = Place), (status = 422, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Place), (status = 422, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn create_place(
     State(st): State<AppState>,
     caller: Caller,
@@ -159,7 +159,7 @@ pub async fn create_place(
 /// Rename or re-code a place. Send `If-Match` (or `version`) to refuse stale writes with 412.
 #[utoipa::path(patch, path = "/api/v1/places/{id}", tag = "org", request_body = PlaceChange,
     params(("id" = Uuid, Path, description = "Place id"), ("If-Match" = Option<String>, Header, description = "Expected version")),
-    responses((status = 200, body = Place), (status = 412, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Place), (status = 412, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn update_place(
     State(st): State<AppState>,
     caller: Caller,
@@ -188,7 +188,7 @@ async fn stale_at(st: &AppState, caller: &Caller, id: Uuid, r: AppResult<Place>)
 /// Move a place and its subtree under another parent of the right kind.
 #[utoipa::path(post, path = "/api/v1/places/{id}/move", tag = "org", request_body = PlaceMove,
     params(("id" = Uuid, Path, description = "Place id"), ("If-Match" = Option<String>, Header, description = "Expected version")),
-    responses((status = 200, body = Place), (status = 422, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Place), (status = 422, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn move_place(
     State(st): State<AppState>,
     caller: Caller,

@@ -14,13 +14,13 @@ use uuid::Uuid;
 
 use super::model::{PlaceKind, valid_code};
 use super::store::{self, ParentRef};
-use crate::app::AppState;
 use crate::auth::{Caller, Role, Scope};
 use crate::db::Db;
 use crate::db::query::{self, Args};
+use crate::error::{AppError, AppResult};
 use crate::tabular;
 use crate::web;
-use crate::web::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::PageForm;
 use crate::web::render::{Ctx, page, page_with_status};
 

@@ -10,8 +10,8 @@ pub mod units;
 
 use axum::http::Method;
 
-use crate::app::{Access, RouteDef, r};
-use crate::auth::roles::{ORG_ADMINS, ORG_READERS};
+use crate::roles::{ORG_ADMINS, ORG_READERS};
+use crate::web::{Access, RouteDef, r};
 
 pub fn routes() -> Vec<RouteDef> {
     let read = Access::Roles(ORG_READERS);

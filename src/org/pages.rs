@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use super::model::*;
 use super::store::{self, PlaceFilter};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
 use crate::web::pagination::PageParams;
@@ -27,7 +27,7 @@ pub struct ListQuery {
 }
 
 pub fn can_edit(caller: &Caller) -> bool {
-    caller.is(crate::auth::roles::ORG_ADMINS)
+    caller.is(crate::roles::ORG_ADMINS)
 }
 
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>) -> AppResult<Response> {

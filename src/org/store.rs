@@ -8,7 +8,7 @@ use crate::audit::{self, Actor, Entry};
 use crate::auth::Scope;
 use crate::db::query::{self, Args};
 use crate::db::{Db, Tx};
-use crate::web::error::{AppError, FieldErrors, on_unique};
+use crate::error::{AppError, FieldErrors, on_unique};
 use crate::{read, write};
 
 const PLACE_COLS: &str = "p.id, p.parent_id, p.kind, p.name, p.code, p.path, p.depth, p.active, p.version, p.updated_at, p.lat, p.lon, p.radius_m, pp.name AS parent_name";
@@ -358,7 +358,7 @@ pub async fn move_place(db: &Db, scope: &Scope, actor: &Actor, id: Uuid, m: &Pla
         return Err(AppError::field("new_parent_id", "place.same_parent"));
     }
     let old_len = place.path.chars().count() as i32;
-    let end = crate::db::scope_sql::subtree_end(&place.path);
+    let end = crate::scope::subtree_end(&place.path);
     let mut tx = db.begin().await?;
     bump_version(&mut tx, "places", id, m.version, actor).await?;
     // A new segment under the new parent: the old one may be taken by a sibling there.

@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 use super::model::*;
 use super::store::{self, Candidate, CreateError, PersonFilter, Secret};
 use super::timeline::Event;
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 use crate::org::api::{IfMatch, if_match, with_etag};
-use crate::web::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, Id, Q};
 use crate::web::pagination::{PageParams, Paged};
 
@@ -38,7 +38,7 @@ pub struct PagedPeople {
 
 /// People living in the caller's scope; `q` searches names (Chinese, pinyin, initials).
 #[utoipa::path(get, path = "/api/v1/people", operation_id = "list_people", tag = "people", params(PersonFilter, PageParams),
-    responses((status = 200, body = PagedPeople), (status = 400, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = PagedPeople), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<PeopleQuery>) -> AppResult<Json<Paged<Person>>> {
     if q.tag.as_deref().is_some_and(|t| !t.is_empty() && Tag::parse(t).is_none()) {
         return Err(AppError::bad("error.bad_query"));
@@ -67,7 +67,7 @@ pub struct DuplicateBody {
 /// Register a person. Possible duplicates answer 409 with the candidates (repeat with
 /// `confirm_new=true` to create anyway); a registered ID number always answers 409.
 #[utoipa::path(post, path = "/api/v1/people", operation_id = "create_person", tag = "people", request_body = PersonInput, params(CreateQuery),
-    responses((status = 201, body = Person), (status = 409, body = DuplicateBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Person), (status = 409, body = DuplicateBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -92,7 +92,7 @@ pub async fn create(
 
 /// One person (numbers masked); 404 when missing or outside the caller's scope.
 #[utoipa::path(get, path = "/api/v1/people/{id}", operation_id = "get_person", tag = "people", params(("id" = uuid::Uuid, Path, description = "Person id")),
-    responses((status = 200, body = Person, headers(("ETag" = String, description = "Version"))), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Person, headers(("ETag" = String, description = "Version"))), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     crate::cases::pages::check_child_access(&st, &caller, &p).await?;
@@ -105,7 +105,7 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
 /// Leave `id_number` and `phone` out to keep them unchanged.
 #[utoipa::path(put, path = "/api/v1/people/{id}", operation_id = "update_person", tag = "people", request_body = PersonInput,
     params(("id" = uuid::Uuid, Path, description = "Person id"), ("If-Match" = Option<String>, Header, description = "Expected version")),
-    responses((status = 200, body = Person), (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Person), (status = 412, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -135,7 +135,7 @@ pub async fn update(
 
 /// Everything about the person the caller may see, newest first.
 #[utoipa::path(get, path = "/api/v1/people/{id}/timeline", operation_id = "get_person_timeline", tag = "people", params(("id" = uuid::Uuid, Path, description = "Person id")),
-    responses((status = 200, body = Vec<Event>), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<Event>), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn timeline(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Json<Vec<Event>>> {
     let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     crate::cases::pages::check_child_access(&st, &caller, &p).await?;
@@ -144,7 +144,7 @@ pub async fn timeline(State(st): State<AppState>, caller: Caller, Id(id): Id) ->
 
 /// Add a vulnerable-group tag period.
 #[utoipa::path(post, path = "/api/v1/people/{id}/tags", operation_id = "add_person_tag", tag = "people", request_body = TagInput, params(("id" = uuid::Uuid, Path, description = "Person id")),
-    responses((status = 201, body = PersonTag), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = PersonTag), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn add_tag(
     State(st): State<AppState>,
     caller: Caller,
@@ -173,7 +173,7 @@ pub struct Revealed {
 
 /// The full ID or phone number, with a reason; every reveal is audited.
 #[utoipa::path(post, path = "/api/v1/people/{id}/reveal", operation_id = "reveal_person_number", tag = "people", request_body = RevealInput, params(("id" = uuid::Uuid, Path, description = "Person id")),
-    responses((status = 200, body = Revealed), (status = 422, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Revealed), (status = 422, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn reveal(
     State(st): State<AppState>,
     caller: Caller,
@@ -196,8 +196,8 @@ pub struct EndTagInput {
 /// End a vulnerable-group tag period (the person left the group). Answers the person.
 #[utoipa::path(post, path = "/api/v1/person-tags/{id}/end", tag = "people", operation_id = "end_person_tag",
     request_body = EndTagInput, params(("id" = uuid::Uuid, Path, description = "Tag period id")),
-    responses((status = 200, body = Person), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Person), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn end_tag(
     State(st): State<AppState>,
     caller: Caller,

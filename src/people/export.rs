@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use super::model::Tag;
 use super::pages::ListQuery;
 use super::store::{self, PersonFilter, today};
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 use crate::ledger_xlsx::{self, Cell, Sheet};
-use crate::web::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::Q;
 
 /// An xlsx download with a file name people recognise (RFC 5987 for the Chinese part).
@@ -113,7 +113,7 @@ pub async fn build(
     }
     let today = today();
     let kept: Vec<_> = people.into_iter().filter(|p| !p.is_child(today)).collect();
-    let tr = crate::web::i18n::Tr(crate::web::i18n::Lang::Zh);
+    let tr = crate::i18n::Tr(crate::i18n::Lang::Zh);
     let mut tags: std::collections::HashMap<uuid::Uuid, Vec<String>> = std::collections::HashMap::new();
     for chunk in kept.chunks(500) {
         let ids: Vec<uuid::Uuid> = chunk.iter().map(|p| p.id).collect();

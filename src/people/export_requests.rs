@@ -13,10 +13,10 @@ use uuid::Uuid;
 
 use super::model::Tag;
 use super::pages::ListQuery;
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{Id, PageForm};
 use crate::web::render::{Ctx, page_with_status};
 
@@ -134,7 +134,7 @@ pub async fn create(State(st): State<AppState>, caller: Caller, PageForm(f): Pag
     let mut errors = FieldErrors::default();
     let reason = crate::web::form::clean_name(&f.reason, "reason", 500, &mut errors);
     if !errors.0.is_empty() {
-        let tr = crate::web::i18n::Tr(caller.lang);
+        let tr = crate::i18n::Tr(caller.lang);
         let error = errors.0.first().map(|(_, code)| tr.t(code));
         let ask = Ask { total, place_id: f.place_id, tag: f.tag, clients: f.clients, error };
         return render(&st, &caller, Some(ask), StatusCode::UNPROCESSABLE_ENTITY).await;

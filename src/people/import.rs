@@ -16,14 +16,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::*;
-use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{Caller, Scope};
 use crate::crypto::Keyring;
 use crate::db::Db;
 use crate::db::query::{self, Args};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::tabular;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{Id, PageForm};
 use crate::web::render::{Ctx, page, page_with_status};
 
@@ -609,7 +609,7 @@ pub async fn rejected_rows(st: &AppState, user_id: Uuid, id: Uuid) -> AppResult<
     Ok(Some((file, rows)))
 }
 
-fn localise(problems: Vec<Problem>, tr: crate::web::i18n::Tr) -> Vec<Problem> {
+fn localise(problems: Vec<Problem>, tr: crate::i18n::Tr) -> Vec<Problem> {
     problems.into_iter().map(|p| Problem { reason: tr.t(&p.reason), ..p }).collect()
 }
 

@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::import::{self, Started};
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 use crate::tabular;
-use crate::web::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::Id;
 
 /// One problem of one row.
@@ -72,15 +72,15 @@ impl ImportCommitted {
 /// written to the register yet.
 #[utoipa::path(post, path = "/api/v1/people/imports", tag = "people",
     request_body(content = String, content_type = "multipart/form-data", description = "The spreadsheet as the part `file`"),
-    responses((status = 200, body = ImportPreview), (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 413, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = ImportPreview), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn preview(
     State(st): State<AppState>,
     caller: Caller,
     mp: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Json<ImportPreview>> {
-    let tr = crate::web::i18n::Tr(caller.lang);
+    let tr = crate::i18n::Tr(caller.lang);
     let (name, bytes) =
         crate::web::form::uploaded_file(mp, "file").await?.ok_or(AppError::field("file", "import.no_file"))?;
     let table = tabular::read(&bytes, &name).map_err(|e| AppError::field("file", e.code()))?;
@@ -107,9 +107,9 @@ pub async fn preview(
 #[utoipa::path(post, path = "/api/v1/people/imports/{id}/commit", tag = "people",
     params(("id" = Uuid, Path, description = "The batch of a preview")),
     responses((status = 200, body = ImportCommitted), (status = 202, body = ImportCommitted),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)))]
 pub async fn commit(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     match import::start(&st, &caller, id).await? {
         Started::Finished(b) => Ok(Json(ImportCommitted::of(b)).into_response()),
@@ -124,9 +124,9 @@ pub async fn commit(State(st): State<AppState>, caller: Caller, Id(id): Id) -> A
 /// A batch of the caller's: how far its import got.
 #[utoipa::path(get, path = "/api/v1/people/imports/{id}", tag = "people",
     params(("id" = Uuid, Path, description = "The batch of a preview")),
-    responses((status = 200, body = ImportCommitted), (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = ImportCommitted), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
 pub async fn status(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Json<ImportCommitted>> {
     let b = import::batch_status(&st.db, caller.user_id, id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(ImportCommitted::of(b)))
@@ -137,8 +137,8 @@ pub async fn status(State(st): State<AppState>, caller: Caller, Id(id): Id) -> A
 #[utoipa::path(get, path = "/api/v1/people/imports/{id}/rejects", tag = "people",
     params(("id" = Uuid, Path, description = "The `rejects` id of a preview")),
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
-        (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody)))]
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn rejects(st: State<AppState>, caller: Caller, id: Id) -> AppResult<Response> {
     super::import_files::rejects(st, caller, id).await
 }

@@ -6,11 +6,11 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::import::{self, ImportRow, Rejected};
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 use crate::ledger_xlsx::{self, Cell, Sheet};
 use crate::people::export::xlsx_response;
-use crate::web::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::Id;
 
 /// The template's columns: header, required, what goes in, an example.
@@ -97,7 +97,7 @@ pub async fn template(_caller: Caller) -> AppResult<Response> {
 }
 
 /// The rejected rows with their original row number and what is wrong, in the caller's language.
-pub fn rejects_bytes(rows: &[Rejected], tr: crate::web::i18n::Tr) -> Result<Vec<u8>, AppError> {
+pub fn rejects_bytes(rows: &[Rejected], tr: crate::i18n::Tr) -> Result<Vec<u8>, AppError> {
     let mut headers = headers();
     headers.extend(["原行号", "问题"]);
     let rows = rows
@@ -126,7 +126,7 @@ pub fn rejects_bytes(rows: &[Rejected], tr: crate::web::i18n::Tr) -> Result<Vec<
 /// An upload's bad rows as xlsx, for its uploader only (anyone else: 404, like an unknown id).
 pub async fn rejects(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let (file, rows) = import::rejected_rows(&st, caller.user_id, id).await?.ok_or(AppError::NotFound)?;
-    let bytes = rejects_bytes(&rows, crate::web::i18n::Tr(caller.lang))?;
+    let bytes = rejects_bytes(&rows, crate::i18n::Tr(caller.lang))?;
     let stem = file.rsplit_once('.').map(|(s, _)| s).unwrap_or(&file);
     Ok(xlsx_response(bytes, &format!("{stem}-待修改.xlsx")))
 }

@@ -16,12 +16,9 @@ pub mod timeline;
 
 use axum::http::Method;
 
-use crate::app::{Access, RouteDef, r};
-use crate::auth::Role;
+use crate::web::{Access, RouteDef, r};
 
-/// Who works with resident files: the bureau, stations, communities and grid workers.
-pub const PEOPLE_ROLES: &[Role] =
-    &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker, Role::CommunityStaff, Role::GridWorker];
+pub use crate::roles::PEOPLE_ROLES;
 
 pub fn routes() -> Vec<RouteDef> {
     let people = Access::Roles(PEOPLE_ROLES);

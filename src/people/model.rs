@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::identity::{Phone, ResidentId, Sex, age_on};
-use crate::web::error::FieldErrors;
+use crate::error::FieldErrors;
 use crate::web::form::{clean_name, clean_optional};
 
 /// Vulnerable-group tags of GLOSSARY.md.

@@ -10,14 +10,14 @@ use uuid::Uuid;
 
 use super::model::*;
 use super::store::{self, Candidate, CreateError, PersonFilter, Secret, today};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::i18n::Tr;
 use crate::org::model::PlaceKind;
+use crate::web::AppState;
 use crate::web::conflict::{self, EditForm, EditValues, Resolution, Sealed};
-use crate::web::error::{AppError, AppResult, FieldErrors};
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
-use crate::web::i18n::Tr;
 use crate::web::pagination::PageParams;
 use crate::web::render::{Ctx, page, page_with_status};
 use crate::web::views::{FormPage, ListPage, query_of};

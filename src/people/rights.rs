@@ -11,12 +11,12 @@ use uuid::Uuid;
 
 use super::model::{Person, PersonTag};
 use super::store;
-use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::{Caller, Scope};
 use crate::crypto::Keyring;
 use crate::db::Db;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, Id};
 use crate::{read, write};
 
@@ -254,7 +254,7 @@ pub struct ReasonInput {
 
 /// Merge this record into another record of the same person (history kept).
 #[utoipa::path(post, path = "/api/v1/people/{id}/merge", operation_id = "merge_person", tag = "people", request_body = MergeInput, params(("id" = Uuid, Path, description = "The record that is folded in")),
-    responses((status = 200, body = Person), (status = 422, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Person), (status = 422, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn merge_api(
     State(st): State<AppState>,
     caller: Caller,
@@ -267,7 +267,7 @@ pub async fn merge_api(
 
 /// The person's full record, for their access request (PIPL); audited with the reason.
 #[utoipa::path(post, path = "/api/v1/people/{id}/access-export", operation_id = "export_person_access", tag = "people", request_body = ReasonInput, params(("id" = Uuid, Path, description = "Person id")),
-    responses((status = 200, body = FullRecord), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = FullRecord), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn access_export_api(
     State(st): State<AppState>,
     caller: Caller,
@@ -279,7 +279,7 @@ pub async fn access_export_api(
 
 /// Anonymise on a deletion request; case and service records stay.
 #[utoipa::path(post, path = "/api/v1/people/{id}/anonymise", operation_id = "anonymise_person", tag = "people", request_body = ReasonInput, params(("id" = Uuid, Path, description = "Person id")),
-    responses((status = 200, body = Person), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Person), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn anonymise_api(
     State(st): State<AppState>,
     caller: Caller,

@@ -10,8 +10,8 @@ use crate::auth::Scope;
 use crate::crypto::Keyring;
 use crate::db::query::{self, Args};
 use crate::db::{Backend, Db, Tx};
+use crate::error::{AppError, FieldErrors};
 use crate::org::model::PlaceKind;
-use crate::web::error::{AppError, FieldErrors};
 use crate::{read, write};
 
 pub const PERSON_COLS: &str = "p.id, p.name, p.sex, p.birth_date, p.id_masked, p.phone_masked, p.place_id, pl.name AS place_name, p.path, p.estate_id, e.name AS estate_name, p.building, p.unit, p.room, p.household_id, p.relation, p.merged_into, p.version, p.updated_at";
@@ -91,7 +91,7 @@ pub async fn list(
         let Some(place) = crate::org::store::get_place(db, scope, pid).await? else {
             return Ok((Vec::new(), 0));
         };
-        let end = crate::db::scope_sql::subtree_end(&place.path);
+        let end = crate::scope::subtree_end(&place.path);
         wh.push_str(&format!(" AND p.path >= {} AND p.path < {}", args.push(place.path), args.push(end)));
     }
     let clients = f.clients == Some(true);
@@ -418,7 +418,7 @@ pub async fn registered_elsewhere(db: &Db, actor: &Actor, via: &str, n: usize) -
     let bucket = format!("registered-elsewhere:{who}");
     // Each match counts: an import preview answers for every row of its file.
     let n32 = u32::try_from(n).unwrap_or(u32::MAX);
-    if !crate::web::ratelimit::hit_many(db, &bucket, n32, ELSEWHERE_PER_HOUR, 3600).await? {
+    if !crate::ratelimit::hit_many(db, &bucket, n32, ELSEWHERE_PER_HOUR, 3600).await? {
         return Err(AppError::TooMany);
     }
     audit::record_alone(
@@ -517,7 +517,7 @@ pub async fn insert(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
-    .map_err(crate::web::error::on_unique("id_number", "person.id_registered"))?;
+    .map_err(crate::error::on_unique("id_number", "person.id_registered"))?;
     crate::search::index_name(tx, id, path, &clean.name).await?;
     if household.is_some() {
         household_event(tx, actor, household_id, id, "joined", Some(relation), None, path).await?;
@@ -671,7 +671,7 @@ pub async fn update(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
-    .map_err(crate::web::error::on_unique("id_number", "person.id_registered"));
+    .map_err(crate::error::on_unique("id_number", "person.id_registered"));
     let n = match n {
         Ok(n) => n,
         Err(e @ AppError::Invalid(_)) => {

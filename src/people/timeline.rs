@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::model::{Person, Tag};
-use crate::app::AppState;
 use crate::auth::Caller;
-use crate::web::error::AppResult;
+use crate::error::AppResult;
+use crate::web::AppState;
 
 /// One entry of a person's timeline. Named apart from a request's `Event`, whose schema it
 /// would otherwise share.
@@ -44,7 +44,7 @@ pub async fn for_person(st: &AppState, caller: &Caller, person: &Person) -> AppR
 /// viewer may see.
 async fn household_events(st: &AppState, caller: &Caller, person: &Person) -> AppResult<Vec<Event>> {
     let Some(hid) = person.household_id else { return Ok(Vec::new()) };
-    let tr = crate::web::i18n::Tr(caller.lang);
+    let tr = crate::i18n::Tr(caller.lang);
     let rows = super::store::household_events(&st.db, &caller.scope, hid, person.id).await?;
     Ok(rows
         .into_iter()

@@ -13,10 +13,10 @@ use uuid::Uuid;
 use super::model::{Channel, IntakeInput, Status, validate_intake};
 use super::publication::PublicationInput;
 use super::store::{self, Event, Part, PartAction, Queue, Request};
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::org::api::{if_match, with_etag};
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, Id, Q};
 use crate::web::pagination::{PageParams, Paged};
 
@@ -45,7 +45,7 @@ pub struct PagedRequests {
 
 /// One page of a request queue, in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/requests", operation_id = "list_requests", tag = "requests", params(RequestsQuery),
-    responses((status = 200, body = PagedRequests), (status = 400, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = PagedRequests), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -70,7 +70,7 @@ pub async fn list(
 /// Take a request (staff intake: a call or a visit). The answer is the request as stored; its
 /// `number` is what the resident quotes.
 #[utoipa::path(post, path = "/api/v1/requests", operation_id = "create_request", tag = "requests", request_body = IntakeInput,
-    responses((status = 201, body = Request), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Request), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -113,7 +113,7 @@ pub struct RequestDetail {
 
 /// A request with its parts and timeline.
 #[utoipa::path(get, path = "/api/v1/requests/{id}", operation_id = "get_request", tag = "requests", params(("id" = Uuid, Path, description = "Request id")),
-    responses((status = 200, body = RequestDetail), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = RequestDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let viewer = store::viewer(&st.db, &caller).await?;
     let request = store::get(&st.db, &viewer, id).await?.ok_or(AppError::NotFound)?;
@@ -164,8 +164,8 @@ pub struct DispatchInput {
 /// 派单: send the request to one or more units.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/dispatch", operation_id = "dispatch_request", tag = "requests", request_body = DispatchInput,
     params(("id" = Uuid, Path, description = "Request id")),
-    responses((status = 200, body = Request), (status = 409, body = crate::openapi::ErrorBody),
-        (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Request), (status = 409, body = crate::error::ErrorBody),
+        (status = 412, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn dispatch(
     State(st): State<AppState>,
     caller: Caller,
@@ -204,8 +204,8 @@ pub struct PartStepInput {
 #[utoipa::path(post, path = "/api/v1/request-parts/{id}/actions", operation_id = "act_on_request_part", tag = "requests", request_body = PartStepInput,
     params(("id" = Uuid, Path, description = "Part id")),
     responses((status = 200, body = Request), (status = 204, description = "Done; the request is no longer visible to the caller"),
-        (status = 403, body = crate::openapi::ErrorBody), (status = 409, body = crate::openapi::ErrorBody),
-        (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+        (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 412, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn part_step(
     State(st): State<AppState>,
     caller: Caller,
@@ -255,8 +255,8 @@ pub struct CallbackInput {
 /// 回访: record the resident's satisfaction after resolution.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/callback", operation_id = "record_request_callback", tag = "requests", request_body = CallbackInput,
     params(("id" = Uuid, Path, description = "Request id")),
-    responses((status = 200, body = Request), (status = 409, body = crate::openapi::ErrorBody),
-        (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Request), (status = 409, body = crate::error::ErrorBody),
+        (status = 412, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn callback(
     State(st): State<AppState>,
     caller: Caller,
@@ -276,9 +276,9 @@ pub async fn callback(
 /// (empty: derived from the original, redacted). The original stays internal.
 #[utoipa::path(post, path = "/api/v1/requests/{id}/publication", operation_id = "set_request_publication", tag = "requests", request_body = PublicationInput,
     params(("id" = Uuid, Path, description = "Request id")),
-    responses((status = 200, body = Request), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody), (status = 412, body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Request), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 412, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn publication(
     State(st): State<AppState>,
     caller: Caller,
@@ -333,10 +333,10 @@ pub struct ExtensionInput {
 /// (`POST /api/v1/request-extensions/{id}/decision`).
 #[utoipa::path(post, path = "/api/v1/request-parts/{id}/extension", tag = "requests", operation_id = "ask_part_extension",
     request_body = ExtensionInput, params(("id" = Uuid, Path, description = "Part id")),
-    responses((status = 201, body = ExtensionView), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "The part is not open, or an extension already waits", body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = ExtensionView), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "The part is not open, or an extension already waits", body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn ask_extension(
     State(st): State<AppState>,
     caller: Caller,
@@ -378,10 +378,10 @@ pub struct ExtensionDecisionInput {
 /// The dispatcher approves or refuses an extension. Answers the request as it now stands.
 #[utoipa::path(post, path = "/api/v1/request-extensions/{id}/decision", tag = "requests", operation_id = "decide_part_extension",
     request_body = ExtensionDecisionInput, params(("id" = Uuid, Path, description = "Extension id")),
-    responses((status = 200, body = Request), (status = 403, body = crate::openapi::ErrorBody),
-        (status = 404, body = crate::openapi::ErrorBody),
-        (status = 409, description = "Already decided", body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Request), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "Already decided", body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn decide_extension(
     State(st): State<AppState>,
     caller: Caller,

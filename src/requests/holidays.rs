@@ -12,10 +12,10 @@ use serde::Deserialize;
 
 use super::calendar::{DayKind, HolidayRange, validate_ranges};
 use super::store;
-use crate::app::AppState;
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 use crate::people::model::parse_date;
-use crate::web::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::{PageForm, Q};
 use crate::web::render::{Ctx, page, page_with_status};
 
@@ -96,7 +96,7 @@ pub async fn save(
     caller: Caller,
     PageForm(f): PageForm<CalendarForm>,
 ) -> AppResult<Response> {
-    let tr = crate::web::i18n::Tr(caller.lang);
+    let tr = crate::i18n::Tr(caller.lang);
     let n = f.name.len().max(f.kind.len()).max(f.start.len()).max(f.end.len());
     let at = |v: &Vec<String>, i: usize| v.get(i).map(|s| s.trim().to_string()).unwrap_or_default();
     let mut rows: Vec<RowView> = (0..n)

@@ -12,16 +12,16 @@ use serde::Deserialize;
 
 use super::metrics::{self, Dimension, Report, Tally, percent};
 use super::store;
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::i18n::{Lang, Tr};
 use crate::ledger_xlsx::{self, Cell, Sheet};
 use crate::people::export::{unit_name, xlsx_response};
 use crate::people::model::parse_date;
 use crate::people::store::today;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::Q;
-use crate::web::i18n::{Lang, Tr};
 use crate::web::render::{Ctx, page, page_with_status};
 
 /// Who reads the figures: the bureau, stations and communities for their area, a department
@@ -189,7 +189,7 @@ pub async fn page_view(State(st): State<AppState>, caller: Caller, Q(q): Q<Metri
 
 /// The figures as JSON: counts per row, with the formula version they were computed by.
 #[utoipa::path(get, path = "/api/v1/requests/metrics", operation_id = "get_request_metrics", tag = "requests", params(MetricsQuery),
-    responses((status = 200, body = Report), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Report), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn api(State(st): State<AppState>, caller: Caller, Q(q): Q<MetricsQuery>) -> AppResult<Json<Report>> {
     let asked = parse(&q).map_err(AppError::Invalid)?;
     Ok(Json(compute(&st, &caller, &asked).await?))

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::code_enum;
-use crate::web::error::FieldErrors;
+use crate::error::FieldErrors;
 use crate::web::form::{clean_optional, clean_text};
 
 code_enum!(
@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn every_code_has_its_words_in_both_languages() {
-        use crate::web::i18n::{Lang, Tr};
+        use crate::i18n::{Lang, Tr};
         let mut keys: Vec<String> = Vec::new();
         keys.extend(Channel::ALL.iter().map(|c| c.label_key()));
         keys.extend(Status::ALL.iter().map(|c| c.label_key()));

@@ -12,25 +12,17 @@ use uuid::Uuid;
 use super::model::{Channel, IntakeInput, PartStatus, Satisfaction, Status, validate_intake};
 use super::publication::{PublicationInput, publish};
 use super::store::{self, Event, Extension, Part, PartAction, Queue, Request, Unit};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::org::model::PlaceKind;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
 use crate::web::pagination::PageParams;
 use crate::web::render::{Ctx, page, page_with_status};
 use crate::web::views::{FormPage, ListPage, query_of};
 
-/// Everyone who works requests: takes them, routes them or handles a part.
-pub const REQUEST_STAFF: &[Role] = &[
-    Role::BureauAdmin,
-    Role::StationManager,
-    Role::SocialWorker,
-    Role::CommunityStaff,
-    Role::GridWorker,
-    Role::DepartmentHandler,
-];
+pub use crate::roles::REQUEST_STAFF;
 /// Who takes a request on the phone or at the counter.
 pub const INTAKE_ROLES: &[Role] =
     &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker, Role::CommunityStaff, Role::GridWorker];
@@ -196,7 +188,7 @@ impl IntakeForm {
 }
 
 /// Category choices grouped as "group / name".
-pub async fn category_options(st: &AppState, tr: crate::web::i18n::Tr) -> AppResult<Vec<(String, String)>> {
+pub async fn category_options(st: &AppState, tr: crate::i18n::Tr) -> AppResult<Vec<(String, String)>> {
     let mut v = vec![(String::new(), tr.t("filter.choose"))];
     v.extend(
         store::categories(&st.db, true).await?.into_iter().map(|c| (c.code, format!("{} / {}", c.group_name, c.name))),
@@ -349,7 +341,7 @@ struct ExtensionView {
     unit: String,
 }
 
-pub fn event_text(tr: crate::web::i18n::Tr, e: &Event) -> String {
+pub fn event_text(tr: crate::i18n::Tr, e: &Event) -> String {
     let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
     let s = |k: &str| {
         detail.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(v.to_string()))).unwrap_or_default()
@@ -843,7 +835,7 @@ pub async fn timeline_events(
     let viewer = store::viewer(&st.db, caller).await?;
     let filter = store::ListFilter { person: Some(person), ..Default::default() };
     let (rows, _) = store::list(&st.db, &viewer, Queue::Area, &filter, 200, 0).await?;
-    let tr = crate::web::i18n::Tr(caller.lang);
+    let tr = crate::i18n::Tr(caller.lang);
     let day = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
     let mut out = Vec::new();
     for r in rows {

@@ -14,16 +14,16 @@ use serde::Deserialize;
 use super::model::{Channel, validate_intake};
 use super::pages::{IntakeForm, category_options, event_text, local};
 use super::store::{self, Request};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::{RequestInfo, Scope};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::files::upload::FormWithFiles;
+use crate::i18n::Tr;
 use crate::org::model::PlaceKind;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::ratelimit::Limit;
+use crate::web::AppState;
 use crate::web::extract::PageForm;
 use crate::web::form::{Field, apply_errors, general_errors};
-use crate::web::i18n::Tr;
-use crate::web::ratelimit::Limit;
 use crate::web::render::{Ctx, page, page_with_status};
 
 /// Reports one address may file per hour: enough for a family, not for a flood of spam.
@@ -178,7 +178,7 @@ pub async fn report(
     }
     // Refused at once when the hour is full; a report that is written counts in its own
     // transaction (one commit), a refused form in one of its own.
-    let limit = Limit::new(format!("report:{}", crate::web::ratelimit::address_key(&info.ip)), REPORTS_PER_HOUR, 3600);
+    let limit = Limit::new(format!("report:{}", crate::ratelimit::address_key(&info.ip)), REPORTS_PER_HOUR, 3600);
     if limit.exceeded(&st.db).await? {
         return Err(AppError::TooMany);
     }
@@ -313,9 +313,9 @@ pub async fn add_note(
     PageForm(f): PageForm<NoteForm>,
 ) -> AppResult<Response> {
     let r = store::by_tracking_code(&st.db, &code).await?.ok_or(AppError::NotFound)?;
-    if !crate::web::ratelimit::hit(
+    if !crate::ratelimit::hit(
         &st.db,
-        &format!("report-note:{}", crate::web::ratelimit::address_key(&info.ip)),
+        &format!("report-note:{}", crate::ratelimit::address_key(&info.ip)),
         REPORTS_PER_HOUR,
         3600,
     )
@@ -326,7 +326,7 @@ pub async fn add_note(
     match store::public_note(&st.db, &resident(&info), r.id, &f.note).await {
         Ok(()) => Ok(Redirect::to(&format!("/track/{code}")).into_response()),
         Err(AppError::Invalid(errors)) => {
-            let tr = crate::web::i18n::Tr(info.lang);
+            let tr = crate::i18n::Tr(info.lang);
             let msg = errors.0.first().map(|(_, code)| tr.t(code));
             let view = track_view(&st, &info, &code, false, f.note, msg).await?;
             Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY))

@@ -22,7 +22,7 @@ use super::store::{Event, REQUEST_COLS, REQUEST_FROM, Request, Viewer};
 use crate::audit::{self, Actor, Entry};
 use crate::db::Db;
 use crate::db::query::{self, Args};
-use crate::web::error::{AppError, FieldErrors};
+use crate::error::{AppError, FieldErrors};
 use crate::write;
 
 /// Longest public wording and address staff may write.
@@ -371,7 +371,7 @@ pub async fn extras(db: &Db, rows: &[Request]) -> Result<HashMap<Uuid, Extras>, 
 /// A step as the public reads it, in words, in the reader's language: what happened (a unit's
 /// name where one acted), and the note its writer made public. Never an internal note, never
 /// a code (the accepted step's note is the channel it came by).
-pub fn status_note(tr: crate::web::i18n::Tr, e: &Event, public_note: Option<&str>) -> String {
+pub fn status_note(tr: crate::i18n::Tr, e: &Event, public_note: Option<&str>) -> String {
     let text = if e.kind == "accepted" { tr.t("request_event.accepted") } else { super::pages::event_text(tr, e) };
     match public_note {
         Some(n) => format!("{text}{}{n}", tr.t("request.note_separator")),

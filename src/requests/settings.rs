@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::model::DefaultUnit;
 use super::store::{self, CategoryInput};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::org::model::OrgKind;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::PageForm;
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
 use crate::web::render::{Ctx, page, page_with_status};

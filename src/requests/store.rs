@@ -18,7 +18,7 @@ use crate::auth::{Caller, Role, Scope};
 use crate::crypto::Keyring;
 use crate::db::query::{self, Args};
 use crate::db::{Backend, Db, Tx};
-use crate::web::error::{AppError, FieldErrors};
+use crate::error::{AppError, FieldErrors};
 use crate::write;
 
 // ---- categories -------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ pub async fn save_category(db: &Db, scope: &Scope, actor: &Actor, input: &Catego
         .execute(c)
         .await
         .map(|r| r.rows_affected()))
-        .map_err(crate::web::error::on_unique("code", "request.category_exists"))?,
+        .map_err(crate::error::on_unique("code", "request.category_exists"))?,
     };
     if n == 0 {
         return Err(AppError::Stale);
@@ -704,7 +704,7 @@ pub struct Intake<'a> {
     /// Photos sent with the report, already checked and staged.
     pub photos: &'a [crate::files::Staged],
     /// A post limit counted in the request's own transaction (public page, Open311 apps).
-    pub limit: Option<&'a crate::web::ratelimit::Limit>,
+    pub limit: Option<&'a crate::ratelimit::Limit>,
     /// The category, when the caller has already read it for intake (its code is the form's).
     pub category: Option<&'a IntakeCategory>,
 }
@@ -857,7 +857,7 @@ struct NewRequest {
     year: i64,
     /// The number, when it was taken ahead of the transaction ([`number_ahead`]).
     number: Option<String>,
-    limit: Option<crate::web::ratelimit::Limit>,
+    limit: Option<crate::ratelimit::Limit>,
     category: String,
     /// The category's name, indexed with the text.
     category_name: String,

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
 use crate::hazards::api::PagedHazards;
 use crate::people::api::PagedPeople;
 use crate::requests::api::PagedRequests;
-use crate::web::error::{AppError, AppResult};
 use crate::web::extract::Q;
 use crate::web::pagination::PageParams;
 
@@ -52,12 +52,12 @@ pub struct SearchResults {
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQuery),
     responses(
         (status = 200, body = SearchResults),
-        (status = 400, description = "No query, or a bad parameter", body = crate::openapi::ErrorBody),
-        (status = 401, description = "Not signed in", body = crate::openapi::ErrorBody),
-        (status = 403, description = "The role reads none of these records", body = crate::openapi::ErrorBody),
+        (status = 400, description = "No query, or a bad parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::error::ErrorBody),
+        (status = 403, description = "The role reads none of these records", body = crate::error::ErrorBody),
     ))]
 pub async fn search(
-    State(st): State<crate::app::AppState>,
+    State(st): State<crate::web::AppState>,
     caller: Caller,
     Q(q): Q<SearchQuery>,
 ) -> AppResult<Json<SearchResults>> {

@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use pinyin::{ToPinyin, ToPinyinMulti};
 use uuid::Uuid;
 
-use crate::app::{Access, RouteDef, r};
 use crate::auth::Scope;
 use crate::db::query::{self, Args};
 use crate::db::{Db, Tx};
+use crate::web::{Access, RouteDef, r};
 use crate::write;
 
 fn is_cjk(c: char) -> bool {

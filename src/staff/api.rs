@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::store::{self, Staff, StaffFilter, StaffInput};
-use crate::app::AppState;
 use crate::auth::Caller;
-use crate::web::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult};
+use crate::web::AppState;
 use crate::web::extract::{ApiJson, Id, Q};
 use crate::web::pagination::{PageParams, Paged};
 
@@ -44,7 +44,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<StaffQuery
 
 /// One staff account; 404 when missing or outside scope.
 #[utoipa::path(get, path = "/api/v1/staff/{id}", operation_id = "get_staff_member", tag = "staff", params(("id" = Uuid, Path, description = "Account id")),
-    responses((status = 200, body = Staff), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Staff), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Json<Staff>> {
     Ok(Json(store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?))
 }
@@ -59,7 +59,7 @@ pub struct Created {
 /// Create a staff account bound to places inside the caller's scope.
 #[utoipa::path(post, path = "/api/v1/staff", operation_id = "create_staff_member", tag = "staff", request_body = StaffInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response")),
-    responses((status = 201, body = Created), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = Created), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -73,8 +73,8 @@ pub async fn create(
 /// write answers 412. Role and places follow the same rules as on creation.
 #[utoipa::path(put, path = "/api/v1/staff/{id}", operation_id = "update_staff_member", tag = "staff", request_body = StaffInput,
     params(("id" = Uuid, Path, description = "Account id"), ("If-Match" = Option<String>, Header, description = "Expected version")),
-    responses((status = 200, body = Staff), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 412, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Staff), (status = 404, body = crate::error::ErrorBody),
+        (status = 412, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -101,8 +101,8 @@ pub struct DisabledInput {
 /// Disable or enable a staff account.
 #[utoipa::path(post, path = "/api/v1/staff/{id}/disabled", operation_id = "set_staff_member_disabled", tag = "staff",
     request_body = DisabledInput, params(("id" = Uuid, Path, description = "Account id")),
-    responses((status = 200, body = Staff), (status = 404, body = crate::openapi::ErrorBody),
-        (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Staff), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn set_disabled(
     State(st): State<AppState>,
     caller: Caller,
@@ -122,7 +122,7 @@ pub struct PasswordReset {
 /// Set a new one-time password; the account's sessions and API tokens end.
 #[utoipa::path(post, path = "/api/v1/staff/{id}/password-reset", operation_id = "reset_staff_member_password", tag = "staff",
     params(("id" = Uuid, Path, description = "Account id")),
-    responses((status = 200, body = PasswordReset), (status = 404, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = PasswordReset), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn reset_password(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Json<PasswordReset>> {
     let pass = store::reset_password(&st.db, &caller.scope, &caller.actor(), Some(caller.role), id, None).await?;
     Ok(Json(PasswordReset { one_time_password: pass }))

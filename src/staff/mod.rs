@@ -6,8 +6,8 @@ pub mod store;
 
 use axum::http::Method;
 
-use crate::app::{Access, RouteDef, r};
-use crate::auth::roles::{ORG_ADMINS, STAFF_READERS};
+use crate::roles::{ORG_ADMINS, STAFF_READERS};
+use crate::web::{Access, RouteDef, r};
 
 pub fn routes() -> Vec<RouteDef> {
     let read = Access::Roles(STAFF_READERS);

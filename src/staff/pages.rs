@@ -8,10 +8,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::store::{self, Staff, StaffFilter, StaffInput};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::org::model::PlaceKind;
-use crate::web::error::{AppError, AppResult, FieldErrors};
+use crate::web::AppState;
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
 use crate::web::pagination::PageParams;
@@ -55,7 +55,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
         Field::select(tr, "role", "field.role", q.role.as_deref().unwrap_or(""), roles, false),
     ];
     view.query = query_of(&[("q", q.q), ("role", q.role)]);
-    if caller.is(crate::auth::roles::ORG_ADMINS) {
+    if caller.is(crate::roles::ORG_ADMINS) {
         view.actions.push((tr.t("staff.new").to_string(), "/staff/new".into()));
     }
     Ok(page(&view))

@@ -10,8 +10,8 @@ use crate::audit::{self, Actor, Entry};
 use crate::auth::{Role, Scope, password, session, tokens};
 use crate::db::Db;
 use crate::db::query::{self, Args};
+use crate::error::{AppError, FieldErrors, on_unique};
 use crate::org::store::like_pattern;
-use crate::web::error::{AppError, FieldErrors, on_unique};
 use crate::{read, write};
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]

@@ -16,28 +16,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use tower::Layer;
 
-/// Checks a configured base path: empty (served at the root), or `/segment[/segment…]` of
-/// URL-safe characters with no trailing slash.
-pub fn parse(raw: &str) -> Result<String, String> {
-    let trimmed = raw.trim().trim_end_matches('/');
-    if trimmed.is_empty() {
-        return Ok(String::new());
-    }
-    let ok = trimmed.starts_with('/')
-        && trimmed[1..].split('/').all(|seg| {
-            !seg.is_empty()
-                && seg != "."
-                && seg != ".."
-                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-        });
-    if ok {
-        Ok(trimmed.to_string())
-    } else {
-        Err(format!("base_path must look like /linli (segments of letters, digits, - . _ ~), not {raw:?}"))
-    }
-}
-
-/// `app` served under `base` (from [`parse`]); with no base path, `app` itself.
+/// `app` served under `base` (from [`crate::config::parse_base_path`]); with no base path, `app` itself.
 pub fn wrap(app: Router, base: &str) -> Router {
     if base.is_empty() {
         return app;
@@ -169,7 +148,8 @@ pub fn rewrite_html(html: &[u8], base: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::{cookie_path, parse, rewrite_html};
+    use super::{cookie_path, rewrite_html};
+    use crate::config::parse_base_path as parse;
 
     #[test]
     fn base_paths_are_checked() {

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::app::RouteDef;
-use crate::web::error::AppError;
-use crate::web::i18n::Lang;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::web::RouteDef;
 
 /// Which posts take uploads, for the layers that read a body before the router has picked its
 /// route (`body_read` reads every body before the overload queue; the idempotency layer
@@ -55,7 +55,7 @@ impl RouteLimits {
     }
 }
 
-/// The language of an error answered before `auth::resolve` has run, as it would pick it:
+/// The language of an error answered before `web::caller::resolve` has run, as it would pick it:
 /// the language cookie, else for the API its Accept-Language, else Chinese.
 pub fn lang_before_session(headers: &HeaderMap, path: &str) -> Lang {
     crate::web::cookie(headers, "linli_lang").and_then(|v| Lang::parse(&v)).unwrap_or_else(|| {

@@ -10,9 +10,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::auth::{Caller, RequestInfo};
-use crate::web::error::AppError;
+use crate::error::AppError;
+use crate::web::AppState;
 
 pub async fn protect(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)

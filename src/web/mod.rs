@@ -1,25 +1,29 @@
-//! Web plumbing shared by every domain: page context, extractors, CSRF, errors, assets.
+//! Web plumbing shared by every domain: the state, the route table's types, the caller's
+//! resolution, page context, extractors, CSRF, assets. Errors, languages and rate limits live a
+//! floor below (`crate::error`, `crate::i18n`, `crate::ratelimit`) because sign-in uses them
+//! too; they are re-exported here so that domains find all of the web in one place.
 
 pub mod assets;
 pub mod base_path;
 pub mod body_limit;
-pub mod body_read;
+pub mod caller;
 pub mod conflict;
 pub mod csrf;
-pub mod error;
 pub mod extract;
 pub mod form;
-pub mod i18n;
-pub mod idempotency;
+pub mod georeport;
 pub mod overload;
 pub mod pagination;
-pub mod ratelimit;
 pub mod render;
+pub mod routes;
 pub mod security;
 pub mod server;
 pub mod views;
 
+pub use crate::state::AppState;
+pub use crate::{error, i18n, ratelimit};
 use axum::http::HeaderMap;
+pub use routes::{Access, RouteDef, r};
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

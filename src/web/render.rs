@@ -52,14 +52,14 @@ impl Ctx {
 }
 
 fn nav_for(role: Role, path: &str) -> Vec<NavItem> {
-    use crate::auth::roles::*;
+    use crate::roles::*;
     let mut items: Vec<(&'static str, &'static str, bool)> = vec![("/", "nav.home", true)];
-    items.push(("/people", "nav.people", crate::people::PEOPLE_ROLES.contains(&role)));
-    items.push(("/cases", "nav.cases", crate::cases::pages::CASE_READERS.contains(&role)));
-    items.push(("/requests", "nav.requests", crate::requests::pages::REQUEST_STAFF.contains(&role)));
-    items.push(("/hazards", "nav.hazards", crate::hazards::pages::HAZARD_STAFF.contains(&role)));
-    items.push(("/patrols", "nav.patrols", crate::hazards::pages::HAZARD_STAFF.contains(&role)));
-    items.push(("/map", "nav.map", crate::map::MAP_READERS.contains(&role)));
+    items.push(("/people", "nav.people", PEOPLE_ROLES.contains(&role)));
+    items.push(("/cases", "nav.cases", CASE_READERS.contains(&role)));
+    items.push(("/requests", "nav.requests", REQUEST_STAFF.contains(&role)));
+    items.push(("/hazards", "nav.hazards", HAZARD_STAFF.contains(&role)));
+    items.push(("/patrols", "nav.patrols", HAZARD_STAFF.contains(&role)));
+    items.push(("/map", "nav.map", MAP_READERS.contains(&role)));
     items.push(("/places", "nav.places", ORG_READERS.contains(&role)));
     items.push(("/estates", "nav.estates", ORG_READERS.contains(&role)));
     items.push(("/stations", "nav.stations", ORG_READERS.contains(&role)));
@@ -123,7 +123,7 @@ pub fn error_at(e: AppError, lang: Lang, path: &str) -> Response {
 fn open311_error(res: Response, lang: Lang, path: &str) -> Response {
     let status = res.status();
     let code = res.extensions().get::<ErrorInfo>().map_or_else(|| bare_code(status), |i| i.code);
-    crate::open311::error_at(path, status, &Tr(lang).t(code))
+    super::georeport::error_at(path, status, &Tr(lang).t(code))
 }
 
 /// The code of an error answered without one (a framework rejection such as 405).
@@ -209,7 +209,7 @@ fn localise_details(details: &serde_json::Value, tr: Tr) -> serde_json::Value {
 
 /// Middleware: gives every error response its body.
 pub async fn render_errors(
-    axum::extract::State(st): axum::extract::State<crate::app::AppState>,
+    axum::extract::State(st): axum::extract::State<crate::web::AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {

@@ -71,7 +71,7 @@ async fn backup_while_writing_then_restore_and_check() {
         cfg.data_dir = dir.path().to_path_buf();
         cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
         let db = linli::db::Db::connect(&cfg).await.unwrap();
-        db.migrate().await.unwrap();
+        linli::app::migrate(&db).await.unwrap();
         (db, cfg)
     };
     linli::demo::load(&db, "backup-test-password").await.unwrap();
@@ -189,7 +189,7 @@ async fn postgres_backup_and_restore_round_trip() {
     cfg.database_url = url_of(&src);
     cfg.secret_key = Some(secret.clone());
     let db = linli::db::Db::connect(&cfg).await.unwrap();
-    db.migrate().await.unwrap();
+    linli::app::migrate(&db).await.unwrap();
     linli::demo::load(&db, "pg-backup-password").await.unwrap();
     db.close().await;
     let (ok, out) =
@@ -507,7 +507,7 @@ async fn an_altered_backup_is_refused_before_anything_is_restored() {
         cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
         cfg.secret_key = Some(secret.clone());
         let db = linli::db::Db::connect(&cfg).await.unwrap();
-        db.migrate().await.unwrap();
+        linli::app::migrate(&db).await.unwrap();
         linli::demo::load(&db, "backup-mac-password").await.unwrap();
         linli::demo::load_requests_and_hazards(&db, &cfg.keyring().unwrap()).await.unwrap();
         db.close().await;
@@ -566,7 +566,7 @@ async fn an_anchor_kept_outside_finds_rows_cut_from_the_end() {
     cfg.data_dir = dir.path().to_path_buf();
     cfg.database_url = format!("sqlite://{}", dir.path().join("linli.db").display());
     let db = linli::db::Db::connect(&cfg).await.unwrap();
-    db.migrate().await.unwrap();
+    linli::app::migrate(&db).await.unwrap();
     linli::demo::load(&db, "anchor-password").await.unwrap();
     let out = linli(dir.path()).args(["audit-anchor", "--store"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

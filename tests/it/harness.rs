@@ -46,7 +46,7 @@ pub async fn fresh_db(dir: &std::path::Path) -> (Db, Config) {
         }
         Err(_) => Db::connect(&cfg).await.unwrap(),
     };
-    db.migrate().await.unwrap();
+    linli::app::migrate(&db).await.unwrap();
     (db, cfg)
 }
 

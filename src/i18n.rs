@@ -81,8 +81,8 @@ fn quality(v: &str) -> Option<u16> {
     (q <= 1000).then_some(q)
 }
 
-pub const ZH_SOURCE: &str = include_str!("../../locales/zh-CN.toml");
-pub const EN_SOURCE: &str = include_str!("../../locales/en.toml");
+pub const ZH_SOURCE: &str = include_str!("../locales/zh-CN.toml");
+pub const EN_SOURCE: &str = include_str!("../locales/en.toml");
 
 pub fn flatten(source: &str) -> HashMap<String, String> {
     fn walk(prefix: &str, v: &toml::Value, out: &mut HashMap<String, String>) {

@@ -165,6 +165,13 @@ pub fn errors(fmt: Fmt, status: StatusCode, descriptions: &[String]) -> Response
     list(fmt, status, "errors", "error", &recs)
 }
 
+/// An error answered outside the handlers (a body over a limit, a bad Idempotency-Key, a
+/// method the route lacks) in the specification's error list, in the format the path names.
+pub fn error_at(path: &str, status: StatusCode, message: &str) -> Response {
+    let fmt = path.rsplit('/').next().and_then(split).map_or(Fmt::Json, |(_, fmt)| fmt);
+    errors(fmt, status, &[message.to_string()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,77 +1,40 @@
 //! Application state and router assembly. Every route is declared once, with its access rule,
 //! in its domain's `routes()`; the router and the authorisation test are both built from that list.
+//! This is the one place that knows every domain: it sits on top of the crate (with `cli` and
+//! `demo`), and nothing below it uses it.
+
+pub mod body_read;
+pub mod idempotency;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::handler::Handler;
-use axum::http::Method;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{MethodFilter, MethodRouter};
-use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::audit::{self, Entry};
-use crate::auth::{Caller, RequestInfo, Role};
-use crate::config::Config;
+use crate::auth::{Caller, RequestInfo};
 use crate::db::Db;
-use crate::web::error::AppError;
+use crate::error::AppError;
 
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub cfg: Arc<Config>,
-    pub metrics: PrometheusHandle,
-    pub keys: Arc<crate::crypto::Keyring>,
-    pub files: Arc<crate::files::Files>,
-}
+pub use crate::state::AppState;
+pub use crate::web::routes::{Access, RouteDef, r};
 
-/// Who may call a route. Data scope is enforced further in, inside each query.
-#[derive(Debug, Clone, Copy)]
-pub enum Access {
-    Public,
-    /// Any signed-in user.
-    Signed,
-    Roles(&'static [Role]),
-}
-
-impl Access {
-    pub fn allows(&self, role: Role) -> bool {
-        match self {
-            Access::Public | Access::Signed => true,
-            Access::Roles(roles) => roles.contains(&role),
-        }
+/// Brings a database up to this version: the schema; the keyed link that rows chained before
+/// links were keyed are owed, in the run that adds the MAC column and only then; and the
+/// reference data the bureau edits later (shipped instruments, follow-up tiers, request
+/// categories and the holiday table).
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    if db.migrate_schema().await? {
+        audit::key_the_chain(db).await?;
     }
-}
-
-pub struct RouteDef {
-    pub method: Method,
-    pub path: &'static str,
-    pub access: Access,
-    pub handler: MethodRouter<AppState>,
-    /// Takes spreadsheet uploads up to `max_import_bytes` instead of `max_body_bytes`.
-    pub upload: bool,
-}
-
-impl RouteDef {
-    pub fn upload(mut self) -> Self {
-        self.upload = true;
-        self
-    }
-}
-
-/// Declares one route: method, path, access rule, handler.
-pub fn r<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> RouteDef
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    let filter = MethodFilter::try_from(method.clone()).expect("standard method");
-    RouteDef { method, path, access, handler: axum::routing::on(filter, handler), upload: false }
+    crate::cases::instruments::ensure_defaults(db).await?;
+    crate::requests::defaults::ensure(db).await?;
+    Ok(())
 }
 
 pub fn all_routes() -> Vec<RouteDef> {
@@ -146,16 +109,16 @@ pub fn router(st: AppState) -> Router {
         .fallback(|| async { AppError::NotFound })
         .layer(from_fn_with_state(st.clone(), crate::web::csrf::protect))
         .layer(from_fn_with_state(st.clone(), crate::web::render::render_errors))
-        .layer(from_fn_with_state((st.clone(), limits.clone()), crate::web::idempotency::layer))
-        .layer(from_fn_with_state(st.clone(), crate::auth::resolve))
+        .layer(from_fn_with_state((st.clone(), limits.clone()), crate::app::idempotency::layer))
+        .layer(from_fn_with_state(st.clone(), crate::web::caller::resolve))
         .layer(RequestBodyLimitLayer::new(outer_limit))
         .layer(from_fn_with_state(outer_limit, crate::web::body_limit::outer))
         .with_state(st.clone());
     let body_read =
-        crate::web::body_read::BodyRead::new(limits, outer_limit, st.cfg.upload_budget_bytes, st.cfg.body_timeout);
+        crate::app::body_read::BodyRead::new(limits, outer_limit, st.cfg.upload_budget_bytes, st.cfg.body_timeout);
     let app = crate::web::overload::shed(app, st.cfg.max_in_flight, st.cfg.max_queued, st.cfg.max_queue_wait)
         // Outside the queue: a body still on its way holds no slot.
-        .layer(from_fn_with_state((st.clone(), Arc::new(body_read)), crate::web::body_read::read))
+        .layer(from_fn_with_state((st.clone(), Arc::new(body_read)), crate::app::body_read::read))
         .layer(from_fn_with_state(st.cfg.secure_cookies, crate::web::security::headers))
         .layer(CatchPanicLayer::new());
     // Outside every layer that reads the path; the access log outside all, so that it sees
@@ -170,8 +133,7 @@ pub const DENIALS_AUDITED_PER_MINUTE: u32 = 10;
 /// minute: a script hammering a forbidden route must not write one hash-chained row per
 /// request. Past the cap the denials are only counted (the rate-limit row of the window).
 async fn record_denial(st: &AppState, caller: &Caller, route: String) -> Result<(), sqlx::Error> {
-    let limit =
-        crate::web::ratelimit::Limit::new(format!("audit403:{}", caller.user_id), DENIALS_AUDITED_PER_MINUTE, 60);
+    let limit = crate::ratelimit::Limit::new(format!("audit403:{}", caller.user_id), DENIALS_AUDITED_PER_MINUTE, 60);
     let mut tx = st.db.begin().await?;
     if limit.hit_in(&mut tx).await? {
         audit::record(

@@ -22,9 +22,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::BodyExt;
 
-use super::body_limit::{RouteLimits, lang_before_session};
-use super::error::AppError;
 use crate::app::AppState;
+use crate::error::AppError;
+use crate::web::body_limit::{RouteLimits, lang_before_session};
 
 /// Seconds a client turned away for want of budget is asked to wait.
 const RETRY_AFTER: &str = "2";
@@ -127,7 +127,7 @@ pub async fn read(State((st, br)): State<(AppState, Arc<BodyRead>)>, req: Reques
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let lang = lang_before_session(req.headers(), &path);
     let refuse = |e: AppError| {
-        let mut res = super::render::error_at(e, lang, &path);
+        let mut res = crate::web::render::error_at(e, lang, &path);
         // The rest of the body is not read: the connection cannot carry another request.
         res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         res
@@ -141,7 +141,7 @@ pub async fn read(State((st, br)): State<(AppState, Arc<BodyRead>)>, req: Reques
     if declared.is_some_and(|n| n > limit as u64) {
         return refuse(AppError::TooLarge);
     }
-    let client = super::ratelimit::address_key(&crate::auth::client_ip(&st, &req));
+    let client = crate::ratelimit::address_key(&crate::auth::client_ip(&st, &req));
     // Refused before it is sent when it cannot fit now; what is sent is counted as it comes.
     if declared.is_some_and(|n| !br.budget.has_room(&client, n)) {
         return busy();

@@ -32,8 +32,8 @@ use crate::app::AppState;
 use crate::auth::{Caller, RequestInfo};
 use crate::db::claims::{self, Claim};
 use crate::db::{BoxFuture, Tx};
+use crate::error::AppError;
 use crate::web::body_limit::RouteLimits;
-use crate::web::error::AppError;
 use crate::{read, write};
 
 const MAX_STORED: usize = 1024 * 1024;

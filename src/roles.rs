@@ -91,3 +91,36 @@ pub const ORG_READERS: &[Role] = &[
 ];
 /// Who may see the staff directory of their scope.
 pub const STAFF_READERS: &[Role] = &[Role::BureauAdmin, Role::SystemAdmin, Role::StationManager];
+// Who sees each part of the navigation. The domains own these sets and re-export them; they
+// live here so that the page frame, which draws the navigation, needs no domain.
+
+/// Who works with resident files: the bureau, stations, communities and grid workers.
+pub const PEOPLE_ROLES: &[Role] =
+    &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker, Role::CommunityStaff, Role::GridWorker];
+
+/// Who reads case files (the bureau reads, but not counselling notes without a reason).
+pub const CASE_READERS: &[Role] = &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker];
+
+/// Everyone who works requests: takes them, routes them or handles a part.
+pub const REQUEST_STAFF: &[Role] = &[
+    Role::BureauAdmin,
+    Role::StationManager,
+    Role::SocialWorker,
+    Role::CommunityStaff,
+    Role::GridWorker,
+    Role::DepartmentHandler,
+];
+
+/// Everyone who registers and follows hazards in their area.
+pub const HAZARD_STAFF: &[Role] =
+    &[Role::BureauAdmin, Role::StationManager, Role::SocialWorker, Role::CommunityStaff, Role::GridWorker];
+
+/// Everyone who works requests or hazards in an area.
+pub const MAP_READERS: &[Role] = &[
+    Role::BureauAdmin,
+    Role::StationManager,
+    Role::SocialWorker,
+    Role::CommunityStaff,
+    Role::GridWorker,
+    Role::DepartmentHandler,
+];

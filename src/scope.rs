@@ -1,4 +1,46 @@
+//! The data scope (district > street > community > grid) and the SQL that enforces it. Both the
+//! database layer and authentication sit above this file: a scope is the materialised paths of
+//! the places an account is bound to, and every list and fetch of place-bound data filters by
+//! them inside its SQL.
+//!
 //! Builds the `path` range filter that confines a query to a caller's data scope.
+
+use crate::roles::Role;
+
+/// The data scope: the materialised paths of the places a user is bound to. Every list and
+/// fetch of place-bound data filters by these inside its SQL.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub roots: Vec<String>,
+    /// Sees people as a station does (station managers and social workers): a person with a
+    /// case is seen by the station holding it, wherever they live, and not by the one serving
+    /// their address while another station holds an open case of theirs
+    /// (`people::store::visible`). Everyone else sees the people living in their places.
+    pub casework: bool,
+}
+
+impl Scope {
+    /// The scope of an account of `role` bound to places with these paths.
+    pub fn of(roots: Vec<String>, role: Role) -> Scope {
+        Scope { roots, casework: matches!(role, Role::StationManager | Role::SocialWorker) }
+    }
+    pub fn covers(&self, path: &str) -> bool {
+        self.roots.iter().any(|r| path.starts_with(r.as_str()))
+    }
+    /// Every root is a district or above (a city; paths of at most two segments): the scope
+    /// holds nearly every record, which some queries plan for.
+    pub fn is_district_wide(&self) -> bool {
+        !self.roots.is_empty() && self.roots.iter().all(|r| r.trim_matches('/').split('/').count() <= 2)
+    }
+    /// SQL fragment restricting `col` (a place path) to the scope, placeholders from `$first`.
+    pub fn filter(&self, col: &str, first: usize) -> (String, Vec<String>) {
+        path_filter(col, &self.roots, first)
+    }
+    /// As `filter`, plus the places above the scope (for shared records such as departments).
+    pub fn filter_visible(&self, col: &str, first: usize) -> (String, Vec<String>) {
+        path_or_ancestor_filter(col, &self.roots, first)
+    }
+}
 
 /// `(col >= $n AND col < $n+1) OR …` for each place the caller is bound to; `1=0` when none.
 /// Returns the SQL fragment and the values to bind, in order, starting at placeholder `first`.

@@ -154,3 +154,40 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+// The error body as the OpenAPI document describes it; `AppError` writes the same shape.
+
+/// Every error answer of the API.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable snake_case code, e.g. `not_found`, `invalid`, `stale`.
+    pub code: String,
+    /// Human-readable text in the caller's language.
+    pub message: String,
+    /// The fields at fault (422), what the parser objected to (400), or null.
+    pub details: Option<ErrorDetails>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ErrorDetails {
+    Fields(Vec<FieldError>),
+    Reason(ErrorReason),
+}
+
+/// One field's fault.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The field's name in the body (or `item_<key>` for an assessment's item).
+    pub field: String,
+    /// Stable message code, e.g. `error.required`.
+    pub code: String,
+    /// The message in the caller's language.
+    pub message: String,
+}
+
+/// Why the request could not be read.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorReason {
+    pub reason: String,
+}
