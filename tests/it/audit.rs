@@ -354,7 +354,7 @@ async fn a_legacy_chain_is_keyed_once_and_a_stripped_one_never() {
     assert_eq!(r.first_break, Some((1, "not covered by a MAC the keyring can check")), "{r:?}");
     // A chain stripped of its MACs after they were added is not keyed over by the next start
     // (that would vouch for whatever was edited while they were gone), nor chained onto.
-    linli::app::migrate(&db).await.unwrap();
+    linli::app::migrate(db).await.unwrap();
     let r = linli::audit::store::verify_chain(db).await.unwrap();
     assert_eq!(r.first_break, Some((1, "not covered by a MAC the keyring can check")), "{r:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.keyed'").await, 0);
@@ -371,7 +371,7 @@ async fn a_legacy_chain_is_keyed_once_and_a_stripped_one_never() {
     assert!(r.first_break.is_none(), "{r:?}");
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.keyed'").await, 1);
     linli::audit::key_the_chain(db).await.unwrap();
-    linli::app::migrate(&db).await.unwrap();
+    linli::app::migrate(db).await.unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.keyed'").await, 1, "once");
     app.login("bureau").await;
     strip("UPDATE audit_log SET mac = NULL WHERE seq = (SELECT MAX(seq) FROM audit_log) - 1").await;
