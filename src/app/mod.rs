@@ -1,4 +1,4 @@
-//! Application state and router assembly. Every route is declared once, with its access rule,
+//! Router assembly and start-up migration. Every route is declared once, with its access rule,
 //! in its domain's `routes()`; the router and the authorisation test are both built from that list.
 //! This is the one place that knows every domain: it sits on top of the crate (with `cli` and
 //! `demo`), and nothing below it uses it.
