@@ -727,6 +727,18 @@ pub async fn decide_closure(
             vec![today().into(), actor.id.unwrap_or_default().into()],
         )
         .await?;
+        // A closed case is nobody's to accept: an offer still pending is withdrawn with it, so
+        // it leaves the receiving manager's list instead of waiting there to answer 409.
+        write!(&mut tx, |c| sqlx::query(
+            "UPDATE case_transfer_offers SET state = 'withdrawn', decided_at = $1, decided_by = $2
+             WHERE case_id = $3 AND state = 'pending'"
+        )
+        .bind(Utc::now())
+        .bind(actor.id)
+        .bind(case_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     } else {
         let back = if case.plan_approved_on.is_some() {
             "planned"

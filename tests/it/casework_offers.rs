@@ -304,3 +304,37 @@ async fn a_pending_offer_shows_on_both_managers_homes_until_it_is_decided() {
     assert!(!section(&kmgr.get("/").await).contains(&number), "decided: off the receiver's home");
     assert!(!section(&manager.get("/").await).contains(&number), "decided: off the sender's home");
 }
+
+/// Closing a case withdraws the offer still pending on it: the receiving manager's list no
+/// longer holds it, and a late accept finds it decided instead of moving a closed case.
+#[tokio::test]
+async fn closing_a_case_withdraws_its_pending_offer() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let kmgr = app.login("kaiyuan.mgr").await;
+    let (_, cid) = offered_case(&app, &worker, &manager).await;
+    let offer = pending_offer(&app, &cid).await;
+    let pending = kmgr.get("/api/v1/transfer-offers").await;
+    assert_eq!(pending.status, StatusCode::OK, "{}", pending.body);
+    assert!(pending.body.contains(&offer), "{}", pending.body);
+
+    let r = worker.post_form(&format!("/cases/{cid}/close"), &[("reason", "随女儿迁居外省，无需继续服务")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = manager.post_form(&format!("/cases/{cid}/close/decision"), &[("decision", "approve")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    let state: (String,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT state FROM case_transfer_offers WHERE id = $1")
+            .bind(uuid::Uuid::parse_str(&offer).unwrap())
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    assert_eq!(state.0, "withdrawn");
+    let pending = kmgr.get("/api/v1/transfer-offers").await;
+    assert!(!pending.body.contains(&offer), "{}", pending.body);
+    let r = kmgr.send_json(Method::POST, &format!("/api/v1/transfer-offers/{offer}/accept"), "", &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.json()["code"], "transfer.decided");
+    assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 0);
+}
