@@ -224,19 +224,6 @@ fn write_sheet(ws: &mut Worksheet, s: &Sheet) -> Result<(), XlsxError> {
     Ok(())
 }
 
-/// The site's origin as the browser reached it, for links that must work from a file on the
-/// user's desk. The Host header is the caller's to write: anything but a host name and port
-/// falls back to localhost rather than ending up inside a link.
-pub fn origin(secure: bool, headers: &axum::http::HeaderMap) -> String {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.len() <= 255)
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
-        .unwrap_or("localhost");
-    format!("{}://{host}", if secure { "https" } else { "http" })
-}
-
 /// A workbook of the given sheets, as bytes.
 pub fn workbook(sheets: &[Sheet]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();

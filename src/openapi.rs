@@ -56,6 +56,7 @@ impl Modify for BearerAuth {
         crate::people::api::get,
         crate::people::api::update,
         crate::people::api::timeline,
+        crate::people::api::household,
         crate::people::api::add_tag,
         crate::people::api::end_tag,
         crate::people::api::reveal,

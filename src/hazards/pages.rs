@@ -652,7 +652,7 @@ pub async fn ledger(
     let photos = store::photo_ids(&st.db, &lines.iter().map(|(l, _)| l.id).collect::<Vec<_>>()).await?;
     // One column per photo, as many as the hazard with most photos has (a cell holds one link).
     let photo_columns = photos.values().map(Vec::len).max().unwrap_or(0).clamp(1, MAX_PHOTO_COLUMNS);
-    let origin = crate::ledger_xlsx::origin(st.cfg.secure_cookies, &headers);
+    let origin = crate::web::base_path::public_origin(&st, &headers);
     let tr = crate::i18n::Tr(crate::i18n::Lang::Zh);
     let rows: Vec<Vec<Xl>> = lines
         .iter()

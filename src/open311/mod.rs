@@ -162,31 +162,9 @@ fn window(ps: &[(String, String)]) -> Result<(DateTime<Utc>, DateTime<Utc>), Fai
 
 // ---- discovery and services -------------------------------------------------------------------
 
-/// The value our nearest proxy wrote into `name` (the last of a list), if it is a plausible
-/// host or scheme: a client may write these headers too, and only a trusted proxy's are read.
-fn forwarded<'a>(headers: &'a HeaderMap, name: &str, ok: impl Fn(&str) -> bool) -> Option<&'a str> {
-    let v = headers.get_all(name).iter().next_back()?.to_str().ok()?;
-    Some(v.rsplit(',').next()?.trim()).filter(|v| !v.is_empty() && v.len() <= 255 && ok(v))
-}
-
-fn host_like(v: &str) -> bool {
-    v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-}
-
-/// Where apps reach this service: the proxy's scheme and host when the request came through
-/// trusted proxies (`LINLI_TRUSTED_PROXIES`), else the Host header as received.
+/// Where apps reach this service (`web::base_path::public_origin`).
 pub fn base_url(st: &AppState, headers: &HeaderMap) -> String {
-    let proxied = st.cfg.trusted_proxies > 0;
-    let host = proxied
-        .then(|| forwarded(headers, "x-forwarded-host", host_like))
-        .flatten()
-        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| host_like(h)))
-        .unwrap_or("localhost");
-    let scheme = proxied
-        .then(|| forwarded(headers, "x-forwarded-proto", |v| matches!(v, "http" | "https")))
-        .flatten()
-        .unwrap_or(if st.cfg.secure_cookies { "https" } else { "http" });
-    format!("{scheme}://{host}{}/open311/v2/", st.cfg.base_path)
+    format!("{}/open311/v2/", crate::web::base_path::public_origin(st, headers))
 }
 
 /// The caller's language for texts in answers (status notes, service descriptions): what the

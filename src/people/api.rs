@@ -142,6 +142,40 @@ pub async fn timeline(State(st): State<AppState>, caller: Caller, Id(id): Id) ->
     Ok(Json(super::timeline::for_person(&st, &caller, &p).await?))
 }
 
+/// A person's household as the person page shows it: the members in the caller's scope, with
+/// their relation to the head. Each member's record is read through its own route (children's
+/// records keep their guard there). A member is added with `POST /api/v1/people` and
+/// `household_id`.
+#[derive(ToSchema, Serialize)]
+pub struct Household {
+    /// Null for a record kept before households were recorded.
+    pub id: Option<uuid::Uuid>,
+    pub members: Vec<HouseholdMember>,
+}
+
+#[derive(ToSchema, Serialize)]
+pub struct HouseholdMember {
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// `head`, `spouse`, `child`, … (null when not recorded).
+    pub relation: Option<String>,
+}
+
+/// The person's household and its members in scope, the person included.
+#[utoipa::path(get, path = "/api/v1/people/{id}/household", operation_id = "get_person_household", tag = "people", params(("id" = uuid::Uuid, Path, description = "Person id")),
+    responses((status = 200, body = Household), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn household(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Json<Household>> {
+    let p = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    crate::cases::pages::check_child_access(&st, &caller, &p).await?;
+    let members = match p.household_id {
+        Some(h) => store::household_members(&st.db, &caller.scope, h).await?,
+        None => vec![p.clone()],
+    };
+    let members =
+        members.into_iter().map(|m| HouseholdMember { id: m.id, name: m.name, relation: m.relation }).collect();
+    Ok(Json(Household { id: p.household_id, members }))
+}
+
 /// Add a vulnerable-group tag period.
 #[utoipa::path(post, path = "/api/v1/people/{id}/tags", operation_id = "add_person_tag", tag = "people", request_body = TagInput, params(("id" = uuid::Uuid, Path, description = "Person id")),
     responses((status = 201, body = PersonTag), (status = 422, body = crate::error::ErrorBody)))]

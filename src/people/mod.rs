@@ -63,6 +63,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/api/v1/people/{id}", people, api::get),
         r(Method::PUT, "/api/v1/people/{id}", people, api::update),
         r(Method::GET, "/api/v1/people/{id}/timeline", people, api::timeline),
+        r(Method::GET, "/api/v1/people/{id}/household", people, api::household),
         r(Method::POST, "/api/v1/people/{id}/tags", people, api::add_tag),
         r(Method::POST, "/api/v1/person-tags/{id}/end", people, api::end_tag),
         r(Method::POST, "/api/v1/people/{id}/reveal", reveal, api::reveal),

@@ -11,10 +11,39 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use tower::Layer;
+
+/// The value our nearest proxy wrote into `name` (the last of a list), if it is a plausible
+/// host or scheme: a client may write these headers too, and only a trusted proxy's are read.
+fn forwarded<'a>(headers: &'a HeaderMap, name: &str, ok: impl Fn(&str) -> bool) -> Option<&'a str> {
+    let v = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    Some(v.rsplit(',').next()?.trim()).filter(|v| !v.is_empty() && v.len() <= 255 && ok(v))
+}
+
+fn host_like(v: &str) -> bool {
+    v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// Where people and apps reach Linli, base path included, for links that leave the page (an
+/// Open311 discovery answer, a ledger's photo links): the proxy's scheme and host when the
+/// request came through trusted proxies (`LINLI_TRUSTED_PROXIES`), else the Host header as
+/// received.
+pub fn public_origin(st: &crate::state::AppState, headers: &HeaderMap) -> String {
+    let proxied = st.cfg.trusted_proxies > 0;
+    let host = proxied
+        .then(|| forwarded(headers, "x-forwarded-host", host_like))
+        .flatten()
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| host_like(h)))
+        .unwrap_or("localhost");
+    let scheme = proxied
+        .then(|| forwarded(headers, "x-forwarded-proto", |v| matches!(v, "http" | "https")))
+        .flatten()
+        .unwrap_or(if st.cfg.secure_cookies { "https" } else { "http" });
+    format!("{scheme}://{host}{}", st.cfg.base_path)
+}
 
 /// `app` served under `base` (from [`crate::config::parse_base_path`]); with no base path, `app` itself.
 pub fn wrap(app: Router, base: &str) -> Router {

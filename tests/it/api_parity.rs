@@ -272,3 +272,45 @@ async fn a_staff_account_is_changed_disabled_and_reset_over_the_api() {
     let r = app.anon().post_form("/login", &[("account", "hanjianwei"), ("password", &app.password)]).await;
     assert_ne!(r.location(), "/", "the old password no longer signs in");
 }
+
+/// The household the person page lists is on the API too: members in scope with their
+/// relation; a member is added by registering with `household_id`; outside the scope the
+/// household answers like a missing person, and a child's household keeps the child's guard.
+#[tokio::test]
+async fn a_household_is_read_and_grown_over_the_api() {
+    let app = TestApp::new().await;
+    let worker = token_client(&app, "wenbichen").await;
+    let (head, _) = open_case(&app, &worker).await;
+    let r = worker.get(&format!("/api/v1/people/{head}/household")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let household = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["members"].as_array().unwrap().len(), 1);
+
+    let yongning = app.place_id("永宁社区").await;
+    let body = json!({"name": "赵小宇", "birth_date": "2016-03-02", "place_id": yongning,
+        "household_id": household, "relation": "grandchild"});
+    let r = worker.send_json(Method::POST, "/api/v1/people", &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let child = r.json()["id"].as_str().unwrap().to_string();
+    let r = worker.get(&format!("/api/v1/people/{head}/household")).await;
+    assert_eq!(r.json()["id"], household.as_str());
+    let members = r.json()["members"].as_array().unwrap().clone();
+    let names: Vec<&str> = members.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"赵建国") && names.contains(&"赵小宇"), "{names:?}");
+    let kid = members.iter().find(|m| m["name"] == "赵小宇").unwrap();
+    assert_eq!(kid["relation"], "grandchild");
+    assert!(kid.get("id_masked").is_none() && kid.get("birth_date").is_none(), "names and relations only: {kid}");
+
+    // Another street's station reads neither the person nor the household.
+    let other = token_client(&app, "kaiyuan.mgr").await;
+    let r = other.get(&format!("/api/v1/people/{head}/household")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    // The child's own record, and its household through it, keep the children's guard: the
+    // worker has no case with the child and no grant (the head's household lists the child by
+    // name, as the head's page does).
+    let direct = worker.get(&format!("/api/v1/people/{child}")).await.status;
+    let through = worker.get(&format!("/api/v1/people/{child}/household")).await.status;
+    assert_eq!(direct, StatusCode::FORBIDDEN);
+    assert_eq!(through, direct, "the household answers as the child's record does");
+}
