@@ -105,6 +105,39 @@ async fn the_hazard_ledger_has_typed_cells_a_title_a_signature_and_photo_links_t
     assert_eq!(elsewhere.get(path).await.status, StatusCode::NOT_FOUND, "outside the scope, as unknown");
 }
 
+/// Behind a proxy under a base path, the photo links of the hazard ledger carry the prefix and
+/// the proxy's host, so they open from the file on the user's desk.
+#[tokio::test]
+async fn the_hazard_ledgers_photo_links_carry_the_base_path_and_the_proxys_host() {
+    let mut app = TestApp::new().await;
+    let place = crate::hazards::liuhangli_grid(&app).await;
+    let session = {
+        let grid = app.login("yongtai.grid").await;
+        let fields =
+            [("category", "fire"), ("risk_level", "general"), ("description", "楼道堆放杂物"), ("place_id", &place)];
+        let r = grid.post_multipart("/hazards", &fields, &[("photos", "IMG_1.jpg", &jpeg_with_gps(64, 48))]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        app.login("bureau").await.cookie
+    };
+    app.reconfigure(|c| {
+        c.base_path = "/linli".into();
+        c.trusted_proxies = 1;
+    });
+    let mut bureau = app.anon();
+    bureau.cookie = session;
+    let x = bureau
+        .raw(
+            Method::GET,
+            &format!("/linli/hazards/ledger.xlsx?place_id={place}"),
+            &[("x-forwarded-host", "linli.example.org"), ("x-forwarded-proto", "https")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(x.status, StatusCode::OK, "{} {}", x.location(), x.body);
+    let rels = part(&x.bytes, "xl/worksheets/_rels/sheet1.xml.rels");
+    assert!(rels.contains("Target=\"https://linli.example.org/linli/files/"), "{rels}");
+}
+
 #[tokio::test]
 async fn the_metrics_file_leaves_0_0_rates_blank_and_keeps_its_formulas() {
     let app = TestApp::new().await;
