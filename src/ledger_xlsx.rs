@@ -224,6 +224,12 @@ fn write_sheet(ws: &mut Worksheet, s: &Sheet) -> Result<(), XlsxError> {
     Ok(())
 }
 
+/// An xlsx file in an API answer, as the OpenAPI document describes it: a binary string, which
+/// client generators turn into a file (a bare `Vec<u8>` would read as a list of integers).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct XlsxFile(pub Vec<u8>);
+
 /// A workbook of the given sheets, as bytes.
 pub fn workbook(sheets: &[Sheet]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();

@@ -136,7 +136,7 @@ pub async fn status(State(st): State<AppState>, caller: Caller, Id(id): Id) -> A
 /// problems; fixed, the file goes back to `POST /api/v1/people/imports` as it is.
 #[utoipa::path(get, path = "/api/v1/people/imports/{id}/rejects", tag = "people",
     params(("id" = Uuid, Path, description = "The `rejects` id of a preview")),
-    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::ledger_xlsx::XlsxFile),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn rejects(st: State<AppState>, caller: Caller, id: Id) -> AppResult<Response> {

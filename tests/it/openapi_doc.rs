@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::{Client, TestApp};
 
@@ -170,6 +170,15 @@ async fn no_tuple_schemas_and_each_body_its_own_name() {
     }
     let event = &doc["components"]["schemas"]["TimelineEvent"];
     assert!(event["properties"].get("id").is_none() && event["properties"].get("order").is_none(), "{event}");
+    // A file in an answer is a binary string (a file to client generators), not a list of bytes.
+    let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let rejects =
+        &doc["paths"]["/api/v1/people/imports/{id}/rejects"]["get"]["responses"]["200"]["content"][xlsx]["schema"];
+    let rejects = match rejects.get("$ref").and_then(Value::as_str) {
+        Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+        None => rejects,
+    };
+    assert_eq!((&rejects["type"], &rejects["format"]), (&json!("string"), &json!("binary")), "{rejects}");
 }
 
 /// A small validator of an answer against the document's schema: types, required properties,
