@@ -12,6 +12,7 @@ use super::store::{self, PlaceFilter};
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::web::AppState;
+use crate::web::conflict::{self, EditForm, EditValues, Resolution};
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
 use crate::web::pagination::PageParams;
@@ -156,7 +157,43 @@ pub struct PlaceForm {
     pub radius_m: String,
 }
 
+impl EditValues for PlaceForm {
+    fn values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name.clone()),
+            ("code", self.code.clone()),
+            ("lat", self.lat.clone()),
+            ("lon", self.lon.clone()),
+            ("radius_m", self.radius_m.clone()),
+        ]
+    }
+    fn set_value(&mut self, name: &str, value: String) {
+        let slot = match name {
+            "name" => &mut self.name,
+            "code" => &mut self.code,
+            "lat" => &mut self.lat,
+            "lon" => &mut self.lon,
+            "radius_m" => &mut self.radius_m,
+            _ => return,
+        };
+        *slot = value;
+    }
+}
+
 impl PlaceForm {
+    /// The edit form of a saved place.
+    fn of(p: &Place) -> PlaceForm {
+        PlaceForm {
+            name: p.name.clone(),
+            code: p.code.clone().unwrap_or_default(),
+            version: p.version.to_string(),
+            lat: p.lat.map(|v| v.to_string()).unwrap_or_default(),
+            lon: p.lon.map(|v| v.to_string()).unwrap_or_default(),
+            radius_m: p.radius_m.map(|v| v.to_string()).unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
     /// The centre and reach typed: empty clears, anything else must be a number.
     fn location(&self, errors: &mut FieldErrors) -> (Option<f64>, Option<f64>, Option<i32>) {
         let mut num = |v: &str, field: &'static str, code: &'static str| -> Option<f64> {
@@ -277,16 +314,7 @@ pub async fn create(
 
 pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let p = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    let f = PlaceForm {
-        name: p.name.clone(),
-        code: p.code.clone().unwrap_or_default(),
-        version: p.version.to_string(),
-        lat: p.lat.map(|v| v.to_string()).unwrap_or_default(),
-        lon: p.lon.map(|v| v.to_string()).unwrap_or_default(),
-        radius_m: p.radius_m.map(|v| v.to_string()).unwrap_or_default(),
-        ..Default::default()
-    };
-    Ok(page(&place_form(&st, &caller, &f, &FieldErrors::default(), Some(&p)).await?))
+    Ok(page(&place_form(&st, &caller, &PlaceForm::of(&p), &FieldErrors::default(), Some(&p)).await?))
 }
 
 pub fn parse_version(v: &str) -> Option<i64> {
@@ -297,8 +325,16 @@ pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    PageForm(f): PageForm<PlaceForm>,
+    EditForm(mut f, res): EditForm<PlaceForm>,
 ) -> AppResult<Response> {
+    let saved = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    // An answer to a conflict is taken only on the version it showed (see web::conflict).
+    if res.is_answer() && f.version.trim() == saved.version.to_string() {
+        if !res.is_complete() {
+            return place_conflict(&st, &caller, f, &saved, &res, "conflict.choose").await;
+        }
+        conflict::apply(&mut f, &PlaceForm::of(&saved), &[], &res);
+    }
     let mut typed = FieldErrors::default();
     let (lat, lon, radius_m) = f.location(&mut typed);
     let change = PlaceChange {
@@ -316,26 +352,36 @@ pub async fn update(
     };
     match result {
         Ok(p) => Ok(Redirect::to(&format!("/places/{}", p.id)).into_response()),
-        Err(e @ (AppError::Invalid(_) | AppError::Stale)) => {
+        Err(AppError::Invalid(errors)) => {
             let p = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-            let errors = match e {
-                AppError::Invalid(errs) => errs,
-                _ => {
-                    let mut errs = FieldErrors::default();
-                    errs.add("_form", "error.stale");
-                    errs
-                }
-            };
-            // A stale save keeps what the user typed; the new version lets them save again on purpose.
-            let f = PlaceForm { version: p.version.to_string(), ..f };
             let view = place_form(&st, &caller, &f, &errors, Some(&p)).await?;
-            Ok(page_with_status(
-                &view,
-                if errors.get("_form").is_some() { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY },
-            ))
+            Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(AppError::Stale) => {
+            let p = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+            place_conflict(&st, &caller, f, &p, &res, "error.stale").await
         }
         Err(e) => Err(e),
     }
+}
+
+/// The form again after a save met a newer version: what the user typed stays in the fields,
+/// the fields saved differently since are compared above them for a choice, and the form now
+/// carries the version it compares against.
+async fn place_conflict(
+    st: &AppState,
+    caller: &Caller,
+    f: PlaceForm,
+    saved: &Place,
+    res: &Resolution,
+    message: &'static str,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    errors.add("_form", message);
+    let f = PlaceForm { version: saved.version.to_string(), ..f };
+    let mut view = place_form(st, caller, &f, &errors, Some(saved)).await?;
+    view.conflicts = conflict::compare(view.ctx.tr, &view.fields, &f, &PlaceForm::of(saved), &[], &[], res);
+    Ok(page_with_status(&view, StatusCode::CONFLICT))
 }
 
 #[derive(Deserialize)]

@@ -194,3 +194,58 @@ async fn a_stale_api_write_names_the_current_version_and_no_form() {
     assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
     assert_eq!(r.json()["details"]["current_version"], 2);
 }
+
+/// The place form meets edits the same way: a stale rename shows the other user's name beside
+/// the user's, asks for a choice, and writes only what was chosen on the version shown.
+#[tokio::test]
+async fn a_stale_place_edit_is_compared_and_chosen_field_by_field() {
+    let app = TestApp::new().await;
+    let a = app.login("bureau").await;
+    let b = app.login("sysadmin").await;
+    let id = app.place_id("永宁社区").await;
+    let path = format!("/places/{id}");
+    let version: i64 = a.get(&format!("/api/v1/places/{id}")).await.json()["version"].as_i64().unwrap();
+    let v = version.to_string();
+    let form = |name: &'static str, code: &'static str, extra: Vec<(&'static str, String)>| {
+        let mut f: Vec<(String, String)> = vec![
+            ("name".into(), name.into()),
+            ("code".into(), code.into()),
+            ("lat".into(), String::new()),
+            ("lon".into(), String::new()),
+            ("radius_m".into(), String::new()),
+        ];
+        f.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+        f
+    };
+    let post = |c: &'static str, f: Vec<(String, String)>| {
+        let client = if c == "a" { &a } else { &b };
+        let path = path.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            client.post_form(&path, &pairs).await
+        }
+    };
+    let r = post("a", form("永宁新村社区", "", vec![("version", v.clone())])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+
+    // B, on the old version, sets a code and keeps the old name: refused and compared.
+    let r = post("b", form("永宁社区", "140213-001", vec![("version", v.clone())])).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(row(&r, "name"), Some(("永宁社区".into(), "永宁新村社区".into())));
+    assert_eq!(row(&r, "code"), Some(("140213-001".into(), "（空）".into())));
+    let next = (version + 1).to_string();
+    assert!(r.body.contains(&format!("name=\"version\" value=\"{next}\"")), "{}", r.body);
+    // Resent on the new version without choosing: nothing is written.
+    let shown = vec![("_conflict", "name,code".to_string()), ("version", next.clone())];
+    let r = post("b", form("永宁社区", "140213-001", shown.clone())).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let now = a.get(&format!("/api/v1/places/{id}")).await.json();
+    assert_eq!((now["name"].as_str(), now["code"].as_str()), (Some("永宁新村社区"), None));
+    // Chosen: A's name stays, B's code is written.
+    let mut chosen = shown;
+    chosen.extend([("_pick.name", "theirs".to_string()), ("_pick.code", "mine".to_string())]);
+    let r = post("b", form("永宁社区", "140213-001", chosen)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let now = a.get(&format!("/api/v1/places/{id}")).await.json();
+    assert_eq!((now["name"].as_str(), now["code"].as_str()), (Some("永宁新村社区"), Some("140213-001")));
+}
