@@ -12,6 +12,7 @@ use crate::auth::{Caller, Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::org::model::PlaceKind;
 use crate::web::AppState;
+use crate::web::conflict::{self, EditForm, EditValues, Resolution};
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, general_errors};
 use crate::web::pagination::PageParams;
@@ -120,6 +121,42 @@ pub struct StaffForm {
     organisation_id: String,
     #[serde(default)]
     version: String,
+}
+
+impl EditValues for StaffForm {
+    fn values(&self) -> Vec<(&'static str, String)> {
+        let mut places = self.place_ids.iter().map(|p| p.trim().to_string()).collect::<Vec<_>>();
+        places.sort();
+        vec![
+            ("display_name", self.display_name.clone()),
+            ("role", self.role.clone()),
+            ("place_ids", places.join(",")),
+            ("organisation_id", self.organisation_id.clone()),
+        ]
+    }
+    fn set_value(&mut self, name: &str, value: String) {
+        match name {
+            "display_name" => self.display_name = value,
+            "role" => self.role = value,
+            "place_ids" => self.place_ids = value.split(',').filter(|p| !p.is_empty()).map(String::from).collect(),
+            "organisation_id" => self.organisation_id = value,
+            _ => {}
+        }
+    }
+}
+
+impl StaffForm {
+    /// The edit form of a saved account.
+    fn of(s: &Staff) -> StaffForm {
+        StaffForm {
+            account: s.account.clone(),
+            display_name: s.display_name.clone(),
+            role: s.role.clone(),
+            place_ids: s.places.iter().map(|p| p.id.to_string()).collect(),
+            organisation_id: s.organisation_id.map(|o| o.to_string()).unwrap_or_default(),
+            version: s.version.to_string(),
+        }
+    }
 }
 
 async fn staff_form(
@@ -243,23 +280,23 @@ pub async fn create(
 
 pub async fn edit_form(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let s = store::get_writable(&st.db, &caller.scope, id).await?;
-    let f = StaffForm {
-        account: s.account.clone(),
-        display_name: s.display_name.clone(),
-        role: s.role.clone(),
-        place_ids: s.places.iter().map(|p| p.id.to_string()).collect(),
-        organisation_id: s.organisation_id.map(|o| o.to_string()).unwrap_or_default(),
-        version: s.version.to_string(),
-    };
-    Ok(page(&staff_form(&st, &caller, &f, &FieldErrors::default(), Some(id)).await?))
+    Ok(page(&staff_form(&st, &caller, &StaffForm::of(&s), &FieldErrors::default(), Some(id)).await?))
 }
 
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    PageForm(f): PageForm<StaffForm>,
+    EditForm(mut f, res): EditForm<StaffForm>,
 ) -> AppResult<Response> {
+    let saved = store::get_writable(&st.db, &caller.scope, id).await?;
+    // An answer to a conflict is taken only on the version it showed (see web::conflict).
+    if res.is_answer() && f.version.trim() == saved.version.to_string() {
+        if !res.is_complete() {
+            return staff_conflict(&st, &caller, f, &saved, &res, "conflict.choose").await;
+        }
+        conflict::apply(&mut f, &StaffForm::of(&saved), &[], &res);
+    }
     let mut errors = FieldErrors::default();
     let input = parse_input(&f, &mut errors);
     let result = match input {
@@ -275,14 +312,29 @@ pub async fn update(
             StatusCode::UNPROCESSABLE_ENTITY,
         )),
         Err(AppError::Stale) => {
-            let mut errors = FieldErrors::default();
-            errors.add("_form", "error.stale");
-            let current = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-            let f = StaffForm { version: current.version.to_string(), ..f };
-            Ok(page_with_status(&staff_form(&st, &caller, &f, &errors, Some(id)).await?, StatusCode::CONFLICT))
+            let current = store::get_writable(&st.db, &caller.scope, id).await?;
+            staff_conflict(&st, &caller, f, &current, &res, "error.stale").await
         }
         Err(e) => Err(e),
     }
+}
+
+/// The form again after a save met a newer version: what the user typed stays, the fields
+/// saved differently since are compared above it for a choice, on the version shown.
+async fn staff_conflict(
+    st: &AppState,
+    caller: &Caller,
+    f: StaffForm,
+    saved: &Staff,
+    res: &Resolution,
+    message: &'static str,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    errors.add("_form", message);
+    let f = StaffForm { version: saved.version.to_string(), ..f };
+    let mut view = staff_form(st, caller, &f, &errors, Some(saved.id)).await?;
+    view.conflicts = conflict::compare(view.ctx.tr, &view.fields, &f, &StaffForm::of(saved), &[], &[], res);
+    Ok(page_with_status(&view, StatusCode::CONFLICT))
 }
 
 #[derive(Deserialize)]

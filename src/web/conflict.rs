@@ -135,7 +135,12 @@ pub fn compare(
             return empty.clone();
         }
         let options = fields.iter().find(|f| f.name == name).map(|f| f.options()).unwrap_or(&[]);
-        options.iter().find(|(k, _)| k == v).map_or_else(|| v.to_string(), |(_, l)| l.clone())
+        let label = |v: &str| options.iter().find(|(k, _)| k == v).map_or_else(|| v.to_string(), |(_, l)| l.clone());
+        if options.is_empty() || options.iter().any(|(k, _)| k == v) {
+            return label(v);
+        }
+        // A choice of several (a multi-select) is compared as its sorted values, joined by commas.
+        v.split(',').map(label).collect::<Vec<_>>().join("、")
     };
     let mut out = Vec::new();
     for (name, m) in mine.values() {

@@ -249,3 +249,48 @@ async fn a_stale_place_edit_is_compared_and_chosen_field_by_field() {
     let now = a.get(&format!("/api/v1/places/{id}")).await.json();
     assert_eq!((now["name"].as_str(), now["code"].as_str()), (Some("永宁新村社区"), Some("140213-001")));
 }
+
+/// A staff account's form too: a stale save shows the other administrator's change (places
+/// by name) beside the user's, and writes only what was chosen.
+#[tokio::test]
+async fn a_stale_staff_edit_is_compared_and_chosen_field_by_field() {
+    let app = TestApp::new().await;
+    let a = app.login("bureau").await;
+    let b = app.login("sysadmin").await;
+    let id = app.user_id("wenbichen").await;
+    let path = format!("/staff/{id}");
+    let zhenhua = app.place_id("振华街道").await.to_string();
+    let yongning = app.place_id("永宁社区").await.to_string();
+    let v = a.get(&format!("/api/v1/staff/{id}")).await.json()["version"].as_i64().unwrap();
+    let form = |name: &'static str, place: String, extra: Vec<(&'static str, String)>| {
+        let mut f: Vec<(&'static str, String)> = vec![
+            ("display_name", name.to_string()),
+            ("role", "social_worker".to_string()),
+            ("place_ids", place),
+            ("organisation_id", String::new()),
+        ];
+        f.extend(extra);
+        f
+    };
+    async fn post(c: &Client<'_>, path: &str, f: Vec<(&'static str, String)>) -> Resp {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        c.post_form(path, &pairs).await
+    }
+    // A moves the worker to 永宁社区; B, on the old version, corrects the name only.
+    let r = post(&a, &path, form("温碧晨", yongning.clone(), vec![("version", v.to_string())])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = post(&b, &path, form("温碧辰", zhenhua.clone(), vec![("version", v.to_string())])).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(row(&r, "place_ids"), Some(("平城区 / 振华街道".into(), "振华街道 / 永宁社区".into())), "places by name");
+    assert_eq!(row(&r, "display_name"), Some(("温碧辰".into(), "温碧晨".into())));
+    assert_eq!(row(&r, "role"), None);
+    let shown = vec![("_conflict", "display_name,place_ids".to_string()), ("version", (v + 1).to_string())];
+    let mut chosen = shown.clone();
+    chosen.extend([("_pick.display_name", "mine".to_string()), ("_pick.place_ids", "theirs".to_string())]);
+    let r = post(&b, &path, form("温碧辰", zhenhua.clone(), chosen)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let now = a.get(&format!("/api/v1/staff/{id}")).await.json();
+    assert_eq!(now["display_name"], "温碧辰", "mine: B's name");
+    let places: Vec<&str> = now["places"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(places, [yongning.as_str()], "theirs: A's places kept");
+}
