@@ -281,7 +281,11 @@ async fn a_stale_staff_edit_is_compared_and_chosen_field_by_field() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let r = post(&b, &path, form("温碧辰", zhenhua.clone(), vec![("version", v.to_string())])).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    assert_eq!(row(&r, "place_ids"), Some(("平城区 / 振华街道".into(), "振华街道 / 永宁社区".into())), "places by name");
+    assert_eq!(
+        row(&r, "place_ids"),
+        Some(("平城区 / 振华街道".into(), "振华街道 / 永宁社区".into())),
+        "places by name"
+    );
     assert_eq!(row(&r, "display_name"), Some(("温碧辰".into(), "温碧晨".into())));
     assert_eq!(row(&r, "role"), None);
     let shown = vec![("_conflict", "display_name,place_ids".to_string()), ("version", (v + 1).to_string())];

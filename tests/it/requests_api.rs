@@ -465,3 +465,41 @@ async fn area_totals_match_the_requests_listed_for_every_viewer() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(grid_area().await, vec![second["number"].as_str().unwrap().to_string()], "dispatched to the grid");
 }
+
+/// Every queue lists only requests its reader may open: whatever a role's places say, nothing
+/// appears in a list that its detail page would answer as unknown (a department's place binding
+/// covers the district, but it reads requests only through its parts).
+#[tokio::test]
+async fn every_queue_lists_only_requests_its_reader_may_open() {
+    let app = TestApp::new().await;
+    // Two requests waiting for dispatch, never sent to the sewer works.
+    let desk = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    for text in ["楼道灯不亮", "小区门口路灯坏了"] {
+        let body = format!(r#"{{"category":"street_light","description":"{text}","place_id":"{yongning}"}}"#);
+        let r = desk.send_json(Method::POST, "/api/v1/requests", &body, &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let paiwu = app.login("paiwu").await;
+    assert_eq!(paiwu.get("/api/v1/requests?queue=dispatch").await.json()["total"], 0, "not the department's");
+    for (_, account) in crate::harness::ROLE_ACCOUNTS {
+        let c = app.login(account).await;
+        for queue in ["dispatch", "mine", "area", "overdue", "callback"] {
+            let r = c.get(&format!("/api/v1/requests?queue={queue}&page_size=100")).await;
+            if r.status == StatusCode::FORBIDDEN {
+                continue;
+            }
+            assert_eq!(r.status, StatusCode::OK, "{account} {queue}: {}", r.body);
+            for item in r.json()["items"].as_array().unwrap() {
+                let id = item["id"].as_str().unwrap();
+                let one = c.get(&format!("/api/v1/requests/{id}")).await;
+                assert_eq!(
+                    one.status,
+                    StatusCode::OK,
+                    "{account} lists {} in {queue} but cannot open it",
+                    item["number"]
+                );
+            }
+        }
+    }
+}

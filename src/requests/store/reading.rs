@@ -145,6 +145,13 @@ pub async fn list(
     let mut from = "requests r";
     let mut area = None;
     match queue {
+        // A department reads requests only through its parts, whatever its places say: its
+        // place binding (often the whole district) is where it works, not what it may read.
+        Queue::Dispatch | Queue::Callback if viewer.role == Role::DepartmentHandler => {
+            let status = if queue == Queue::Dispatch { "accepted" } else { "resolved" };
+            wh.push(format!("r.status = '{status}'"));
+            wh.push(viewer.sees(&mut args));
+        }
         Queue::Dispatch => {
             wh.push("r.status = 'accepted'".into());
             wh.push(args.scope("r.owner_path", &viewer.scope));
