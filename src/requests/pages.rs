@@ -125,6 +125,8 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<ListQuery>
     statuses.extend(Status::ALL.iter().map(|s| (s.as_str().to_string(), tr.t(&s.label_key()))));
     let mut cats = vec![(String::new(), tr.t("filter.all"))];
     cats.extend(store::categories(&st.db, false).await?.into_iter().map(|c| (c.code, c.name)));
+    // A search or filter stays in the queue it was made from.
+    view.filter_hidden.push(("queue".into(), queue.as_str().into()));
     view.filters = vec![
         Field::text(tr, "q", "search_text.label", q.q.as_deref().unwrap_or(""), 40, false),
         Field::select(tr, "status", "field.status", q.status.as_deref().unwrap_or(""), statuses, false),

@@ -12,6 +12,8 @@ pub struct ListPage {
     pub ctx: Ctx,
     pub actions: Vec<(String, String)>,
     pub filters: Vec<Field>,
+    /// What the filter form must carry without showing it (the queue a search is made in).
+    pub filter_hidden: Vec<(String, String)>,
     pub headers: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
     pub total: i64,
@@ -30,6 +32,7 @@ impl ListPage {
             ctx,
             actions: Vec::new(),
             filters: Vec::new(),
+            filter_hidden: Vec::new(),
             headers,
             rows,
             total,

@@ -269,6 +269,8 @@ async fn requests_and_hazards_are_found_by_their_text_inside_the_scope() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(&number) && page.body.contains("name=\"q\""), "{}", page.body);
     assert!(page.body.contains("value=\"哐当\""));
+    let form = page.between("<form method=\"get\" class=\"filters\">", "</form>").unwrap();
+    assert!(form.contains("name=\"queue\" value=\"area\""), "a search stays in its queue: {form}");
     let page = mgr.get(&format!("/requests?queue=area&q={}", urlencode("消防通道"))).await;
     assert!(!page.body.contains(&number));
     let page = mgr.get(&format!("/hazards?q={}", urlencode("纸箱堵塞"))).await;
