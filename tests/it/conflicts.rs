@@ -94,6 +94,11 @@ async fn a_stale_save_shows_the_other_change_and_saves_only_what_the_user_chose(
     let r = save(&b, &pid, &place, &[("building", "5号楼"), ("phone", "13900001111")], &partial).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     let room = r.between("<tr data-field=\"room\">", "</tr>").unwrap();
+    // On a phone the table's head is hidden: each side says whose it is.
+    assert!(
+        room.contains("data-label=\"我的填写\"") && room.contains("data-label=\"已保存的内容（他人修改后）\""),
+        "{room}"
+    );
     assert!(room.contains("value=\"theirs\" required checked"), "{room}");
 
     // A third change meanwhile (A sets the unit): B's choices on version 2 meet version 3.
