@@ -68,6 +68,9 @@ pub struct Sheet<'a> {
     pub rows: Vec<Vec<Cell>>,
     /// 制表人 / 审核人 / 日期 under the last row.
     pub signature: bool,
+    /// Columns formatted as text, so that what a user types there later (an ID number, a phone)
+    /// stays as typed instead of turning into a number like 1.4E+17; with the width of an ID.
+    pub text_columns: &'a [usize],
 }
 
 /// Characters that make a spreadsheet treat text as a formula (or CSV injection).
@@ -202,8 +205,14 @@ fn write_sheet(ws: &mut Worksheet, s: &Sheet) -> Result<(), XlsxError> {
             widths[c] = widths[c].max(w.min(48) + 2);
         }
     }
+    let text_fmt = Format::new().set_num_format("@");
     for (c, w) in widths.iter().enumerate() {
-        ws.set_column_width(c as u16, (*w).clamp(6, 50) as f64)?;
+        if s.text_columns.contains(&c) {
+            ws.set_column_width(c as u16, (*w).clamp(20, 50) as f64)?;
+            ws.set_column_format(c as u16, &text_fmt)?;
+        } else {
+            ws.set_column_width(c as u16, (*w).clamp(6, 50) as f64)?;
+        }
     }
     let last_row = first + s.rows.len() as u32 - 1;
     ws.set_freeze_panes(first, 0)?;

@@ -108,6 +108,7 @@ pub async fn ledger(State(st): State<AppState>, caller: Caller, Q(p): Q<Period>)
         ],
         rows,
         signature: true,
+        text_columns: &[],
     };
     let rows = sheet.rows.len();
     let bytes = ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))?;

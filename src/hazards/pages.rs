@@ -718,6 +718,7 @@ pub async fn ledger(
         headers: &headers,
         rows,
         signature: true,
+        text_columns: &[],
     };
     let count = sheet.rows.len();
     let bytes = crate::ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))?;

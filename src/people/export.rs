@@ -42,6 +42,7 @@ pub fn workbook(headers: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, AppEr
         headers,
         rows: rows.iter().map(|r| r.iter().map(|v| Cell::text(v.as_str())).collect()).collect(),
         signature: false,
+        text_columns: &[],
     };
     ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))
 }
@@ -164,6 +165,7 @@ pub async fn build(
         ],
         rows,
         signature: true,
+        text_columns: &[],
     };
     let rows = sheet.rows.len();
     let bytes = ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))?;

@@ -53,10 +53,13 @@ fn headers() -> Vec<&'static str> {
     TEMPLATE.iter().map(|c| c.0).collect()
 }
 
-/// The template: the header and an example row, and a sheet explaining each column.
+/// Columns whose values are digits that must stay text: ID number, phone, household number.
+const TEXT_COLUMNS: &[usize] = &[1, 4, 11];
+
+/// The template: the header only (an example row left in would be imported as a resident), its
+/// number-like columns formatted as text, and a sheet explaining each column with an example.
 pub fn template_bytes() -> Result<Vec<u8>, AppError> {
     let headers = headers();
-    let example = vec![TEMPLATE.iter().map(|c| Cell::text(c.3)).collect()];
     let notes = TEMPLATE
         .iter()
         .map(|(h, required, what, example)| {
@@ -65,7 +68,7 @@ pub fn template_bytes() -> Result<Vec<u8>, AppError> {
         .chain(std::iter::once(vec![
             Cell::text("说明"),
             Cell::Blank,
-            Cell::text("第一行为表头，请勿修改；示例行导入前请删除。已登记的人(同一身份证号，或同一姓名、出生日期和社区)会跳过。"),
+            Cell::text("第一行为表头，请勿修改；从第二行起每行一人，写法见本表“示例”列。已登记的人(同一身份证号，或同一姓名、出生日期和社区)会跳过。"),
             Cell::Blank,
         ]))
         .collect();
@@ -76,8 +79,9 @@ pub fn template_bytes() -> Result<Vec<u8>, AppError> {
             unit: "",
             period: String::new(),
             headers: &headers,
-            rows: example,
+            rows: Vec::new(),
             signature: false,
+            text_columns: TEXT_COLUMNS,
         },
         Sheet {
             name: "填写说明",
@@ -87,6 +91,7 @@ pub fn template_bytes() -> Result<Vec<u8>, AppError> {
             headers: &["列名", "是否必填", "填写要求", "示例"],
             rows: notes,
             signature: false,
+            text_columns: &[],
         },
     ];
     ledger_xlsx::workbook(&sheets).map_err(|e| AppError::Internal(e.into()))
@@ -119,6 +124,7 @@ pub fn rejects_bytes(rows: &[Rejected], tr: crate::i18n::Tr) -> Result<Vec<u8>, 
         headers: &headers,
         rows,
         signature: false,
+        text_columns: TEXT_COLUMNS,
     };
     ledger_xlsx::workbook(&[sheet]).map_err(|e| AppError::Internal(e.into()))
 }

@@ -278,6 +278,7 @@ fn workbook(r: &Report, unit: &str) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErro
             headers: &HEADERS,
             rows,
             signature: false,
+            text_columns: &[],
         },
     )?;
     let notes = book.add_worksheet().set_name("口径")?;

@@ -108,7 +108,7 @@ async fn good_rows_import_now_and_the_bad_rows_come_back_to_fix_and_import_once(
 }
 
 #[tokio::test]
-async fn the_template_is_an_xlsx_with_an_example_row_and_a_sheet_explaining_each_column() {
+async fn the_template_is_an_xlsx_with_its_columns_as_text_and_a_sheet_explaining_each_column() {
     let app = TestApp::new().await;
     let c = app.login("zhengjiangbo").await;
     let page = c.get("/people/import").await;
@@ -122,7 +122,14 @@ async fn the_template_is_an_xlsx_with_an_example_row_and_a_sheet_explaining_each
     assert!(x.headers["content-type"].to_str().unwrap().contains("spreadsheetml"));
     let rows = rows_of(&x.bytes, 0);
     assert_eq!(rows[0].join(","), HEADER);
-    assert_eq!(rows[1][0], "王芳");
+    assert_eq!(rows.len(), 1, "no example row to be imported by mistake: {rows:?}");
+    // 身份证号, 联系电话 and 户号 are text columns ("@"), wide enough for an ID.
+    let sheet = zip_part(&x.bytes, "xl/worksheets/sheet1.xml");
+    let styles = zip_part(&x.bytes, "xl/styles.xml");
+    assert!(styles.contains("formatCode=\"@\""), "{styles}");
+    for col in [2, 5, 12] {
+        assert!(sheet.contains(&format!("<col min=\"{col}\" max=\"{col}\" width=\"20")), "column {col}: {sheet}");
+    }
     let notes = rows_of(&x.bytes, 1);
     assert_eq!(notes[0][..3], ["列名", "是否必填", "填写要求"]);
     for col in HEADER.split(',') {
@@ -130,9 +137,27 @@ async fn the_template_is_an_xlsx_with_an_example_row_and_a_sheet_explaining_each
         assert!(!line[2].is_empty());
     }
     assert_eq!(notes.iter().find(|r| r[0] == "姓名").unwrap()[1], "必填");
-    // The template goes back in as it is (its example lands in a community of the demo city).
-    let r = upload(&c, "居民导入模板.xlsx", &x.bytes).await;
+    assert_eq!(notes.iter().find(|r| r[0] == "姓名").unwrap()[3], "王芳", "the example is in the notes");
+    // Filled in as the notes show, the template goes back in.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    for (c, h) in HEADER.split(',').enumerate() {
+        ws.write_string(0, c as u16, h).unwrap();
+    }
+    for (c, v) in notes[1..=HEADER.split(',').count()].iter().map(|n| n[3].clone()).enumerate() {
+        ws.write_string(1, c as u16, v).unwrap();
+    }
+    let r = upload(&c, "居民导入模板.xlsx", &book.save_to_buffer().unwrap()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("王芳"), "{}", r.body);
+}
+
+fn zip_part(bytes: &[u8], path: &str) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut s = String::new();
+    zip.by_name(path).unwrap().read_to_string(&mut s).unwrap();
+    s
 }
 
 #[tokio::test]
