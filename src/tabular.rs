@@ -53,12 +53,54 @@ pub fn read(bytes: &[u8], filename: &str) -> Result<Table, TableError> {
     Ok(Table { headers, rows })
 }
 
+/// Columns read from a workbook; every importer's template has far fewer.
+const MAX_COLUMNS: u32 = 64;
+
+/// [`read`] on a blocking thread: a large file takes seconds to parse, which must not hold up
+/// the async workers serving everyone else.
+pub async fn read_off_runtime(bytes: Vec<u8>, filename: String) -> Result<Table, TableError> {
+    tokio::task::spawn_blocking(move || read(&bytes, &filename)).await.unwrap_or(Err(TableError::Unreadable))
+}
+
 fn read_workbook(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, TableError> {
+    // xlsx is read cell by cell: calamine's whole-sheet range is as large as the span of the
+    // used cells, so one cell at XFD1048576 in a 5 KB file would ask for half a terabyte.
+    if let Ok(mut book) = calamine::Xlsx::new(Cursor::new(bytes.to_vec())) {
+        return read_xlsx_cells(&mut book);
+    }
     let mut book =
         calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|_| TableError::Unreadable)?;
     let range = book.worksheet_range_at(0).ok_or(TableError::Empty)?.map_err(|_| TableError::Unreadable)?;
     let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
     Ok(range.rows().enumerate().map(|(i, row)| (first_row + i + 1, row.iter().map(cell_text).collect())).collect())
+}
+
+/// The first sheet's non-empty cells, row by row, within [`MAX_COLUMNS`] and [`MAX_ROWS`].
+fn read_xlsx_cells<RS: std::io::Read + std::io::Seek>(
+    book: &mut calamine::Xlsx<RS>,
+) -> Result<Vec<(usize, Vec<String>)>, TableError> {
+    let name = book.sheet_names().first().cloned().ok_or(TableError::Empty)?;
+    let mut cells = book.worksheet_cells_reader(&name).map_err(|_| TableError::Unreadable)?;
+    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
+    while let Some(cell) = cells.next_cell().map_err(|_| TableError::Unreadable)? {
+        let (r, c) = cell.get_position();
+        if c >= MAX_COLUMNS {
+            continue;
+        }
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        if text.is_empty() {
+            continue;
+        }
+        let row = rows.entry(r).or_default();
+        if row.len() <= c as usize {
+            row.resize(c as usize + 1, String::new());
+        }
+        row[c as usize] = text;
+        if rows.len() > MAX_ROWS + 1 {
+            return Err(TableError::TooManyRows);
+        }
+    }
+    Ok(rows.into_iter().map(|(r, cells)| (r as usize + 1, cells)).collect())
 }
 
 /// Numbers typed as numbers come back without a spurious `.0`; long numbers Excel turned into
@@ -94,19 +136,24 @@ fn read_csv(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, TableError> {
     };
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut out = Vec::new();
+    // Newlines counted so far, up to byte `counted`: each record counts only those since the
+    // last one (counting from the start each time made a 1 MB file take minutes).
+    let (mut counted, mut newlines) = (0usize, 0usize);
+    let bytes = text.as_bytes();
     for rec in reader.records() {
         let rec = rec.map_err(|_| TableError::Unreadable)?;
         // csv skips blank lines; the line number keeps row numbers as the user sees them.
-        let bytes = text.as_bytes();
         let line = rec
             .position()
             .map(|p| {
                 // The position may point at blank lines before the record: step over them.
-                let mut start = p.byte() as usize;
+                let mut start = (p.byte() as usize).max(counted);
                 while start < bytes.len() && (bytes[start] == b'\n' || bytes[start] == b'\r') {
                     start += 1;
                 }
-                bytes[..start].iter().filter(|b| **b == b'\n').count() + 1
+                newlines += bytes[counted..start].iter().filter(|b| **b == b'\n').count();
+                counted = start;
+                newlines + 1
             })
             .unwrap_or(out.len() + 1);
         out.push((line, rec.iter().map(|c| unquote(c.trim()).to_string()).collect()));
@@ -158,5 +205,34 @@ mod tests {
         let bytes = book.save_to_buffer().unwrap();
         let t = read(&bytes, "places.xlsx").unwrap();
         assert_eq!(t.rows, vec![(2, vec!["永宁社区".to_string(), "12".to_string()])]);
+    }
+
+    /// One cell at the sheet's far corner: read cell by cell in a few kilobytes, not as a
+    /// 16,384 × 1,048,576 range (which aborted the process).
+    #[test]
+    fn a_cell_at_the_far_corner_of_a_sheet_is_ignored_not_allocated() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let ws = book.add_worksheet();
+        ws.write_string(0, 0, "姓名").unwrap();
+        ws.write_string(3, 0, "王芳").unwrap();
+        ws.write_string(1_048_575, 16_383, "x").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        let t = read(&bytes, "far.xlsx").unwrap();
+        assert_eq!(t.headers, vec!["姓名"]);
+        assert_eq!(t.rows, vec![(4, vec!["王芳".to_string()])]);
+    }
+
+    /// Line numbers stay as the user sees them across blank lines and quoted line breaks, in a
+    /// large file too (each record counts the lines since the previous one).
+    #[test]
+    fn csv_line_numbers_over_blank_lines_and_quoted_breaks() {
+        let t = read("a,b\n\n1,\"x\ny\"\n\n\n2,3\n".as_bytes(), "x.csv").unwrap();
+        assert_eq!(t.rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![3, 7]);
+        let mut big = String::from("a,b\n");
+        for i in 0..60_000 {
+            big.push_str(&format!("{i},x\n\n"));
+        }
+        let t = read(big.as_bytes(), "big.csv").unwrap();
+        assert_eq!(t.rows.last().unwrap().0, 2 + 2 * 59_999);
     }
 }

@@ -464,7 +464,7 @@ pub async fn preview(
         view.error = Some(tr.t("import.no_file"));
         return Ok(page_with_status(&view, StatusCode::UNPROCESSABLE_ENTITY));
     };
-    let table = match tabular::read(&bytes, &name) {
+    let table = match tabular::read_off_runtime(bytes, name.clone()).await {
         Ok(t) => t,
         Err(e) => {
             view.error = Some(tr.t(&e.to_string()));

@@ -83,7 +83,7 @@ pub async fn preview(
     let tr = crate::i18n::Tr(caller.lang);
     let (name, bytes) =
         crate::web::form::uploaded_file(mp, "file").await?.ok_or(AppError::field("file", "import.no_file"))?;
-    let table = tabular::read(&bytes, &name).map_err(|e| AppError::field("file", e.code()))?;
+    let table = tabular::read_off_runtime(bytes, name.clone()).await.map_err(|e| AppError::field("file", e.code()))?;
     let rows = import::rows_from_table(&table).map_err(|p| {
         AppError::field("file", if p.is_empty() { "import.empty" } else { "people_import.missing_columns" })
     })?;
