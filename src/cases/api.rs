@@ -42,7 +42,8 @@ pub async fn list(State(st): State<AppState>, caller: Caller, Q(q): Q<CasesQuery
     }
     let pp = PageParams { page: q.page, page_size: q.page_size };
     let f = CaseFilter { status: q.status, worker_id: q.worker_id, person_id: q.person_id, page: None };
-    let (items, total) = store::list(&st.db, &caller.scope, &f, pp.size(), pp.offset()).await?;
+    let (mut items, total) = store::list(&st.db, &caller.scope, &f, pp.size(), pp.offset()).await?;
+    crate::cases::pages::hide_closed_children(&st, &caller, &mut items).await?;
     Ok(Json(Paged { items, page: pp.page(), page_size: pp.size(), total }))
 }
 
@@ -110,6 +111,7 @@ pub async fn add_record(
     Id(id): Id,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> AppResult<Response> {
+    readable(&st, &caller, id).await?;
     store::add_record(&st.db, &caller.scope, &caller.actor(), id, &input).await?;
     let c = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     Ok((StatusCode::CREATED, Json(c)).into_response())
@@ -124,6 +126,7 @@ pub async fn save_plan(
     Id(id): Id,
     ApiJson(input): ApiJson<PlanInput>,
 ) -> AppResult<Json<Vec<PlanView>>> {
+    readable(&st, &caller, id).await?;
     store::save_plan(&st.db, &caller.scope, &caller.actor(), id, &input).await?;
     Ok(Json(
         store::plans(&st.db, id).await?.into_iter().map(|p| PlanView { actions: p.action_list(), plan: p }).collect(),
@@ -149,15 +152,14 @@ pub struct DueQuery {
 #[utoipa::path(get, path = "/api/v1/follow-ups", operation_id = "list_follow_ups", tag = "cases", params(DueQuery), responses((status = 200, body = DueList)))]
 pub async fn due(State(st): State<AppState>, caller: Caller, Q(q): Q<DueQuery>) -> AppResult<Json<DueList>> {
     let days = q.days.unwrap_or(7).clamp(0, 366);
-    let cases = store::due(&st.db, &caller.scope, q.worker_id, days, 500).await?;
+    let mut cases = store::due(&st.db, &caller.scope, q.worker_id, days, 500).await?;
+    crate::cases::pages::hide_closed_children(&st, &caller, &mut cases).await?;
     Ok(Json(DueList { cases, kpis: store::kpis(&st.db, &caller.scope).await? }))
 }
 
-/// A case the caller may read (scope and, for a child's case, a grant), or 404/403 as `get`.
+/// A case the caller may read or write (scope and, for a child's case, a grant), or 404/403.
 async fn readable(st: &AppState, caller: &Caller, id: uuid::Uuid) -> AppResult<Case> {
-    let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    crate::cases::pages::guard_person(st, caller, case.person_id).await?;
-    Ok(case)
+    crate::cases::pages::guard_case(st, caller, id).await
 }
 
 /// The case as it now stands, with its version as ETag.
@@ -207,8 +209,8 @@ pub async fn assess(
     Id(id): Id,
     ApiJson(input): ApiJson<AssessmentInput>,
 ) -> AppResult<Response> {
+    readable(&st, &caller, id).await?;
     // Scope first, as on the page: an unknown instrument on a case outside it is still 404.
-    store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let instrument = input.instrument_id.ok_or_else(|| AppError::field("instrument_id", "error.bad_choice"))?;
     let new =
         store::assess(&st.db, &caller.scope, &caller.actor(), id, instrument, &input.answers, input.notes.as_deref())
@@ -237,6 +239,7 @@ pub async fn approve_plan(
     Id(id): Id,
     ApiJson(input): ApiJson<PlanApprovalInput>,
 ) -> AppResult<Json<Vec<PlanView>>> {
+    readable(&st, &caller, id).await?;
     store::approve_plan(&st.db, &caller.scope, &caller.actor(), id, input.version).await?;
     Ok(Json(
         store::plans(&st.db, id).await?.into_iter().map(|p| PlanView { actions: p.action_list(), plan: p }).collect(),
@@ -267,6 +270,7 @@ pub async fn request_closure(
     headers: axum::http::HeaderMap,
     ApiJson(input): ApiJson<ClosureInput>,
 ) -> AppResult<Response> {
+    readable(&st, &caller, id).await?;
     let version = match crate::org::api::if_match(&headers)? {
         Some(crate::org::api::IfMatch::Version(v)) => Some(v),
         Some(crate::org::api::IfMatch::Any) => None,
@@ -297,6 +301,7 @@ pub async fn decide_closure(
     Id(id): Id,
     ApiJson(input): ApiJson<DecisionInput>,
 ) -> AppResult<Response> {
+    readable(&st, &caller, id).await?;
     let approve = match input.decision.as_str() {
         "approve" => true,
         "refuse" => false,
@@ -328,6 +333,7 @@ pub async fn reassign(
     Id(id): Id,
     ApiJson(input): ApiJson<ReassignInput>,
 ) -> AppResult<Response> {
+    readable(&st, &caller, id).await?;
     store::reassign(&st.db, &caller.scope, &caller.actor(), id, input.worker_id, &input.reason).await?;
     case_answer(&st, &caller, id, StatusCode::OK).await
 }

@@ -146,6 +146,46 @@ pub async fn guard_person(st: &AppState, caller: &Caller, person_id: Uuid) -> Ap
     check_child_access(st, caller, &person).await
 }
 
+/// Of these cases, the ones whose client is a child the caller may not open: for a social
+/// worker, a child with no case of theirs and no grant (managers and the bureau open every
+/// child's record). Lists use it to leave such a case's summary and notes out; no audit row is
+/// written, since nothing of the record is shown.
+pub async fn closed_children(st: &AppState, caller: &Caller, case_ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
+    if case_ids.is_empty() || matches!(caller.role, Role::StationManager | Role::BureauAdmin) {
+        return Ok(Vec::new());
+    }
+    let cutoff = today() - chrono::Months::new(12 * crate::people::model::CHILD_AGE as u32);
+    let mut args = crate::db::query::Args::new();
+    let ids = args.list(case_ids);
+    let (cutoff, user, now) = (args.push(cutoff), args.push(caller.user_id), args.push(Utc::now()));
+    let sql = format!(
+        "SELECT c.id FROM cases c JOIN persons p ON p.id = c.person_id
+         WHERE c.id IN ({ids}) AND p.birth_date > {cutoff}
+           AND NOT EXISTS (SELECT 1 FROM cases o WHERE o.person_id = p.id AND o.worker_id = {user})
+           AND NOT EXISTS (SELECT 1 FROM child_access_grants g WHERE g.person_id = p.id AND g.user_id = {user} AND g.expires_at > {now})"
+    );
+    let rows: Vec<(Uuid,)> = crate::db::query::all(&st.db, &sql, &args).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Blanks the summary of the listed cases whose child's record is closed to the caller.
+pub async fn hide_closed_children(st: &AppState, caller: &Caller, cases: &mut [Case]) -> AppResult<()> {
+    let closed = closed_children(st, caller, &cases.iter().map(|c| c.id).collect::<Vec<_>>()).await?;
+    for c in cases.iter_mut().filter(|c| closed.contains(&c.id)) {
+        c.summary = String::new();
+    }
+    Ok(())
+}
+
+/// A case the caller may work on: in scope (else 404) and, for a child's case, opened to them
+/// (else 403, audited). Every write to a case passes here first, as every read does: a child's
+/// record refused to a worker is refused whichever route they take to it.
+pub async fn guard_case(st: &AppState, caller: &Caller, case_id: Uuid) -> AppResult<Case> {
+    let case = store::get(&st.db, &caller.scope, case_id).await?.ok_or(AppError::NotFound)?;
+    guard_person(st, caller, case.person_id).await?;
+    Ok(case)
+}
+
 #[derive(Deserialize, Default)]
 pub struct GrantForm {
     #[serde(default)]
@@ -405,6 +445,8 @@ pub async fn search_notes(st: &AppState, caller: &Caller, q: &str) -> AppResult<
         let sql = format!("{sql} ({})", args.list(&ids));
         out.extend(crate::db::query::all::<(Uuid, String, String)>(&st.db, &sql, &args).await?);
     }
+    let closed = closed_children(st, caller, &out.iter().map(|h| h.0).collect::<Vec<_>>()).await?;
+    out.retain(|h| !closed.contains(&h.0));
     Ok(out.into_iter().map(|(id, n, text)| (id, n, text.chars().take(80).collect())).collect())
 }
 
@@ -649,7 +691,7 @@ pub async fn reveal_note(
             .fetch_optional(c)
             .await)?;
     let (case_id, kind) = row.ok_or(AppError::NotFound)?;
-    store::get(&st.db, &caller.scope, case_id).await?.ok_or(AppError::NotFound)?;
+    guard_case(&st, &caller, case_id).await?;
     if !RecordKind::parse(&kind).is_some_and(|k| k.is_restricted()) {
         return Err(AppError::NotFound);
     }
@@ -713,6 +755,7 @@ pub async fn assess(
     Id(id): Id,
     PageForm(f): PageForm<BTreeMap<String, String>>,
 ) -> AppResult<Response> {
+    guard_case(&st, &caller, id).await?;
     let instrument = f.get("instrument_id").and_then(|v| Uuid::parse_str(v.trim()).ok());
     let Some(instrument) = instrument else {
         return refused(&st, &caller, id, AppError::field("instrument_id", "error.bad_choice"), Feedback::default())
@@ -805,6 +848,7 @@ pub async fn save_plan(
     Id(id): Id,
     PageForm(f): PageForm<PlanForm>,
 ) -> AppResult<Response> {
+    guard_case(&st, &caller, id).await?;
     match store::save_plan(&st.db, &caller.scope, &caller.actor(), id, &f.input()).await {
         Ok(_) => Ok(back(id, "plan")),
         Err(e) => refused(&st, &caller, id, e, Feedback { plan_form: Some(f), ..Default::default() }).await,
@@ -823,6 +867,7 @@ pub async fn approve_plan(
     Id(id): Id,
     PageForm(f): PageForm<VersionForm>,
 ) -> AppResult<Response> {
+    guard_case(&st, &caller, id).await?;
     match store::approve_plan(&st.db, &caller.scope, &caller.actor(), id, f.version.trim().parse().ok()).await {
         Ok(()) => Ok(back(id, "plan")),
         Err(e) => refused(&st, &caller, id, e, Feedback::default()).await,
@@ -849,6 +894,7 @@ pub async fn add_record(
     Id(id): Id,
     PageForm(f): PageForm<RecordForm>,
 ) -> AppResult<Response> {
+    guard_case(&st, &caller, id).await?;
     let minutes = f.minutes.trim().parse::<i64>();
     let result = match minutes {
         Ok(m) => {
@@ -883,6 +929,7 @@ pub async fn request_closure(
     Id(id): Id,
     PageForm(f): PageForm<CloseForm>,
 ) -> AppResult<Response> {
+    guard_case(&st, &caller, id).await?;
     match store::request_closure(&st.db, &caller.scope, &caller.actor(), id, &f.reason, f.version.trim().parse().ok())
         .await
     {
@@ -903,6 +950,7 @@ pub async fn decide_closure(
     Id(id): Id,
     PageForm(f): PageForm<DecisionForm>,
 ) -> AppResult<Response> {
+    guard_case(&st, &caller, id).await?;
     let approve = match f.decision.as_str() {
         "approve" => true,
         "refuse" => false,
@@ -932,6 +980,7 @@ pub async fn reassign(
     Id(id): Id,
     PageForm(f): PageForm<ReassignForm>,
 ) -> AppResult<Response> {
+    guard_case(&st, &caller, id).await?;
     let worker = Uuid::parse_str(f.worker_id.trim()).ok();
     match store::reassign(&st.db, &caller.scope, &caller.actor(), id, worker, &f.reason).await {
         Ok(()) => Ok(Redirect::to(&format!("/cases/{id}")).into_response()),

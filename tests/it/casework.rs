@@ -902,3 +902,61 @@ async fn a_transfer_sent_twice_at_once_moves_the_case_once() {
     assert_eq!(app.count("SELECT COUNT(*) FROM case_transfer_offers").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM case_transfers").await, 0, "an offer moves nothing");
 }
+
+/// A child's case refused to a worker outside its team is refused on every route: its writes
+/// (records, assessments, plan, closure) answer 403 as its page does, lists leave out its
+/// summary, and the note search does not find it.
+#[tokio::test]
+async fn a_childs_case_refused_to_a_worker_is_refused_to_writes_lists_and_search_too() {
+    let app = TestApp::new().await;
+    let manager = app.login("kaiyuan.mgr").await;
+    let birth = (linli::people::store::today() - chrono::Duration::days(365 * 9)).to_string();
+    let p = register(
+        &manager,
+        serde_json::json!({"name": "小阳", "birth_date": birth, "place_id": app.place_id("民和社区").await}),
+    )
+    .await;
+    let summary = "患先天性心脏病，母亲患病，需长期照护";
+    let body =
+        serde_json::json!({"person_id": p["id"], "domain": "social_assistance", "source": "visit", "summary": summary});
+    let r = manager.send_json(Method::POST, "/api/v1/cases", &body.to_string(), &[]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let cid = r.json()["id"].as_str().unwrap().to_string();
+
+    let worker = app.login("zhengjiangbo").await;
+    assert_eq!(worker.get(&format!("/api/v1/cases/{cid}")).await.status, StatusCode::FORBIDDEN);
+    let writes = [
+        (
+            Method::POST,
+            format!("/api/v1/cases/{cid}/records"),
+            r#"{"kind": "home_visit", "minutes": 30, "notes": "探访"}"#,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/cases/{cid}/plan"),
+            r#"{"goals": "x", "actions": [], "review_on": "2027-06-01"}"#,
+        ),
+        (Method::POST, format!("/api/v1/cases/{cid}/closure"), r#"{"reason": "probe"}"#),
+        (Method::POST, format!("/api/v1/cases/{cid}/assessments"), r#"{"answers": {}}"#),
+    ];
+    for (method, path, body) in writes {
+        let r = worker.send_json(method, &path, body, &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+        assert!(!r.body.contains(summary), "{path}");
+    }
+    let r = worker
+        .post_form(&format!("/cases/{cid}/records"), &[("kind", "home_visit"), ("minutes", "30"), ("notes", "探访")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT COUNT(*) FROM service_records").await, 0, "nothing written");
+    let case = manager.get(&format!("/api/v1/cases/{cid}")).await.json();
+    assert_eq!(case["case"]["status"].as_str().or(case["status"].as_str()), Some("intake"), "{case}");
+
+    let list = worker.get("/api/v1/cases?page_size=100").await;
+    assert!(list.body.contains(&cid) && !list.body.contains(summary), "listed without its summary: {}", list.body);
+    let found = worker.get(&format!("/search?q={}", "%E5%BF%83%E8%84%8F%E7%97%85")).await;
+    assert!(!found.body.contains(summary) && !found.body.contains(&cid), "{}", found.body);
+    // The manager, who may open it, still finds it.
+    let found = manager.get(&format!("/search?q={}", "%E5%BF%83%E8%84%8F%E7%97%85")).await;
+    assert!(found.body.contains(&cid), "{}", found.body);
+}

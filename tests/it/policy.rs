@@ -122,6 +122,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     // An incomplete body is refused (400) before the record is looked up; it reveals nothing.
     ("PUT", "/api/v1/people/{id}", "LOFFOOOOFFF"),
     ("GET", "/api/v1/people/{id}/timeline", "LOFFOONNFFF"),
+    ("GET", "/api/v1/people/{id}/household", "LOFFOONNFFF"),
     ("POST", "/api/v1/people/{id}/tags", "LOFFOOOOFFF"),
     ("POST", "/api/v1/people/{id}/reveal", "LOFFOOFFFFF"),
     ("POST", "/api/v1/people/{id}/merge", "LFFFOOFFFFF"),
