@@ -257,10 +257,13 @@ pub async fn nearby(db: &Db, point: (f64, f64), limit: usize) -> Result<Vec<(Req
         .bind(point.1 + dlon)
         .fetch_all(c)
         .await)?;
+    // Distances from the point as published (rounded to about ten metres), never the stored
+    // one: an anonymous caller moving its own point could otherwise find where "0 m" or the
+    // edge of the circle falls and recover a reporter's exact position.
     let mut near: Vec<(Request, f64)> = rows
         .into_iter()
         .filter_map(|r| {
-            let d = crate::org::geo::distance_m(point, (r.lat?, r.lon?));
+            let d = crate::org::geo::distance_m(point, r.public_coords()?);
             (d <= NEARBY_M).then_some((r, d))
         })
         .collect();

@@ -698,3 +698,36 @@ async fn a_resident_sees_open_reports_nearby_and_files_with_a_photo() {
     .unwrap();
     assert_eq!(place, "第一网格", "the point placed it");
 }
+
+/// The nearby list measures from a report's published point (about ten metres), never the
+/// stored one: looking from the exact spot a resident reported from reads the same as from
+/// anywhere within the published square, so moving one's own point cannot find it.
+#[tokio::test]
+async fn the_nearby_list_measures_from_the_published_point_not_the_exact_one() {
+    let app = TestApp::new().await;
+    let anon = app.anon();
+    let key = crate::open311::api_key(&app).await;
+    let (lat, lon) = crate::open311::near_grid("和阳社区/第一网格");
+    let (lat, lon): (f64, f64) = (lat.parse().unwrap(), lon.parse().unwrap());
+    // A point 3.4 m north and 3.8 m east of a published one (4 decimals).
+    let (plat, plon) = ((lat * 1e4).round() / 1e4, (lon * 1e4).round() / 1e4);
+    let (exact_lat, exact_lon) = (format!("{:.7}", plat + 0.0000306), format!("{:.7}", plon + 0.0000447));
+    let fields = [
+        ("api_key", key.as_str()),
+        ("service_code", "sewer_blocked"),
+        ("lat", exact_lat.as_str()),
+        ("long", exact_lon.as_str()),
+        ("description", "路口井盖缺失"),
+    ];
+    let r = anon.post_form("/open311/v2/requests.json", &fields).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let distance = |page: &crate::harness::Resp| {
+        let nearby = page.between("id=\"nearby\"", "</section>").expect("the nearby list");
+        let at = nearby.find("约 ").expect("a distance");
+        nearby[at..at + nearby[at..].find(" 米").unwrap() + 4].to_string()
+    };
+    let from_exact = anon.get(&format!("/report?lat={exact_lat}&lon={exact_lon}")).await;
+    let from_published = anon.get(&format!("/report?lat={plat:.4}&lon={plon:.4}")).await;
+    assert_eq!(distance(&from_published), "约 0 米");
+    assert_eq!(distance(&from_exact), "约 10 米", "the exact spot is not where the list reads 0");
+}
