@@ -29,7 +29,7 @@ impl RouteSlot {
     }
 }
 
-/// Longest unmatched path logged; the rest is cut (a path is the client's text).
+/// Longest first segment of an unmatched path logged; the rest is cut (a path is the client's text).
 const PATH_MAX: usize = 120;
 
 /// One request's line, written when dropped.
@@ -111,12 +111,21 @@ fn request_id(headers: &HeaderMap, behind_proxy: bool) -> HeaderValue {
     HeaderValue::from_str(&uuid::Uuid::now_v7().simple().to_string()).expect("hex is a header value")
 }
 
-/// A path for the log when no route matched: without its query (never read here), cut short,
-/// and with anything but printable ASCII escaped.
+/// A path for the log when no route matched: its first segment only (what follows may be a
+/// tracking code, a token or an id a client mistyped — `/track/<code>/` with a stray slash
+/// matches no route), cut short, with anything but printable ASCII escaped.
 fn loggable_path(path: &str) -> String {
-    let mut out: String = path.chars().take(PATH_MAX).flat_map(char::escape_default).collect();
-    if path.chars().count() > PATH_MAX {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let (first, more) = match rest.split_once('/') {
+        Some((first, _)) => (first, true),
+        None => (rest, false),
+    };
+    let mut out: String = "/".chars().chain(first.chars().take(PATH_MAX)).flat_map(char::escape_default).collect();
+    if first.chars().count() > PATH_MAX {
         out.push('…');
+    }
+    if more {
+        out.push_str("/…");
     }
     out
 }
@@ -172,11 +181,14 @@ mod tests {
     use axum::http::HeaderMap;
 
     #[test]
-    fn unmatched_paths_are_cut_and_escaped() {
+    fn unmatched_paths_keep_their_first_segment_only() {
         assert_eq!(loggable_path("/nope"), "/nope");
         assert_eq!(loggable_path("/a\nb"), "/a\\nb");
         let long = format!("/{}", "x".repeat(500));
-        assert_eq!(loggable_path(&long).chars().count(), 121);
+        assert_eq!(loggable_path(&long).chars().count(), 122);
+        // Nothing after the first segment: a tracking code with a stray slash stays out.
+        assert_eq!(loggable_path("/track/AbCdEf123456/"), "/track/…");
+        assert_eq!(loggable_path("/people/01a2/edit"), "/people/…");
     }
 
     #[test]
