@@ -257,7 +257,9 @@ mod tests {
                 let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
                 let line_end = text[i..].find('\n').map_or(text.len(), |n| i + n);
                 let audit_action = text[line_start..line_end].contains("action");
-                if is_code && !audit_action && !zh.contains_key(lit) && !lit.ends_with('.') {
+                // Source file names ("error.rs", in the floors test) share it too.
+                let file_name = lit.ends_with(".rs");
+                if is_code && !audit_action && !file_name && !zh.contains_key(lit) && !lit.ends_with('.') {
                     missing.push(format!("{}: {lit}", p.display()));
                 }
             }

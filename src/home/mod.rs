@@ -65,9 +65,12 @@ impl Due {
 
     /// Something with no deadline that has waited since `since` (oldest first).
     pub fn waiting(tr: Tr, since: DateTime<Utc>, now: DateTime<Utc>) -> Due {
-        let hours = (now - since).num_hours().max(0);
-        let text = if hours < 24 {
-            tr.f("home.waiting_hours", &[&hours.max(1)])
+        let minutes = (now - since).num_minutes().max(0);
+        let hours = minutes / 60;
+        let text = if hours < 1 {
+            tr.f("home.waiting_minutes", &[&minutes.max(1)])
+        } else if hours < 24 {
+            tr.f("home.waiting_hours", &[&hours])
         } else {
             tr.f("home.waiting_days", &[&(hours / 24)])
         };

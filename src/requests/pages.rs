@@ -343,6 +343,19 @@ struct ExtensionView {
     unit: String,
 }
 
+/// Who acted, in words, for the steps no staff account took: the resident on the public page,
+/// an Open311 app (by its name), the system's own escalation.
+fn system_actor(tr: crate::i18n::Tr, name: &str) -> String {
+    match name {
+        "resident" => tr.t("request_event.actor_resident"),
+        "system" => tr.t("request_event.actor_system"),
+        other => match other.strip_prefix("open311:") {
+            Some(app) => tr.f("request_event.actor_app", &[&app]),
+            None => other.to_string(),
+        },
+    }
+}
+
 pub fn event_text(tr: crate::i18n::Tr, e: &Event) -> String {
     let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
     let s = |k: &str| {
@@ -411,7 +424,10 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
         .map(|e| EventView {
             id: e.id,
             at: local(e.at),
-            actor: e.actor_id.and_then(|a| names.get(&a)).map_or_else(|| e.actor_name.clone(), |n| n.0.clone()),
+            actor: e
+                .actor_id
+                .and_then(|a| names.get(&a))
+                .map_or_else(|| system_actor(tr, &e.actor_name), |n| n.0.clone()),
             account: e.actor_id.and_then(|a| names.get(&a)).map(|n| n.1.clone()).unwrap_or_default(),
             text: event_text(tr, e),
             note: e.note.clone().filter(|_| e.kind != "accepted"),

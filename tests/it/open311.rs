@@ -224,6 +224,12 @@ async fn a_resident_reports_without_an_account_and_follows_the_tracking_link() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(anon.get(&format!("/track/{code}")).await.body.contains("晚上8点后家里有人"));
     assert_eq!(anon.get("/track/not-a-code").await.status, StatusCode::NOT_FOUND);
+    // Staff read who wrote it in words, not an internal code.
+    let id: (uuid::Uuid,) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT id FROM requests").fetch_one(c).await).unwrap();
+    let page = desk.get(&format!("/requests/{}", id.0)).await;
+    let timeline = page.between("id=\"request-timeline\"", "</ol>").unwrap();
+    assert!(timeline.contains(">反映人</span>") && !timeline.contains(">resident<"), "{timeline}");
 }
 
 /// The photo-upload extension: a multipart post with `media`, checked by content like every upload.
