@@ -20,6 +20,20 @@ use crate::requests::store::{self as rq, Intake, PartAction, PartStep, StaffNote
 
 use super::{err, id_of, place};
 
+/// A point about `(north, east)` metres from a demo community's centre, so that a story's
+/// request or hazard sits where the location rule (`org::geo`) puts it: in that community, and
+/// a resident who uses "my location" beside it lands there too.
+fn near(community: &str, north: f64, east: f64) -> anyhow::Result<(f64, f64)> {
+    let (_, lat, lon) =
+        super::coordinates().into_iter().find(|(n, ..)| n == community).context("a demo community's centre")?;
+    let lat = lat + north / 111_000.0;
+    Ok((lat, lon + east / (111_000.0 * lat.to_radians().cos())))
+}
+
+fn text(x: f64) -> Option<String> {
+    Some(format!("{x:.4}"))
+}
+
 async fn caller(db: &Db, account: &str) -> anyhow::Result<Caller> {
     crate::auth::caller_for_account(db, account).await?.with_context(|| format!("demo account {account}"))
 }
@@ -97,8 +111,8 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             description: "宏安小区2号楼下水井污水外溢，流到单元门口，气味很大，小区没有物业。".into(),
             estate_id: Some(estate(db, "宏安小区").await?.to_string()),
             building: Some("2号楼".into()),
-            lat: Some("40.0962".into()),
-            lon: Some("113.3145".into()),
+            lat: text(near("北馨园社区", 60.0, -40.0)?.0),
+            lon: text(near("北馨园社区", 60.0, -40.0)?.1),
             reporter_name: Some("刘女士".into()),
             phone: Some("13903521106".into()),
             ..Default::default()
@@ -151,8 +165,8 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             category: "sewer_blocked".into(),
             description: "建筑三公司家属院门口检查井反复冒水，路面积污水，影响居民出行。".into(),
             estate_id: Some(estate(db, "建筑三公司家属院").await?.to_string()),
-            lat: Some("40.0871".into()),
-            lon: Some("113.3033".into()),
+            lat: text(near("振兴街社区", -50.0, 30.0)?.0),
+            lon: text(near("振兴街社区", -50.0, 30.0)?.1),
             phone: Some("13835207712".into()),
             ..Default::default()
         },
@@ -195,8 +209,8 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             category: "street_light".into(),
             description: "万城华府小区南门路灯一周不亮，晚上出行不便。".into(),
             estate_id: Some(estate(db, "万城华府小区").await?.to_string()),
-            lat: Some("40.0795".into()),
-            lon: Some("113.3221".into()),
+            lat: text(near("万城社区", 40.0, 70.0)?.0),
+            lon: text(near("万城社区", 40.0, 70.0)?.1),
             phone: Some("15935216630".into()),
             ..Default::default()
         },
@@ -229,7 +243,7 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             HazardCategory::Fire,
             RiskLevel::High,
             "大齿社区",
-            (40.0828, 113.2952),
+            near("大齿社区", -80.0, 50.0)?,
             "83岁老人在家中大量堆放捡拾的废品，存在火灾隐患，异味影响邻居。",
             "大齿社区 社工与志愿者",
         ),
@@ -237,7 +251,7 @@ pub async fn load_requests_and_hazards(db: &Db, keys: &Keyring) -> anyhow::Resul
             HazardCategory::SelfBuilt,
             RiskLevel::Major,
             "新悦社区",
-            (40.1016, 113.2887),
+            near("新悦社区", 90.0, -60.0)?,
             "自建房外墙多处裂缝，屋顶漏水，地面有下沉迹象。",
             "",
         ),

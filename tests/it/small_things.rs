@@ -465,3 +465,29 @@ async fn demo_stories_are_spread_in_time() {
         assert!(signed.unwrap() < resolved.unwrap(), "signed before finished");
     }
 }
+
+/// The demo's stories stand where the location rule puts them: a point of a request (beside
+/// its estate) or a hazard lands in the community the record names, so a resident who uses
+/// "my location" beside one is routed there too, not to a neighbouring street.
+#[tokio::test]
+async fn demo_story_points_land_in_their_own_community() {
+    let app = demo_app().await;
+    let rows: Vec<(Option<f64>, Option<f64>, String)> = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT r.lat, r.lon, pl.path FROM requests r JOIN estates e ON e.id = r.estate_id JOIN places pl ON pl.id = e.community_id
+         UNION ALL
+         SELECT h.lat, h.lon, pl.path FROM hazards h JOIN places pl ON pl.id = h.place_id"
+    )
+    .fetch_all(c)
+    .await)
+    .unwrap();
+    assert!(rows.len() >= 5, "{rows:?}");
+    for (lat, lon, community) in rows {
+        let point = (lat.expect("a story point"), lon.expect("a story point"));
+        match linli::org::store::locate_point(&app.st.db, point).await.unwrap() {
+            linli::org::geo::Located::In { path, name, .. } => {
+                assert!(path.starts_with(&community), "{point:?} lands in {name} ({path}), not under {community}")
+            }
+            other => panic!("{point:?}: {other:?}"),
+        }
+    }
+}
