@@ -617,6 +617,11 @@ fn localise(problems: Vec<Problem>, tr: crate::i18n::Tr) -> Vec<Problem> {
 pub struct CommitForm {
     #[serde(default)]
     batch: String,
+    /// The preview's bad rows, to offer their file again once the good ones are in.
+    #[serde(default)]
+    rejects: String,
+    #[serde(default)]
+    bad_rows: String,
 }
 
 pub async fn commit_page(
@@ -631,6 +636,10 @@ pub async fn commit_page(
         Started::Finished(status) => match status.error {
             None => {
                 view.notice = Some(tr.f("people_import.done", &[&status.done]));
+                // The rows left out are still to fix: their file is offered again (its route
+                // answers only its uploader, so an id typed into the form shows nothing else).
+                view.rejects = Uuid::parse_str(f.rejects.trim()).ok();
+                view.bad_rows = f.bad_rows.trim().parse().unwrap_or(0).min(tabular::MAX_ROWS);
                 page(&view)
             }
             Some(code) => {

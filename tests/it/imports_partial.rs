@@ -31,14 +31,20 @@ fn roster() -> String {
     )
 }
 
+/// Sends the preview's commit form as the browser does: every hidden field it carries.
 async fn commit(c: &Client<'_>, body: &str) -> crate::harness::Resp {
-    let batch = body
-        .split("name=\"batch\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a commit is offered")
-        .to_string();
-    c.post_form("/people/import/commit", &[("batch", &batch)]).await
+    let hidden = |name: &str| {
+        body.split(&format!("name=\"{name}\" value=\"")).nth(1).and_then(|s| s.split('"').next()).map(String::from)
+    };
+    let batch = hidden("batch").expect("a commit is offered");
+    let mut fields = vec![("batch", batch)];
+    for name in ["rejects", "bad_rows"] {
+        if let Some(v) = hidden(name) {
+            fields.push((name, v));
+        }
+    }
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.post_form("/people/import/commit", &fields).await
 }
 
 #[tokio::test]
@@ -55,6 +61,9 @@ async fn good_rows_import_now_and_the_bad_rows_come_back_to_fix_and_import_once(
     let done = commit(&c, &r.body).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(done.body.contains("已导入 3 人"), "{}", done.body);
+    // The rows left out are still offered, to fix.
+    let left = done.between("id=\"import-left-out\"", "</p>").expect("the rows left out are named");
+    assert!(left.contains(&format!("/people/import/{rejects}/rejects.xlsx")) && left.contains("(3)"), "{left}");
     assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, 3);
     let audit =
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'person.import' AND detail LIKE '%\"created\":3%'");
