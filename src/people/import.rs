@@ -671,7 +671,15 @@ pub enum Started {
 }
 
 /// Claims the batch and runs it: waiting for it up to `import_inline_rows` rows, as a job beyond.
+/// The claim and the start of the run happen in a task of their own: a client hanging up
+/// cannot stop them between the claim's commit and the run (the batch would wait claimed, with
+/// nothing running it, until the janitor found it interrupted).
 pub async fn start(st: &AppState, caller: &Caller, id: Uuid) -> AppResult<Started> {
+    tokio::spawn(claim_and_run(st.clone(), caller.clone(), id)).await.map_err(anyhow::Error::from)?
+}
+
+async fn claim_and_run(st: AppState, caller: Caller, id: Uuid) -> AppResult<Started> {
+    let (st, caller) = (&st, &caller);
     let claim = Claim { id, owner: crate::ops::instance_name(&st.cfg.listen) };
     let now = Utc::now();
     // Claiming the batch is one conditional update: a double click or a second instance finds
@@ -690,6 +698,14 @@ pub async fn start(st: &AppState, caller: &Caller, id: Uuid) -> AppResult<Starte
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    let batch: Option<(String, String, i64)> = if claimed == 0 {
+        None
+    } else {
+        crate::write!(&mut tx, |c| sqlx::query_as("SELECT file_name, rows, total FROM import_batches WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await)?
+    };
     tx.commit().await?;
     if claimed == 0 {
         return Ok(if batch_status(&st.db, caller.user_id, id).await?.is_some() {
@@ -699,11 +715,6 @@ pub async fn start(st: &AppState, caller: &Caller, id: Uuid) -> AppResult<Starte
             Started::Expired
         });
     }
-    let batch: Option<(String, String, i64)> =
-        crate::read!(&st.db, |c| sqlx::query_as("SELECT file_name, rows, total FROM import_batches WHERE id = $1")
-            .bind(id)
-            .fetch_optional(c)
-            .await)?;
     let (file, rows, total) = batch.ok_or(AppError::NotFound)?;
     // Run in a task of its own even when the answer waits for it: a user who closes the tab
     // does not cancel an import half-way.

@@ -208,3 +208,40 @@ async fn the_api_checks_an_upload_commits_the_good_rows_and_hands_back_the_bad_o
     assert!(doc["paths"]["/api/v1/people/imports"]["post"]["responses"]["422"].is_object());
     assert!(doc["paths"]["/api/v1/people/imports/{id}/commit"]["post"]["responses"]["404"].is_object());
 }
+
+/// A client that hangs up while its commit is under way does not stop it: whatever the moment,
+/// the batch is either still waiting for its commit or imported whole, never claimed with
+/// nothing running it.
+#[tokio::test]
+async fn a_commit_cut_off_by_a_hang_up_is_either_not_started_or_finished() {
+    let app = TestApp::new().await;
+    let c = app.login("zhengjiangbo").await;
+    for round in 0..12u64 {
+        let roster = format!(
+            "{HEADER}\n挂断{round}甲,,女,1950-01-0{},,民和社区,,,,,,,\n挂断{round}乙,,男,1951-02-0{},,民和社区,,,,,,,\n",
+            round % 9 + 1,
+            round % 9 + 1
+        );
+        let r = upload(&c, "名册.csv", roster.as_bytes()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let batch = r.between("name=\"batch\" value=\"", "\"").expect("a commit is offered");
+        let cut = std::time::Duration::from_micros(300 * round);
+        let _ = tokio::time::timeout(cut, c.post_form("/people/import/commit", &[("batch", &batch)])).await;
+        let id = uuid::Uuid::parse_str(&batch).unwrap();
+        let mut status = String::new();
+        for _ in 0..100 {
+            let row: (String,) =
+                linli::read!(&app.st.db, |c| sqlx::query_as("SELECT status FROM import_batches WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(c)
+                    .await)
+                .unwrap();
+            status = row.0;
+            if status != "running" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(status == "ready" || status == "done", "round {round}: {status}");
+    }
+}
