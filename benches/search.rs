@@ -37,8 +37,10 @@ struct Args {
     #[arg(long, default_value = "1,4,16", value_delimiter = ',')]
     conns: Vec<usize>,
     /// Two-character words to search for (the generated texts: 督办 and 出行 are in a fifth of
-    /// the requests each, 投诉 in another fifth; a category's name in a few percent).
-    #[arg(long, default_value = "督办,出行,漏水,路灯", value_delimiter = ',')]
+    /// the requests each, 投诉 in another fifth; a category's name in a few percent: 电梯 in
+    /// 4.7 %, 路灯 in 6.7 % at seed 1). Every default must occur in the generated texts: 漏水,
+    /// the default before, is in no category's name and matched no request.
+    #[arg(long, default_value = "督办,出行,电梯,路灯", value_delimiter = ',')]
     words: Vec<String>,
     /// Viewers: the district (bureau), a street's manager, a community's worker.
     #[arg(long, default_value = "bureau,gen.yingbin.mgr,changmin", value_delimiter = ',')]
