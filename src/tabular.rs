@@ -1,4 +1,4 @@
-//! Reading spreadsheets people actually have: xlsx/xls/ods (calamine) and CSV in UTF-8 or GBK.
+//! Reading spreadsheets people actually have: xlsx and xls (calamine) and CSV in UTF-8 or GBK.
 //! Cells come back as trimmed text with their 1-based row numbers, ready for per-row validation.
 
 use std::io::Cursor;
@@ -68,6 +68,13 @@ fn read_workbook(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>, TableError> 
     if let Ok(mut book) = calamine::Xlsx::new(Cursor::new(bytes.to_vec())) {
         return read_xlsx_cells(&mut book);
     }
+    // Any other zip (ods, xlsb) is refused: calamine expands an ods cell's
+    // `number-columns-repeated` into that many cells, so one attribute in a tiny file asks for
+    // gigabytes, and neither format has a reader by cell. Users are asked for xlsx or CSV.
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Err(TableError::Unreadable);
+    }
+    // Legacy xls: at most 65,536 × 256 cells, so its range stays bounded.
     let mut book =
         calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|_| TableError::Unreadable)?;
     let range = book.worksheet_range_at(0).ok_or(TableError::Empty)?.map_err(|_| TableError::Unreadable)?;
@@ -234,5 +241,22 @@ mod tests {
         }
         let t = read(big.as_bytes(), "big.csv").unwrap();
         assert_eq!(t.rows.last().unwrap().0, 2 + 2 * 59_999);
+    }
+
+    /// An ods whose one cell repeats itself a billion times is refused, not expanded.
+    #[test]
+    fn an_ods_is_refused_whatever_it_repeats() {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("mimetype", stored).unwrap();
+        zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet").unwrap();
+        zip.start_file("content.xml", stored).unwrap();
+        zip.write_all(
+            br#"<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table table:name="S"><table:table-row><table:table-cell table:number-columns-repeated="1000000000" office:value-type="string"><text:p>x</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#,
+        )
+        .unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        assert!(matches!(read(&bytes, "bomb.ods"), Err(TableError::Unreadable)));
     }
 }
