@@ -13,6 +13,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::i18n::Tr;
 use crate::web::AppState;
+use crate::web::conflict::{self, EditForm, EditValues, Resolution};
 use crate::web::extract::{Id, PageForm, Q};
 use crate::web::form::{Cell, Field, apply_errors, clean_name, clean_optional, general_errors};
 use crate::web::pagination::PageParams;
@@ -63,6 +64,44 @@ fn saved_or_form(
     }
 }
 
+/// The form again after a save met a newer version (see `web::conflict`): what the user typed
+/// stays, the fields saved differently since are compared above it for a choice, and the form
+/// now carries the version it compares against.
+fn compared(
+    mut view: FormPage,
+    mine: &impl EditValues,
+    saved: &impl EditValues,
+    saved_version: i64,
+    res: &Resolution,
+    message: &str,
+) -> Response {
+    if let Some(v) = view.hidden.iter_mut().find(|(k, _)| k == "version") {
+        v.1 = saved_version.to_string();
+    }
+    view.errors = vec![view.ctx.tr.t(message).to_string()];
+    view.conflicts = conflict::compare(view.ctx.tr, &view.fields, mine, saved, &[], &[], res);
+    page_with_status(&view, StatusCode::CONFLICT)
+}
+
+/// An update answering a conflict it was shown, on that version: true when choices are missing
+/// (the comparison is shown again), else the choices are applied to the form.
+fn answer_conflict(
+    f: &mut impl EditValues,
+    version: &str,
+    saved: &impl EditValues,
+    saved_version: i64,
+    res: &Resolution,
+) -> bool {
+    if !res.is_answer() || version.trim() != saved_version.to_string() {
+        return false;
+    }
+    if !res.is_complete() {
+        return true;
+    }
+    conflict::apply(f, saved, &[], res);
+    false
+}
+
 // ---- estates --------------------------------------------------------------------------------
 
 pub async fn estates(State(st): State<AppState>, caller: Caller, Q(q): Q<PageQuery>) -> AppResult<Response> {
@@ -109,6 +148,43 @@ pub struct EstateForm {
     version: String,
 }
 
+impl EditValues for EstateForm {
+    fn values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("community_id", self.community_id.clone()),
+            ("name", self.name.clone()),
+            ("address", self.address.clone()),
+            ("property_company_id", self.property_company_id.clone()),
+            ("active", self.active.clone()),
+        ]
+    }
+    fn set_value(&mut self, name: &str, value: String) {
+        match name {
+            "community_id" => self.community_id = value,
+            "name" => self.name = value,
+            "address" => self.address = value,
+            "property_company_id" => self.property_company_id = value,
+            "active" => self.active = value,
+            _ => {}
+        }
+    }
+}
+
+impl EstateForm {
+    fn of(e: Estate) -> (EstateForm, i64) {
+        let version = e.version;
+        let f = EstateForm {
+            community_id: e.community_id.to_string(),
+            name: e.name,
+            address: e.address.unwrap_or_default(),
+            property_company_id: e.property_company_id.map(|i| i.to_string()).unwrap_or_default(),
+            active: if e.active { "on".into() } else { String::new() },
+            version: version.to_string(),
+        };
+        (f, version)
+    }
+}
+
 async fn estate_form(
     st: &AppState,
     caller: &Caller,
@@ -152,18 +228,17 @@ pub async fn estate_new(State(st): State<AppState>, caller: Caller) -> AppResult
 
 pub async fn estate_edit(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let e = store::get_estate(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    let f = EstateForm {
-        community_id: e.community_id.to_string(),
-        name: e.name,
-        address: e.address.unwrap_or_default(),
-        property_company_id: e.property_company_id.map(|i| i.to_string()).unwrap_or_default(),
-        active: if e.active { "on".into() } else { String::new() },
-        version: e.version.to_string(),
-    };
+    let (f, _) = EstateForm::of(e);
     Ok(page(&estate_form(&st, &caller, &f, FieldErrors::default(), Some(id)).await?))
 }
 
-async fn estate_save(st: AppState, caller: Caller, id: Option<Uuid>, f: EstateForm) -> AppResult<Response> {
+async fn estate_save(
+    st: AppState,
+    caller: Caller,
+    id: Option<Uuid>,
+    f: EstateForm,
+    res: &Resolution,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let community = opt_uuid(&f.community_id, "community_id", &mut errors);
     if community.is_none() && errors.get("community_id").is_none() {
@@ -186,6 +261,12 @@ async fn estate_save(st: AppState, caller: Caller, id: Option<Uuid>, f: EstateFo
         }
         _ => Err(AppError::Invalid(errors)),
     };
+    if let (Err(AppError::Stale), Some(id)) = (&result, id) {
+        let e = store::get_estate(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+        let (saved, version) = EstateForm::of(e);
+        let view = estate_form(&st, &caller, &f, FieldErrors::default(), Some(id)).await?;
+        return Ok(compared(view, &f, &saved, version, res, "error.stale"));
+    }
     let form = estate_form(&st, &caller, &f, FieldErrors::default(), id).await;
     saved_or_form(result, "/estates", |errors| {
         let mut view = form?;
@@ -200,16 +281,23 @@ pub async fn estate_create(
     caller: Caller,
     PageForm(f): PageForm<EstateForm>,
 ) -> AppResult<Response> {
-    estate_save(st, caller, None, f).await
+    estate_save(st, caller, None, f, &Resolution::default()).await
 }
 
 pub async fn estate_update(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    PageForm(f): PageForm<EstateForm>,
+    EditForm(mut f, res): EditForm<EstateForm>,
 ) -> AppResult<Response> {
-    estate_save(st, caller, Some(id), f).await
+    let e = store::get_estate(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let (saved, version) = EstateForm::of(e);
+    let shown = f.version.clone();
+    if answer_conflict(&mut f, &shown, &saved, version, &res) {
+        let view = estate_form(&st, &caller, &f, FieldErrors::default(), Some(id)).await?;
+        return Ok(compared(view, &f, &saved, version, &res, "conflict.choose"));
+    }
+    estate_save(st, caller, Some(id), f, &res).await
 }
 
 // ---- organisations ---------------------------------------------------------------------------
@@ -274,6 +362,49 @@ pub struct OrgForm {
     version: String,
 }
 
+impl EditValues for OrgForm {
+    fn values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("kind", self.kind.clone()),
+            ("name", self.name.clone()),
+            ("place_id", self.place_id.clone()),
+            ("contact_name", self.contact_name.clone()),
+            ("contact_phone", self.contact_phone.clone()),
+            ("description", self.description.clone()),
+            ("active", self.active.clone()),
+        ]
+    }
+    fn set_value(&mut self, name: &str, value: String) {
+        match name {
+            "kind" => self.kind = value,
+            "name" => self.name = value,
+            "place_id" => self.place_id = value,
+            "contact_name" => self.contact_name = value,
+            "contact_phone" => self.contact_phone = value,
+            "description" => self.description = value,
+            "active" => self.active = value,
+            _ => {}
+        }
+    }
+}
+
+impl OrgForm {
+    fn of(o: Organisation) -> (OrgForm, i64) {
+        let version = o.version;
+        let f = OrgForm {
+            kind: o.kind,
+            name: o.name,
+            place_id: o.place_id.to_string(),
+            contact_name: o.contact_name.unwrap_or_default(),
+            contact_phone: o.contact_phone.unwrap_or_default(),
+            description: o.description.unwrap_or_default(),
+            active: if o.active { "on".into() } else { String::new() },
+            version: version.to_string(),
+        };
+        (f, version)
+    }
+}
+
 async fn org_form(st: &AppState, caller: &Caller, f: &OrgForm, id: Option<Uuid>) -> AppResult<FormPage> {
     let ctx =
         Ctx::new(st.cfg.demo, Some(caller), None, "/organisations", if id.is_some() { "org.edit" } else { "org.new" });
@@ -305,21 +436,11 @@ pub async fn org_new(State(st): State<AppState>, caller: Caller) -> AppResult<Re
 }
 
 pub async fn org_edit(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
-    let o = store::editable_organisation(&st.db, &caller.scope, id).await?;
-    let f = OrgForm {
-        kind: o.kind,
-        name: o.name,
-        place_id: o.place_id.to_string(),
-        contact_name: o.contact_name.unwrap_or_default(),
-        contact_phone: o.contact_phone.unwrap_or_default(),
-        description: o.description.unwrap_or_default(),
-        active: if o.active { "on".into() } else { String::new() },
-        version: o.version.to_string(),
-    };
+    let (f, _) = OrgForm::of(store::editable_organisation(&st.db, &caller.scope, id).await?);
     Ok(page(&org_form(&st, &caller, &f, Some(id)).await?))
 }
 
-async fn org_save(st: AppState, caller: Caller, id: Option<Uuid>, f: OrgForm) -> AppResult<Response> {
+async fn org_save(st: AppState, caller: Caller, id: Option<Uuid>, f: OrgForm, res: &Resolution) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let kind = OrgKind::parse(&f.kind);
     if kind.is_none() {
@@ -352,6 +473,11 @@ async fn org_save(st: AppState, caller: Caller, id: Option<Uuid>, f: OrgForm) ->
         }
         _ => Err(AppError::Invalid(errors)),
     };
+    if let (Err(AppError::Stale), Some(id)) = (&result, id) {
+        let (saved, version) = OrgForm::of(store::editable_organisation(&st.db, &caller.scope, id).await?);
+        let view = org_form(&st, &caller, &f, Some(id)).await?;
+        return Ok(compared(view, &f, &saved, version, res, "error.stale"));
+    }
     let form = org_form(&st, &caller, &f, id).await;
     saved_or_form(result, "/organisations", |errors| {
         let mut view = form?;
@@ -366,16 +492,22 @@ pub async fn org_create(
     caller: Caller,
     PageForm(f): PageForm<OrgForm>,
 ) -> AppResult<Response> {
-    org_save(st, caller, None, f).await
+    org_save(st, caller, None, f, &Resolution::default()).await
 }
 
 pub async fn org_update(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    PageForm(f): PageForm<OrgForm>,
+    EditForm(mut f, res): EditForm<OrgForm>,
 ) -> AppResult<Response> {
-    org_save(st, caller, Some(id), f).await
+    let (saved, version) = OrgForm::of(store::editable_organisation(&st.db, &caller.scope, id).await?);
+    let shown = f.version.clone();
+    if answer_conflict(&mut f, &shown, &saved, version, &res) {
+        let view = org_form(&st, &caller, &f, Some(id)).await?;
+        return Ok(compared(view, &f, &saved, version, &res, "conflict.choose"));
+    }
+    org_save(st, caller, Some(id), f, &res).await
 }
 
 // ---- stations ---------------------------------------------------------------------------------
@@ -435,6 +567,50 @@ pub struct StationForm {
     version: String,
 }
 
+impl EditValues for StationForm {
+    fn values(&self) -> Vec<(&'static str, String)> {
+        let mut domains = self.service_domains.iter().map(|d| d.trim().to_string()).collect::<Vec<_>>();
+        domains.sort();
+        vec![
+            ("place_id", self.place_id.clone()),
+            ("name", self.name.clone()),
+            ("host_community_id", self.host_community_id.clone()),
+            ("operator_id", self.operator_id.clone()),
+            ("service_domains", domains.join(",")),
+            ("active", self.active.clone()),
+        ]
+    }
+    fn set_value(&mut self, name: &str, value: String) {
+        match name {
+            "place_id" => self.place_id = value,
+            "name" => self.name = value,
+            "host_community_id" => self.host_community_id = value,
+            "operator_id" => self.operator_id = value,
+            "service_domains" => {
+                self.service_domains = value.split(',').filter(|d| !d.is_empty()).map(String::from).collect()
+            }
+            "active" => self.active = value,
+            _ => {}
+        }
+    }
+}
+
+impl StationForm {
+    fn of(s: Station) -> (StationForm, i64) {
+        let version = s.version;
+        let f = StationForm {
+            place_id: s.place_id.to_string(),
+            name: s.name,
+            host_community_id: s.host_community_id.map(|i| i.to_string()).unwrap_or_default(),
+            operator_id: s.operator_id.map(|i| i.to_string()).unwrap_or_default(),
+            service_domains: s.service_domains.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
+            active: if s.active { "on".into() } else { String::new() },
+            version: version.to_string(),
+        };
+        (f, version)
+    }
+}
+
 async fn station_form(st: &AppState, caller: &Caller, f: &StationForm, id: Option<Uuid>) -> AppResult<FormPage> {
     let ctx = Ctx::new(
         st.cfg.demo,
@@ -478,19 +654,17 @@ pub async fn station_new(State(st): State<AppState>, caller: Caller) -> AppResul
 
 pub async fn station_edit(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let s = store::get_station(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    let f = StationForm {
-        place_id: s.place_id.to_string(),
-        name: s.name,
-        host_community_id: s.host_community_id.map(|i| i.to_string()).unwrap_or_default(),
-        operator_id: s.operator_id.map(|i| i.to_string()).unwrap_or_default(),
-        service_domains: s.service_domains.split(',').filter(|d| !d.is_empty()).map(str::to_string).collect(),
-        active: if s.active { "on".into() } else { String::new() },
-        version: s.version.to_string(),
-    };
+    let (f, _) = StationForm::of(s);
     Ok(page(&station_form(&st, &caller, &f, Some(id)).await?))
 }
 
-async fn station_save(st: AppState, caller: Caller, id: Option<Uuid>, f: StationForm) -> AppResult<Response> {
+async fn station_save(
+    st: AppState,
+    caller: Caller,
+    id: Option<Uuid>,
+    f: StationForm,
+    res: &Resolution,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let place = opt_uuid(&f.place_id, "place_id", &mut errors);
     if place.is_none() && errors.get("place_id").is_none() {
@@ -514,6 +688,12 @@ async fn station_save(st: AppState, caller: Caller, id: Option<Uuid>, f: Station
         }
         _ => Err(AppError::Invalid(errors)),
     };
+    if let (Err(AppError::Stale), Some(id)) = (&result, id) {
+        let s = store::get_station(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+        let (saved, version) = StationForm::of(s);
+        let view = station_form(&st, &caller, &f, Some(id)).await?;
+        return Ok(compared(view, &f, &saved, version, res, "error.stale"));
+    }
     let form = station_form(&st, &caller, &f, id).await;
     saved_or_form(result, "/stations", |errors| {
         let mut view = form?;
@@ -528,14 +708,21 @@ pub async fn station_create(
     caller: Caller,
     PageForm(f): PageForm<StationForm>,
 ) -> AppResult<Response> {
-    station_save(st, caller, None, f).await
+    station_save(st, caller, None, f, &Resolution::default()).await
 }
 
 pub async fn station_update(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    PageForm(f): PageForm<StationForm>,
+    EditForm(mut f, res): EditForm<StationForm>,
 ) -> AppResult<Response> {
-    station_save(st, caller, Some(id), f).await
+    let s = store::get_station(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
+    let (saved, version) = StationForm::of(s);
+    let shown = f.version.clone();
+    if answer_conflict(&mut f, &shown, &saved, version, &res) {
+        let view = station_form(&st, &caller, &f, Some(id)).await?;
+        return Ok(compared(view, &f, &saved, version, &res, "conflict.choose"));
+    }
+    station_save(st, caller, Some(id), f, &res).await
 }

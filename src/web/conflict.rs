@@ -131,10 +131,14 @@ pub fn compare(
     let theirs = theirs.values();
     let empty = tr.t("conflict.empty");
     let shown = |name: &str, v: &str| -> String {
+        let field = fields.iter().find(|f| f.name == name);
+        if field.is_some_and(|f| f.kind() == "checkbox") {
+            return tr.t(if v == "on" { "conflict.checked" } else { "conflict.unchecked" });
+        }
         if v.trim().is_empty() {
             return empty.clone();
         }
-        let options = fields.iter().find(|f| f.name == name).map(|f| f.options()).unwrap_or(&[]);
+        let options = field.map(|f| f.options()).unwrap_or(&[]);
         let label = |v: &str| options.iter().find(|(k, _)| k == v).map_or_else(|| v.to_string(), |(_, l)| l.clone());
         if options.is_empty() || options.iter().any(|(k, _)| k == v) {
             return label(v);

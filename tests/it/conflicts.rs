@@ -303,3 +303,62 @@ async fn a_stale_staff_edit_is_compared_and_chosen_field_by_field() {
     let places: Vec<&str> = now["places"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
     assert_eq!(places, [yongning.as_str()], "theirs: A's places kept");
 }
+
+/// Estates, organisations and stations meet edits the same way (one helper serves the three):
+/// a stale estate save is compared field by field — a checkbox in words — and written as chosen.
+#[tokio::test]
+async fn a_stale_estate_edit_is_compared_and_chosen_field_by_field() {
+    let app = TestApp::new().await;
+    let a = app.login("bureau").await;
+    let b = app.login("sysadmin").await;
+    let (id, community, version): (uuid::Uuid, uuid::Uuid, i64) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT id, community_id, version FROM estates WHERE name = '宏安小区'"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    let path = format!("/estates/{id}");
+    let community = community.to_string();
+    let form = |address: &'static str, active: &'static str, extra: Vec<(&'static str, String)>| {
+        let mut f: Vec<(&'static str, String)> = vec![
+            ("community_id", community.clone()),
+            ("name", "宏安小区".into()),
+            ("address", address.into()),
+            ("property_company_id", String::new()),
+        ];
+        if !active.is_empty() {
+            f.push(("active", active.into()));
+        }
+        f.extend(extra);
+        f
+    };
+    async fn post(c: &Client<'_>, path: &str, f: Vec<(&'static str, String)>) -> Resp {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        c.post_form(path, &pairs).await
+    }
+    // A marks it inactive; B, on the old version, types an address and leaves it active.
+    let r = post(&a, &path, form("", "", vec![("version", version.to_string())])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = post(&b, &path, form("御河西路 12 号", "on", vec![("version", version.to_string())])).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(row(&r, "active"), Some(("是".into(), "否".into())), "a checkbox in words");
+    assert_eq!(row(&r, "address"), Some(("御河西路 12 号".into(), "（空）".into())));
+    assert_eq!(row(&r, "name"), None);
+    let next = (version + 1).to_string();
+    assert!(r.body.contains(&format!("name=\"version\" value=\"{next}\"")), "{}", r.body);
+    // Resent without choosing: refused again; chosen: A's inactive stays, B's address is written.
+    let shown = vec![("_conflict", "address,active".to_string()), ("version", next.clone())];
+    let r = post(&b, &path, form("御河西路 12 号", "on", shown.clone())).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let mut chosen = shown;
+    chosen.extend([("_pick.address", "mine".to_string()), ("_pick.active", "theirs".to_string())]);
+    let r = post(&b, &path, form("御河西路 12 号", "on", chosen)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let (address, active): (Option<String>, bool) =
+        linli::read!(&app.st.db, |c| sqlx::query_as("SELECT address, active FROM estates WHERE id = $1")
+            .bind(id)
+            .fetch_one(c)
+            .await)
+        .unwrap();
+    assert_eq!((address.as_deref(), active), (Some("御河西路 12 号"), false));
+}
