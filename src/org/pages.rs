@@ -328,12 +328,9 @@ pub async fn update(
     EditForm(mut f, res): EditForm<PlaceForm>,
 ) -> AppResult<Response> {
     let saved = store::get_place(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
-    // An answer to a conflict is taken only on the version it showed (see web::conflict).
-    if res.is_answer() && f.version.trim() == saved.version.to_string() {
-        if !res.is_complete() {
-            return place_conflict(&st, &caller, f, &saved, &res, "conflict.choose").await;
-        }
-        conflict::apply(&mut f, &PlaceForm::of(&saved), &[], &res);
+    let shown = f.version.clone();
+    if conflict::answer(&mut f, &shown, &PlaceForm::of(&saved), saved.version, &res) {
+        return place_conflict(&st, &caller, f, &saved, &res, "conflict.choose").await;
     }
     let mut typed = FieldErrors::default();
     let (lat, lon, radius_m) = f.location(&mut typed);
@@ -376,12 +373,8 @@ async fn place_conflict(
     res: &Resolution,
     message: &'static str,
 ) -> AppResult<Response> {
-    let mut errors = FieldErrors::default();
-    errors.add("_form", message);
-    let f = PlaceForm { version: saved.version.to_string(), ..f };
-    let mut view = place_form(st, caller, &f, &errors, Some(saved)).await?;
-    view.conflicts = conflict::compare(view.ctx.tr, &view.fields, &f, &PlaceForm::of(saved), &[], &[], res);
-    Ok(page_with_status(&view, StatusCode::CONFLICT))
+    let view = place_form(st, caller, &f, &FieldErrors::default(), Some(saved)).await?;
+    Ok(conflict::page(view, &f, &PlaceForm::of(saved), saved.version, res, message))
 }
 
 #[derive(Deserialize)]

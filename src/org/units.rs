@@ -64,44 +64,6 @@ fn saved_or_form(
     }
 }
 
-/// The form again after a save met a newer version (see `web::conflict`): what the user typed
-/// stays, the fields saved differently since are compared above it for a choice, and the form
-/// now carries the version it compares against.
-fn compared(
-    mut view: FormPage,
-    mine: &impl EditValues,
-    saved: &impl EditValues,
-    saved_version: i64,
-    res: &Resolution,
-    message: &str,
-) -> Response {
-    if let Some(v) = view.hidden.iter_mut().find(|(k, _)| k == "version") {
-        v.1 = saved_version.to_string();
-    }
-    view.errors = vec![view.ctx.tr.t(message).to_string()];
-    view.conflicts = conflict::compare(view.ctx.tr, &view.fields, mine, saved, &[], &[], res);
-    page_with_status(&view, StatusCode::CONFLICT)
-}
-
-/// An update answering a conflict it was shown, on that version: true when choices are missing
-/// (the comparison is shown again), else the choices are applied to the form.
-fn answer_conflict(
-    f: &mut impl EditValues,
-    version: &str,
-    saved: &impl EditValues,
-    saved_version: i64,
-    res: &Resolution,
-) -> bool {
-    if !res.is_answer() || version.trim() != saved_version.to_string() {
-        return false;
-    }
-    if !res.is_complete() {
-        return true;
-    }
-    conflict::apply(f, saved, &[], res);
-    false
-}
-
 // ---- estates --------------------------------------------------------------------------------
 
 pub async fn estates(State(st): State<AppState>, caller: Caller, Q(q): Q<PageQuery>) -> AppResult<Response> {
@@ -265,7 +227,7 @@ async fn estate_save(
         let e = store::get_estate(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
         let (saved, version) = EstateForm::of(e);
         let view = estate_form(&st, &caller, &f, FieldErrors::default(), Some(id)).await?;
-        return Ok(compared(view, &f, &saved, version, res, "error.stale"));
+        return Ok(conflict::page(view, &f, &saved, version, res, "error.stale"));
     }
     let form = estate_form(&st, &caller, &f, FieldErrors::default(), id).await;
     saved_or_form(result, "/estates", |errors| {
@@ -293,9 +255,9 @@ pub async fn estate_update(
     let e = store::get_estate(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let (saved, version) = EstateForm::of(e);
     let shown = f.version.clone();
-    if answer_conflict(&mut f, &shown, &saved, version, &res) {
+    if conflict::answer(&mut f, &shown, &saved, version, &res) {
         let view = estate_form(&st, &caller, &f, FieldErrors::default(), Some(id)).await?;
-        return Ok(compared(view, &f, &saved, version, &res, "conflict.choose"));
+        return Ok(conflict::page(view, &f, &saved, version, &res, "conflict.choose"));
     }
     estate_save(st, caller, Some(id), f, &res).await
 }
@@ -476,7 +438,7 @@ async fn org_save(st: AppState, caller: Caller, id: Option<Uuid>, f: OrgForm, re
     if let (Err(AppError::Stale), Some(id)) = (&result, id) {
         let (saved, version) = OrgForm::of(store::editable_organisation(&st.db, &caller.scope, id).await?);
         let view = org_form(&st, &caller, &f, Some(id)).await?;
-        return Ok(compared(view, &f, &saved, version, res, "error.stale"));
+        return Ok(conflict::page(view, &f, &saved, version, res, "error.stale"));
     }
     let form = org_form(&st, &caller, &f, id).await;
     saved_or_form(result, "/organisations", |errors| {
@@ -503,9 +465,9 @@ pub async fn org_update(
 ) -> AppResult<Response> {
     let (saved, version) = OrgForm::of(store::editable_organisation(&st.db, &caller.scope, id).await?);
     let shown = f.version.clone();
-    if answer_conflict(&mut f, &shown, &saved, version, &res) {
+    if conflict::answer(&mut f, &shown, &saved, version, &res) {
         let view = org_form(&st, &caller, &f, Some(id)).await?;
-        return Ok(compared(view, &f, &saved, version, &res, "conflict.choose"));
+        return Ok(conflict::page(view, &f, &saved, version, &res, "conflict.choose"));
     }
     org_save(st, caller, Some(id), f, &res).await
 }
@@ -692,7 +654,7 @@ async fn station_save(
         let s = store::get_station(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
         let (saved, version) = StationForm::of(s);
         let view = station_form(&st, &caller, &f, Some(id)).await?;
-        return Ok(compared(view, &f, &saved, version, res, "error.stale"));
+        return Ok(conflict::page(view, &f, &saved, version, res, "error.stale"));
     }
     let form = station_form(&st, &caller, &f, id).await;
     saved_or_form(result, "/stations", |errors| {
@@ -720,9 +682,9 @@ pub async fn station_update(
     let s = store::get_station(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     let (saved, version) = StationForm::of(s);
     let shown = f.version.clone();
-    if answer_conflict(&mut f, &shown, &saved, version, &res) {
+    if conflict::answer(&mut f, &shown, &saved, version, &res) {
         let view = station_form(&st, &caller, &f, Some(id)).await?;
-        return Ok(compared(view, &f, &saved, version, &res, "conflict.choose"));
+        return Ok(conflict::page(view, &f, &saved, version, &res, "conflict.choose"));
     }
     station_save(st, caller, Some(id), f, &res).await
 }

@@ -290,12 +290,9 @@ pub async fn update(
     EditForm(mut f, res): EditForm<StaffForm>,
 ) -> AppResult<Response> {
     let saved = store::get_writable(&st.db, &caller.scope, id).await?;
-    // An answer to a conflict is taken only on the version it showed (see web::conflict).
-    if res.is_answer() && f.version.trim() == saved.version.to_string() {
-        if !res.is_complete() {
-            return staff_conflict(&st, &caller, f, &saved, &res, "conflict.choose").await;
-        }
-        conflict::apply(&mut f, &StaffForm::of(&saved), &[], &res);
+    let shown = f.version.clone();
+    if conflict::answer(&mut f, &shown, &StaffForm::of(&saved), saved.version, &res) {
+        return staff_conflict(&st, &caller, f, &saved, &res, "conflict.choose").await;
     }
     let mut errors = FieldErrors::default();
     let input = parse_input(&f, &mut errors);
@@ -329,12 +326,8 @@ async fn staff_conflict(
     res: &Resolution,
     message: &'static str,
 ) -> AppResult<Response> {
-    let mut errors = FieldErrors::default();
-    errors.add("_form", message);
-    let f = StaffForm { version: saved.version.to_string(), ..f };
-    let mut view = staff_form(st, caller, &f, &errors, Some(saved.id)).await?;
-    view.conflicts = conflict::compare(view.ctx.tr, &view.fields, &f, &StaffForm::of(saved), &[], &[], res);
-    Ok(page_with_status(&view, StatusCode::CONFLICT))
+    let view = staff_form(st, caller, &f, &FieldErrors::default(), Some(saved.id)).await?;
+    Ok(conflict::page(view, &f, &StaffForm::of(saved), saved.version, res, message))
 }
 
 #[derive(Deserialize)]

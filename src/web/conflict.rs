@@ -6,12 +6,16 @@
 //! that nobody saw.
 
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::de::DeserializeOwned;
 
 use super::error::AppError;
 use super::extract::{encode_without_csrf, form_pairs, rejection_detail};
 use super::form::Field;
 use super::i18n::Tr;
+use super::render::page_with_status;
+use super::views::FormPage;
 
 /// Which value a user chose for a field in conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +187,46 @@ pub fn apply(mine: &mut impl EditValues, theirs: &impl EditValues, sealed: &[Sea
         };
         mine.set_value(field, value);
     }
+}
+
+/// An edit answering a conflict it was shown, on the version it was shown: true when a choice
+/// is missing (the comparison is to be shown again); otherwise the choices are applied to
+/// `mine`. After a third change the versions differ, the store refuses the save as stale and
+/// the comparison starts again.
+pub fn answer(
+    mine: &mut impl EditValues,
+    shown_version: &str,
+    saved: &impl EditValues,
+    saved_version: i64,
+    res: &Resolution,
+) -> bool {
+    if !res.is_answer() || shown_version.trim() != saved_version.to_string() {
+        return false;
+    }
+    if !res.is_complete() {
+        return true;
+    }
+    apply(mine, saved, &[], res);
+    false
+}
+
+/// The form again after a save met a newer version: what the user typed stays in the fields,
+/// the fields saved differently since are compared above them for a choice, and the form now
+/// carries the version it compares against (its hidden `version`).
+pub fn page(
+    mut view: FormPage,
+    mine: &impl EditValues,
+    saved: &impl EditValues,
+    saved_version: i64,
+    res: &Resolution,
+    message: &str,
+) -> Response {
+    if let Some(v) = view.hidden.iter_mut().find(|(k, _)| k == "version") {
+        v.1 = saved_version.to_string();
+    }
+    view.errors = vec![view.ctx.tr.t(message).to_string()];
+    view.conflicts = compare(view.ctx.tr, &view.fields, mine, saved, &[], &[], res);
+    page_with_status(&view, StatusCode::CONFLICT)
 }
 
 /// A typed number shown only by its ends, like the saved ones.
