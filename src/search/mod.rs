@@ -623,6 +623,41 @@ pub async fn reindex_text(tx: &mut Tx, entity: &str, id: Uuid) -> Result<(), sql
     }
 }
 
+/// How a text query over records of one kind is read.
+pub enum TextQuery {
+    /// The query asks for nothing (no word of two letters or one Chinese character).
+    Nothing,
+    /// A Chinese query as a condition on `s`, a `search_terms` row of the query's first term
+    /// whose record also holds the others: the caller walks those rows in `s.entity_id` order
+    /// (newest first for records with UUIDv7 ids) and stops at its page, instead of collecting
+    /// every match and sorting them (a word in a fifth of a million requests).
+    Walk(String),
+    /// A latin prefix, whose matches span a range of terms and have no one order: the ids of
+    /// the matching records as a subquery.
+    Ids(String),
+}
+
+/// Reads `q` for records of `entity` ([`TextQuery`]).
+pub fn text_query(entity: &str, q: &str, args: &mut Args) -> TextQuery {
+    match parse_query(q) {
+        Query::All(terms) if !terms.is_empty() => {
+            let ent = args.push(entity.to_string());
+            let mut cond = format!("s.entity = {ent} AND s.term = {}", args.push(terms[0].clone()));
+            for (i, t) in terms.iter().enumerate().skip(1) {
+                cond.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM search_terms s{i} WHERE s{i}.entity = {ent} AND s{i}.term = {} AND s{i}.entity_id = s.entity_id)",
+                    args.push(t.clone())
+                ));
+            }
+            TextQuery::Walk(cond)
+        }
+        _ => match text_matches(entity, q, args) {
+            Some(ids) => TextQuery::Ids(ids),
+            None => TextQuery::Nothing,
+        },
+    }
+}
+
 /// The ids of the records of `entity` whose text matches `q`, as a subquery (the caller's own
 /// scope rule then applies to them: a request's `Viewer::sees`, a hazard's place). None when
 /// `q` asks for nothing. A Chinese query needs every one of its bigrams; latin letters match

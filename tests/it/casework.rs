@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 
-use crate::harness::{Client, TestApp};
+use crate::harness::{Client, TestApp, urlencode};
 
 /// A valid ID number for a birth date and sequence (check character computed).
 fn id_number(region: &str, birth: &str, seq: &str) -> String {
@@ -237,10 +237,6 @@ async fn another_station_cannot_see_or_find_a_client_by_list_search_timeline_or_
     assert!(!page.body.contains(pid), "search page shows nothing of another station");
     let due = qingyuan.get("/api/v1/follow-ups?days=60").await.json();
     assert_eq!(due["cases"].as_array().unwrap().len(), 0);
-}
-
-fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).unwrap().trim_start_matches('=').to_string()
 }
 
 #[tokio::test]

@@ -271,3 +271,8 @@ pub const ROLE_ACCOUNTS: &[(&str, &str)] = &[
     ("partner_staff", "yanjun"),
     ("volunteer", "volunteer"),
 ];
+
+/// `s` as a query-string value.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -4,7 +4,7 @@
 
 use axum::http::{Method, StatusCode};
 
-use crate::harness::{Client, TestApp};
+use crate::harness::{Client, TestApp, urlencode};
 
 async fn token_client<'a>(app: &'a TestApp, account: &str) -> Client<'a> {
     let c = app.login(account).await;
@@ -414,8 +414,23 @@ async fn area_totals_match_the_requests_listed_for_every_viewer() {
     for account in ["zhenhua.mgr", "wenbichen", "paiwu"] {
         clients.push((account, token_client(&app, account).await));
     }
+    // Every request holds the words: a search walks the term index and counts from it
+    // (located by the index's path, held or with a part by the requests' ids), and must list
+    // and count what the queue does, in the same order; with a status it probes instead.
+    let word = |w: &str| format!("&q={}", urlencode(w));
+    let filters = [
+        String::new(),
+        "&category=sewer_blocked".into(),
+        "&status=dispatched".into(),
+        "&status=closed".into(),
+        word("井盖"),
+        word("楼下井盖冒水"),
+        word("冒水") + "&category=sewer_blocked",
+        word("井盖") + "&status=dispatched",
+    ];
     for (account, c) in &clients {
-        for filter in ["", "&category=sewer_blocked", "&status=dispatched", "&status=closed"] {
+        let mut unfiltered = Vec::new();
+        for filter in &filters {
             let q = c.get(&format!("/api/v1/requests?queue=area&page_size=100{filter}")).await;
             assert_eq!(q.status, StatusCode::OK, "{}", q.body);
             let q = q.json();
@@ -425,11 +440,28 @@ async fn area_totals_match_the_requests_listed_for_every_viewer() {
             if filter != "&status=closed" {
                 assert!(listed, "{account} {filter}: the request dispatched to it is listed");
             }
+            let numbers: Vec<&str> = items.iter().map(|i| i["number"].as_str().unwrap()).collect();
             if filter.is_empty() {
                 totals.push((*account, items.len()));
+                unfiltered = numbers.iter().map(|n| n.to_string()).collect();
+            } else if filter.starts_with("&q=") && !filter.contains("&category") && !filter.contains("&status") {
+                assert_eq!(numbers, unfiltered, "{account} {filter}: the same requests, newest first");
             }
         }
+        let q = c.get(&format!("/api/v1/requests?queue=area{}", word("井盖漏水"))).await.json();
+        assert_eq!(q["total"], 0, "{account}: a phrase not in the text");
     }
+    // Paged one by one, the walk goes on where the last page stopped.
+    let desk = &clients[0].1;
+    let mut paged = Vec::new();
+    for page in 1..=5 {
+        let q = desk.get(&format!("/api/v1/requests?queue=area&page_size=1&page={page}{}", word("冒水"))).await.json();
+        assert_eq!(q["total"], 4);
+        paged.extend(q["items"].as_array().unwrap().iter().map(|i| i["number"].as_str().unwrap().to_string()));
+    }
+    let mut newest_first: Vec<String> = created.iter().map(|r| r["number"].as_str().unwrap().to_string()).collect();
+    newest_first.reverse();
+    assert_eq!(paged, newest_first);
     let total = |a: &str| totals.iter().find(|(x, _)| *x == a).unwrap().1;
     assert_eq!(total("paiwu"), 1, "a department: its part's request, once");
     assert_eq!(total("wenbichen"), 3, "永宁's two and the one dispatched there, once");

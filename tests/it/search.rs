@@ -4,11 +4,7 @@
 
 use axum::http::{Method, StatusCode};
 
-use crate::harness::{Client, TestApp};
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
+use crate::harness::{Client, TestApp, urlencode};
 
 /// Registers people in this order (so the first is the oldest, last by id) and returns their ids.
 async fn register_all(c: &Client<'_>, place: uuid::Uuid, names: &[&str]) -> Vec<String> {

@@ -351,6 +351,46 @@ impl AreaSql {
         }
     }
 
+    /// As [`AreaSql::count`], for the requests whose text holds a word: `walk` is the word's
+    /// condition on a `search_terms` row `s` ([`crate::search::TextQuery::Walk`]) and
+    /// `located` the area's test on `s.path` (a request's index rows carry its path). The
+    /// requests located in the area are counted from the term index alone, a range of its
+    /// path; only when they stay under the cap are the requests held by the area or with a part
+    /// there added, each way reading the word's ids.
+    pub(super) fn count_words(&self, walk: &str, located: &str, filters: &str, cap: i64) -> String {
+        let and = if filters.is_empty() { String::new() } else { format!(" AND {filters}") };
+        let n = cap + 1;
+        let word = format!("r.id IN (SELECT s.entity_id FROM search_terms s WHERE {walk})");
+        let by_parts = "FROM request_parts vp JOIN requests r ON r.id = vp.request_id WHERE";
+        match self {
+            AreaSql::Org(org) => query::capped_count(
+                &format!("SELECT DISTINCT r.id {by_parts} vp.unit_kind = 'org' AND vp.unit_id = {org} AND {word}{and}"),
+                cap,
+            ),
+            AreaSql::Places { held, parts, .. } => {
+                let located = if filters.is_empty() {
+                    format!("SELECT s.entity_id AS k FROM search_terms s WHERE {walk} AND {located} LIMIT {n}")
+                } else {
+                    format!(
+                        "SELECT r.id AS k FROM search_terms s CROSS JOIN requests r
+                         WHERE r.id = s.entity_id AND {walk} AND {located}{and} LIMIT {n}"
+                    )
+                };
+                let ways = [
+                    located.clone(),
+                    format!("SELECT r.id AS k FROM requests r WHERE {held} AND {word}{and} LIMIT {n}"),
+                    format!("SELECT r.id AS k {by_parts} vp.unit_kind = 'place' AND {parts} AND {word}{and} LIMIT {n}"),
+                ]
+                .map(|w| format!("SELECT k FROM ({w}) w"))
+                .join(" UNION ");
+                format!(
+                    "SELECT CASE WHEN (SELECT COUNT(*) FROM ({located}) l) >= {n} THEN {n} \
+                     ELSE (SELECT COUNT(*) FROM ({ways} LIMIT {n}) u) END"
+                )
+            }
+        }
+    }
+
     /// Counts the requests of the area kept to `filters` (SQL over `r`, may be empty) up to
     /// `cap + 1` ([`query::capped_count`]) as a union of index ranges, each yielding `key` of
     /// `r`. Counting with [`AreaSql::predicate`] tests request after request until the cap:

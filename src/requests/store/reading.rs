@@ -2,6 +2,7 @@
 //! pending extensions and duplicates.
 
 use super::*;
+use crate::search::TextQuery;
 
 // ---- reading ----------------------------------------------------------------------------------
 
@@ -214,33 +215,50 @@ pub async fn list(
         }
         wh.push(format!("r.id IN ({})", args.list(ids)));
     }
+    // A word in the text. The area queue, newest first and otherwise unfiltered by anything as
+    // narrow as a status, walks the word's index rows newest first and stops at its page
+    // (`search::TextQuery::Walk`). A queue already narrowed to a few requests (waiting for
+    // dispatch, overdue, a status, a person) reads those and probes the word's index for each.
+    let mut walk = None;
     if let Some(q) = filter.text.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        match crate::search::text_matches("request", q, &mut args) {
-            Some(ids) => wh.push(format!("r.id IN ({ids})")),
-            None => return Ok((Vec::new(), 0)),
+        let walks = queue == Queue::Area && filter.status.is_none() && filter.person.is_none() && filter.ids.is_none();
+        match crate::search::text_query("request", q, &mut args) {
+            TextQuery::Nothing => return Ok((Vec::new(), 0)),
+            TextQuery::Walk(cond) if walks => walk = Some(cond),
+            TextQuery::Walk(cond) => {
+                wh.push(format!("EXISTS (SELECT 1 FROM search_terms s WHERE {cond} AND s.entity_id = r.id)"))
+            }
+            TextQuery::Ids(ids) => wh.push(format!("r.id IN ({ids})")),
         }
     }
     let where_ = wh.join(" AND ");
-    let counted = match &area {
-        // The area's own test is wh[0]; the rest are the filters.
-        Some(a) => {
+    // The area's own test is wh[0]; the rest are the filters.
+    let counted = match (&area, &walk) {
+        (Some(a), Some(cond)) => {
+            let located = args.scope("s.path", &viewer.scope);
+            a.count_words(cond, &located, &wh[1..].join(" AND "), LIST_COUNT_CAP)
+        }
+        (Some(a), None) => {
             let key = match db.backend() {
                 Backend::Sqlite => "r.rowid",
                 Backend::Postgres => "r.id",
             };
             a.count(key, &wh[1..].join(" AND "), LIST_COUNT_CAP)
         }
-        None => query::capped_count(&format!("SELECT 1 FROM {from} WHERE {where_}"), LIST_COUNT_CAP),
+        (None, _) => query::capped_count(&format!("SELECT 1 FROM {from} WHERE {where_}"), LIST_COUNT_CAP),
     };
-    query::page_counted(
-        db,
-        &format!("SELECT {REQUEST_COLS} FROM {from} {} WHERE {where_} ORDER BY {order}", request_joins!()),
-        &counted,
-        &args,
-        limit,
-        offset,
-    )
-    .await
+    let select = match &walk {
+        // The record id is the intake order (UUIDv7), which the walk reads in; a backend left
+        // to choose would otherwise sort every match by `created_at` first. SQLite's CROSS
+        // JOIN keeps the term index outermost.
+        Some(cond) => format!(
+            "SELECT {REQUEST_COLS} FROM search_terms s CROSS JOIN {from} {} WHERE r.id = s.entity_id AND {cond} AND {where_}
+             ORDER BY s.entity_id DESC",
+            request_joins!()
+        ),
+        None => format!("SELECT {REQUEST_COLS} FROM {from} {} WHERE {where_} ORDER BY {order}", request_joins!()),
+    };
+    query::page_counted(db, &select, &counted, &args, limit, offset).await
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
