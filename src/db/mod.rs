@@ -213,6 +213,11 @@ impl Db {
     }
 
     pub async fn connect_pg(opts: PgConnectOptions, size: u32, keys: Arc<Keyring>) -> anyhow::Result<Db> {
+        // Linli's statements are short and many run at once. A parallel plan started two
+        // workers for a part of a search count that found nothing: 7–11 ms of worker start-up
+        // for a 0.1 ms answer, 24 queries a second instead of 348 (benches/search.rs, a word in
+        // no request, 1M requests), and the workers take the cores the other requests need.
+        let opts = opts.options([("max_parallel_workers_per_gather", "0")]);
         let pool = PgPoolOptions::new()
             .max_connections(size)
             .acquire_timeout(Duration::from_secs(30))
