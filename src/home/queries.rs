@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::auth::Scope;
-use crate::db::Db;
 use crate::db::query::{self, Args};
+use crate::db::{Backend, Db};
 
 /// Totals above this read as "more than": a district's overdue list is never counted through.
 pub const COUNT_CAP: i64 = 999;
@@ -60,13 +60,16 @@ pub struct Waiting {
 /// Draft support plans of open cases in the scope: each waits for the station manager.
 pub async fn draft_plans(db: &Db, scope: &Scope, limit: i64) -> Result<(Vec<Waiting>, i64), sqlx::Error> {
     let mut args = Args::new();
-    let wh = format!("{} AND c.status <> 'closed' AND sp.status = 'draft'", args.scope("c.path", scope));
-    let total =
-        capped(db, &format!("SELECT 1 FROM cases c JOIN support_plans sp ON sp.case_id = c.id WHERE {wh}"), &args)
-            .await?;
+    // From the drafts (their own small index) to their cases, not from every open case of the
+    // scope to its plans: SQLite's CROSS JOIN keeps that order.
+    let wh = format!(
+        "sp.status = 'draft' AND c.id = sp.case_id AND {} AND c.status <> 'closed'",
+        args.scope("c.path", scope)
+    );
+    let total = capped(db, &format!("SELECT 1 FROM support_plans sp CROSS JOIN cases c WHERE {wh}"), &args).await?;
     let sql = format!(
         "SELECT sp.id, c.id AS target, c.number, p.name AS who, u.display_name AS note, sp.updated_at AS since
-         FROM cases c JOIN support_plans sp ON sp.case_id = c.id JOIN persons p ON p.id = c.person_id
+         FROM support_plans sp CROSS JOIN cases c JOIN persons p ON p.id = c.person_id
          JOIN users u ON u.id = c.worker_id
          WHERE {wh} ORDER BY sp.updated_at, sp.id LIMIT {}",
         args.push(limit)
@@ -79,8 +82,10 @@ pub async fn pending_extensions(db: &Db, scope: &Scope, limit: i64) -> Result<(V
     let mut args = Args::new();
     let a = args.scope("r.path", scope);
     let b = args.scope("r.owner_path", scope);
-    let wh = format!("e.status = 'pending' AND ({a} OR {b})");
-    let from = "FROM request_extensions e JOIN requests r ON r.id = e.request_id";
+    let wh = format!("e.status = 'pending' AND r.id = e.request_id AND ({a} OR {b})");
+    // From the pending extensions to their requests (CROSS JOIN: SQLite otherwise read every
+    // request of the scope by path to look for the few extensions).
+    let from = "FROM request_extensions e CROSS JOIN requests r";
     let total = capped(db, &format!("SELECT 1 {from} WHERE {wh}"), &args).await?;
     let sql = format!(
         "SELECT e.id, r.id AS target, r.number, rp.unit_name AS who, e.reason AS note, e.requested_at AS since
@@ -133,10 +138,14 @@ pub async fn open_parts(db: &Db, unit: Unit<'_>, limit: i64) -> Result<(Vec<Open
     };
     let wh = format!("{who} AND p.status IN ('dispatched', 'signed')");
     let total = capped(db, &format!("SELECT 1 FROM request_parts p WHERE {wh}"), &args).await?;
+    // The soonest parts first, then their requests: joined before the sort, every open part
+    // of a community fetched its request (thousands at a million requests) for five shown.
     let sql = format!(
         "SELECT p.request_id, r.number, c.name AS category_name, r.address, p.unit_name, p.status, p.due
-         FROM request_parts p JOIN requests r ON r.id = p.request_id JOIN request_categories c ON c.code = r.category
-         WHERE {wh} ORDER BY p.due, p.id LIMIT {}",
+         FROM (SELECT p.id, p.request_id, p.unit_name, p.status, p.due FROM request_parts p
+               WHERE {wh} ORDER BY p.due, p.id LIMIT {}) p
+         JOIN requests r ON r.id = p.request_id JOIN request_categories c ON c.code = r.category
+         ORDER BY p.due, p.id",
         args.push(limit)
     );
     Ok((query::all(db, &sql, &args).await?, total))
@@ -158,10 +167,16 @@ pub async fn escalated(db: &Db, scope: &Scope, limit: i64) -> Result<(Vec<Escala
     let a = args.scope("r.path", scope);
     let b = args.scope("r.owner_path", scope);
     let wh = format!("r.status IN ('accepted', 'dispatched', 'in_progress') AND r.escalation > 0 AND ({a} OR {b})");
-    let total = capped(db, &format!("SELECT 1 FROM requests r WHERE {wh}"), &args).await?;
+    // The escalated few have their own index; SQLite, without statistics, took the status
+    // index and read every open request instead.
+    let from = match db.backend() {
+        Backend::Sqlite => "requests r INDEXED BY requests_escalated_open",
+        Backend::Postgres => "requests r",
+    };
+    let total = capped(db, &format!("SELECT 1 FROM {from} WHERE {wh}"), &args).await?;
     let sql = format!(
         "SELECT r.id, r.number, c.name AS category_name, r.address, r.escalation, r.resolve_due
-         FROM requests r JOIN request_categories c ON c.code = r.category
+         FROM {from} JOIN request_categories c ON c.code = r.category
          WHERE {wh} ORDER BY r.escalation DESC, r.resolve_due, r.id LIMIT {}",
         args.push(limit)
     );
@@ -209,16 +224,23 @@ pub async fn overdue_by_street(
     if out.is_empty() {
         return Ok(out);
     }
-    let grouped = |table: &str, alias: &str, cond: &str| {
+    let grouped = |from: &str, alias: &str, cond: &str| {
         format!(
-            "SELECT SUBSTR({alias}.path, 1, {STREET_PATH_LEN}) AS street, COUNT(*) FROM {table} {alias} WHERE {cond} AND {{scope}}
+            "SELECT SUBSTR({alias}.path, 1, {STREET_PATH_LEN}) AS street, COUNT(*) FROM {from} WHERE {cond} AND {{scope}}
              GROUP BY SUBSTR({alias}.path, 1, {STREET_PATH_LEN})"
         )
     };
+    // The open requests' own index holds each one's due time and path: read alone, it
+    // answers without visiting the requests (SQLite, which would take the status index and
+    // read each row, is told).
+    let requests = match db.backend() {
+        Backend::Sqlite => "requests r INDEXED BY requests_open_due",
+        Backend::Postgres => "requests r",
+    };
     let kinds = [
-        grouped("requests", "r", "r.status IN ('accepted', 'dispatched', 'in_progress') AND r.resolve_due < $1"),
-        grouped("hazards", "h", "h.status IN ('open', 'rectifying') AND h.deadline < $1"),
-        grouped("cases", "c", "c.status <> 'closed' AND c.next_follow_up_on < $1"),
+        grouped(requests, "r", "r.status IN ('accepted', 'dispatched', 'in_progress') AND r.resolve_due < $1"),
+        grouped("hazards h", "h", "h.status IN ('open', 'rectifying') AND h.deadline < $1"),
+        grouped("cases c", "c", "c.status <> 'closed' AND c.next_follow_up_on < $1"),
     ];
     for (k, template) in kinds.iter().enumerate() {
         let mut args = Args::new();

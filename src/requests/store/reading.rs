@@ -79,6 +79,15 @@ pub(super) fn open_due_requests(db: &Db) -> &'static str {
     }
 }
 
+/// `requests r` for the requests resolved and waiting for their callback, read from their own
+/// index in the queue's order (SQLite took the status index and sorted every one of them).
+fn resolved_requests(db: &Db) -> &'static str {
+    match db.backend() {
+        Backend::Sqlite => "requests r INDEXED BY requests_resolved",
+        Backend::Postgres => "requests r",
+    }
+}
+
 pub async fn get(db: &Db, viewer: &Viewer, id: Uuid) -> Result<Option<Request>, sqlx::Error> {
     let mut args = Args::new();
     let sql =
@@ -182,6 +191,7 @@ pub async fn list(
         }
         Queue::Callback => {
             wh.push("r.status = 'resolved'".into());
+            from = resolved_requests(db);
             let a = args.scope("r.path", &viewer.scope);
             let b = args.scope("r.owner_path", &viewer.scope);
             wh.push(format!("({a} OR {b})"));
