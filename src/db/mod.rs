@@ -217,8 +217,14 @@ impl Db {
         // workers for a part of a search count that found nothing: 7–11 ms of worker start-up
         // for a 0.1 ms answer, 24 queries a second instead of 348 (benches/search.rs, a word in
         // no request, 1M requests), and the workers take the cores the other requests need.
-        let opts = opts.options([("max_parallel_workers_per_gather", "0")]);
+        // A SET once per new connection rather than a startup option, which connection
+        // poolers such as PgBouncer refuse. Operators may set it on the role as well.
         let pool = PgPoolOptions::new()
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET max_parallel_workers_per_gather = 0").execute(conn).await.map(|_| ())
+                })
+            })
             .max_connections(size)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
@@ -340,6 +346,13 @@ impl Db {
 }
 
 impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     /// Commits; inside a request that holds an Idempotency-Key claim, the claim is marked in
     /// the same transaction, and a claim the request no longer owns rolls it back instead.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {

@@ -324,3 +324,19 @@ async fn an_anonymised_name_is_no_longer_found_in_request_text() {
     assert_eq!(numbers(&mgr, &format!("/api/v1/requests?queue=area&q={}", urlencode("暖气"))).await.0, vec![number]);
     assert_eq!(app.count("SELECT COUNT(*) FROM search_terms WHERE term = '祁芸'").await, 0);
 }
+
+/// PostgreSQL sessions plan without parallel workers: their start-up cost a search count that
+/// found nothing 7–11 ms (benches/search.rs). SQLite has no such plans.
+#[tokio::test]
+async fn postgres_sessions_plan_without_parallel_workers() {
+    let app = TestApp::new().await;
+    if app.st.db.backend() != linli::db::Backend::Postgres {
+        return;
+    }
+    for _ in 0..3 {
+        let (workers,): (String,) =
+            linli::read!(&app.st.db, |c| sqlx::query_as("SHOW max_parallel_workers_per_gather").fetch_one(c).await)
+                .unwrap();
+        assert_eq!(workers, "0");
+    }
+}
