@@ -605,13 +605,24 @@ pub async fn index_hazard(
 /// changed: anonymisation, the re-index at start). A record that is gone loses its rows.
 pub async fn reindex_text(tx: &mut Tx, entity: &str, id: Uuid) -> Result<(), sqlx::Error> {
     let mut args = Args::new();
+    // Locked on PostgreSQL, as people are in `reindex_people`: the re-index at start and an
+    // anonymisation rewriting the same request would otherwise each delete the rows they saw
+    // and insert their own, leaving both sets (a request listed twice by a search, or its old
+    // words still found). SQLite has one writer.
+    let (lock_r, lock) = match tx.backend() {
+        crate::db::Backend::Postgres => (" FOR UPDATE OF r", " FOR UPDATE"),
+        crate::db::Backend::Sqlite => ("", ""),
+    };
     let sql = match entity {
         "request" => format!(
             "SELECT r.path, r.description, r.address, c.name FROM requests r
-             JOIN request_categories c ON c.code = r.category WHERE r.id = {}",
+             JOIN request_categories c ON c.code = r.category WHERE r.id = {}{lock_r}",
             args.push(id)
         ),
-        _ => format!("SELECT path, description, COALESCE(address, ''), '' FROM hazards WHERE id = {}", args.push(id)),
+        _ => format!(
+            "SELECT path, description, COALESCE(address, ''), '' FROM hazards WHERE id = {}{lock}",
+            args.push(id)
+        ),
     };
     let row: Option<(String, String, String, String)> = query::tx_optional(tx, &sql, &args).await?;
     match row {
@@ -637,10 +648,21 @@ pub enum TextQuery {
     Ids(String),
 }
 
+/// The terms of a Chinese query, the one to walk first: a two-character word where there is
+/// one. A lone character (三 of "三 号楼") is in far more records than any word, and the
+/// code-point order of the terms would often put a common one (一, 上, 不) first.
+fn walk_order(mut terms: Vec<String>) -> Vec<String> {
+    if let Some(i) = terms.iter().position(|t| t.chars().count() > 1) {
+        terms.swap(0, i);
+    }
+    terms
+}
+
 /// Reads `q` for records of `entity` ([`TextQuery`]).
 pub fn text_query(entity: &str, q: &str, args: &mut Args) -> TextQuery {
     match parse_query(q) {
         Query::All(terms) if !terms.is_empty() => {
+            let terms = walk_order(terms);
             let ent = args.push(entity.to_string());
             let mut cond = format!("s.entity = {ent} AND s.term = {}", args.push(terms[0].clone()));
             for (i, t) in terms.iter().enumerate().skip(1) {
@@ -740,6 +762,14 @@ mod tests {
         assert!(name_readings("解乐长重还").len() <= MAX_READINGS);
         // A lone surname character is read as a word.
         assert!(name_terms("曾").contains("ceng"));
+    }
+
+    #[test]
+    fn a_search_walks_from_a_word_not_a_lone_character() {
+        let Query::All(terms) = parse_query("三 号楼") else { panic!("a Chinese query") };
+        assert_eq!(terms[0], "三", "code-point order puts the lone character first");
+        assert_eq!(walk_order(terms)[0], "号楼");
+        assert_eq!(walk_order(vec!["一".into(), "上".into()])[0], "一", "no word: the first");
     }
 
     #[test]

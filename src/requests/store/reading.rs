@@ -132,7 +132,7 @@ pub struct ListFilter {
     pub open: bool,
     /// With coordinates (the map).
     pub located: bool,
-    /// Words in the text (description, address, category), as `search::text_matches` reads them.
+    /// Words in the text (description, address, category), as `search::text_query` reads them.
     pub text: Option<String>,
 }
 
