@@ -233,12 +233,12 @@ pub async fn overdue_by_street(
     // The open requests' own index holds each one's due time and path: read alone, it
     // answers without visiting the requests (SQLite, which would take the status index and
     // read each row, is told).
-    let requests = match db.backend() {
-        Backend::Sqlite => "requests r INDEXED BY requests_open_due",
-        Backend::Postgres => "requests r",
-    };
     let kinds = [
-        grouped(requests, "r", "r.status IN ('accepted', 'dispatched', 'in_progress') AND r.resolve_due < $1"),
+        grouped(
+            crate::requests::store::open_due_requests(db),
+            "r",
+            "r.status IN ('accepted', 'dispatched', 'in_progress') AND r.resolve_due < $1",
+        ),
         grouped("hazards h", "h", "h.status IN ('open', 'rectifying') AND h.deadline < $1"),
         grouped("cases c", "c", "c.status <> 'closed' AND c.next_follow_up_on < $1"),
     ];

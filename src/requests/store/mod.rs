@@ -359,36 +359,17 @@ impl AreaSql {
     /// there added, each way reading the word's ids.
     pub(super) fn count_words(&self, walk: &str, located: &str, filters: &str, cap: i64) -> String {
         let and = if filters.is_empty() { String::new() } else { format!(" AND {filters}") };
-        let n = cap + 1;
-        let word = format!("r.id IN (SELECT s.entity_id FROM search_terms s WHERE {walk})");
-        let by_parts = "FROM request_parts vp JOIN requests r ON r.id = vp.request_id WHERE";
-        match self {
-            AreaSql::Org(org) => query::capped_count(
-                &format!("SELECT DISTINCT r.id {by_parts} vp.unit_kind = 'org' AND vp.unit_id = {org} AND {word}{and}"),
-                cap,
-            ),
-            AreaSql::Places { held, parts, .. } => {
-                let located = if filters.is_empty() {
-                    format!("SELECT s.entity_id AS k FROM search_terms s WHERE {walk} AND {located} LIMIT {n}")
-                } else {
-                    format!(
-                        "SELECT r.id AS k FROM search_terms s CROSS JOIN requests r
-                         WHERE r.id = s.entity_id AND {walk} AND {located}{and} LIMIT {n}"
-                    )
-                };
-                let ways = [
-                    located.clone(),
-                    format!("SELECT r.id AS k FROM requests r WHERE {held} AND {word}{and} LIMIT {n}"),
-                    format!("SELECT r.id AS k {by_parts} vp.unit_kind = 'place' AND {parts} AND {word}{and} LIMIT {n}"),
-                ]
-                .map(|w| format!("SELECT k FROM ({w}) w"))
-                .join(" UNION ");
-                format!(
-                    "SELECT CASE WHEN (SELECT COUNT(*) FROM ({located}) l) >= {n} THEN {n} \
-                     ELSE (SELECT COUNT(*) FROM ({ways} LIMIT {n}) u) END"
-                )
-            }
-        }
+        let located = if filters.is_empty() {
+            format!("SELECT s.entity_id AS k FROM search_terms s WHERE {walk} AND {located} LIMIT {}", cap + 1)
+        } else {
+            format!(
+                "SELECT r.id AS k FROM search_terms s CROSS JOIN requests r
+                 WHERE r.id = s.entity_id AND {walk} AND {located}{and} LIMIT {}",
+                cap + 1
+            )
+        };
+        let word = format!("r.id IN (SELECT s.entity_id FROM search_terms s WHERE {walk}){and}");
+        self.count_ways("r.id", &word, cap, Some(located))
     }
 
     /// Counts the requests of the area kept to `filters` (SQL over `r`, may be empty) up to
@@ -398,6 +379,12 @@ impl AreaSql {
     /// table, probing the parts of every request outside (176 ms at a million requests; 1.7 ms
     /// as a union).
     pub(super) fn count(&self, key: &str, filters: &str, cap: i64) -> String {
+        self.count_ways(key, filters, cap, None)
+    }
+
+    /// [`AreaSql::count`], with the located way given (`located`, yielding `k`) or read from
+    /// the requests' path.
+    fn count_ways(&self, key: &str, filters: &str, cap: i64, located: Option<String>) -> String {
         let and = if filters.is_empty() { String::new() } else { format!(" AND {filters}") };
         let by_parts = "FROM request_parts vp JOIN requests r ON r.id = vp.request_id WHERE";
         match self {
@@ -405,13 +392,14 @@ impl AreaSql {
                 &format!("SELECT DISTINCT {key} {by_parts} vp.unit_kind = 'org' AND vp.unit_id = {org}{and}"),
                 cap,
             ),
-            AreaSql::Places { located, held, parts, .. } => {
+            AreaSql::Places { located: in_area, held, parts, .. } => {
                 // Each way capped on its own (a union reads its parts whole before the outer
                 // LIMIT applies), which keeps the count exact up to the cap. Requests located
                 // in the area usually reach the cap alone and are counted first, from the path
                 // index; the union runs only when they do not.
                 let n = cap + 1;
-                let located = format!("SELECT {key} AS k FROM requests r WHERE {located}{and} LIMIT {n}");
+                let located = located
+                    .unwrap_or_else(|| format!("SELECT {key} AS k FROM requests r WHERE {in_area}{and} LIMIT {n}"));
                 let ways = [
                     located.clone(),
                     format!("SELECT {key} AS k FROM requests r WHERE {held}{and} LIMIT {n}"),

@@ -72,7 +72,7 @@ pub(in crate::requests) const REQUEST_FROM: &str = concat!("FROM requests r ", r
 /// (…)` and sorts every open request; at a million requests that was 90–240 ms a page. Naming
 /// the partial index reads them in due order and stops at the page. PostgreSQL's statistics
 /// choose it unaided.
-pub(super) fn open_due_requests(db: &Db) -> &'static str {
+pub fn open_due_requests(db: &Db) -> &'static str {
     match db.backend() {
         Backend::Sqlite => "requests r INDEXED BY requests_open_due",
         Backend::Postgres => "requests r",
