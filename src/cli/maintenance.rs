@@ -38,10 +38,12 @@ pub async fn check(cfg: Config, given: Vec<String>) -> anyhow::Result<ExitCode> 
     }
     let mut ok = true;
     if let Db::Sqlite { read, .. } = &db {
-        let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(read).await?;
+        let mut read = read.acquire().await?;
+        let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&mut *read).await?;
         println!("integrity: {integrity}");
         ok &= integrity == "ok";
-        let fk: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check").fetch_all(read).await?;
+        let fk: Vec<(String, i64, String, i64)> =
+            sqlx::query_as("PRAGMA foreign_key_check").fetch_all(&mut *read).await?;
         println!("foreign keys: {} violations", fk.len());
         ok &= fk.is_empty();
     }

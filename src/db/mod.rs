@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, SqlitePool, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::config::Config;
 use crate::crypto::Keyring;
@@ -20,6 +20,7 @@ pub mod checkpoint;
 pub mod claims;
 pub mod group_commit;
 pub mod query;
+pub mod readers;
 pub mod writer;
 
 pub use group_commit::{BoxFuture, Work};
@@ -30,7 +31,7 @@ pub enum Db {
     /// with `BEGIN IMMEDIATE`, so SQLite never answers "database is locked"; `group` lets
     /// concurrent small writes share that writer's commits.
     Sqlite {
-        read: SqlitePool,
+        read: readers::Readers,
         write: writer::Writer,
         group: group_commit::GroupCommit,
         /// Copies the write-ahead log back into the database file beside the writer.
@@ -76,7 +77,17 @@ pub enum Backend {
 macro_rules! read {
     ($db:expr, |$c:ident| $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite { read: $c, .. } => $body,
+            $crate::db::Db::Sqlite { read, .. } => match read.acquire().await {
+                Ok(mut reader) => {
+                    let out: Result<_, sqlx::Error> = {
+                        let $c = &mut *reader;
+                        $body
+                    };
+                    reader.check(&out);
+                    out
+                }
+                Err(e) => Err(e),
+            },
             $crate::db::Db::Postgres($c, _) => $body,
         }
     };
@@ -166,11 +177,11 @@ impl Db {
             // A local file cannot drop a connection the way a network can: the pool's ping
             // before each acquire was one more round trip to the connection's thread per
             // statement batch, for nothing.
-            let read = SqlitePoolOptions::new()
-                .max_connections(SQLITE_READERS)
-                .test_before_acquire(false)
-                .connect_with(opts.clone().read_only(true).pragma("cache_size", format!("-{reader_kib}")))
-                .await?;
+            let read = readers::Readers::open(
+                opts.clone().read_only(true).pragma("cache_size", format!("-{reader_kib}")),
+                SQLITE_READERS as usize,
+            )
+            .await?;
             let group = group_commit::GroupCommit::start(write.clone());
             let checkpoints = checkpoint::Checkpointer::start(opts).await?;
             Ok(Db::Sqlite { read, write, group, checkpoints, keys })
@@ -201,7 +212,7 @@ impl Db {
         let found: Option<(i64,)> = match self {
             Db::Sqlite { read, .. } => {
                 sqlx::query_as("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'")
-                    .fetch_optional(read)
+                    .fetch_optional(&mut *read.acquire().await?)
                     .await?
             }
             // to_regclass follows the search path, as the app's own queries do.
