@@ -148,6 +148,12 @@ pub async fn one<T: DbRow>(db: &Db, sql: &str, args: &Args) -> Result<T, sqlx::E
 /// One page of `select … FROM … WHERE …` (ORDER BY included) and a total counted by `count`
 /// (a SELECT of one number), both with the same values. For lists over a whole district, where
 /// an exact count would visit every row, `count` stops at a cap: see [`capped_count`].
+///
+/// One statement: the count rides on the page as an uncorrelated scalar subquery, which both
+/// backends evaluate once, at the first row (SQLite's once-only subroutine, PostgreSQL's
+/// InitPlan). A page and its count were two statements, two trips to a connection: on SQLite
+/// each is a hop to the connection's thread and back, on PostgreSQL a round trip. Only a page
+/// past the end, which has no row to carry the count, counts again on its own.
 pub async fn page_counted<T: DbRow>(
     db: &Db,
     select: &str,
@@ -156,11 +162,39 @@ pub async fn page_counted<T: DbRow>(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<T>, i64), sqlx::Error> {
+    let rest = select
+        .trim_start()
+        .strip_prefix("SELECT ")
+        .filter(|r| !r.trim_start().starts_with("DISTINCT "))
+        .ok_or_else(|| sqlx::Error::Protocol(format!("a page must be a plain SELECT: {select}")))?;
     let mut paged = args.clone();
-    let sql = format!("{select} LIMIT {} OFFSET {}", paged.push(limit), paged.push(offset));
-    let rows = all::<T>(db, &sql, &paged).await?;
-    let (total,): (i64,) = one(db, count, args).await?;
-    Ok((rows, total))
+    let sql =
+        format!("SELECT ({count}) AS page_total, {rest} LIMIT {} OFFSET {}", paged.push(limit), paged.push(offset));
+    let rows = all::<Counted<T>>(db, &sql, &paged).await?;
+    let total = match rows.first() {
+        Some(r) => r.total,
+        None if offset == 0 => 0,
+        None => one::<(i64,)>(db, count, args).await?.0,
+    };
+    Ok((rows.into_iter().map(|r| r.row).collect(), total))
+}
+
+/// A row of a page with the page's total beside it ([`page_counted`]).
+struct Counted<T> {
+    row: T,
+    total: i64,
+}
+
+impl<'r, R, T> sqlx::FromRow<'r, R> for Counted<T>
+where
+    R: sqlx::Row,
+    T: sqlx::FromRow<'r, R>,
+    &'r str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Counted { row: T::from_row(row)?, total: row.try_get("page_total")? })
+    }
 }
 
 /// Counts the rows of `rows` (a SELECT) up to `cap + 1`: a total above `cap` means "more
@@ -177,9 +211,5 @@ pub async fn page<T: DbRow>(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<T>, i64), sqlx::Error> {
-    let mut paged = args.clone();
-    let sql = format!("{select} LIMIT {} OFFSET {}", paged.push(limit), paged.push(offset));
-    let rows = all::<T>(db, &sql, &paged).await?;
-    let (total,): (i64,) = one(db, &format!("SELECT COUNT(*) {count_from}"), args).await?;
-    Ok((rows, total))
+    page_counted(db, select, &format!("SELECT COUNT(*) {count_from}"), args, limit, offset).await
 }

@@ -406,3 +406,25 @@ async fn estates_stations_and_organisations_can_be_edited_moved_and_deactivated(
     let staff = app.login("zhenhua.mgr").await.get("/api/v1/staff").await.json();
     assert!(staff["items"].as_array().unwrap().iter().any(|s| s["account"] == "hanjianwei"), "now in 振华's directory");
 }
+
+/// A list's total rides on its page's rows (one statement, `db::query::page_counted`): every
+/// page says the same total, the last page holds the rest, and a page past the end, with no row
+/// to carry the total, still counts the list.
+#[tokio::test]
+async fn every_page_of_a_list_carries_the_same_total_even_past_the_end() {
+    let app = TestApp::new().await;
+    let c = app.login("bureau").await;
+    let first = c.get("/api/v1/places?page_size=5").await.json();
+    let total = first["total"].as_i64().unwrap();
+    assert!(total > 10, "the demo has places enough for pages: {total}");
+    assert_eq!(first["items"].as_array().unwrap().len(), 5);
+    let last_page = (total + 4) / 5;
+    let last = c.get(&format!("/api/v1/places?page={last_page}&page_size=5")).await.json();
+    assert_eq!(last["total"], total);
+    assert_eq!(last["items"].as_array().unwrap().len() as i64, total - (last_page - 1) * 5);
+    let past = c.get(&format!("/api/v1/places?page={}&page_size=5", last_page + 3)).await.json();
+    assert_eq!(past["total"], total, "{past}");
+    assert!(past["items"].as_array().unwrap().is_empty());
+    let one = c.get("/api/v1/places?q=永宁社区").await.json();
+    assert_eq!(one["total"].as_i64().unwrap(), one["items"].as_array().unwrap().len() as i64);
+}
