@@ -248,7 +248,7 @@ async fn check_links(db: &Db, scope: &Scope, h: &NewHazard, errors: &mut FieldEr
         let sql = format!(
             "SELECT p.id FROM persons p WHERE p.merged_into IS NULL AND p.id = {} AND {}",
             args.push(id),
-            crate::people::store::visible(db.backend(), "p", scope, &mut args)
+            crate::people::store::visible_each("p", scope, &mut args)
         );
         if query::optional::<(Uuid,)>(db, &sql, &args).await?.is_none() {
             errors.add("person_id", "error.bad_choice");

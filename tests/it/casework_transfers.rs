@@ -336,3 +336,53 @@ async fn the_receiving_manager_saves_a_client_living_elsewhere_keeping_the_place
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["room"], "202");
 }
+
+/// A read of one person (`people::store::visible_each`, probing that person's cases) and the
+/// list (`people::store::visible`, reading the exception sets whole) agree on who is visible,
+/// for every person and every station's scope: while a transfer is offered, once it is
+/// accepted (the client hidden from home, visible to the receiver), and after the receiver
+/// closes the case (visible to both).
+#[tokio::test]
+async fn one_person_and_the_list_agree_on_who_a_station_sees_through_a_transfer() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let kmgr = app.login("kaiyuan.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let person = serde_json::json!({"name": "王鹏", "birth_date": "1986-03-02", "place_id": yongning});
+    let pid = register(&worker, person).await["id"].as_str().unwrap().to_string();
+    let cid = open_case(&worker, &pid).await;
+    let db = &app.st.db;
+    let people: Vec<(uuid::Uuid,)> =
+        linli::read!(db, |c| sqlx::query_as("SELECT id FROM persons WHERE merged_into IS NULL").fetch_all(c).await)
+            .unwrap();
+    let people = &people;
+    let agree = |stage: &'static str| async move {
+        let mut seen_somewhere = 0;
+        for account in ["wenbichen", "zhenhua.mgr", "kaiyuan.mgr", "leizeyu", "changmin", "bureau"] {
+            let caller = linli::auth::caller_for_account(db, account).await.unwrap().unwrap();
+            let filter = linli::people::store::PersonFilter::default();
+            let (listed, total) = linli::people::store::list(db, &caller.scope, &filter, 100_000, 0).await.unwrap();
+            assert_eq!(listed.len() as i64, total, "{stage}: {account}'s list is whole");
+            let listed: std::collections::HashSet<uuid::Uuid> = listed.iter().map(|p| p.id).collect();
+            for (id,) in people {
+                let one = linli::people::store::get(db, &caller.scope, *id).await.unwrap().is_some();
+                assert_eq!(one, listed.contains(id), "{stage}: {account} reading {id} alone and in the list");
+                seen_somewhere += usize::from(one);
+            }
+        }
+        assert!(seen_somewhere > 0, "{stage}: the comparison saw people");
+    };
+    agree("case open at home").await;
+    let r = transfer(&manager, &cid, &kaiyuan_station(&app).await, "随女儿迁居开源街道").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    agree("transfer offered").await;
+    accept(&app, &cid).await;
+    let zhenhua = linli::auth::caller_for_account(db, "zhenhua.mgr").await.unwrap().unwrap();
+    let pid = uuid::Uuid::parse_str(&pid).unwrap();
+    assert!(linli::people::store::get(db, &zhenhua.scope, pid).await.unwrap().is_none(), "hidden from home");
+    agree("transfer accepted").await;
+    close(&kmgr, &cid).await;
+    assert!(linli::people::store::get(db, &zhenhua.scope, pid).await.unwrap().is_some(), "home again");
+    agree("case closed by the receiver").await;
+}

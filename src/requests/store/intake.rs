@@ -127,7 +127,7 @@ pub(super) async fn linked_person(
     let sql = format!(
         "SELECT p.id FROM persons p WHERE p.id = {} AND p.merged_into IS NULL AND {}",
         args.push(pid),
-        crate::people::store::visible(db.backend(), "p", scope, &mut args)
+        crate::people::store::visible_each("p", scope, &mut args)
     );
     Ok(Some(query::optional::<(Uuid,)>(db, &sql, &args).await?.map(|r| r.0)))
 }
