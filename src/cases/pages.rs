@@ -622,42 +622,62 @@ async fn render_case(
     let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/cases", "nav.cases");
     ctx.title = format!("{} · {}", case.number, case.person_name);
     let tr = ctx.tr;
-    let plans = store::plans(&st.db, id).await?;
+    // The case's parts are independent reads, asked at once (each is a trip to a connection).
+    let managing = caller.is(CASE_APPROVERS) && case.is_open();
+    let stations = async {
+        if !managing {
+            return Ok(Vec::new());
+        }
+        Ok::<_, sqlx::Error>(
+            transfers::station_options(&st.db, &case.path)
+                .await?
+                .into_iter()
+                .filter(|(sid, _)| *sid != case.station_id)
+                .collect(),
+        )
+    };
+    let workers = async {
+        if !managing {
+            return Ok(Vec::new());
+        }
+        Ok::<_, sqlx::Error>(
+            store::station_workers(&st.db, case.station_id)
+                .await?
+                .into_iter()
+                .filter(|(w, _)| *w != case.worker_id)
+                .collect(),
+        )
+    };
+    let (plans, assessments, records, transfers, offers, instruments, tiers, stations, workers) = tokio::try_join!(
+        store::plans(&st.db, id),
+        store::assessments(&st.db, id),
+        store::records(&st.db, id),
+        transfers::transfers(&st.db, id),
+        transfers::of_case(&st.db, id),
+        instruments::current(&st.db),
+        store::tiers(&st.db),
+        stations,
+        workers,
+    )?;
     let plan_form = fb.plan_form.unwrap_or_else(|| match plans.first() {
         Some(p) => PlanForm::from_plan(p, case.tier.clone()),
         None => PlanForm { tier: case.tier.clone().unwrap_or_default(), ..Default::default() },
     });
     let view = CasePage {
-        assessments: store::assessments(&st.db, id).await?,
+        assessments,
         plans,
-        records: store::records(&st.db, id).await?,
-        transfers: transfers::transfers(&st.db, id).await?,
-        offers: transfers::of_case(&st.db, id).await?,
-        instruments: instruments::current(&st.db).await?,
-        tiers: store::tiers(&st.db).await?,
+        records,
+        transfers,
+        offers,
+        instruments,
+        tiers,
         can_write: caller.is(CASE_WRITERS) && case.is_open(),
         can_approve: caller.is(CASE_APPROVERS),
-        stations: if caller.is(CASE_APPROVERS) && case.is_open() {
-            transfers::station_options(&st.db, &case.path)
-                .await?
-                .into_iter()
-                .filter(|(sid, _)| *sid != case.station_id)
-                .collect()
-        } else {
-            Vec::new()
-        },
+        stations,
         can_read_restricted: can_read_restricted(caller),
         can_reveal_notes: caller.role == Role::BureauAdmin,
         can_register_hazard: caller.is(crate::hazards::pages::HAZARD_STAFF),
-        workers: if caller.is(CASE_APPROVERS) && case.is_open() {
-            store::station_workers(&st.db, case.station_id)
-                .await?
-                .into_iter()
-                .filter(|(w, _)| *w != case.worker_id)
-                .collect()
-        } else {
-            Vec::new()
-        },
+        workers,
         revealed_record: fb.revealed_record,
         errors: fb.errors.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect(),
         plan_form,

@@ -524,22 +524,39 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
     let mut ctx = Ctx::new(st.cfg.demo, Some(caller), None, "/people", "nav.people");
     ctx.title = person.name.clone();
     let tr = ctx.tr;
-    let (tags, members, cases, events) = if restricted {
-        Default::default()
-    } else {
-        let members = match person.household_id {
-            Some(h) => {
-                store::household_members(&st.db, &caller.scope, h).await?.into_iter().filter(|m| m.id != id).collect()
-            }
-            None => Vec::new(),
+    // The record's parts are independent reads: asked at once, the page waits for the slowest
+    // instead of their sum (each is a trip to a connection).
+    let sections = async {
+        if restricted {
+            return Ok(Default::default());
+        }
+        let members = async {
+            Ok::<Vec<Person>, AppError>(match person.household_id {
+                Some(h) => store::household_members(&st.db, &caller.scope, h)
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.id != id)
+                    .collect(),
+                None => Vec::new(),
+            })
         };
-        (
-            store::tags_of(&st.db, id).await?,
+        tokio::try_join!(
+            async { Ok::<_, AppError>(store::tags_of(&st.db, id).await?) },
             members,
-            crate::cases::pages::cases_of(st, caller, id).await?,
-            super::timeline::for_person(st, caller, &person).await?,
+            crate::cases::pages::cases_of(st, caller, id),
+            super::timeline::for_person(st, caller, &person),
+            async { Ok::<_, AppError>(store::namesakes(&st.db, &caller.scope, &person).await?) },
         )
     };
+    let child_grants = async {
+        if person.is_child(today()) && caller.is(crate::cases::pages::CASE_APPROVERS) {
+            crate::cases::pages::active_grants(st, id).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let ((tags, members, cases, events, namesakes), intake_opts, grants) =
+        tokio::try_join!(sections, crate::cases::pages::intake_options(st, tr), child_grants)?;
     let msgs = |e: &FieldErrors| e.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect::<Vec<_>>();
     let sex = person.sex.as_deref().map(|s| tr.t(&format!("sex.{s}"))).unwrap_or_default();
     let age = person.age(today()).map(|a| tr.f("person.age", &[&a])).unwrap_or_default();
@@ -565,16 +582,12 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
         tag_opts: tag_options(tr, "filter.choose"),
         intake: x.intake.unwrap_or_default(),
         intake_errors: msgs(&x.intake_errors),
-        intake_opts: crate::cases::pages::intake_options(st, tr).await?,
+        intake_opts,
         is_child: person.is_child(today()),
         is_manager: caller.is(crate::cases::pages::CASE_APPROVERS),
-        grants: if person.is_child(today()) && caller.is(crate::cases::pages::CASE_APPROVERS) {
-            crate::cases::pages::active_grants(st, id).await?
-        } else {
-            Vec::new()
-        },
+        grants,
         can_merge: caller.is(crate::cases::pages::CASE_WRITERS) && !restricted,
-        namesakes: if restricted { Vec::new() } else { store::namesakes(&st.db, &caller.scope, &person).await? },
+        namesakes,
         action_error: x.action_error.map(|c| tr.t(&c)),
         ctx,
         person,

@@ -31,11 +31,18 @@ pub struct Event {
 
 /// Newest first.
 pub async fn for_person(st: &AppState, caller: &Caller, person: &Person) -> AppResult<Vec<Event>> {
-    let mut events = own_events(st, person).await?;
-    events.extend(household_events(st, caller, person).await?);
-    events.extend(crate::cases::pages::timeline_events(st, caller, person.id).await?);
-    events.extend(crate::requests::pages::timeline_events(st, caller, person.id).await?);
-    events.extend(crate::hazards::pages::timeline_events(st, caller, person.id).await?);
+    // Each source is its own read; they are asked at once.
+    let (mut events, household, cases, requests, hazards) = tokio::try_join!(
+        own_events(st, person),
+        household_events(st, caller, person),
+        crate::cases::pages::timeline_events(st, caller, person.id),
+        crate::requests::pages::timeline_events(st, caller, person.id),
+        crate::hazards::pages::timeline_events(st, caller, person.id),
+    )?;
+    events.extend(household);
+    events.extend(cases);
+    events.extend(requests);
+    events.extend(hazards);
     events.sort_by_key(|e| std::cmp::Reverse((e.on, e.order)));
     Ok(events)
 }

@@ -392,8 +392,34 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
     ctx.title = format!("{} · {}", r.number, r.category_name);
     let tr = ctx.tr;
     let now = Utc::now();
-    let parts = store::parts(&st.db, id).await?;
     let can_dispatch = viewer.dispatches(&r);
+    // The request's parts are independent reads, asked at once (each is a trip to a connection).
+    let events_named = async {
+        let events = store::events(&st.db, id, false).await?;
+        let names = crate::staff::store::names_of(&st.db, events.iter().filter_map(|e| e.actor_id)).await?;
+        Ok::<_, sqlx::Error>((events, names))
+    };
+    let dispatching = async {
+        if !(can_dispatch && r.status().is_open()) {
+            return Ok((Vec::new(), None, Vec::new()));
+        }
+        let (units, suggested, dups) =
+            tokio::try_join!(store::units(&st.db, &caller.scope), store::default_unit(&st.db, &r), async {
+                if r.status() == Status::Accepted {
+                    store::duplicates(&st.db, &viewer, &r, st.cfg.duplicate_days).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },)?;
+        Ok::<_, sqlx::Error>((units, suggested.map(|u| u.key()), dups))
+    };
+    let (parts, pending, (events, names), (units, suggested, duplicates), linked) = tokio::try_join!(
+        store::parts(&st.db, id),
+        store::pending_extensions(&st.db, id),
+        events_named,
+        dispatching,
+        super::publication::linked_name(&st.db, &r),
+    )?;
     let part_views = parts
         .iter()
         .map(|p| {
@@ -408,16 +434,13 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
             }
         })
         .collect();
-    let extensions = store::pending_extensions(&st.db, id)
-        .await?
+    let extensions = pending
         .into_iter()
         .map(|e| ExtensionView {
             unit: parts.iter().find(|p| p.id == e.part_id).map(|p| p.unit_name.clone()).unwrap_or_default(),
             ext: e,
         })
         .collect();
-    let events = store::events(&st.db, id, false).await?;
-    let names = crate::staff::store::names_of(&st.db, events.iter().filter_map(|e| e.actor_id)).await?;
     let events = events
         .iter()
         .rev()
@@ -434,19 +457,6 @@ async fn render(st: &AppState, caller: &Caller, id: Uuid, fb: Feedback, status: 
             note_public: e.public && e.note_public && e.note.is_some() && e.kind != "accepted",
         })
         .collect();
-    let (units, suggested, duplicates) = if can_dispatch && r.status().is_open() {
-        let units = store::units(&st.db, &caller.scope).await?;
-        let suggested = store::default_unit(&st.db, &r).await?.map(|u| u.key());
-        let dups = if r.status() == Status::Accepted {
-            store::duplicates(&st.db, &viewer, &r, st.cfg.duplicate_days).await?
-        } else {
-            Vec::new()
-        };
-        (units, suggested, dups)
-    } else {
-        (Vec::new(), None, Vec::new())
-    };
-    let linked = super::publication::linked_name(&st.db, &r).await?;
     let (public_text, public_address) = (r.public_wording(linked.as_deref()), r.public_place(linked.as_deref()));
     let draft_open = fb.publication.is_some();
     // A refused form comes back as typed, against the version now shown beside it: the user
