@@ -162,14 +162,21 @@ pub async fn page_counted<T: DbRow>(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<T>, i64), sqlx::Error> {
-    let rest = select
-        .trim_start()
-        .strip_prefix("SELECT ")
-        .filter(|r| !r.trim_start().starts_with("DISTINCT "))
-        .ok_or_else(|| sqlx::Error::Protocol(format!("a page must be a plain SELECT: {select}")))?;
+    let bad = || sqlx::Error::Protocol(format!("a page must be a plain SELECT … FROM: {select}"));
+    let select = select.trim_start();
+    if !select.starts_with("SELECT ") || select["SELECT ".len()..].trim_start().starts_with("DISTINCT ") {
+        return Err(bad());
+    }
+    // The total goes last, so rows decoded by position (tuples) read their own columns.
+    let from = top_level_from(select).ok_or_else(bad)?;
     let mut paged = args.clone();
-    let sql =
-        format!("SELECT ({count}) AS page_total, {rest} LIMIT {} OFFSET {}", paged.push(limit), paged.push(offset));
+    let sql = format!(
+        "{}, ({count}) AS page_total {} LIMIT {} OFFSET {}",
+        select[..from].trim_end(),
+        &select[from..],
+        paged.push(limit),
+        paged.push(offset)
+    );
     let rows = all::<Counted<T>>(db, &sql, &paged).await?;
     let total = match rows.first() {
         Some(r) => r.total,
@@ -177,6 +184,30 @@ pub async fn page_counted<T: DbRow>(
         None => one::<(i64,)>(db, count, args).await?.0,
     };
     Ok((rows.into_iter().map(|r| r.row).collect(), total))
+}
+
+/// Where the statement's own `FROM` starts: the first one outside parentheses and quotes.
+fn top_level_from(sql: &str) -> Option<usize> {
+    let bytes = sql.as_bytes();
+    let (mut depth, mut quoted) = (0i32, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => depth -= 1,
+            _ if !quoted
+                && depth == 0
+                && i > 0
+                && bytes[i - 1].is_ascii_whitespace()
+                && bytes.get(i..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"FROM"))
+                && bytes.get(i + 4).is_some_and(u8::is_ascii_whitespace) =>
+            {
+                return Some(i);
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A row of a page with the page's total beside it ([`page_counted`]).
@@ -212,4 +243,18 @@ pub async fn page<T: DbRow>(
     offset: i64,
 ) -> Result<(Vec<T>, i64), sqlx::Error> {
     page_counted(db, select, &format!("SELECT COUNT(*) {count_from}"), args, limit, offset).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_from;
+
+    #[test]
+    fn the_statements_own_from_is_found_past_subqueries_and_quotes() {
+        let sql = "SELECT a, (SELECT COUNT(*) FROM t) AS n, 'x FROM y' AS q, '名 FROM' AS z\n FROM things WHERE b IN (SELECT b FROM u)";
+        let at = top_level_from(sql).unwrap();
+        assert!(sql[at..].starts_with("FROM things"), "{}", &sql[at..]);
+        assert_eq!(top_level_from("SELECT from_status, '甲乙' FROMAGE"), None);
+        assert_eq!(top_level_from("SELECT 1"), None);
+    }
 }
