@@ -87,7 +87,8 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
     let case = store::get(&st.db, &caller.scope, id).await?.ok_or(AppError::NotFound)?;
     crate::cases::pages::guard_person(&st, &caller, case.person_id).await?;
     let restricted_hidden = !caller.is(super::pages::CASE_WRITERS);
-    let mut records = store::records(&st.db, id).await?;
+    let (mut records, plans, assessments) =
+        tokio::try_join!(store::records(&st.db, id), store::plans(&st.db, id), store::assessments(&st.db, id))?;
     if restricted_hidden {
         for r in &mut records {
             if RecordKind::parse(&r.kind).is_some_and(|k| k.is_restricted()) {
@@ -95,10 +96,9 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppR
             }
         }
     }
-    let plans =
-        store::plans(&st.db, id).await?.into_iter().map(|p| PlanView { actions: p.action_list(), plan: p }).collect();
+    let plans = plans.into_iter().map(|p| PlanView { actions: p.action_list(), plan: p }).collect();
     let v = case.version;
-    let detail = CaseDetail { assessments: store::assessments(&st.db, id).await?, plans, records, case };
+    let detail = CaseDetail { assessments, plans, records, case };
     Ok(with_etag(Json(detail).into_response(), v))
 }
 

@@ -228,6 +228,10 @@ pub struct ServiceRecord {
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
 pub struct Transfer {
     pub id: Uuid,
+    /// Read so that one statement can serve several cases (a person's timeline).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub case_id: Uuid,
     pub from_station: String,
     pub to_station: String,
     pub reason: String,

@@ -2,7 +2,7 @@
 //! the case page where a worker assesses, plans, records services and asks to close, and the
 //! station manager approves plans and closures.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::extract::State;
@@ -338,49 +338,34 @@ pub async fn revoke_child_access(State(st): State<AppState>, caller: Caller, Id(
     Ok(Redirect::to(&format!("/people/{person_id}#rights")).into_response())
 }
 
-/// Case events for the person timeline, from cases the caller may see.
-pub async fn timeline_events(st: &AppState, caller: &Caller, person_id: Uuid) -> AppResult<Vec<Event>> {
+/// Case events for the person timeline, from `cases`: the person's cases the caller may see
+/// ([`cases_of`]). Each kind of event is one read over all the cases, the five asked at once.
+pub async fn timeline_events(st: &AppState, caller: &Caller, cases: &[Case]) -> AppResult<Vec<Event>> {
     let tr = Tr(caller.lang);
     let mut out = Vec::new();
+    if cases.is_empty() {
+        return Ok(out);
+    }
     let restricted_hidden = !can_read_restricted(caller);
-    for case in cases_of(st, caller, person_id).await? {
-        let href = Some(format!("/cases/{}", case.id));
+    let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
+    let (offers, moves, assessments, plans, records) = tokio::try_join!(
+        transfers::of_cases(&st.db, &ids),
+        transfers::transfers_of(&st.db, &ids),
+        store::assessments_of(&st.db, &ids),
+        store::plans_of(&st.db, &ids),
+        store::records_of(&st.db, &ids),
+    )?;
+    let by_id: HashMap<Uuid, &Case> = cases.iter().map(|c| (c.id, c)).collect();
+    let href = |case: Uuid| Some(format!("/cases/{case}"));
+    for case in cases {
         out.push(Event {
             on: case.opened_on,
             order: case.id,
             kind: "case.opened".into(),
             title: format!("{} · {}", case.number, tr.t(&format!("domain.{}", case.domain))),
             detail: case.summary.clone(),
-            href: href.clone(),
+            href: href(case.id),
         });
-        for o in transfers::of_case(&st.db, case.id).await? {
-            // An accepted offer is the transfer below; the others are told as what they were.
-            let (kind, detail) = match o.state.as_str() {
-                "pending" => ("case.transfer_offered", o.reason.clone()),
-                "refused" => ("case.transfer_refused", o.decision_reason.clone().unwrap_or_default()),
-                "withdrawn" => ("case.transfer_withdrawn", o.reason.clone()),
-                _ => continue,
-            };
-            let at = o.decided_at.unwrap_or(o.offered_at);
-            out.push(Event {
-                on: at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
-                order: o.id,
-                kind: kind.into(),
-                title: format!("{} · {} → {}", case.number, o.from_station, o.to_station),
-                detail,
-                href: href.clone(),
-            });
-        }
-        for t in transfers::transfers(&st.db, case.id).await? {
-            out.push(Event {
-                on: t.created_at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
-                order: t.id,
-                kind: "case.transferred".into(),
-                title: format!("{} · {} → {}", case.number, t.from_station, t.to_station),
-                detail: t.reason,
-                href: href.clone(),
-            });
-        }
         if let Some(closed) = case.closed_on {
             out.push(Event {
                 on: closed,
@@ -388,34 +373,63 @@ pub async fn timeline_events(st: &AppState, caller: &Caller, person_id: Uuid) ->
                 kind: "case.closed".into(),
                 title: case.number.clone(),
                 detail: case.closure_reason.clone().unwrap_or_default(),
-                href: href.clone(),
+                href: href(case.id),
             });
         }
-        for a in store::assessments(&st.db, case.id).await? {
-            out.push(Event {
-                on: a.assessed_on,
-                order: a.id,
-                kind: "case.assessed".into(),
-                title: format!("{} v{}", a.instrument_name, a.instrument_version),
-                detail: format!("{} · {}", a.score, a.band_label()),
-                href: href.clone(),
-            });
-        }
-        for p in store::plans(&st.db, case.id).await? {
-            if let Some(at) = p.approved_at {
-                out.push(Event {
-                    on: at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
-                    order: p.id,
-                    kind: "plan.approved".into(),
-                    title: case.number.clone(),
-                    detail: p.goals.clone(),
-                    href: href.clone(),
-                });
-            }
-        }
-        for r in store::records(&st.db, case.id).await? {
-            out.push(record_event(tr, &case, r, restricted_hidden, &href));
-        }
+    }
+    for o in offers {
+        // An accepted offer is the transfer below; the others are told as what they were.
+        let (kind, detail) = match o.state.as_str() {
+            "pending" => ("case.transfer_offered", o.reason.clone()),
+            "refused" => ("case.transfer_refused", o.decision_reason.clone().unwrap_or_default()),
+            "withdrawn" => ("case.transfer_withdrawn", o.reason.clone()),
+            _ => continue,
+        };
+        let at = o.decided_at.unwrap_or(o.offered_at);
+        out.push(Event {
+            on: at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
+            order: o.id,
+            kind: kind.into(),
+            title: format!("{} · {} → {}", o.case_number, o.from_station, o.to_station),
+            detail,
+            href: href(o.case_id),
+        });
+    }
+    for t in moves {
+        let Some(case) = by_id.get(&t.case_id) else { continue };
+        out.push(Event {
+            on: t.created_at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
+            order: t.id,
+            kind: "case.transferred".into(),
+            title: format!("{} · {} → {}", case.number, t.from_station, t.to_station),
+            detail: t.reason,
+            href: href(case.id),
+        });
+    }
+    for a in assessments {
+        out.push(Event {
+            on: a.assessed_on,
+            order: a.id,
+            kind: "case.assessed".into(),
+            title: format!("{} v{}", a.instrument_name, a.instrument_version),
+            detail: format!("{} · {}", a.score, a.band_label()),
+            href: href(a.case_id),
+        });
+    }
+    for p in plans {
+        let (Some(at), Some(case)) = (p.approved_at, by_id.get(&p.case_id)) else { continue };
+        out.push(Event {
+            on: at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
+            order: p.id,
+            kind: "plan.approved".into(),
+            title: case.number.clone(),
+            detail: p.goals.clone(),
+            href: href(case.id),
+        });
+    }
+    for r in records {
+        let Some(case) = by_id.get(&r.case_id) else { continue };
+        out.push(record_event(tr, case, r, restricted_hidden, &href(case.id)));
     }
     Ok(out)
 }

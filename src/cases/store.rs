@@ -352,6 +352,10 @@ pub async fn assess(
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Assessment {
     pub id: Uuid,
+    /// Read so that one statement can serve several cases (a person's timeline).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub case_id: Uuid,
     pub instrument_name: String,
     pub instrument_version: i64,
     pub score: i64,
@@ -375,27 +379,52 @@ impl Assessment {
 }
 
 pub async fn assessments(db: &Db, case_id: Uuid) -> Result<Vec<Assessment>, sqlx::Error> {
-    read!(db, |c| {
-        sqlx::query_as(
-        "SELECT a.id, i.name AS instrument_name, i.version AS instrument_version, a.score, a.band, a.assessed_on, a.reassess_on, a.notes, i.bands
-         FROM assessments a JOIN instruments i ON i.id = a.instrument_id WHERE a.case_id = $1 ORDER BY a.id DESC"
+    assessments_of(db, &[case_id]).await
+}
+
+/// The assessments of several cases in one read (a person's timeline), newest first.
+pub async fn assessments_of(db: &Db, cases: &[Uuid]) -> Result<Vec<Assessment>, sqlx::Error> {
+    of_cases(
+        db,
+        "SELECT a.id, a.case_id, i.name AS instrument_name, i.version AS instrument_version, a.score, a.band, a.assessed_on,
+                a.reassess_on, a.notes, i.bands
+         FROM assessments a JOIN instruments i ON i.id = a.instrument_id WHERE a.case_id IN",
+        cases,
+        "ORDER BY a.id DESC",
     )
-    .bind(case_id)
-    .fetch_all(c)
     .await
-    })
+}
+
+/// `select … WHERE col IN` completed with `cases` and `order`: the rows of several cases in one
+/// statement, where a read per case would be a trip to a connection each. None for no case.
+pub(super) async fn of_cases<T: query::DbRow>(
+    db: &Db,
+    select: &str,
+    cases: &[Uuid],
+    order: &str,
+) -> Result<Vec<T>, sqlx::Error> {
+    if cases.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = Args::new();
+    let sql = format!("{select} ({}) {order}", args.list(cases));
+    query::all(db, &sql, &args).await
 }
 
 /// The plan being drafted or in force (newest first), and its predecessors.
 pub async fn plans(db: &Db, case_id: Uuid) -> Result<Vec<Plan>, sqlx::Error> {
-    read!(db, |c| {
-        sqlx::query_as(
-        "SELECT id, case_id, goals, actions, review_on, status, approved_at, version FROM support_plans WHERE case_id = $1 ORDER BY id DESC"
+    plans_of(db, &[case_id]).await
+}
+
+/// [`plans`] of several cases in one read.
+pub async fn plans_of(db: &Db, cases: &[Uuid]) -> Result<Vec<Plan>, sqlx::Error> {
+    of_cases(
+        db,
+        "SELECT id, case_id, goals, actions, review_on, status, approved_at, version FROM support_plans WHERE case_id IN",
+        cases,
+        "ORDER BY id DESC",
     )
-    .bind(case_id)
-    .fetch_all(c)
     .await
-    })
 }
 
 /// Saves the draft plan (creating one when the newest plan is already approved).
@@ -651,17 +680,21 @@ pub async fn add_record(
 /// Every record of a case, whichever station wrote it: the station holding the case reads its
 /// whole history.
 pub async fn records(db: &Db, case_id: Uuid) -> Result<Vec<ServiceRecord>, sqlx::Error> {
-    read!(db, |c| {
-        sqlx::query_as(
+    records_of(db, &[case_id]).await
+}
+
+/// The service records of several cases in one read, newest first.
+pub async fn records_of(db: &Db, cases: &[Uuid]) -> Result<Vec<ServiceRecord>, sqlx::Error> {
+    of_cases(
+        db,
         "SELECT r.id, r.case_id, r.kind, r.occurred_on, r.minutes, r.notes, r.referred_to, u.display_name AS created_by_name,
                 s.name AS station_name
          FROM service_records r JOIN stations s ON s.id = r.station_id LEFT JOIN users u ON u.id = r.created_by
-         WHERE r.case_id = $1 ORDER BY r.occurred_on DESC, r.id DESC"
+         WHERE r.case_id IN",
+        cases,
+        "ORDER BY r.occurred_on DESC, r.id DESC",
     )
-    .bind(case_id)
-    .fetch_all(c)
     .await
-    })
 }
 
 /// A worker asks to close a case; the reason is required.

@@ -96,8 +96,13 @@ const MANAGED: &str = "(SELECT s.id FROM stations s JOIN user_places up ON up.pl
 
 /// Offers of one case, newest first (the case page; its reader is already in scope).
 pub async fn of_case(db: &Db, case_id: Uuid) -> Result<Vec<Offer>, sqlx::Error> {
-    let sql = format!("{OFFER_COLS} WHERE o.case_id = $1 ORDER BY o.offered_at DESC, o.id DESC");
-    read!(db, |c| sqlx::query_as(&sql).bind(case_id).fetch_all(c).await)
+    of_cases(db, &[case_id]).await
+}
+
+/// [`of_case`] for several cases in one read.
+pub async fn of_cases(db: &Db, cases: &[Uuid]) -> Result<Vec<Offer>, sqlx::Error> {
+    let select = format!("{OFFER_COLS} WHERE o.case_id IN");
+    super::store::of_cases(db, &select, cases, "ORDER BY o.offered_at DESC, o.id DESC").await
 }
 
 /// Offers to the stations `user` manages that wait for a decision.
@@ -682,16 +687,21 @@ pub async fn api_withdraw(State(st): State<AppState>, caller: Caller, Id(id): Id
 
 /// The moves of a case between stations, oldest first.
 pub async fn transfers(db: &Db, case_id: Uuid) -> Result<Vec<super::model::Transfer>, sqlx::Error> {
-    read!(db, |c| {
-        sqlx::query_as(
-        "SELECT t.id, f.name AS from_station, d.name AS to_station, t.reason, t.created_at, u.display_name AS created_by_name
+    transfers_of(db, &[case_id]).await
+}
+
+/// [`transfers`] of several cases in one read.
+pub async fn transfers_of(db: &Db, cases: &[Uuid]) -> Result<Vec<super::model::Transfer>, sqlx::Error> {
+    super::store::of_cases(
+        db,
+        "SELECT t.id, t.case_id, f.name AS from_station, d.name AS to_station, t.reason, t.created_at,
+                u.display_name AS created_by_name
          FROM case_transfers t JOIN stations f ON f.id = t.from_station_id JOIN stations d ON d.id = t.to_station_id
-         LEFT JOIN users u ON u.id = t.created_by WHERE t.case_id = $1 ORDER BY t.created_at, t.id"
+         LEFT JOIN users u ON u.id = t.created_by WHERE t.case_id IN",
+        cases,
+        "ORDER BY t.created_at, t.id",
     )
-    .bind(case_id)
-    .fetch_all(c)
     .await
-    })
 }
 
 /// Active stations of the district a case lies in (`case_path`): where it may be offered.

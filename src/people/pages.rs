@@ -540,13 +540,19 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
                 None => Vec::new(),
             })
         };
-        tokio::try_join!(
-            async { Ok::<_, AppError>(store::tags_of(&st.db, id).await?) },
-            members,
-            crate::cases::pages::cases_of(st, caller, id),
-            super::timeline::for_person(st, caller, &person),
-            async { Ok::<_, AppError>(store::namesakes(&st.db, &caller.scope, &person).await?) },
-        )
+        // The timeline is made of the tags and cases the page shows, and reads the rest.
+        let history = async {
+            let (tags, cases) = tokio::try_join!(
+                async { Ok::<_, AppError>(store::tags_of(&st.db, id).await?) },
+                crate::cases::pages::cases_of(st, caller, id),
+            )?;
+            let events = super::timeline::of_parts(st, caller, &person, &tags, &cases).await?;
+            Ok::<_, AppError>((tags, cases, events))
+        };
+        let ((tags, cases, events), members, namesakes) = tokio::try_join!(history, members, async {
+            Ok::<_, AppError>(store::namesakes(&st.db, &caller.scope, &person).await?)
+        },)?;
+        Ok::<_, AppError>((tags, members, cases, events, namesakes))
     };
     let child_grants = async {
         if person.is_child(today()) && caller.is(crate::cases::pages::CASE_APPROVERS) {

@@ -166,10 +166,8 @@ pub async fn full_record(
         let f = crate::cases::store::CaseFilter { person_id: Some(id), ..Default::default() };
         crate::cases::store::list(db, &crate::staff::store::everything(), &f, 1000, 0).await?.0
     };
-    let mut records = Vec::new();
-    for c in &cases {
-        records.extend(crate::cases::store::records(db, c.id).await?);
-    }
+    let case_ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
+    let records = crate::cases::store::records_of(db, &case_ids).await?;
     let out = FullRecord {
         id_number: open(sealed_id)?,
         phone: open(sealed_phone)?,

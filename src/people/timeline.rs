@@ -7,8 +7,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::model::{Person, Tag};
+use super::model::{Person, PersonTag, Tag};
 use crate::auth::Caller;
+use crate::cases::model::Case;
 use crate::error::AppResult;
 use crate::web::AppState;
 
@@ -31,14 +32,32 @@ pub struct Event {
 
 /// Newest first.
 pub async fn for_person(st: &AppState, caller: &Caller, person: &Person) -> AppResult<Vec<Event>> {
+    let (tags, cases) = tokio::try_join!(
+        async { Ok::<_, crate::error::AppError>(super::store::tags_of(&st.db, person.id).await?) },
+        crate::cases::pages::cases_of(st, caller, person.id),
+    )?;
+    of_parts(st, caller, person, &tags, &cases).await
+}
+
+/// [`for_person`] from the person's tags and the cases the caller may see, which the person's
+/// page reads for itself anyway.
+pub async fn of_parts(
+    st: &AppState,
+    caller: &Caller,
+    person: &Person,
+    tags: &[PersonTag],
+    cases: &[Case],
+) -> AppResult<Vec<Event>> {
     // Each source is its own read; they are asked at once.
-    let (mut events, household, cases, requests, hazards) = tokio::try_join!(
-        own_events(st, person),
+    let (registered, household, cases, requests, hazards) = tokio::try_join!(
+        registered(st, person),
         household_events(st, caller, person),
-        crate::cases::pages::timeline_events(st, caller, person.id),
+        crate::cases::pages::timeline_events(st, caller, cases),
         crate::requests::pages::timeline_events(st, caller, person.id),
         crate::hazards::pages::timeline_events(st, caller, person.id),
     )?;
+    let mut events = vec![registered];
+    events.extend(tag_events(tags));
     events.extend(household);
     events.extend(cases);
     events.extend(requests);
@@ -73,22 +92,25 @@ async fn household_events(st: &AppState, caller: &Caller, person: &Person) -> Ap
         .collect())
 }
 
-async fn own_events(st: &AppState, person: &Person) -> AppResult<Vec<Event>> {
-    let mut out = Vec::new();
+async fn registered(st: &AppState, person: &Person) -> AppResult<Event> {
     let registered: (chrono::DateTime<chrono::Utc>,) =
         crate::read!(&st.db, |c| sqlx::query_as("SELECT created_at FROM persons WHERE id = $1")
             .bind(person.id)
             .fetch_one(c)
             .await)?;
-    out.push(Event {
+    Ok(Event {
         on: registered.0.with_timezone(&chrono_tz::Asia::Shanghai).date_naive(),
         order: person.id,
         kind: "person.registered".into(),
         title: person.place_name.clone(),
         detail: person.address(),
         href: None,
-    });
-    for t in super::store::tags_of(&st.db, person.id).await? {
+    })
+}
+
+fn tag_events(tags: &[PersonTag]) -> Vec<Event> {
+    let mut out = Vec::new();
+    for t in tags {
         let tag_key = Tag::parse(&t.tag).map(|t| t.label_key()).unwrap_or_default();
         out.push(Event {
             on: t.starts_on,
@@ -109,5 +131,5 @@ async fn own_events(st: &AppState, person: &Person) -> AppResult<Vec<Event>> {
             });
         }
     }
-    Ok(out)
+    out
 }

@@ -956,3 +956,77 @@ async fn a_childs_case_refused_to_a_worker_is_refused_to_writes_lists_and_search
     let found = manager.get(&format!("/search?q={}", "%E5%BF%83%E8%84%8F%E7%97%85")).await;
     assert!(found.body.contains(&cid), "{}", found.body);
 }
+
+/// The timeline reads each kind of case event once for all of a person's cases: every record,
+/// plan and assessment still names and links the case it belongs to, and the person page lists
+/// both cases beside it.
+#[tokio::test]
+async fn a_person_with_two_cases_has_each_cases_events_on_the_timeline_under_its_own_case() {
+    let app = TestApp::new().await;
+    let worker = app.login("wenbichen").await;
+    let manager = app.login("zhenhua.mgr").await;
+    let yongning = app.place_id("永宁社区").await;
+    let p = register(&worker, serde_json::json!({"name": "赵文华", "birth_date": "1951-07-09", "place_id": yongning}))
+        .await;
+    let pid = p["id"].as_str().unwrap();
+    let mut cases = Vec::new();
+    for (domain, summary, notes) in
+        [("social_assistance", "低保复核", "核对家庭收入材料"), ("elderly_care", "独居照护", "上门查看居家安全")]
+    {
+        let r = worker
+            .post_form(
+                &format!("/people/{pid}/cases"),
+                &[("domain", domain), ("source", "walk_in"), ("summary", summary)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let case_id = r.location().trim_start_matches("/cases/").to_string();
+        let rec = serde_json::json!({"kind": "home_visit", "minutes": 40, "notes": notes});
+        let r =
+            worker.send_json(Method::POST, &format!("/api/v1/cases/{case_id}/records"), &rec.to_string(), &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let number =
+            worker.get(&format!("/api/v1/cases/{case_id}")).await.json()["number"].as_str().unwrap().to_string();
+        cases.push((case_id, number));
+    }
+    // A plan approved on the second case only.
+    let plan = [
+        ("goals", "居家安全"),
+        ("action", "安装燃气报警器"),
+        ("owner", "温碧晨"),
+        ("due_on", "2030-01-31"),
+        ("review_on", "2030-03-01"),
+        ("tier", "standard"),
+    ];
+    let second = format!("/cases/{}", cases[1].0);
+    assert_eq!(worker.post_form(&format!("{second}/plan"), &plan).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(manager.post_form(&format!("{second}/plan/approve"), &[]).await.status, StatusCode::SEE_OTHER);
+
+    let tl = worker.get(&format!("/api/v1/people/{pid}/timeline")).await.json();
+    let events = tl.as_array().unwrap();
+    let of = |kind: &str| -> Vec<(String, String)> {
+        events
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| (e["href"].as_str().unwrap_or("").to_string(), e["title"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let opened = of("case.opened");
+    let visits = of("record.home_visit");
+    assert_eq!(opened.len(), 2, "{tl}");
+    assert_eq!(visits.len(), 2, "{tl}");
+    for (case_id, number) in &cases {
+        let href = format!("/cases/{case_id}");
+        assert!(opened.iter().any(|(h, t)| *h == href && t.starts_with(number.as_str())), "{opened:?}");
+        assert!(visits.iter().any(|(h, t)| *h == href && t.starts_with(number.as_str())), "{visits:?}");
+    }
+    assert_eq!(of("plan.approved"), vec![(second.clone(), cases[1].1.clone())]);
+    assert_eq!(events.last().unwrap()["kind"], "person.registered");
+
+    let page = worker.get(&format!("/people/{pid}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for (case_id, number) in &cases {
+        assert!(page.body.contains(number.as_str()) && page.body.contains(&format!("/cases/{case_id}")), "{number}");
+    }
+    assert!(page.body.contains("核对家庭收入材料") && page.body.contains("上门查看居家安全"));
+}
