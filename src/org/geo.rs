@@ -66,7 +66,7 @@ pub enum Located {
     /// Near no place: outside the jurisdiction.
     Outside,
     /// The place it falls in (a grid, community, street or, failing those, the district).
-    In { id: Uuid, path: String, name: String },
+    In { id: Uuid, path: String, name: String, kind: PlaceKind },
 }
 
 /// Great-circle distance in metres.
@@ -92,7 +92,7 @@ pub fn locate(point: (f64, f64), candidates: &[PlacePoint], any_placed: bool) ->
         })
         .max_by(|(a, da), (b, db)| a.fineness().cmp(&b.fineness()).then(db.total_cmp(da)));
     match best {
-        Some((p, _)) => Located::In { id: p.id, path: p.path.clone(), name: p.name.clone() },
+        Some((p, _)) => Located::In { id: p.id, path: p.path.clone(), name: p.name.clone(), kind: p.kind() },
         None => Located::Outside,
     }
 }

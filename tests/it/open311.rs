@@ -451,6 +451,46 @@ async fn a_point_lands_in_its_grid_and_one_outside_the_district_is_refused_every
     assert_eq!(rows[0]["label"], "古城街道", "{rows:?}");
 }
 
+/// A point inside the district but away from every community (a street's or the district's
+/// reach, not a community's) was refused as a bad address_string although the app sent none.
+/// It is filed at the desk of the district it falls in, with its point, for the desk to place.
+#[tokio::test]
+async fn a_point_in_the_district_away_from_every_community_lands_at_its_districts_desk() {
+    let app = TestApp::new().await;
+    let key = api_key(&app).await;
+    let anon = app.anon();
+    // 12 km north of 平城区's centre: within its reach, 8 km from the nearest street's centre.
+    let (lat, lon) = ("40.200000", "113.300000");
+    let r = anon
+        .post_form(
+            "/open311/v2/requests.json",
+            &[("api_key", &key), ("service_code", "street_light"), ("lat", lat), ("long", lon)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let (place, kind, rlat): (String, String, f64) = linli::read!(&app.st.db, |c| sqlx::query_as(
+        "SELECT p.name, p.kind, r.lat FROM requests r JOIN places p ON p.id = r.place_id"
+    )
+    .fetch_one(c)
+    .await)
+    .unwrap();
+    assert_eq!((place.as_str(), kind.as_str()), ("平城区", "district"));
+    assert!((rlat - 40.2).abs() < 1e-6, "the point is kept: {rlat}");
+    // The staff form with the same point files it too, at the same desk.
+    let desk = app.login("bureau").await;
+    let r = desk
+        .post_form(
+            "/requests",
+            &[("category", "street_light"), ("description", "路灯不亮"), ("lat", lat), ("lon", lon)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM requests r JOIN places p ON p.id = r.place_id WHERE p.name = '平城区'").await,
+        2
+    );
+}
+
 /// Status notes are the latest public step in words, in the caller's language, with the note
 /// its writer made public; never the channel's code, never an internal note.
 #[tokio::test]

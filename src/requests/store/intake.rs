@@ -39,24 +39,38 @@ pub(super) struct Location {
 /// The grid or community a reported point falls in (`org::geo`), when the caller named neither
 /// a place nor an estate; a point outside the jurisdiction is refused. A point in a place
 /// outside a staff caller's scope leaves the request with the caller's own unit, as before.
+/// Where a point falls: `Place` is a community or grid, where a request can lie; `Desk` the
+/// path of a street or district it falls in away from every community, whose district's desk
+/// places it by hand.
+pub(super) enum PointPlace {
+    None,
+    Place(Uuid),
+    Desk(String),
+}
+
 pub(super) async fn point_place(
     db: &Db,
     scope: Option<&Scope>,
     clean: &CleanIntake,
     errors: &mut FieldErrors,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    let Some(point) = clean.coords else { return Ok(None) };
+) -> Result<PointPlace, sqlx::Error> {
+    use crate::org::geo::Located;
+    use crate::org::model::PlaceKind;
+    let Some(point) = clean.coords else { return Ok(PointPlace::None) };
     Ok(match crate::org::store::locate_point(db, point).await? {
-        crate::org::geo::Located::Outside => {
+        Located::Outside => {
             errors.add("lat", "request.outside_jurisdiction");
-            None
+            PointPlace::None
         }
-        crate::org::geo::Located::In { id, path, .. }
+        Located::In { id, path, kind, .. }
             if clean.place_id.is_none() && clean.estate_id.is_none() && scope.is_none_or(|s| s.covers(&path)) =>
         {
-            Some(id)
+            match kind {
+                PlaceKind::Community | PlaceKind::Grid => PointPlace::Place(id),
+                _ => PointPlace::Desk(path),
+            }
         }
-        _ => None,
+        _ => PointPlace::None,
     })
 }
 
@@ -70,6 +84,11 @@ pub(super) async fn locate(
     if !errors.is_empty() {
         return Ok(None);
     }
+    let (from_point, desk) = match from_point {
+        PointPlace::Place(id) => (Some(id), None),
+        PointPlace::Desk(path) => (None, Some(crate::scope::district_of(&path).to_string())),
+        PointPlace::None => (None, None),
+    };
     let (place, estate_name) =
         crate::org::store::resolve_location(db, scope, clean.estate_id, clean.place_id.or(from_point), errors).await?;
     if !errors.is_empty() {
@@ -84,8 +103,12 @@ pub(super) async fn locate(
             if let Some(s) = scope {
                 sql.push_str(&format!(" AND {}", args.scope("path", s)));
             }
-            // Unplaced requests land at the district's desk (the hotline), or the caller's top unit.
-            sql.push_str(" ORDER BY CASE WHEN kind = 'district' THEN 0 ELSE 1 END, depth, path LIMIT 1");
+            // Unplaced requests land at the district's desk (the hotline), or the caller's top
+            // unit; a point away from every community at the desk of the district it falls in.
+            let here = args.push(desk.unwrap_or_default());
+            sql.push_str(&format!(
+                " ORDER BY CASE WHEN kind = 'district' AND path = {here} THEN 0 WHEN kind = 'district' THEN 1 ELSE 2 END, depth, path LIMIT 1"
+            ));
             match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
                 Some(p) => p,
                 None => {
