@@ -489,6 +489,23 @@ async fn a_point_in_the_district_away_from_every_community_lands_at_its_district
         app.count("SELECT COUNT(*) FROM requests r JOIN places p ON p.id = r.place_id WHERE p.name = '平城区'").await,
         2
     );
+    // A city with a centre: a point within its reach but no district's is still outside.
+    let mut tx = app.st.db.begin().await.unwrap();
+    linli::write!(&mut tx, |c| sqlx::query("UPDATE places SET lat = 40.088, lon = 113.300 WHERE kind = 'city'")
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    tx.commit().await.unwrap();
+    let r = anon
+        .post_form(
+            "/open311/v2/requests.json",
+            &[("api_key", &key), ("service_code", "street_light"), ("lat", "40.400000"), ("long", "113.300000")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.json()[0]["description"].as_str().unwrap().starts_with("lat:"), "{}", r.body);
+    assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 2, "nothing written");
 }
 
 /// Status notes are the latest public step in words, in the caller's language, with the note

@@ -41,7 +41,7 @@ pub(super) struct Location {
 /// outside a staff caller's scope leaves the request with the caller's own unit, as before.
 /// Where a point falls: `Place` is a community or grid, where a request can lie; `Desk` the
 /// path of a street or district it falls in away from every community, whose district's desk
-/// places it by hand.
+/// (or, for staff who cannot reach that desk, the street itself) places it by hand.
 pub(super) enum PointPlace {
     None,
     Place(Uuid),
@@ -67,7 +67,12 @@ pub(super) async fn point_place(
         {
             match kind {
                 PlaceKind::Community | PlaceKind::Grid => PointPlace::Place(id),
-                _ => PointPlace::Desk(path),
+                PlaceKind::Street | PlaceKind::District => PointPlace::Desk(path),
+                // Within the city's reach but no district's: no desk of ours answers for it.
+                PlaceKind::City => {
+                    errors.add("lat", "request.outside_jurisdiction");
+                    PointPlace::None
+                }
             }
         }
         _ => PointPlace::None,
@@ -86,7 +91,7 @@ pub(super) async fn locate(
     }
     let (from_point, desk) = match from_point {
         PointPlace::Place(id) => (Some(id), None),
-        PointPlace::Desk(path) => (None, Some(crate::scope::district_of(&path).to_string())),
+        PointPlace::Desk(path) => (None, Some(path)),
         PointPlace::None => (None, None),
     };
     let (place, estate_name) =
@@ -105,9 +110,12 @@ pub(super) async fn locate(
             }
             // Unplaced requests land at the district's desk (the hotline), or the caller's top
             // unit; a point away from every community at the desk of the district it falls in.
-            let here = args.push(desk.unwrap_or_default());
+            let located = desk.unwrap_or_default();
+            let district = args.push(crate::scope::district_of(&located).to_string());
+            let here = args.push(located);
             sql.push_str(&format!(
-                " ORDER BY CASE WHEN kind = 'district' AND path = {here} THEN 0 WHEN kind = 'district' THEN 1 ELSE 2 END, depth, path LIMIT 1"
+                " ORDER BY CASE WHEN kind = 'district' AND path = {district} THEN 0 WHEN path = {here} THEN 1
+                  WHEN kind = 'district' THEN 2 ELSE 3 END, depth, path LIMIT 1"
             ));
             match query::optional::<(Uuid, String, String)>(db, &sql, &args).await? {
                 Some(p) => p,
