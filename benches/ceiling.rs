@@ -26,8 +26,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use axum::http::{StatusCode, header};
@@ -39,7 +37,7 @@ use uuid::Uuid;
 
 #[path = "support/http.rs"]
 mod http;
-use http::{Cell, Op, Req, api_token, client, login, run_cell, send};
+use http::{Cell, Op, Req, api_token, client, login, loop_cell, run_cell, send};
 
 #[derive(Parser)]
 #[command(about = "Linli's list and record pages against the bare query of the same rows")]
@@ -99,41 +97,16 @@ fn main() -> anyhow::Result<()> {
 
 /// The bare list: `tasks` loops of the one SELECT for `secs`.
 async fn bare(db: &Db, sql: &str, args: &SqlArgs, tasks: usize, secs: f64) -> anyhow::Result<Cell> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut handles = Vec::new();
-    let t0 = Instant::now();
-    for _ in 0..tasks {
-        let (db, stop, sql, args) = (db.clone(), stop.clone(), sql.to_string(), args.clone());
-        handles.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let rows: Vec<linli::requests::store::Request> = query::all(&db, &sql, &args).await?;
-                ensure!(rows.len() as i64 == PAGE_ROWS, "the bare query returned {} rows", rows.len());
-                if !stop.load(Ordering::Relaxed) {
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-            }
-            anyhow::Ok(lat)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    let secs = t0.elapsed().as_secs_f64();
-    let mut ms = Vec::new();
-    for h in handles {
-        ms.extend(h.await??);
-    }
-    ms.sort_by(f64::total_cmp);
-    Ok(Cell {
-        op: "bare SELECT of the same rows".into(),
-        conns: tasks,
-        ok: ms.len(),
-        errors: 0,
-        secs,
-        ms,
-        note: String::new(),
+    let (db, sql, args) = (db.clone(), Arc::new(sql.to_string()), Arc::new(args.clone()));
+    loop_cell("bare SELECT of the same rows", tasks, secs, move || {
+        let (db, sql, args) = (db.clone(), sql.clone(), args.clone());
+        async move {
+            let rows: Vec<linli::requests::store::Request> = query::all(&db, &sql, &args).await?;
+            ensure!(rows.len() as i64 == PAGE_ROWS, "the bare query returned {} rows", rows.len());
+            Ok(())
+        }
     })
+    .await
 }
 
 /// Up to 300 ids of `sql` (one id column, the street's path range bound at `$1`, `$2`) whose

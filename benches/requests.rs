@@ -30,7 +30,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ use uuid::Uuid;
 
 #[path = "support/http.rs"]
 mod http;
-use http::{Cell, Op, Req, api_token, client, login, route_present, run_cell, send};
+use http::{Cell, Op, Req, api_token, client, login, loop_cell, route_present, run_cell, send};
 
 #[derive(Parser)]
 #[command(about = "Resident-request throughput against a running linli server")]
@@ -100,63 +100,38 @@ const CEILING_TABLE: &str = "bench_ceiling_rows";
 /// One-row transactions into a 32-column scratch table through `Db::begin` (on SQLite: the one
 /// writer connection with BEGIN IMMEDIATE, as the server writes).
 async fn ceiling(db: &Db, conns: usize, secs: f64) -> anyhow::Result<Cell> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut handles = Vec::new();
-    let t0 = Instant::now();
-    for _ in 0..conns {
-        let (db, stop) = (db.clone(), stop.clone());
-        handles.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let text = "万城社区 万城华府小区 3 居民反映垃圾堆放问题，已持续数日，请尽快处理。";
-            let texts: Vec<String> = (1..=4).map(|k| text.chars().take(k * 9).collect()).collect();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let mut tx = db.begin().await?;
-                let now = chrono::Utc::now();
-                let id = Uuid::now_v7();
-                linli::write!(&mut tx, |c| {
-                    let mut q = sqlx::query(
-                        "INSERT INTO bench_ceiling_rows VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                         $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
-                    )
-                    .bind(id)
-                    .bind(id.to_string());
-                    for k in 0..10 {
-                        q = q.bind(&texts[k % 4]);
-                    }
-                    for k in 0..10 {
-                        q = q.bind(now + chrono::Duration::seconds(k));
-                    }
-                    for k in 0..10i64 {
-                        q = q.bind(k);
-                    }
-                    q.execute(c).await.map(|r| r.rows_affected())
-                })?;
-                tx.commit().await?;
-                if !stop.load(Ordering::Relaxed) {
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    let text = "万城社区 万城华府小区 3 居民反映垃圾堆放问题，已持续数日，请尽快处理。";
+    let texts: Arc<Vec<String>> = Arc::new((1..=4).map(|k| text.chars().take(k * 9).collect()).collect());
+    let db = db.clone();
+    loop_cell("ceiling: bare INSERT, one row per transaction", conns, secs, move || {
+        let (db, texts) = (db.clone(), texts.clone());
+        async move {
+            let mut tx = db.begin().await?;
+            let now = chrono::Utc::now();
+            let id = Uuid::now_v7();
+            linli::write!(&mut tx, |c| {
+                let mut q = sqlx::query(
+                    "INSERT INTO bench_ceiling_rows VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
+                )
+                .bind(id)
+                .bind(id.to_string());
+                for k in 0..10 {
+                    q = q.bind(&texts[k % 4]);
                 }
-            }
-            anyhow::Ok(lat)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    let secs = t0.elapsed().as_secs_f64();
-    let mut ms = Vec::new();
-    for h in handles {
-        ms.extend(h.await??);
-    }
-    ms.sort_by(f64::total_cmp);
-    Ok(Cell {
-        op: "ceiling: bare INSERT, one row per transaction".into(),
-        conns,
-        ok: ms.len(),
-        errors: 0,
-        secs,
-        ms,
-        note: String::new(),
+                for k in 0..10 {
+                    q = q.bind(now + chrono::Duration::seconds(k));
+                }
+                for k in 0..10i64 {
+                    q = q.bind(k);
+                }
+                q.execute(c).await.map(|r| r.rows_affected())
+            })?;
+            tx.commit().await?;
+            Ok(())
+        }
     })
+    .await
 }
 
 fn ceiling_ddl(pg: bool) -> String {

@@ -295,3 +295,39 @@ pub async fn run_cell(base: &str, op: &Op, conns: usize, secs: f64) -> anyhow::R
     }
     Ok(Cell { op: op.name.clone(), conns, ok, errors, secs, ms, note: note.trim_end_matches("; ").to_string() })
 }
+
+/// `tasks` workers calling `work` back to back for `secs`, each call timed: a ceiling measured
+/// on the database directly, beside the HTTP cells of the same run.
+pub async fn loop_cell<F, Fut>(op: &str, tasks: usize, secs: f64, work: F) -> anyhow::Result<Cell>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (stop, work) = (stop.clone(), work.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    work().await?;
+                    if !stop.load(Ordering::Relaxed) {
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                }
+                anyhow::Ok(lat)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let secs = t0.elapsed().as_secs_f64();
+    let mut ms = Vec::new();
+    for h in handles {
+        ms.extend(h.await??);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(Cell { op: op.into(), conns: tasks, ok: ms.len(), errors: 0, secs, ms, note: String::new() })
+}
