@@ -339,8 +339,14 @@ pub async fn revoke_child_access(State(st): State<AppState>, caller: Caller, Id(
 }
 
 /// Case events for the person timeline, from `cases`: the person's cases the caller may see
-/// ([`cases_of`]). Each kind of event is one read over all the cases, the five asked at once.
-pub async fn timeline_events(st: &AppState, caller: &Caller, cases: &[Case]) -> AppResult<Vec<Event>> {
+/// ([`cases_of`]). Each kind of event is one read over all the cases, the five asked at once;
+/// with `records`, only that many of the newest service records.
+pub async fn timeline_events(
+    st: &AppState,
+    caller: &Caller,
+    cases: &[Case],
+    records: Option<usize>,
+) -> AppResult<Vec<Event>> {
     let tr = Tr(caller.lang);
     let mut out = Vec::new();
     if cases.is_empty() {
@@ -353,7 +359,7 @@ pub async fn timeline_events(st: &AppState, caller: &Caller, cases: &[Case]) -> 
         transfers::transfers_of(&st.db, &ids),
         store::assessments_of(&st.db, &ids),
         store::plans_of(&st.db, &ids),
-        store::records_of(&st.db, &ids),
+        store::newest_records_of(&st.db, &ids, records),
     )?;
     let by_id: HashMap<Uuid, &Case> = cases.iter().map(|c| (c.id, c)).collect();
     let href = |case: Uuid| Some(format!("/cases/{case}"));
@@ -545,7 +551,10 @@ struct CasePage {
     current: Case,
     assessments: Vec<Assessment>,
     plans: Vec<Plan>,
+    /// One page of the records, newest first ([`store::RECORDS_PER_PAGE`]).
     records: Vec<ServiceRecord>,
+    records_total: i64,
+    records_page: i64,
     instruments: Vec<Instrument>,
     tiers: Vec<Tier>,
     can_write: bool,
@@ -604,6 +613,15 @@ impl CasePage {
     fn state_text(&self, o: &Offer) -> String {
         self.ctx.t(&format!("offer.state_{}", o.state))
     }
+    fn records_pages(&self) -> i64 {
+        (self.records_total + store::RECORDS_PER_PAGE - 1) / store::RECORDS_PER_PAGE
+    }
+    fn records_link(&self, page: i64) -> String {
+        format!("/cases/{}?page={page}#records", self.current.id)
+    }
+    fn records_count(&self) -> String {
+        self.ctx.tr.f("record.count", &[&self.records_total])
+    }
     /// Restricted, and not the one note the bureau just asked to read with a reason.
     fn hidden(&self, r: &crate::cases::model::ServiceRecord) -> bool {
         self.restricted(&r.kind) && self.revealed_record != Some(r.id)
@@ -613,6 +631,8 @@ impl CasePage {
 #[derive(Default)]
 struct Feedback {
     errors: FieldErrors,
+    /// The page of the case's records to show (1 when unset).
+    records_page: i64,
     revealed_record: Option<Uuid>,
     plan_form: Option<PlanForm>,
     record_form: Option<RecordForm>,
@@ -620,8 +640,8 @@ struct Feedback {
     reassign_form: Option<ReassignForm>,
 }
 
-pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
-    render_case(&st, &caller, id, Feedback::default(), StatusCode::OK).await
+pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id, Q(p): Q<PageParams>) -> AppResult<Response> {
+    render_case(&st, &caller, id, Feedback { records_page: p.page(), ..Default::default() }, StatusCode::OK).await
 }
 
 async fn render_case(
@@ -662,10 +682,27 @@ async fn render_case(
                 .collect(),
         )
     };
-    let (plans, assessments, records, transfers, offers, instruments, tiers, stations, workers) = tokio::try_join!(
+    let (
+        plans,
+        assessments,
+        ((records, records_total), records_page),
+        transfers,
+        offers,
+        instruments,
+        tiers,
+        stations,
+        workers,
+    ) = tokio::try_join!(
         store::plans(&st.db, id),
         store::assessments(&st.db, id),
-        store::records(&st.db, id),
+        async {
+            // A note the bureau has just revealed is shown on the page that holds it.
+            let page = match fb.revealed_record {
+                Some(r) => store::page_of_record(&st.db, id, r).await?,
+                None => fb.records_page,
+            };
+            Ok::<_, sqlx::Error>((store::records_page(&st.db, id, page).await?, page.max(1)))
+        },
         transfers::transfers(&st.db, id),
         transfers::of_case(&st.db, id),
         instruments::current(&st.db),
@@ -681,6 +718,8 @@ async fn render_case(
         assessments,
         plans,
         records,
+        records_total,
+        records_page,
         transfers,
         offers,
         instruments,

@@ -464,6 +464,8 @@ struct PersonPage {
     members: Vec<Person>,
     cases: Vec<crate::cases::model::Case>,
     events: Vec<super::timeline::Event>,
+    /// The timeline shows the newest events only; a link shows them all.
+    more_events: bool,
     can_reveal: bool,
     can_open_case: bool,
     /// A child's record seen from outside the case team: only the intake form.
@@ -497,6 +499,8 @@ impl PersonPage {
 
 #[derive(Default)]
 pub struct Extras {
+    /// `?timeline=all`: every event of the timeline, not only the newest.
+    timeline_all: bool,
     revealed: Option<(String, String)>,
     reveal_error: Option<String>,
     tag_form: Option<TagForm>,
@@ -506,8 +510,15 @@ pub struct Extras {
     action_error: Option<String>,
 }
 
-pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
-    render_person(&st, &caller, id, Extras::default(), StatusCode::OK).await
+#[derive(Deserialize)]
+pub struct PersonQuery {
+    #[serde(default)]
+    timeline: String,
+}
+
+pub async fn show(State(st): State<AppState>, caller: Caller, Id(id): Id, Q(q): Q<PersonQuery>) -> AppResult<Response> {
+    let x = Extras { timeline_all: q.timeline == "all", ..Default::default() };
+    render_person(&st, &caller, id, x, StatusCode::OK).await
 }
 
 async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, status: StatusCode) -> AppResult<Response> {
@@ -546,13 +557,14 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
                 async { Ok::<_, AppError>(store::tags_of(&st.db, id).await?) },
                 crate::cases::pages::cases_of(st, caller, id),
             )?;
-            let events = super::timeline::of_parts(st, caller, &person, &tags, &cases).await?;
+            let newest = (!x.timeline_all).then_some(super::timeline::SHOWN);
+            let events = super::timeline::of_parts(st, caller, &person, &tags, &cases, newest).await?;
             Ok::<_, AppError>((tags, cases, events))
         };
-        let ((tags, cases, events), members, namesakes) = tokio::try_join!(history, members, async {
+        let ((tags, cases, (events, more_events)), members, namesakes) = tokio::try_join!(history, members, async {
             Ok::<_, AppError>(store::namesakes(&st.db, &caller.scope, &person).await?)
         },)?;
-        Ok::<_, AppError>((tags, members, cases, events, namesakes))
+        Ok::<_, AppError>((tags, members, cases, events, more_events, namesakes))
     };
     let child_grants = async {
         if person.is_child(today()) && caller.is(crate::cases::pages::CASE_APPROVERS) {
@@ -561,7 +573,7 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
             Ok(Vec::new())
         }
     };
-    let ((tags, members, cases, events, namesakes), intake_opts, grants) =
+    let ((tags, members, cases, events, more_events, namesakes), intake_opts, grants) =
         tokio::try_join!(sections, crate::cases::pages::intake_options(st, tr), child_grants)?;
     let msgs = |e: &FieldErrors| e.0.iter().map(|(f, c)| (f.clone(), tr.t(c))).collect::<Vec<_>>();
     let sex = person.sex.as_deref().map(|s| tr.t(&format!("sex.{s}"))).unwrap_or_default();
@@ -579,6 +591,7 @@ async fn render_person(st: &AppState, caller: &Caller, id: Uuid, x: Extras, stat
         members,
         cases,
         events,
+        more_events,
         can_reveal: caller.is(REVEALERS) && !restricted,
         can_open_case: caller.is(crate::cases::pages::CASE_WRITERS),
         restricted,

@@ -30,29 +30,37 @@ pub struct Event {
     pub href: Option<String>,
 }
 
-/// Newest first.
+/// Events a person's page shows before "show all": a client of years of weekly visits has
+/// hundreds of service records, and the page read and drew every one (the slow tail of the
+/// person page).
+pub const SHOWN: usize = 100;
+
+/// Newest first, every event.
 pub async fn for_person(st: &AppState, caller: &Caller, person: &Person) -> AppResult<Vec<Event>> {
     let (tags, cases) = tokio::try_join!(
         async { Ok::<_, crate::error::AppError>(super::store::tags_of(&st.db, person.id).await?) },
         crate::cases::pages::cases_of(st, caller, person.id),
     )?;
-    of_parts(st, caller, person, &tags, &cases).await
+    Ok(of_parts(st, caller, person, &tags, &cases, None).await?.0)
 }
 
 /// [`for_person`] from the person's tags and the cases the caller may see, which the person's
-/// page reads for itself anyway.
+/// page reads for itself anyway; with `newest`, only that many events, and whether there were
+/// more. Service records are the only source that grows without bound, so only they are read
+/// short: the newest `newest + 1` of them hold every record among the newest `newest` events.
 pub async fn of_parts(
     st: &AppState,
     caller: &Caller,
     person: &Person,
     tags: &[PersonTag],
     cases: &[Case],
-) -> AppResult<Vec<Event>> {
+    newest: Option<usize>,
+) -> AppResult<(Vec<Event>, bool)> {
     // Each source is its own read; they are asked at once.
     let (registered, household, cases, requests, hazards) = tokio::try_join!(
         registered(st, person),
         household_events(st, caller, person),
-        crate::cases::pages::timeline_events(st, caller, cases),
+        crate::cases::pages::timeline_events(st, caller, cases, newest.map(|n| n + 1)),
         crate::requests::pages::timeline_events(st, caller, person.id),
         crate::hazards::pages::timeline_events(st, caller, person.id),
     )?;
@@ -63,7 +71,11 @@ pub async fn of_parts(
     events.extend(requests);
     events.extend(hazards);
     events.sort_by_key(|e| std::cmp::Reverse((e.on, e.order)));
-    Ok(events)
+    let more = newest.is_some_and(|n| events.len() > n);
+    if let Some(n) = newest {
+        events.truncate(n);
+    }
+    Ok((events, more))
 }
 
 /// Joins, moves, relationship changes and merges in the person's household, of members the

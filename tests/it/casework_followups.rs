@@ -236,3 +236,63 @@ async fn after_a_transfer_the_timeline_is_read_at_the_receiving_station_with_the
     let worker = app.login("wenbichen").await;
     assert_eq!(worker.get(&format!("/api/v1/people/{pid}/timeline")).await.status, StatusCode::NOT_FOUND);
 }
+
+/// A case of years of visits: its page shows the newest records a page at a time, the bureau
+/// reveals a note on an older page and reads it there, and the person's timeline shows the
+/// newest events with a link to every one (the API's timeline has them all).
+#[tokio::test]
+async fn a_case_of_many_records_pages_them_and_the_timeline_shows_the_newest_with_a_link_to_all() {
+    let app = TestApp::new().await;
+    let (cid, pid) = case_with_notes(&app).await;
+    let worker = app.login("wenbichen").await;
+    for i in 1..=118 {
+        let rec = serde_json::json!({"kind": "home_visit", "minutes": 30, "notes": format!("走访记录第{i:03}次")});
+        let r = worker.send_json(Method::POST, &format!("/api/v1/cases/{cid}/records"), &rec.to_string(), &[]).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let first = worker.get(&format!("/cases/{cid}")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let list = first.between("id=\"record-list\">", "</ol>").expect("the records");
+    assert_eq!(list.matches("<li>").count(), 50, "one page of records");
+    assert!(list.contains("走访记录第118次") && list.contains("走访记录第069次"), "the newest fifty");
+    assert!(!list.contains("走访记录第068次"));
+    let pager = first.between("id=\"records-pager\">", "</nav>").expect("a pager under the records");
+    assert!(pager.contains("1 / 3") && pager.contains("共 120 条服务记录"), "{pager}");
+    assert!(pager.contains(&format!("/cases/{cid}?page=2#records")), "{pager}");
+    let last = worker.get(&format!("/cases/{cid}?page=3")).await;
+    let list = last.between("id=\"record-list\">", "</ol>").expect("the records");
+    assert_eq!(list.matches("<li>").count(), 20);
+    assert!(list.contains("走访记录第018次") && list.contains("入户走访，饮食正常") && list.contains("多次落泪"));
+    assert!(!list.contains("走访记录第019次"));
+    assert_eq!(worker.get(&format!("/cases/{cid}?page=x")).await.status, StatusCode::BAD_REQUEST);
+    // Past the end: no records, and the pager leads back.
+    let beyond = worker.get(&format!("/cases/{cid}?page=9")).await;
+    assert_eq!(beyond.status, StatusCode::OK);
+    assert!(beyond.body.contains(&format!("/cases/{cid}?page=8#records")));
+
+    // The bureau reveals the counselling note, which is on the last page: the answer is that page.
+    let bureau = app.login("bureau").await;
+    let page3 = bureau.get(&format!("/cases/{cid}?page=3")).await;
+    assert!(!page3.body.contains("多次落泪"));
+    let rid = page3.between("action=\"/case-records/", "/reveal\"").expect("the bureau is offered a reveal");
+    let r =
+        bureau.post_form(&format!("/case-records/{rid}/reveal"), &[("reason", "信访核查：家属投诉服务不到位")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("多次落泪"), "the revealed note is on the page shown");
+    assert!(r.between("id=\"records-pager\">", "</nav>").unwrap().contains("3 / 3"));
+
+    // The timeline: 120 records, the case opened, the person registered.
+    let events = |body: &str| {
+        body.split("id=\"timeline\">").nth(1).unwrap().split("</ol>").next().unwrap().matches("<li>").count()
+    };
+    let person = worker.get(&format!("/people/{pid}")).await;
+    assert_eq!(person.status, StatusCode::OK);
+    assert_eq!(events(&person.body), 100);
+    assert!(person.body.contains("走访记录第118次") && !person.body.contains("走访记录第018次"), "the newest");
+    assert!(person.body.contains(&format!("/people/{pid}?timeline=all#timeline")));
+    let all = worker.get(&format!("/people/{pid}?timeline=all")).await;
+    assert_eq!(events(&all.body), 122);
+    assert!(!all.body.contains("id=\"timeline-more\""));
+    let api = worker.get(&format!("/api/v1/people/{pid}/timeline")).await.json();
+    assert_eq!(api.as_array().unwrap().len(), 122);
+}
