@@ -619,6 +619,10 @@ impl CasePage {
     fn records_link(&self, page: i64) -> String {
         format!("/cases/{}?page={page}#records", self.current.id)
     }
+    /// The page before this one; from past the end, the last page.
+    fn records_prev(&self) -> String {
+        self.records_link((self.records_page - 1).min(self.records_pages()))
+    }
     fn records_count(&self) -> String {
         self.ctx.tr.f("record.count", &[&self.records_total])
     }
