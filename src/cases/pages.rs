@@ -637,6 +637,8 @@ struct Feedback {
     errors: FieldErrors,
     /// The page of the case's records to show (1 when unset).
     records_page: i64,
+    /// Show the page of records that holds this one instead (a refused reveal of its note).
+    records_at: Option<Uuid>,
     revealed_record: Option<Uuid>,
     plan_form: Option<PlanForm>,
     record_form: Option<RecordForm>,
@@ -701,7 +703,7 @@ async fn render_case(
         store::assessments(&st.db, id),
         async {
             // A note the bureau has just revealed is shown on the page that holds it.
-            let page = match fb.revealed_record {
+            let page = match fb.revealed_record.or(fb.records_at) {
                 Some(r) => store::page_of_record(&st.db, id, r).await?,
                 None => fb.records_page,
             };
@@ -779,7 +781,7 @@ pub async fn reveal_note(
             &st,
             &caller,
             case_id,
-            Feedback { errors, ..Default::default() },
+            Feedback { errors, records_at: Some(record_id), ..Default::default() },
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;

@@ -275,6 +275,11 @@ async fn a_case_of_many_records_pages_them_and_the_timeline_shows_the_newest_wit
     let page3 = bureau.get(&format!("/cases/{cid}?page=3")).await;
     assert!(!page3.body.contains("多次落泪"));
     let rid = page3.between("action=\"/case-records/", "/reveal\"").expect("the bureau is offered a reveal");
+    // Without a reason: refused on the page that holds the note, where its form shows the message.
+    let r = bureau.post_form(&format!("/case-records/{rid}/reveal"), &[("reason", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.between("id=\"records-pager\">", "</nav>").unwrap().contains("3 / 3"));
+    assert!(r.body.contains("class=\"error\" role=\"alert\""), "the message under the note's form");
     let r =
         bureau.post_form(&format!("/case-records/{rid}/reveal"), &[("reason", "信访核查：家属投诉服务不到位")]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
