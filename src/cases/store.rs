@@ -687,9 +687,12 @@ const RECORD_COLUMNS: &str = "SELECT r.id, r.case_id, r.kind, r.occurred_on, r.m
         u.display_name AS created_by_name, s.name AS station_name
      FROM service_records r JOIN stations s ON s.id = r.station_id LEFT JOIN users u ON u.id = r.created_by";
 
+/// Newest first; the id orders the records of one day by creation (UUIDv7), as the timeline does.
+const RECORD_ORDER: &str = "ORDER BY r.occurred_on DESC, r.id DESC";
+
 /// The service records of several cases in one read, newest first.
 pub async fn records_of(db: &Db, cases: &[Uuid]) -> Result<Vec<ServiceRecord>, sqlx::Error> {
-    of_cases(db, &format!("{RECORD_COLUMNS} WHERE r.case_id IN"), cases, "ORDER BY r.occurred_on DESC, r.id DESC").await
+    newest_records_of(db, cases, None).await
 }
 
 /// [`records_of`], only the newest `limit` of them when given.
@@ -698,13 +701,8 @@ pub async fn newest_records_of(
     cases: &[Uuid],
     limit: Option<usize>,
 ) -> Result<Vec<ServiceRecord>, sqlx::Error> {
-    let order = "ORDER BY r.occurred_on DESC, r.id DESC";
-    match limit {
-        None => records_of(db, cases).await,
-        Some(n) => {
-            of_cases(db, &format!("{RECORD_COLUMNS} WHERE r.case_id IN"), cases, &format!("{order} LIMIT {n}")).await
-        }
-    }
+    let limit = limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
+    of_cases(db, &format!("{RECORD_COLUMNS} WHERE r.case_id IN"), cases, &format!("{RECORD_ORDER}{limit}")).await
 }
 
 /// Records a case page shows at once. A case of weekly visits over years holds hundreds; the
@@ -716,7 +714,7 @@ pub const RECORDS_PER_PAGE: i64 = 50;
 pub async fn records_page(db: &Db, case_id: Uuid, page: i64) -> Result<(Vec<ServiceRecord>, i64), sqlx::Error> {
     let mut args = Args::new();
     let case = args.push(case_id);
-    let select = format!("{RECORD_COLUMNS} WHERE r.case_id = {case} ORDER BY r.occurred_on DESC, r.id DESC");
+    let select = format!("{RECORD_COLUMNS} WHERE r.case_id = {case} {RECORD_ORDER}");
     let count = format!("SELECT COUNT(*) FROM service_records WHERE case_id = {case}");
     let offset = (page.max(1) - 1) * RECORDS_PER_PAGE;
     query::page_counted(db, &select, &count, &args, RECORDS_PER_PAGE, offset).await

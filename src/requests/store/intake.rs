@@ -33,12 +33,6 @@ pub(super) struct Location {
     unplaced: bool,
 }
 
-/// Resolves the place of an intake: a community or grid (inside `scope` for staff), an estate
-/// (its community), or — when the caller gives only an address or coordinates — the top of the
-/// tree, for the dispatcher to route.
-/// The grid or community a reported point falls in (`org::geo`), when the caller named neither
-/// a place nor an estate; a point outside the jurisdiction is refused. A point in a place
-/// outside a staff caller's scope leaves the request with the caller's own unit, as before.
 /// Where a point falls: `Place` is a community or grid, where a request can lie; `Desk` the
 /// path of a street or district it falls in away from every community, whose district's desk
 /// (or, for staff who cannot reach that desk, the street itself) places it by hand.
@@ -48,6 +42,9 @@ pub(super) enum PointPlace {
     Desk(String),
 }
 
+/// The place a reported point falls in (`org::geo`), when the caller named neither a place nor
+/// an estate; a point outside the jurisdiction is refused. A point in a place outside a staff
+/// caller's scope leaves the request with the caller's own unit, as before.
 pub(super) async fn point_place(
     db: &Db,
     scope: Option<&Scope>,
@@ -79,6 +76,9 @@ pub(super) async fn point_place(
     })
 }
 
+/// Resolves the place of an intake: a community or grid (inside `scope` for staff), an estate
+/// (its community), or — when the caller gives only an address or coordinates — the top of the
+/// tree (or a point's district desk), for the dispatcher to route.
 pub(super) async fn locate(
     db: &Db,
     scope: Option<&Scope>,
